@@ -1,0 +1,88 @@
+package chat
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Event is something a UI shows: a message, a delivery, a peer coming or
+// going, an error. Node.Events delivers them in the order they happened.
+type Event interface{ isEvent() }
+
+// MessageID names one message for its whole life: the sender chooses it at
+// random, it travels with the message, and receivers use it to tell a
+// retransmission after a restart from a new message.
+type MessageID [16]byte
+
+// Message is a message someone sent us.
+type Message struct {
+	ID     MessageID
+	From   netip.AddrPort
+	Name   string
+	Text   string
+	Action bool // a /me action: shown as "* name text"
+	At     time.Time
+}
+
+// Sent is one of our own messages, queued for one peer.
+type Sent struct {
+	ID     MessageID
+	To     netip.AddrPort
+	Text   string
+	Action bool // a /me action
+	At     time.Time
+}
+
+// Delivered says the peer has our message (on a reliable link: consumed by
+// the peer's node, not merely received by its socket).
+type Delivered struct {
+	ID MessageID
+	To netip.AddrPort
+}
+
+// Joined says a peer introduced itself: first contact, a restart, or a
+// return after it left.
+type Joined struct {
+	Peer netip.AddrPort
+	Name string
+}
+
+// Left says a peer said goodbye.
+type Left struct {
+	Peer netip.AddrPort
+	Name string
+}
+
+// Unreachable says a peer stopped answering; messages for it wait.
+type Unreachable struct {
+	Peer netip.AddrPort
+	Name string
+}
+
+// Reachable says an unreachable peer answers again.
+type Reachable struct {
+	Peer netip.AddrPort
+	Name string
+}
+
+// Renamed says a peer changed its display name.
+type Renamed struct {
+	Peer    netip.AddrPort
+	OldName string
+	Name    string
+}
+
+// Error is a problem the user should hear about that did not stop the node.
+type Error struct {
+	Err error
+}
+
+func (Message) isEvent()     {}
+func (Sent) isEvent()        {}
+func (Delivered) isEvent()   {}
+func (Joined) isEvent()      {}
+func (Left) isEvent()        {}
+func (Unreachable) isEvent() {}
+func (Reachable) isEvent()   {}
+func (Renamed) isEvent()     {}
+func (Error) isEvent()       {}

@@ -1,0 +1,629 @@
+// Package transport gives each peer a reliable, ordered message session over
+// a udp.Conn: messages of up to MaxMessage bytes arrive exactly once, whole
+// and in order, despite loss, duplication, reordering and delay.
+//
+// Messages are cut into fixed-size chunks carried in numbered packets. Loss
+// recovery follows RFC 9002: packet numbers only go up, acknowledgements
+// carry ranges, a packet is lost when three later ones are acknowledged or
+// 9/8 of an RTT has passed, and a probe timeout backs off exponentially; the
+// chunks of a lost packet go out again in new packets. A NewReno congestion
+// window bounds what is in flight. Each side names its incarnation with an
+// epoch, so a peer that restarts gets a fresh session and the messages it had
+// not yet consumed. docs/PROTOCOL.md has the byte layout and state machine.
+//
+// One goroutine (run) owns every peer's state; a second reads the socket.
+// Send and Connect hand work to run through a mutex-guarded list and a wake
+// channel, so a Handler may call them.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// Handler is what an Endpoint calls as things happen. Calls come from the
+// endpoint's run goroutine, one at a time, never while it holds a lock that
+// Send or Connect take. chat.Node implements it; see chat.Handler for what
+// each call means.
+type Handler interface {
+	Receive(peer netip.AddrPort, msg []byte)
+	Delivered(peer netip.AddrPort, ref uint64)
+	PeerUp(peer netip.AddrPort)
+	PeerClosed(peer netip.AddrPort)
+	PeerUnreachable(peer netip.AddrPort)
+	PeerReachable(peer netip.AddrPort)
+}
+
+// Config tunes an Endpoint; the zero value gives the defaults.
+type Config struct {
+	// KeepaliveInterval is how long a session may go without an
+	// ack-eliciting packet from us before we send a PING. Default 5s.
+	KeepaliveInterval time.Duration
+	// IdleTimeout is how long a peer may be silent before it counts as
+	// unreachable. Default 15s (three keepalives).
+	IdleTimeout time.Duration
+	// MaxPeers bounds the peer table; datagrams from further new addresses
+	// are dropped. Default 1024.
+	MaxPeers int
+	// MaxQueued bounds the bytes of messages waiting for delivery, over all
+	// peers; Send fails with ErrQueueFull past it. Default 64 MiB.
+	MaxQueued int
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.KeepaliveInterval <= 0 {
+		c.KeepaliveInterval = 5 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 3 * c.KeepaliveInterval
+	}
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = 1024
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = 64 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// MaxMessage is the largest message Send accepts.
+const MaxMessage = wire.MaxMessageLen
+
+// Errors from Send.
+var (
+	ErrTooBig    = fmt.Errorf("transport: message over %d bytes", MaxMessage)
+	ErrEmpty     = errors.New("transport: empty message")
+	ErrQueueFull = errors.New("transport: too much is waiting to be sent")
+	ErrClosed    = errors.New("transport: endpoint closed")
+)
+
+// Endpoint is one socket's worth of peer sessions.
+type Endpoint struct {
+	conn  udp.Conn
+	h     Handler
+	cfg   Config
+	log   *slog.Logger
+	epoch uint64
+
+	// mu guards the hand-off from Send and Connect to run.
+	mu       sync.Mutex
+	incoming []sendRequest
+	connects []netip.AddrPort
+	closing  bool
+
+	wake    chan struct{} // capacity 1: run has hand-offs to take
+	rx      chan datagram
+	rxPool  sync.Pool
+	statsRq chan chan []PeerStats
+	closeRq chan struct{}
+	closed  chan struct{} // run has finished closing; peers heard us or time ran out
+	done    chan struct{} // run and the reader have exited
+	queued  atomic.Int64  // bytes of undelivered messages
+	nextRef atomic.Uint64
+	count   counters
+
+	// Owned by run.
+	peers   map[netip.AddrPort]*peer
+	frame   wire.Frame
+	sendBuf []byte
+	leaving bool
+}
+
+type sendRequest struct {
+	peer netip.AddrPort
+	msg  *outMessage
+}
+
+type datagram struct {
+	buf  *[]byte
+	n    int
+	from netip.AddrPort
+}
+
+// New starts an endpoint on conn that reports to h. The endpoint owns conn
+// from now on and closes it in Close.
+func New(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
+	cfg.setDefaults()
+	e := &Endpoint{
+		conn:    conn,
+		h:       h,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		epoch:   newEpoch(),
+		wake:    make(chan struct{}, 1),
+		rx:      make(chan datagram, 256),
+		statsRq: make(chan chan []PeerStats),
+		closeRq: make(chan struct{}),
+		closed:  make(chan struct{}),
+		done:    make(chan struct{}),
+		peers:   make(map[netip.AddrPort]*peer),
+		sendBuf: make([]byte, 0, wire.MaxDatagram),
+	}
+	e.rxPool.New = func() any {
+		b := make([]byte, wire.MaxDatagram+1) // one byte more, to see an oversized datagram
+		return &b
+	}
+	readerDone := make(chan struct{})
+	go e.read(readerDone)
+	go e.run(readerDone)
+	return e, nil
+}
+
+// newEpoch names this incarnation: the time, so that a restart gets a larger
+// one, with random low bits, so that two starting at once differ.
+func newEpoch() uint64 {
+	return uint64(time.Now().UnixMicro())<<12 | rand.Uint64N(1<<12) | 1
+}
+
+// LocalAddr is the address the endpoint's socket is bound to.
+func (e *Endpoint) LocalAddr() netip.AddrPort { return e.conn.LocalAddr() }
+
+// Connect starts contacting peer, so that it learns of us even before we
+// send it a message.
+func (e *Endpoint) Connect(peer netip.AddrPort) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return ErrClosed
+	}
+	e.connects = append(e.connects, unmap(peer))
+	e.signal()
+	return nil
+}
+
+// Send queues msg for peer and returns the reference a later
+// Handler.Delivered names. The message waits, however long, until the peer
+// (or a later incarnation of it) has consumed it, or the endpoint closes.
+func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
+	switch {
+	case len(msg) == 0:
+		return 0, ErrEmpty
+	case len(msg) > MaxMessage:
+		return 0, ErrTooBig
+	}
+	m := &outMessage{
+		ref:    e.nextRef.Add(1),
+		data:   append([]byte(nil), msg...),
+		chunks: (len(msg) + wire.ChunkSize - 1) / wire.ChunkSize,
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return 0, ErrClosed
+	}
+	if e.queued.Add(int64(len(msg))) > int64(e.cfg.MaxQueued) {
+		e.queued.Add(-int64(len(msg)))
+		return 0, ErrQueueFull
+	}
+	e.incoming = append(e.incoming, sendRequest{peer: unmap(peer), msg: m})
+	e.signal()
+	return m.ref, nil
+}
+
+// signal wakes run; e.mu must be held.
+func (e *Endpoint) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close says goodbye to every peer in session with us (a CLOSE frame, resent
+// until acknowledged), waits until each has acknowledged it or ctx ends, and
+// then closes the socket. Messages not yet delivered are abandoned.
+func (e *Endpoint) Close(ctx context.Context) error {
+	e.mu.Lock()
+	first := !e.closing
+	e.closing = true
+	e.mu.Unlock()
+	if first {
+		close(e.closeRq)
+	}
+	var err error
+	select {
+	case <-e.closed:
+	case <-ctx.Done():
+		err = fmt.Errorf("saying goodbye: %w", ctx.Err())
+	case <-e.done:
+	}
+	e.conn.Close()
+	<-e.done
+	return err
+}
+
+// Stats returns the endpoint's counters.
+func (e *Endpoint) Stats() Stats { return e.count.snapshot() }
+
+// PeerStats returns a snapshot of every peer's session.
+func (e *Endpoint) PeerStats(ctx context.Context) ([]PeerStats, error) {
+	reply := make(chan []PeerStats, 1)
+	select {
+	case e.statsRq <- reply:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-e.done:
+		return nil, ErrClosed
+	}
+	select {
+	case s := <-reply:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-e.done:
+		return nil, ErrClosed
+	}
+}
+
+// read is the socket's reader: it hands each datagram to run.
+func (e *Endpoint) read(done chan<- struct{}) {
+	defer close(done)
+	for {
+		buf := e.rxPool.Get().(*[]byte)
+		n, from, err := e.conn.ReadFrom(*buf)
+		if err != nil {
+			e.rxPool.Put(buf)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			e.log.Debug("read", "err", err)
+			continue
+		}
+		e.rx <- datagram{buf: buf, n: n, from: from}
+	}
+}
+
+// run owns all peer state. It exits once the reader has (Close closes the
+// socket), after the goodbyes.
+func (e *Endpoint) run(readerDone <-chan struct{}) {
+	defer close(e.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	closeRq := e.closeRq
+	for {
+		now := time.Now()
+		if next := e.nextDeadline(); !next.IsZero() {
+			timer.Reset(max(next.Sub(now), 0))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case d := <-e.rx:
+			e.handle(d, time.Now())
+			// Take what else has arrived before answering, so that one ACK
+			// covers a burst.
+			for more := true; more; {
+				select {
+				case d := <-e.rx:
+					e.handle(d, time.Now())
+				default:
+					more = false
+				}
+			}
+		case <-e.wake:
+			e.takeHandoffs()
+		case <-timer.C:
+			e.onTimers(time.Now())
+		case reply := <-e.statsRq:
+			reply <- e.peerStats()
+		case <-closeRq:
+			closeRq = nil
+			e.takeHandoffs()
+			e.startLeaving()
+		case <-readerDone:
+			e.drainRx()
+			return
+		}
+		now = time.Now()
+		for _, p := range e.peers {
+			e.flush(p, now)
+		}
+		if e.leaving && e.everyoneHeardGoodbye() {
+			e.leaving = false
+			close(e.closed)
+		}
+	}
+}
+
+func (e *Endpoint) drainRx() {
+	for {
+		select {
+		case d := <-e.rx:
+			e.rxPool.Put(d.buf)
+		default:
+			return
+		}
+	}
+}
+
+func (e *Endpoint) nextDeadline() time.Time {
+	var t time.Time
+	for _, p := range e.peers {
+		if d := p.nextDeadline(&e.cfg); !d.IsZero() && (t.IsZero() || d.Before(t)) {
+			t = d
+		}
+	}
+	return t
+}
+
+// takeHandoffs moves what Send and Connect left into the peers' state.
+func (e *Endpoint) takeHandoffs() {
+	e.mu.Lock()
+	sends, connects := e.incoming, e.connects
+	e.incoming, e.connects = nil, nil
+	e.mu.Unlock()
+	now := time.Now()
+	for _, addr := range connects {
+		if p := e.peer(addr, now); p != nil {
+			p.wantContact = true
+		}
+	}
+	for _, s := range sends {
+		p := e.peer(s.peer, now)
+		if p == nil {
+			e.queued.Add(-int64(len(s.msg.data)))
+			e.log.Debug("send: peer table full", "peer", s.peer)
+			continue
+		}
+		p.enqueue(s.msg)
+	}
+}
+
+// peer returns the state for addr, creating it if there is room.
+func (e *Endpoint) peer(addr netip.AddrPort, now time.Time) *peer {
+	if p := e.peers[addr]; p != nil {
+		return p
+	}
+	if len(e.peers) >= e.cfg.MaxPeers {
+		e.count.drops[DropTooManyPeers].Add(1)
+		return nil
+	}
+	p := newPeer(addr, e.h.Receive)
+	p.contactDue = now
+	e.peers[addr] = p
+	return p
+}
+
+func (e *Endpoint) startLeaving() {
+	e.leaving = true
+	for _, p := range e.peers {
+		p.closeWanted = true
+		if p.established() {
+			p.closePending = true
+		}
+	}
+}
+
+func (e *Endpoint) everyoneHeardGoodbye() bool {
+	for _, p := range e.peers {
+		if p.established() && !p.closeAcked {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Endpoint) drop(reason DropReason, from netip.AddrPort, err error) {
+	e.count.drops[reason].Add(1)
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("drop", "reason", reason.String(), "from", from, "err", err)
+	}
+}
+
+// handle processes one datagram from the socket.
+func (e *Endpoint) handle(d datagram, now time.Time) {
+	defer e.rxPool.Put(d.buf)
+	b := (*d.buf)[:d.n]
+	e.count.datagramsIn.Add(1)
+	e.count.bytesIn.Add(uint64(d.n))
+	h, frames, err := wire.ParseHeader(b)
+	if err != nil {
+		e.drop(dropReasonOf(err), d.from, err)
+		return
+	}
+	p := e.peer(d.from, now)
+	if p == nil {
+		return
+	}
+	switch {
+	case h.SrcEpoch == p.remoteEpoch:
+		if p.closed {
+			// Only a CLOSE we already took, resent because our ACK was
+			// lost, gets an answer: the ACK again.
+			if h.DstEpoch == e.epoch && hasClose(frames) {
+				p.received.add(h.PacketNumber)
+				p.ackNow = true
+			} else {
+				e.drop(DropStale, d.from, nil)
+			}
+			return
+		}
+	case h.SrcEpoch > p.remoteEpoch || p.unreachable:
+		// A new incarnation; or, from a peer gone silent, an older-looking
+		// one, which is a restart with its clock set back.
+		p.startSession(h.SrcEpoch)
+		e.h.PeerUp(p.addr)
+	default:
+		e.drop(DropStale, d.from, nil)
+		return
+	}
+	p.lastHeard = now
+	if p.unreachable {
+		p.unreachable = false
+		e.h.PeerReachable(p.addr)
+	}
+	if h.DstEpoch != e.epoch {
+		// The peer does not know our current epoch yet: answer, so that it
+		// does, but act on none of the frames, which were meant for another
+		// session (or for none).
+		p.pingNeeded = true
+		if h.DstEpoch != 0 {
+			e.drop(DropOtherEpoch, d.from, nil)
+		}
+		return
+	}
+	e.handleFrames(p, h.PacketNumber, frames, now)
+}
+
+// hasClose reports whether a packet's frames include a CLOSE.
+func hasClose(frames []byte) bool {
+	var f wire.Frame
+	for len(frames) > 0 {
+		n, err := wire.ParseFrame(frames, &f)
+		if err != nil {
+			return false
+		}
+		if f.Type == wire.FrameClose {
+			return true
+		}
+		frames = frames[n:]
+	}
+	return false
+}
+
+func dropReasonOf(err error) DropReason {
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		return DropVersion
+	case errors.Is(err, wire.ErrType):
+		return DropType
+	case errors.Is(err, wire.ErrTooBig):
+		return DropTooBig
+	default:
+		return DropMalformed
+	}
+}
+
+// handleFrames acts on the frames of a packet of the current session and
+// schedules its acknowledgement. A packet with a malformed frame, or a chunk
+// that cannot be taken now, is not acknowledged, so the sender sends its
+// chunks again.
+func (e *Endpoint) handleFrames(p *peer, pn uint64, frames []byte, now time.Time) {
+	eliciting, closing := false, false
+	f := &e.frame
+	for len(frames) > 0 {
+		n, err := wire.ParseFrame(frames, f)
+		if err != nil {
+			e.drop(dropReasonOf(err), p.addr, err)
+			return
+		}
+		frames = frames[n:]
+		switch f.Type {
+		case wire.FramePing:
+			eliciting = true
+		case wire.FrameClose:
+			eliciting, closing = true, true
+		case wire.FrameAck:
+			if !p.onAck(&f.Ack, now, e.onDelivered(p)) {
+				e.drop(DropBogusAck, p.addr, nil)
+				return
+			}
+		case wire.FrameChunk:
+			eliciting = true
+			if err := p.reasm.add(&f.Chunk, p.deliver); err != nil {
+				reason := DropOverWindow
+				if errors.Is(err, errMismatch) {
+					reason = DropMalformed
+				}
+				e.drop(reason, p.addr, err)
+				return
+			}
+			p.stats.BytesIn += uint64(len(f.Chunk.Data))
+		}
+	}
+	duplicate := p.received.add(pn)
+	if !eliciting {
+		return
+	}
+	p.ackPending++
+	largest, _ := p.received.largest()
+	if pn == largest {
+		p.largestRecvAt = now
+	}
+	switch {
+	case duplicate || pn != largest || p.ackPending >= 2 || closing:
+		p.ackNow = true
+	case p.ackDeadline.IsZero():
+		p.ackDeadline = now.Add(maxAckDelay)
+	}
+	if closing {
+		e.flush(p, now) // the ACK goes now: we will not answer this session again
+		p.closed = true
+		e.h.PeerClosed(p.addr)
+	}
+}
+
+func (e *Endpoint) onDelivered(p *peer) func(*outMessage) {
+	return func(m *outMessage) {
+		e.queued.Add(-int64(len(m.data)))
+		e.h.Delivered(p.addr, m.ref)
+	}
+}
+
+func (e *Endpoint) onTimers(now time.Time) {
+	for _, p := range e.peers {
+		e.onPeerTimers(p, now)
+	}
+}
+
+func (e *Endpoint) onPeerTimers(p *peer, now time.Time) {
+	if p.remoteEpoch == 0 {
+		return // flush sends the contact PING when it is due
+	}
+	if !p.ackDeadline.IsZero() && !now.Before(p.ackDeadline) {
+		p.ackNow = true
+	}
+	if p.closed {
+		return
+	}
+	if !p.lossTime.IsZero() {
+		if !now.Before(p.lossTime) {
+			p.detectLosses(now)
+		}
+	} else if t := p.ptoDeadline(); !t.IsZero() && !now.Before(t) {
+		p.onPTO()
+	}
+	if !now.Before(p.lastElicit.Add(e.cfg.KeepaliveInterval)) {
+		p.pingNeeded = true
+	}
+	if !p.unreachable && !now.Before(p.lastHeard.Add(e.cfg.IdleTimeout)) {
+		p.unreachable = true
+		e.h.PeerUnreachable(p.addr)
+	}
+}
+
+func (e *Endpoint) peerStats() []PeerStats {
+	out := make([]PeerStats, 0, len(e.peers))
+	for _, p := range e.peers {
+		s := p.stats
+		s.Addr = p.addr
+		s.Established = p.established()
+		s.Reachable = p.remoteEpoch != 0 && !p.unreachable
+		s.Closed = p.closed
+		s.SmoothedRTT = p.rtt.smoothed
+		s.MinRTT = p.rtt.min
+		s.Window = p.cc.window
+		s.InFlight = p.cc.inFlight
+		s.Queued = len(p.queue)
+		out = append(out, s)
+	}
+	return out
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}

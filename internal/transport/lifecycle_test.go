@@ -1,0 +1,202 @@
+package transport
+
+import (
+	"context"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+// cable is a Conn whose writes can be cut, as when a network goes down.
+type cable struct {
+	udp.Conn
+	cut atomic.Bool
+}
+
+func (c *cable) WriteTo(b []byte, to netip.AddrPort) (int, error) {
+	if c.cut.Load() {
+		return len(b), nil
+	}
+	return c.Conn.WriteTo(b, to)
+}
+
+func sendAll(t *testing.T, e *Endpoint, to netip.AddrPort, stream, from, to_ int) []uint64 {
+	t.Helper()
+	var refs []uint64
+	for i := from; i < to_; i++ {
+		ref, err := e.Send(to, message(stream, i, sizeOf(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	return refs
+}
+
+func delivered(r *recorder, refs []uint64) func() bool {
+	return func() bool {
+		for _, ref := range refs {
+			if !r.delivered[ref] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// A peer that restarts gets, in its new session, every message it had not
+// consumed, and the sender hears it came up again.
+func TestPeerRestartGetsUndelivered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		ra, rb := newRecorder(), newRecorder()
+		a := start(t, listen(t, n, addrA), ra, Config{})
+		defer closeNow(a)
+		cb := &cable{Conn: listen(t, n, addrB)}
+		b := start(t, cb, rb, Config{})
+
+		refs := sendAll(t, a, addrB, 1, 0, 10)
+		ra.waitFor(t, "first ten delivered", delivered(ra, refs))
+
+		// B crashes: it says nothing more, ever.
+		cb.cut.Store(true)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		b.Close(ctx)
+
+		later := sendAll(t, a, addrB, 1, 10, 20)
+		time.Sleep(2 * time.Second) // B is down for a while (virtual time)
+
+		rb2 := newRecorder()
+		b2 := start(t, listen(t, n, addrB), rb2, Config{})
+		defer closeNow(b2)
+		ra.waitFor(t, "the rest delivered to the new B", delivered(ra, later))
+		got := rb2.received[addrA]
+		if len(got) != 10 {
+			t.Fatalf("new B got %d messages, want the 10 the old one never had", len(got))
+		}
+		for i, m := range got {
+			if string(m) != string(message(1, 10+i, sizeOf(10+i))) {
+				t.Fatalf("new B's message %d is not message %d", i, 10+i)
+			}
+		}
+		ra.mu.Lock()
+		ups := 0
+		for _, e := range ra.events {
+			if e == "up "+addrB.String() {
+				ups++
+			}
+		}
+		ra.mu.Unlock()
+		if ups != 2 {
+			t.Errorf("A saw B come up %d times, want 2 (first contact and restart): %v", ups, ra.events)
+		}
+	})
+}
+
+// A peer that stops answering is reported unreachable; what is sent to it
+// meanwhile waits, and goes when it answers again.
+func TestUnreachableThenBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		ra, rb := newRecorder(), newRecorder()
+		ca, cb := &cable{Conn: listen(t, n, addrA)}, &cable{Conn: listen(t, n, addrB)}
+		cfg := Config{KeepaliveInterval: time.Second, IdleTimeout: 3 * time.Second}
+		a := start(t, ca, ra, cfg)
+		defer closeNow(a)
+		b := start(t, cb, rb, cfg)
+		defer closeNow(b)
+
+		ra.waitFor(t, "first contact", delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
+		ca.cut.Store(true)
+		cb.cut.Store(true)
+		ra.waitFor(t, "B unreachable", func() bool { return ra.hasEvent("unreachable " + addrB.String()) })
+		refs := sendAll(t, a, addrB, 1, 1, 30)
+		time.Sleep(time.Minute) // a long outage (virtual time)
+		if c := rb.count(addrA); c != 1 {
+			t.Fatalf("B got %d messages through a cut cable", c)
+		}
+		ca.cut.Store(false)
+		cb.cut.Store(false)
+		ra.waitFor(t, "B back", func() bool { return ra.hasEvent("reachable " + addrB.String()) })
+		ra.waitFor(t, "messages from the outage delivered", delivered(ra, refs))
+		checkStream(t, rb.received[addrA], 1, 30)
+	})
+}
+
+// Close says goodbye: the peer hears it, and Close returns once it has.
+func TestCloseSaysGoodbye(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		ra, rb := newRecorder(), newRecorder()
+		a := start(t, udp.Impair(listen(t, n, addrA), udp.Impairment{Loss: 0.5, Seed: 7}), ra, Config{})
+		b := start(t, udp.Impair(listen(t, n, addrB), udp.Impairment{Loss: 0.5, Seed: 8}), rb, Config{})
+		defer closeNow(b)
+		ra.waitFor(t, "delivery", delivered(ra, sendAll(t, a, addrB, 1, 0, 5)))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := a.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		rb.waitFor(t, "goodbye", func() bool { return rb.hasEvent("closed " + addrA.String()) })
+	})
+}
+
+// Garbage on the socket is dropped and counted; the session goes on.
+func TestGarbageIsDroppedAndCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		ra, rb := newRecorder(), newRecorder()
+		a := start(t, listen(t, n, addrA), ra, Config{})
+		defer closeNow(a)
+		b := start(t, listen(t, n, addrB), rb, Config{})
+		defer closeNow(b)
+		junk := listen(t, n, netip.MustParseAddrPort("127.0.0.1:6666"))
+		defer junk.Close()
+		for _, d := range [][]byte{
+			{},                 // empty
+			{1},                // truncated
+			{9, 1, 0, 0},       // unknown version
+			{1, 0x7f, 1, 2, 3}, // unknown type
+			make([]byte, 1300), // oversized (and version 0)
+			append([]byte{1, 1}, make([]byte, 24)...), // source epoch 0
+		} {
+			junk.WriteTo(d, addrA)
+		}
+		ra.waitFor(t, "delivery", delivered(ra, sendAll(t, a, addrB, 1, 0, 100)))
+		checkStream(t, rb.received[addrA], 1, 100)
+		s := a.Stats()
+		if s.Dropped() < 6 {
+			t.Errorf("dropped %d datagrams, want at least the 6 bad ones: %+v", s.Dropped(), s.Drops)
+		}
+	})
+}
+
+func TestSendRefusesWhatCannotGo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		a := start(t, listen(t, n, addrA), newRecorder(), Config{MaxQueued: 3 * MaxMessage})
+		if _, err := a.Send(addrB, make([]byte, MaxMessage+1)); err != ErrTooBig {
+			t.Errorf("oversized: %v, want ErrTooBig", err)
+		}
+		if _, err := a.Send(addrB, nil); err != ErrEmpty {
+			t.Errorf("empty: %v, want ErrEmpty", err)
+		}
+		for range 3 {
+			if _, err := a.Send(addrB, make([]byte, MaxMessage)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := a.Send(addrB, []byte("x")); err != ErrQueueFull {
+			t.Errorf("over the queue bound: %v, want ErrQueueFull", err)
+		}
+		closeNow(a)
+		if _, err := a.Send(addrB, []byte("x")); err != ErrClosed {
+			t.Errorf("after Close: %v, want ErrClosed", err)
+		}
+	})
+}

@@ -1,0 +1,99 @@
+package transport
+
+import (
+	"errors"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// Receive window: how far ahead of the next message to deliver a sender may
+// be. Both sides rely on these numbers (protocol constants): a sender never
+// has more undelivered messages, or bytes of them, in flight, so a receiver
+// that refuses chunks past them loses nothing that will not be resent.
+const (
+	recvWindowMessages = 1024
+	recvWindowBytes    = 1 << 20 // must be at least wire.MaxMessageLen
+)
+
+var (
+	errOverWindow = errors.New("chunk beyond the receive window")
+	errMismatch   = errors.New("chunk disagrees with earlier chunks of its message")
+)
+
+// reassembly turns chunks of one session into whole messages, delivered in
+// sequence order, each exactly once. Its memory is bounded by the receive
+// window.
+type reassembly struct {
+	next     uint64 // the sequence number of the next message to deliver
+	partial  map[uint64]*partialMessage
+	buffered int // bytes allocated in partial
+}
+
+type partialMessage struct {
+	data    []byte
+	have    [wire.MaxMessageLen/wire.ChunkSize/64 + 1]uint64 // bitmap of chunks received
+	missing int
+}
+
+// add takes one chunk. It calls deliver for each message that becomes
+// deliverable, in order. A chunk of a message already delivered, or one
+// already held, is accepted and ignored. A refused chunk (errOverWindow,
+// errMismatch) must not be acknowledged.
+func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte)) error {
+	if c.Seq < r.next {
+		return nil
+	}
+	if c.Seq-r.next >= recvWindowMessages {
+		return errOverWindow
+	}
+	m := r.partial[c.Seq]
+	if m == nil {
+		if c.Seq == r.next && uint64(len(c.Data)) == c.MsgLen {
+			// The common case, a whole message in order: no copy.
+			r.next++
+			deliver(c.Data)
+			r.deliverReady(deliver)
+			return nil
+		}
+		if r.buffered+int(c.MsgLen) > recvWindowBytes {
+			return errOverWindow
+		}
+		m = &partialMessage{
+			data:    make([]byte, c.MsgLen),
+			missing: int((c.MsgLen + wire.ChunkSize - 1) / wire.ChunkSize),
+		}
+		if r.partial == nil {
+			r.partial = make(map[uint64]*partialMessage)
+		}
+		r.partial[c.Seq] = m
+		r.buffered += int(c.MsgLen)
+	} else if uint64(len(m.data)) != c.MsgLen {
+		return errMismatch
+	}
+	i := c.Offset / wire.ChunkSize
+	if m.have[i/64]&(1<<(i%64)) != 0 {
+		return nil
+	}
+	m.have[i/64] |= 1 << (i % 64)
+	m.missing--
+	copy(m.data[c.Offset:], c.Data)
+	r.deliverReady(deliver)
+	return nil
+}
+
+func (r *reassembly) deliverReady(deliver func([]byte)) {
+	for {
+		m := r.partial[r.next]
+		if m == nil || m.missing > 0 {
+			return
+		}
+		delete(r.partial, r.next)
+		r.buffered -= len(m.data)
+		r.next++
+		deliver(m.data)
+	}
+}
+
+func (r *reassembly) reset() {
+	*r = reassembly{}
+}

@@ -1,0 +1,151 @@
+package transport
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// flush sends what peer p is due: a contact PING before we know it, then
+// packets packing an ACK, a CLOSE, lost chunks and new chunks, as long as
+// the congestion window, the peer's receive window and the queue allow.
+func (e *Endpoint) flush(p *peer, now time.Time) {
+	if p.remoteEpoch == 0 {
+		if p.wantContact && !p.closeWanted && !now.Before(p.contactDue) {
+			e.sendContact(p, now)
+		}
+		return
+	}
+	for {
+		b := wire.AppendHeader(e.sendBuf[:0], wire.Header{
+			SrcEpoch: e.epoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
+		})
+		withAck := false
+		if p.ackNow || p.ackPending > 0 {
+			var a wire.AckFrame
+			p.received.fill(&a)
+			if a.NumRanges > 0 {
+				a.Delivered = p.reasm.next
+				a.DelayMicros = uint64(max(now.Sub(p.largestRecvAt), 0) / time.Microsecond)
+				b = a.Append(b)
+				withAck = true
+			}
+		}
+		sp := p.newSentPacket()
+		eliciting, full := false, false
+		if !p.closed && (p.probes > 0 || p.cc.canSend()) {
+			b, eliciting, full = e.appendEliciting(p, b, sp)
+		}
+		// An ACK alone goes when it is due, or when it left no room for a
+		// chunk that is waiting.
+		if !eliciting && !(withAck && (p.ackNow || full)) {
+			p.recycle(sp)
+			return
+		}
+		e.write(p, b)
+		if withAck {
+			p.ackNow = false
+			p.ackPending = 0
+			p.ackDeadline = time.Time{}
+		}
+		if !eliciting {
+			p.recycle(sp)
+			continue
+		}
+		sp.pn, sp.sentAt, sp.size = p.nextPN-1, now, len(b)
+		p.sent = append(p.sent, sp)
+		p.cc.onSent(len(b))
+		p.lastElicit = now
+		p.pingNeeded = false
+		if p.probes > 0 {
+			p.probes--
+		}
+	}
+}
+
+// appendEliciting adds the ack-eliciting frames that fit: CLOSE, lost
+// chunks, new chunks, else a PING if one is needed. It records in sp what
+// will need acknowledging, and reports whether it added anything and
+// whether a waiting chunk did not fit.
+func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte, eliciting, full bool) {
+	if p.closePending {
+		b = append(b, wire.FrameClose)
+		sp.hasClose = true
+		p.closePending = false
+	}
+	for len(p.lost) > 0 {
+		c := p.lost[0]
+		if c.msg.done || c.msg.acked.has(c.index) {
+			p.lost = p.lost[1:]
+			continue
+		}
+		f := c.msg.chunk(c.index)
+		if len(b)+f.Len() > wire.MaxDatagram {
+			return b, len(sp.chunks) > 0 || sp.hasClose, true
+		}
+		b = f.Append(b)
+		sp.chunks = append(sp.chunks, c)
+		p.lost = p.lost[1:]
+		p.stats.Retransmits++
+	}
+	for p.sendIdx < len(p.queue) {
+		m := p.queue[p.sendIdx]
+		if m.nextChunk == 0 {
+			if m.seq-p.delivered >= recvWindowMessages || p.startedBytes+len(m.data) > recvWindowBytes {
+				break // the peer could not hold it yet
+			}
+		}
+		f := m.chunk(m.nextChunk)
+		if len(b)+f.Len() > wire.MaxDatagram {
+			return b, len(sp.chunks) > 0 || sp.hasClose, true
+		}
+		if m.nextChunk == 0 {
+			p.startedBytes += len(m.data)
+		}
+		b = f.Append(b)
+		sp.chunks = append(sp.chunks, chunkRef{msg: m, index: m.nextChunk})
+		p.stats.BytesOut += uint64(len(f.Data))
+		m.nextChunk++
+		if m.nextChunk == m.chunks {
+			p.sendIdx++
+		}
+	}
+	if len(sp.chunks) > 0 || sp.hasClose {
+		return b, true, false
+	}
+	if p.pingNeeded || p.probes > 0 {
+		return appendPaddedPing(b), true, false
+	}
+	return b, false, false
+}
+
+// appendPaddedPing adds a PING and pads the packet to wire.MinInitialLen, so
+// that a peer answering it never sends more than it received.
+func appendPaddedPing(b []byte) []byte {
+	b = append(b, wire.FramePing)
+	for len(b) < wire.MinInitialLen {
+		b = append(b, wire.FramePadding)
+	}
+	return b
+}
+
+// sendContact sends a PING with no destination epoch, to learn the peer's,
+// and schedules the next with exponential backoff.
+func (e *Endpoint) sendContact(p *peer, now time.Time) {
+	b := wire.AppendHeader(e.sendBuf[:0], wire.Header{SrcEpoch: e.epoch, PacketNumber: p.nextPN})
+	e.write(p, appendPaddedPing(b))
+	p.contactDue = now.Add(p.contactDelay)
+	p.contactDelay = min(2*p.contactDelay, maxPTO)
+}
+
+func (e *Endpoint) write(p *peer, b []byte) {
+	p.nextPN++
+	p.stats.PacketsSent++
+	e.count.datagramsOut.Add(1)
+	e.count.bytesOut.Add(uint64(len(b)))
+	if _, err := e.conn.WriteTo(b, p.addr); err != nil && e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("write", "peer", p.addr, "err", err)
+	}
+}

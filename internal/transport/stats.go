@@ -1,0 +1,86 @@
+package transport
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// DropReason names why a datagram or frame was thrown away.
+type DropReason int
+
+// Drop reasons, each counted in Stats.Drops.
+const (
+	DropMalformed    DropReason = iota // did not parse
+	DropVersion                        // unknown protocol version
+	DropType                           // unknown datagram or frame type
+	DropTooBig                         // over wire.MaxDatagram
+	DropStale                          // from a peer's earlier incarnation, or one that left
+	DropOtherEpoch                     // addressed to an earlier incarnation of ours
+	DropOverWindow                     // chunk past the receive window; the sender will resend
+	DropBogusAck                       // acknowledges what was never sent
+	DropTooManyPeers                   // a new address while the peer table is full
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{
+	"malformed", "version", "type", "too-big", "stale", "other-epoch", "over-window", "bogus-ack", "too-many-peers",
+}
+
+func (r DropReason) String() string { return dropNames[r] }
+
+// Stats are an endpoint's counters since it started.
+type Stats struct {
+	DatagramsIn, DatagramsOut uint64
+	BytesIn, BytesOut         uint64
+	Drops                     [numDropReasons]uint64
+}
+
+// Dropped is the total of all drops.
+func (s Stats) Dropped() uint64 {
+	var n uint64
+	for _, d := range s.Drops {
+		n += d
+	}
+	return n
+}
+
+// counters is Stats as the endpoint updates it (atomics, readable while it runs).
+type counters struct {
+	datagramsIn, datagramsOut atomic.Uint64
+	bytesIn, bytesOut         atomic.Uint64
+	drops                     [numDropReasons]atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	s := Stats{
+		DatagramsIn: c.datagramsIn.Load(), DatagramsOut: c.datagramsOut.Load(),
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+	}
+	for i := range c.drops {
+		s.Drops[i] = c.drops[i].Load()
+	}
+	return s
+}
+
+// PeerStats describe one peer's session: the numbers that show the transport
+// at work.
+type PeerStats struct {
+	Addr        netip.AddrPort
+	Established bool // we know the peer's current incarnation
+	Reachable   bool
+	Closed      bool // the peer said goodbye
+	SmoothedRTT time.Duration
+	MinRTT      time.Duration
+	Window      int // congestion window, bytes
+	InFlight    int // bytes
+	Queued      int // messages not yet delivered
+	PacketsSent uint64
+	PacketsLost uint64
+	Retransmits uint64 // chunks sent again
+	MessagesIn  uint64
+	MessagesOut uint64 // delivered
+	BytesIn     uint64
+	BytesOut    uint64
+	Sessions    uint64 // how many incarnations of the peer we have seen
+}

@@ -1,0 +1,250 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var (
+	addrA = netip.MustParseAddrPort("127.0.0.1:1001")
+	addrB = netip.MustParseAddrPort("127.0.0.1:1002")
+)
+
+// recorder is a Handler that remembers everything, and lets a test wait for
+// a condition on it.
+type recorder struct {
+	mu        sync.Mutex
+	received  map[netip.AddrPort][][]byte
+	delivered map[uint64]bool
+	events    []string
+	changed   chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{
+		received:  map[netip.AddrPort][][]byte{},
+		delivered: map[uint64]bool{},
+		changed:   make(chan struct{}, 1),
+	}
+}
+
+func (r *recorder) update(f func()) {
+	r.mu.Lock()
+	f()
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) Receive(p netip.AddrPort, msg []byte) {
+	r.update(func() { r.received[p] = append(r.received[p], bytes.Clone(msg)) })
+}
+func (r *recorder) Delivered(p netip.AddrPort, ref uint64) {
+	r.update(func() { r.delivered[ref] = true })
+}
+func (r *recorder) event(name string, p netip.AddrPort) {
+	r.update(func() { r.events = append(r.events, name+" "+p.String()) })
+}
+func (r *recorder) PeerUp(p netip.AddrPort)          { r.event("up", p) }
+func (r *recorder) PeerClosed(p netip.AddrPort)      { r.event("closed", p) }
+func (r *recorder) PeerUnreachable(p netip.AddrPort) { r.event("unreachable", p) }
+func (r *recorder) PeerReachable(p netip.AddrPort)   { r.event("reachable", p) }
+
+// waitFor blocks until cond holds, failing the test if an hour of (virtual)
+// time passes first.
+func (r *recorder) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(time.Hour)
+	for {
+		r.mu.Lock()
+		ok := cond()
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func (r *recorder) count(p netip.AddrPort) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.received[p])
+}
+
+func (r *recorder) hasEvent(e string) bool {
+	for _, x := range r.events {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+func listen(t *testing.T, n *udp.MemNetwork, addr netip.AddrPort) udp.Conn {
+	t.Helper()
+	c, err := n.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func start(t *testing.T, c udp.Conn, r *recorder, cfg Config) *Endpoint {
+	t.Helper()
+	e, err := New(c, r, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func closeNow(e *Endpoint) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	e.Close(ctx)
+}
+
+// message builds the i-th test message of a stream: its number, then
+// pseudo-random bytes, so that any corruption, loss or reordering shows.
+func message(stream, i, size int) []byte {
+	b := make([]byte, max(size, 8))
+	binary.BigEndian.PutUint32(b, uint32(stream))
+	binary.BigEndian.PutUint32(b[4:], uint32(i))
+	rng := rand.New(rand.NewPCG(uint64(stream), uint64(i)))
+	for j := 8; j < len(b); j++ {
+		b[j] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// sizeOf gives message i of a stream its size: mostly short, with a few of
+// the largest size there is, and some that need a few chunks.
+func sizeOf(i int) int {
+	switch {
+	case i%500 == 7:
+		return MaxMessage
+	case i%50 == 3:
+		return 5000 + i
+	default:
+		return 20 + i%200
+	}
+}
+
+func checkStream(t *testing.T, got [][]byte, stream, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("stream %d: got %d messages, want %d", stream, len(got), n)
+	}
+	for i, m := range got {
+		if want := message(stream, i, sizeOf(i)); !bytes.Equal(m, want) {
+			t.Fatalf("stream %d: message %d is wrong: %d bytes, starts %x; want %d bytes, starts %x",
+				stream, i, len(m), m[:8], len(want), want[:8])
+		}
+	}
+}
+
+// exchange sends n messages each way at once between endpoints on the two
+// conns and checks that all arrive exactly once, in order, byte for byte,
+// and that every one is reported delivered.
+func exchange(t *testing.T, ca, cb udp.Conn, n int) (a, b *Endpoint) {
+	ra, rb := newRecorder(), newRecorder()
+	a = start(t, ca, ra, Config{})
+	b = start(t, cb, rb, Config{})
+	var refsA, refsB []uint64
+	for i := range n {
+		ref, err := a.Send(addrB, message(1, i, sizeOf(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refsA = append(refsA, ref)
+		ref, err = b.Send(addrA, message(2, i, sizeOf(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refsB = append(refsB, ref)
+	}
+	allDelivered := func(r *recorder, refs []uint64) func() bool {
+		return func() bool {
+			for _, ref := range refs {
+				if !r.delivered[ref] {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	rb.waitFor(t, "A's messages at B", func() bool { return len(rb.received[addrA]) >= n })
+	ra.waitFor(t, "B's messages at A", func() bool { return len(ra.received[addrB]) >= n })
+	ra.waitFor(t, "A's deliveries", allDelivered(ra, refsA))
+	rb.waitFor(t, "B's deliveries", allDelivered(rb, refsB))
+	checkStream(t, rb.received[addrA], 1, n)
+	checkStream(t, ra.received[addrB], 2, n)
+	return a, b
+}
+
+func TestExchangeClean(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		a, b := exchange(t, listen(t, n, addrA), listen(t, n, addrB), 1000)
+		for _, e := range []*Endpoint{a, b} {
+			ps, err := e.PeerStats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%+v", ps)
+			if len(ps) != 1 || ps[0].Retransmits != 0 || ps[0].PacketsLost != 0 {
+				t.Errorf("on a clean network: %+v, want one peer, nothing lost or retransmitted", ps)
+			}
+			closeNow(e)
+		}
+	})
+}
+
+func TestExchangeImpaired(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := udp.NewMemNetwork()
+				bad := udp.Impairment{
+					Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, ReorderDelay: 3 * time.Millisecond,
+					Delay: time.Millisecond, Jitter: 2 * time.Millisecond,
+				}
+				bad.Seed = seed
+				ca := udp.Impair(listen(t, n, addrA), bad)
+				bad.Seed = seed + 100
+				cb := udp.Impair(listen(t, n, addrB), bad)
+				a, b := exchange(t, ca, cb, 2000)
+				ps, _ := a.PeerStats(context.Background())
+				t.Logf("A: %+v\nimpair A %+v B %+v", ps, ca.Stats(), cb.Stats())
+				for _, c := range []*udp.Impaired{ca, cb} {
+					if s := c.Stats(); s.Dropped == 0 || s.Duplicated == 0 || s.Reordered == 0 {
+						t.Errorf("the impairment did not impair: %+v", s)
+					}
+				}
+				closeNow(a)
+				closeNow(b)
+			})
+		})
+	}
+}

@@ -1,0 +1,36 @@
+package wire
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Plain mode speaks the classic classroom UDP chat: each datagram is exactly
+// the bytes of name + ":" + text, with no header, no acknowledgement and no
+// encryption.
+
+// MaxPlainDatagram is the largest plain datagram udpchat sends; longer text is
+// refused rather than cut, since plain mode cannot fragment.
+const MaxPlainDatagram = MaxDatagram
+
+// AppendPlain appends the datagram name:text to b, or fails if it would not
+// fit in one datagram.
+func AppendPlain(b []byte, name, text string) ([]byte, error) {
+	if n := len(name) + 1 + len(text); n > MaxPlainDatagram {
+		return b, fmt.Errorf("%w: %d bytes; plain mode sends one datagram of at most %d bytes per message",
+			ErrTooBig, n, MaxPlainDatagram)
+	}
+	b = append(b, name...)
+	b = append(b, ':')
+	return append(b, text...), nil
+}
+
+// ParsePlain splits a plain datagram at its first colon. A datagram with no
+// colon has no name; it is all text.
+func ParsePlain(b []byte) (name, text []byte) {
+	i := bytes.IndexByte(b, ':')
+	if i < 0 {
+		return nil, b
+	}
+	return b[:i], b[i+1:]
+}
