@@ -49,7 +49,3 @@ func (c *newReno) onLost(size int, sentAt, now time.Time) {
 	c.ssthresh = max(c.window/2, minimumWindow)
 	c.window = c.ssthresh
 }
-
-// onRemoved forgets a packet that is neither acknowledged nor lost (its
-// session ended).
-func (c *newReno) onRemoved(size int) { c.inFlight -= size }

@@ -435,6 +435,12 @@ func (e *Endpoint) handle(d datagram, now time.Time) {
 		e.drop(dropReasonOf(err), d.from, err)
 		return
 	}
+	if h.DstEpoch == 0 && d.n < wire.MinInitialLen {
+		// A first contact must be padded: we answer it before knowing the
+		// sender, and never with more than it sent.
+		e.drop(DropMalformed, d.from, nil)
+		return
+	}
 	p := e.peer(d.from, now)
 	if p == nil {
 		return

@@ -80,6 +80,9 @@ func (m ChatMessage) validate() error {
 	if len(m.Name) == 0 || len(m.Name) > MaxNameLen || !utf8.ValidString(m.Name) {
 		return fmt.Errorf("%w: name must be 1 to %d bytes of UTF-8", ErrMalformed, MaxNameLen)
 	}
+	if m.Kind == ChatHello && m.Text != "" {
+		return fmt.Errorf("%w: a hello carries no text", ErrMalformed)
+	}
 	if len(m.Text) > MaxTextLen {
 		return fmt.Errorf("%w: text of %d bytes (the limit is %d)", ErrTooBig, len(m.Text), MaxTextLen)
 	}

@@ -17,7 +17,8 @@ const (
 // Message chunking. A message of L bytes is carried in ceil(L/ChunkSize)
 // chunks; chunk i holds bytes [i*ChunkSize, min((i+1)*ChunkSize, L)). Fixed
 // boundaries make reassembly a bitmap and keep every chunk frame, with a
-// header and room for an ACK frame, inside MaxDatagram.
+// header, inside MaxDatagram with room for a small ACK frame (a large one
+// goes in a packet of its own).
 const (
 	ChunkSize = 1024
 	// MaxMessageLen is the largest message a chunk may belong to.
@@ -154,10 +155,16 @@ func ParseFrame(b []byte, f *Frame) (int, error) {
 		return 1, nil
 	case FrameAck:
 		n, err := parseAck(b[1:], &f.Ack)
-		return 1 + n, err
+		if err != nil {
+			return 0, err
+		}
+		return 1 + n, nil
 	case FrameChunk:
 		n, err := parseChunk(b[1:], &f.Chunk)
-		return 1 + n, err
+		if err != nil {
+			return 0, err
+		}
+		return 1 + n, nil
 	default:
 		return 0, fmt.Errorf("%w: frame 0x%02x", ErrType, f.Type)
 	}
@@ -232,6 +239,6 @@ func parseChunk(b []byte, c *ChunkFrame) (int, error) {
 	if uint64(len(b)-r.n) < length {
 		return 0, ErrTruncated
 	}
-	c.Data = b[r.n : r.n+int(length)]
+	c.Data = b[r.n : r.n+int(length) : r.n+int(length)]
 	return r.n + int(length), nil
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Plain mode speaks the classic classroom UDP chat: each datagram is exactly
@@ -14,8 +15,11 @@ import (
 const MaxPlainDatagram = MaxDatagram
 
 // AppendPlain appends the datagram name:text to b, or fails if it would not
-// fit in one datagram.
+// fit in one datagram, or name holds a colon (the receiver would split there).
 func AppendPlain(b []byte, name, text string) ([]byte, error) {
+	if strings.Contains(name, ":") {
+		return b, fmt.Errorf("%w: a plain-mode name cannot contain ':' (the receiver splits there)", ErrMalformed)
+	}
 	if n := len(name) + 1 + len(text); n > MaxPlainDatagram {
 		return b, fmt.Errorf("%w: %d bytes; plain mode sends one datagram of at most %d bytes per message",
 			ErrTooBig, n, MaxPlainDatagram)
