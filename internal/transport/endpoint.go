@@ -59,6 +59,10 @@ type Config struct {
 	// MaxQueued bounds the bytes of messages waiting for delivery, over all
 	// peers; Send fails with ErrQueueFull past it. Default 64 MiB.
 	MaxQueued int
+	// MaxPacket is the largest packet the endpoint writes: wire.MaxDatagram
+	// less what the layer below adds (encryption). Default wire.MaxDatagram;
+	// it must leave room for a whole chunk (wire.MinPacket).
+	MaxPacket int
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -75,6 +79,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxQueued <= 0 {
 		c.MaxQueued = 64 << 20
+	}
+	if c.MaxPacket <= 0 {
+		c.MaxPacket = wire.MaxDatagram
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -139,6 +146,9 @@ type datagram struct {
 // from now on and closes it in Close.
 func New(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
 	cfg.setDefaults()
+	if cfg.MaxPacket < wire.MinPacket || cfg.MaxPacket > wire.MaxDatagram {
+		return nil, fmt.Errorf("transport: MaxPacket %d is outside [%d, %d]", cfg.MaxPacket, wire.MinPacket, wire.MaxDatagram)
+	}
 	e := &Endpoint{
 		conn:    conn,
 		h:       h,
@@ -152,7 +162,7 @@ func New(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
 		peers:   make(map[netip.AddrPort]*peer),
-		sendBuf: make([]byte, 0, wire.MaxDatagram),
+		sendBuf: make([]byte, 0, cfg.MaxPacket),
 	}
 	e.rxPool.New = func() any {
 		b := make([]byte, wire.MaxDatagram+1) // one byte more, to see an oversized datagram

@@ -82,7 +82,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			continue
 		}
 		f := c.msg.chunk(c.index)
-		if len(b)+f.Len() > wire.MaxDatagram {
+		if len(b)+f.Len() > e.cfg.MaxPacket {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		b = f.Append(b)
@@ -98,7 +98,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			}
 		}
 		f := m.chunk(m.nextChunk)
-		if len(b)+f.Len() > wire.MaxDatagram {
+		if len(b)+f.Len() > e.cfg.MaxPacket {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		if m.nextChunk == 0 {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -167,10 +168,10 @@ func checkStream(t *testing.T, got [][]byte, stream, n int) {
 // exchange sends n messages each way at once between endpoints on the two
 // conns and checks that all arrive exactly once, in order, byte for byte,
 // and that every one is reported delivered.
-func exchange(t *testing.T, ca, cb udp.Conn, n int) (a, b *Endpoint) {
+func exchange(t *testing.T, ca, cb udp.Conn, n int, cfg Config) (a, b *Endpoint) {
 	ra, rb := newRecorder(), newRecorder()
-	a = start(t, ca, ra, Config{})
-	b = start(t, cb, rb, Config{})
+	a = start(t, ca, ra, cfg)
+	b = start(t, cb, rb, cfg)
 	var refsA, refsB []uint64
 	for i := range n {
 		ref, err := a.Send(addrB, message(1, i, sizeOf(i)))
@@ -206,7 +207,7 @@ func exchange(t *testing.T, ca, cb udp.Conn, n int) (a, b *Endpoint) {
 func TestExchangeClean(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		a, b := exchange(t, listen(t, n, addrA), listen(t, n, addrB), 1000)
+		a, b := exchange(t, listen(t, n, addrA), listen(t, n, addrB), 1000, Config{})
 		for _, e := range []*Endpoint{a, b} {
 			ps, err := e.PeerStats(context.Background())
 			if err != nil {
@@ -234,7 +235,7 @@ func TestExchangeImpaired(t *testing.T) {
 				ca := udp.Impair(listen(t, n, addrA), bad)
 				bad.Seed = seed + 100
 				cb := udp.Impair(listen(t, n, addrB), bad)
-				a, b := exchange(t, ca, cb, 2000)
+				a, b := exchange(t, ca, cb, 2000, Config{})
 				ps, _ := a.PeerStats(context.Background())
 				t.Logf("A: %+v\nimpair A %+v B %+v", ps, ca.Stats(), cb.Stats())
 				for _, c := range []*udp.Impaired{ca, cb} {
@@ -247,4 +248,22 @@ func TestExchangeImpaired(t *testing.T) {
 			})
 		})
 	}
+}
+
+// With the smallest packet size allowed (room for one chunk), nothing larger
+// is ever written, and everything still arrives.
+func TestExchangeSmallestPackets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		mtu := udp.Impairment{MTU: wire.MinPacket}
+		ca, cb := udp.Impair(listen(t, n, addrA), mtu), udp.Impair(listen(t, n, addrB), mtu)
+		a, b := exchange(t, ca, cb, 600, Config{MaxPacket: wire.MinPacket})
+		for _, c := range []*udp.Impaired{ca, cb} {
+			if s := c.Stats(); s.Dropped != 0 {
+				t.Errorf("%d datagrams over %d bytes were written", s.Dropped, wire.MinPacket)
+			}
+		}
+		closeNow(a)
+		closeNow(b)
+	})
 }

@@ -28,6 +28,8 @@ const (
 	MaxAckRanges = 32
 	// MaxChunkFrameOverhead is the most a chunk frame adds to its data.
 	MaxChunkFrameOverhead = 1 + 8 + 4 + 4 + 2
+	// MinPacket is the smallest packet that can carry any chunk.
+	MinPacket = HeaderLen + MaxChunkFrameOverhead + ChunkSize
 )
 
 // AckRange is an inclusive range of packet numbers.
