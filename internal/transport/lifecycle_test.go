@@ -200,3 +200,34 @@ func TestSendRefusesWhatCannotGo(t *testing.T) {
 		}
 	})
 }
+
+// When every ACK of a peer's was lost and it leaves, its goodbye still tells
+// us what it consumed: a CLOSE carries an ACK.
+func TestGoodbyeCarriesTheLastAck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		ra, rb := newRecorder(), newRecorder()
+		a := start(t, listen(t, n, addrA), ra, Config{})
+		defer closeNow(a)
+		cb := &cable{Conn: listen(t, n, addrB)}
+		b := start(t, cb, rb, Config{})
+		ra.waitFor(t, "first contact", delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
+
+		cb.cut.Store(true) // B's ACKs from now on are lost
+		refs := sendAll(t, a, addrB, 1, 1, 2)
+		rb.waitFor(t, "B has the message", func() bool { return len(rb.received[addrA]) == 2 })
+		time.Sleep(time.Second) // (virtual) B's ACKs, and its answers to A's probes, are lost
+		cb.cut.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := b.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ra.waitFor(t, "goodbye", func() bool { return ra.hasEvent("closed " + addrB.String()) })
+		ra.mu.Lock()
+		defer ra.mu.Unlock()
+		if !ra.delivered[refs[0]] {
+			t.Error("B left without A learning that B had its last message")
+		}
+	})
+}

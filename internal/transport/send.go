@@ -23,7 +23,9 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 			SrcEpoch: e.epoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
 		})
 		withAck := false
-		if p.ackNow || p.ackPending > 0 {
+		// A CLOSE always carries an ACK: it may be the last packet the peer
+		// gets from us, and the peer must learn from it what we consumed.
+		if p.ackNow || p.ackPending > 0 || p.closePending {
 			var a wire.AckFrame
 			p.received.fill(&a)
 			if a.NumRanges > 0 {
