@@ -1,0 +1,195 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitTimeout bounds every wait for a process; generous, since the
+// binary may be built with -race and the machine busy.
+const waitTimeout = 20 * time.Second
+
+// stream is one output of a process, kept whole so that a test can wait
+// for a line, or for bytes that are not lines (what nc prints).
+type stream struct {
+	mu      sync.Mutex
+	data    []byte
+	changed chan struct{} // closed and replaced on every write
+}
+
+func newStream() *stream { return &stream{changed: make(chan struct{})} }
+
+func (s *stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.data = append(s.data, p...)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	return len(p), nil
+}
+
+func (s *stream) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.data)
+}
+
+// lines returns the complete lines so far.
+func (s *stream) lines() []string {
+	text := s.String()
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		return strings.Split(text[:i], "\n")
+	}
+	return nil
+}
+
+// waitFor waits until the stream satisfies done, failing after waitTimeout.
+func (s *stream) waitFor(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if done() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no %s within %v; got:\n%s", what, waitTimeout, s)
+		}
+	}
+}
+
+// waitLine waits for a complete line matching pattern and returns its
+// submatches.
+func (s *stream) waitLine(t *testing.T, pattern string) []string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	var match []string
+	s.waitFor(t, "line matching "+pattern, func() bool {
+		for _, l := range s.lines() {
+			if match = re.FindStringSubmatch(l); match != nil {
+				return true
+			}
+		}
+		return false
+	})
+	return match
+}
+
+// proc is a process under test, killed at the end of the test if still
+// running.
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *stream
+	stderr *stream
+	done   chan struct{} // closed when the process has exited and its output is in
+}
+
+// start runs name with args, in an environment whose home and config
+// directories are the test's own.
+func start(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	home := t.TempDir()
+	p := &proc{cmd: exec.Command(name, args...), stdout: newStream(), stderr: newStream(), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	var err error
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		select {
+		case <-p.done:
+		case <-time.After(waitTimeout):
+			t.Errorf("%s did not exit after kill", name)
+		}
+	})
+	return p
+}
+
+// udpchat starts the binary under test.
+func udpchat(t *testing.T, args ...string) *proc {
+	t.Helper()
+	return start(t, udpchatBinary, args...)
+}
+
+// say writes lines to the process's input.
+func (p *proc) say(t *testing.T, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if _, err := io.WriteString(p.stdin, l+"\n"); err != nil {
+			t.Fatalf("writing %q: %v", l, err)
+		}
+	}
+}
+
+// listening waits for udpchat's first line and returns the address it
+// names, which is how a test learns a port picked with --listen IP:0.
+func (p *proc) listening(t *testing.T) string {
+	t.Helper()
+	return p.stderr.waitLine(t, `^udpchat: listening on (\S+) as `)[1]
+}
+
+// exit waits for the process to exit and returns its exit code.
+func (p *proc) exit(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s did not exit within %v; stderr:\n%s", p.cmd.Path, waitTimeout, p.stderr)
+		return -1
+	}
+}
+
+// wantExit ends the input and checks the exit code.
+func (p *proc) wantExit(t *testing.T, code int) {
+	t.Helper()
+	p.stdin.Close()
+	if got := p.exit(t); got != code {
+		t.Errorf("%s exited %d, want %d; stderr:\n%s", p.cmd.Args, got, code, p.stderr)
+	}
+}
+
+// freeUDPPort returns a port nothing listens on (now) on 127.0.0.1.
+func freeUDPPort(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
+}
+
+// requireTool skips the test if name is not installed, unless
+// UDPCHAT_REQUIRE_ALL=1 (as in CI), where a missing tool is a failure.
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("UDPCHAT_REQUIRE_ALL") == "1" {
+			t.Fatalf("%s is required (UDPCHAT_REQUIRE_ALL=1) but not installed: %v", name, err)
+		}
+		t.Skipf("%s not installed: %v", name, err)
+	}
+}

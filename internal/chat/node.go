@@ -1,0 +1,380 @@
+// Package chat is the node every UI drives: who is in the conversation, what
+// they said, and which of our messages they have. It knows names and text but
+// neither sockets nor terminals; a Link below it carries the bytes.
+package chat
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// Config says who the node is and what kind of link it runs on.
+type Config struct {
+	// Name is the display name peers see; see ValidateName.
+	Name string
+	// Plain says the link is the seed-compatible plain link: payloads are
+	// name:text datagrams, there are no hellos and nothing is ever
+	// acknowledged, so nothing is ever Delivered.
+	Plain bool
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// LeaveTimeout bounds how long Leave waits for peers to hear that we leave:
+// a peer that is gone must not keep us.
+const LeaveTimeout = 2 * time.Second
+
+// eventBuffer is how many events may wait for the UI before their producers
+// wait too: enough to ride out a burst of messages while the UI draws.
+const eventBuffer = 1024
+
+var (
+	// ErrClosed is returned by calls on a node that Close has been called on.
+	ErrClosed = errors.New("chat: node is closed")
+	// ErrNoPeers is returned by Send before anyone is in the conversation.
+	ErrNoPeers = errors.New("no one to send to yet: connect to a peer (--peer, /connect) or wait until one contacts you")
+)
+
+// Node is one participant in a conversation: the peers it was told about
+// and those that contacted it. It turns UI calls into payloads on its Link,
+// and what the Link reports (it is the Link's Handler) into Events.
+type Node struct {
+	plain  bool
+	log    *slog.Logger
+	events chan Event
+	// closing is closed when Close begins; see emit for what changes then.
+	closing   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	stats     counters
+	// eventsClosed is set when Events is closed; only the holder of the
+	// current turn reads or writes it, so turns order those accesses.
+	eventsClosed bool
+
+	// mu guards the fields below. It is held across link.Send, so that the
+	// ref Send returns is recorded before a Delivered naming it can be
+	// handled; that is safe because a Link never calls its Handler while
+	// holding a lock its Send needs. It is never held while waiting for the
+	// UI to read an event (see turn.go).
+	mu       sync.Mutex
+	link     Link // nil until newLink returns, in New
+	name     string
+	closed   bool
+	peers    map[netip.AddrPort]*peer
+	pending  map[sentRef]pendingSent // sent and not yet delivered
+	sendSeq  uint64                  // orders pending by when it was sent
+	drained  chan struct{}           // closed whenever pending is empty
+	lastTurn <-chan struct{}         // the done channel of the latest turn
+}
+
+// sentRef names one message on the link: the peer and the ref Link.Send
+// returned for it.
+type sentRef struct {
+	peer netip.AddrPort
+	ref  uint64
+}
+
+type pendingSent struct {
+	seq uint64
+	Sent
+}
+
+// New returns a node that runs on the link newLink builds with the node as
+// its Handler. The link may call the node before newLink returns.
+func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
+	if err := ValidateName(cfg.Name); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	closedChan := make(chan struct{})
+	close(closedChan)
+	n := &Node{
+		plain:    cfg.Plain,
+		log:      log,
+		events:   make(chan Event, eventBuffer),
+		closing:  make(chan struct{}),
+		name:     cfg.Name,
+		peers:    make(map[netip.AddrPort]*peer),
+		pending:  make(map[sentRef]pendingSent),
+		drained:  closedChan,
+		lastTurn: closedChan,
+	}
+	link, err := newLink(n)
+	if err != nil {
+		return nil, err
+	}
+	n.update(func() []Event {
+		n.link = link
+		var evs []Event
+		for _, p := range n.sortedPeersLocked() {
+			if p.helloDue {
+				p.helloDue = false
+				if err := n.sendHelloLocked(p.addr); err != nil {
+					evs = append(evs, Error{Err: err})
+				}
+			}
+		}
+		return evs
+	})
+	return n, nil
+}
+
+// Events delivers what happens, in order. Read it steadily: while it is
+// full, the node waits (and with it the link, which then drops what
+// arrives and lets retransmission recover). It is closed when Close
+// returns.
+func (n *Node) Events() <-chan Event { return n.events }
+
+// Plain reports whether the node runs on the plain link, which the UI must
+// say loudly: nothing is encrypted or acknowledged.
+func (n *Node) Plain() bool { return n.plain }
+
+// Name is our display name.
+func (n *Node) Name() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.name
+}
+
+// LocalAddr is the address of the link's socket, to tell peers where to
+// reach us.
+func (n *Node) LocalAddr() netip.AddrPort {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.link.LocalAddr()
+}
+
+// Connect adds peer to the conversation and asks the link to start a
+// session with it; it does not wait for an answer (Joined says when the
+// peer has introduced itself).
+func (n *Node) Connect(addr netip.AddrPort) error {
+	if !addr.IsValid() || addr.Port() == 0 {
+		return fmt.Errorf("connect to %s: not a peer address", addr)
+	}
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	n.peerLocked(addr)
+	link := n.link
+	n.mu.Unlock()
+	if err := link.Connect(addr); err != nil {
+		return fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	return nil
+}
+
+// Send sends text as one message to every peer in the conversation, and
+// returns (and emits as Sent events) one Sent per peer it was queued for.
+// Text that ValidateText refuses, or that plain mode cannot fit in one
+// datagram, is not sent to anyone. Like every producer of events, Send
+// waits while Events is full, so do not call it from the goroutine that
+// reads Events.
+func (n *Node) Send(text string) ([]Sent, error) { return n.send(wire.ChatText, text) }
+
+// SendAction is Send for a /me action, shown by peers as "* NAME TEXT".
+func (n *Node) SendAction(text string) ([]Sent, error) { return n.send(wire.ChatAction, text) }
+
+func (n *Node) send(kind wire.ChatKind, text string) ([]Sent, error) {
+	if err := ValidateText(text); err != nil {
+		return nil, err
+	}
+	id := newID()
+	now := time.Now()
+	var sent []Sent
+	var errs []error
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if len(n.peers) == 0 {
+		n.mu.Unlock()
+		return nil, ErrNoPeers
+	}
+	payload, err := n.encodeLocked(kind, id, text)
+	if err != nil {
+		n.mu.Unlock()
+		return nil, err
+	}
+	for _, p := range n.sortedPeersLocked() {
+		ref, err := n.link.Send(p.addr, payload)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
+			continue
+		}
+		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, At: now}
+		sent = append(sent, s)
+		if !n.plain {
+			n.addPendingLocked(sentRef{p.addr, ref}, s)
+		}
+	}
+	evs := make([]Event, len(sent))
+	for i, s := range sent {
+		evs[i] = s
+	}
+	t := n.takeTurnLocked()
+	n.mu.Unlock()
+	n.emit(t, evs)
+	return sent, errors.Join(errs...)
+}
+
+// encodeLocked builds the payload of one message from us. n.mu must be held
+// (it reads n.name).
+func (n *Node) encodeLocked(kind wire.ChatKind, id MessageID, text string) ([]byte, error) {
+	if n.plain {
+		if kind == wire.ChatAction {
+			text = plainActionPrefix + text
+		}
+		return wire.AppendPlain(nil, n.name, text)
+	}
+	return wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: id, Name: n.name, Text: text})
+}
+
+func (n *Node) addPendingLocked(r sentRef, s Sent) {
+	if len(n.pending) == 0 {
+		n.drained = make(chan struct{})
+	}
+	n.sendSeq++
+	n.pending[r] = pendingSent{seq: n.sendSeq, Sent: s}
+}
+
+// SetName changes our display name and, on a reliable link, tells every
+// peer with a hello (peers show "* OLD is now known as NEW"). Plain
+// datagrams carry the name each time, so there is nothing to tell.
+func (n *Node) SetName(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	n.name = name
+	if n.plain {
+		return nil
+	}
+	var errs []error
+	for _, p := range n.sortedPeersLocked() {
+		errs = append(errs, n.sendHelloLocked(p.addr))
+	}
+	return errors.Join(errs...)
+}
+
+// sendHelloLocked introduces us to peer. n.mu must be held and n.link set.
+func (n *Node) sendHelloLocked(peer netip.AddrPort) error {
+	hello, err := wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatHello, ID: newID(), Name: n.name})
+	if err != nil {
+		return err // cannot happen: n.name passed ValidateName
+	}
+	// The ref is not kept: Delivered ignores refs it does not know.
+	if _, err := n.link.Send(peer, hello); err != nil {
+		return fmt.Errorf("introduce ourselves to %s: %w", peer, err)
+	}
+	return nil
+}
+
+// Peers lists everyone in the conversation, sorted by address.
+func (n *Node) Peers() []PeerInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ps := n.sortedPeersLocked()
+	infos := make([]PeerInfo, len(ps))
+	for i, p := range ps {
+		infos[i] = p.info()
+	}
+	return infos
+}
+
+func (n *Node) sortedPeersLocked() []*peer {
+	ps := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b *peer) int { return a.addr.Compare(b.addr) })
+	return ps
+}
+
+// peerLocked returns the record of addr, adding one if it is new.
+func (n *Node) peerLocked(addr netip.AddrPort) *peer {
+	p := n.peers[addr]
+	if p == nil {
+		p = &peer{addr: addr}
+		n.peers[addr] = p
+	}
+	return p
+}
+
+// Undelivered lists what was sent and not yet delivered, oldest first: what
+// a UI reports as lost when it gives up waiting. In plain mode it is always
+// empty, since nothing is acknowledged.
+func (n *Node) Undelivered() []Sent {
+	n.mu.Lock()
+	ps := make([]pendingSent, 0, len(n.pending))
+	for _, p := range n.pending {
+		ps = append(ps, p)
+	}
+	n.mu.Unlock()
+	slices.SortFunc(ps, func(a, b pendingSent) int { return cmp.Compare(a.seq, b.seq) })
+	sent := make([]Sent, len(ps))
+	for i, p := range ps {
+		sent[i] = p.Sent
+	}
+	return sent
+}
+
+// WaitDelivered returns nil once nothing sent is undelivered, or ctx.Err()
+// if ctx ends first.
+func (n *Node) WaitDelivered(ctx context.Context) error {
+	n.mu.Lock()
+	drained := n.drained
+	n.mu.Unlock()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close leaves the conversation: the link tells every peer we are leaving
+// and waits until they have heard it or ctx ends. Events produced during
+// Close still reach Events if it has room, and are otherwise dropped (and
+// counted in Stats), since the UI may have stopped reading; Events is closed
+// when Close returns. Calling Close again returns the first call's result.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		link := n.link
+		n.mu.Unlock()
+		close(n.closing)
+		n.closeErr = link.Close(ctx)
+		n.closeEvents()
+	})
+	return n.closeErr
+}
+
+// Leave is Close for a UI that is done: it says goodbye even if ctx has
+// ended (Ctrl-C is how people leave), waiting at most LeaveTimeout for peers
+// to hear it.
+func (n *Node) Leave(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LeaveTimeout)
+	defer cancel()
+	return n.Close(ctx)
+}

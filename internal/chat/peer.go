@@ -1,0 +1,66 @@
+package chat
+
+import "net/netip"
+
+// PeerState is where a peer stands, as far as this node knows.
+type PeerState uint8
+
+const (
+	// PeerConnecting: in the conversation (a --peer address, say) but not
+	// heard from yet.
+	PeerConnecting PeerState = iota
+	// PeerOnline: a session is up.
+	PeerOnline
+	// PeerUnreachable: it stopped answering; messages for it wait.
+	PeerUnreachable
+	// PeerLeft: it said goodbye; messages for it wait until it returns.
+	PeerLeft
+)
+
+// String is the state as a UI shows it in a peer list.
+func (s PeerState) String() string {
+	switch s {
+	case PeerConnecting:
+		return "connecting"
+	case PeerOnline:
+		return "online"
+	case PeerUnreachable:
+		return "unreachable"
+	case PeerLeft:
+		return "left"
+	}
+	return "unknown"
+}
+
+// PeerInfo is a snapshot of one peer, for a UI's peer list.
+type PeerInfo struct {
+	Addr  netip.AddrPort
+	Name  string // "" until the peer has introduced itself
+	State PeerState
+}
+
+// peer is the node's record of one peer; Node.mu guards it.
+type peer struct {
+	addr  netip.AddrPort
+	name  string
+	state PeerState
+	// joined says the current session has carried a chat message, so
+	// Joined has been emitted for it; PeerUp and PeerClosed reset it.
+	joined bool
+	// helloDue says PeerUp came while New was still building the link, so
+	// the hello waits until New has the link to send it on.
+	helloDue bool
+}
+
+// displayName is how events name the peer: its name, or its address until
+// it has one.
+func (p *peer) displayName() string {
+	if p.name == "" {
+		return p.addr.String()
+	}
+	return p.name
+}
+
+func (p *peer) info() PeerInfo {
+	return PeerInfo{Addr: p.addr, Name: p.name, State: p.state}
+}

@@ -1,0 +1,82 @@
+package chat_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+// plainNode starts a node named name on a plain link at addr on mn.
+func plainNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.Node {
+	t.Helper()
+	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := chat.New(chat.Config{Name: name, Plain: true}, func(h chat.Handler) (chat.Link, error) {
+		return plain.New(conn, h), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := n.Close(ctx); err != nil {
+			t.Errorf("Close %s: %v", name, err)
+		}
+	})
+	return n
+}
+
+// expect reads n's events up to and including the first that is not a
+// Sent, and checks it is want (ignoring IDs and times, which vary).
+func expect(t *testing.T, n *chat.Node, want chat.Event) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-n.Events():
+			if _, ok := ev.(chat.Sent); ok {
+				continue
+			}
+			if m, ok := ev.(chat.Message); ok {
+				m.ID, m.At = chat.MessageID{}, time.Time{}
+				ev = m
+			}
+			if ev != want {
+				t.Fatalf("%s got %#v, want %#v", n.Name(), ev, want)
+			}
+			return
+		case <-timeout:
+			t.Fatalf("%s: no %#v within 5s", n.Name(), want)
+		}
+	}
+}
+
+func TestTwoPlainNodesChat(t *testing.T) {
+	mn := udp.NewMemNetwork()
+	alice := plainNode(t, mn, "10.0.0.1:7475", "alice")
+	bob := plainNode(t, mn, "10.0.0.2:7475", "bob")
+
+	if err := bob.Connect(alice.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Send("hi alice"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, alice, chat.Joined{Peer: bob.LocalAddr(), Name: "bob"})
+	expect(t, alice, chat.Message{From: bob.LocalAddr(), Name: "bob", Text: "hi alice"})
+
+	// bob contacted alice, so he is in her conversation now.
+	if _, err := alice.SendAction("waves"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, bob, chat.Joined{Peer: alice.LocalAddr(), Name: "alice"})
+	expect(t, bob, chat.Message{From: alice.LocalAddr(), Name: "alice", Text: "waves", Action: true})
+}

@@ -1,0 +1,33 @@
+package chat
+
+import "sync/atomic"
+
+// Stats counts what the node did with what its link handed it, for tests and
+// diagnostics.
+type Stats struct {
+	// Received counts chat messages decoded, hellos included.
+	Received uint64
+	// Undecodable counts payloads dropped because they did not decode: a
+	// buggy or hostile peer, never a reason to stop.
+	Undecodable uint64
+	// EventsDropped counts events dropped because the node was closing and
+	// Events was full (see Node.Close).
+	EventsDropped uint64
+}
+
+// counters are the live values behind Stats; they are atomic so the hot
+// paths need not take Node.mu for them.
+type counters struct {
+	received      atomic.Uint64
+	undecodable   atomic.Uint64
+	eventsDropped atomic.Uint64
+}
+
+// Stats returns the node's counters so far.
+func (n *Node) Stats() Stats {
+	return Stats{
+		Received:      n.stats.received.Load(),
+		Undecodable:   n.stats.undecodable.Load(),
+		EventsDropped: n.stats.eventsDropped.Load(),
+	}
+}

@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Direction says who sent a message. Its values are stored: never renumber
+// them.
+type Direction int
+
+const (
+	Outgoing Direction = 0 // we sent it to Peer
+	Incoming Direction = 1 // Peer sent it to us
+)
+
+func (d Direction) String() string {
+	switch d {
+	case Outgoing:
+		return "outgoing"
+	case Incoming:
+		return "incoming"
+	}
+	return fmt.Sprintf("Direction(%d)", int(d))
+}
+
+// State is where a message is in its life. Outgoing messages start Pending
+// and become Delivered or Cancelled; incoming ones are always Received. Its
+// values are stored: never renumber them.
+//
+//	AddOutgoing → Pending ─MarkDelivered→ Delivered
+//	                  └──────Cancel─────→ Cancelled ─MarkDelivered→ Delivered
+type State int
+
+const (
+	Pending   State = 0
+	Delivered State = 1
+	Cancelled State = 2
+	Received  State = 3
+)
+
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case Delivered:
+		return "delivered"
+	case Cancelled:
+		return "cancelled"
+	case Received:
+		return "received"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Message is one chat message as stored.
+type Message struct {
+	// ID is chosen by the sender, at random; with Peer and Direction it
+	// names the message.
+	ID [16]byte
+	// Peer is the other side: the recipient of an outgoing message, the
+	// sender of an incoming one. It is an address ("127.0.0.1:9002") today
+	// and a key fingerprint once encryption lands; the store only compares
+	// it.
+	Peer      string
+	Direction Direction
+	// Kind is the payload kind (as wire.ChatKind: 2 text, 3 action),
+	// stored and returned, not interpreted.
+	Kind int
+	// Name is the sender's display name when it was sent.
+	Name string
+	Text string
+	// At is when it was sent (outgoing) or received (incoming).
+	At    time.Time
+	State State
+	// DeliveredAt is when an outgoing message was acknowledged; zero until
+	// then.
+	DeliveredAt time.Time
+}
+
+// columns are what scanMessage reads, in its order.
+const columns = "peer, id, direction, kind, name, text, at, state, delivered_at"
+
+// The statements that add messages; their arguments are peer, id, kind,
+// name, text, at.
+const (
+	insertOutgoing = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
+		VALUES (?, ?, 0, ?, ?, ?, ?, 0)`
+	insertIncoming = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
+		VALUES (?, ?, 1, ?, ?, ?, ?, 3)
+		ON CONFLICT (peer, direction, id) DO NOTHING`
+)
+
+// AddOutgoing stores m as a Pending outgoing message (its Direction, State
+// and DeliveredAt are ignored; a zero At is taken as now).
+//
+// The outbox rule is that a message is written before its first datagram
+// leaves, so it is committed when AddOutgoing returns: a crash after that
+// leaves it Pending, and the next start sends it again. Reusing an ID for
+// the same peer is ErrDuplicate.
+func (s *Store) AddOutgoing(ctx context.Context, m Message) error {
+	if m.Peer == "" {
+		return errors.New("store: AddOutgoing: message has no peer")
+	}
+	_, err := s.db.ExecContext(ctx, insertOutgoing, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	if isConstraint(err) {
+		return fmt.Errorf("store: AddOutgoing %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
+	}
+	if err != nil {
+		return s.wrap("AddOutgoing", err)
+	}
+	return nil
+}
+
+// MarkDelivered records that peer acknowledged our message id, now. It is
+// idempotent: acknowledgements may repeat, and the first one's time is
+// kept. A Cancelled message becomes Delivered too, since the peer has it
+// after all (the cancel lost a race with the acknowledgement). An unknown
+// message is ErrNotFound.
+func (s *Store) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET state = 1, delivered_at = ?
+		 WHERE peer = ? AND direction = 0 AND id = ? AND state IN (0, 2)`,
+		s.now().UnixNano(), peer, id[:])
+	if err != nil {
+		return s.wrap("MarkDelivered", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	switch st, err := s.state(ctx, peer, id); {
+	case err != nil:
+		return fmt.Errorf("store: MarkDelivered: %w", err)
+	case st != Delivered:
+		return fmt.Errorf("store: MarkDelivered %x to %s: is %v", id, peer, st)
+	}
+	return nil
+}
+
+// Cancel gives up on our Pending message id to peer: it stays in the
+// history, marked Cancelled, and Pending no longer lists it. A message that
+// is not Pending is ErrNotPending, an unknown one ErrNotFound.
+func (s *Store) Cancel(ctx context.Context, peer string, id [16]byte) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET state = 2 WHERE peer = ? AND direction = 0 AND id = ? AND state = 0`,
+		peer, id[:])
+	if err != nil {
+		return s.wrap("Cancel", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	st, err := s.state(ctx, peer, id)
+	if err != nil {
+		return fmt.Errorf("store: Cancel: %w", err)
+	}
+	return fmt.Errorf("store: Cancel %x to %s: it is %v: %w", id, peer, st, ErrNotPending)
+}
+
+// state is the state of our message id to peer, or ErrNotFound.
+func (s *Store) state(ctx context.Context, peer string, id [16]byte) (State, error) {
+	var st State
+	err := s.db.QueryRowContext(ctx,
+		`SELECT state FROM messages WHERE peer = ? AND direction = 0 AND id = ?`, peer, id[:]).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%x to %s: %w", id, peer, ErrNotFound)
+	}
+	if err != nil {
+		return 0, s.wrap("state", err)
+	}
+	return st, nil
+}
+
+// Pending returns every Pending outgoing message, oldest first: in the
+// order AddOutgoing stored them, so each peer's messages keep their order
+// when they are sent again.
+func (s *Store) Pending(ctx context.Context) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+columns+` FROM messages WHERE state = 0 ORDER BY seq`)
+	if err != nil {
+		return nil, s.wrap("Pending", err)
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return nil, s.wrap("Pending", err)
+	}
+	return ms, nil
+}
+
+// AddIncoming stores m as a message Peer sent us (its Direction, State and
+// DeliveredAt are ignored; a zero At is taken as now). It is idempotent on
+// (Peer, ID): a retransmission, even after a crash of either side, returns
+// isNew false and changes nothing, so the caller shows m only if isNew.
+//
+// It is committed when AddIncoming returns, so the receiver may acknowledge
+// m then: what the sender sees as delivered is on our disk.
+func (s *Store) AddIncoming(ctx context.Context, m Message) (isNew bool, err error) {
+	if m.Peer == "" {
+		return false, errors.New("store: AddIncoming: message has no peer")
+	}
+	res, err := s.db.ExecContext(ctx, insertIncoming, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	if err != nil {
+		return false, s.wrap("AddIncoming", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DefaultLimit is how many messages History returns when Query.Limit is
+// not positive.
+const DefaultLimit = 1000
+
+// Query selects messages for History. Zero fields select everything.
+type Query struct {
+	// Peer keeps the messages exchanged with this peer.
+	Peer string
+	// Search keeps the messages whose text has every word of Search, each
+	// as a word or the start of one, ignoring case and diacritics; see
+	// ftsQuery.
+	Search string
+	// Since keeps the messages at or after it.
+	Since time.Time
+	// Limit is how many of the newest matches to return; not positive
+	// means DefaultLimit.
+	Limit int
+}
+
+// History returns the newest q.Limit messages that match q, oldest first.
+func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	var (
+		from  = "messages m"
+		order = "m.seq"
+		where []string
+		args  []any
+	)
+	if search := strings.TrimSpace(q.Search); search != "" {
+		if match := ftsQuery(search); match != "" {
+			// Driven by the index: FTS5 yields rowids newest first and
+			// the LIMIT stops it.
+			from = "messages_fts f JOIN messages m ON m.seq = f.rowid"
+			order = "f.rowid"
+			where = append(where, "messages_fts MATCH ?")
+			args = append(args, match)
+		} else {
+			// Nothing in it is a word ("?!", ":)"), which the index does
+			// not hold: scan with LIKE, an ASCII-case-insensitive
+			// substring match.
+			where = append(where, `m.text LIKE ? ESCAPE '\'`)
+			args = append(args, "%"+likeEscape(search)+"%")
+		}
+	}
+	if q.Peer != "" {
+		where = append(where, "m.peer = ?")
+		args = append(args, q.Peer)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "m.at >= ?")
+		args = append(args, q.Since.UnixNano())
+	}
+	query := "SELECT " + prefixColumns("m.") + " FROM " + from
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + order + " DESC LIMIT ?"
+	args = append(args, limit)
+
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.wrap("History", err)
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return nil, s.wrap("History", err)
+	}
+	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
+		ms[i], ms[j] = ms[j], ms[i]
+	}
+	return ms, nil
+}
+
+func prefixColumns(p string) string {
+	return p + strings.ReplaceAll(columns, ", ", ", "+p)
+}
+
+func scanMessages(rows *sql.Rows) ([]Message, error) {
+	defer rows.Close()
+	var ms []Message
+	for rows.Next() {
+		var (
+			m         Message
+			id        []byte
+			at        int64
+			delivered sql.NullInt64
+		)
+		if err := rows.Scan(&m.Peer, &id, &m.Direction, &m.Kind, &m.Name, &m.Text, &at, &m.State, &delivered); err != nil {
+			return nil, err
+		}
+		if len(id) != len(m.ID) {
+			return nil, fmt.Errorf("message ID of %d bytes: %w", len(id), ErrCorrupt)
+		}
+		copy(m.ID[:], id)
+		m.At = time.Unix(0, at)
+		if delivered.Valid {
+			m.DeliveredAt = time.Unix(0, delivered.Int64)
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
+// unixNano is how times are stored: Unix nanoseconds, now for zero.
+func (s *Store) unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		t = s.now()
+	}
+	return t.UnixNano()
+}
+
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}

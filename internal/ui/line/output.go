@@ -1,0 +1,150 @@
+package line
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+)
+
+// output writes what the user sees. stdout carries only what peers said
+// (or, with JSON, every event); everything else goes to stderr. The event
+// printer and the input loop both write, so mu keeps their lines whole.
+type output struct {
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+	json   *json.Encoder // nil in text mode
+}
+
+func newOutput(stdout, stderr io.Writer, asJSON bool) *output {
+	o := &output{stdout: stdout, stderr: stderr}
+	if asJSON {
+		o.json = json.NewEncoder(stdout)
+		o.json.SetEscapeHTML(false) // "<3" stays "<3"
+	}
+	return o
+}
+
+// status writes a line about udpchat itself to stderr, in either mode.
+func (o *output) status(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.stderr, "udpchat: "+format+"\n", args...)
+}
+
+// info writes a "* ..." notice to stderr in text mode; JSON mode has events
+// for what matters and ignores it.
+func (o *output) info(format string, args ...any) {
+	if o.json != nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.stderr, "* "+format+"\n", args...)
+}
+
+// raw writes text to stderr as it is.
+func (o *output) raw(text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	io.WriteString(o.stderr, text)
+}
+
+// error reports a problem that does not end the chat.
+func (o *output) error(err error) { o.event(chat.Error{Err: err}) }
+
+// event shows one event.
+func (o *output) event(ev chat.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json != nil {
+		if v := jsonEvent(ev); v != nil {
+			o.json.Encode(v)
+		}
+		return
+	}
+	switch ev := ev.(type) {
+	case chat.Message:
+		if ev.Action {
+			fmt.Fprintf(o.stdout, "* %s %s\n", escape(ev.Name), escape(ev.Text))
+		} else {
+			fmt.Fprintf(o.stdout, "%s: %s\n", escape(ev.Name), escape(ev.Text))
+		}
+	case chat.Joined:
+		fmt.Fprintf(o.stderr, "* %s joined (%s)\n", escape(ev.Name), ev.Peer)
+	case chat.Left:
+		fmt.Fprintf(o.stderr, "* %s left\n", escape(ev.Name))
+	case chat.Unreachable:
+		name := escape(ev.Name)
+		fmt.Fprintf(o.stderr, "* %s is unreachable; messages to %s will wait\n", name, name)
+	case chat.Reachable:
+		fmt.Fprintf(o.stderr, "* %s is back\n", escape(ev.Name))
+	case chat.Renamed:
+		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", escape(ev.OldName), escape(ev.Name))
+	case chat.Error:
+		fmt.Fprintf(o.stderr, "udpchat: %s\n", escape(ev.Err.Error()))
+	}
+	// Sent and Delivered are silent in text mode: no news is good news, and
+	// what is not delivered is reported when the program ends.
+}
+
+// jsonEvent is ev as the object --json prints for it.
+func jsonEvent(ev chat.Event) any {
+	type peerEvent struct {
+		Type string `json:"type"`
+		Peer string `json:"peer"`
+		Name string `json:"name"`
+	}
+	switch ev := ev.(type) {
+	case chat.Message:
+		return struct {
+			Type   string `json:"type"`
+			ID     string `json:"id"`
+			From   string `json:"from"`
+			Name   string `json:"name"`
+			Text   string `json:"text"`
+			Action bool   `json:"action,omitempty"`
+			Time   string `json:"time"`
+		}{"message", ev.ID.String(), ev.From.String(), ev.Name, ev.Text, ev.Action, ev.At.Format(time.RFC3339Nano)}
+	case chat.Sent:
+		return struct {
+			Type   string `json:"type"`
+			ID     string `json:"id"`
+			To     string `json:"to"`
+			Text   string `json:"text"`
+			Action bool   `json:"action,omitempty"`
+			Time   string `json:"time"`
+		}{"sent", ev.ID.String(), ev.To.String(), ev.Text, ev.Action, ev.At.Format(time.RFC3339Nano)}
+	case chat.Delivered:
+		return struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+			To   string `json:"to"`
+		}{"delivered", ev.ID.String(), ev.To.String()}
+	case chat.Joined:
+		return peerEvent{"joined", ev.Peer.String(), ev.Name}
+	case chat.Left:
+		return peerEvent{"left", ev.Peer.String(), ev.Name}
+	case chat.Unreachable:
+		return peerEvent{"unreachable", ev.Peer.String(), ev.Name}
+	case chat.Reachable:
+		return peerEvent{"reachable", ev.Peer.String(), ev.Name}
+	case chat.Renamed:
+		return struct {
+			Type    string `json:"type"`
+			Peer    string `json:"peer"`
+			OldName string `json:"old_name"`
+			Name    string `json:"name"`
+		}{"renamed", ev.Peer.String(), ev.OldName, ev.Name}
+	case chat.Error:
+		return struct {
+			Type  string `json:"type"`
+			Error string `json:"error"`
+		}{"error", ev.Err.Error()}
+	}
+	return nil // an event this version does not know how to show
+}

@@ -1,0 +1,235 @@
+// Package line is udpchat's line mode: each line of input is a message to
+// every peer, each message received is a line of output. It is what runs
+// when the input or output is not a terminal, and with --json it prints
+// every event as a JSON object a line, for scripts.
+package line
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+)
+
+// DefaultTimeout is how long the end of input waits for delivery when
+// Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// resolveTimeout bounds /connect's name lookup, which holds up input.
+const resolveTimeout = 10 * time.Second
+
+// PlainWarning is said once on stderr by every command in plain mode.
+const PlainWarning = "udpchat: PLAIN MODE: messages are sent unencrypted and unacknowledged"
+
+// Options tune Run.
+type Options struct {
+	// JSON prints every event, not only messages, as one JSON object a line
+	// on stdout.
+	JSON bool
+	// Timeout bounds the wait for delivery at the end of input and after
+	// bye; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Resolve turns /connect's argument into a peer address (udpchat passes
+	// udp.ResolvePeer, which knows hostnames); nil accepts IP:PORT only.
+	Resolve func(ctx context.Context, addr string) (netip.AddrPort, error)
+}
+
+// Run chats on node in line mode until the input ends, a line says bye,
+// exit or /quit, or ctx ends (SIGINT), then leaves gracefully: it closes
+// node, so peers see us leave. It returns the exit code: 0 if everything
+// sent was delivered, 1 if not (having said what and to whom) or if reading
+// the input failed.
+//
+// Run returns without waiting for a Read on in that is still pending, since
+// a Read on a terminal cannot be interrupted; it only stops using in.
+func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.Writer, opts Options) (exitCode int) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	r := &runner{node: node, out: newOutput(stdout, stderr, opts.JSON), opts: opts}
+	r.out.status("listening on %s as %s", node.LocalAddr(), escape(node.Name()))
+	if node.Plain() {
+		r.out.raw(PlainWarning + "\n")
+	}
+
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ev := range node.Events() {
+			r.out.event(ev)
+		}
+	}()
+	stop := make(chan struct{})
+	waitForDelivery, readErr := r.chat(ctx, readLines(in, chat.MaxTextLen, stop))
+	close(stop)
+	timedOut := r.leave(ctx, waitForDelivery)
+	<-printed // Close has closed Events
+
+	if readErr != nil {
+		r.out.error(fmt.Errorf("reading input: %w", readErr))
+	}
+	if !r.reportUndelivered(timedOut) || readErr != nil {
+		return 1
+	}
+	return 0
+}
+
+// runner is the state of one Run; the input loop owns it.
+type runner struct {
+	node *chat.Node
+	out  *output
+	opts Options
+}
+
+// chat handles input until it is time to leave, and says whether to wait
+// for delivery first (end of input, bye) or not (/quit, ctx).
+func (r *runner) chat(ctx context.Context, lines <-chan input) (waitForDelivery bool, readErr error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case in, ok := <-lines:
+			switch {
+			case !ok:
+				return true, nil
+			case in.err == errLineTooLong:
+				r.out.error(fmt.Errorf("line not sent: it is longer than %d bytes (256 KiB), the most one message can hold", chat.MaxTextLen))
+			case in.err != nil:
+				return true, in.err
+			default:
+				if leave, wait := r.handle(ctx, parseLine(in.line)); leave {
+					return wait, nil
+				}
+			}
+		}
+	}
+}
+
+// handle carries out one command and says whether to leave, and if so
+// whether to wait for delivery first.
+func (r *runner) handle(ctx context.Context, cmd command) (leave, waitForDelivery bool) {
+	switch cmd.kind {
+	case cmdSay:
+		r.reportSend(r.node.Send(cmd.arg))
+	case cmdBye:
+		r.reportSend(r.node.Send(cmd.arg))
+		return true, true
+	case cmdQuit:
+		return true, false
+	case cmdMe:
+		if cmd.arg == "" {
+			r.out.error(errors.New("/me needs an action, e.g. /me waves"))
+			break
+		}
+		r.reportSend(r.node.SendAction(cmd.arg))
+	case cmdNick:
+		if err := r.node.SetName(cmd.arg); err != nil {
+			r.out.error(err)
+			break
+		}
+		r.out.info("you are now known as %s", escape(cmd.arg))
+	case cmdConnect:
+		if err := r.connect(ctx, cmd.arg); err != nil {
+			r.out.error(err)
+		}
+	case cmdHelp:
+		r.out.raw(help)
+	case cmdUnknown:
+		r.out.error(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.arg))
+	}
+	return false, false
+}
+
+// reportSend shows why a send failed, if it did.
+func (r *runner) reportSend(_ []chat.Sent, err error) {
+	if err != nil {
+		r.out.error(err)
+	}
+}
+
+func (r *runner) connect(ctx context.Context, addr string) error {
+	if addr == "" {
+		return errors.New("/connect needs an address, e.g. /connect 192.0.2.7:7475")
+	}
+	peer, err := r.resolve(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return r.node.Connect(peer)
+}
+
+func (r *runner) resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
+	if r.opts.Resolve == nil {
+		peer, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return peer, fmt.Errorf("/connect %s: want IP:PORT, e.g. 192.0.2.7:7475", addr)
+		}
+		return peer, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	return r.opts.Resolve(ctx, addr)
+}
+
+// leave waits for delivery if asked, bounded by the timeout and by ctx (so
+// Ctrl-C stops the wait), and closes the node. It reports whether the wait
+// ran out of time.
+func (r *runner) leave(ctx context.Context, waitForDelivery bool) (timedOut bool) {
+	if waitForDelivery {
+		wctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+		// What is left undelivered shows in Undelivered.
+		timedOut = r.node.WaitDelivered(wctx) != nil && ctx.Err() == nil
+		cancel()
+	}
+	if err := r.node.Leave(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		r.out.error(fmt.Errorf("leaving: %w", err))
+	}
+	return timedOut
+}
+
+// reportUndelivered says what was sent and not delivered, and to whom, and
+// reports whether everything was delivered.
+func (r *runner) reportUndelivered(timedOut bool) bool {
+	lost := r.node.Undelivered()
+	if len(lost) == 0 {
+		return true
+	}
+	names := make(map[netip.AddrPort]string)
+	for _, p := range r.node.Peers() {
+		names[p.Addr] = p.Name
+	}
+	var order []netip.AddrPort
+	count := make(map[netip.AddrPort]int)
+	for _, s := range lost {
+		if count[s.To] == 0 {
+			order = append(order, s.To)
+		}
+		count[s.To]++
+	}
+	var to []string
+	for _, addr := range order {
+		who := addr.String()
+		if name := names[addr]; name != "" {
+			who = fmt.Sprintf("%s (%s)", name, addr)
+		}
+		to = append(to, fmt.Sprintf("%s to %s", messages(count[addr]), who))
+	}
+	when := "before leaving"
+	if timedOut {
+		when = "within " + r.opts.Timeout.String()
+	}
+	r.out.error(fmt.Errorf("not delivered %s: %s", when, strings.Join(to, ", ")))
+	return false
+}
+
+func messages(n int) string {
+	if n == 1 {
+		return "1 message"
+	}
+	return fmt.Sprintf("%d messages", n)
+}

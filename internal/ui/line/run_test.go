@@ -1,0 +1,321 @@
+package line
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+const plainWarning = PlainWarning
+
+func TestPlainChatBothWaysAndBye(t *testing.T) {
+	mn := udp.NewMemNetwork()
+	alice := run(t, plainNode(t, mn, "10.0.0.1:7475", "alice"), Options{})
+	bobNode := plainNode(t, mn, "10.0.0.2:7475", "bob")
+	if err := bobNode.Connect(netip.MustParseAddrPort("10.0.0.1:7475")); err != nil {
+		t.Fatal(err)
+	}
+	bob := run(t, bobNode, Options{})
+
+	bob.send(t, "hello alice")
+	alice.stdout.waitFor(t, "bob: hello alice")
+	alice.send(t, "hi bob") // bob wrote to her: he is in her conversation
+	bob.stdout.waitFor(t, "alice: hi bob")
+	bob.send(t, "goodbye", "existing", "", "  Bye  ")
+	if code := bob.wait(t); code != 0 {
+		t.Errorf("bob exited %d after bye, want 0", code)
+	}
+	alice.stdout.waitFor(t, "bob: Bye")
+	if code := alice.eof(t); code != 0 {
+		t.Errorf("alice exited %d at end of input, want 0", code)
+	}
+
+	wantLines(t, "alice stdout", alice.stdout, "bob: hello alice", "bob: goodbye", "bob: existing", "bob: Bye")
+	wantLines(t, "alice stderr", alice.stderr,
+		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning, "* bob joined (10.0.0.2:7475)")
+	wantLines(t, "bob stdout", bob.stdout, "alice: hi bob")
+	wantLines(t, "bob stderr", bob.stderr,
+		"udpchat: listening on 10.0.0.2:7475 as bob", plainWarning, "* alice joined (10.0.0.1:7475)")
+}
+
+func wantLines(t *testing.T, what string, l *lines, want ...string) {
+	t.Helper()
+	if got := l.snapshot(); !slices.Equal(got, want) {
+		t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestOutputCannotDriveTheTerminal(t *testing.T) {
+	mn := udp.NewMemNetwork()
+	alice := run(t, plainNode(t, mn, "10.0.0.1:7475", "alice"), Options{})
+	evil, err := mn.Listen(netip.MustParseAddrPort("10.0.0.9:7475"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evil.Close()
+	for _, d := range []string{
+		"evil:hi\x1b[2J\r\nalice: fake\u202etxt\tok\xff\n",
+		"\x1b]0;pwned\x07:x",
+	} {
+		if _, err := evil.WriteTo([]byte(d), netip.MustParseAddrPort("10.0.0.1:7475")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.stdout.waitFor(t, `\x1b]0;pwned\x07: x`)
+	alice.eof(t)
+	wantLines(t, "stdout", alice.stdout,
+		`evil: hi\x1b[2J\r\nalice: fake\u202etxt`+"\t"+`ok\xff`,
+		`\x1b]0;pwned\x07: x`)
+	wantLines(t, "stderr", alice.stderr,
+		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning,
+		"* evil joined (10.0.0.9:7475)", `* evil is now known as \x1b]0;pwned\x07`)
+}
+
+func TestEndOfInputWaitsForDelivery(t *testing.T) {
+	node, link := fakeNode(t, "alice", "10.0.0.1:7475")
+	bob := netip.MustParseAddrPort("10.0.0.2:7475")
+	node.Connect(bob)
+	s := run(t, node, Options{})
+	s.send(t, "a", "b", "c")
+	s.stdin.Close()
+	var sends []fakeSend
+	for range 3 {
+		sends = append(sends, <-link.sends)
+	}
+	select {
+	case code := <-s.exit:
+		t.Fatalf("Run returned %d with nothing delivered yet", code)
+	default: // it cannot return before Delivered: the timeout is 10s
+	}
+	for _, sd := range sends {
+		link.h.Delivered(sd.peer, sd.ref)
+	}
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantLines(t, "stdout", s.stdout)
+	wantLines(t, "stderr", s.stderr, "udpchat: listening on 10.0.0.1:7475 as alice")
+}
+
+func TestEndOfInputReportsWhatWasNotDelivered(t *testing.T) {
+	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
+	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
+	closeAtEnd(t, bob)
+	alice := run(t, aliceNode, Options{Timeout: 50 * time.Millisecond})
+	startRelay(t, aliceLink, bobLink)
+	bob.Connect(aliceLink.addr)
+	bob.Send("hi")
+	alice.stdout.waitFor(t, "bob: hi")
+
+	aliceLink.holdAcks.Store(true)
+	aliceNode.Connect(netip.MustParseAddrPort("10.0.0.3:7475")) // nobody there
+	alice.send(t, "lost 1", "lost 2")
+	if code := alice.eof(t); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	wantLines(t, "stderr", alice.stderr,
+		"udpchat: listening on 10.0.0.1:7475 as alice",
+		"* bob joined (10.0.0.2:7475)",
+		"udpchat: not delivered within 50ms: 2 messages to bob (10.0.0.2:7475), 2 messages to 10.0.0.3:7475")
+}
+
+func TestLongLinesAreRefusedNotCutOrSplit(t *testing.T) {
+	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
+	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
+	closeAtEnd(t, bob)
+	aliceNode.Connect(bobLink.addr)
+	alice := run(t, aliceNode, Options{})
+	startRelay(t, aliceLink, bobLink)
+
+	longest := strings.Repeat("é", chat.MaxTextLen/2)
+	alice.send(t, longest+"x", longest, "after")
+	alice.stderr.waitFor(t, "* bob joined (10.0.0.2:7475)") // his answer to the first message
+	if code := alice.eof(t); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantLines(t, "stderr", alice.stderr,
+		"udpchat: listening on 10.0.0.1:7475 as alice",
+		"udpchat: line not sent: it is longer than 262144 bytes (256 KiB), the most one message can hold",
+		"* bob joined (10.0.0.2:7475)")
+	if ev := nextEvent(t, bob); ev != (chat.Joined{Peer: aliceLink.addr, Name: "alice"}) {
+		t.Fatalf("bob's first event %#v, want alice joining", ev)
+	}
+	for _, want := range []string{longest, "after"} {
+		if m, ok := nextEvent(t, bob).(chat.Message); !ok || m.Text != want {
+			t.Fatalf("bob got %#v, want a message of %d bytes", m, len(want))
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
+	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
+	closeAtEnd(t, bob)
+	aliceNode.Connect(bobLink.addr)
+	alice := run(t, aliceNode, Options{})
+	startRelay(t, aliceLink, bobLink)
+
+	alice.send(t, "/me waves", "/ME", "/nick alicia", "/nick a:b", "//slash", "/bogus x", "/help",
+		"/connect 10.0.0.3:7475", "/connect nowhere")
+	alice.stderr.waitFor(t, "udpchat: /connect nowhere: want IP:PORT, e.g. 192.0.2.7:7475")
+	for _, want := range []chat.Event{
+		chat.Joined{Peer: aliceLink.addr, Name: "alice"},
+		chat.Message{From: aliceLink.addr, Name: "alice", Text: "waves", Action: true},
+		chat.Renamed{Peer: aliceLink.addr, OldName: "alice", Name: "alicia"},
+		chat.Message{From: aliceLink.addr, Name: "alicia", Text: "/slash"},
+	} {
+		got := nextEvent(t, bob)
+		if m, ok := got.(chat.Message); ok {
+			m.ID, m.At = chat.MessageID{}, time.Time{}
+			got = m
+		}
+		if got != want {
+			t.Fatalf("bob got %#v, want %#v", got, want)
+		}
+	}
+	// /quit does not wait: what is undelivered then makes the exit code 1.
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := aliceNode.WaitDelivered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice.send(t, "/quit", "never sent")
+	if code := alice.wait(t); code != 0 {
+		t.Errorf("exit %d after /quit, want 0", code)
+	}
+
+	if p := aliceNode.Peers(); len(p) != 2 || p[1].Addr != netip.MustParseAddrPort("10.0.0.3:7475") {
+		t.Errorf("alice's peers %+v, want bob and 10.0.0.3:7475", p)
+	}
+	want := []string{
+		"udpchat: listening on 10.0.0.1:7475 as alice",
+		"udpchat: /me needs an action, e.g. /me waves",
+		"* you are now known as alicia",
+		`udpchat: name "a:b" contains a colon, which separates name from text in plain mode`,
+		"udpchat: unknown command /bogus (nothing sent); /help lists the commands, and //bogus sends the text /bogus",
+	}
+	want = append(want, strings.Split(strings.TrimSuffix(help, "\n"), "\n")...)
+	want = append(want, "udpchat: /connect nowhere: want IP:PORT, e.g. 192.0.2.7:7475")
+	// Bob introduced himself when alice's first message reached him.
+	got := slices.DeleteFunc(alice.stderr.snapshot(), func(l string) bool { return l == "* bob joined (10.0.0.2:7475)" })
+	if !slices.Equal(got, want) {
+		t.Errorf("stderr:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestJSONEvents(t *testing.T) {
+	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
+	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
+	closeAtEnd(t, bob)
+	alice := run(t, aliceNode, Options{JSON: true})
+	r := startRelay(t, aliceLink, bobLink)
+
+	bob.Connect(aliceLink.addr)
+	bob.Send("hi <3")
+	alice.stdout.waitFor(t, `{"type":"joined","peer":"10.0.0.2:7475","name":"bob"}`)
+	alice.send(t, "yo")
+	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"delivered",`))
+	alice.send(t, "/bogus")
+	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"error","error":"unknown command /bogus`))
+	bob.SetName("robert")
+	alice.stdout.waitFor(t, `{"type":"renamed","peer":"10.0.0.2:7475","old_name":"bob","name":"robert"}`)
+	r.do(func() {
+		aliceLink.h.PeerUnreachable(bobLink.addr)
+		aliceLink.h.PeerReachable(bobLink.addr)
+		aliceLink.h.PeerClosed(bobLink.addr)
+	})
+	if code := alice.eof(t); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+
+	var types []string
+	ids := make(map[string]string) // type -> id
+	for _, l := range alice.stdout.snapshot() {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", l, err)
+		}
+		typ := ev["type"].(string)
+		types = append(types, typ)
+		switch typ {
+		case "message":
+			if ev["name"] != "bob" || ev["text"] != "hi <3" || ev["from"] != "10.0.0.2:7475" {
+				t.Errorf("message %v", ev)
+			}
+			if _, err := time.Parse(time.RFC3339, ev["time"].(string)); err != nil {
+				t.Errorf("message time: %v", err)
+			}
+		case "sent":
+			if ev["to"] != "10.0.0.2:7475" || ev["text"] != "yo" {
+				t.Errorf("sent %v", ev)
+			}
+		case "delivered":
+			if ev["to"] != "10.0.0.2:7475" {
+				t.Errorf("delivered %v", ev)
+			}
+		case "error":
+			if !strings.HasPrefix(ev["error"].(string), "unknown command /bogus") {
+				t.Errorf("error %v", ev)
+			}
+		}
+		if id, ok := ev["id"].(string); ok {
+			if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(id) {
+				t.Errorf("%s id %q is not 32 hex digits", typ, id)
+			}
+			ids[typ] = id
+		}
+	}
+	if ids["sent"] != ids["delivered"] {
+		t.Errorf("sent id %s, delivered id %s: want the same message", ids["sent"], ids["delivered"])
+	}
+	want := []string{"joined", "message", "sent", "delivered", "error", "renamed", "unreachable", "reachable", "left"}
+	if !slices.Equal(types, want) {
+		t.Errorf("event types %q, want %q", types, want)
+	}
+	wantLines(t, "stderr", alice.stderr, "udpchat: listening on 10.0.0.1:7475 as alice")
+}
+
+func TestInterruptLeavesGracefully(t *testing.T) {
+	node, link := fakeNode(t, "alice", "10.0.0.1:7475")
+	s := run(t, node, Options{})
+	s.cancel()
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	select {
+	case <-link.closed:
+	default:
+		t.Error("Run returned without closing the node")
+	}
+}
+
+func TestSendingWithNoPeersSaysWhatToDo(t *testing.T) {
+	node, _ := fakeNode(t, "alice", "10.0.0.1:7475")
+	s := run(t, node, Options{})
+	s.send(t, "anyone?")
+	if code := s.eof(t); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantLines(t, "stderr", s.stderr, "udpchat: listening on 10.0.0.1:7475 as alice", "udpchat: "+chat.ErrNoPeers.Error())
+}
+
+func TestQuitSaysWhatWasNotDelivered(t *testing.T) {
+	node, _ := fakeNode(t, "alice", "10.0.0.1:7475")
+	node.Connect(netip.MustParseAddrPort("10.0.0.2:7475"))
+	s := run(t, node, Options{})
+	s.send(t, "unanswered", "/quit")
+	if code := s.wait(t); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	wantLines(t, "stderr", s.stderr,
+		"udpchat: listening on 10.0.0.1:7475 as alice",
+		"udpchat: not delivered before leaving: 1 message to 10.0.0.2:7475")
+}
