@@ -22,16 +22,16 @@ const plainActionPrefix = "/me "
 // Receive decodes one payload from peer and emits what it says. A payload
 // that does not decode is dropped, counted and logged: one bad peer must
 // not stop the chat.
-func (n *Node) Receive(from netip.AddrPort, msg []byte) {
+func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	if n.plain {
 		n.receivePlain(from, msg)
-		return
+		return nil
 	}
 	m, err := wire.ParseChat(msg)
 	if err != nil {
 		n.stats.undecodable.Add(1)
 		n.log.Debug("dropped undecodable chat message", "peer", from, "len", len(msg), "err", err)
-		return
+		return nil // resending it would not make it decodable
 	}
 	n.stats.received.Add(1)
 	n.update(func() []Event {
@@ -53,6 +53,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) {
 		}
 		return evs
 	})
+	return nil
 }
 
 // receivePlain shows a plain datagram as it came, split at its first colon.

@@ -34,7 +34,9 @@ type Handler interface {
 	// Receive hands over one message from peer. Per peer session, messages
 	// come exactly once and in the order they were sent. msg is only valid
 	// during the call.
-	Receive(peer netip.AddrPort, msg []byte)
+	// A message the handler cannot take yet (say, it cannot store it)
+	// gets an error; a reliable link then offers it again later.
+	Receive(peer netip.AddrPort, msg []byte) error
 	// Delivered says peer has consumed the message Send returned ref for.
 	Delivered(peer netip.AddrPort, ref uint64)
 	// PeerUp says a new session with peer began: first contact, or the peer

@@ -29,7 +29,8 @@ type Handler interface {
 	// PeerUp is called once per address, before its first datagram.
 	PeerUp(peer netip.AddrPort)
 	// Receive hands over one datagram; msg is only valid during the call.
-	Receive(peer netip.AddrPort, msg []byte)
+	// Plain mode has no acknowledgements, so an error changes nothing.
+	Receive(peer netip.AddrPort, msg []byte) error
 }
 
 // Link carries plain datagrams on conn. It owns conn from New on and closes

@@ -24,8 +24,9 @@ type call struct {
 type recorder chan call
 
 func (r recorder) PeerUp(peer netip.AddrPort) { r <- call{up: true, peer: peer} }
-func (r recorder) Receive(peer netip.AddrPort, msg []byte) {
+func (r recorder) Receive(peer netip.AddrPort, msg []byte) error {
 	r <- call{peer: peer, msg: string(msg)}
+	return nil
 }
 
 func (r recorder) next(t *testing.T) call {

@@ -36,8 +36,12 @@ import (
 // endpoint's run goroutine, one at a time, never while it holds a lock that
 // Send or Connect take. chat.Node implements it; see chat.Handler for what
 // each call means.
+//
+// A message counts as consumed, and the peer is told so, only when Receive
+// returns nil; on an error the endpoint keeps it and offers it again when
+// the peer resends, so nothing is lost if, say, the disk is full for a while.
 type Handler interface {
-	Receive(peer netip.AddrPort, msg []byte)
+	Receive(peer netip.AddrPort, msg []byte) error
 	Delivered(peer netip.AddrPort, ref uint64)
 	PeerUp(peer netip.AddrPort)
 	PeerClosed(peer netip.AddrPort)
@@ -552,8 +556,11 @@ func (e *Endpoint) handleFrames(p *peer, pn uint64, frames []byte, now time.Time
 			eliciting = true
 			if err := p.reasm.add(&f.Chunk, p.deliver); err != nil {
 				reason := DropOverWindow
-				if errors.Is(err, errMismatch) {
+				switch {
+				case errors.Is(err, errMismatch):
 					reason = DropMalformed
+				case errors.As(err, new(notConsumed)):
+					reason = DropNotConsumed
 				}
 				e.drop(reason, p.addr, err)
 				return

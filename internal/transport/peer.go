@@ -55,7 +55,7 @@ type sentPacket struct {
 // endpoint's run goroutine; nothing else touches it.
 type peer struct {
 	addr    netip.AddrPort
-	deliver func([]byte) // hands a reassembled message to the handler
+	deliver func([]byte) error // hands a reassembled message to the handler
 
 	// remoteEpoch is the peer's incarnation we are in session with; 0 until
 	// we hear from it. closed is set when that incarnation said goodbye.
@@ -107,11 +107,14 @@ type peer struct {
 	stats PeerStats
 }
 
-func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte)) *peer {
+func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte) error) *peer {
 	p := &peer{addr: addr, cc: newNewReno(), contactDelay: initialContactDelay}
-	p.deliver = func(b []byte) {
+	p.deliver = func(b []byte) error {
+		if err := deliver(addr, b); err != nil {
+			return err
+		}
 		p.stats.MessagesIn++
-		deliver(addr, b)
+		return nil
 	}
 	return p
 }

@@ -20,6 +20,13 @@ var (
 	errMismatch   = errors.New("chunk disagrees with earlier chunks of its message")
 )
 
+// notConsumed wraps an error from deliver: the message stays, to be offered
+// again when a chunk of it comes again.
+type notConsumed struct{ err error }
+
+func (e notConsumed) Error() string { return "message not consumed: " + e.err.Error() }
+func (e notConsumed) Unwrap() error { return e.err }
+
 // reassembly turns chunks of one session into whole messages, delivered in
 // sequence order, each exactly once. Its memory is bounded by the receive
 // window.
@@ -36,10 +43,12 @@ type partialMessage struct {
 }
 
 // add takes one chunk. It calls deliver for each message that becomes
-// deliverable, in order. A chunk of a message already delivered, or one
-// already held, is accepted and ignored. A refused chunk (errOverWindow,
-// errMismatch) must not be acknowledged.
-func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte)) error {
+// deliverable, in order, until one fails. A chunk of a message already
+// delivered, or one already held, is accepted and ignored. A refused chunk
+// (errOverWindow, errMismatch) or a failed delivery (notConsumed) must not
+// be acknowledged: the sender will send the chunk again, and then the
+// delivery is tried again.
+func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 	if c.Seq < r.next {
 		return nil
 	}
@@ -50,10 +59,11 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte)) error {
 	if m == nil {
 		if c.Seq == r.next && uint64(len(c.Data)) == c.MsgLen {
 			// The common case, a whole message in order: no copy.
+			if err := deliver(c.Data); err != nil {
+				return notConsumed{err}
+			}
 			r.next++
-			deliver(c.Data)
-			r.deliverReady(deliver)
-			return nil
+			return r.deliverReady(deliver)
 		}
 		if r.buffered+int(c.MsgLen) > recvWindowBytes {
 			return errOverWindow
@@ -71,26 +81,28 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte)) error {
 		return errMismatch
 	}
 	i := c.Offset / wire.ChunkSize
-	if m.have[i/64]&(1<<(i%64)) != 0 {
-		return nil
+	if m.have[i/64]&(1<<(i%64)) == 0 {
+		m.have[i/64] |= 1 << (i % 64)
+		m.missing--
+		copy(m.data[c.Offset:], c.Data)
 	}
-	m.have[i/64] |= 1 << (i % 64)
-	m.missing--
-	copy(m.data[c.Offset:], c.Data)
-	r.deliverReady(deliver)
-	return nil
+	// Even for a chunk held already: it may be the resend of one whose
+	// message could not be delivered before.
+	return r.deliverReady(deliver)
 }
 
-func (r *reassembly) deliverReady(deliver func([]byte)) {
+func (r *reassembly) deliverReady(deliver func([]byte) error) error {
 	for {
 		m := r.partial[r.next]
 		if m == nil || m.missing > 0 {
-			return
+			return nil
+		}
+		if err := deliver(m.data); err != nil {
+			return notConsumed{err}
 		}
 		delete(r.partial, r.next)
 		r.buffered -= len(m.data)
 		r.next++
-		deliver(m.data)
 	}
 }
 

@@ -20,11 +20,12 @@ const (
 	DropOverWindow                     // chunk past the receive window; the sender will resend
 	DropBogusAck                       // acknowledges what was never sent
 	DropTooManyPeers                   // a new address while the peer table is full
+	DropNotConsumed                    // the handler could not take a message yet; the sender will resend
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
-	"malformed", "version", "type", "too-big", "stale", "other-epoch", "over-window", "bogus-ack", "too-many-peers",
+	"malformed", "version", "type", "too-big", "stale", "other-epoch", "over-window", "bogus-ack", "too-many-peers", "not-consumed",
 }
 
 func (r DropReason) String() string { return dropNames[r] }

@@ -53,8 +53,9 @@ func (r *recorder) update(f func()) {
 	}
 }
 
-func (r *recorder) Receive(p netip.AddrPort, msg []byte) {
+func (r *recorder) Receive(p netip.AddrPort, msg []byte) error {
 	r.update(func() { r.received[p] = append(r.received[p], bytes.Clone(msg)) })
+	return nil
 }
 func (r *recorder) Delivered(p netip.AddrPort, ref uint64) {
 	r.update(func() { r.delivered[ref] = true })

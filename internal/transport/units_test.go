@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func chunksOf(seq uint64, msg []byte) []wire.ChunkFrame {
 func TestReassemblyOrdersAndDeduplicates(t *testing.T) {
 	var r reassembly
 	var got [][]byte
-	deliver := func(b []byte) { got = append(got, bytes.Clone(b)) }
+	deliver := func(b []byte) error { got = append(got, bytes.Clone(b)); return nil }
 	m0, m1, m2 := bytes.Repeat([]byte("a"), 3000), []byte("short"), bytes.Repeat([]byte("c"), 2048)
 	c0, c1, c2 := chunksOf(0, m0), chunksOf(1, m1), chunksOf(2, m2)
 	// Out of order, with duplicates.
@@ -82,7 +83,7 @@ func TestReassemblyOrdersAndDeduplicates(t *testing.T) {
 
 func TestReassemblyIsBounded(t *testing.T) {
 	var r reassembly
-	nothing := func([]byte) { t.Fatal("delivered without message 0") }
+	nothing := func([]byte) error { t.Fatal("delivered without message 0"); return nil }
 	far := wire.ChunkFrame{Seq: recvWindowMessages, MsgLen: 1, Data: []byte("x")}
 	if err := r.add(&far, nothing); err != errOverWindow {
 		t.Errorf("chunk past the message window: %v", err)
@@ -152,5 +153,39 @@ func TestNewRenoHalvesOncePerRecovery(t *testing.T) {
 	c.onAcked(maxPacket, t0.Add(4*time.Millisecond))
 	if c.window <= w {
 		t.Errorf("window did not grow after recovery")
+	}
+}
+
+// A message the handler cannot take stays, and is offered again when its
+// sender resends a chunk of it; nothing after it overtakes it.
+func TestReassemblyRetriesWhatWasNotConsumed(t *testing.T) {
+	var r reassembly
+	var got [][]byte
+	fail := true
+	deliver := func(b []byte) error {
+		if fail {
+			return errors.New("disk full")
+		}
+		got = append(got, bytes.Clone(b))
+		return nil
+	}
+	big, small := bytes.Repeat([]byte("b"), 2000), []byte("after")
+	cb := chunksOf(0, big)
+	if err := r.add(&cb[0], deliver); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.add(&cb[1], deliver); !errors.As(err, new(notConsumed)) {
+		t.Fatalf("completing chunk with a failing handler: %v", err)
+	}
+	cs := chunksOf(1, small)[0]
+	if err := r.add(&cs, deliver); !errors.As(err, new(notConsumed)) {
+		t.Fatalf("a later message overtook the one not consumed: %v", err)
+	}
+	fail = false
+	if err := r.add(&cb[1], deliver); err != nil { // the resend
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !bytes.Equal(got[0], big) || !bytes.Equal(got[1], small) {
+		t.Fatalf("after the resend got %d messages, want both in order", len(got))
 	}
 }
