@@ -25,8 +25,18 @@ type Config struct {
 	// name:text datagrams, there are no hellos and nothing is ever
 	// acknowledged, so nothing is ever Delivered.
 	Plain bool
+	// Security is how the link protects messages, for the UI to show.
+	Security Security
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// Security describes how the node's link protects what it carries.
+type Security struct {
+	// Encrypted says messages are encrypted and authenticated.
+	Encrypted bool
+	// Fingerprint is this user's public key fingerprint ("" without keys).
+	Fingerprint string
 }
 
 // LeaveTimeout bounds how long Leave waits for peers to hear that we leave:
@@ -48,9 +58,10 @@ var (
 // and those that contacted it. It turns UI calls into payloads on its Link,
 // and what the Link reports (it is the Link's Handler) into Events.
 type Node struct {
-	plain  bool
-	log    *slog.Logger
-	events chan Event
+	plain    bool
+	security Security
+	log      *slog.Logger
+	events   chan Event
 	// closing is closed when Close begins; see emit for what changes then.
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -102,6 +113,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 	close(closedChan)
 	n := &Node{
 		plain:    cfg.Plain,
+		security: cfg.Security,
 		log:      log,
 		events:   make(chan Event, eventBuffer),
 		closing:  make(chan struct{}),
@@ -140,6 +152,9 @@ func (n *Node) Events() <-chan Event { return n.events }
 // Plain reports whether the node runs on the plain link, which the UI must
 // say loudly: nothing is encrypted or acknowledged.
 func (n *Node) Plain() bool { return n.plain }
+
+// Security is how the node's link protects messages.
+func (n *Node) Security() Security { return n.security }
 
 // Name is our display name.
 func (n *Node) Name() string {

@@ -37,6 +37,9 @@ type PeerInfo struct {
 	Addr  netip.AddrPort
 	Name  string // "" until the peer has introduced itself
 	State PeerState
+	// Fingerprint is the peer's verified key fingerprint, "" on a link
+	// without keys or before the peer's key is known.
+	Fingerprint string
 }
 
 // peer is the node's record of one peer; Node.mu guards it.
