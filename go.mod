@@ -3,9 +3,11 @@ module github.com/udpchat/udpchat
 go 1.26.0
 
 require (
+	github.com/flynn/noise v1.1.0
 	github.com/spf13/pflag v1.1.0
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.49.0
+	golang.org/x/crypto v0.58.0
+	golang.org/x/sys v0.50.0
 	modernc.org/sqlite v1.62.0
 )
 

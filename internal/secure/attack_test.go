@@ -1,0 +1,376 @@
+package secure_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+	"unicode/utf16"
+
+	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// tap is a udp.Conn between the transport and the secure conn that records
+// the plaintext packets the transport writes, so a test knows what must not
+// appear on the wire.
+type tap struct {
+	udp.Conn
+	mu      sync.Mutex
+	packets [][]byte
+}
+
+func (t *tap) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
+	t.mu.Lock()
+	t.packets = append(t.packets, bytes.Clone(b))
+	t.mu.Unlock()
+	return t.Conn.WriteTo(b, addr)
+}
+
+// encodings are the forms in which a secret could leak.
+func encodings(s []byte) [][]byte {
+	u16 := utf16.Encode([]rune(string(s)))
+	le := make([]byte, 2*len(u16))
+	for i, u := range u16 {
+		binary.LittleEndian.PutUint16(le[2*i:], u)
+	}
+	return [][]byte{
+		s,
+		[]byte(hex.EncodeToString(s)),
+		[]byte(strings.ToUpper(hex.EncodeToString(s))),
+		[]byte(base64.StdEncoding.EncodeToString(s)),
+		[]byte(base64.RawURLEncoding.EncodeToString(s)),
+		le,
+	}
+}
+
+// windowSet holds every w-byte window of the secrets; a datagram leaks if
+// any of its w-byte windows is in the set. Windows, not whole strings,
+// because the transport cuts a long text across datagrams.
+type windowSet struct {
+	w   int
+	set map[string]string // window → what it came from
+}
+
+func (s *windowSet) add(label string, b []byte) {
+	for i := 0; i+s.w <= len(b); i++ {
+		s.set[string(b[i:i+s.w])] = label
+	}
+}
+
+func (s *windowSet) find(b []byte) (string, bool) {
+	for i := 0; i+s.w <= len(b); i++ {
+		if l, ok := s.set[string(b[i:i+s.w])]; ok {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// TestCapture: while two peers chat distinctive texts over the transport and
+// secure conns, every datagram on the wire is recorded; no text, name or
+// message ID appears in any of them in any encoding, and neither do the
+// transport's headers and epochs.
+func TestCapture(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		rec := &recorder{}
+		mild := udp.Impairment{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Observe: rec.observe}
+		mild.Seed = 1
+		ia := udp.Impair(listen(t, n, addrA), mild)
+		mild.Seed = 2
+		ib := udp.Impair(listen(t, n, addrB), mild)
+		tapA := &tap{Conn: newConn(t, ia, secure.Config{Static: mustKey(t)})}
+		tapB := &tap{Conn: newConn(t, ib, secure.Config{Static: mustKey(t)})}
+		a := newChatterOn(t, tapA)
+		b := newChatterOn(t, tapB)
+
+		texts := []string{
+			"the quick brown fox jumps over the lazy dog",
+			"Grüße aus Köln — ünïcødé ✓ and emoji 🦊🔐",
+			"password: hunter2-correct-horse-battery-staple",
+			"meet me at the old mill at midnight, bring the ledger",
+			strings.Repeat("a long paste with a recognisable refrain; ", 400),
+		}
+		names := map[netip.AddrPort]string{addrA: "alice-the-tester", addrB: "bob-the-reviewer"}
+		secrets := &windowSet{w: 12, set: map[string]string{}}
+		var refsA, refsB []uint64
+		for i := range 60 {
+			for _, c := range []*chatter{a, b} {
+				m := wire.ChatMessage{Kind: wire.ChatText, Name: names[c.addr], Text: fmt.Sprintf("%s #%d", texts[i%len(texts)], i)}
+				for j := range m.ID {
+					m.ID[j] = byte(rand.Uint32())
+				}
+				payload, err := wire.AppendChat(nil, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range encodings([]byte(m.Text)) {
+					secrets.add("text "+m.Text[:min(20, len(m.Text))], e)
+				}
+				for _, e := range encodings([]byte(m.Name)) {
+					secrets.add("name", e)
+				}
+				secrets.add("message ID", m.ID[:])
+				to := addrB
+				if c == b {
+					to = addrA
+				}
+				ref, err := c.ep.Send(to, payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c == a {
+					refsA = append(refsA, ref)
+				} else {
+					refsB = append(refsB, ref)
+				}
+			}
+		}
+		a.rec.waitFor(t, "A's deliveries", time.Hour, func() bool { return len(a.rec.delivered) >= len(refsA) })
+		b.rec.waitFor(t, "B's deliveries", time.Hour, func() bool { return len(b.rec.delivered) >= len(refsB) })
+		if a.rec.count(addrB) != 60 || b.rec.count(addrA) != 60 {
+			t.Fatalf("received %d and %d messages, want 60 each", a.rec.count(addrB), b.rec.count(addrA))
+		}
+
+		// The transport's headers: every epoch, and every whole header.
+		headers := &windowSet{w: 8, set: map[string]string{}}
+		for _, tp := range []*tap{tapA, tapB} {
+			tp.mu.Lock()
+			for _, p := range tp.packets {
+				h, _, err := wire.ParseHeader(p)
+				if err != nil {
+					t.Fatalf("the transport wrote a bad packet: %v", err)
+				}
+				var e [8]byte
+				binary.BigEndian.PutUint64(e[:], h.SrcEpoch)
+				headers.set[string(e[:])] = "source epoch"
+				if h.DstEpoch != 0 {
+					binary.BigEndian.PutUint64(e[:], h.DstEpoch)
+					headers.set[string(e[:])] = "destination epoch"
+				}
+				secrets.set[string(p[:12])] = "transport header"
+			}
+			tp.mu.Unlock()
+		}
+
+		grams := rec.all()
+		if len(grams) < 200 {
+			t.Fatalf("only %d datagrams captured", len(grams))
+		}
+		for i, d := range grams {
+			if what, ok := secrets.find(d.b); ok {
+				t.Fatalf("datagram %d (type 0x%02x, %d bytes) shows a %s", i, d.b[1], len(d.b), what)
+			}
+			if what, ok := headers.find(d.b); ok {
+				t.Fatalf("datagram %d (type 0x%02x) shows a %s", i, d.b[1], what)
+			}
+			if len(d.b) > wire.MaxDatagram || d.b[1] == wire.TypeTransport {
+				t.Fatalf("datagram %d: %d bytes, type 0x%02x", i, len(d.b), d.b[1])
+			}
+		}
+		t.Logf("%d datagrams checked against %d secret windows and %d epochs", len(grams), len(secrets.set), len(headers.set))
+		a.close()
+		b.close()
+	})
+}
+
+// newChatterOn starts a transport on an already wrapped secure conn.
+func newChatterOn(t testing.TB, tp *tap) *chatter {
+	t.Helper()
+	c := newChatterConn(t, tp, tp.Conn.(*secure.Conn))
+	return c
+}
+
+// switchConn passes writes through, or, while swallow is set, records them
+// and sends nothing: datagrams an attacker captured that never arrived.
+type switchConn struct {
+	udp.Conn
+	swallow  atomic.Bool
+	mu       sync.Mutex
+	captured [][]byte
+}
+
+func (s *switchConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
+	if s.swallow.Load() {
+		s.mu.Lock()
+		s.captured = append(s.captured, bytes.Clone(b))
+		s.mu.Unlock()
+		return len(b), nil
+	}
+	return s.Conn.WriteTo(b, addr)
+}
+
+// TestTamper: every byte of captured data datagrams, flipped with several
+// patterns and injected from the sender's own address, never yields a
+// packet; the forgeries do not even move the replay window, so the genuine
+// datagrams are accepted afterwards.
+func TestTamper(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		innerA := listen(t, n, addrA)
+		sw := &switchConn{Conn: innerA}
+		a := newConn(t, sw, secure.Config{Static: mustKey(t)})
+		b := newConn(t, listen(t, n, addrB), secure.Config{Static: mustKey(t)})
+		ra, rb := startReader(a), startReader(b)
+		if _, err := a.WriteTo([]byte("hello"), addrB); err != nil {
+			t.Fatal(err)
+		}
+		rb.next(t)
+
+		// Captured, not delivered: counters B has not seen.
+		sw.swallow.Store(true)
+		want := map[string]bool{}
+		for i := range 12 {
+			pkt := bytes.Repeat([]byte{byte('a' + i)}, 1+i*97)
+			want[string(pkt)] = true
+			if _, err := a.WriteTo(pkt, addrB); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := b.Stats()
+		injected, inCiphertext := 0, 0
+		for _, d := range sw.captured {
+			if d[1] != wire.TypeData {
+				t.Fatalf("captured a datagram of type 0x%02x", d[1])
+			}
+			for i := range d {
+				for _, pat := range []byte{0x01, 0x80, 0xff} {
+					f := bytes.Clone(d)
+					f[i] ^= pat
+					if _, err := innerA.WriteTo(f, addrB); err != nil {
+						t.Fatal(err)
+					}
+					injected++
+					if i >= wire.DataHeaderLen {
+						inCiphertext++
+					}
+				}
+			}
+			synctest.Wait() // let B read them before its queue fills
+		}
+		rb.none(t)
+		after := b.Stats()
+		if got := after.Dropped() - before.Dropped(); got != uint64(injected) {
+			t.Errorf("%d forgeries injected, %d dropped", injected, got)
+		}
+		auth := after.Drops[secure.DropAuth] - before.Drops[secure.DropAuth]
+		if auth < uint64(inCiphertext) {
+			t.Errorf("auth failures rose by %d, want at least the %d ciphertext flips", auth, inCiphertext)
+		}
+		if after.PacketsIn != before.PacketsIn {
+			t.Errorf("packets in went from %d to %d", before.PacketsIn, after.PacketsIn)
+		}
+		t.Logf("%d forgeries: drops %v", injected, diffDrops(before, after))
+
+		// The genuine datagrams still open: no forgery moved the window.
+		for _, d := range sw.captured {
+			innerA.WriteTo(d, addrB)
+		}
+		for range sw.captured {
+			p := rb.next(t)
+			if !want[string(p.data)] {
+				t.Fatalf("unexpected packet %q", p.data)
+			}
+			delete(want, string(p.data))
+		}
+		closeAll(t, []udp.Conn{a, b}, ra, rb)
+	})
+}
+
+func diffDrops(before, after secure.Stats) map[string]uint64 {
+	m := map[string]uint64{}
+	for i := range after.Drops {
+		if d := after.Drops[i] - before.Drops[i]; d > 0 {
+			m[secure.DropReason(i).String()] = d
+		}
+	}
+	return m
+}
+
+// TestReplay: every datagram either side sent is sent again, interleaved
+// with the conversation and all of it again afterwards; each packet comes
+// out of ReadFrom exactly once.
+func TestReplay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		recA, recB := &recorder{}, &recorder{}
+		innerA, innerB := listen(t, n, addrA), listen(t, n, addrB)
+		a := newConn(t, udp.Impair(innerA, udp.Impairment{Observe: recA.observe}), secure.Config{Static: mustKey(t)})
+		b := newConn(t, udp.Impair(innerB, udp.Impairment{Observe: recB.observe}), secure.Config{Static: mustKey(t)})
+		ra, rb := startReader(a), startReader(b)
+		rng := rand.New(rand.NewPCG(1, 2))
+		replay := func(rec *recorder, from udp.Conn, k int) int {
+			grams := rec.all()
+			for range k {
+				d := grams[rng.IntN(len(grams))]
+				from.WriteTo(d.b, d.to)
+			}
+			return k
+		}
+		const count = 300
+		replayed := 0
+		for i := range count {
+			if _, err := a.WriteTo(fmt.Appendf(nil, "A%04d", i), addrB); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.WriteTo(fmt.Appendf(nil, "B%04d", i), addrA); err != nil {
+				t.Fatal(err)
+			}
+			replayed += replay(recA, innerA, 3) + replay(recB, innerB, 3)
+			if i%20 == 0 {
+				synctest.Wait()
+				time.Sleep(100 * time.Millisecond) // let some of it be old news
+			}
+		}
+		synctest.Wait()
+		for _, rp := range []struct {
+			rec  *recorder
+			from udp.Conn
+		}{{recA, innerA}, {recB, innerB}} {
+			for _, d := range rp.rec.all() {
+				rp.from.WriteTo(d.b, d.to)
+				replayed++
+			}
+			synctest.Wait()
+		}
+		check := func(r *reader, prefix string) {
+			t.Helper()
+			seen := map[string]int{}
+			for done := false; !done; {
+				select {
+				case p := <-r.pkts:
+					seen[string(p.data)]++
+				default:
+					done = true
+				}
+			}
+			for i := range count {
+				if k := fmt.Sprintf("%s%04d", prefix, i); seen[k] != 1 {
+					t.Errorf("%s came out %d times", k, seen[k])
+				}
+			}
+			if len(seen) != count {
+				t.Errorf("%d distinct packets, want %d", len(seen), count)
+			}
+		}
+		check(rb, "A")
+		check(ra, "B")
+		sa, sb := a.Stats(), b.Stats()
+		t.Logf("%d datagrams replayed\nA drops %v\nB drops %v", replayed, diffDrops(secure.Stats{}, sa), diffDrops(secure.Stats{}, sb))
+		if sa.Drops[secure.DropReplay] == 0 || sb.Drops[secure.DropReplay] == 0 {
+			t.Error("no replay drops counted")
+		}
+		closeAll(t, []udp.Conn{a, b}, ra, rb)
+	})
+}

@@ -1,0 +1,743 @@
+// Package secure is udpchat's encryption layer: a udp.Conn that wraps another
+// and carries every datagram through it encrypted and authenticated, with a
+// Noise session per peer address, so that the transport above it works
+// unchanged and never sees a handshake, a forgery or a replay.
+//
+// Sessions come from Noise_IK_25519_ChaChaPoly_BLAKE2s when the peer's static
+// key is known (Config.KnownKey, or the key of the previous session) and
+// Noise_XX_25519_ChaChaPoly_BLAKE2s when it is not, or when IK goes
+// unanswered (the key may have changed). Config.Verify decides whether a key
+// is trusted. Data datagrams carry an explicit 64-bit counter, the AEAD
+// nonce, and a sliding replay window (package replay) drops duplicates and
+// very old packets. DoS defences follow WireGuard: initiations are padded so
+// no reply is larger (no amplification), carry mac1 (junk filter) and, under
+// load, mac2 (a cookie proving the source address), and each source is rate
+// limited (package ratelimit). docs/PROTOCOL-SECURE.md has the byte layouts
+// and the state machine.
+//
+// A peer's session life, from the side that writes first:
+//
+//	[no session] --WriteTo: queue packet, send initiation--> [initiating]
+//	[initiating] --HandshakeRetry passes (lazily, on a read or write): new initiation (IK×IKAttempts, then XX)
+//	[initiating] --cookie reply: store cookie, initiate again at once with mac2
+//	[initiating] --response (IK) / response + our msg3 (XX); Verify ok--> [session] (queue flushed)
+//	[session] --RekeyAfterPackets/Time, or RekeyAfterSilence--> [session + initiating]: old keys keep
+//	           working until the new session replaces them, and accept data until RejectAfterTime
+//
+// and from the side that answers: an initiation (mac1 ok; under load mac2 ok,
+// else a cookie reply; rate limit ok) makes a half-open handshake, bounded by
+// MaxHalfOpen; XX completes when msg3 arrives, IK when the first data does.
+//
+// There is no goroutine: timers (retries, rekeys, expiry) are checked when
+// ReadFrom or WriteTo run, and the transport writes at least every keepalive.
+package secure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flynn/noise"
+
+	"github.com/udpchat/udpchat/internal/secure/ratelimit"
+	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// Overhead is what the secure layer adds to every transport packet: the data
+// datagram's header (version, type, receiver index, counter) and the AEAD tag.
+const Overhead = wire.DataOverhead
+
+// MaxPacket is the largest transport packet a Conn carries: a transport over
+// a secure.Conn must build packets of at most this many bytes.
+const MaxPacket = wire.MaxDatagram - Overhead
+
+// prologue binds every handshake to this protocol and version.
+const prologue = "udpchat v1"
+
+const (
+	// halfOpenTimeout is how long a handshake we answered may wait for its
+	// completion (XX: msg3; IK: the first packet, which the transport sends
+	// at least every keepalive).
+	halfOpenTimeout = 15 * time.Second
+	// handshakeGiveUp: a handshake of ours is abandoned, with its queue,
+	// when nothing has been written to the peer for this long.
+	handshakeGiveUp = 30 * time.Second
+	// underLoadFor: once under load, we stay so this long.
+	underLoadFor = time.Second
+	// sweepInterval is how often expiry and lazy retries run.
+	sweepInterval = time.Second
+	// rateLimitSources bounds each rate limiter's table.
+	rateLimitSources = 4096
+)
+
+// Errors.
+var (
+	// ErrTooBig: a packet too large for a datagram after encryption.
+	ErrTooBig = fmt.Errorf("secure: packet over %d bytes (wire.MaxDatagram %d less the %d bytes of encryption "+
+		"overhead): the transport must build smaller packets", MaxPacket, wire.MaxDatagram, Overhead)
+	// ErrTooManyPeers: a write to a new address with the peer table full.
+	ErrTooManyPeers = errors.New("secure: too many peers")
+)
+
+var cipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashBLAKE2s)
+
+// Conn is a udp.Conn whose datagrams are encrypted and authenticated per peer
+// address. See the package doc.
+type Conn struct {
+	inner  udp.Conn
+	cfg    Config
+	log    *slog.Logger
+	static noise.DHKey
+	public PublicKey
+
+	// Keys derived from labels and our public key, fixed at start.
+	ikMAC1Key, xxMAC1Key     [32]byte // to check initiations to us
+	ikCookieKey, xxCookieKey [32]byte // to seal our cookie replies
+
+	cookies  cookieJar          // our cookie secret (its own lock)
+	unproven *ratelimit.Limiter // initiations without a valid mac2, per source
+	proven   *ratelimit.Limiter // initiations with one: a spoofer cannot drain these
+
+	rxBufs    sync.Pool // *[]byte of wire.MaxDatagram+1, for reading the inner conn
+	closed    atomic.Bool
+	lastSweep atomic.Int64  // UnixNano of the last sweep
+	kpSeq     atomic.Uint64 // numbers keypairs in creation order
+	logLimit  logLimiter
+	count     counters
+
+	// mu guards the fields below. It is a leaf lock: it may be taken with a
+	// peer's lock held, never the other way round, and nothing slow runs
+	// under it (no crypto, no I/O).
+	mu       sync.Mutex
+	peers    map[netip.AddrPort]*peer
+	index    map[uint32]*slot
+	halfOpen int // slots holding a responder's handshake
+	load     struct {
+		windowStart time.Time // of the current one-second count
+		n           int       // initiations counted in it
+		until       time.Time // under load until then
+	}
+	sweepPeers []*peer // the sweep's scratch space (one sweep at a time)
+}
+
+// slot is what an index names: a handshake in progress, or the session it
+// made. c.mu guards its fields.
+type slot struct {
+	addr netip.AddrPort
+	peer *peer      // nil for a handshake we answer, until it completes
+	hs   *handshake // a handshake in progress, or nil
+	kp   *keypair   // the session, once hs completed
+}
+
+var _ udp.Conn = (*Conn)(nil)
+
+// NewConn wraps inner. The Conn owns inner from now on: Close closes it.
+func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	pub := cfg.Static.Public()
+	c := &Conn{
+		inner:    inner,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		static:   noise.DHKey{Private: append([]byte(nil), cfg.Static[:]...), Public: append([]byte(nil), pub[:]...)},
+		public:   pub,
+		unproven: ratelimit.New(cfg.PerSourceRate, cfg.PerSourceBurst, rateLimitSources),
+		proven:   ratelimit.New(cfg.PerSourceRate, cfg.PerSourceBurst, rateLimitSources),
+		peers:    make(map[netip.AddrPort]*peer),
+		index:    make(map[uint32]*slot),
+	}
+	var zero PublicKey
+	c.ikMAC1Key, c.xxMAC1Key = labelKey(labelMAC1, &pub), labelKey(labelMAC1, &zero)
+	c.ikCookieKey, c.xxCookieKey = labelKey(labelCookie, &pub), labelKey(labelCookie, &zero)
+	c.rxBufs.New = func() any {
+		b := make([]byte, wire.MaxDatagram+1) // one more, to see an oversized datagram
+		return &b
+	}
+	c.lastSweep.Store(time.Now().UnixNano())
+	return c, nil
+}
+
+// PublicKey is our identity as peers see it.
+func (c *Conn) PublicKey() PublicKey { return c.public }
+
+// MaxPacket is the largest packet WriteTo takes (the constant MaxPacket), so
+// a layer above can find its budget from the conn it is given.
+func (c *Conn) MaxPacket() int { return MaxPacket }
+
+// LocalAddr is the inner conn's.
+func (c *Conn) LocalAddr() netip.AddrPort { return c.inner.LocalAddr() }
+
+// Close closes the inner conn, which unblocks ReadFrom; later calls return
+// errors wrapping net.ErrClosed.
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.inner.Close()
+}
+
+// PeerKey returns the verified static key of the current session with peer.
+func (c *Conn) PeerKey(peer netip.AddrPort) (PublicKey, bool) {
+	c.mu.Lock()
+	p := c.peers[unmap(peer)]
+	c.mu.Unlock()
+	if p == nil {
+		return PublicKey{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.current == nil || p.current.retired {
+		return PublicKey{}, false
+	}
+	return p.current.remoteKey, true
+}
+
+// Stats returns the counters and the current table sizes.
+func (c *Conn) Stats() Stats {
+	s := c.count.snapshot()
+	c.mu.Lock()
+	s.Peers, s.HalfOpen, s.Indexes = len(c.peers), c.halfOpen, len(c.index)
+	c.mu.Unlock()
+	s.RateLimitSources = c.unproven.Len() + c.proven.Len()
+	return s
+}
+
+// ReadFrom returns the next transport packet that arrives, decrypted, and the
+// address it came from. Handshake datagrams are answered on the way; junk,
+// forgeries and replays are dropped and counted. A packet larger than b is
+// cut, as UDP cuts it.
+func (c *Conn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
+	bp := c.rxBufs.Get().(*[]byte)
+	defer c.rxBufs.Put(bp)
+	buf := *bp
+	for {
+		n, from, err := c.inner.ReadFrom(buf)
+		if err != nil {
+			if c.closed.Load() && !errors.Is(err, net.ErrClosed) {
+				err = fmt.Errorf("secure: read: %w (%v)", net.ErrClosed, err)
+			}
+			return 0, netip.AddrPort{}, err
+		}
+		from = unmap(from)
+		now := time.Now()
+		c.count.datagramsIn.Add(1)
+		c.maybeSweep(now)
+		if pkt := c.receive(buf[:n], from, now); pkt != nil {
+			return copy(b, pkt), from, nil
+		}
+	}
+}
+
+// WriteTo encrypts pkt for addr and sends it; with no session yet, it queues
+// a copy (at most 16 per peer, the oldest dropped first) and starts a
+// handshake. It never waits for the network. A packet that would not fit in
+// a datagram once encrypted (over MaxPacket) is an error wrapping ErrTooBig.
+func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
+	if c.closed.Load() {
+		return 0, fmt.Errorf("secure: write to %s: %w", addr, net.ErrClosed)
+	}
+	addr = unmap(addr)
+	if len(pkt) > MaxPacket {
+		c.count.drops[DropOversize].Add(1)
+		return 0, fmt.Errorf("secure: write to %s: %d bytes: %w", addr, len(pkt), ErrTooBig)
+	}
+	now := time.Now()
+	c.maybeSweep(now)
+	for {
+		p := c.peerFor(addr, true)
+		if p == nil {
+			c.count.drops[DropTooManyPeers].Add(1)
+			return 0, fmt.Errorf("secure: write to %s: %w (%d)", addr, ErrTooManyPeers, c.cfg.MaxPeers)
+		}
+		p.mu.Lock()
+		if p.removed { // the sweep took it out just now
+			p.mu.Unlock()
+			continue
+		}
+		err := c.sendLocked(p, pkt, now)
+		p.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		return len(pkt), nil
+	}
+}
+
+// peerFor returns the peer at addr, creating it if create is set and there is
+// room (nil if not).
+func (c *Conn) peerFor(addr netip.AddrPort, create bool) *peer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.peers[addr]; p != nil || !create {
+		return p
+	}
+	if len(c.peers) >= c.cfg.MaxPeers {
+		return nil
+	}
+	p := &peer{addr: addr}
+	c.peers[addr] = p
+	return p
+}
+
+// sendLocked sends pkt to p, or queues it and sees to a handshake. p.mu is
+// held.
+func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time) error {
+	p.lastWrite = now
+	kp := c.usableCurrent(p, now)
+	if kp == nil {
+		if p.enqueue(pkt) {
+			c.count.drops[DropQueueFull].Add(1)
+		}
+		c.ensureHandshake(p, now, false)
+		return nil
+	}
+	for _, k := range p.keys {
+		// Resend our XX msg3 for a session that is, or would become,
+		// current once the peer has it.
+		if k.finish != nil && k.seq >= kp.seq && now.Sub(k.finishSent) >= c.cfg.HandshakeRetry {
+			c.write(k.finish, p.addr) // the peer may not have our XX msg3 yet
+			k.finishSent = now
+		}
+	}
+	err := c.writeData(p, kp, pkt)
+	if p.sendingSince.IsZero() {
+		p.sendingSince = now
+	}
+	switch {
+	case p.hs != nil && p.hs.rekey:
+		c.ensureHandshake(p, now, true) // a rekey in progress: retry if due
+	case p.hs != nil:
+		// The peer's handshake gave us a session first. Ours may still
+		// complete (its answer may be on the way: a second session does no
+		// harm); if it has waited a full retry, forget it.
+		if now.Sub(p.hs.started) >= c.cfg.HandshakeRetry {
+			c.abandon(p)
+		}
+	case c.wantRekey(p, kp, now):
+		c.ensureHandshake(p, now, true)
+	}
+	return err
+}
+
+// writeData seals pkt on kp and sends it to p. p.mu is held.
+func (c *Conn) writeData(p *peer, kp *keypair, pkt []byte) error {
+	b := kp.seal(p.buf[:0], pkt)
+	c.count.packetsOut.Add(1)
+	return c.write(b, p.addr)
+}
+
+// write sends a datagram on the inner conn.
+func (c *Conn) write(b []byte, addr netip.AddrPort) error {
+	c.count.datagramsOut.Add(1)
+	if _, err := c.inner.WriteTo(b, addr); err != nil {
+		if c.closed.Load() && !errors.Is(err, net.ErrClosed) {
+			err = fmt.Errorf("secure: write to %s: %w (%v)", addr, net.ErrClosed, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// usableCurrent returns p's current keypair if it may still send, retiring
+// it if it has expired. p.mu is held.
+func (c *Conn) usableCurrent(p *peer, now time.Time) *keypair {
+	kp := p.current
+	if kp == nil {
+		return nil
+	}
+	if kp.retired || now.Sub(kp.created) >= c.cfg.RejectAfterTime || kp.sendCounter >= rejectAfterPackets {
+		c.retire(p, kp)
+		return nil
+	}
+	return kp
+}
+
+// wantRekey reports whether it is time to replace kp, p's current session.
+func (c *Conn) wantRekey(p *peer, kp *keypair, now time.Time) bool {
+	age := now.Sub(kp.created)
+	switch {
+	case kp.sendCounter >= c.cfg.RekeyAfterPackets:
+		return true
+	case kp.initiator && age >= c.cfg.RekeyAfterTime:
+		return true
+	case age >= c.cfg.RekeyAfterTime+(c.cfg.RejectAfterTime-c.cfg.RekeyAfterTime)/4:
+		// The side that did not initiate the session waits a little longer
+		// (15 s by default), so the two rarely start at once.
+		return true
+	case !p.sendingSince.IsZero() && now.Sub(p.sendingSince) >= c.cfg.RekeyAfterSilence:
+		// Only once per silence: the handshake's own retries do the rest.
+		p.sendingSince = now
+		return true
+	}
+	return false
+}
+
+// install makes kp a session of p: it accepts data at once, and becomes the
+// one we send with unless a newer one already is, or it is an XX session of
+// ours the peer has not confirmed while we have a working one (then it waits
+// for its first packet). Packets queued for a session go now. p.mu is held;
+// kp's slot must already name it.
+func (c *Conn) install(p *peer, kp *keypair, now time.Time) {
+	if len(p.keys) >= maxKeypairs {
+		// Retire the oldest that is not the current one.
+		var oldest *keypair
+		for _, k := range p.keys {
+			if k != p.current && (oldest == nil || k.seq < oldest.seq) {
+				oldest = k
+			}
+		}
+		if oldest == nil {
+			oldest = p.current
+		}
+		c.retire(p, oldest)
+	}
+	p.keys = append(p.keys, kp)
+	c.count.hsCompleted.Add(1)
+	if kp.finish != nil && c.usableCurrent(p, now) != nil {
+		return
+	}
+	c.promote(p, kp, now)
+}
+
+// promote makes kp the session we send with, unless a newer one already is,
+// and sends what was queued. p.mu is held.
+func (c *Conn) promote(p *peer, kp *keypair, now time.Time) {
+	if p.current != nil && kp.seq < p.current.seq {
+		return
+	}
+	if p.current != nil {
+		c.count.rekeys.Add(1)
+	}
+	p.current = kp
+	if len(p.queue) > 0 {
+		for i, pkt := range p.queue {
+			c.writeData(p, kp, pkt)
+			p.queue[i] = nil
+		}
+		p.queue = p.queue[:0]
+		if p.sendingSince.IsZero() {
+			p.sendingSince = now
+		}
+	}
+}
+
+// retire takes kp out of service. p.mu is held.
+func (c *Conn) retire(p *peer, kp *keypair) {
+	if kp.retired {
+		return
+	}
+	kp.retired = true
+	for i, k := range p.keys {
+		if k == kp {
+			p.keys = append(p.keys[:i], p.keys[i+1:]...)
+			break
+		}
+	}
+	if p.current == kp {
+		p.current = nil
+	}
+	c.mu.Lock()
+	if s := c.index[kp.localIndex]; s != nil && s.kp == kp {
+		delete(c.index, kp.localIndex)
+	}
+	c.mu.Unlock()
+}
+
+// receive handles one datagram and returns the packet it carried, if it was
+// an authentic data datagram.
+func (c *Conn) receive(b []byte, from netip.AddrPort, now time.Time) []byte {
+	t, err := wire.SecureType(b)
+	if err != nil {
+		c.drop(reasonOf(err), from, err)
+		return nil
+	}
+	switch t {
+	case wire.TypeData:
+		return c.receiveData(b, from, now)
+	case wire.TypeInitXX, wire.TypeInitIK:
+		c.receiveInitiation(b, from, now)
+	case wire.TypeRespXX, wire.TypeRespIK:
+		c.receiveResponse(b, from, now)
+	case wire.TypeFinishXX:
+		c.receiveFinish(b, from, now)
+	case wire.TypeCookie:
+		c.receiveCookie(b, from, now)
+	}
+	return nil
+}
+
+// receiveData opens a data datagram.
+func (c *Conn) receiveData(b []byte, from netip.AddrPort, now time.Time) []byte {
+	h, ct, err := wire.ParseData(b)
+	if err != nil {
+		c.drop(reasonOf(err), from, err)
+		return nil
+	}
+	header := b[:wire.DataHeaderLen]
+	c.mu.Lock()
+	s := c.index[h.Receiver]
+	switch {
+	case s == nil:
+		c.mu.Unlock()
+		c.drop(DropUnknownIndex, from, nil)
+		return nil
+	case s.addr != from:
+		c.mu.Unlock()
+		c.drop(DropWrongAddress, from, nil)
+		return nil
+	case s.kp != nil:
+		p, kp := s.peer, s.kp
+		c.mu.Unlock()
+		return c.openInstalled(p, kp, h, header, ct, from, now)
+	case s.hs != nil && s.hs.pending != nil && !s.hs.busy:
+		// The first packet of a session we answered with IK: it confirms
+		// the session.
+		rh := s.hs
+		rh.busy = true
+		c.mu.Unlock()
+		return c.confirm(rh, h, header, ct, from, now)
+	default:
+		c.mu.Unlock()
+		c.drop(DropUnknownIndex, from, nil) // e.g. an XX session whose msg3 we have not seen
+		return nil
+	}
+}
+
+func (c *Conn) openInstalled(p *peer, kp *keypair, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if kp.retired {
+		c.drop(DropUnknownIndex, from, nil)
+		return nil
+	}
+	if now.Sub(kp.created) >= c.cfg.RejectAfterTime {
+		c.retire(p, kp)
+		c.drop(DropExpired, from, nil)
+		return nil
+	}
+	pkt, reason, ok := kp.open(h, header, ct)
+	if !ok {
+		c.drop(reason, from, nil)
+		return nil
+	}
+	if kp.finish != nil { // the peer has the session: our msg3 arrived
+		kp.finish = nil
+		if p.current != kp {
+			c.promote(p, kp, now)
+		}
+	}
+	p.lastRecv, p.sendingSince = now, time.Time{}
+	c.count.packetsIn.Add(1)
+	return pkt
+}
+
+// confirm opens the first packet of an IK session we answered, and installs
+// the session if it authenticates. rh has been claimed (busy).
+func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) []byte {
+	kp := rh.pending
+	if now.Sub(kp.created) >= halfOpenTimeout {
+		c.endHalfOpen(rh)
+		c.drop(DropExpired, from, nil)
+		return nil
+	}
+	pkt, reason, ok := kp.open(h, header, ct)
+	if !ok {
+		c.release(rh)
+		c.drop(reason, from, nil)
+		return nil
+	}
+	if err := c.verify(from, kp.remoteKey); err != nil {
+		c.endHalfOpen(rh)
+		c.refused(from, kp.remoteKey, err)
+		return nil
+	}
+	if !c.establish(rh, kp, from, now) {
+		return nil
+	}
+	c.count.packetsIn.Add(1)
+	return pkt
+}
+
+// establish turns the claimed responder handshake rh into the session kp of
+// the peer at from. It reports false (and counts the drop) if the peer table
+// is full.
+func (c *Conn) establish(rh *handshake, kp *keypair, from netip.AddrPort, now time.Time) bool {
+	for {
+		p := c.peerFor(from, true)
+		if p == nil {
+			c.endHalfOpen(rh)
+			c.drop(DropTooManyPeers, from, nil)
+			return false
+		}
+		p.mu.Lock()
+		if p.removed {
+			p.mu.Unlock()
+			continue
+		}
+		c.mu.Lock()
+		if s := c.index[rh.localIndex]; s != nil && s.hs == rh {
+			s.hs, s.kp, s.peer = nil, kp, p
+			c.halfOpen--
+		}
+		c.mu.Unlock()
+		c.install(p, kp, now)
+		p.lastRecv, p.sendingSince = now, time.Time{}
+		p.mu.Unlock()
+		c.log.Debug("secure: session", "peer", from, "role", "responder", "ik", rh.ik,
+			"key", kp.remoteKey.Fingerprint())
+		return true
+	}
+}
+
+// release returns a claimed responder handshake to the table.
+func (c *Conn) release(rh *handshake) {
+	c.mu.Lock()
+	rh.busy = false
+	c.mu.Unlock()
+}
+
+// endHalfOpen forgets a responder handshake.
+func (c *Conn) endHalfOpen(rh *handshake) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.index[rh.localIndex]; s != nil && s.hs == rh {
+		delete(c.index, rh.localIndex)
+		c.halfOpen--
+	}
+}
+
+// newIndexLocked picks an unused random index (never 0). c.mu is held.
+func (c *Conn) newIndexLocked() uint32 {
+	for {
+		i := randUint32()
+		if _, used := c.index[i]; i != 0 && !used {
+			return i
+		}
+	}
+}
+
+// verify asks Config.Verify about key.
+func (c *Conn) verify(addr netip.AddrPort, key PublicKey) error {
+	if c.cfg.Verify == nil {
+		return nil
+	}
+	return c.cfg.Verify(addr, key)
+}
+
+// maybeSweep runs the sweep if it is due and no other is running.
+func (c *Conn) maybeSweep(now time.Time) {
+	last := c.lastSweep.Load()
+	if now.UnixNano()-last < int64(sweepInterval) || !c.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	c.sweep(now)
+}
+
+// sweep expires what is old and retries handshakes that are due, for every
+// peer: the timers a goroutine would otherwise run.
+func (c *Conn) sweep(now time.Time) {
+	c.mu.Lock()
+	for i, s := range c.index {
+		if s.peer == nil && s.hs != nil && !s.hs.busy && now.Sub(s.hs.started) >= halfOpenTimeout {
+			delete(c.index, i)
+			c.halfOpen--
+		}
+	}
+	peers := c.sweepPeers[:0]
+	for _, p := range c.peers {
+		peers = append(peers, p)
+	}
+	c.mu.Unlock()
+	for i, p := range peers {
+		p.mu.Lock()
+		c.sweepPeer(p, now)
+		p.mu.Unlock()
+		peers[i] = nil
+	}
+	c.mu.Lock()
+	c.sweepPeers = peers[:0]
+	c.mu.Unlock()
+	c.unproven.Sweep(now)
+	c.proven.Sweep(now)
+}
+
+// sweepPeer is the sweep for one peer. p.mu is held.
+func (c *Conn) sweepPeer(p *peer, now time.Time) {
+	for i := 0; i < len(p.keys); {
+		if kp := p.keys[i]; now.Sub(kp.created) >= c.cfg.RejectAfterTime {
+			c.retire(p, kp) // removes it from p.keys
+			continue
+		}
+		i++
+	}
+	if p.hs != nil {
+		if now.Sub(p.lastWrite) >= handshakeGiveUp {
+			c.abandon(p)
+			if n := len(p.queue); n > 0 {
+				c.count.drops[DropHandshakeLost].Add(uint64(n))
+				p.queue = nil
+			}
+		} else if len(p.queue) > 0 || p.hs.rekey {
+			c.ensureHandshake(p, now, p.hs.rekey)
+		}
+	}
+	if p.hs == nil && len(p.keys) == 0 && len(p.queue) == 0 && now.Sub(p.lastWrite) >= c.cfg.RejectAfterTime &&
+		now.Sub(p.lastRecv) >= c.cfg.RejectAfterTime {
+		p.removed = true
+		c.mu.Lock()
+		if c.peers[p.addr] == p {
+			delete(c.peers, p.addr)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// reasonOf maps a wire parse error to a drop reason.
+func reasonOf(err error) DropReason {
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		return DropVersion
+	case errors.Is(err, wire.ErrType):
+		return DropType
+	case errors.Is(err, wire.ErrTooBig):
+		return DropTooBig
+	default:
+		return DropMalformed
+	}
+}
+
+// drop counts a dropped datagram and logs it (at Debug, rate-limited).
+func (c *Conn) drop(reason DropReason, from netip.AddrPort, err error) {
+	c.count.drops[reason].Add(1)
+	if c.log.Enabled(context.Background(), slog.LevelDebug) && c.logLimit.allow(time.Now()) {
+		c.log.Debug("secure: drop", "reason", reason.String(), "from", from, "err", err)
+	}
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// logLimiter lets through at most logsPerSecond per-datagram log lines a
+// second, so a flood cannot flood the log too.
+type logLimiter struct {
+	window atomic.Int64 // the second (Unix) being counted
+	n      atomic.Int64
+}
+
+const logsPerSecond = 10
+
+func (l *logLimiter) allow(now time.Time) bool {
+	sec := now.Unix()
+	if w := l.window.Load(); w != sec && l.window.CompareAndSwap(w, sec) {
+		l.n.Store(0)
+	}
+	return l.n.Add(1) <= logsPerSecond
+}

@@ -1,0 +1,244 @@
+package secure_test
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// side is one end of a test link: its secure conn, the recorder of what it
+// sends, and a reader.
+type side struct {
+	conn *secure.Conn
+	rec  *recorder
+	r    *reader
+}
+
+func newSide(t *testing.T, n *udp.MemNetwork, addr netip.AddrPort, cfg secure.Config) *side {
+	t.Helper()
+	rec := &recorder{}
+	inner := udp.Impair(listen(t, n, addr), udp.Impairment{Observe: rec.observe})
+	c := newConn(t, inner, cfg)
+	return &side{conn: c, rec: rec, r: startReader(c)}
+}
+
+func (s *side) close(t *testing.T) { closeAll(t, []udp.Conn{s.conn}, s.r) }
+
+// sendUntil writes data to `to` every 100ms until got reports success or a
+// minute passes. Under synctest the waiting is virtual time: it lets the
+// lazy handshake timers run, as the transport's steady writes do.
+func sendUntil(t *testing.T, s *side, to netip.AddrPort, data string, got func() bool) bool {
+	t.Helper()
+	for range 600 {
+		if _, err := s.conn.WriteTo([]byte(data), to); err != nil {
+			t.Fatalf("WriteTo: %v", err)
+		}
+		synctest.Wait()
+		if got() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// receivedFrom reports whether r has a packet waiting, and takes it.
+func receivedFrom(r *reader, want string) func() bool {
+	return func() bool {
+		select {
+		case p := <-r.pkts:
+			return string(p.data) == want
+		default:
+			return false
+		}
+	}
+}
+
+func TestHandshakeXXThenIK(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		kA, kB := mustKey(t), mustKey(t)
+		storeA, storeB := newTrustStore(), newTrustStore()
+		cfg := func(k secure.PrivateKey, s *trustStore) secure.Config {
+			return secure.Config{Static: k, KnownKey: s.known, Verify: s.verify}
+		}
+
+		// First contact: no one knows anyone, so XX.
+		a := newSide(t, n, addrA, cfg(kA, storeA))
+		b := newSide(t, n, addrB, cfg(kB, storeB))
+		if _, err := a.conn.WriteTo([]byte("hello"), addrB); err != nil {
+			t.Fatal(err)
+		}
+		if p := b.r.next(t); string(p.data) != "hello" || p.from != addrA {
+			t.Fatalf("B got %q from %v", p.data, p.from)
+		}
+		if _, err := b.conn.WriteTo([]byte("hi"), addrA); err != nil {
+			t.Fatal(err)
+		}
+		if p := a.r.next(t); string(p.data) != "hi" || p.from != addrB {
+			t.Fatalf("A got %q from %v", p.data, p.from)
+		}
+		if k, ok := a.conn.PeerKey(addrB); !ok || !k.Equal(kB.Public()) {
+			t.Errorf("A: PeerKey(B) = %v, %v; want %v", k, ok, kB.Public())
+		}
+		if k, ok := b.conn.PeerKey(addrA); !ok || !k.Equal(kA.Public()) {
+			t.Errorf("B: PeerKey(A) = %v, %v; want %v", k, ok, kA.Public())
+		}
+		if ty := a.rec.types(); ty[wire.TypeInitXX] != 1 || ty[wire.TypeInitIK] != 0 || ty[wire.TypeFinishXX] != 1 {
+			t.Errorf("A sent %v, want one XX initiation and one msg3", ty)
+		}
+		if ty := b.rec.types(); ty[wire.TypeRespXX] != 1 || ty[wire.TypeInitXX]+ty[wire.TypeInitIK] != 0 {
+			t.Errorf("B sent %v, want one XX response and no initiation", ty)
+		}
+		for _, s := range []*side{a, b} {
+			if st := s.conn.Stats(); st.HandshakesCompleted != 1 || st.Dropped() != 0 {
+				t.Errorf("stats %+v, want 1 handshake, no drops", st)
+			}
+		}
+		a.close(t)
+		b.close(t)
+
+		// Both restart; now each knows the other's key: IK.
+		a = newSide(t, n, addrA, cfg(kA, storeA))
+		b = newSide(t, n, addrB, cfg(kB, storeB))
+		if _, err := a.conn.WriteTo([]byte("again"), addrB); err != nil {
+			t.Fatal(err)
+		}
+		if p := b.r.next(t); string(p.data) != "again" {
+			t.Fatalf("B got %q", p.data)
+		}
+		if _, err := b.conn.WriteTo([]byte("welcome back"), addrA); err != nil {
+			t.Fatal(err)
+		}
+		if p := a.r.next(t); string(p.data) != "welcome back" {
+			t.Fatalf("A got %q", p.data)
+		}
+		if ty := a.rec.types(); ty[wire.TypeInitIK] != 1 || ty[wire.TypeInitXX] != 0 || ty[wire.TypeFinishXX] != 0 {
+			t.Errorf("A sent %v, want one IK initiation", ty)
+		}
+		if ty := b.rec.types(); ty[wire.TypeRespIK] != 1 {
+			t.Errorf("B sent %v, want one IK response", ty)
+		}
+		if k, ok := b.conn.PeerKey(addrA); !ok || !k.Equal(kA.Public()) {
+			t.Errorf("B: PeerKey(A) = %v, %v", k, ok)
+		}
+		if storeA.refused+storeB.refused != 0 {
+			t.Errorf("refusals: %d, %d", storeA.refused, storeB.refused)
+		}
+		a.close(t)
+		b.close(t)
+	})
+}
+
+// TestVerifyRefuses: whichever side's Verify refuses, and whichever
+// handshake, nothing reaches the other side's reader.
+func TestVerifyRefuses(t *testing.T) {
+	refuse := func(netip.AddrPort, secure.PublicKey) error { return errors.New("not you") }
+	for _, tc := range []struct {
+		name            string
+		refuseA, refuse bool // A refuses B's key; B refuses A's key
+		ik              bool // A knows B's key
+	}{
+		{"XX, responder refuses", false, true, false},
+		{"XX, initiator refuses", true, false, false},
+		{"IK, responder refuses", false, true, true},
+		{"IK, initiator refuses", true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := udp.NewMemNetwork()
+				kA, kB := mustKey(t), mustKey(t)
+				ca, cb := secure.Config{Static: kA}, secure.Config{Static: kB}
+				if tc.refuseA {
+					ca.Verify = refuse
+				}
+				if tc.refuse {
+					cb.Verify = refuse
+				}
+				if tc.ik {
+					ca.KnownKey = func(netip.AddrPort) (secure.PublicKey, bool) { return kB.Public(), true }
+				}
+				a, b := newSide(t, n, addrA, ca), newSide(t, n, addrB, cb)
+				if sendUntil(t, a, addrB, "let me in", receivedFrom(b.r, "let me in")) {
+					t.Fatal("B's reader got a packet from a refused session")
+				}
+				refuser := b
+				if tc.refuseA {
+					refuser = a
+				}
+				st := refuser.conn.Stats()
+				if st.Drops[secure.DropRefused] == 0 {
+					t.Errorf("refusing side: %+v, want refusals counted", st)
+				}
+				if _, ok := refuser.conn.PeerKey(map[bool]netip.AddrPort{true: addrB, false: addrA}[tc.refuseA]); ok {
+					t.Error("the refusing side has a session")
+				}
+				t.Logf("refusals %d, A %+v", st.Drops[secure.DropRefused], a.conn.Stats())
+				b.r.none(t)
+				a.close(t)
+				b.close(t)
+			})
+		})
+	}
+}
+
+// TestFallbackToXX: A expects an old key for B; B has a new one. The IK
+// initiations fail (B cannot even check their mac1), A falls back to XX,
+// learns B's new key and tells Verify, which decides.
+func TestFallbackToXX(t *testing.T) {
+	for _, accept := range []bool{true, false} {
+		t.Run(map[bool]string{true: "accepted", false: "refused"}[accept], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := udp.NewMemNetwork()
+				kA, kBOld, kB := mustKey(t), mustKey(t), mustKey(t)
+				store := newTrustStore()
+				store.keys[addrB] = kBOld.Public()
+				verify := store.verify
+				if accept {
+					verify = func(p netip.AddrPort, k secure.PublicKey) error {
+						store.mu.Lock()
+						defer store.mu.Unlock()
+						store.seen = append(store.seen, k) // the user accepted the new key
+						return nil
+					}
+				}
+				a := newSide(t, n, addrA, secure.Config{Static: kA, KnownKey: store.known, Verify: verify})
+				b := newSide(t, n, addrB, secure.Config{Static: kB})
+				ok := sendUntil(t, a, addrB, "ping", receivedFrom(b.r, "ping"))
+				if ok != accept {
+					t.Fatalf("delivered %v, want %v", ok, accept)
+				}
+				sa, sb := a.conn.Stats(), b.conn.Stats()
+				t.Logf("A %+v\nB %+v", sa, sb)
+				if sa.Fallbacks != 1 {
+					t.Errorf("A fell back %d times, want 1", sa.Fallbacks)
+				}
+				if sb.Drops[secure.DropMAC1] < 3 {
+					t.Errorf("B dropped %d initiations for mac1, want the IK attempts", sb.Drops[secure.DropMAC1])
+				}
+				store.mu.Lock()
+				if len(store.seen) == 0 || !store.seen[len(store.seen)-1].Equal(kB.Public()) {
+					t.Errorf("Verify saw %v, want B's new key %v", store.seen, kB.Public())
+				}
+				store.mu.Unlock()
+				if ty := a.rec.types(); ty[wire.TypeInitIK] != 3 || ty[wire.TypeInitXX] == 0 {
+					t.Errorf("A sent %v, want 3 IK initiations then XX", ty)
+				}
+				if k, ok := a.conn.PeerKey(addrB); ok != accept || (ok && !k.Equal(kB.Public())) {
+					t.Errorf("A: PeerKey(B) = %v, %v", k, ok)
+				}
+				if !accept && sa.Drops[secure.DropRefused] == 0 {
+					t.Error("refusal not counted")
+				}
+				a.close(t)
+				b.close(t)
+			})
+		})
+	}
+}
