@@ -129,10 +129,12 @@ type Endpoint struct {
 	count   counters
 
 	// Owned by run.
-	peers   map[netip.AddrPort]*peer
-	frame   wire.Frame
-	sendBuf []byte
-	leaving bool
+	spareIncoming []sendRequest
+	spareConnects []netip.AddrPort
+	peers         map[netip.AddrPort]*peer
+	frame         wire.Frame
+	sendBuf       []byte
+	leaving       bool
 }
 
 type sendRequest struct {
@@ -318,19 +320,13 @@ func (e *Endpoint) run(readerDone <-chan struct{}) {
 		select {
 		case d := <-e.rx:
 			e.handle(d, time.Now())
-			// Take what else has arrived before answering, so that one ACK
-			// covers a burst.
-			for more := true; more; {
-				select {
-				case d := <-e.rx:
-					e.handle(d, time.Now())
-				default:
-					more = false
-				}
-			}
+			e.handleQueued()
 		case <-e.wake:
 			e.takeHandoffs()
 		case <-timer.C:
+			// What has arrived happened before the timer is looked at: an
+			// ACK already in the queue must not let a probe go out.
+			e.handleQueued()
 			e.onTimers(time.Now())
 		case reply := <-e.statsRq:
 			reply <- e.peerStats()
@@ -349,6 +345,19 @@ func (e *Endpoint) run(readerDone <-chan struct{}) {
 		if e.leaving && e.everyoneHeardGoodbye() {
 			e.leaving = false
 			close(e.closed)
+		}
+	}
+}
+
+// handleQueued handles every datagram already waiting, so that one ACK
+// covers a burst and timers see everything that has arrived.
+func (e *Endpoint) handleQueued() {
+	for {
+		select {
+		case d := <-e.rx:
+			e.handle(d, time.Now())
+		default:
+			return
 		}
 	}
 }
@@ -378,8 +387,14 @@ func (e *Endpoint) nextDeadline() time.Time {
 func (e *Endpoint) takeHandoffs() {
 	e.mu.Lock()
 	sends, connects := e.incoming, e.connects
-	e.incoming, e.connects = nil, nil
+	// Hand Send the emptied slices of the last round, so that a steady
+	// stream of sends does not grow new ones.
+	e.incoming, e.connects = e.spareIncoming[:0], e.spareConnects[:0]
 	e.mu.Unlock()
+	defer func() {
+		clear(sends)
+		e.spareIncoming, e.spareConnects = sends, connects
+	}()
 	now := time.Now()
 	for _, addr := range connects {
 		if p := e.peer(addr, now); p != nil {
@@ -581,7 +596,7 @@ func (e *Endpoint) handleFrames(p *peer, pn uint64, frames []byte, now time.Time
 	case duplicate || pn != largest || p.ackPending >= 2 || closing:
 		p.ackNow = true
 	case p.ackDeadline.IsZero():
-		p.ackDeadline = now.Add(maxAckDelay)
+		p.ackDeadline = now.Add(ackDelay)
 	}
 	if closing {
 		e.flush(p, now) // the ACK goes now: we will not answer this session again

@@ -77,7 +77,7 @@ type peer struct {
 	nextSeq      uint64
 	delivered    uint64 // the peer consumed every message below this
 	sendIdx      int    // queue index of the first message with unsent chunks
-	startedBytes int    // bytes of queued messages that have started going out
+	startedBytes int    // window cost of queued messages that have started going out
 	lost         []chunkRef
 	sent         []*sentPacket // ack-eliciting, in flight, by packet number
 	free         []*sentPacket
@@ -178,7 +178,7 @@ func (p *peer) onDelivered(upTo uint64, done func(*outMessage)) {
 		p.queue[0] = nil
 		p.queue = p.queue[1:]
 		p.sendIdx--
-		p.startedBytes -= len(m.data)
+		p.startedBytes -= windowCost(len(m.data))
 		p.delivered++
 		m.done = true
 		p.stats.MessagesOut++

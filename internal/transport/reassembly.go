@@ -10,10 +10,24 @@ import (
 // be. Both sides rely on these numbers (protocol constants): a sender never
 // has more undelivered messages, or bytes of them, in flight, so a receiver
 // that refuses chunks past them loses nothing that will not be resent.
+//
+// The byte window is what binds in practice; the message window only caps
+// the bookkeeping. Each message held costs its length plus perMessageCost
+// (what holding it costs beyond its bytes), so that many tiny messages
+// cannot hold more memory than a few big ones.
 const (
-	recvWindowMessages = 1024
-	recvWindowBytes    = 1 << 20 // must be at least wire.MaxMessageLen
+	recvWindowMessages = 16384
+	recvWindowBytes    = 1 << 20 // must be at least windowCost(wire.MaxMessageLen)
+	perMessageCost     = 128
 )
+
+// windowCost is what a message of msgLen bytes counts against the receive
+// window.
+func windowCost(msgLen int) int { return msgLen + perMessageCost }
+
+// The largest message must fit the byte window (a negative array length
+// here fails the build).
+var _ [recvWindowBytes - (wire.MaxMessageLen + perMessageCost)]struct{}
 
 var (
 	errOverWindow = errors.New("chunk beyond the receive window")
@@ -33,7 +47,7 @@ func (e notConsumed) Unwrap() error { return e.err }
 type reassembly struct {
 	next     uint64 // the sequence number of the next message to deliver
 	partial  map[uint64]*partialMessage
-	buffered int // bytes allocated in partial
+	buffered int // window cost of the messages in partial
 }
 
 type partialMessage struct {
@@ -65,7 +79,7 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 			r.next++
 			return r.deliverReady(deliver)
 		}
-		if r.buffered+int(c.MsgLen) > recvWindowBytes {
+		if r.buffered+windowCost(int(c.MsgLen)) > recvWindowBytes {
 			return errOverWindow
 		}
 		m = &partialMessage{
@@ -76,7 +90,7 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 			r.partial = make(map[uint64]*partialMessage)
 		}
 		r.partial[c.Seq] = m
-		r.buffered += int(c.MsgLen)
+		r.buffered += windowCost(int(c.MsgLen))
 	} else if uint64(len(m.data)) != c.MsgLen {
 		return errMismatch
 	}
@@ -101,7 +115,7 @@ func (r *reassembly) deliverReady(deliver func([]byte) error) error {
 			return notConsumed{err}
 		}
 		delete(r.partial, r.next)
-		r.buffered -= len(m.data)
+		r.buffered -= windowCost(len(m.data))
 		r.next++
 	}
 }

@@ -8,8 +8,12 @@ const (
 	// granularity is the timer granularity the loss timers allow for.
 	granularity = time.Millisecond
 	// maxAckDelay is how long a receiver may hold an acknowledgement of an
-	// ack-eliciting packet. Both sides assume it (a protocol constant).
+	// ack-eliciting packet. Both sides assume it (a protocol constant): the
+	// probe timeout allows for it.
 	maxAckDelay = 5 * time.Millisecond
+	// ackDelay is how long we do hold one: well under maxAckDelay, so that
+	// timer slop never lets the peer's probe timeout fire first.
+	ackDelay = time.Millisecond
 	// maxPTO caps the exponential backoff of probes, so that a peer coming
 	// back after a long absence is noticed within seconds (udpchat's choice).
 	maxPTO = 5 * time.Second

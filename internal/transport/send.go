@@ -95,7 +95,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 	for p.sendIdx < len(p.queue) {
 		m := p.queue[p.sendIdx]
 		if m.nextChunk == 0 {
-			if m.seq-p.delivered >= recvWindowMessages || p.startedBytes+len(m.data) > recvWindowBytes {
+			if m.seq-p.delivered >= recvWindowMessages || p.startedBytes+windowCost(len(m.data)) > recvWindowBytes {
 				break // the peer could not hold it yet
 			}
 		}
@@ -104,7 +104,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		if m.nextChunk == 0 {
-			p.startedBytes += len(m.data)
+			p.startedBytes += windowCost(len(m.data))
 		}
 		b = f.Append(b)
 		sp.chunks = append(sp.chunks, chunkRef{msg: m, index: m.nextChunk})
