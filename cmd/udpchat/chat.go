@@ -5,23 +5,31 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/ui/line"
+	"github.com/udpchat/udpchat/internal/ui/tui"
 )
+
+// isTerminal says whether f is a terminal: the terminal UI needs one to
+// read keys from and one to draw on.
+func isTerminal(f any) bool {
+	fd, ok := f.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(fd.Fd()))
+}
 
 // chatFlags are chat's flags: the shared ones and the UI's.
 type chatFlags struct {
 	*pflag.FlagSet
+	line bool
 	json bool
 }
 
 func newChatFlags(o *options) *chatFlags {
 	f := &chatFlags{FlagSet: newFlagSet("udpchat")}
 	o.addFlags(f.FlagSet, "0.0.0.0:7475")
-	// Line mode is the only UI until the terminal UI lands; --line is
-	// accepted now so that scripts written today keep working then.
-	f.Bool("line", false, "line mode even on a terminal")
+	f.BoolVar(&f.line, "line", false, "line mode even on a terminal")
 	f.BoolVar(&f.json, "json", false, "line mode, with every event as a JSON object a line on stdout")
 	return f
 }
@@ -35,16 +43,20 @@ Usage:
   udpchat version                     print the version
   udpchat help                        print this help
 
-Each line you type is a message to every peer; received messages print as
-"NAME: TEXT". A line that is just bye or exit is sent, and then udpchat
-leaves; /quit leaves without sending; /help lists the other commands. At the
-end of input, udpchat waits (up to --timeout) until everything is delivered.
+On a terminal, udpchat opens a full-screen chat; /help there lists the
+commands and keys. Otherwise (input or output not a terminal, or --line or
+--json) it runs in line mode: each line you type is a message to every peer,
+and received messages print as "NAME: TEXT". In either, a line that is just
+bye or exit is sent, and then udpchat leaves; /quit leaves without sending.
+At the end of input, line mode waits (up to --timeout) until everything is
+delivered.
 
 Flags:
 ` + flagUsages(f.FlagSet)
 }
 
-// chatCommand is udpchat [flags]: chat in line mode until the input ends.
+// chatCommand is udpchat [flags]: chat in the terminal UI, or in line mode
+// until the input ends.
 func chatCommand(ctx context.Context, args []string, io stdio) int {
 	var o options
 	f := newChatFlags(&o)
@@ -67,6 +79,13 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 		return fail(io, "", err)
 	}
 	defer closeLog()
+	if !f.line && !f.json && isTerminal(io.in) && isTerminal(io.out) {
+		return tui.Run(ctx, node, tui.Options{
+			Timeout: o.timeout,
+			Resolve: udp.ResolvePeer,
+			Stderr:  io.err,
+		})
+	}
 	return line.Run(ctx, node, io.in, io.out, io.err, line.Options{
 		JSON:    f.json,
 		Timeout: o.timeout,

@@ -23,6 +23,8 @@ type options struct {
 	// nameSet says --name was given, so an invalid one is an error rather
 	// than a login name to sanitise.
 	nameSet bool
+	// noStore keeps startNode from opening the data dir's store (send).
+	noStore bool
 }
 
 // defaultTimeout is --timeout's default: how long end of input (chat) or

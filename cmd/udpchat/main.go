@@ -47,11 +47,13 @@ func run(ctx context.Context, args []string, io stdio) int {
 		return chatCommand(ctx, rest, io)
 	case "send":
 		return sendCommand(ctx, rest, io)
+	case "history":
+		return historyCommand(ctx, rest, io)
 	case "version":
 		return versionCommand(rest, io)
 	case "help":
 		fmt.Fprint(io.out, chatUsage(newChatFlags(new(options))))
 		return exitOK
 	}
-	return fail(io, "", usagef("unknown command %q; the commands are send, version and help (to chat, give no command)", name))
+	return fail(io, "", usagef("unknown command %q; the commands are send, history, version and help (to chat, give no command)", name))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp"
 )
@@ -20,8 +21,13 @@ import (
 const resolveTimeout = 10 * time.Second
 
 // startNode checks o, opens everything it names and returns a node
-// connected to every --peer, and a function that closes the log once the
-// node is closed. Mistakes in o come back as usageErrors.
+// connected to every --peer, and a function that closes the store and the
+// log once the node is closed. Mistakes in o come back as usageErrors.
+//
+// Unless o.noStore, the node keeps its history and outbox in the data dir's
+// store, which it holds (locked) until the returned function closes it: a
+// second udpchat on the same data dir fails here, with an error naming the
+// dir. Messages an earlier run left undelivered go out again at once.
 func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 	name, err := o.displayName()
 	if err != nil {
@@ -31,19 +37,42 @@ func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := makeDataDir(o.dataDir); err != nil {
+	dataDir, err := makeDataDir(o.dataDir)
+	if err != nil {
 		return nil, nil, err
+	}
+	var st *store.Store
+	if !o.noStore {
+		// Before the socket: a data dir in use by another udpchat (which
+		// is likely on the same port, too) is the error to report.
+		if st, err = store.Open(ctx, dataDir); err != nil {
+			return nil, nil, err
+		}
+	}
+	closeStore := func() {
+		if st != nil {
+			st.Close()
+		}
 	}
 	log, closeLog, err := openLog(o.logFile)
 	if err != nil {
+		closeStore()
 		return nil, nil, err
+	}
+	cleanup := func() {
+		closeStore()
+		closeLog()
 	}
 	conn, err := udp.Listen(o.listen)
 	if err != nil {
-		closeLog()
+		cleanup()
 		return nil, nil, usageError{err}
 	}
-	node, err := chat.New(chat.Config{Name: name, Plain: o.plain, Logger: log}, func(h chat.Handler) (chat.Link, error) {
+	cfg := chat.Config{Name: name, Plain: o.plain, Logger: log}
+	if st != nil {
+		cfg.Store = st
+	}
+	node, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
 		if o.plain {
 			return plain.New(conn, h), nil
 		}
@@ -55,17 +84,17 @@ func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 	})
 	if err != nil {
 		conn.Close()
-		closeLog()
+		cleanup()
 		return nil, nil, err
 	}
 	for _, p := range peers {
 		if err := node.Connect(p); err != nil {
 			node.Leave(ctx)
-			closeLog()
+			cleanup()
 			return nil, nil, err
 		}
 	}
-	return node, closeLog, nil
+	return node, cleanup, nil
 }
 
 // displayName is --name, checked, or the login name made valid.
@@ -99,19 +128,28 @@ func resolvePeers(ctx context.Context, addrs []string) ([]netip.AddrPort, error)
 }
 
 // makeDataDir creates dir, or the default one if dir is "", readable by
-// this user only: it will hold the identity key.
-func makeDataDir(dir string) error {
-	if dir == "" {
-		config, err := os.UserConfigDir()
-		if err != nil {
-			return fmt.Errorf("no place for udpchat's data: %v; choose a directory with --data-dir", err)
-		}
-		dir = filepath.Join(config, "udpchat")
+// this user only: it will hold the identity key. It returns the dir.
+func makeDataDir(dir string) (string, error) {
+	dir, err := dataDirPath(dir)
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("cannot create data directory %s: %v; fix its permissions or choose another with --data-dir", dir, err)
+		return "", fmt.Errorf("cannot create data directory %s: %v; fix its permissions or choose another with --data-dir", dir, err)
 	}
-	return nil
+	return dir, nil
+}
+
+// dataDirPath is dir, or the default data dir if dir is "".
+func dataDirPath(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	config, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no place for udpchat's data: %v; choose a directory with --data-dir", err)
+	}
+	return filepath.Join(config, "udpchat"), nil
 }
 
 // openLog returns a debug logger writing to file, or discarding if file is

@@ -25,13 +25,19 @@ peer has the message, and 1, with the reason, if one does not have it within
 Unless --listen says otherwise, send uses a free port, so it works beside a
 running chat.
 
+send keeps no history and no outbox: it does not open the database in the
+data dir, so it works the same whether or not a chat is running there, a
+message it could not deliver is never sent again later behind your back (the
+exit status is the whole story), and what it sends is not in 'udpchat
+history'.
+
 Flags:
 ` + flagUsages(fs)
 }
 
 // sendCommand is udpchat send: one message, from the command line.
 func sendCommand(ctx context.Context, args []string, io stdio) int {
-	var o options
+	o := options{noStore: true} // see sendUsage
 	fs := newFlagSet("udpchat send")
 	o.addFlags(fs, "0.0.0.0:0")
 	help, err := parseFlags(fs, args)

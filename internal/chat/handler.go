@@ -2,10 +2,12 @@ package chat
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -22,6 +24,14 @@ const plainActionPrefix = "/me "
 // Receive decodes one payload from peer and emits what it says. A payload
 // that does not decode is dropped, counted and logged: one bad peer must
 // not stop the chat.
+//
+// With a store, a message is stored before it is shown and before Receive
+// returns nil, which is when the link acknowledges it. One the store
+// already has (the peer sent it again, not knowing we had it: we crashed
+// before acknowledging it, or it did before hearing the acknowledgement)
+// is acknowledged and not shown again. One that cannot be stored is not
+// acknowledged: Receive returns the error, the link offers the message
+// again later, and the user hears of the trouble once, not once a retry.
 func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	if n.plain {
 		n.receivePlain(from, msg)
@@ -34,6 +44,22 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		return nil // resending it would not make it decodable
 	}
 	n.stats.received.Add(1)
+	now := time.Now()
+	if m.Kind != wire.ChatHello && n.store != nil {
+		isNew, err := n.store.AddIncoming(storeCtx, store.Message{
+			ID: m.ID, Peer: PeerKey(from), Kind: int(m.Kind), Name: m.Name, Text: m.Text, At: now,
+		})
+		if err != nil {
+			n.storeFailed(fmt.Errorf("a message from %s is not stored, so not yet accepted (it will come again): %w", from, err))
+			return err
+		}
+		n.storeFailing.Store(false)
+		if !isNew {
+			n.stats.duplicates.Add(1)
+			n.log.Debug("message already stored: not shown again", "peer", from, "id", MessageID(m.ID))
+			return nil
+		}
+	}
 	n.update(func() []Event {
 		p := n.peerLocked(from)
 		var evs []Event
@@ -48,7 +74,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		if m.Kind != wire.ChatHello {
 			evs = append(evs, Message{
 				ID: m.ID, From: from, Name: m.Name, Text: m.Text,
-				Action: m.Kind == wire.ChatAction, At: time.Now(),
+				Action: m.Kind == wire.ChatAction, At: now,
 			})
 		}
 		return evs
@@ -58,7 +84,9 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 
 // receivePlain shows a plain datagram as it came, split at its first colon.
 // The first datagram from an address makes it a peer. A datagram with no
-// name (no colon) is shown under the sender's address.
+// name (no colon) is shown under the sender's address. With a store it is
+// recorded in the history; since nothing is acknowledged, and so nothing
+// sent again, it is shown even if that fails.
 func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 	n.stats.received.Add(1)
 	rawName, rawText := wire.ParsePlain(msg)
@@ -67,6 +95,27 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 	// line, it is not part of the text.
 	text := string(bytes.TrimSuffix(bytes.TrimSuffix(rawText, []byte("\n")), []byte("\r")))
 	text, action := strings.CutPrefix(text, plainActionPrefix)
+	// Plain datagrams carry no ID; a local one still lets a UI (and the
+	// store) tell messages apart.
+	id, now := newID(), time.Now()
+	if n.store != nil {
+		kind := wire.ChatText
+		if action {
+			kind = wire.ChatAction
+		}
+		shown := name
+		if shown == "" {
+			shown = from.String()
+		}
+		_, err := n.store.AddIncoming(storeCtx, store.Message{
+			ID: id, Peer: PeerKey(from), Kind: int(kind), Name: shown, Text: text, At: now,
+		})
+		if err != nil {
+			n.storeFailed(fmt.Errorf("a message from %s is not recorded in the history: %w", from, err))
+		} else {
+			n.storeFailing.Store(false)
+		}
+	}
 	n.update(func() []Event {
 		p := n.peerLocked(from)
 		var evs []Event
@@ -85,9 +134,7 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 		if shown == "" {
 			shown = from.String()
 		}
-		// Plain datagrams carry no ID; a local one still lets a UI tell
-		// messages apart.
-		return append(evs, Message{ID: newID(), From: from, Name: shown, Text: text, Action: action, At: time.Now()})
+		return append(evs, Message{ID: id, From: from, Name: shown, Text: text, Action: action, At: now})
 	})
 }
 
@@ -111,20 +158,58 @@ func (n *Node) PeerUp(peer netip.AddrPort) {
 	})
 }
 
-// Delivered turns the link's ref back into the message it names.
+// Delivered turns the link's ref back into the message it names, and marks
+// it delivered in the store before anyone can see it delivered
+// (WaitDelivered included: a program that exits then must not leave it
+// pending, to be sent again at its next start).
 func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
-	n.update(func() []Event {
-		r := sentRef{peer, ref}
-		s, ok := n.pending[r]
-		if !ok {
-			return nil // a hello: not a message anyone waits for
+	r := sentRef{peer, ref}
+	n.outMu.Lock()
+	n.mu.Lock()
+	s, pending := n.pending[r]
+	id, cancelled := n.cancelled[r]
+	n.mu.Unlock()
+	if !pending && !cancelled {
+		n.outMu.Unlock()
+		return // a hello: not a message anyone waits for
+	}
+	if pending {
+		id = s.ID
+	}
+	var evs []Event
+	if n.store != nil {
+		if err := n.store.MarkDelivered(storeCtx, PeerKey(peer), [16]byte(id)); err != nil {
+			// The peer has it; our store still says pending, so the next
+			// start sends it again, and the peer, which has stored its
+			// ID, does not show it twice.
+			evs = append(evs, Error{Err: fmt.Errorf("%s was delivered to %s, but the store could not record it: %w", id, peer, err)})
 		}
+	}
+	n.mu.Lock()
+	if pending {
 		delete(n.pending, r)
 		if len(n.pending) == 0 {
 			close(n.drained)
 		}
-		return []Event{Delivered{ID: s.ID, To: peer}}
-	})
+	} else {
+		delete(n.cancelled, r)
+	}
+	evs = append(evs, Delivered{ID: id, To: peer})
+	t := n.takeTurnLocked()
+	n.mu.Unlock()
+	n.outMu.Unlock()
+	n.emit(t, evs)
+}
+
+// storeFailed tells the user that the store failed, unless it already did
+// and has not worked since.
+func (n *Node) storeFailed(err error) {
+	n.stats.storeErrors.Add(1)
+	n.log.Debug("store", "err", err)
+	if n.storeFailing.Swap(true) {
+		return
+	}
+	n.update(func() []Event { return []Event{Error{Err: err}} })
 }
 
 // PeerClosed says peer left on purpose; its next session will announce it

@@ -12,8 +12,10 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -27,6 +29,11 @@ type Config struct {
 	Plain bool
 	// Security is how the link protects messages, for the UI to show.
 	Security Security
+	// Store, if not nil, keeps the history and the outbox: see Store for
+	// what is written when. On a reliable link New sends again what it
+	// has pending. In plain mode it only records what was said, as
+	// nothing is acknowledged there.
+	Store Store
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -67,6 +74,18 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 	stats     counters
+	store     Store // nil: nothing is stored
+	// storeFailing says the last message Receive tried to store could not
+	// be, and the user has been told; it is reset by the next success, so
+	// that a store that keeps failing is reported once, not once a retry.
+	storeFailing atomic.Bool
+
+	// outMu orders the changes to the outbox: Send's writes before its
+	// link.Send, Delivered's and Cancel's updates, New's requeue. It is
+	// held across those store writes, and taken before mu, never while mu
+	// is held (mu is only ever held briefly: a UI calls Peers while a
+	// commit is on its way to the disk).
+	outMu sync.Mutex
 	// eventsClosed is set when Events is closed; only the holder of the
 	// current turn reads or writes it, so turns order those accesses.
 	eventsClosed bool
@@ -76,15 +95,18 @@ type Node struct {
 	// handled; that is safe because a Link never calls its Handler while
 	// holding a lock its Send needs. It is never held while waiting for the
 	// UI to read an event (see turn.go).
-	mu       sync.Mutex
-	link     Link // nil until newLink returns, in New
-	name     string
-	closed   bool
-	peers    map[netip.AddrPort]*peer
-	pending  map[sentRef]pendingSent // sent and not yet delivered
-	sendSeq  uint64                  // orders pending by when it was sent
-	drained  chan struct{}           // closed whenever pending is empty
-	lastTurn <-chan struct{}         // the done channel of the latest turn
+	mu      sync.Mutex
+	link    Link // nil until newLink returns, in New
+	name    string
+	closed  bool
+	peers   map[netip.AddrPort]*peer
+	pending map[sentRef]pendingSent // sent and not yet delivered
+	// cancelled are the messages Cancel took out of pending, which the
+	// link may still deliver.
+	cancelled map[sentRef]MessageID
+	sendSeq   uint64          // orders pending by when it was sent
+	drained   chan struct{}   // closed whenever pending is empty
+	lastTurn  <-chan struct{} // the done channel of the latest turn
 }
 
 // sentRef names one message on the link: the peer and the ref Link.Send
@@ -112,16 +134,27 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 	closedChan := make(chan struct{})
 	close(closedChan)
 	n := &Node{
-		plain:    cfg.Plain,
-		security: cfg.Security,
-		log:      log,
-		events:   make(chan Event, eventBuffer),
-		closing:  make(chan struct{}),
-		name:     cfg.Name,
-		peers:    make(map[netip.AddrPort]*peer),
-		pending:  make(map[sentRef]pendingSent),
-		drained:  closedChan,
-		lastTurn: closedChan,
+		plain:     cfg.Plain,
+		security:  cfg.Security,
+		log:       log,
+		events:    make(chan Event, eventBuffer),
+		closing:   make(chan struct{}),
+		name:      cfg.Name,
+		peers:     make(map[netip.AddrPort]*peer),
+		pending:   make(map[sentRef]pendingSent),
+		store:     cfg.Store,
+		cancelled: make(map[sentRef]MessageID),
+		drained:   closedChan,
+		lastTurn:  closedChan,
+	}
+	var pending []store.Message
+	if n.store != nil && !n.plain {
+		// Read before the link exists, so a store that cannot be read
+		// stops udpchat before it has a socket to clean up.
+		var err error
+		if pending, err = n.store.Pending(storeCtx); err != nil {
+			return nil, fmt.Errorf("reading the outbox: %w", err)
+		}
 	}
 	link, err := newLink(n)
 	if err != nil {
@@ -140,6 +173,18 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		}
 		return evs
 	})
+	if len(pending) > 0 {
+		n.outMu.Lock()
+		evs := n.requeueLocked(pending)
+		n.mu.Lock()
+		t := n.takeTurnLocked()
+		n.mu.Unlock()
+		n.outMu.Unlock()
+		// There may be more events than Events holds, and no one reads
+		// it until New returns: they wait in their turn (emit ends once
+		// they are read, or drops them once Close begins).
+		go n.emit(t, evs)
+	}
 	return n, nil
 }
 
@@ -196,15 +241,25 @@ func (n *Node) Connect(addr netip.AddrPort) error {
 // Send sends text as one message to every peer in the conversation, and
 // returns (and emits as Sent events) one Sent per peer it was queued for.
 // Text that ValidateText refuses, or that plain mode cannot fit in one
-// datagram, is not sent to anyone. Like every producer of events, Send
-// waits while Events is full, so do not call it from the goroutine that
-// reads Events.
+// datagram, is not sent to anyone. With a store, each Sent is in the
+// outbox (committed to disk) before its first datagram leaves, and stays
+// there until the peer has it: this run or a later one sends it (see
+// Config.Store); a peer for which it cannot be stored does not get it.
+// Like every producer of events, Send waits while Events is full, so do
+// not call it from the goroutine that reads Events.
 func (n *Node) Send(text string) ([]Sent, error) { return n.send(wire.ChatText, text) }
 
 // SendAction is Send for a /me action, shown by peers as "* NAME TEXT".
 func (n *Node) SendAction(text string) ([]Sent, error) { return n.send(wire.ChatAction, text) }
 
 func (n *Node) send(kind wire.ChatKind, text string) ([]Sent, error) {
+	return n.sendMessage(kind, text, netip.AddrPort{})
+}
+
+// sendMessage sends one message to the peer to, or to every peer in the
+// conversation if to is the zero AddrPort, through the outbox: every send
+// of a chat message goes through here.
+func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) ([]Sent, error) {
 	if err := ValidateText(text); err != nil {
 		return nil, err
 	}
@@ -212,24 +267,67 @@ func (n *Node) send(kind wire.ChatKind, text string) ([]Sent, error) {
 	now := time.Now()
 	var sent []Sent
 	var errs []error
+	n.outMu.Lock()
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
+		n.outMu.Unlock()
 		return nil, ErrClosed
 	}
 	if len(n.peers) == 0 {
 		n.mu.Unlock()
+		n.outMu.Unlock()
 		return nil, ErrNoPeers
 	}
+	name := n.name
 	payload, err := n.encodeLocked(kind, id, text)
 	if err != nil {
 		n.mu.Unlock()
+		n.outMu.Unlock()
 		return nil, err
 	}
-	for _, p := range n.sortedPeersLocked() {
+	peers := n.sortedPeersLocked()
+	if to.IsValid() {
+		to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+		p := n.peers[to]
+		if p == nil {
+			n.mu.Unlock()
+			n.outMu.Unlock()
+			return nil, fmt.Errorf("%s is not in the conversation: /connect it first", to)
+		}
+		peers = []*peer{p}
+	}
+	n.mu.Unlock()
+
+	// The outbox rule: the message is on disk before its first datagram
+	// leaves. Where it cannot be written it is not sent, so that what a
+	// peer has is always in our history and a crash never forgets what
+	// was sent. (Plain mode only records, and sends regardless.)
+	peers = slices.DeleteFunc(peers, func(p *peer) bool {
+		err := n.record(kind, id, name, text, now, p.addr)
+		if err == nil {
+			return false
+		}
+		if n.plain {
+			errs = append(errs, fmt.Errorf("sent to %s, but not recorded in the history: %w", p.displayName(), err))
+			return false
+		}
+		errs = append(errs, fmt.Errorf("not sent to %s: it could not be stored: %w", p.displayName(), err))
+		return true
+	})
+
+	var unsent []netip.AddrPort // stored, then not sent: cancelled below
+	n.mu.Lock()
+	for _, p := range peers {
+		if n.closed {
+			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), ErrClosed))
+			unsent = append(unsent, p.addr)
+			continue
+		}
 		ref, err := n.link.Send(p.addr, payload)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
+			unsent = append(unsent, p.addr)
 			continue
 		}
 		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, At: now}
@@ -244,8 +342,32 @@ func (n *Node) send(kind wire.ChatKind, text string) ([]Sent, error) {
 	}
 	t := n.takeTurnLocked()
 	n.mu.Unlock()
+	if n.store != nil && !n.plain {
+		// Send reported these as not sent, so they must not go at the
+		// next start either.
+		for _, addr := range unsent {
+			if err := n.store.Cancel(storeCtx, PeerKey(addr), [16]byte(id)); err != nil {
+				errs = append(errs, fmt.Errorf("%s stays in the outbox for %s: %w", id, addr, err))
+			}
+		}
+	}
+	n.outMu.Unlock()
 	n.emit(t, evs)
 	return sent, errors.Join(errs...)
+}
+
+// record writes our message to the store, if there is one: in the outbox
+// on a reliable link, in the history only in plain mode. n.outMu must be
+// held.
+func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at time.Time, to netip.AddrPort) error {
+	if n.store == nil {
+		return nil
+	}
+	m := store.Message{ID: id, Peer: PeerKey(to), Kind: int(kind), Name: name, Text: text, At: at}
+	if n.plain {
+		return n.store.AddSent(storeCtx, m)
+	}
+	return n.store.AddOutgoing(storeCtx, m)
 }
 
 // encodeLocked builds the payload of one message from us. n.mu must be held
@@ -335,9 +457,11 @@ func (n *Node) peerLocked(addr netip.AddrPort) *peer {
 	return p
 }
 
-// Undelivered lists what was sent and not yet delivered, oldest first: what
-// a UI reports as lost when it gives up waiting. In plain mode it is always
-// empty, since nothing is acknowledged.
+// Undelivered lists what was sent and not yet delivered (nor cancelled),
+// oldest first: what a UI reports when it gives up waiting. Without a store
+// that is lost; with one it stays in the outbox, and the next start sends
+// it again. In plain mode it is always empty, since nothing is
+// acknowledged.
 func (n *Node) Undelivered() []Sent {
 	n.mu.Lock()
 	ps := make([]pendingSent, 0, len(n.pending))

@@ -13,6 +13,11 @@ type Stats struct {
 	// EventsDropped counts events dropped because the node was closing and
 	// Events was full (see Node.Close).
 	EventsDropped uint64
+	// Duplicates counts messages the store already had (sent again after
+	// a restart), acknowledged and not shown again.
+	Duplicates uint64
+	// StoreErrors counts failed writes of received messages to the store.
+	StoreErrors uint64
 }
 
 // counters are the live values behind Stats; they are atomic so the hot
@@ -21,6 +26,8 @@ type counters struct {
 	received      atomic.Uint64
 	undecodable   atomic.Uint64
 	eventsDropped atomic.Uint64
+	duplicates    atomic.Uint64
+	storeErrors   atomic.Uint64
 }
 
 // Stats returns the node's counters so far.
@@ -29,5 +36,7 @@ func (n *Node) Stats() Stats {
 		Received:      n.stats.received.Load(),
 		Undecodable:   n.stats.undecodable.Load(),
 		EventsDropped: n.stats.eventsDropped.Load(),
+		Duplicates:    n.stats.duplicates.Load(),
+		StoreErrors:   n.stats.storeErrors.Load(),
 	}
 }

@@ -46,6 +46,19 @@ func childMain(role string) int {
 		fmt.Println("ready")
 		io.Copy(io.Discard, os.Stdin)
 		return 0
+	case "write-and-hold":
+		// Store 100 messages, say so, and wait to be killed: the WAL
+		// then holds them, not yet checkpointed.
+		for i := range 100 {
+			m := testMessage("alice", crashID(9, i), fmt.Sprintf("held message %d", i))
+			if _, err := s.AddIncoming(ctx, m); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		fmt.Println("ready")
+		io.Copy(io.Discard, os.Stdin)
+		return 0
 	case "crash":
 		// Store messages until killed, printing each ID once AddIncoming
 		// has returned, which is when a receiver acknowledges it.

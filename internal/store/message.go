@@ -32,11 +32,13 @@ func (d Direction) String() string {
 }
 
 // State is where a message is in its life. Outgoing messages start Pending
-// and become Delivered or Cancelled; incoming ones are always Received. Its
-// values are stored: never renumber them.
+// and become Delivered or Cancelled, except on a link without
+// acknowledgements (plain mode), where they are Sent and stay so; incoming
+// ones are always Received. Its values are stored: never renumber them.
 //
 //	AddOutgoing → Pending ─MarkDelivered→ Delivered
 //	                  └──────Cancel─────→ Cancelled ─MarkDelivered→ Delivered
+//	AddSent     → Sent
 type State int
 
 const (
@@ -44,6 +46,9 @@ const (
 	Delivered State = 1
 	Cancelled State = 2
 	Received  State = 3
+	// Sent (schema 3) is an outgoing message that nothing will
+	// acknowledge: history, never outbox.
+	Sent State = 4
 )
 
 func (s State) String() string {
@@ -56,6 +61,8 @@ func (s State) String() string {
 		return "cancelled"
 	case Received:
 		return "received"
+	case Sent:
+		return "sent"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -93,6 +100,8 @@ const columns = "peer, id, direction, kind, name, text, at, state, delivered_at"
 const (
 	insertOutgoing = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
 		VALUES (?, ?, 0, ?, ?, ?, ?, 0)`
+	insertSent = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
+		VALUES (?, ?, 0, ?, ?, ?, ?, 4)`
 	insertIncoming = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
 		VALUES (?, ?, 1, ?, ?, ?, ?, 3)
 		ON CONFLICT (peer, direction, id) DO NOTHING`
@@ -115,6 +124,25 @@ func (s *Store) AddOutgoing(ctx context.Context, m Message) error {
 	}
 	if err != nil {
 		return s.wrap("AddOutgoing", err)
+	}
+	return nil
+}
+
+// AddSent stores m as an outgoing message that was sent on a link with no
+// acknowledgements (plain mode), State Sent: it is history only, so Pending
+// never lists it and no later start sends it again. Its Direction, State
+// and DeliveredAt are ignored; a zero At is taken as now. Reusing an ID for
+// the same peer is ErrDuplicate.
+func (s *Store) AddSent(ctx context.Context, m Message) error {
+	if m.Peer == "" {
+		return errors.New("store: AddSent: message has no peer")
+	}
+	_, err := s.db.ExecContext(ctx, insertSent, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	if isConstraint(err) {
+		return fmt.Errorf("store: AddSent %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
+	}
+	if err != nil {
+		return s.wrap("AddSent", err)
 	}
 	return nil
 }

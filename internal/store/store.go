@@ -70,6 +70,12 @@ var (
 	// ErrNewerSchema is returned by Open for a database written by a newer
 	// udpchat: it is never downgraded.
 	ErrNewerSchema = errors.New("store: database written by a newer udpchat")
+	// ErrOlderSchema is returned by OpenReadOnly for a database that a
+	// newer udpchat has not migrated yet, which it cannot read.
+	ErrOlderSchema = errors.New("store: database not yet upgraded by this udpchat")
+	// ErrNoHistory is returned by OpenReadOnly when the data dir has no
+	// database yet.
+	ErrNoHistory = errors.New("store: no history yet")
 	// ErrNotFound is returned for a message the store does not have.
 	ErrNotFound = errors.New("store: no such message")
 	// ErrNotPending is returned by Cancel for a message that was already
@@ -108,7 +114,7 @@ type Store struct {
 	db   *sql.DB
 	dir  string
 	path string
-	lock *dirLock
+	lock *dirLock // nil when read-only
 	// now is the clock; tests replace it.
 	now func() time.Time
 
@@ -190,6 +196,96 @@ func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
 	return s, nil
 }
 
+// OpenReadOnly opens DIR/udpchat.db for reading only, beside a udpchat
+// that may be running on DIR: it takes no lock, runs no migrations and
+// never writes. In WAL mode SQLite lets it read a consistent snapshot while
+// the other process writes.
+//
+// A database of another schema version than this binary's is refused
+// (ErrNewerSchema, ErrOlderSchema) rather than misread; a data dir without
+// one is ErrNoHistory. Errors a user can act on name the file.
+func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
+	if dir == "" {
+		return nil, errors.New("store: no data dir given")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: data dir %s: %w", dir, err)
+	}
+	s := &Store{dir: abs, path: filepath.Join(abs, DBName), now: time.Now}
+	if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) {
+		return nil, &userError{
+			msg:  fmt.Sprintf("no history in %s yet: %s does not exist (udpchat makes it when it first chats with this --data-dir)", abs, DBName),
+			kind: ErrNoHistory,
+		}
+	}
+	s.db, err = sql.Open("sqlite", readOnlyDSN(s.path))
+	if err != nil {
+		return nil, s.wrap("open", err)
+	}
+	defer func() {
+		if err != nil {
+			s.db.Close()
+		}
+	}()
+	s.db.SetMaxOpenConns(1)
+	s.db.SetMaxIdleConns(1)
+	s.db.SetConnMaxIdleTime(0)
+	s.db.SetConnMaxLifetime(0)
+	if err := s.db.PingContext(ctx); err != nil {
+		return nil, s.wrap("open", err)
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSchema refuses, for OpenReadOnly, a database that is not exactly
+// this binary's schema.
+func (s *Store) checkSchema(ctx context.Context) error {
+	var appID, version, tables int
+	err := s.db.QueryRowContext(ctx,
+		"SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)").
+		Scan(&appID, &version, &tables)
+	if err != nil {
+		return s.wrap("open", err)
+	}
+	switch {
+	case appID == 0 && version == 0 && tables == 0:
+		// Made and never migrated: a first start that died at once.
+		return &userError{
+			msg:  fmt.Sprintf("no history in %s yet: %s is empty", s.dir, s.path),
+			kind: ErrNoHistory,
+		}
+	case appID != applicationID:
+		return corruptError(s.path, fmt.Errorf("application_id %#x, user_version %d, %d schema objects: another program's SQLite file", appID, version, tables))
+	case version > schemaVersion:
+		return &userError{
+			msg: fmt.Sprintf("%s was written by a newer udpchat (schema %d, this one knows %d): upgrade udpchat, or use another --data-dir",
+				s.path, version, schemaVersion),
+			kind: ErrNewerSchema,
+		}
+	case version < schemaVersion:
+		return &userError{
+			msg: fmt.Sprintf("%s has schema %d, which this udpchat reads only once upgraded to %d: run this udpchat (not history) once with this --data-dir, which upgrades it",
+				s.path, version, schemaVersion),
+			kind: ErrOlderSchema,
+		}
+	}
+	return nil
+}
+
+// readOnlyDSN is dsn for OpenReadOnly: mode=ro, so the connection can
+// never write, and no journal_mode or synchronous pragma, which would.
+func readOnlyDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "query_only(1)")
+	q.Set("mode", "ro")
+	return fileURI(path, q)
+}
+
 // dsn is the driver's name for the database at path: a file: URI, so that
 // any character in the path is escaped, and pragmas every connection runs
 // as it opens.
@@ -202,6 +298,12 @@ func dsn(path, sync string) string {
 	// BEGIN IMMEDIATE: a transaction takes the write lock when it starts,
 	// so one that reads and then writes cannot fail halfway with BUSY.
 	q.Set("_txlock", "immediate")
+	return fileURI(path, q)
+}
+
+// fileURI is the file: URI of path with query q, so that any character in
+// the path is escaped.
+func fileURI(path string, q url.Values) string {
 	p := filepath.ToSlash(path)
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p // a Windows drive: file:///C:/…
@@ -223,7 +325,10 @@ func (s *Store) Close() error {
 		if err != nil {
 			err = s.wrap("close", err)
 		}
-		s.closeErr = errors.Join(err, s.lock.release())
+		if s.lock != nil {
+			err = errors.Join(err, s.lock.release())
+		}
+		s.closeErr = err
 	})
 	return s.closeErr
 }

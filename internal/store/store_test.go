@@ -449,27 +449,49 @@ func TestHistorySinceLimit(t *testing.T) {
 	}
 }
 
-// TestMigrationUpgrade makes a database with the first schema only, then
-// lets Open upgrade it: every row is still there, and searchable.
+// TestMigrationUpgrade makes a database with each older schema, the first
+// one included, then lets Open upgrade it: every row is still there, in
+// its state, and searchable.
 func TestMigrationUpgrade(t *testing.T) {
+	for from := 1; from < schemaVersion; from++ {
+		t.Run(fmt.Sprintf("from=%d", from), func(t *testing.T) { testMigrationUpgrade(t, from) })
+	}
+}
+
+func testMigrationUpgrade(t *testing.T, from int) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	old, err := open(ctx, dir, options{schema: 1})
+	old, err := open(ctx, dir, options{schema: from})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := userVersion(t, old.db); v != 1 {
-		t.Fatalf("user_version %d, want 1", v)
+	if v := userVersion(t, old.db); v != from {
+		t.Fatalf("user_version %d, want %d", v, from)
 	}
+	old.now = func() time.Time { return t0.Add(time.Hour) }
 	var want []Message
 	for i := range 50 {
 		m := testMessage("a:1", testID(i), fmt.Sprintf("old message %d zebra%d", i, i%3))
 		m.At = t0.Add(time.Duration(i) * time.Second)
 		if i%2 == 0 {
+			// Every outgoing state schema 1 has: pending, delivered,
+			// cancelled.
 			if err := old.AddOutgoing(ctx, m); err != nil {
 				t.Fatal(err)
 			}
 			m.State = Pending
+			switch i % 8 {
+			case 2:
+				if err := old.MarkDelivered(ctx, m.Peer, m.ID); err != nil {
+					t.Fatal(err)
+				}
+				m.State, m.DeliveredAt = Delivered, t0.Add(time.Hour)
+			case 6:
+				if err := old.Cancel(ctx, m.Peer, m.ID); err != nil {
+					t.Fatal(err)
+				}
+				m.State = Cancelled
+			}
 		} else {
 			if _, err := old.AddIncoming(ctx, m); err != nil {
 				t.Fatal(err)
@@ -505,8 +527,18 @@ func TestMigrationUpgrade(t *testing.T) {
 	if len(found) != 17 {
 		t.Errorf("search of the old rows found %d, want 17", len(found))
 	}
-	if pending, err := s.Pending(ctx); err != nil || len(pending) != 25 {
-		t.Errorf("Pending after upgrade: %d, %v; want 25", len(pending), err)
+	if pending, err := s.Pending(ctx); err != nil || len(pending) != 13 {
+		t.Errorf("Pending after upgrade: %d, %v; want 13", len(pending), err)
+	}
+	// The outbox still works on the upgraded rows.
+	if err := s.MarkDelivered(ctx, "a:1", testID(0)); err != nil {
+		t.Errorf("MarkDelivered of an old pending message: %v", err)
+	}
+	if err := s.Cancel(ctx, "a:1", testID(4)); err != nil {
+		t.Errorf("Cancel of an old pending message: %v", err)
+	}
+	if isNew, err := s.AddIncoming(ctx, testMessage("a:1", testID(1), "a retransmission")); err != nil || isNew {
+		t.Errorf("AddIncoming of an old incoming ID: isNew %v, %v; want a duplicate", isNew, err)
 	}
 	// New rows are indexed too.
 	if _, err := s.AddIncoming(ctx, testMessage("a:1", testID(100), "new zebra1")); err != nil {

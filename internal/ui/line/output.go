@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
 // output writes what the user sees. stdout carries only what peers said
@@ -70,23 +71,23 @@ func (o *output) event(ev chat.Event) {
 	switch ev := ev.(type) {
 	case chat.Message:
 		if ev.Action {
-			fmt.Fprintf(o.stdout, "* %s %s\n", escape(ev.Name), escape(ev.Text))
+			fmt.Fprintf(o.stdout, "* %s %s\n", termsafe.Line(ev.Name), termsafe.Line(ev.Text))
 		} else {
-			fmt.Fprintf(o.stdout, "%s: %s\n", escape(ev.Name), escape(ev.Text))
+			fmt.Fprintf(o.stdout, "%s: %s\n", termsafe.Line(ev.Name), termsafe.Line(ev.Text))
 		}
 	case chat.Joined:
-		fmt.Fprintf(o.stderr, "* %s joined (%s)\n", escape(ev.Name), ev.Peer)
+		fmt.Fprintf(o.stderr, "* %s joined (%s)\n", termsafe.Line(ev.Name), ev.Peer)
 	case chat.Left:
-		fmt.Fprintf(o.stderr, "* %s left\n", escape(ev.Name))
+		fmt.Fprintf(o.stderr, "* %s left\n", termsafe.Line(ev.Name))
 	case chat.Unreachable:
-		name := escape(ev.Name)
+		name := termsafe.Line(ev.Name)
 		fmt.Fprintf(o.stderr, "* %s is unreachable; messages to %s will wait\n", name, name)
 	case chat.Reachable:
-		fmt.Fprintf(o.stderr, "* %s is back\n", escape(ev.Name))
+		fmt.Fprintf(o.stderr, "* %s is back\n", termsafe.Line(ev.Name))
 	case chat.Renamed:
-		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", escape(ev.OldName), escape(ev.Name))
+		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", termsafe.Line(ev.OldName), termsafe.Line(ev.Name))
 	case chat.Error:
-		fmt.Fprintf(o.stderr, "udpchat: %s\n", escape(ev.Err.Error()))
+		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
 	}
 	// Sent and Delivered are silent in text mode: no news is good news, and
 	// what is not delivered is reported when the program ends.

@@ -10,10 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
 // DefaultTimeout is how long the end of input waits for delivery when
@@ -52,7 +53,7 @@ func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.W
 		opts.Timeout = DefaultTimeout
 	}
 	r := &runner{node: node, out: newOutput(stdout, stderr, opts.JSON), opts: opts}
-	r.out.status("listening on %s as %s", node.LocalAddr(), escape(node.Name()))
+	r.out.status("listening on %s as %s", node.LocalAddr(), termsafe.Line(node.Name()))
 	if node.Plain() {
 		r.out.raw(PlainWarning + "\n")
 	}
@@ -102,7 +103,7 @@ func (r *runner) chat(ctx context.Context, lines <-chan input) (waitForDelivery 
 			case in.err != nil:
 				return true, in.err
 			default:
-				if leave, wait := r.handle(ctx, parseLine(in.line)); leave {
+				if leave, wait := r.handle(ctx, command.Parse(in.line)); leave {
 					return wait, nil
 				}
 			}
@@ -110,37 +111,44 @@ func (r *runner) chat(ctx context.Context, lines <-chan input) (waitForDelivery 
 	}
 }
 
+// help is what /help prints.
+var help = "Each line you type is sent to everyone in the conversation.\n" + command.Usage(false)
+
 // handle carries out one command and says whether to leave, and if so
 // whether to wait for delivery first.
-func (r *runner) handle(ctx context.Context, cmd command) (leave, waitForDelivery bool) {
-	switch cmd.kind {
-	case cmdSay:
-		r.reportSend(r.node.Send(cmd.arg))
-	case cmdBye:
-		r.reportSend(r.node.Send(cmd.arg))
+func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitForDelivery bool) {
+	switch cmd.Kind {
+	case command.Skip:
+	case command.Say:
+		r.reportSend(r.node.Send(cmd.Arg))
+	case command.Bye:
+		r.reportSend(r.node.Send(cmd.Arg))
 		return true, true
-	case cmdQuit:
+	case command.Quit:
 		return true, false
-	case cmdMe:
-		if cmd.arg == "" {
+	case command.Me:
+		if cmd.Arg == "" {
 			r.out.error(errors.New("/me needs an action, e.g. /me waves"))
 			break
 		}
-		r.reportSend(r.node.SendAction(cmd.arg))
-	case cmdNick:
-		if err := r.node.SetName(cmd.arg); err != nil {
+		r.reportSend(r.node.SendAction(cmd.Arg))
+	case command.Nick:
+		if err := r.node.SetName(cmd.Arg); err != nil {
 			r.out.error(err)
 			break
 		}
-		r.out.info("you are now known as %s", escape(cmd.arg))
-	case cmdConnect:
-		if err := r.connect(ctx, cmd.arg); err != nil {
+		r.out.info("you are now known as %s", termsafe.Line(cmd.Arg))
+	case command.Connect:
+		if err := r.connect(ctx, cmd.Arg); err != nil {
 			r.out.error(err)
 		}
-	case cmdHelp:
+	case command.Help:
 		r.out.raw(help)
-	case cmdUnknown:
-		r.out.error(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.arg))
+	case command.Unknown:
+		r.out.error(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))
+	default: // a command of the terminal UI
+		spec, _ := command.Lookup(cmd.Kind)
+		r.out.error(fmt.Errorf("/%s works in the terminal UI only (nothing sent); /help lists the commands of line mode", spec.Name))
 	}
 	return false, false
 }
@@ -199,37 +207,10 @@ func (r *runner) reportUndelivered(timedOut bool) bool {
 	if len(lost) == 0 {
 		return true
 	}
-	names := make(map[netip.AddrPort]string)
-	for _, p := range r.node.Peers() {
-		names[p.Addr] = p.Name
-	}
-	var order []netip.AddrPort
-	count := make(map[netip.AddrPort]int)
-	for _, s := range lost {
-		if count[s.To] == 0 {
-			order = append(order, s.To)
-		}
-		count[s.To]++
-	}
-	var to []string
-	for _, addr := range order {
-		who := addr.String()
-		if name := names[addr]; name != "" {
-			who = fmt.Sprintf("%s (%s)", name, addr)
-		}
-		to = append(to, fmt.Sprintf("%s to %s", messages(count[addr]), who))
-	}
 	when := "before leaving"
 	if timedOut {
 		when = "within " + r.opts.Timeout.String()
 	}
-	r.out.error(fmt.Errorf("not delivered %s: %s", when, strings.Join(to, ", ")))
+	r.out.error(fmt.Errorf("not delivered %s: %s", when, command.Undelivered(lost, r.node.Peers())))
 	return false
-}
-
-func messages(n int) string {
-	if n == 1 {
-		return "1 message"
-	}
-	return fmt.Sprintf("%d messages", n)
 }

@@ -1,0 +1,603 @@
+package main
+
+// Durability, end to end: real udpchat processes, each with its own data
+// dir, killed with SIGKILL at random points. Nothing a sender was told it
+// had accepted (its "sent" event, which follows the outbox write) is lost,
+// nothing is shown twice, and the order holds, across the crashes of
+// either side. Every wait is bounded and for something the processes say;
+// no test sleeps to let something happen.
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// streamTimeout bounds the waits of the 2,000-message tests, which write
+// three commits a message across two processes, under -race on a busy
+// machine.
+const streamTimeout = 3 * time.Minute
+
+// chatAt starts udpchat in line mode on listen (a fixed address, so that a
+// restart comes back where its peer knows it) with data dir dir.
+func chatAt(t *testing.T, dir, listen, name string, args ...string) *proc {
+	t.Helper()
+	return udpchat(t, append([]string{"--data-dir", dir, "-l", listen, "-n", name}, args...)...)
+}
+
+// loopback returns a free 127.0.0.1 address.
+func loopback(t *testing.T) string { return "127.0.0.1:" + freeUDPPort(t) }
+
+// kill9 kills p with SIGKILL, as a crash or a power cut would stop it, and
+// waits until it is gone and its output is in.
+func (p *proc) kill9(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(waitTimeout):
+		t.Fatalf("%s did not die of SIGKILL within %v", p.cmd.Path, waitTimeout)
+	}
+}
+
+// exitWithin is exit with a bound of d.
+func (p *proc) exitWithin(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		t.Fatalf("%s did not exit within %v; stderr:\n%s", p.cmd.Args, d, p.stderr)
+		return -1
+	}
+}
+
+// waitWithin is waitFor with a bound of d.
+func (s *stream) waitWithin(t *testing.T, d time.Duration, what string, done func() bool) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		if done() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			text := s.String()
+			t.Fatalf("no %s within %v; got %d bytes, ending:\n%s", what, d, len(text), text[max(0, len(text)-2000):])
+		}
+	}
+}
+
+// jsonEvents returns the --json events of type typ on s so far.
+func jsonEvents(t *testing.T, s *stream, typ string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	for _, l := range s.lines() {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", l, err)
+		}
+		if ev["type"] == typ {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// texts are the "text" fields of evs.
+func texts(evs []map[string]any) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i], _ = ev["text"].(string)
+	}
+	return out
+}
+
+// numbered returns n message texts, m0000 on: numbered, so an index says
+// where each belongs.
+func numbered(n int) []string {
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = fmt.Sprintf("m%04d", i)
+	}
+	return lines
+}
+
+var shownLine = regexp.MustCompile(`^alice: m(\d{4})$`)
+
+// indexes parses the lines a receiver printed for alice's numbered
+// messages; any other line fails the test.
+func indexes(t *testing.T, who string, lines []string) []int {
+	t.Helper()
+	out := make([]int, len(lines))
+	for i, l := range lines {
+		m := shownLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("%s printed %q, not one of alice's messages", who, l)
+		}
+		out[i], _ = strconv.Atoi(m[1])
+	}
+	return out
+}
+
+// increasing reports the first place where idx is not strictly increasing
+// (a message shown twice, or out of order), or -1.
+func increasing(idx []int) int {
+	for i := 1; i < len(idx); i++ {
+		if idx[i] <= idx[i-1] {
+			return i
+		}
+	}
+	return -1
+}
+
+// history runs udpchat history with args and returns its stdout lines,
+// failing unless it exits 0.
+func history(t *testing.T, args ...string) []string {
+	t.Helper()
+	h := udpchat(t, append([]string{"history"}, args...)...)
+	if code := h.exit(t); code != 0 {
+		t.Fatalf("udpchat history %q exited %d; stderr:\n%s", args, code, h.stderr)
+	}
+	return h.stdout.lines()
+}
+
+// historyTexts is the text of every message in the history of dir, oldest
+// first.
+func historyTexts(t *testing.T, dir string, args ...string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range history(t, append([]string{"--data-dir", dir, "--json", "--limit", "0"}, args...)...) {
+		var m struct{ Text string }
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("history --json line %q: %v", l, err)
+		}
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// (1) The sender is killed after it accepted its input and before (all of)
+// it was delivered; restarted with no input, it delivers every accepted
+// message exactly once, in order, and exits 0. In odd runs the receiver is
+// up from the start, so some messages are delivered before the kill (and
+// some of those, delivered but not yet marked so, go again and must be
+// recognised); in even runs it is down until the sender has been killed.
+func TestCrashSenderDeliversWhatItAccepted(t *testing.T) {
+	const n = 40
+	for run := range 4 {
+		bobFirst := run%2 == 1
+		// How many "sent" events alice has printed when she is killed;
+		// the first run waits for all of them.
+		killAfter := n
+		if run > 0 {
+			killAfter = 1 + rand.IntN(n)
+		}
+		t.Run(fmt.Sprintf("run=%d,bobFirst=%v,killAfter=%d", run, bobFirst, killAfter), func(t *testing.T) {
+			aliceDir, bobDir := t.TempDir(), t.TempDir()
+			aliceAddr, bobAddr := loopback(t), loopback(t)
+			var bob *proc
+			startBob := func() {
+				bob = chatAt(t, bobDir, bobAddr, "bob")
+				bob.listening(t)
+			}
+			if bobFirst {
+				startBob()
+			}
+			alice := chatAt(t, aliceDir, aliceAddr, "alice", "--json", "-p", bobAddr)
+			alice.listening(t)
+			alice.say(t, numbered(n)...)
+			alice.stdout.waitFor(t, fmt.Sprintf("%d sent events", killAfter), func() bool {
+				return len(jsonEvents(t, alice.stdout, "sent")) >= killAfter
+			})
+			alice.kill9(t)
+			accepted := texts(jsonEvents(t, alice.stdout, "sent"))
+			delivered := len(jsonEvents(t, alice.stdout, "delivered"))
+			t.Logf("alice killed having accepted %d messages, %d of them delivered", len(accepted), delivered)
+
+			if !bobFirst {
+				startBob()
+			}
+			alice2 := chatAt(t, aliceDir, aliceAddr, "alice", "--json", "-p", bobAddr, "--timeout", "1m")
+			alice2.wantExit(t, 0) // empty input: exit 0 once everything pending is delivered
+			resent := texts(jsonEvents(t, alice2.stdout, "sent"))
+			if i := increasing(indexesOf(resent)); i >= 0 {
+				t.Errorf("the restarted alice sent again %q: out of order at %d", resent, i)
+			}
+
+			bob.stdout.waitFor(t, "every accepted message at bob", func() bool {
+				shown := bob.stdout.lines()
+				for _, a := range accepted {
+					if !slices.Contains(shown, "alice: "+a) {
+						return false
+					}
+				}
+				return true
+			})
+			bob.wantExit(t, 0)
+			got := indexes(t, "bob", bob.stdout.lines())
+			if i := increasing(got); i >= 0 {
+				t.Errorf("bob showed %v: shown twice or out of order at %d", got, i)
+			}
+			if len(got) > n {
+				t.Errorf("bob showed %d messages of %d", len(got), n)
+			}
+			if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
+				t.Errorf("alice's outbox after she exited 0: %q", pending)
+			}
+			t.Logf("bob showed %d messages: the %d accepted, and %d more that were stored but not yet reported when alice died",
+				len(got), len(accepted), len(got)-len(accepted))
+		})
+	}
+}
+
+func indexesOf(texts []string) []int {
+	out := make([]int, len(texts))
+	for i, s := range texts {
+		out[i], _ = strconv.Atoi(strings.TrimPrefix(s, "m"))
+	}
+	return out
+}
+
+// (2) The receiver is killed in the middle of a 2,000-message stream and
+// restarted on its data dir: the stream completes, the sender exits 0, and
+// the receiver shows no message twice, none out of order, and every one
+// either in its output or, if it died between storing a message and
+// printing it, in its history; the history has all 2,000 exactly once.
+//
+// Printing is not part of the store's transaction, so a message can be
+// stored (and acknowledged) and the receiver die before its line reaches
+// stdout. The restarted receiver recognises that message when it comes
+// again and does not show it: shown at most once is the promise, and the
+// history has it. The test checks that such messages are exactly the ones
+// between the last line of the first run and the first of the second.
+func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
+	const n = 2000
+	for run := range 3 {
+		killAt := 100 + rand.IntN(n-300)
+		t.Run(fmt.Sprintf("run=%d,killAt=%d", run, killAt), func(t *testing.T) {
+			aliceDir, bobDir := t.TempDir(), t.TempDir()
+			aliceAddr, bobAddr := loopback(t), loopback(t)
+			bob := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr)
+			bob.listening(t)
+			alice := chatAt(t, aliceDir, aliceAddr, "alice", "-p", bobAddr, "--timeout", streamTimeout.String())
+			alice.listening(t)
+			alice.say(t, numbered(n)...)
+			alice.stdin.Close() // alice exits once all is delivered
+
+			bob.stdout.waitWithin(t, streamTimeout, fmt.Sprintf("%d lines at bob", killAt), func() bool {
+				return len(bob.stdout.lines()) >= killAt
+			})
+			bob.kill9(t)
+			first := indexes(t, "bob (first run)", bob.stdout.lines())
+			bob2 := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr)
+			if code := alice.exitWithin(t, streamTimeout); code != 0 {
+				t.Errorf("alice exited %d, want 0; stderr:\n%s", code, alice.stderr)
+			}
+			// Delivered means stored at bob; shown follows.
+			last := fmt.Sprintf("alice: m%04d", n-1)
+			bob2.stdout.waitWithin(t, streamTimeout, "the last message at bob", func() bool {
+				return slices.Contains(bob2.stdout.lines(), last)
+			})
+			bob2.wantExit(t, 0)
+			second := indexes(t, "bob (second run)", bob2.stdout.lines())
+
+			for i, idx := range first {
+				if idx != i {
+					t.Fatalf("bob's first run showed %d as its line %d: want 0, 1, 2… in order", idx, i)
+				}
+			}
+			if len(second) == 0 {
+				t.Fatalf("bob's second run showed nothing")
+			}
+			if i := increasing(second); i >= 0 {
+				t.Fatalf("bob's second run showed %v…: shown twice or out of order at %d", second[max(0, i-3):i+1], i)
+			}
+			if second[0] < len(first) {
+				t.Fatalf("bob's second run showed m%04d again, which the first had shown", second[0])
+			}
+			for i := 1; i < len(second); i++ {
+				if second[i] != second[i-1]+1 {
+					t.Fatalf("bob's second run skipped from m%04d to m%04d", second[i-1], second[i])
+				}
+			}
+			if second[len(second)-1] != n-1 {
+				t.Fatalf("bob's second run ended at m%04d", second[len(second)-1])
+			}
+			unshown := second[0] - len(first)
+			if got, want := historyTexts(t, bobDir), numbered(n); !slices.Equal(got, want) {
+				t.Fatalf("bob's history has %d messages, want all %d exactly once in order", len(got), n)
+			}
+			t.Logf("bob killed after showing %d lines; %d more were stored (and acknowledged) but not yet printed, and are in his history only; the second run showed %d",
+				len(first), unshown, len(second))
+		})
+	}
+}
+
+// (3) Messages sent while the peer is down wait, are listed as pending by
+// history while the sender runs, and are delivered in order when the peer
+// comes up: whether it greets the sender (-p) or the sender's contact
+// attempts find it.
+func TestOfflinePeerGetsWhatWaited(t *testing.T) {
+	const n = 20
+	for _, bobKnowsAlice := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bobKnowsAlice=%v", bobKnowsAlice), func(t *testing.T) {
+			aliceDir, bobDir := t.TempDir(), t.TempDir()
+			aliceAddr, bobAddr := loopback(t), loopback(t)
+			alice := chatAt(t, aliceDir, aliceAddr, "alice", "--json", "-p", bobAddr, "--timeout", "1m")
+			alice.listening(t)
+			alice.say(t, numbered(n)...)
+			alice.stdout.waitFor(t, "every sent event", func() bool { return len(jsonEvents(t, alice.stdout, "sent")) == n })
+
+			pending := history(t, "--data-dir", aliceDir, "--pending")
+			if len(pending) != n || !strings.Contains(pending[0], "[pending ") || !strings.HasSuffix(pending[n-1], "alice: m0019") {
+				t.Errorf("history --pending beside the running chat: %q", pending)
+			}
+
+			args := []string{}
+			if bobKnowsAlice {
+				args = append(args, "-p", aliceAddr)
+			}
+			bob := chatAt(t, bobDir, bobAddr, "bob", args...)
+			bob.listening(t)
+			alice.stdout.waitFor(t, "every delivered event", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == n })
+			bob.stdout.waitFor(t, "every message at bob", func() bool { return len(bob.stdout.lines()) >= n })
+			alice.wantExit(t, 0)
+			bob.wantExit(t, 0)
+			want := make([]string, n)
+			for i, s := range numbered(n) {
+				want[i] = "alice: " + s
+			}
+			if got := bob.stdout.lines(); !slices.Equal(got, want) {
+				t.Errorf("bob showed %q, want alice's %d in order", got, n)
+			}
+			if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
+				t.Errorf("alice's outbox after delivery: %q", pending)
+			}
+		})
+	}
+}
+
+// (4) history --search finds what was said, in both directions, and only
+// that, while both chats run.
+func TestHistorySearchWhileChatting(t *testing.T) {
+	aliceDir, bobDir := t.TempDir(), t.TempDir()
+	aliceAddr, bobAddr := loopback(t), loopback(t)
+	alice := chatAt(t, aliceDir, aliceAddr, "alice", "-p", bobAddr)
+	alice.listening(t)
+	bob := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr)
+	bob.listening(t)
+	said := []struct{ who, text string }{
+		{"alice", "the quick brown fox"},
+		{"bob", "a lazy dog sleeps"},
+		{"alice", "fox-trot at the Café"},
+		{"bob", "unrelated words entirely"},
+		{"bob", "\x1b[31mred\x1b[0m fox"},
+		{"alice", "foxes are not dogs"},
+	}
+	count := map[string]int{}
+	for _, s := range said {
+		from, to := alice, bob
+		if s.who == "bob" {
+			from, to = bob, alice
+		}
+		from.say(t, s.text)
+		count[s.who]++
+		want := count[s.who]
+		to.stdout.waitFor(t, "the message", func() bool { return len(to.stdout.lines()) == want })
+	}
+
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  (->|<-) (\S+)  (.*)$`)
+	parse := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			m := line.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("history line %q is not TIME  ARROW PEER  NAME: TEXT", l)
+			}
+			out = append(out, m[1]+" "+m[2]+" "+m[3])
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--search", "fox"}, []string{
+			"<- " + aliceAddr + " alice: the quick brown fox",
+			"<- " + aliceAddr + " alice: fox-trot at the Café",
+			`-> ` + aliceAddr + ` bob: \x1b[31mred\x1b[0m fox`,
+			"<- " + aliceAddr + " alice: foxes are not dogs",
+		}},
+		{[]string{"--search", "cafe FOX"}, []string{"<- " + aliceAddr + " alice: fox-trot at the Café"}},
+		{[]string{"--search", "dog"}, []string{"-> " + aliceAddr + " bob: a lazy dog sleeps", "<- " + aliceAddr + " alice: foxes are not dogs"}},
+		{[]string{"--search", "zebra"}, nil},
+		{[]string{"--search", "fox", "--peer", bobAddr}, nil},
+		{[]string{"--search", "fox", "--peer", aliceAddr, "--limit", "1"}, []string{"<- " + aliceAddr + " alice: foxes are not dogs"}},
+		{[]string{"--search", "sleeps", "--since", "1h"}, []string{"-> " + aliceAddr + " bob: a lazy dog sleeps"}},
+		{[]string{"--search", "sleeps", "--since", time.Now().Add(time.Hour).Format(time.RFC3339)}, nil},
+	} {
+		got := parse(history(t, append([]string{"--data-dir", bobDir}, tc.args...)...))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("history %q:\n%s\nwant:\n%s", tc.args, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+	}
+	// The sender's side, and --json.
+	if got := historyTexts(t, aliceDir, "--search", "fox"); !slices.Equal(got, []string{
+		"the quick brown fox", "fox-trot at the Café", "\x1b[31mred\x1b[0m fox", "foxes are not dogs",
+	}) {
+		t.Errorf("alice's history --json --search fox: %q", got)
+	}
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+}
+
+// (5) A database made by the oldest schema, by its own SQL, is upgraded by
+// udpchat and keeps every row; history refuses it until then rather than
+// misread it.
+func TestOldestSchemaIsUpgraded(t *testing.T) {
+	dir := t.TempDir()
+	schema1, err := os.ReadFile(filepath.Join("..", "..", "internal", "store", "migrations", "0001_messages.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "udpchat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(string(schema1) + "\nPRAGMA user_version = 1;"); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 30
+	var want []string
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	for i := range rows {
+		dir, state, text := i%2, 3, fmt.Sprintf("old %02d zebra%d", i, i%3)
+		if dir == 0 {
+			state = 1 // delivered: a pending row would be sent at the start below
+		}
+		_, err := db.Exec(`INSERT INTO messages (peer, id, direction, kind, name, text, at, state, delivered_at) VALUES (?, ?, ?, 2, ?, ?, ?, ?, ?)`,
+			"192.0.2.1:7475", []byte(fmt.Sprintf("id-%013d", i)), dir, "someone", text, at.Add(time.Duration(i)*time.Minute).UnixNano(), state,
+			sql.NullInt64{Int64: at.UnixNano(), Valid: dir == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, text)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h := udpchat(t, "history", "--data-dir", dir)
+	if code := h.exit(t); code != 1 {
+		t.Errorf("history of a schema 1 database exited %d, want 1", code)
+	}
+	if lines := h.stderr.lines(); len(lines) != 1 || !strings.Contains(lines[0], "schema 1") || !strings.Contains(lines[0], filepath.Join(dir, "udpchat.db")) {
+		t.Errorf("history of a schema 1 database said %q, want one line naming the file and its schema", h.stderr)
+	}
+
+	chatAt(t, dir, anyPort, "me").wantExit(t, 0) // upgrades it
+	if got := historyTexts(t, dir); !slices.Equal(got, want) {
+		t.Errorf("after the upgrade, history has %q, want %q", got, want)
+	}
+	if got := historyTexts(t, dir, "--search", "zebra1"); len(got) != 10 {
+		t.Errorf("search of the upgraded rows found %d, want 10: %q", len(got), got)
+	}
+}
+
+// (6) One data dir, one udpchat: a second gets one line naming the dir, and
+// exits 1. history and send work beside the first. A damaged database or
+// one from a newer udpchat gets one line naming the file, exit 1.
+func TestDataDirErrors(t *testing.T) {
+	dir := t.TempDir()
+	alice := chatAt(t, dir, anyPort, "alice")
+	aliceAddr := alice.listening(t)
+
+	second := chatAt(t, dir, anyPort, "alice2")
+	if code := second.exit(t); code != 1 {
+		t.Errorf("a second udpchat on the data dir exited %d, want 1", code)
+	}
+	want := fmt.Sprintf("udpchat: another udpchat (pid %d) is using %s; stop it or use another --data-dir", alice.cmd.Process.Pid, dir)
+	if lines := second.stderr.lines(); len(lines) != 1 || lines[0] != want {
+		t.Errorf("the second udpchat said %q, want %q", second.stderr, want)
+	}
+	history(t, "--data-dir", dir)
+	send := udpchat(t, "send", "--data-dir", dir, "-p", aliceAddr, "-n", "bob", "beside")
+	if code := send.exit(t); code != 0 {
+		t.Errorf("send beside a chat on its data dir exited %d; stderr:\n%s", code, send.stderr)
+	}
+	alice.stdout.waitLine(t, "^bob: beside$")
+	alice.wantExit(t, 0)
+
+	corrupt := t.TempDir()
+	path := filepath.Join(corrupt, "udpchat.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("this is no database\n", 400)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newer := t.TempDir()
+	chatAt(t, newer, anyPort, "me").wantExit(t, 0)
+	db, err := sql.Open("sqlite", filepath.Join(newer, "udpchat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, tc := range []struct {
+		name, dir, want string
+	}{
+		{"corrupt", corrupt, regexp.QuoteMeta(path) + ` is not a udpchat database or is damaged .*: move it aside .*`},
+		{"newer", newer, regexp.QuoteMeta(filepath.Join(newer, "udpchat.db")) + ` was written by a newer udpchat \(schema 999, this one knows \d+\): upgrade udpchat.*`},
+	} {
+		for _, args := range [][]string{{"--data-dir", tc.dir, "-l", anyPort}, {"history", "--data-dir", tc.dir}} {
+			p := udpchat(t, args...)
+			if code := p.exit(t); code != 1 {
+				t.Errorf("%s: %q exited %d, want 1", tc.name, args, code)
+			}
+			if lines := p.stderr.lines(); len(lines) != 1 || !regexp.MustCompile("^udpchat: "+tc.want+"$").MatchString(lines[0]) {
+				t.Errorf("%s: %q said %q, want one line matching %q", tc.name, args, p.stderr, tc.want)
+			}
+		}
+	}
+}
+
+// history --cancel takes a message out of the outbox: the next start does
+// not send it, and history shows it cancelled.
+func TestCancelPending(t *testing.T) {
+	dir := t.TempDir()
+	aliceAddr, bobAddr := loopback(t), loopback(t)
+	alice := chatAt(t, dir, aliceAddr, "alice", "--json", "-p", bobAddr, "--timeout", "200ms")
+	alice.listening(t)
+	alice.say(t, "doomed", "kept")
+	alice.stdout.waitFor(t, "two sent events", func() bool { return len(jsonEvents(t, alice.stdout, "sent")) == 2 })
+	alice.wantExit(t, 1) // nobody at bobAddr: not delivered within the timeout
+	pending := history(t, "--data-dir", dir, "--pending")
+	if len(pending) != 2 {
+		t.Fatalf("history --pending: %q", pending)
+	}
+	id := regexp.MustCompile(`\[pending ([0-9a-f]{8})\]  alice: doomed$`).FindStringSubmatch(pending[0])
+	if id == nil {
+		t.Fatalf("history --pending: %q", pending)
+	}
+	out := history(t, "--data-dir", dir, "--cancel", id[1])
+	if len(out) != 1 || !strings.HasPrefix(out[0], "cancelled "+id[1]) {
+		t.Errorf("--cancel said %q", out)
+	}
+	if again := udpchat(t, "history", "--data-dir", dir, "--cancel", id[1]); again.exit(t) != 1 {
+		t.Errorf("a second --cancel of the same message succeeded")
+	}
+	got := history(t, "--data-dir", dir)
+	if len(got) != 2 || !strings.Contains(got[0], "[cancelled "+id[1]+"]  alice: doomed") || !strings.Contains(got[1], "[pending ") {
+		t.Errorf("history after --cancel: %q", got)
+	}
+
+	bob := chatAt(t, t.TempDir(), bobAddr, "bob")
+	bob.listening(t)
+	alice2 := chatAt(t, dir, aliceAddr, "alice", "--json", "--timeout", "1m")
+	alice2.wantExit(t, 0)
+	if sent := texts(jsonEvents(t, alice2.stdout, "sent")); !slices.Equal(sent, []string{"kept"}) {
+		t.Errorf("the restarted alice sent %q, want only the message not cancelled", sent)
+	}
+	bob.stdout.waitLine(t, "^alice: kept$")
+	bob.wantExit(t, 0)
+	if got := bob.stdout.lines(); !slices.Equal(got, []string{"alice: kept"}) {
+		t.Errorf("bob showed %q", got)
+	}
+}

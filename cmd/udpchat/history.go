@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/store"
+	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// historyOptions are history's flags.
+type historyOptions struct {
+	dataDir string
+	peer    string
+	search  string
+	since   string
+	limit   int
+	json    bool
+	pending bool
+	cancel  string
+}
+
+func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
+	fs := newFlagSet("udpchat history")
+	fs.StringVarP(&h.peer, "peer", "p", "", "only the messages exchanged with `HOST:PORT`")
+	fs.StringVarP(&h.search, "search", "s", "", "only the messages whose text has every word of `TEXT` (each as a word or the start of one; case and accents ignored)")
+	fs.StringVar(&h.since, "since", "", "only the messages since `T`: a Go duration back from now (90m, 2h, or 3d for days) or a time (2026-11-25, 2026-11-25 09:14, RFC 3339)")
+	fs.IntVar(&h.limit, "limit", store.DefaultLimit, "show the newest `N` matches; 0 shows all")
+	fs.BoolVar(&h.json, "json", false, "one JSON object a line")
+	fs.BoolVar(&h.pending, "pending", false, "only the messages still waiting for delivery (the outbox), with their IDs")
+	fs.StringVar(&h.cancel, "cancel", "", "cancel the pending message with this `ID` (or a unique start of it): it is not sent again")
+	fs.StringVar(&h.dataDir, "data-dir", "", "`DIR` of the history (default: the user config dir + /udpchat)")
+	return fs
+}
+
+func historyUsage(fs *pflag.FlagSet) string {
+	return `udpchat history: list or search what was said.
+
+Usage:
+  udpchat history [--peer P] [--search TEXT] [--since T] [--limit N] [--json]
+  udpchat history --pending [--peer P] [--json]
+  udpchat history --cancel ID
+
+Messages are listed oldest first, one a line:
+
+  2026-11-25 09:14:03  -> 127.0.0.1:9002  alice: hello bob
+  2026-11-25 09:14:09  <- 127.0.0.1:9002  bob: hi alice
+  2026-11-25 09:15:40  -> 127.0.0.1:9002  [pending 5f0c2a9e]  alice: still there?
+
+-> is a message you sent to that peer, <- one it sent you; then the name of
+the sender and the text (control characters escaped, as in the chat). A
+message you sent that is not delivered is marked [pending ID] or
+[cancelled ID], and one sent with --plain, which nothing acknowledges,
+[plain]. --json prints every field, the full ID included.
+
+history reads the database while udpchat runs (it takes no lock and writes
+nothing). A message waits in the outbox, and goes again at each start of
+udpchat, until its peer has it; --cancel ID gives up on it. --cancel needs the
+data dir to itself, so stop the chat first: while it runs, it keeps offering
+what it has queued. A message already on its way may still arrive.
+
+Flags:
+` + flagUsages(fs)
+}
+
+// historyCommand is udpchat history.
+func historyCommand(ctx context.Context, args []string, io stdio) int {
+	var h historyOptions
+	fs := newHistoryFlags(&h)
+	help, err := parseFlags(fs, args)
+	if help {
+		fmt.Fprint(io.out, historyUsage(fs))
+		return exitOK
+	}
+	if err == nil {
+		err = h.check(fs)
+	}
+	var q store.Query
+	if err == nil {
+		q, err = h.query(ctx, time.Now())
+	}
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	dir, err := dataDirPath(h.dataDir)
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	if h.cancel != "" {
+		return cancelCommand(ctx, dir, h.cancel, io)
+	}
+
+	st, err := store.OpenReadOnly(ctx, dir)
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	defer st.Close()
+	var ms []store.Message
+	if h.pending {
+		ms, err = st.Pending(ctx)
+		if q.Peer != "" {
+			ms = slices.DeleteFunc(ms, func(m store.Message) bool { return m.Peer != q.Peer })
+		}
+	} else {
+		ms, err = st.History(ctx, q)
+	}
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	if h.json {
+		enc := json.NewEncoder(io.out)
+		enc.SetEscapeHTML(false)
+		for _, m := range ms {
+			if err := enc.Encode(jsonHistory(m)); err != nil {
+				return fail(io, "history", err)
+			}
+		}
+		return exitOK
+	}
+	for _, m := range ms {
+		if _, err := fmt.Fprintln(io.out, historyLine(m)); err != nil {
+			return fail(io, "history", err)
+		}
+	}
+	return exitOK
+}
+
+func (h *historyOptions) check(fs *pflag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected argument %q: to search, give --search TEXT", fs.Arg(0))
+	case h.limit < 0:
+		return usagef("--limit %d: must be 0 (all) or more", h.limit)
+	case h.cancel != "" && (h.pending || h.peer != "" || h.search != "" || h.since != "" || h.json || fs.Changed("limit")):
+		return usagef("--cancel takes no other flag but --data-dir")
+	case h.pending && (h.search != "" || h.since != "" || fs.Changed("limit")):
+		return usagef("--pending lists the whole outbox; of the filters it takes only --peer")
+	}
+	return nil
+}
+
+// query is the store query the flags ask for.
+func (h *historyOptions) query(ctx context.Context, now time.Time) (store.Query, error) {
+	q := store.Query{Search: h.search, Limit: h.limit}
+	if h.limit == 0 {
+		q.Limit = int(^uint(0) >> 1)
+	}
+	if h.since != "" {
+		t, err := parseSince(h.since, now)
+		if err != nil {
+			return q, err
+		}
+		q.Since = t
+	}
+	if h.peer != "" {
+		p, err := historyPeer(ctx, h.peer)
+		if err != nil {
+			return q, err
+		}
+		q.Peer = p
+	}
+	return q, nil
+}
+
+// historyPeer is the store's name for the peer the user gave: an address
+// as the chat saw it (so localhost:9002 is 127.0.0.1:9002), or, for what
+// is not HOST:PORT, the text as given.
+func historyPeer(ctx context.Context, p string) (string, error) {
+	if addr, err := netip.ParseAddrPort(p); err == nil {
+		return chat.PeerKey(netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())), nil
+	}
+	if _, _, err := net.SplitHostPort(p); err != nil {
+		return p, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	addr, err := udp.ResolvePeer(ctx, p)
+	if err != nil {
+		return "", usageError{fmt.Errorf("--peer: %w", err)}
+	}
+	return chat.PeerKey(addr), nil
+}
+
+// dateLayouts are the times --since takes besides RFC 3339, in local time.
+var dateLayouts = []string{
+	"2006-01-02",
+	"2006-01-02 15:04",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04",
+	"2006-01-02T15:04:05",
+}
+
+// parseSince turns --since into a time: a duration back from now, or a
+// date and time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	bad := usagef("--since %q: want a duration back from now (90m, 2h, 3d) or a time (2026-11-25, 2026-11-25 09:14, 2026-11-25T09:14:03Z)", s)
+	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	}
+	if err == nil {
+		if d < 0 {
+			return time.Time{}, bad
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, bad
+}
+
+// historyTime is how history lines show a time: local, to the second.
+const historyTime = "2006-01-02 15:04:05"
+
+// historyLine is m as one line of history. Everything from the peer or the
+// user (peer, name, text) is escaped as the chat does, so one message is
+// one line and cannot drive the terminal.
+func historyLine(m store.Message) string {
+	var b strings.Builder
+	b.WriteString(m.At.Local().Format(historyTime))
+	if m.Direction == store.Outgoing {
+		b.WriteString("  -> ")
+	} else {
+		b.WriteString("  <- ")
+	}
+	b.WriteString(termsafe.Line(m.Peer))
+	b.WriteString("  ")
+	switch m.State {
+	case store.Pending, store.Cancelled:
+		fmt.Fprintf(&b, "[%v %s]  ", m.State, shortID(m.ID))
+	case store.Sent:
+		b.WriteString("[plain]  ")
+	}
+	if wire.ChatKind(m.Kind) == wire.ChatAction {
+		fmt.Fprintf(&b, "* %s %s", termsafe.Line(m.Name), termsafe.Line(m.Text))
+	} else {
+		fmt.Fprintf(&b, "%s: %s", termsafe.Line(m.Name), termsafe.Line(m.Text))
+	}
+	return b.String()
+}
+
+// shortID is as much of an ID as a person needs to name it to --cancel.
+func shortID(id [16]byte) string { return hex.EncodeToString(id[:4]) }
+
+// historyJSON is one message as --json prints it.
+type historyJSON struct {
+	Time        string `json:"time"`
+	Direction   string `json:"direction"` // "out" or "in"
+	Peer        string `json:"peer"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Text        string `json:"text"`
+	Action      bool   `json:"action,omitempty"`
+	State       string `json:"state"` // pending, delivered, cancelled, received, sent
+	DeliveredAt string `json:"delivered_at,omitempty"`
+}
+
+func jsonHistory(m store.Message) historyJSON {
+	j := historyJSON{
+		Time:      m.At.Format(time.RFC3339Nano),
+		Direction: "in",
+		Peer:      m.Peer,
+		ID:        hex.EncodeToString(m.ID[:]),
+		Name:      m.Name,
+		Text:      m.Text,
+		Action:    wire.ChatKind(m.Kind) == wire.ChatAction,
+		State:     m.State.String(),
+	}
+	if m.Direction == store.Outgoing {
+		j.Direction = "out"
+	}
+	if !m.DeliveredAt.IsZero() {
+		j.DeliveredAt = m.DeliveredAt.Format(time.RFC3339Nano)
+	}
+	return j
+}
+
+// cancelCommand is udpchat history --cancel ID: it takes the pending
+// message whose ID starts with idArg out of the outbox, for every peer it
+// waits for. It opens the store as udpchat does, locked, since it writes:
+// while a chat runs on dir, that chat owns the outbox.
+func cancelCommand(ctx context.Context, dir, idArg string, io stdio) int {
+	prefix := strings.ToLower(idArg)
+	if _, err := hex.DecodeString(prefix + strings.Repeat("0", len(prefix)%2)); err != nil || len(prefix) < 4 || len(prefix) > 32 {
+		return fail(io, "history", usagef("--cancel %q: want a message ID, or at least its first 4 hex digits, as 'udpchat history --pending' shows it", idArg))
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if _, err := os.Stat(filepath.Join(dir, store.DBName)); errors.Is(err, fs.ErrNotExist) {
+		return fail(io, "history", fmt.Errorf("nothing to cancel: no history in %s", dir))
+	}
+	st, err := store.Open(ctx, dir)
+	if errors.Is(err, store.ErrLocked) {
+		return fail(io, "history", fmt.Errorf("cannot cancel while another udpchat is using %s: stop it first (while it runs, it keeps offering what it has queued), then cancel", dir))
+	}
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	defer st.Close()
+	pending, err := st.Pending(ctx)
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	var matches []store.Message
+	ids := map[[16]byte]bool{}
+	for _, m := range pending {
+		if strings.HasPrefix(hex.EncodeToString(m.ID[:]), prefix) {
+			matches = append(matches, m)
+			ids[m.ID] = true
+		}
+	}
+	switch {
+	case len(matches) == 0:
+		return fail(io, "history", fmt.Errorf("no pending message has an ID starting %s ('udpchat history --pending' lists them)", prefix))
+	case len(ids) > 1:
+		return fail(io, "history", fmt.Errorf("%d pending messages have IDs starting %s: give more of the ID", len(ids), prefix))
+	}
+	for _, m := range matches {
+		if err := st.Cancel(ctx, m.Peer, m.ID); err != nil {
+			return fail(io, "history", err)
+		}
+		fmt.Fprintf(io.out, "cancelled %x to %s: it will not be sent again\n", m.ID, termsafe.Line(m.Peer))
+	}
+	return exitOK
+}

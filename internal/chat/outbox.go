@@ -1,0 +1,182 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/udpchat/udpchat/internal/store"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// Store is the database the node keeps history and its outbox in;
+// *store.Store implements it. Config.Store is nil in plain tests and in
+// `udpchat send`, and then nothing is stored.
+//
+// Every method is committed to disk when it returns: the node writes an
+// outgoing message with AddOutgoing before its first datagram leaves (the
+// outbox rule), marks it delivered when the peer acknowledges it, and
+// stores an incoming message with AddIncoming before it lets the link
+// acknowledge it, so that "delivered" means "on the other disk".
+type Store interface {
+	AddOutgoing(ctx context.Context, m store.Message) error
+	// AddSent records an outgoing message that nothing will acknowledge
+	// (plain mode): history, never outbox.
+	AddSent(ctx context.Context, m store.Message) error
+	MarkDelivered(ctx context.Context, peer string, id [16]byte) error
+	Cancel(ctx context.Context, peer string, id [16]byte) error
+	Pending(ctx context.Context) ([]store.Message, error)
+	AddIncoming(ctx context.Context, m store.Message) (isNew bool, err error)
+	// History is for a UI that shows a conversation's recent messages.
+	History(ctx context.Context, q store.Query) ([]store.Message, error)
+}
+
+// History returns the stored messages q selects, oldest first (see
+// store.Query; q.Peer is a PeerKey): what a UI shows of a conversation
+// when it opens. Without a store it returns nothing.
+func (n *Node) History(ctx context.Context, q store.Query) ([]store.Message, error) {
+	if n.store == nil {
+		return nil, nil
+	}
+	return n.store.History(ctx, q)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// PeerKey is the name the store knows peer by: its address today. Once
+// encryption lands it becomes the peer's key fingerprint, so that a peer
+// that comes back from another address is still the same peer (and its
+// retransmissions are still recognised); this function and peerAddr are
+// the only places that know.
+//
+// Until then a sender that restarts must come back on the same address for
+// its receivers to recognise what it sends again: udpchat does, as it
+// listens on a fixed port (--listen) by default.
+func PeerKey(addr netip.AddrPort) string { return addr.String() }
+
+// peerAddr is where to send what the store holds for the peer named key.
+func peerAddr(key string) (netip.AddrPort, error) {
+	addr, err := netip.ParseAddrPort(key)
+	if err != nil {
+		return addr, fmt.Errorf("outbox: peer %q is not an address", key)
+	}
+	return addr, nil
+}
+
+// storeCtx is the context of store calls: they are local and short, and
+// the node has no context of its own to bound them with.
+var storeCtx = context.Background()
+
+// Cancelled says one of our messages will not be sent again: Node.Cancel
+// took it out of the outbox. If its datagrams were already on their way,
+// the peer may still get it, and then a Delivered follows.
+type Cancelled struct {
+	ID MessageID
+	To netip.AddrPort
+}
+
+func (Cancelled) isEvent() {}
+
+// ErrNotPending is returned by Cancel for a message that is not waiting
+// for delivery: delivered already, cancelled already, or unknown.
+var ErrNotPending = errors.New("no message with that ID is waiting for delivery")
+
+// Cancel gives up on our message id to every peer that does not have it
+// yet, and returns (and emits as Cancelled events) where it was cancelled.
+//
+// What Cancel guarantees: the message leaves the outbox, so no later start
+// sends it again; WaitDelivered and Undelivered stop counting it; and the
+// store keeps it in the history as cancelled. What it cannot: the link has
+// no way to take back a message it has queued, so while this node runs, a
+// peer that comes back may still get it (its datagrams may be on the wire
+// already). If that happens the store records it as delivered after all
+// and a Delivered event follows the Cancelled one.
+func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
+	n.outMu.Lock()
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		n.outMu.Unlock()
+		return nil, ErrClosed
+	}
+	var refs []sentRef
+	for r, s := range n.pending {
+		if s.ID == id {
+			refs = append(refs, r)
+		}
+	}
+	n.mu.Unlock()
+	if len(refs) == 0 {
+		n.outMu.Unlock()
+		return nil, fmt.Errorf("cancel %s: %w", id, ErrNotPending)
+	}
+
+	var errs []error
+	done := refs[:0]
+	for _, r := range refs {
+		if n.store != nil {
+			if err := n.store.Cancel(storeCtx, PeerKey(r.peer), [16]byte(id)); err != nil {
+				errs = append(errs, fmt.Errorf("cancel %s to %s: %w", id, r.peer, err))
+				continue
+			}
+		}
+		done = append(done, r)
+	}
+	var cancelled []Cancelled
+	n.mu.Lock()
+	for _, r := range done {
+		delete(n.pending, r)
+		n.cancelled[r] = id
+		cancelled = append(cancelled, Cancelled{ID: id, To: r.peer})
+	}
+	if len(done) > 0 && len(n.pending) == 0 {
+		close(n.drained)
+	}
+	evs := make([]Event, len(cancelled))
+	for i, c := range cancelled {
+		evs[i] = c
+	}
+	t := n.takeTurnLocked()
+	n.mu.Unlock()
+	n.outMu.Unlock()
+	n.emit(t, evs)
+	return cancelled, errors.Join(errs...)
+}
+
+// requeue sends again, in the order they were first sent, the messages the
+// store still has pending: those of an earlier run that exited, or was
+// killed, before their peers had them. They keep their IDs, so a peer that
+// had in fact got one recognises it and does not show it twice. The
+// returned events (a Sent for each, so the UI can show them pending, and
+// an Error for each that cannot be sent) are for the caller to emit.
+//
+// n.outMu must be held and n.link set.
+func (n *Node) requeueLocked(pending []store.Message) []Event {
+	var evs []Event
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, m := range pending {
+		addr, err := peerAddr(m.Peer)
+		if err != nil {
+			evs = append(evs, Error{Err: fmt.Errorf("a message waiting in the outbox cannot be sent: %w", err)})
+			continue
+		}
+		kind := wire.ChatKind(m.Kind)
+		payload, err := wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: m.ID, Name: m.Name, Text: m.Text})
+		if err != nil {
+			evs = append(evs, Error{Err: fmt.Errorf("message %x in the outbox for %s cannot be sent: %w", m.ID, addr, err)})
+			continue
+		}
+		n.peerLocked(addr)
+		ref, err := n.link.Send(addr, payload)
+		if err != nil {
+			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})
+			continue
+		}
+		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, At: m.At}
+		n.addPendingLocked(sentRef{addr, ref}, s)
+		evs = append(evs, s)
+	}
+	return evs
+}

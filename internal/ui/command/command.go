@@ -1,0 +1,160 @@
+// Package command is what udpchat's UIs share about what a user types: which
+// lines are commands, which commands there are, how /help describes them and
+// how Tab completes them. Line mode and the terminal UI both parse with it, so
+// a line means the same thing in either.
+package command
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Kind is what a line of input asks for.
+type Kind int
+
+const (
+	Skip    Kind = iota // a blank line
+	Say                 // send Arg as a message
+	Bye                 // send Arg (the word), wait for delivery, leave
+	Quit                // leave without sending
+	Me                  // send Arg as an action
+	Nick                // change our name to Arg
+	Connect             // add the peer at Arg
+	Msg                 // send to one peer: Arg is "PEER TEXT" (see SplitPeer)
+	Peers               // list the peers
+	Stats               // show each peer's link numbers
+	Clear               // clear the screen's messages
+	Help                // show help
+	Unknown             // an unknown /command, named by Arg
+)
+
+// Command is one parsed line of input.
+type Command struct {
+	Kind Kind
+	Arg  string
+}
+
+// Parse says what line asks for. Only a line that is exactly bye or exit
+// (any case, spaces around ignored) leaves; "goodbye" and "existing" are
+// text. A line starting with // sends the rest, starting with /. A command's
+// argument has the spaces around it removed.
+func Parse(line string) Command {
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case trimmed == "":
+		return Command{Kind: Skip}
+	case strings.EqualFold(trimmed, "bye"), strings.EqualFold(trimmed, "exit"):
+		return Command{Kind: Bye, Arg: trimmed}
+	case strings.HasPrefix(line, "//"):
+		return Command{Kind: Say, Arg: line[1:]}
+	case !strings.HasPrefix(line, "/"):
+		return Command{Kind: Say, Arg: line}
+	}
+	name, arg, _ := strings.Cut(line[1:], " ")
+	arg = strings.TrimSpace(arg)
+	if s, ok := lookup(name); ok {
+		switch s.Kind {
+		case Quit, Help, Peers, Stats, Clear:
+			arg = "" // they take no argument; the rest is ignored
+		}
+		return Command{Kind: s.Kind, Arg: arg}
+	}
+	return Command{Kind: Unknown, Arg: name}
+}
+
+// SplitPeer splits /msg's argument into the peer (the first word) and the
+// text (the rest).
+func SplitPeer(arg string) (peer, text string) {
+	peer, text, _ = strings.Cut(arg, " ")
+	return peer, strings.TrimLeft(text, " ")
+}
+
+// Spec describes one slash command.
+type Spec struct {
+	Kind Kind
+	Name string // without the slash
+	Args string // the argument, as /help shows it ("" for none)
+	Help string
+	// TerminalOnly says only the terminal UI has it: line mode's output is
+	// for scripts, and a listing or a cleared screen means nothing there.
+	TerminalOnly bool
+}
+
+// Specs are the slash commands, in the order /help lists them.
+var Specs = []Spec{
+	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`},
+	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT)", TerminalOnly: true},
+	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
+	{Kind: Connect, Name: "connect", Args: "ADDR", Help: "add the peer at ADDR (IP:PORT or HOST:PORT)"},
+	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
+	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes", TerminalOnly: true},
+	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true},
+	{Kind: Quit, Name: "quit", Help: "leave without sending anything more"},
+	{Kind: Help, Name: "help", Help: "show this help"},
+}
+
+func lookup(name string) (Spec, bool) {
+	i := slices.IndexFunc(Specs, func(s Spec) bool { return strings.EqualFold(s.Name, name) })
+	if i < 0 {
+		return Spec{}, false
+	}
+	return Specs[i], true
+}
+
+// Lookup returns the spec of the command of kind k.
+func Lookup(k Kind) (Spec, bool) {
+	i := slices.IndexFunc(Specs, func(s Spec) bool { return s.Kind == k })
+	if i < 0 {
+		return Spec{}, false
+	}
+	return Specs[i], true
+}
+
+// Usage lists the commands, one a line, as /help shows them: those of the
+// terminal UI if terminal, else those of line mode.
+func Usage(terminal bool) string {
+	var b strings.Builder
+	row := func(left, right string) { fmt.Fprintf(&b, "  %-15s %s\n", left, right) }
+	for _, s := range Specs {
+		if s.TerminalOnly && !terminal {
+			continue
+		}
+		row(strings.TrimSpace("/"+s.Name+" "+s.Args), s.Help)
+	}
+	row("bye, exit", "send it, wait until it is delivered, and leave")
+	row("//TEXT", "send /TEXT")
+	return b.String()
+}
+
+// Complete returns the commands (with their slash) whose names start with
+// prefix, itself starting with a slash, in the order Specs lists them.
+func Complete(prefix string, terminal bool) []string {
+	name, ok := strings.CutPrefix(prefix, "/")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, s := range Specs {
+		if (!s.TerminalOnly || terminal) && strings.HasPrefix(s.Name, strings.ToLower(name)) {
+			out = append(out, "/"+s.Name)
+		}
+	}
+	return out
+}
+
+// CommonPrefix is the longest prefix all of words share.
+func CommonPrefix(words []string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	p := words[0]
+	for _, w := range words[1:] {
+		for !strings.HasPrefix(w, p) {
+			_, size := utf8.DecodeLastRuneInString(p)
+			p = p[:len(p)-size]
+		}
+	}
+	return p
+}

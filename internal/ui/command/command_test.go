@@ -1,0 +1,120 @@
+package command
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/udpchat/udpchat/internal/chat"
+)
+
+func TestParse(t *testing.T) {
+	for line, want := range map[string]Command{
+		"":                   {Kind: Skip},
+		"   \t":              {Kind: Skip},
+		"hello":              {Kind: Say, Arg: "hello"},
+		"  spaced  ":         {Kind: Say, Arg: "  spaced  "},
+		"two\nlines":         {Kind: Say, Arg: "two\nlines"},
+		"bye":                {Kind: Bye, Arg: "bye"},
+		" BYE ":              {Kind: Bye, Arg: "BYE"},
+		"Exit":               {Kind: Bye, Arg: "Exit"},
+		"goodbye":            {Kind: Say, Arg: "goodbye"},
+		"existing":           {Kind: Say, Arg: "existing"},
+		"bye now":            {Kind: Say, Arg: "bye now"},
+		"bye\nnow":           {Kind: Say, Arg: "bye\nnow"},
+		"/quit":              {Kind: Quit},
+		"/QUIT now":          {Kind: Quit},
+		"/me waves  ":        {Kind: Me, Arg: "waves"},
+		"/me":                {Kind: Me},
+		"/nick robert":       {Kind: Nick, Arg: "robert"},
+		"/connect 1.2.3.4:5": {Kind: Connect, Arg: "1.2.3.4:5"},
+		"/msg bob hi there":  {Kind: Msg, Arg: "bob hi there"},
+		"/peers":             {Kind: Peers},
+		"/stats now":         {Kind: Stats},
+		"/clear":             {Kind: Clear},
+		"/help":              {Kind: Help},
+		"//etc/passwd":       {Kind: Say, Arg: "/etc/passwd"},
+		"/bye":               {Kind: Unknown, Arg: "bye"},
+		"/":                  {Kind: Unknown},
+		"/meow":              {Kind: Unknown, Arg: "meow"},
+	} {
+		if got := Parse(line); got != want {
+			t.Errorf("Parse(%q) = %+v, want %+v", line, got, want)
+		}
+	}
+}
+
+func TestSplitPeer(t *testing.T) {
+	for arg, want := range map[string][2]string{
+		"bob hi there":      {"bob", "hi there"},
+		"bob    spaced out": {"bob", "spaced out"},
+		"bob":               {"bob", ""},
+		"":                  {"", ""},
+	} {
+		if peer, text := SplitPeer(arg); peer != want[0] || text != want[1] {
+			t.Errorf("SplitPeer(%q) = %q, %q; want %q", arg, peer, text, want)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	line, term := Usage(false), Usage(true)
+	for _, s := range Specs {
+		if !strings.Contains(term, "/"+s.Name) {
+			t.Errorf("terminal usage lacks /%s", s.Name)
+		}
+		if listed := strings.Contains(line, "  /"+s.Name+" "); listed == s.TerminalOnly {
+			t.Errorf("line mode usage lists /%s: %v, want %v", s.Name, listed, !s.TerminalOnly)
+		}
+	}
+	for _, u := range []string{line, term} {
+		if !strings.Contains(u, "bye, exit") || !strings.Contains(u, "//TEXT") {
+			t.Errorf("usage lacks bye/exit or //TEXT:\n%s", u)
+		}
+	}
+}
+
+func TestComplete(t *testing.T) {
+	for _, tc := range []struct {
+		prefix   string
+		terminal bool
+		want     []string
+	}{
+		{"/m", true, []string{"/me", "/msg"}},
+		{"/m", false, []string{"/me"}},
+		{"/ST", true, []string{"/stats"}},
+		{"/", false, []string{"/me", "/nick", "/connect", "/quit", "/help"}},
+		{"/x", true, nil},
+		{"m", true, nil},
+	} {
+		if got := Complete(tc.prefix, tc.terminal); !slices.Equal(got, tc.want) {
+			t.Errorf("Complete(%q, %v) = %q, want %q", tc.prefix, tc.terminal, got, tc.want)
+		}
+	}
+	for words, want := range map[string]string{
+		"/me /msg":        "/m",
+		"/stats":          "/stats",
+		"":                "",
+		"zoë zoé":         "zo",
+		"alice alicia al": "al",
+	} {
+		if got := CommonPrefix(strings.Fields(words)); got != want {
+			t.Errorf("CommonPrefix(%q) = %q, want %q", words, got, want)
+		}
+	}
+}
+
+func TestUndelivered(t *testing.T) {
+	bob, carol := netip.MustParseAddrPort("10.0.0.2:7475"), netip.MustParseAddrPort("10.0.0.3:7475")
+	got := Undelivered(
+		[]chat.Sent{{To: bob}, {To: carol}, {To: bob}},
+		[]chat.PeerInfo{{Addr: bob, Name: "bob"}, {Addr: carol}},
+	)
+	if want := "2 messages to bob (10.0.0.2:7475), 1 message to 10.0.0.3:7475"; got != want {
+		t.Errorf("Undelivered = %q, want %q", got, want)
+	}
+	if got := Undelivered(nil, nil); got != "" {
+		t.Errorf("Undelivered(nil) = %q", got)
+	}
+}

@@ -1,0 +1,44 @@
+package command
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/udpchat/udpchat/internal/chat"
+)
+
+// Undelivered says what of lost was not delivered and to whom, as
+// "1 message to bob (192.0.2.7:7475), 2 messages to 192.0.2.9:7475", naming
+// peers as peers lists them; "" if lost is empty.
+func Undelivered(lost []chat.Sent, peers []chat.PeerInfo) string {
+	names := make(map[netip.AddrPort]string)
+	for _, p := range peers {
+		names[p.Addr] = p.Name
+	}
+	var order []netip.AddrPort
+	count := make(map[netip.AddrPort]int)
+	for _, s := range lost {
+		if count[s.To] == 0 {
+			order = append(order, s.To)
+		}
+		count[s.To]++
+	}
+	to := make([]string, 0, len(order))
+	for _, addr := range order {
+		who := addr.String()
+		if name := names[addr]; name != "" {
+			who = fmt.Sprintf("%s (%s)", name, addr)
+		}
+		to = append(to, fmt.Sprintf("%s to %s", Messages(count[addr]), who))
+	}
+	return strings.Join(to, ", ")
+}
+
+// Messages is "1 message" or "N messages".
+func Messages(n int) string {
+	if n == 1 {
+		return "1 message"
+	}
+	return fmt.Sprintf("%d messages", n)
+}

@@ -1,0 +1,306 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"go.uber.org/goleak"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitTimeout bounds every wait in these tests; none should come near it.
+const waitTimeout = 5 * time.Second
+
+// harness drives a model the way Bubble Tea does: one message at a time
+// through Update, each Cmd on its own goroutine, its message fed back in.
+// The test goroutine is the one that calls Update, so the model needs no
+// locks, as in a real program.
+type harness struct {
+	t    *testing.T
+	m    *model
+	msgs chan tea.Msg
+	done chan struct{}
+	wg   sync.WaitGroup
+	quit bool // the model asked to quit
+}
+
+// newHarness starts a model on node in a w×h terminal. The node is closed
+// at the end of the test.
+func newHarness(t *testing.T, node *chat.Node, w, h int) *harness {
+	t.Helper()
+	return newHarnessOpts(t, node, w, h, false)
+}
+
+func newHarnessOpts(t *testing.T, node *chat.Node, w, h int, noColor bool) *harness {
+	t.Helper()
+	hs := &harness{
+		t:    t,
+		m:    newModel(context.Background(), node, Options{Timeout: 2 * time.Second}, noColor),
+		msgs: make(chan tea.Msg, 64),
+		done: make(chan struct{}),
+	}
+	t.Cleanup(func() {
+		node.Close(context.Background()) // ends the events Cmd
+		close(hs.done)
+		hs.wg.Wait()
+	})
+	hs.run(hs.m.Init())
+	hs.update(tea.WindowSizeMsg{Width: w, Height: h})
+	return hs
+}
+
+func (hs *harness) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	hs.wg.Add(1)
+	go func() {
+		defer hs.wg.Done()
+		hs.deliver(cmd())
+	}()
+}
+
+func (hs *harness) deliver(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case nil:
+		return
+	case tea.BatchMsg:
+		for _, c := range msg {
+			hs.run(c)
+		}
+		return
+	}
+	select {
+	case hs.msgs <- msg:
+	case <-hs.done:
+	}
+}
+
+// update feeds msg to the model now.
+func (hs *harness) update(msg tea.Msg) {
+	if _, ok := msg.(tea.QuitMsg); ok {
+		hs.quit = true
+		return
+	}
+	_, cmd := hs.m.Update(msg)
+	hs.run(cmd)
+}
+
+// screen is what the terminal shows, without colours.
+func (hs *harness) screen() string { return ansi.Strip(hs.m.View().Content) }
+
+// waitFor processes messages until the screen shows all of want.
+func (hs *harness) waitFor(want ...string) {
+	hs.t.Helper()
+	hs.waitUntil(strings.Join(want, " and "), func(s string) bool {
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitGone processes messages until the screen no longer shows gone.
+func (hs *harness) waitGone(gone string) {
+	hs.t.Helper()
+	hs.waitUntil("no "+gone, func(s string) bool { return !strings.Contains(s, gone) })
+}
+
+func (hs *harness) waitUntil(what string, ok func(screen string) bool) {
+	hs.t.Helper()
+	deadline := time.After(waitTimeout)
+	for !ok(hs.screen()) {
+		select {
+		case msg := <-hs.msgs:
+			hs.update(msg)
+		case <-deadline:
+			hs.t.Fatalf("screen never showed %s; it shows:\n%s", what, hs.screen())
+		}
+	}
+}
+
+// waitQuit processes messages until the model quits.
+func (hs *harness) waitQuit() {
+	hs.t.Helper()
+	deadline := time.After(waitTimeout)
+	for !hs.quit {
+		select {
+		case msg := <-hs.msgs:
+			hs.update(msg)
+		case <-deadline:
+			hs.t.Fatalf("the model did not quit; the screen shows:\n%s", hs.screen())
+		}
+	}
+}
+
+// settle processes what is ready, waiting for more up to d.
+func (hs *harness) settle(d time.Duration) {
+	deadline := time.After(d)
+	for {
+		select {
+		case msg := <-hs.msgs:
+			hs.update(msg)
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// typeText types s, one key at a time.
+func (hs *harness) typeText(s string) {
+	for _, r := range s {
+		hs.update(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
+// press presses a special key (tea.KeyEnter, …), with modifiers if given.
+func (hs *harness) press(code rune, mod ...tea.KeyMod) {
+	k := tea.KeyPressMsg{Code: code}
+	for _, m := range mod {
+		k.Mod |= m
+	}
+	hs.update(k)
+}
+
+// enter types line and presses Enter.
+func (hs *harness) enter(line string) {
+	hs.typeText(line)
+	hs.press(tea.KeyEnter)
+}
+
+// fakeLink stands in for the transport: the test plays the network by
+// calling the node's Handler (h) itself.
+type fakeLink struct {
+	addr    netip.AddrPort
+	h       chat.Handler
+	mu      sync.Mutex
+	sends   []fakeSend
+	lastRef uint64
+	closed  bool
+}
+
+type fakeSend struct {
+	peer netip.AddrPort
+	msg  []byte
+	ref  uint64
+}
+
+func (l *fakeLink) Connect(netip.AddrPort) error { return nil }
+
+func (l *fakeLink) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastRef++
+	l.sends = append(l.sends, fakeSend{peer, bytes.Clone(msg), l.lastRef})
+	return l.lastRef, nil
+}
+
+func (l *fakeLink) Close(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	return nil
+}
+
+func (l *fakeLink) LocalAddr() netip.AddrPort { return l.addr }
+
+func (l *fakeLink) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// chats returns the chat messages (not hellos) sent so far.
+func (l *fakeLink) chats(t *testing.T) []fakeChat {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []fakeChat
+	for _, s := range l.sends {
+		m, err := wire.ParseChat(s.msg)
+		if err != nil {
+			t.Fatalf("the node sent an undecodable payload: %v", err)
+		}
+		if m.Kind != wire.ChatHello {
+			out = append(out, fakeChat{s, m})
+		}
+	}
+	return out
+}
+
+type fakeChat struct {
+	fakeSend
+	wire.ChatMessage
+}
+
+// fakeNode returns a reliable-mode node named alice at 10.0.0.1:7475 on a
+// fakeLink.
+func fakeNode(t *testing.T, cfg chat.Config) (*chat.Node, *fakeLink) {
+	t.Helper()
+	link := &fakeLink{addr: netip.MustParseAddrPort("10.0.0.1:7475")}
+	if cfg.Name == "" {
+		cfg.Name = "alice"
+	}
+	n, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
+		link.h = h
+		return link, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, link
+}
+
+var (
+	bob   = netip.MustParseAddrPort("10.0.0.2:7475")
+	carol = netip.MustParseAddrPort("10.0.0.3:7475")
+)
+
+// join plays peer introducing itself as name (a session starts, a hello
+// arrives), as the link would.
+func join(t *testing.T, link *fakeLink, peer netip.AddrPort, name string) {
+	t.Helper()
+	link.h.PeerUp(peer)
+	say(t, link, peer, wire.ChatHello, name, "")
+}
+
+// say plays peer sending a chat message.
+func say(t *testing.T, link *fakeLink, peer netip.AddrPort, kind wire.ChatKind, name, text string) {
+	t.Helper()
+	var id chat.MessageID
+	rand.Read(id[:])
+	payload, err := wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: id, Name: name, Text: text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := link.h.Receive(peer, payload); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lines splits a screen into its lines.
+func lines(screen string) []string { return strings.Split(screen, "\n") }
+
+// lineWith returns the first line of screen containing s, or "".
+func lineWith(screen, s string) string {
+	for _, l := range lines(screen) {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}

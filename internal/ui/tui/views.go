@@ -1,0 +1,377 @@
+package tui
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+)
+
+// banner is the welcome's "udpchat", in figlet's standard font as the
+// classic app had it.
+var banner = []string{
+	`           _            _           _`,
+	` _   _  __| |_ __   ___| |__   __ _| |_`,
+	`| | | |/ _` + "`" + ` | '_ \ / __| '_ \ / _` + "`" + ` | __|`,
+	`| |_| | (_| | |_) | (__| | | | (_| | |_`,
+	` \__,_|\__,_| .__/ \___|_| |_|\__,_|\__|`,
+	`            |_|`,
+}
+
+const bannerWidth = 40
+
+func truncate(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// headerView is one line: the app, our name, our address, whether what we
+// say is encrypted (never dropped, and loud when it is not) and our key's
+// fingerprint. What does not fit goes, least important first.
+func (m *model) headerView() string {
+	type segment struct {
+		text string
+		drop int // 0: never dropped; higher goes first
+	}
+	on := func(st lipgloss.Style) lipgloss.Style { return st.Inherit(m.st.header) }
+	var security string
+	switch sec := m.node.Security(); {
+	case m.node.Plain():
+		security = on(m.st.warning).Render(" PLAIN — not encrypted ")
+	case sec.Encrypted:
+		security = on(m.st.encrypted).Render("encrypted")
+	default:
+		security = on(m.st.warning).Render(" NOT encrypted ")
+	}
+	segs := []segment{
+		{on(m.st.headerTitle).Render("udpchat"), 3},
+		{on(m.st.own).Render(termsafe.Line(m.name)), 1},
+		{on(m.st.headerDim).Render(m.local.String()), 2},
+		{security, 0},
+	}
+	if fp := m.node.Security().Fingerprint; fp != "" {
+		segs = append(segs, segment{on(m.st.headerDim).Render("key " + truncate(termsafe.Line(fp), 24)), 4})
+	}
+	sep := on(m.st.headerDim).Render(" · ")
+	// On the right, who is here; it goes first when space is short.
+	online := 0
+	for _, p := range m.peers {
+		if p.State == chat.PeerOnline {
+			online++
+		}
+	}
+	who := "nobody here yet"
+	if online > 0 {
+		who = plural(online, "peer") + " online"
+	}
+	right := on(m.st.headerDim).Render(who + " ")
+	join := func() string {
+		var texts []string
+		for _, s := range segs {
+			if s.drop < 5 {
+				texts = append(texts, s.text)
+			}
+		}
+		left := on(lipgloss.NewStyle()).Render(" ") + strings.Join(texts, sep)
+		if slices.ContainsFunc(segs, func(s segment) bool { return s.drop == 5 }) {
+			gap := m.width - ansi.StringWidth(left) - ansi.StringWidth(right)
+			return left + m.st.header.Render(strings.Repeat(" ", max(gap, 1))) + right
+		}
+		return left
+	}
+	segs = append(segs, segment{right, 5})
+	line := join()
+	for ansi.StringWidth(line) > m.width && len(segs) > 1 {
+		worst := 0
+		for i, s := range segs {
+			if s.drop > segs[worst].drop {
+				worst = i
+			}
+		}
+		if segs[worst].drop == 0 {
+			break
+		}
+		segs = append(segs[:worst], segs[worst+1:]...)
+		line = join()
+	}
+	line = truncate(line, m.width)
+	if pad := m.width - ansi.StringWidth(line); pad > 0 {
+		line += m.st.header.Render(strings.Repeat(" ", pad))
+	}
+	return line
+}
+
+// statusView is the line between the messages and the input: a note or an
+// error, or what leaving is waiting for, or a hint; and on the right, how
+// many messages wait below when scrolled up.
+func (m *model) statusView() string {
+	var right string
+	switch {
+	case m.unseen > 0:
+		right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %d new below ", m.unseen))
+		if m.width >= 60 {
+			right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %s below (PgDn, Esc) ", plural(m.unseen, "new message")))
+		}
+	case !m.follow:
+		right = m.st.dim.Render("↑ scrolled (Esc: newest)")
+	}
+	var left string
+	switch {
+	case m.leaving && m.leaveWait:
+		left = m.st.status.Render(fmt.Sprintf("leaving: waiting up to %s for delivery (Ctrl+C: leave now)…", m.opts.Timeout))
+	case m.leaving:
+		left = m.st.status.Render("leaving…")
+	case m.status != "" && m.statusErr:
+		left = m.st.errText.Render(m.status)
+	case m.status != "":
+		left = m.st.status.Render(m.status)
+	default:
+		left = m.st.status.Render("Enter send · Alt+Enter new line · Tab complete · PgUp/PgDn scroll · /help · Ctrl+C leave")
+	}
+	room := m.width - ansi.StringWidth(right)
+	if right != "" {
+		room-- // a space between
+	}
+	if room < 8 { // too narrow for both: the count wins
+		return truncate(right, m.width)
+	}
+	left = truncate(left, room)
+	gap := m.width - ansi.StringWidth(left) - ansi.StringWidth(right)
+	return left + strings.Repeat(" ", max(gap, 0)) + right
+}
+
+// panelView lists the peers: name, address, and state with RTT and
+// encryption, in w columns and h lines.
+func (m *model) panelView(w, h int) string {
+	inner := w - 2 // the border and the padding
+	lines := []string{m.st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(m.peers)))}
+	for i, p := range m.peers {
+		if len(lines)+3 > h && i < len(m.peers) {
+			lines = append(lines, m.st.dim.Render(fmt.Sprintf("+%d more: /peers", len(m.peers)-i)))
+			break
+		}
+		dot, stateStyle := m.stateLook(p.State)
+		name := p.Name
+		if name == "" {
+			name = p.Addr.String()
+		}
+		lines = append(lines,
+			stateStyle.Render(dot)+" "+m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
+			"  "+m.st.dim.Render(p.Addr.String()),
+			"  "+stateStyle.Render(p.State.String())+m.rttText(p.Addr)+" "+m.securityText(p))
+	}
+	for i, l := range lines {
+		lines[i] = truncate(l, inner)
+	}
+	return m.st.panel.Height(h).MaxHeight(h).Width(w).Render(strings.Join(lines, "\n"))
+}
+
+func (m *model) stateLook(s chat.PeerState) (string, lipgloss.Style) {
+	switch s {
+	case chat.PeerOnline:
+		return "●", m.st.online
+	case chat.PeerConnecting:
+		return "◌", m.st.connecting
+	case chat.PeerUnreachable:
+		return "○", m.st.away
+	}
+	return "·", m.st.left
+}
+
+func (m *model) rttText(addr netip.AddrPort) string {
+	if rtt, ok := m.rtts[addr]; ok && rtt > 0 {
+		return m.st.dim.Render(" " + duration(rtt))
+	}
+	return ""
+}
+
+func (m *model) securityText(p chat.PeerInfo) string {
+	switch {
+	case m.node.Plain():
+		return m.st.warning.Render("plain")
+	case m.node.Security().Encrypted:
+		return m.st.encrypted.Render("enc")
+	}
+	return m.st.away.Render("no enc")
+}
+
+// welcomeLines are shown while nobody is here: the banner, where we are,
+// and the one command a friend should run to join. Small terminals get the
+// gist in a few lines.
+func (m *model) welcomeLines(w, h int) []string {
+	reach := m.reach
+	if len(reach) == 0 {
+		reach = []string{m.local.String()}
+	}
+	friend := "udpchat --peer " + reach[0]
+	if m.node.Plain() {
+		friend = "udpchat --plain --peer " + reach[0]
+	}
+	name := m.st.own.Render(termsafe.Line(m.name))
+	var text []string
+	if h < 16 {
+		text = []string{
+			m.st.banner.Render("udpchat") + m.st.dim.Render(" · chat over UDP"),
+			fmt.Sprintf("You are %s at %s.", name, reach[0]),
+			"Nobody here yet. A friend runs:",
+			"  " + m.st.command.Render(friend),
+			"or " + m.st.command.Render("/connect HOST:PORT") + m.st.dim.Render(" · /help"),
+		}
+	} else {
+		if w >= bannerWidth+2 && h >= 20 {
+			for _, l := range banner {
+				text = append(text, m.st.banner.Render(l))
+			}
+		} else {
+			text = append(text, m.st.banner.Render("udpchat"))
+		}
+		text = append(text,
+			m.st.dim.Render("chat machine to machine over UDP"),
+			"",
+			fmt.Sprintf("You are %s, listening on %s.", name, m.local))
+		var connecting []string
+		for _, p := range m.peers {
+			if p.State == chat.PeerConnecting {
+				connecting = append(connecting, p.Addr.String())
+			}
+		}
+		if len(connecting) > 0 {
+			text = append(text, m.st.connecting.Render("Waiting for "+strings.Join(connecting, ", ")+" to answer…"))
+		}
+		text = append(text,
+			"Nobody is here yet. Ask a friend to run:",
+			"",
+			"  "+m.st.command.Render(friend),
+			"")
+		if len(reach) > 1 {
+			text = append(text, m.st.dim.Render("(or --peer "+strings.Join(reach[1:], ", ")+")"))
+		}
+		text = append(text, "or reach them: "+m.st.command.Render("/connect HOST:PORT"))
+		if fp := m.node.Security().Fingerprint; fp != "" {
+			text = append(text, "Your key: "+m.st.dim.Render(termsafe.Line(fp)))
+		}
+		text = append(text, m.st.dim.Render("/help lists the commands · Ctrl+C leaves"), "")
+	}
+	var lines []string
+	for _, t := range text {
+		for _, l := range strings.Split(ansi.Wrap(t, max(w-1, 1), ""), "\n") {
+			lines = append(lines, " "+l)
+		}
+	}
+	return lines
+}
+
+// gotPeers takes a fresh look at the peers.
+func (m *model) gotPeers(msg peersMsg) tea.Cmd {
+	m.refreshing = false
+	hadPanel := m.panelWidth()
+	m.peers, m.rtts = msg.peers, msg.rtts
+	if m.panelWidth() != hadPanel {
+		m.layout()
+		for _, e := range m.entries {
+			e.rendered = nil
+		}
+	}
+	m.dirty = true // the welcome depends on the peers
+	if m.refreshAgain {
+		m.refreshAgain = false
+		return m.refreshCmd()
+	}
+	return nil
+}
+
+// showPeers is /peers.
+func (m *model) showPeers() {
+	if len(m.peers) == 0 {
+		m.block("No peers yet: /connect HOST:PORT, or wait until someone contacts you.")
+		return
+	}
+	var b strings.Builder
+	b.WriteString(m.st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(m.peers))))
+	for _, p := range m.peers {
+		_, stateStyle := m.stateLook(p.State)
+		name := p.Name
+		if name == "" {
+			name = "(no name yet)"
+		}
+		fmt.Fprintf(&b, "\n  %s %s  %s%s %s", m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
+			m.st.dim.Render(p.Addr.String()), stateStyle.Render(p.State.String()), m.rttText(p.Addr), m.securityText(p))
+		if p.Fingerprint != "" {
+			fmt.Fprintf(&b, "\n    key %s", termsafe.Line(p.Fingerprint))
+		}
+	}
+	m.block(b.String())
+}
+
+// gotStats shows /stats: per peer, the numbers that show the transport at
+// work.
+func (m *model) gotStats(msg statsMsg) {
+	if msg.err != nil {
+		m.fail(fmt.Errorf("/stats: %w", msg.err))
+		return
+	}
+	if len(msg.stats) == 0 {
+		m.block("No link statistics yet: nobody has been in touch.")
+		return
+	}
+	names := make(map[netip.AddrPort]string)
+	for _, p := range msg.peers {
+		names[p.Addr] = p.Name
+	}
+	var b strings.Builder
+	b.WriteString(m.st.panelTitle.Render("Link statistics"))
+	for _, s := range msg.stats {
+		who := s.Addr.String()
+		if n := names[s.Addr]; n != "" {
+			who = m.st.peerStyle(s.Addr.String()).Render(termsafe.Line(n)) + " " + m.st.dim.Render("("+who+")")
+		}
+		fmt.Fprintf(&b, "\n  %s", who)
+		fmt.Fprintf(&b, "\n    rtt %s (min %s) · lost %d of %s (%.1f%%) · %d retransmits",
+			duration(s.RTT), duration(s.MinRTT), s.PacketsLost, plural(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
+		fmt.Fprintf(&b, "\n    sent %d msgs, %s · received %d msgs, %s",
+			s.MessagesOut, byteSize(s.BytesOut), s.MessagesIn, byteSize(s.BytesIn))
+		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
+	}
+	m.block(b.String())
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// duration is d rounded for people: 12ms, 1.3s.
+func duration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// byteSize is n in B, KiB or MiB.
+func byteSize(n uint64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
