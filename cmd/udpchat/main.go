@@ -49,11 +49,15 @@ func run(ctx context.Context, args []string, io stdio) int {
 		return sendCommand(ctx, rest, io)
 	case "history":
 		return historyCommand(ctx, rest, io)
+	case "id":
+		return idCommand(rest, io)
+	case "trust":
+		return trustCommand(rest, io)
 	case "version":
 		return versionCommand(rest, io)
 	case "help":
 		fmt.Fprint(io.out, chatUsage(newChatFlags(new(options))))
 		return exitOK
 	}
-	return fail(io, "", usagef("unknown command %q; the commands are send, history, version and help (to chat, give no command)", name))
+	return fail(io, "", usagef("unknown command %q; the commands are send, history, id, trust, version and help (to chat, give no command)", name))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -72,11 +73,21 @@ func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 	if st != nil {
 		cfg.Store = st
 	}
+	var enc *encryption
+	if !o.plain {
+		if enc, err = openEncryption(conn, dataDir, log); err != nil {
+			conn.Close()
+			cleanup()
+			return nil, nil, err
+		}
+		cfg.Security = enc.security()
+		cfg.Identities = enc
+	}
 	node, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
 		if o.plain {
 			return plain.New(conn, h), nil
 		}
-		ep, err := transport.New(conn, h, transport.Config{Logger: log})
+		ep, err := transport.New(enc.conn, h, transport.Config{MaxPacket: secure.MaxPacket, Logger: log})
 		if err != nil {
 			return nil, err // not ep: a nil *Endpoint in a Link is not a nil Link
 		}
@@ -86,6 +97,9 @@ func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 		conn.Close()
 		cleanup()
 		return nil, nil, err
+	}
+	if enc != nil {
+		enc.node.Store(node)
 	}
 	for _, p := range peers {
 		if err := node.Connect(p); err != nil {

@@ -43,6 +43,9 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		n.log.Debug("dropped undecodable chat message", "peer", from, "len", len(msg), "err", err)
 		return nil // resending it would not make it decodable
 	}
+	if err := n.checkName(from, m.Name); err != nil {
+		return err
+	}
 	n.stats.received.Add(1)
 	now := time.Now()
 	if m.Kind != wire.ChatHello && n.store != nil {

@@ -34,6 +34,9 @@ type Config struct {
 	// has pending. In plain mode it only records what was said, as
 	// nothing is acknowledged there.
 	Store Store
+	// Identities, if not nil, names the key behind each peer and guards
+	// display names against impostors: see Identities.
+	Identities Identities
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -79,6 +82,8 @@ type Node struct {
 	// be, and the user has been told; it is reset by the next success, so
 	// that a store that keeps failing is reported once, not once a retry.
 	storeFailing atomic.Bool
+	ids          Identities
+	warned       warnings
 
 	// outMu orders the changes to the outbox: Send's writes before its
 	// link.Send, Delivered's and Cancel's updates, New's requeue. It is
@@ -136,6 +141,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 	n := &Node{
 		plain:     cfg.Plain,
 		security:  cfg.Security,
+		ids:       cfg.Identities,
 		log:       log,
 		events:    make(chan Event, eventBuffer),
 		closing:   make(chan struct{}),
@@ -429,11 +435,18 @@ func (n *Node) sendHelloLocked(peer netip.AddrPort) error {
 // Peers lists everyone in the conversation, sorted by address.
 func (n *Node) Peers() []PeerInfo {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	ps := n.sortedPeersLocked()
 	infos := make([]PeerInfo, len(ps))
 	for i, p := range ps {
 		infos[i] = p.info()
+	}
+	n.mu.Unlock()
+	// Not under mu: the link below has locks of its own, taken on paths
+	// that end in the node.
+	if n.ids != nil {
+		for i := range infos {
+			infos[i].Fingerprint = n.ids.Fingerprint(infos[i].Addr)
+		}
 	}
 	return infos
 }

@@ -18,6 +18,9 @@ type Stats struct {
 	Duplicates uint64
 	// StoreErrors counts failed writes of received messages to the store.
 	StoreErrors uint64
+	// Refused counts messages not accepted because the sender's key may not
+	// use the name it gave (see Identities); each is offered again.
+	Refused uint64
 }
 
 // counters are the live values behind Stats; they are atomic so the hot
@@ -28,6 +31,7 @@ type counters struct {
 	eventsDropped atomic.Uint64
 	duplicates    atomic.Uint64
 	storeErrors   atomic.Uint64
+	refused       atomic.Uint64
 }
 
 // Stats returns the node's counters so far.
@@ -38,5 +42,6 @@ func (n *Node) Stats() Stats {
 		EventsDropped: n.stats.eventsDropped.Load(),
 		Duplicates:    n.stats.duplicates.Load(),
 		StoreErrors:   n.stats.storeErrors.Load(),
+		Refused:       n.stats.refused.Load(),
 	}
 }

@@ -52,8 +52,10 @@ type Config struct {
 	RejectAfterTime time.Duration
 	// RekeyAfterSilence: when we have been sending on a session for this
 	// long without hearing anything from the peer on any session, we start
-	// a new handshake (the peer may have restarted and lost its keys).
-	// Default 15 s (three of the transport's keepalives).
+	// a new handshake: the peer may have restarted and lost its keys, or
+	// refused our key until its user accepted it. A live peer answers every
+	// packet the transport sends within milliseconds (its ACK), so a few
+	// seconds never cut a working session. Default 3 s.
 	RekeyAfterSilence time.Duration
 	// HandshakeRetry is how long an initiation waits for its answer before
 	// another is sent (checked lazily, whenever the Conn is read or written).
@@ -103,7 +105,7 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("secure: RejectAfterTime %v must exceed RekeyAfterTime %v", c.RejectAfterTime, c.RekeyAfterTime)
 	}
 	if c.RekeyAfterSilence <= 0 {
-		c.RekeyAfterSilence = 15 * time.Second
+		c.RekeyAfterSilence = 3 * time.Second
 	}
 	if c.HandshakeRetry <= 0 {
 		c.HandshakeRetry = time.Second

@@ -152,7 +152,8 @@ func (s *Store) CheckName(key secure.PublicKey, name string) error {
 
 // Trust makes fingerprint the identity expected for peer (an address or a
 // display name), replacing whatever was known for it: the deliberate
-// acceptance of a new key.
+// acceptance of a new key. Trusting a new key at an address hands it the
+// name the old key went by there too: it is the same peer, with a new key.
 func (s *Store) Trust(peer, fingerprint string) error {
 	if !strings.HasPrefix(fingerprint, secure.FingerprintPrefix) {
 		return fmt.Errorf("%q is not a fingerprint: they look like %sXXXX-XXXX-… (udpchat id prints yours)", fingerprint, secure.FingerprintPrefix)
@@ -166,12 +167,14 @@ func (s *Store) Trust(peer, fingerprint string) error {
 	addr, err := netip.ParseAddrPort(peer)
 	byAddr := err == nil
 	// Unbind peer from every other identity, dropping entries left empty.
+	var inherited string
 	for i := range entries {
 		if entries[i].Fingerprint == fingerprint {
 			continue
 		}
 		if byAddr && entries[i].Addr == addr {
 			entries[i].Addr = netip.AddrPort{}
+			inherited, entries[i].Name = entries[i].Name, ""
 		}
 		if !byAddr && entries[i].Name == peer {
 			entries[i].Name = ""
@@ -185,10 +188,24 @@ func (s *Store) Trust(peer, fingerprint string) error {
 	}
 	if byAddr {
 		entries[i].Addr = addr
+		if inherited != "" {
+			entries = unbindName(entries, inherited, fingerprint)
+			entries[i].Name = inherited
+		}
 	} else {
 		entries[i].Name = peer
 	}
 	return s.save(entries)
+}
+
+// unbindName takes name from every identity but fingerprint's.
+func unbindName(entries []Entry, name, fingerprint string) []Entry {
+	for i := range entries {
+		if entries[i].Fingerprint != fingerprint && entries[i].Name == name {
+			entries[i].Name = ""
+		}
+	}
+	return entries
 }
 
 // Entries lists what is known, for udpchat trust --list.

@@ -92,6 +92,12 @@ func TestChangedKeyIsRefusedUntilTrusted(t *testing.T) {
 	if k, ok := s.Known(bobAddr); !ok || k != impostor {
 		t.Error("after trust and contact, the new key is not the one known at the address")
 	}
+	if err := s.CheckName(impostor, "bob"); err != nil {
+		t.Errorf("the name known at the address did not move to the trusted key: %v", err)
+	}
+	if err := s.CheckName(bob, "bob"); err == nil {
+		t.Error("the old key still goes by the name")
+	}
 }
 
 func TestNameIsBoundToItsKey(t *testing.T) {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/identity"
+	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/trust"
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+// encryption is what an encrypted node runs on: this user's identity, the
+// known peers, and the secure layer over the socket.
+type encryption struct {
+	key   secure.PrivateKey
+	known *trust.Store
+	conn  *secure.Conn
+	// node is set once the node exists; until then warnings have no one
+	// to go to (and none can come: nothing has been read yet).
+	node atomic.Pointer[chat.Node]
+}
+
+// openEncryption loads (or makes) the identity in dataDir and wraps conn in
+// the secure layer, with trust on first use deciding whose keys to accept.
+func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger) (*encryption, error) {
+	key, err := identity.Load(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	known, err := trust.Open(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &encryption{key: key, known: known}
+	e.conn, err = secure.NewConn(conn, secure.Config{
+		Static:   key,
+		KnownKey: known.Known,
+		Verify:   e.verify,
+		Logger:   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// security is what the UI shows about it.
+func (e *encryption) security() chat.Security {
+	return chat.Security{Encrypted: true, Fingerprint: e.key.Public().Fingerprint()}
+}
+
+// verify is the secure layer's question "may this key speak from this
+// address?", answered by the known peers; a refusal is shown to the user.
+func (e *encryption) verify(peer netip.AddrPort, key secure.PublicKey) error {
+	err := e.known.Verify(peer, key)
+	if err != nil {
+		e.warn(peer, err)
+	}
+	return err
+}
+
+func (e *encryption) warn(peer netip.AddrPort, err error) {
+	var changed *trust.KeyChangedError
+	if !errors.As(err, &changed) {
+		// Not a verdict on the key (the file could not be read, say): the
+		// peer is refused all the same, and the user must know why.
+		err = errors.Join(errors.New("refusing a peer's key because the known peers cannot be checked"), err)
+	}
+	if n := e.node.Load(); n != nil {
+		// Not on this goroutine: the secure layer holds a peer's lock
+		// here, and the node may be waiting for the UI.
+		go n.Warn(peer, err)
+	}
+}
+
+// Fingerprint implements chat.Identities.
+func (e *encryption) Fingerprint(peer netip.AddrPort) string {
+	if k, ok := e.conn.PeerKey(peer); ok {
+		return k.Fingerprint()
+	}
+	return ""
+}
+
+// CheckName implements chat.Identities: a display name belongs to the
+// first key that used it.
+func (e *encryption) CheckName(peer netip.AddrPort, name string) error {
+	k, ok := e.conn.PeerKey(peer)
+	if !ok {
+		return errors.New("a message from " + peer.String() + " arrived with no verified key")
+	}
+	return e.known.CheckName(k, name)
+}

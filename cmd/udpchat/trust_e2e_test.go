@@ -1,0 +1,66 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Trust on first use, end to end: alice meets bob; later an impostor with
+// another key takes bob's address and name, and another claims his name
+// from elsewhere. alice is warned, with both fingerprints and the command
+// that accepts the new key, and sees nothing they say — until she runs that
+// command, after which the first impostor's waiting message arrives.
+func TestImpostorIsRefusedUntilTrusted(t *testing.T) {
+	aliceDir, bobDir := t.TempDir(), t.TempDir()
+	alice := udpchat(t, "-l", anyPort, "-n", "alice", "--data-dir", aliceDir)
+	aliceAddr := alice.listening(t)
+	bobAddr := "127.0.0.1:" + freeUDPPort(t)
+	bob := udpchat(t, "-l", bobAddr, "-n", "bob", "-p", aliceAddr, "--data-dir", bobDir)
+	bob.say(t, "hello from the real bob", "bye")
+	alice.stdout.waitLine(t, `^bob: hello from the real bob$`)
+	bob.wantExit(t, 0)
+	alice.stderr.waitLine(t, `^\* bob left$`)
+	bobFP := strings.TrimSpace(runOK(t, "id", "--data-dir", bobDir))
+
+	// mallory: her own key, bob's address and name.
+	mallory := udpchat(t, "-l", bobAddr, "-n", "bob", "-p", aliceAddr, "--timeout", "60s")
+	mallory.say(t, "it is me, bob: send the keys")
+	warning := alice.stderr.waitLine(t, `^udpchat: WARNING: `+regexp.QuoteMeta(bobAddr)+
+		` \(bob\) presented a different identity key than before.* Known `+regexp.QuoteMeta(bobFP)+
+		`, presented (BLAKE2s:\S+)\. .*run: udpchat trust `+regexp.QuoteMeta(bobAddr)+` (BLAKE2s:\S+)$`)
+	if warning[1] != warning[2] {
+		t.Fatalf("the warning names %s but suggests trusting %s", warning[1], warning[2])
+	}
+	malloryFP := warning[1]
+
+	// eve: her own key and address, bob's name.
+	eve := udpchat(t, "-l", anyPort, "-n", "bob", "-p", aliceAddr)
+	eve.say(t, "bob here, on a new laptop")
+	alice.stderr.waitLine(t, `^udpchat: WARNING: bob presented a different identity key than before.* Known `+
+		regexp.QuoteMeta(bobFP)+`, presented BLAKE2s:`)
+	eve.stdin.Close()
+
+	if got := alice.stdout.lines(); len(got) != 2 {
+		t.Fatalf("alice was shown what impostors said: %q", got)
+	}
+
+	// alice checks with bob, who really did get a new key: she accepts it.
+	runOK(t, "trust", "--data-dir", aliceDir, bobAddr, malloryFP)
+	alice.stdout.waitLine(t, `^bob: it is me, bob: send the keys$`)
+	mallory.wantExit(t, 0) // delivered after all
+	for _, l := range alice.stdout.lines() {
+		if strings.Contains(l, "new laptop") {
+			t.Errorf("alice was shown eve's message: %q", l)
+		}
+	}
+}
+
+// runOK runs the binary to completion and returns its stdout, failing the
+// test unless it exits 0.
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	p := udpchat(t, args...)
+	p.wantExit(t, 0)
+	return p.stdout.String()
+}

@@ -1,0 +1,65 @@
+package chat
+
+import (
+	"net/netip"
+	"sync"
+)
+
+// Identities tells the node who is behind an address, on a link that knows
+// (an encrypted one), and whether they may use a display name. cmd/udpchat
+// implements it over the secure layer and the known-peers store; it is nil
+// on a plain link and in tests that do not care.
+type Identities interface {
+	// Fingerprint is the verified key fingerprint of peer's current
+	// session, or "" if there is none yet.
+	Fingerprint(peer netip.AddrPort) string
+	// CheckName says whether peer's key may go by name: trust on first use
+	// binds a name to the first key that uses it. An error is a warning the
+	// user must see; the message is then not accepted.
+	CheckName(peer netip.AddrPort, name string) error
+}
+
+// warnings remembers the last warning shown for each peer, so that a peer
+// that keeps resending what we refuse is reported once, not once a resend.
+type warnings struct {
+	mu   sync.Mutex
+	last map[netip.AddrPort]string
+}
+
+// first reports whether msg is new for peer, and remembers it.
+func (w *warnings) first(peer netip.AddrPort, msg string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last[peer] == msg {
+		return false
+	}
+	if w.last == nil {
+		w.last = make(map[netip.AddrPort]string)
+	}
+	w.last[peer] = msg
+	return true
+}
+
+// Warn shows the user a problem with peer that the node did not find itself
+// (the known-peers store refusing a key during a handshake, say). The same
+// warning about the same peer is shown once.
+func (n *Node) Warn(peer netip.AddrPort, err error) {
+	if n.warned.first(peer, err.Error()) {
+		n.update(func() []Event { return []Event{Error{Err: err}} })
+	}
+}
+
+// checkName refuses a message whose name the sender's key may not use,
+// warning the user once. The message is not consumed: if the user accepts
+// the key (udpchat trust), the sender's next resend goes through.
+func (n *Node) checkName(peer netip.AddrPort, name string) error {
+	if n.ids == nil {
+		return nil
+	}
+	err := n.ids.CheckName(peer, name)
+	if err != nil {
+		n.stats.refused.Add(1)
+		n.Warn(peer, err)
+	}
+	return err
+}
