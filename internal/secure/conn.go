@@ -12,8 +12,8 @@
 // very old packets. DoS defences follow WireGuard: initiations are padded so
 // no reply is larger (no amplification), carry mac1 (junk filter) and, under
 // load, mac2 (a cookie proving the source address), and each source is rate
-// limited (package ratelimit). docs/PROTOCOL-SECURE.md has the byte layouts
-// and the state machine.
+// limited (package ratelimit). docs/PROTOCOL.md (the secure layer, sections
+// S1-S10) has the byte layouts and the state machine.
 //
 // A peer's session life, from the side that writes first:
 //

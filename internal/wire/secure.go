@@ -15,7 +15,7 @@ import (
 // echoes them back, so a datagram finds its state without revealing who sent
 // it. Multi-byte integers are big-endian. The Noise fields are the messages
 // of Noise_XX_25519_ChaChaPoly_BLAKE2s and Noise_IK_25519_ChaChaPoly_BLAKE2s
-// with empty payloads (docs/PROTOCOL-SECURE.md).
+// with empty payloads (docs/PROTOCOL.md, section S3).
 //
 // Handshake initiation (XX and IK alike are InitiationLen = 134 bytes; the XX
 // one is padded with zeros, so no reply is ever larger than the initiation
