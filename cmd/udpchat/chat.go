@@ -40,16 +40,24 @@ func chatUsage(f *chatFlags) string {
 Usage:
   udpchat [flags]                     chat with the --peer addresses and anyone who contacts you
   udpchat send -p ADDR [flags] TEXT   send one message; exit 0 once it is delivered
+  udpchat history [flags]             list or search what was said, or what waits in the outbox
+  udpchat id                          print your identity key's fingerprint
+  udpchat trust PEER FINGERPRINT      accept a peer's new identity key (--list: the known ones)
   udpchat version                     print the version
   udpchat help                        print this help
 
-On a terminal, udpchat opens a full-screen chat; /help there lists the
-commands and keys. Otherwise (input or output not a terminal, or --line or
---json) it runs in line mode: each line you type is a message to every peer,
-and received messages print as "NAME: TEXT". In either, a line that is just
+Each command takes --help.
+
+On a terminal, udpchat opens a full-screen chat that starts with your recent
+history; /help there lists the commands and keys. Otherwise (input or output
+not a terminal, or --line or --json) it runs in line mode: each line you type
+is a message to every peer, and received messages print as "NAME: TEXT"
+(nothing old is printed: see udpchat history). In either, a line that is just
 bye or exit is sent, and then udpchat leaves; /quit leaves without sending.
 At the end of input, line mode waits (up to --timeout) until everything is
-delivered.
+delivered. What is not delivered stays in the outbox, in the data dir, and
+goes when udpchat next starts there; /cancel (or udpchat history --cancel ID)
+gives up on a message.
 
 Flags:
 ` + flagUsages(f.FlagSet)

@@ -32,6 +32,10 @@ type Store interface {
 	History(ctx context.Context, q store.Query) ([]store.Message, error)
 }
 
+// Durable says whether what the node has not delivered stays in its outbox,
+// to go again at the next start: it keeps a store, on a reliable link.
+func (n *Node) Durable() bool { return n.store != nil && !n.plain }
+
 // History returns the stored messages q selects, oldest first (see
 // store.Query; q.Peer is a PeerKey): what a UI shows of a conversation
 // when it opens. Without a store it returns nothing.

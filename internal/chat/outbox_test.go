@@ -391,3 +391,21 @@ func TestHistory(t *testing.T) {
 		t.Errorf("History: %+v, %v", ms, err)
 	}
 }
+
+// Durable is what the UIs ask before telling the user that undelivered
+// messages wait for the next start.
+func TestDurableNeedsAStoreAndAReliableLink(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{Name: "alice"}, false},
+		{Config{Name: "alice", Store: openTestStore(t, t.TempDir())}, true},
+		{Config{Name: "alice", Store: openTestStore(t, t.TempDir()), Plain: true}, false},
+	} {
+		n, _ := newFakeNode(t, c.cfg)
+		if got := n.Durable(); got != c.want {
+			t.Errorf("Durable() with store %v, plain %v = %v, want %v", c.cfg.Store != nil, c.cfg.Plain, got, c.want)
+		}
+	}
+}

@@ -23,6 +23,7 @@ const (
 	Nick                // change our name to Arg
 	Connect             // add the peer at Arg
 	Msg                 // send to one peer: Arg is "PEER TEXT" (see SplitPeer)
+	Cancel              // give up on a message waiting for delivery: Arg is "" (the newest) or an ID prefix
 	Peers               // list the peers
 	Stats               // show each peer's link numbers
 	Clear               // clear the screen's messages
@@ -86,6 +87,7 @@ type Spec struct {
 var Specs = []Spec{
 	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`},
 	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT)", TerminalOnly: true},
+	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID)"},
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
 	{Kind: Connect, Name: "connect", Args: "ADDR", Help: "add the peer at ADDR (IP:PORT or HOST:PORT)"},
 	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},

@@ -30,6 +30,8 @@ func TestParse(t *testing.T) {
 		"/nick robert":       {Kind: Nick, Arg: "robert"},
 		"/connect 1.2.3.4:5": {Kind: Connect, Arg: "1.2.3.4:5"},
 		"/msg bob hi there":  {Kind: Msg, Arg: "bob hi there"},
+		"/cancel":            {Kind: Cancel},
+		"/cancel  5F0C2A ":   {Kind: Cancel, Arg: "5F0C2A"},
 		"/peers":             {Kind: Peers},
 		"/stats now":         {Kind: Stats},
 		"/clear":             {Kind: Clear},
@@ -84,7 +86,8 @@ func TestComplete(t *testing.T) {
 		{"/m", true, []string{"/me", "/msg"}},
 		{"/m", false, []string{"/me"}},
 		{"/ST", true, []string{"/stats"}},
-		{"/", false, []string{"/me", "/nick", "/connect", "/quit", "/help"}},
+		{"/", false, []string{"/me", "/cancel", "/nick", "/connect", "/quit", "/help"}},
+		{"/c", true, []string{"/cancel", "/connect", "/clear"}},
 		{"/x", true, nil},
 		{"m", true, nil},
 	} {

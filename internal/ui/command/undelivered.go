@@ -42,3 +42,14 @@ func Messages(n int) string {
 	}
 	return fmt.Sprintf("%d messages", n)
 }
+
+// KeptNote says what happens to n undelivered messages that the outbox
+// keeps (chat.Node.Durable), and how to see or cancel them.
+func KeptNote(n int) string {
+	they, stay, go_, them, one := "they", "stay", "go", "them", "one"
+	if n == 1 {
+		they, stay, go_, them, one = "it", "stays", "goes", "it", "it"
+	}
+	return fmt.Sprintf("%s %s in the outbox and %s when udpchat next starts (on the same data dir); "+
+		"'udpchat history --pending' lists %s, 'udpchat history --cancel ID' gives %s up", they, stay, go_, them, one)
+}

@@ -179,12 +179,18 @@ func (l *fakeLink) LocalAddr() netip.AddrPort   { return l.addr }
 // fakeNode returns a reliable-mode node on a fakeLink at addr.
 func fakeNode(t *testing.T, name, addr string) (*chat.Node, *fakeLink) {
 	t.Helper()
+	return fakeNodeWith(t, chat.Config{Name: name}, addr)
+}
+
+// fakeNodeWith is fakeNode with cfg (a store, say).
+func fakeNodeWith(t *testing.T, cfg chat.Config, addr string) (*chat.Node, *fakeLink) {
+	t.Helper()
 	link := &fakeLink{
 		addr:   netip.MustParseAddrPort(addr),
 		sends:  make(chan fakeSend, 100),
 		closed: make(chan struct{}),
 	}
-	n, err := chat.New(chat.Config{Name: name}, func(h chat.Handler) (chat.Link, error) {
+	n, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
 		link.h = h
 		return link, nil
 	})

@@ -90,7 +90,8 @@ func (o *output) event(ev chat.Event) {
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
 	}
 	// Sent and Delivered are silent in text mode: no news is good news, and
-	// what is not delivered is reported when the program ends.
+	// what is not delivered is reported when the program ends. Cancelled
+	// is too: /cancel, the only cause, says what it did.
 }
 
 // jsonEvent is ev as the object --json prints for it.
@@ -126,6 +127,12 @@ func jsonEvent(ev chat.Event) any {
 			ID   string `json:"id"`
 			To   string `json:"to"`
 		}{"delivered", ev.ID.String(), ev.To.String()}
+	case chat.Cancelled:
+		return struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+			To   string `json:"to"`
+		}{"cancelled", ev.ID.String(), ev.To.String()}
 	case chat.Joined:
 		return peerEvent{"joined", ev.Peer.String(), ev.Name}
 	case chat.Left:

@@ -142,6 +142,8 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 		if err := r.connect(ctx, cmd.Arg); err != nil {
 			r.out.error(err)
 		}
+	case command.Cancel:
+		r.cancel(cmd.Arg)
 	case command.Help:
 		r.out.raw(help)
 	case command.Unknown:
@@ -159,6 +161,30 @@ func (r *runner) reportSend(_ []chat.Sent, err error) {
 		r.out.error(err)
 	}
 }
+
+// cancel is /cancel [ID]: it gives up on our newest message waiting for
+// delivery, or on the one whose ID starts with arg, and says so on stderr.
+func (r *runner) cancel(arg string) {
+	if r.node.Plain() {
+		r.out.error(errPlainCancel)
+		return
+	}
+	pending := command.PendingMessages(r.node.Undelivered())
+	p, err := command.FindPending(pending, arg)
+	if err != nil {
+		r.out.error(err)
+		return
+	}
+	cancelled, err := r.node.Cancel(p.ID)
+	if len(cancelled) > 0 {
+		r.out.info("%s", command.CancelledText(p, cancelled, r.node.Peers(), len(pending)-1))
+	}
+	if err != nil {
+		r.out.error(err)
+	}
+}
+
+var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges nothing, so no message waits for delivery")
 
 func (r *runner) connect(ctx context.Context, addr string) error {
 	if addr == "" {
@@ -212,5 +238,8 @@ func (r *runner) reportUndelivered(timedOut bool) bool {
 		when = "within " + r.opts.Timeout.String()
 	}
 	r.out.error(fmt.Errorf("not delivered %s: %s", when, command.Undelivered(lost, r.node.Peers())))
+	if r.node.Durable() {
+		r.out.status("%s", command.KeptNote(len(command.PendingMessages(lost))))
+	}
 	return false
 }

@@ -12,6 +12,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/store"
+	"github.com/udpchat/udpchat/internal/ui/command"
 )
 
 // The Cmds here are the only code of the UI that talks to the node or the
@@ -57,6 +59,20 @@ type (
 	connectMsg struct {
 		peer netip.AddrPort
 		err  error
+	}
+	// historyMsg is the recent history, oldest first, as stored.
+	historyMsg struct {
+		msgs []store.Message
+		err  error
+	}
+	// cancelMsg says what /cancel did: it gave up on p for the peers in
+	// cancelled; left others still wait.
+	cancelMsg struct {
+		p         command.Pending
+		cancelled []chat.Cancelled
+		peers     []chat.PeerInfo // to name them
+		left      int
+		err       error
 	}
 	// reachMsg lists where peers can reach us.
 	reachMsg []string
@@ -151,6 +167,34 @@ func (m *model) connectCmd(addr string) tea.Cmd {
 			peer = p
 		}
 		return connectMsg{peer: peer, err: node.Connect(peer)}
+	}
+}
+
+// historyCmd reads the recent history, to show above the live
+// conversation (see history.go). The store keeps a message to several
+// peers once per peer, so it asks for more rows than it shows messages.
+func (m *model) historyCmd() tea.Cmd {
+	node, ctx := m.node, m.ctx
+	return func() tea.Msg {
+		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		msgs, err := node.History(qctx, store.Query{Limit: historyRows})
+		return historyMsg{msgs: msgs, err: err}
+	}
+}
+
+// cancelCmd is /cancel [ID]: it asks the node what still waits for
+// delivery (all of it, shown or not) and gives up on the message arg names.
+func (m *model) cancelCmd(arg string) tea.Cmd {
+	node := m.node
+	return func() tea.Msg {
+		pending := command.PendingMessages(node.Undelivered())
+		p, err := command.FindPending(pending, arg)
+		if err != nil {
+			return cancelMsg{err: err}
+		}
+		cancelled, err := node.Cancel(p.ID)
+		return cancelMsg{p: p, cancelled: cancelled, peers: node.Peers(), left: len(pending) - 1, err: err}
 	}
 }
 

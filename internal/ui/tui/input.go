@@ -128,7 +128,8 @@ func (m *model) complete() {
 		return
 	}
 	var candidates []string
-	var base string // what the completion replaces the word after
+	var labels []string // what the status shows of each candidate, if not itself
+	var base string     // what the completion replaces the word after
 	name, rest, hasArg := strings.Cut(v, " ")
 	switch {
 	case !hasArg:
@@ -140,6 +141,14 @@ func (m *model) complete() {
 				candidates = append(candidates, p)
 			}
 		}
+	case strings.EqualFold(name, "/cancel") && !strings.Contains(rest, " "):
+		base = name + " "
+		for _, p := range m.waiting() {
+			if id := command.ShortID(p.ID); strings.HasPrefix(id, strings.ToLower(rest)) {
+				candidates = append(candidates, id)
+				labels = append(labels, command.Describe(p))
+			}
+		}
 	default:
 		return
 	}
@@ -148,12 +157,34 @@ func (m *model) complete() {
 		m.status = "no completion"
 	case 1:
 		m.input.SetValue(base + candidates[0] + " ")
+		if labels != nil {
+			m.status = "Enter cancels " + labels[0]
+		}
 	default:
 		if p := command.CommonPrefix(candidates); len(base+p) > len(v) {
 			m.input.SetValue(base + p)
 		}
-		m.status = termsafe.Line(strings.Join(candidates, "  "))
+		if labels == nil {
+			labels = candidates
+		}
+		m.status = termsafe.Line(strings.Join(labels, "  "))
 	}
+}
+
+// waiting are our messages on screen that some peer still waits for,
+// newest first: what Tab offers after /cancel. (/cancel itself asks the
+// node, which knows them all.)
+func (m *model) waiting() []command.Pending {
+	if m.node.Plain() {
+		return nil
+	}
+	var out []command.Pending
+	for i := len(m.entries) - 1; i >= 0; i-- {
+		if e := m.entries[i]; e.waiting() {
+			out = append(out, command.Pending{ID: e.id, Text: e.text, Action: e.action})
+		}
+	}
+	return out
 }
 
 // peerNames are the names /msg accepts: each peer's name, or its address
@@ -245,6 +276,12 @@ func (m *model) submit() tea.Cmd {
 			return nil
 		}
 		return m.connectCmd(cmd.Arg)
+	case command.Cancel:
+		if m.node.Plain() {
+			m.fail(errPlainCancel)
+			return nil
+		}
+		return m.cancelCmd(cmd.Arg)
 	case command.Peers:
 		m.showPeers()
 		return m.refreshCmd()
@@ -262,6 +299,22 @@ func (m *model) submit() tea.Cmd {
 		m.fail(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))
 	}
 	return nil
+}
+
+var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges nothing, so no message waits for delivery")
+
+// gotCancel shows what /cancel did; the glyph turns to ⊘ (the Cancelled
+// events say so too, and may come first).
+func (m *model) gotCancel(msg cancelMsg) {
+	for _, c := range msg.cancelled {
+		m.track(c.ID, c.To, cancelled)
+	}
+	if len(msg.cancelled) > 0 {
+		m.notice("%s", command.CancelledText(msg.p, msg.cancelled, msg.peers, msg.left))
+	}
+	if msg.err != nil {
+		m.fail(msg.err)
+	}
 }
 
 // send shows text as ours, pending, and sends it in a Cmd: to everyone,
@@ -309,10 +362,15 @@ func (m *model) helpText() string {
 	}
 	fmt.Fprintf(&b, "  %-15s %s\n", "Shift+drag", "select text to copy (the mouse wheel scrolls)")
 	b.WriteString(m.st.panelTitle.Render("Your messages") + "\n")
-	fmt.Fprintf(&b, "  %s sending  %s sent  %s delivered  %s failed", m.st.pending.Render("○"), m.st.sent.Render("✓"),
-		m.st.delivered.Render("✓✓"), m.st.fail.Render("✗"))
+	fmt.Fprintf(&b, "  %s sending  %s sent  %s delivered  %s cancelled  %s failed", m.st.pending.Render("○"),
+		m.st.sent.Render("✓"), m.st.delivered.Render("✓✓"), m.st.cancelled.Render("⊘"), m.st.fail.Render("✗"))
 	if m.node.Plain() {
 		b.WriteString("\n  (plain mode acknowledges nothing: ✓ is as far as it goes)")
+	} else {
+		b.WriteString("\n  /cancel gives up on one not yet delivered (Tab after /cancel lists them)")
+	}
+	if m.hasPast() {
+		b.WriteString("\n  Dimmed, above " + m.st.dim.Render("— "+earlierLabel+" —") + ": the recent history, from before this start")
 	}
 	return b.String()
 }

@@ -15,7 +15,7 @@ func defaultKeys() keyMap {
 	return keyMap{
 		Send:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("Enter", "send")),
 		Newline:     key.NewBinding(key.WithKeys("alt+enter", "shift+enter", "ctrl+j"), key.WithHelp("Alt+Enter", "new line (also Ctrl+J)")),
-		Complete:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("Tab", "complete a /command or a peer's name")),
+		Complete:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("Tab", "complete a /command, a peer's name, or what /cancel can cancel")),
 		HistoryPrev: key.NewBinding(key.WithKeys("up", "ctrl+p"), key.WithHelp("Up/Down", "what you typed before")),
 		HistoryNext: key.NewBinding(key.WithKeys("down", "ctrl+n")),
 		PageUp:      key.NewBinding(key.WithKeys("pgup"), key.WithHelp("PgUp/PgDn", "scroll (or the mouse wheel)")),

@@ -63,6 +63,14 @@ type model struct {
 	unseen   int    // messages that arrived while scrolled up
 	dirty    bool   // the viewport's lines must be built again
 
+	// The history shown at start (history.go): liveIn notes peers'
+	// messages shown live until it is read (then nil), pastIn those it
+	// showed, and started is when the model began: what was stored since
+	// is this run's, and shown live.
+	liveIn  map[msgKey]bool
+	pastIn  map[msgKey]bool
+	started time.Time
+
 	peers        []chat.PeerInfo
 	rtts         map[netip.AddrPort]time.Duration
 	refreshing   bool // a refresh Cmd is out
@@ -99,6 +107,9 @@ func newModel(ctx context.Context, node *chat.Node, opts Options, noColor bool) 
 		byID:         make(map[chat.MessageID]*entry),
 		inFlight:     make(map[uint64]*entry),
 		orphans:      make(map[chat.MessageID]map[netip.AddrPort]delivery),
+		liveIn:       make(map[msgKey]bool),
+		pastIn:       make(map[msgKey]bool),
+		started:      time.Now(),
 		rtts:         make(map[netip.AddrPort]time.Duration),
 		vp:           viewport.New(),
 		follow:       true,
@@ -159,11 +170,12 @@ func (m *model) setStyles() {
 }
 
 // Init asks for the terminal's background (to pick colours), our
-// addresses (for the welcome) and the first events.
+// addresses (for the welcome), the recent history and the first events.
 func (m *model) Init() tea.Cmd {
 	return tea.Batch(
 		tea.RequestBackgroundColor,
 		m.reachCmd(),
+		m.historyCmd(),
 		m.eventsCmd(),
 		m.refreshCmd(),
 		m.tickCmd(),
@@ -223,6 +235,10 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 	case sendDoneMsg:
 		m.sendDone(msg)
+	case historyMsg:
+		m.gotHistory(msg)
+	case cancelMsg:
+		m.gotCancel(msg)
 	case peersMsg:
 		return m.gotPeers(msg)
 	case statsMsg:
@@ -289,11 +305,21 @@ func (m *model) add(e *entry) {
 		m.unseen++
 	}
 	m.entries = append(m.entries, e)
-	if over := len(m.entries) - maxEntries; over > 0 {
+	m.trim()
+	m.dirty = true
+}
+
+// trim drops the oldest entries past maxEntries, and the "— earlier —"
+// line once nothing is above it.
+func (m *model) trim() {
+	over := len(m.entries) - maxEntries
+	if over > 0 && m.entries[over].kind == entryEarlier {
+		over++
+	}
+	if over > 0 {
 		clear(m.entries[:over])
 		m.entries = m.entries[over:]
 	}
-	m.dirty = true
 }
 
 func (m *model) notice(format string, args ...any) {
@@ -318,11 +344,16 @@ func (m *model) applyEvent(ev chat.Event) (peersChanged bool) {
 	switch ev := ev.(type) {
 	case chat.Message:
 		m.chatted = true
+		if !m.noteLive(ev) {
+			break
+		}
 		m.add(&entry{kind: entryMessage, at: ev.At, from: ev.From, name: ev.Name, text: ev.Text, action: ev.Action})
 	case chat.Sent:
 		m.track(ev.ID, ev.To, sent)
 	case chat.Delivered:
 		m.track(ev.ID, ev.To, delivered)
+	case chat.Cancelled:
+		m.track(ev.ID, ev.To, cancelled)
 	case chat.Joined:
 		m.notice("%s joined (%s)", ev.Name, ev.Peer)
 		return true
@@ -409,16 +440,26 @@ func (m *model) rebuild() {
 		w-- // a column between the text and the panel's border
 	}
 	var lines []string
-	if m.welcoming() {
-		lines = append(lines, m.welcomeLines(w, m.bodyHeight())...)
+	// The welcome goes under the history, if any, and then keeps to a
+	// few lines, so that the history stays in view.
+	welcome, welcomeH := m.welcoming(), m.bodyHeight()
+	if m.hasPast() {
+		welcomeH = 0
 	}
 	revealAt, revealLen := -1, 0
 	for _, e := range m.entries {
+		if welcome && !e.past {
+			lines = append(lines, m.welcomeLines(w, welcomeH)...)
+			welcome = false
+		}
 		r := e.render(m.st, w)
 		if e == m.reveal {
 			revealAt, revealLen = len(lines), len(r)
 		}
 		lines = append(lines, r...)
+	}
+	if welcome {
+		lines = append(lines, m.welcomeLines(w, welcomeH)...)
 	}
 	m.vp.SetContentLines(lines)
 	if m.follow {

@@ -270,7 +270,8 @@ func TestHelpListsCommandsKeysAndGlyphs(t *testing.T) {
 	hs := newHarness(t, node, 100, 50)
 	hs.enter("/help")
 	hs.waitFor("/connect ADDR", "/nick NAME", "/me ACTION", "/msg PEER TEXT", "/peers", "/stats", "/clear", "/quit",
-		"bye, exit", "Ctrl+C", "PgUp/PgDn", "Tab", "Alt+Enter", "✓✓ delivered")
+		"/cancel [ID]", "bye, exit", "Ctrl+C", "PgUp/PgDn", "Tab", "Alt+Enter", "✓✓ delivered", "⊘ cancelled",
+		"/cancel gives up on one not yet delivered")
 }
 
 func TestCompletion(t *testing.T) {

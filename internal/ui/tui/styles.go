@@ -16,6 +16,7 @@ type styles struct {
 	encrypted, warning              lipgloss.Style
 	time, own, notice, errText, dim lipgloss.Style
 	pending, sent, delivered, fail  lipgloss.Style
+	cancelled, past                 lipgloss.Style // past: history shown at start, dimmed
 	panel, panelTitle               lipgloss.Style
 	online, connecting, away, left  lipgloss.Style
 	status, newBelow                lipgloss.Style
@@ -51,6 +52,8 @@ func newStyles(dark, noColor bool) styles {
 		sent:        fg("#5F87AF", "#87AFD7"),
 		delivered:   fg("#007A3D", "#5FD787").Bold(true),
 		fail:        fg("#D70000", "#FF5F5F").Bold(true),
+		cancelled:   fg("#AF5F00", "#D7AF5F").Bold(true),
+		past:        fg("#9E9E9E", "#6C6C6C"),
 		panel:       lipgloss.NewStyle().BorderStyle(lipgloss.NormalBorder()).BorderLeft(true).BorderForeground(c("#BCBCBC", "#444444")).PaddingLeft(1),
 		panelTitle:  lipgloss.NewStyle().Bold(true),
 		online:      fg("#007A3D", "#5FD787"),
@@ -69,6 +72,7 @@ func newStyles(dark, noColor bool) styles {
 		s.newBelow = lipgloss.NewStyle().Bold(true).Reverse(true)
 		s.header = lipgloss.NewStyle()
 		s.errText = lipgloss.NewStyle().Bold(true)
+		s.past = lipgloss.NewStyle().Faint(true)
 	}
 	for _, p := range [][2]string{
 		{"#AF005F", "#FF875F"}, {"#005FAF", "#5FD7FF"}, {"#5F8700", "#AFD75F"}, {"#8700AF", "#D787FF"},

@@ -24,14 +24,18 @@ const (
 	entryNotice                   // "* bob joined"
 	entryError                    // something went wrong
 	entryBlock                    // preformatted lines: /help, /peers, /stats
+	entryEarlier                  // the line under the history shown at start
 )
 
 // delivery is where one of our messages stands with one peer.
 type delivery uint8
 
+// The order matters: a message's state for a peer only ever moves up (see
+// update), and a cancelled message may still be delivered after all.
 const (
 	pending   delivery = iota // Send has not returned yet
-	sent                      // queued on the link, not yet acknowledged
+	sent                      // queued on the link (or in the outbox), not yet acknowledged
+	cancelled                 // given up on (/cancel): not sent again
 	delivered                 // the peer has it
 )
 
@@ -44,6 +48,11 @@ type entry struct {
 	text   string
 	action bool
 	to     string // for a /msg of ours: whom it went to
+	// past says it is from the history loaded at start (history.go):
+	// shown dimmed, above the live conversation.
+	past bool
+	// stamp is the layout of its time; "" is "15:04".
+	stamp string
 
 	// Own messages only.
 	seq    uint64 // names the Send in flight until its ID is known
@@ -57,7 +66,8 @@ type entry struct {
 }
 
 // glyph is the state of an own message, as a small mark that changes in
-// place: ○ sending, ✓ sent, ✓✓ delivered to every peer, ✗ failed.
+// place: ○ sending, ✓ sent (some peer has yet to get it), ⊘ cancelled (for
+// some peer, and none still waits), ✓✓ delivered to every peer, ✗ failed.
 func (e *entry) glyph(s styles) string {
 	switch {
 	case e.failed:
@@ -65,12 +75,33 @@ func (e *entry) glyph(s styles) string {
 	case len(e.peers) == 0:
 		return s.pending.Render("○ ")
 	}
+	given := false
 	for _, d := range e.peers {
-		if d != delivered {
+		switch d {
+		case pending, sent:
 			return s.sent.Render("✓ ")
+		case cancelled:
+			given = true
 		}
 	}
+	if given {
+		return s.cancelled.Render("⊘ ")
+	}
 	return s.delivered.Render("✓✓")
+}
+
+// waiting says e is ours and some peer still waits for it: what /cancel
+// can give up on.
+func (e *entry) waiting() bool {
+	if e.kind != entryOwn || e.failed || e.id == (chat.MessageID{}) {
+		return false
+	}
+	for _, d := range e.peers {
+		if d == sent {
+			return true
+		}
+	}
+	return false
 }
 
 // update records that peer has d of the message, never going back (a late
@@ -90,14 +121,21 @@ func (e *entry) render(s styles, w int) []string {
 	if e.rendered != nil && e.renderedW == w {
 		return e.rendered
 	}
-	ts := s.time.Render(e.at.Format("15:04")) + " "
+	stamp := e.stamp
+	if stamp == "" {
+		stamp = "15:04"
+	}
+	ts := s.time.Render(e.at.Format(stamp)) + " "
 	var lines []string
 	switch e.kind {
 	case entryMessage, entryOwn:
 		mark := "  "
-		nameStyle := s.peerStyle(e.from.String())
+		nameStyle, textStyle := s.peerStyle(e.from.String()), lipgloss.NewStyle()
 		if e.kind == entryOwn {
 			mark, nameStyle = e.glyph(s), s.own
+		}
+		if e.past {
+			nameStyle, textStyle = s.past, s.past
 		}
 		name := nameStyle.Render(termsafe.Line(e.name))
 		if e.to != "" {
@@ -107,7 +145,13 @@ func (e *entry) render(s styles, w int) []string {
 		if e.action {
 			prefix = ts + mark + " " + s.dim.Render("* ") + name + " "
 		}
-		lines = hang(prefix, termsafe.Text(e.text), w, lipgloss.NewStyle())
+		lines = hang(prefix, termsafe.Text(e.text), w, textStyle)
+	case entryEarlier:
+		// Centred, and subtle: what is above is history, what follows is
+		// now.
+		label := "— " + e.text + " —"
+		pad := max((w-ansi.StringWidth(label))/2, 0)
+		lines = []string{strings.Repeat(" ", pad) + s.dim.Render(label)}
 	case entryNotice:
 		lines = hang(ts+"   "+s.notice.Render("* "), termsafe.Text(e.text), w, s.notice)
 	case entryError:

@@ -1,11 +1,13 @@
 // Package tui is udpchat's terminal UI, built with Bubble Tea: a thin view
 // over chat.Node that renders its events and turns keys into node calls.
-// It owns no protocol logic, and knows neither the transport nor the wire.
+// It owns no protocol logic, and knows neither the transport nor the wire
+// (save the kind of a stored message, which Node.History returns as stored:
+// see history.go).
 //
 // The model (model.go) is Elm-style: Update never does I/O. Node events
 // arrive as messages from a Cmd that reads Node.Events, and everything that
-// calls the node (sending, /nick, /connect, the peers' RTTs, leaving) runs in
-// the Cmds of cmds.go.
+// calls the node (sending, /nick, /connect, /cancel, the peers' RTTs, the
+// history shown at start, leaving) runs in the Cmds of cmds.go.
 package tui
 
 import (
@@ -115,6 +117,9 @@ func Run(ctx context.Context, node *chat.Node, opts Options) int {
 			when = "within " + opts.Timeout.String()
 		}
 		fmt.Fprintf(opts.Stderr, "udpchat: not delivered %s: %s\n", when, command.Undelivered(lost, node.Peers()))
+		if node.Durable() {
+			fmt.Fprintf(opts.Stderr, "udpchat: %s\n", command.KeptNote(len(command.PendingMessages(lost))))
+		}
 		code = 1
 	}
 	return code
