@@ -199,10 +199,10 @@ func TestReliableBothDirectionsAndBye(t *testing.T) {
 
 	bob.say(t, "hello alice")
 	alice.stdout.waitLine(t, `^bob: hello alice$`)
-	alice.stderr.waitLine(t, `^\* bob joined \(`+regexp.QuoteMeta(bobAddr)+`\)$`)
+	alice.stderr.waitLine(t, `^\* bob joined \(`+regexp.QuoteMeta(bobAddr)+`, key BLAKE2s:[A-Z2-7]{4}(?:-[A-Z2-7]{4}){7}\)$`)
 	alice.say(t, "hi bob")
 	bob.stdout.waitLine(t, `^alice: hi bob$`)
-	bob.stderr.waitLine(t, `^\* alice joined \(`+regexp.QuoteMeta(aliceAddr)+`\)$`)
+	bob.stderr.waitLine(t, `^\* alice joined \(`+regexp.QuoteMeta(aliceAddr)+`, key BLAKE2s:[A-Z2-7]{4}(?:-[A-Z2-7]{4}){7}\)$`)
 	bob.say(t, "goodbye", "BYE")
 	if code := bob.exit(t); code != 0 {
 		t.Errorf("bob exited %d after bye, want 0; stderr:\n%s", code, bob.stderr)

@@ -22,8 +22,8 @@ func TestTUITwoPeersInTmux(t *testing.T) {
 	bob := tm.start("bob", "--listen", "127.0.0.1:"+bobPort, "--peer", "127.0.0.1:"+alicePort, "--name", "bob")
 
 	alice.waitScreen(`udpchat · alice · 127\.0\.0\.1:` + alicePort)
-	alice.waitScreen(`bob joined \(127\.0\.0\.1:` + bobPort + `\)`)
-	bob.waitScreen(`alice joined \(127\.0\.0\.1:` + alicePort + `\)`)
+	alice.waitScreen(`bob joined \(127\.0\.0\.1:` + bobPort + `, key BLAKE2s:[A-Z2-7]{4}-[A-Z2-7]{4}…\)`)
+	bob.waitScreen(`alice joined \(127\.0\.0\.1:` + alicePort + `, key BLAKE2s:[A-Z2-7]{4}-[A-Z2-7]{4}…\)`)
 
 	bob.typeLine("hello alice, from tmux")
 	alice.waitScreen(`bob: hello alice, from tmux`)

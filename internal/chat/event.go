@@ -45,6 +45,9 @@ type Delivered struct {
 type Joined struct {
 	Peer netip.AddrPort
 	Name string
+	// Fingerprint is the peer's verified key fingerprint (see Identities),
+	// "" on a link without keys.
+	Fingerprint string
 }
 
 // Left says a peer said goodbye.

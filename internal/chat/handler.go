@@ -63,13 +63,14 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			return nil
 		}
 	}
+	fp := n.joinFingerprint(from)
 	n.update(func() []Event {
 		p := n.peerLocked(from)
 		var evs []Event
 		switch {
 		case !p.joined:
 			p.joined, p.state, p.name = true, PeerOnline, m.Name
-			evs = append(evs, Joined{Peer: from, Name: m.Name})
+			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
 		case m.Kind == wire.ChatHello && m.Name != p.name:
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
 			p.name = m.Name
@@ -83,6 +84,25 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		return evs
 	})
 	return nil
+}
+
+// joinFingerprint is the fingerprint for a Joined about peer: its key's,
+// if it has not joined this session yet (else no Joined follows, and it is
+// not looked up). It takes n.mu only briefly and calls Identities without
+// it: see Peers about lock order. The link's calls to the Handler come one
+// at a time, so peer cannot join between this and Receive's update.
+func (n *Node) joinFingerprint(peer netip.AddrPort) string {
+	if n.ids == nil {
+		return ""
+	}
+	n.mu.Lock()
+	p := n.peers[peer]
+	joined := p != nil && p.joined
+	n.mu.Unlock()
+	if joined {
+		return ""
+	}
+	return n.ids.Fingerprint(peer)
 }
 
 // receivePlain shows a plain datagram as it came, split at its first colon.

@@ -61,7 +61,7 @@ func TestImpostorIsRefusedUntilAccepted(t *testing.T) {
 	if err := n.Receive(bob, msg); err != nil {
 		t.Fatal(err)
 	}
-	wantEvents(t, n, Joined{Peer: bob, Name: "bob"}, Message{From: bob, Name: "bob", Text: "send me the keys"})
+	wantEvents(t, n, Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:TEST"}, Message{From: bob, Name: "bob", Text: "send me the keys"})
 }
 
 func TestPeersCarryFingerprints(t *testing.T) {
@@ -72,4 +72,52 @@ func TestPeersCarryFingerprints(t *testing.T) {
 	if len(ps) != 1 || ps[0].Fingerprint != "BLAKE2s:TEST" {
 		t.Fatalf("Peers() = %+v, want bob with his fingerprint", ps)
 	}
+}
+
+// lockCheckingIdentities fails the test if the node's lock is held when it
+// asks for a fingerprint: the secure layer's locks are taken on paths that
+// end in the node, so holding n.mu there could deadlock.
+type lockCheckingIdentities struct {
+	fakeIdentities
+	t     *testing.T
+	n     *Node
+	calls int
+}
+
+func (f *lockCheckingIdentities) Fingerprint(peer netip.AddrPort) string {
+	f.calls++ // only from the test's goroutine, via Receive
+	if !f.n.mu.TryLock() {
+		f.t.Errorf("Fingerprint(%s) called with the node's lock held", peer)
+	} else {
+		f.n.mu.Unlock()
+	}
+	return f.fakeIdentities.Fingerprint(peer)
+}
+
+// Joined carries the peer's fingerprint, looked up without the node's lock
+// and only when a Joined may follow.
+func TestJoinedCarriesTheFingerprint(t *testing.T) {
+	ids := &lockCheckingIdentities{t: t}
+	n, _ := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	ids.n = n
+	n.PeerUp(bob)
+	n.Receive(bob, chatPayload(t, wire.ChatHello, "bob", ""))
+	n.Receive(bob, chatPayload(t, wire.ChatText, "bob", "hi"))
+	n.Receive(bob, chatPayload(t, wire.ChatText, "bob", "again"))
+	n.PeerUp(carol) // no key known for carol
+	n.Receive(carol, chatPayload(t, wire.ChatText, "carol", "hello"))
+	wantEvents(t, n,
+		Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:TEST"},
+		Message{From: bob, Name: "bob", Text: "hi"},
+		Message{From: bob, Name: "bob", Text: "again"},
+		Joined{Peer: carol, Name: "carol"},
+		Message{From: carol, Name: "carol", Text: "hello"},
+	)
+	if ids.calls != 2 {
+		t.Errorf("Fingerprint called %d times, want 2 (once a Joined)", ids.calls)
+	}
+	// A new session announces bob again, with his key.
+	n.PeerUp(bob)
+	n.Receive(bob, chatPayload(t, wire.ChatText, "bob", "back"))
+	wantEvents(t, n, Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:TEST"}, Message{From: bob, Name: "bob", Text: "back"})
 }

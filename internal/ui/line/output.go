@@ -76,7 +76,11 @@ func (o *output) event(ev chat.Event) {
 			fmt.Fprintf(o.stdout, "%s: %s\n", termsafe.Line(ev.Name), termsafe.Line(ev.Text))
 		}
 	case chat.Joined:
-		fmt.Fprintf(o.stderr, "* %s joined (%s)\n", termsafe.Line(ev.Name), ev.Peer)
+		if ev.Fingerprint != "" {
+			fmt.Fprintf(o.stderr, "* %s joined (%s, key %s)\n", termsafe.Line(ev.Name), ev.Peer, termsafe.Line(ev.Fingerprint))
+		} else {
+			fmt.Fprintf(o.stderr, "* %s joined (%s)\n", termsafe.Line(ev.Name), ev.Peer)
+		}
 	case chat.Left:
 		fmt.Fprintf(o.stderr, "* %s left\n", termsafe.Line(ev.Name))
 	case chat.Unreachable:
@@ -134,7 +138,12 @@ func jsonEvent(ev chat.Event) any {
 			To   string `json:"to"`
 		}{"cancelled", ev.ID.String(), ev.To.String()}
 	case chat.Joined:
-		return peerEvent{"joined", ev.Peer.String(), ev.Name}
+		return struct {
+			Type        string `json:"type"`
+			Peer        string `json:"peer"`
+			Name        string `json:"name"`
+			Fingerprint string `json:"fingerprint,omitempty"`
+		}{"joined", ev.Peer.String(), ev.Name, ev.Fingerprint}
 	case chat.Left:
 		return peerEvent{"left", ev.Peer.String(), ev.Name}
 	case chat.Unreachable:

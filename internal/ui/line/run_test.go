@@ -319,3 +319,38 @@ func TestQuitSaysWhatWasNotDelivered(t *testing.T) {
 		"udpchat: listening on 10.0.0.1:7475 as alice",
 		"udpchat: not delivered before leaving: 1 message to 10.0.0.2:7475")
 }
+
+// On an encrypted link the joined line names the peer's key, for the user
+// to compare with what the peer's udpchat id prints; --json carries it too.
+func TestJoinedShowsTheFingerprint(t *testing.T) {
+	const fp = "BLAKE2s:IP35-TCWW-7QXK-M4ZD-2B6N-HJ3R-LV5S-QAEY"
+	bob := netip.MustParseAddrPort("10.0.0.2:7475")
+	for _, tc := range []struct {
+		ev         chat.Joined
+		text, json string
+	}{
+		{chat.Joined{Peer: bob, Name: "bob", Fingerprint: fp},
+			"* bob joined (10.0.0.2:7475, key " + fp + ")\n",
+			`{"type":"joined","peer":"10.0.0.2:7475","name":"bob","fingerprint":"` + fp + `"}` + "\n"},
+		{chat.Joined{Peer: bob, Name: "bob"},
+			"* bob joined (10.0.0.2:7475)\n",
+			`{"type":"joined","peer":"10.0.0.2:7475","name":"bob"}` + "\n"},
+		{chat.Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:\x1b]0;pwned\x07"},
+			"* bob joined (10.0.0.2:7475, key BLAKE2s:\\x1b]0;pwned\\x07)\n", ""},
+	} {
+		var stdout, stderr strings.Builder
+		newOutput(&stdout, &stderr, false).event(tc.ev)
+		if stderr.String() != tc.text || stdout.Len() != 0 {
+			t.Errorf("%+v in text mode: stderr %q, stdout %q; want stderr %q", tc.ev, stderr.String(), stdout.String(), tc.text)
+		}
+		if tc.json == "" {
+			continue
+		}
+		stdout.Reset()
+		stderr.Reset()
+		newOutput(&stdout, &stderr, true).event(tc.ev)
+		if stdout.String() != tc.json || stderr.Len() != 0 {
+			t.Errorf("%+v in JSON: stdout %q, stderr %q; want stdout %q", tc.ev, stdout.String(), stderr.String(), tc.json)
+		}
+	}
+}

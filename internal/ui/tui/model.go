@@ -355,7 +355,12 @@ func (m *model) applyEvent(ev chat.Event) (peersChanged bool) {
 	case chat.Cancelled:
 		m.track(ev.ID, ev.To, cancelled)
 	case chat.Joined:
-		m.notice("%s joined (%s)", ev.Name, ev.Peer)
+		if ev.Fingerprint != "" {
+			// Short, as in the panel: /peers has it whole.
+			m.notice("%s joined (%s, key %s)", ev.Name, ev.Peer, shortFingerprint(ev.Fingerprint))
+		} else {
+			m.notice("%s joined (%s)", ev.Name, ev.Peer)
+		}
 		return true
 	case chat.Left:
 		m.notice("%s left", ev.Name)

@@ -37,11 +37,13 @@ func truncate(s string, w int) string {
 
 // headerView is one line: the app, our name, our address, whether what we
 // say is encrypted (never dropped, and loud when it is not) and our key's
-// fingerprint. What does not fit goes, least important first.
+// fingerprint. When it does not all fit, the fingerprint is shortened
+// first; then what still does not fit goes, least important first.
 func (m *model) headerView() string {
 	type segment struct {
-		text string
-		drop int // 0: never dropped; higher goes first
+		text  string
+		short string // if not "", a shorter form, taken before anything is dropped
+		drop  int    // 0: never dropped; higher goes first
 	}
 	on := func(st lipgloss.Style) lipgloss.Style { return st.Inherit(m.st.header) }
 	var security string
@@ -54,13 +56,19 @@ func (m *model) headerView() string {
 		security = on(m.st.warning).Render(" NOT encrypted ")
 	}
 	segs := []segment{
-		{on(m.st.headerTitle).Render("udpchat"), 3},
-		{on(m.st.own).Render(termsafe.Line(m.name)), 1},
-		{on(m.st.headerDim).Render(m.local.String()), 2},
-		{security, 0},
+		{text: on(m.st.headerTitle).Render("udpchat"), drop: 3},
+		{text: on(m.st.own).Render(termsafe.Line(m.name)), drop: 1},
+		{text: on(m.st.headerDim).Render(m.local.String()), drop: 2},
+		{text: security, drop: 0},
 	}
-	if fp := m.node.Security().Fingerprint; fp != "" {
-		segs = append(segs, segment{on(m.st.headerDim).Render("key " + truncate(termsafe.Line(fp), 24)), 4})
+	if fp := termsafe.Line(m.node.Security().Fingerprint); fp != "" {
+		// Whole when it fits, so that it can be read out and compared;
+		// else its first groups, enough to tell keys apart at a glance.
+		segs = append(segs, segment{
+			text:  on(m.st.headerDim).Render("key " + fp),
+			short: on(m.st.headerDim).Render("key " + shortFingerprint(fp)),
+			drop:  4,
+		})
 	}
 	sep := on(m.st.headerDim).Render(" · ")
 	// On the right, who is here; it goes first when space is short.
@@ -89,9 +97,14 @@ func (m *model) headerView() string {
 		}
 		return left
 	}
-	segs = append(segs, segment{right, 5})
+	segs = append(segs, segment{text: right, drop: 5})
 	line := join()
 	for ansi.StringWidth(line) > m.width && len(segs) > 1 {
+		if i := slices.IndexFunc(segs, func(s segment) bool { return s.short != "" }); i >= 0 {
+			segs[i].text, segs[i].short = segs[i].short, ""
+			line = join()
+			continue
+		}
 		worst := 0
 		for i, s := range segs {
 			if s.drop > segs[worst].drop {
@@ -150,30 +163,64 @@ func (m *model) statusView() string {
 	return left + strings.Repeat(" ", max(gap, 0)) + right
 }
 
-// panelView lists the peers: name, address, and state with RTT and
-// encryption, in w columns and h lines.
+// panelView lists the peers, in w columns and h lines: for each, its name,
+// address, state with RTT, how what we say to it is protected, and its
+// key's fingerprint, short (/peers shows it whole).
 func (m *model) panelView(w, h int) string {
 	inner := w - 2 // the border and the padding
 	lines := []string{m.st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(m.peers)))}
 	for i, p := range m.peers {
-		if len(lines)+3 > h && i < len(m.peers) {
+		block := m.peerLines(p)
+		room := h - len(lines)
+		if i < len(m.peers)-1 {
+			room-- // for the line that says how many more there are
+		}
+		if len(block) > room {
 			lines = append(lines, m.st.dim.Render(fmt.Sprintf("+%d more: /peers", len(m.peers)-i)))
 			break
 		}
-		dot, stateStyle := m.stateLook(p.State)
-		name := p.Name
-		if name == "" {
-			name = p.Addr.String()
-		}
-		lines = append(lines,
-			stateStyle.Render(dot)+" "+m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
-			"  "+m.st.dim.Render(p.Addr.String()),
-			"  "+stateStyle.Render(p.State.String())+m.rttText(p.Addr)+" "+m.securityText(p))
+		lines = append(lines, block...)
 	}
 	for i, l := range lines {
 		lines[i] = truncate(l, inner)
 	}
 	return m.st.panel.Height(h).MaxHeight(h).Width(w).Render(strings.Join(lines, "\n"))
+}
+
+// peerLines are p's lines in the peers panel.
+func (m *model) peerLines(p chat.PeerInfo) []string {
+	dot, stateStyle := m.stateLook(p.State)
+	name := p.Name
+	if name == "" {
+		name = p.Addr.String()
+	}
+	ls := []string{
+		stateStyle.Render(dot) + " " + m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
+		"  " + m.st.dim.Render(p.Addr.String()),
+		"  " + stateStyle.Render(p.State.String()) + m.rttText(p.Addr),
+		"  " + m.securityText(p),
+	}
+	if p.Fingerprint != "" {
+		ls = append(ls, "  "+m.st.dim.Render(shortFingerprint(termsafe.Line(p.Fingerprint))))
+	}
+	return ls
+}
+
+// shortFingerprint is fp cut to its first two groups ("BLAKE2s:IP35-TCWW…"),
+// enough to tell keys apart at a glance; one that is not in groups is left
+// whole.
+func shortFingerprint(fp string) string {
+	prefix, groups, ok := strings.Cut(fp, ":")
+	if !ok {
+		prefix, groups = "", fp
+	} else {
+		prefix += ":"
+	}
+	parts := strings.SplitN(groups, "-", 3)
+	if len(parts) < 3 {
+		return fp
+	}
+	return prefix + parts[0] + "-" + parts[1] + "…"
 }
 
 func (m *model) stateLook(s chat.PeerState) (string, lipgloss.Style) {
@@ -200,9 +247,9 @@ func (m *model) securityText(p chat.PeerInfo) string {
 	case m.node.Plain():
 		return m.st.warning.Render("plain")
 	case m.node.Security().Encrypted:
-		return m.st.encrypted.Render("enc")
+		return m.st.encrypted.Render("encrypted")
 	}
-	return m.st.away.Render("no enc")
+	return m.st.away.Render("not encrypted")
 }
 
 // welcomeLines are shown while nobody is here: the banner, where we are,
