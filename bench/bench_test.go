@@ -200,3 +200,22 @@ func (w testWriter) Write(b []byte) (int, error) {
 }
 
 var _ io.Writer = testWriter{}
+
+func TestWithPacedRates(t *testing.T) {
+	got, err := withPacedRates(scenarios, "1000, 50000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sc := range got {
+		names = append(names, sc.name)
+	}
+	if want := "throughput rtt paced-1000 paced-50000 loss10"; !strings.HasPrefix(strings.Join(names, " "), want) {
+		t.Errorf("scenarios %v, want them to start %q", names, want)
+	}
+	for _, bad := range []string{"fast", "0", "1000,", "-5"} {
+		if _, err := withPacedRates(scenarios, bad); err == nil {
+			t.Errorf("--paced-rate %q accepted", bad)
+		}
+	}
+}

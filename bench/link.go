@@ -140,7 +140,8 @@ func (d *lossDropper) drop() bool {
 // lossyPacketConn is a net.PacketConn that drops written datagrams as
 // lossDropper decides; reads pass through. It hides *net.UDPConn's batch
 // and OOB methods, so kcp-go and quic-go fall back to one datagram a call,
-// as udpchat's transport does today.
+// as udpchat's transport does behind udp.Impair (which is not a
+// udp.BatchConn).
 type lossyPacketConn struct {
 	net.PacketConn
 	d *lossDropper

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,6 +53,7 @@ func main() {
 	scenarioNames := flag.String("scenario", "", "only these scenarios, comma-separated: "+names(scenarios, func(s *scenario) string { return s.name }))
 	systemNames := flag.String("system", "", "only these systems, comma-separated: "+names(systems, func(s *system) string { return s.name }))
 	rounds := flag.Int("rounds", 0, "rounds per scenario (default 5, or 3 with --quick)")
+	pacedRates := flag.String("paced-rate", "", "run the paced scenario at these rates instead of 10000, comma-separated msgs/s (e.g. 1000,10000,50000): how CPU per message grows with load")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 
@@ -62,8 +64,15 @@ func main() {
 	if *rounds > 0 {
 		cfg.params.rounds = *rounds
 	}
+	all := scenarios
+	if *pacedRates != "" {
+		var err error
+		if all, err = withPacedRates(scenarios, *pacedRates); err != nil {
+			fail(err)
+		}
+	}
 	var err error
-	if cfg.scenarios, err = pick(scenarios, *scenarioNames, func(s *scenario) string { return s.name }); err != nil {
+	if cfg.scenarios, err = pick(all, *scenarioNames, func(s *scenario) string { return s.name }); err != nil {
 		fail(err)
 	}
 	if cfg.systems, err = pick(systems, *systemNames, func(s *system) string { return s.name }); err != nil {
@@ -147,6 +156,34 @@ func run(ctx context.Context, cfg *config, jsonOut, progress io.Writer) []*resul
 		results = append(results, group...)
 	}
 	return results
+}
+
+// withPacedRates replaces the paced scenario by one per rate in list,
+// named paced-RATE (paced-1000, ...), each sending at its rate.
+func withPacedRates(all []*scenario, list string) ([]*scenario, error) {
+	var out []*scenario
+	for _, sc := range all {
+		if sc.name != "paced" {
+			out = append(out, sc)
+			continue
+		}
+		for _, f := range strings.Split(list, ",") {
+			rate, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || rate <= 0 {
+				return nil, fmt.Errorf("--paced-rate: %q is not a positive number of messages a second", f)
+			}
+			r := *sc
+			r.name = fmt.Sprintf("paced-%d", rate)
+			r.desc = fmt.Sprintf("one-way latency at %d msgs/s, 100-byte messages, send time in the payload", rate)
+			r.run = func(ctx context.Context, sys *system, p *params, seed uint64) (sample, error) {
+				q := *p
+				q.pacedRate = rate
+				return runPaced(ctx, sys, &q, seed)
+			}
+			out = append(out, &r)
+		}
+	}
+	return out, nil
 }
 
 // pick returns the entries of all named in list (comma-separated), or all

@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/wire"
@@ -9,7 +11,7 @@ import (
 
 // outMessage is a message on its way to a peer. It stays in the peer's queue
 // until the peer reports it consumed, so that if the peer restarts it can be
-// sent again in the new session.
+// sent again in the new session; then it is recycled (freeOutMessage).
 type outMessage struct {
 	ref       uint64
 	seq       uint64 // in the current session; renumbered when a new one starts
@@ -17,7 +19,6 @@ type outMessage struct {
 	chunks    int
 	nextChunk int // chunks before it have been sent at least once
 	acked     chunkSet
-	done      bool // consumed by the peer: its chunks need no more sending
 }
 
 type chunkSet [wire.MaxMessageLen/wire.ChunkSize/64 + 1]uint64
@@ -35,8 +36,12 @@ func (m *outMessage) chunk(i int) wire.ChunkFrame {
 	}
 }
 
+// chunkRef names a chunk of a queued message by the message's sequence
+// number, not by pointer: a message the peer has consumed is recycled, and
+// a reference to it (in a packet still in flight, or in the lost list) must
+// find nothing rather than a new message in the same memory.
 type chunkRef struct {
-	msg   *outMessage
+	seq   uint64
 	index int
 }
 
@@ -56,6 +61,9 @@ type sentPacket struct {
 type peer struct {
 	addr    netip.AddrPort
 	deliver func([]byte) error // hands a reassembled message to the handler
+	// consumed is called for each message the peer reports consumed; the
+	// message is recycled after it returns.
+	consumed func(*outMessage)
 
 	// remoteEpoch is the peer's incarnation we are in session with; 0 until
 	// we hear from it. closed is set when that incarnation said goodbye.
@@ -73,19 +81,20 @@ type peer struct {
 
 	// Sending, in the current session.
 	nextPN       uint64
-	queue        []*outMessage // undelivered, in sequence order
+	queue        ring[*outMessage] // undelivered, in sequence order: queue.at(i).seq == delivered+i
 	nextSeq      uint64
 	delivered    uint64 // the peer consumed every message below this
 	sendIdx      int    // queue index of the first message with unsent chunks
 	startedBytes int    // window cost of queued messages that have started going out
-	lost         []chunkRef
+	lost         ring[chunkRef]
 	sent         []*sentPacket // ack-eliciting, in flight, by packet number
 	free         []*sentPacket
 	largestAcked uint64
 	anyAcked     bool
 	rtt          rttStats
-	cc           newReno
+	cc           cubic
 	ptoCount     int
+	tailProbed   bool // the tail loss probe of this flight went; cleared by an ACK
 	lossTime     time.Time
 	lastElicit   time.Time // when we last sent an ack-eliciting packet
 	probes       int       // packets that may go out regardless of the window
@@ -107,8 +116,9 @@ type peer struct {
 	stats PeerStats
 }
 
-func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte) error) *peer {
-	p := &peer{addr: addr, cc: newNewReno(), contactDelay: initialContactDelay}
+func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte) error, consumed func(*peer, *outMessage)) *peer {
+	p := &peer{addr: addr, cc: newCubic(), contactDelay: initialContactDelay}
+	// Made once per peer, so that handling a packet makes no closure.
 	p.deliver = func(b []byte) error {
 		if err := deliver(addr, b); err != nil {
 			return err
@@ -116,7 +126,24 @@ func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte) error) *p
 		p.stats.MessagesIn++
 		return nil
 	}
+	p.consumed = func(m *outMessage) { consumed(p, m) }
 	return p
+}
+
+// msg is the queued message with sequence number seq, or nil if the peer
+// has consumed it (and it may have been recycled).
+func (p *peer) msg(seq uint64) *outMessage {
+	if seq < p.delivered {
+		return nil
+	}
+	return p.queue.at(int(seq - p.delivered))
+}
+
+// needsSending reports whether chunk c has to go (again): its message is
+// not consumed and the chunk not acknowledged.
+func (p *peer) needsSending(c chunkRef) bool {
+	m := p.msg(c.seq)
+	return m != nil && !m.acked.has(c.index)
 }
 
 // initialContactDelay is how long we wait for an answer to our first PING
@@ -133,24 +160,26 @@ func (p *peer) startSession(epoch uint64) {
 	p.closed = false
 	p.unreachable = false
 	p.stats.Sessions++
-	for i, m := range p.queue {
+	for i := range p.queue.len() {
+		m := p.queue.at(i)
 		m.seq = uint64(i)
 		m.nextChunk = 0
 		m.acked = chunkSet{}
 	}
-	p.nextSeq = uint64(len(p.queue))
+	p.nextSeq = uint64(p.queue.len())
 	p.delivered = 0
 	p.sendIdx = 0
 	p.startedBytes = 0
-	p.lost = p.lost[:0]
+	p.lost.reset()
 	for _, sp := range p.sent {
 		p.recycle(sp)
 	}
 	p.sent = p.sent[:0]
 	p.anyAcked = false
 	p.largestAcked = 0
-	p.cc = newNewReno()
+	p.cc = newCubic()
 	p.ptoCount = 0
+	p.tailProbed = false
 	p.lossTime = time.Time{}
 	p.probes = 0
 	p.pingNeeded = true // so the peer learns our epoch even if we have nothing to say
@@ -167,22 +196,21 @@ func (p *peer) startSession(epoch uint64) {
 func (p *peer) enqueue(m *outMessage) {
 	m.seq = p.nextSeq
 	p.nextSeq++
-	p.queue = append(p.queue, m)
+	p.queue.push(m)
 	p.wantContact = true
 }
 
-// onDelivered drops the messages the peer reports consumed, handing each to done.
-func (p *peer) onDelivered(upTo uint64, done func(*outMessage)) {
+// onDelivered drops the messages the peer reports consumed, handing each to
+// p.consumed, and recycles them.
+func (p *peer) onDelivered(upTo uint64) {
 	for p.delivered < upTo {
-		m := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
+		m := p.queue.pop()
 		p.sendIdx--
 		p.startedBytes -= windowCost(len(m.data))
 		p.delivered++
-		m.done = true
 		p.stats.MessagesOut++
-		done(m)
+		p.consumed(m)
+		freeOutMessage(m)
 	}
 }
 
@@ -201,30 +229,72 @@ func (p *peer) recycle(sp *sentPacket) {
 	p.free = append(p.free, sp)
 }
 
+// limitedTransmit is how far past the congestion window the flight may go
+// while packets are suspected lost: acknowledged packets sent after them
+// have left the network, so new packets may replace them, and their
+// acknowledgements let the packet threshold declare the loss without
+// waiting for a timer. This is Limited Transmit (RFC 3042) in RFC 9002's
+// terms; without it a small window (a lossy path) fills with suspects and
+// every loss costs a loss timer, which Go cannot arm for less than a
+// millisecond, however short the round trip.
+const limitedTransmit = 2 * maxPacket
+
+// canSend reports whether the congestion window lets a full packet go.
+func (p *peer) canSend() bool {
+	extra := 0
+	if !p.lossTime.IsZero() {
+		extra = limitedTransmit
+	}
+	return p.cc.canSend(extra)
+}
+
 // ptoDeadline is when the probe timer fires, or zero if nothing is in flight.
 func (p *peer) ptoDeadline() time.Time {
 	if len(p.sent) == 0 {
 		return time.Time{}
 	}
+	if p.tailProbeDue() {
+		return p.lastElicit.Add(p.rtt.tailProbe())
+	}
 	d := p.rtt.pto() << min(p.ptoCount, 16)
 	return p.lastElicit.Add(min(d, maxPTO))
 }
 
-// onPTO arms probes: the oldest unacknowledged chunks go out again, or a
-// PING if there are none (RFC 9002 section 6.2.4).
+// tailProbeDue reports whether the probe timer is a tail loss probe's: the
+// first of a flight, once the RTT is known. A lost tail (the last packets
+// before a pause, or all of a small window) has no later packets whose
+// acknowledgement would reveal it; the probe, new data if there is any or
+// else a PING, is acknowledged at once if it arrives, and then the packet
+// or time threshold declares the tail lost, after about two round trips
+// and the receiver's ACK delay rather than a full probe timeout (which
+// allows for the 5 ms max_ack_delay). It sends nothing again, so a probe
+// that was not needed costs one packet, not a retransmission.
+func (p *peer) tailProbeDue() bool {
+	return p.ptoCount == 0 && !p.tailProbed && p.rtt.sampled
+}
+
+// onPTO arms probes. A tail loss probe is one packet (see tailProbeDue);
+// after it, at a probe timeout, the oldest unacknowledged chunks go out
+// again in two packets, or a PING if there are none (RFC 9002 section
+// 6.2.4).
 func (p *peer) onPTO() {
+	if p.tailProbeDue() {
+		p.tailProbed = true
+		p.probes = 1
+		return
+	}
 	p.ptoCount++
 	p.probes = 2
-	if len(p.lost) > 0 {
+	if p.lost.len() > 0 {
 		return
 	}
 	for _, sp := range p.sent {
 		for _, c := range sp.chunks {
-			if !c.msg.done && !c.msg.acked.has(c.index) {
-				p.lost = append(p.lost, c)
+			if p.needsSending(c) {
+				p.lost.push(c)
 			}
 		}
-		if len(p.lost) > 0 || sp.hasClose {
+		if p.lost.len() > 0 || sp.hasClose {
 			p.closePending = p.closePending || sp.hasClose
 			return
 		}
@@ -232,22 +302,48 @@ func (p *peer) onPTO() {
 	p.pingNeeded = true
 }
 
+// sentUpTo is how many packets at the front of p.sent have numbers up to
+// pn (p.sent is in packet number order).
+func (p *peer) sentUpTo(pn uint64) int {
+	n, _ := slices.BinarySearchFunc(p.sent, pn+1, func(sp *sentPacket, pn uint64) int { return cmp.Compare(sp.pn, pn) })
+	return n
+}
+
+// compactSent removes from p.sent the packets of its first n that were not
+// kept (kept of them were moved to the front).
+func (p *peer) compactSent(kept, n int) {
+	moved := copy(p.sent[kept:], p.sent[n:])
+	clear(p.sent[kept+moved:])
+	p.sent = p.sent[:kept+moved]
+}
+
 // onAck processes an ACK frame. It reports false if the frame acknowledges a
 // packet never sent or messages never sent whole: such a packet is dropped.
-func (p *peer) onAck(a *wire.AckFrame, now time.Time, done func(*outMessage)) bool {
+// Only the packets up to the largest acknowledged are looked at, alongside
+// the ranges, so the cost is in what the ACK covers, not in what is in
+// flight.
+func (p *peer) onAck(a *wire.AckFrame, now time.Time) bool {
 	if a.Largest() >= p.nextPN || a.Delivered > p.delivered+uint64(p.sendIdx) {
 		return false
 	}
 	var newestAcked *sentPacket
-	kept := p.sent[:0]
-	for _, sp := range p.sent {
-		if !a.Acks(sp.pn) {
-			kept = append(kept, sp)
+	n := p.sentUpTo(a.Largest())
+	kept := 0
+	r := a.NumRanges - 1 // ranges are largest first: walk them upwards
+	for _, sp := range p.sent[:n] {
+		for a.Ranges[r].Largest < sp.pn {
+			r-- // cannot pass range 0, whose Largest is at least sp.pn
+		}
+		if sp.pn < a.Ranges[r].Smallest {
+			p.sent[kept] = sp
+			kept++
 			continue
 		}
-		p.cc.onAcked(sp.size, sp.sentAt)
+		p.cc.onAcked(sp.size, sp.sentAt, now, p.rtt.srtt())
 		for _, c := range sp.chunks {
-			c.msg.acked.add(c.index)
+			if m := p.msg(c.seq); m != nil {
+				m.acked.add(c.index)
+			}
 		}
 		if sp.hasClose {
 			p.closeAcked = true
@@ -258,21 +354,21 @@ func (p *peer) onAck(a *wire.AckFrame, now time.Time, done func(*outMessage)) bo
 		}
 		newestAcked = sp
 	}
-	clear(p.sent[len(kept):])
-	p.sent = kept
+	p.compactSent(kept, n)
 	if newestAcked != nil {
 		if newestAcked.pn == a.Largest() {
 			p.rtt.update(now.Sub(newestAcked.sentAt), time.Duration(a.DelayMicros)*time.Microsecond)
 		}
 		p.recycle(newestAcked)
 		p.ptoCount = 0
+		p.tailProbed = false
 	}
 	if !p.anyAcked || a.Largest() > p.largestAcked {
 		p.largestAcked = a.Largest()
 		p.anyAcked = true
 	}
 	if a.Delivered > p.delivered {
-		p.onDelivered(a.Delivered, done)
+		p.onDelivered(a.Delivered)
 	}
 	p.detectLosses(now)
 	return true
@@ -291,31 +387,30 @@ func (p *peer) detectLosses(now time.Time) {
 		return
 	}
 	delay := p.rtt.lossDelay()
-	kept := p.sent[:0]
-	for _, sp := range p.sent {
-		if sp.pn > p.largestAcked {
-			kept = append(kept, sp)
-			continue
-		}
+	// Only packets up to the largest acknowledged can be lost; after onAck
+	// those left are the gaps, usually none.
+	n := p.sentUpTo(p.largestAcked)
+	kept := 0
+	for _, sp := range p.sent[:n] {
 		if now.Sub(sp.sentAt) >= delay || p.largestAcked >= sp.pn+packetThreshold {
 			p.onLost(sp, now)
 			continue
 		}
-		kept = append(kept, sp)
+		p.sent[kept] = sp
+		kept++
 		if t := sp.sentAt.Add(delay); p.lossTime.IsZero() || t.Before(p.lossTime) {
 			p.lossTime = t
 		}
 	}
-	clear(p.sent[len(kept):])
-	p.sent = kept
+	p.compactSent(kept, n)
 }
 
 func (p *peer) onLost(sp *sentPacket, now time.Time) {
 	p.stats.PacketsLost++
 	p.cc.onLost(sp.size, sp.sentAt, now)
 	for _, c := range sp.chunks {
-		if !c.msg.done && !c.msg.acked.has(c.index) {
-			p.lost = append(p.lost, c)
+		if p.needsSending(c) {
+			p.lost.push(c)
 		}
 	}
 	if sp.hasClose && !p.closeAcked {

@@ -52,7 +52,7 @@ type reassembly struct {
 
 type partialMessage struct {
 	data    []byte
-	have    [wire.MaxMessageLen/wire.ChunkSize/64 + 1]uint64 // bitmap of chunks received
+	have    chunkSet // chunks received
 	missing int
 }
 
@@ -82,10 +82,7 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 		if r.buffered+windowCost(int(c.MsgLen)) > recvWindowBytes {
 			return errOverWindow
 		}
-		m = &partialMessage{
-			data:    make([]byte, c.MsgLen),
-			missing: int((c.MsgLen + wire.ChunkSize - 1) / wire.ChunkSize),
-		}
+		m = newPartial(int(c.MsgLen))
 		if r.partial == nil {
 			r.partial = make(map[uint64]*partialMessage)
 		}
@@ -94,9 +91,8 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 	} else if uint64(len(m.data)) != c.MsgLen {
 		return errMismatch
 	}
-	i := c.Offset / wire.ChunkSize
-	if m.have[i/64]&(1<<(i%64)) == 0 {
-		m.have[i/64] |= 1 << (i % 64)
+	if i := int(c.Offset / wire.ChunkSize); !m.have.has(i) {
+		m.have.add(i)
 		m.missing--
 		copy(m.data[c.Offset:], c.Data)
 	}
@@ -117,9 +113,13 @@ func (r *reassembly) deliverReady(deliver func([]byte) error) error {
 		delete(r.partial, r.next)
 		r.buffered -= windowCost(len(m.data))
 		r.next++
+		freePartial(m)
 	}
 }
 
 func (r *reassembly) reset() {
+	for _, m := range r.partial {
+		freePartial(m)
+	}
 	*r = reassembly{}
 }

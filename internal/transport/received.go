@@ -51,6 +51,20 @@ func (s *receivedSet) largest() (pn uint64, ok bool) {
 	return s.ranges[0].Largest, true
 }
 
+// quickAckPackets is how many packets after a gap are each acknowledged at
+// once. A gap means the sender has lost a packet, so it is short of window
+// and waits on every ACK: holding one for the ack delay (1 ms, far longer
+// than a LAN's round trip) would stall it.
+const quickAckPackets = 16
+
+// recentGap reports whether packets are missing among the last
+// quickAckPackets below the largest packet number: a gap just opened, which
+// the sender should hear of at once (RFC 9000 section 13.2.1), or a recent
+// one.
+func (s *receivedSet) recentGap() bool {
+	return len(s.ranges) > 1 && s.ranges[0].Largest-s.ranges[0].Smallest < quickAckPackets
+}
+
 // fill copies the ranges into an ACK frame.
 func (s *receivedSet) fill(a *wire.AckFrame) {
 	a.NumRanges = copy(a.Ranges[:], s.ranges)

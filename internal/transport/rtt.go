@@ -75,3 +75,10 @@ func (r *rttStats) pto() time.Duration {
 func (r *rttStats) lossDelay() time.Duration {
 	return max(9*max(r.srtt(), r.latest)/8, granularity)
 }
+
+// tailProbe is how long after the last packet sent a tail loss probe goes
+// (RFC 8985 section 7.2: two round trips, and the time a receiver holds a
+// lone ACK), with a granularity to spare.
+func (r *rttStats) tailProbe() time.Duration {
+	return 2*r.srtt() + ackDelay + granularity
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -19,7 +20,7 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 		return
 	}
 	for {
-		b := wire.AppendHeader(e.sendBuf[:0], wire.Header{
+		b := wire.AppendHeader(e.packetBuf(), wire.Header{
 			SrcEpoch: e.epoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
 		})
 		withAck := false
@@ -37,7 +38,7 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 		}
 		sp := p.newSentPacket()
 		eliciting, full := false, false
-		if !p.closed && (p.probes > 0 || p.cc.canSend()) {
+		if !p.closed && (p.probes > 0 || p.canSend()) {
 			b, eliciting, full = e.appendEliciting(p, b, sp)
 		}
 		// An ACK alone goes when it is due, or when it left no room for a
@@ -77,23 +78,24 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 		sp.hasClose = true
 		p.closePending = false
 	}
-	for len(p.lost) > 0 {
-		c := p.lost[0]
-		if c.msg.done || c.msg.acked.has(c.index) {
-			p.lost = p.lost[1:]
+	for p.lost.len() > 0 {
+		c := p.lost.at(0)
+		m := p.msg(c.seq)
+		if m == nil || m.acked.has(c.index) {
+			p.lost.pop()
 			continue
 		}
-		f := c.msg.chunk(c.index)
+		f := m.chunk(c.index)
 		if len(b)+f.Len() > e.cfg.MaxPacket {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		b = f.Append(b)
 		sp.chunks = append(sp.chunks, c)
-		p.lost = p.lost[1:]
+		p.lost.pop()
 		p.stats.Retransmits++
 	}
-	for p.sendIdx < len(p.queue) {
-		m := p.queue[p.sendIdx]
+	for p.sendIdx < p.queue.len() {
+		m := p.queue.at(p.sendIdx)
 		if m.nextChunk == 0 {
 			if m.seq-p.delivered >= recvWindowMessages || p.startedBytes+windowCost(len(m.data)) > recvWindowBytes {
 				break // the peer could not hold it yet
@@ -107,7 +109,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			p.startedBytes += windowCost(len(m.data))
 		}
 		b = f.Append(b)
-		sp.chunks = append(sp.chunks, chunkRef{msg: m, index: m.nextChunk})
+		sp.chunks = append(sp.chunks, chunkRef{seq: m.seq, index: m.nextChunk})
 		p.stats.BytesOut += uint64(len(f.Data))
 		m.nextChunk++
 		if m.nextChunk == m.chunks {
@@ -136,18 +138,65 @@ func appendPaddedPing(b []byte) []byte {
 // sendContact sends a PING with no destination epoch, to learn the peer's,
 // and schedules the next with exponential backoff.
 func (e *Endpoint) sendContact(p *peer, now time.Time) {
-	b := wire.AppendHeader(e.sendBuf[:0], wire.Header{SrcEpoch: e.epoch, PacketNumber: p.nextPN})
+	b := wire.AppendHeader(e.packetBuf(), wire.Header{SrcEpoch: e.epoch, PacketNumber: p.nextPN})
 	e.write(p, appendPaddedPing(b))
 	p.contactDue = now.Add(p.contactDelay)
 	p.contactDelay = min(2*p.contactDelay, maxPTO)
 }
 
+// packetBuf is the empty buffer the next packet is built in: with a
+// batching conn, the next of the batch writeOut sends.
+func (e *Endpoint) packetBuf() []byte {
+	if e.bc == nil {
+		return e.sendBuf[:0]
+	}
+	if len(e.tx) == txBatchSize {
+		e.writeOut()
+	}
+	if len(e.tx) == len(e.txBufs) {
+		e.txBufs = append(e.txBufs, make([]byte, 0, e.cfg.MaxPacket))
+	}
+	return e.txBufs[len(e.tx)][:0]
+}
+
+// write sends packet b, built in packetBuf, to p: at once, or with a
+// batching conn in the next writeOut, which run calls once it has flushed
+// every peer.
 func (e *Endpoint) write(p *peer, b []byte) {
 	p.nextPN++
 	p.stats.PacketsSent++
 	e.count.datagramsOut.Add(1)
 	e.count.bytesOut.Add(uint64(len(b)))
-	if _, err := e.conn.WriteTo(b, p.addr); err != nil && e.log.Enabled(context.Background(), slog.LevelDebug) {
-		e.log.Debug("write", "peer", p.addr, "err", err)
+	if e.bc != nil {
+		e.tx = append(e.tx, udp.Message{Buf: b, Addr: p.addr})
+		return
+	}
+	if _, err := e.conn.WriteTo(b, p.addr); err != nil {
+		e.writeFailed(err)
+	}
+}
+
+// writeOut sends the packets write has batched, in one system call if
+// there are several.
+func (e *Endpoint) writeOut() {
+	var err error
+	switch len(e.tx) {
+	case 0:
+		return
+	case 1:
+		_, err = e.conn.WriteTo(e.tx[0].Buf, e.tx[0].Addr)
+	default:
+		_, err = e.bc.WriteBatch(e.tx)
+	}
+	clear(e.tx)
+	e.tx = e.tx[:0]
+	if err != nil {
+		e.writeFailed(err)
+	}
+}
+
+func (e *Endpoint) writeFailed(err error) {
+	if e.log.Enabled(context.Background(), slog.LevelDebug) {
+		e.log.Debug("write", "err", err)
 	}
 }

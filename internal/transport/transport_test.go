@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -267,4 +268,93 @@ func TestExchangeSmallestPackets(t *testing.T) {
 		closeNow(a)
 		closeNow(b)
 	})
+}
+
+// The congestion window is a real one: on a path that drops half of what
+// it is sent it shrinks to the minimum and stays near it, so a 256 KiB
+// paste does not flood a path that cannot carry it; on the same path
+// without loss it grows past the initial window.
+func TestWindowShrinksUnderHeavyLoss(t *testing.T) {
+	for _, loss := range []float64{0, 0.5} {
+		t.Run(fmt.Sprint("loss", loss), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := udp.NewMemNetwork()
+				path := udp.Impairment{Loss: loss, Delay: 10 * time.Millisecond, Seed: 7}
+				ca := udp.Impair(listen(t, n, addrA), path)
+				cb := udp.Impair(listen(t, n, addrB), udp.Impairment{Delay: 10 * time.Millisecond})
+				ra, rb := newRecorder(), newRecorder()
+				a, b := start(t, ca, ra, Config{}), start(t, cb, rb, Config{})
+				defer closeNow(b)
+				defer closeNow(a)
+				if err := a.Connect(addrB); err != nil {
+					t.Fatal(err)
+				}
+				ra.waitFor(t, "B up", func() bool { return ra.hasEvent("up " + addrB.String()) })
+				ref, err := a.Send(addrB, make([]byte, 256<<10))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var windows []int
+				for {
+					time.Sleep(5 * time.Millisecond)
+					ps, err := a.PeerStats(context.Background())
+					if err != nil || len(ps) != 1 {
+						t.Fatalf("peer stats: %v %v", ps, err)
+					}
+					windows = append(windows, ps[0].Window)
+					ra.mu.Lock()
+					done := ra.delivered[ref]
+					ra.mu.Unlock()
+					if done {
+						break
+					}
+				}
+				slices.Sort(windows)
+				median, largest := windows[len(windows)/2], windows[len(windows)-1]
+				t.Logf("%d samples over %v: window median %d, largest %d; %+v", len(windows),
+					time.Duration(len(windows))*5*time.Millisecond, median, largest, ca.Stats())
+				if loss == 0 {
+					if largest <= initialWindow {
+						t.Errorf("on a clean path the window never grew past %d", largest)
+					}
+					return
+				}
+				if largest > initialWindow {
+					t.Errorf("under %.0f%% loss the window reached %d, past the initial %d", 100*loss, largest, initialWindow)
+				}
+				if median > 2*minimumWindow {
+					t.Errorf("under %.0f%% loss the window's median is %d, want near the minimum %d", 100*loss, median, minimumWindow)
+				}
+			})
+		})
+	}
+}
+
+// Over real loopback sockets, which batch their reads and writes on Linux
+// (udp.BatchConn), everything arrives as over the in-memory network.
+func TestExchangeOverSockets(t *testing.T) {
+	sa, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		sa.Close()
+		t.Fatal(err)
+	}
+	_, batching := udp.Conn(sa).(udp.BatchConn)
+	t.Logf("batching: %v", batching)
+	ra, rb := newRecorder(), newRecorder()
+	a, b := start(t, sa, ra, Config{}), start(t, sb, rb, Config{})
+	defer closeNow(a)
+	defer closeNow(b)
+	to, back := sb.LocalAddr(), sa.LocalAddr()
+	const n = 600
+	refs := sendAll(t, a, to, 1, 0, n)
+	sendAll(t, b, back, 2, 0, n)
+	rb.waitFor(t, "A's messages at B", func() bool { return len(rb.received[back]) >= n })
+	ra.waitFor(t, "B's messages at A", func() bool { return len(ra.received[to]) >= n })
+	ra.waitFor(t, "A's deliveries", delivered(ra, refs))
+	checkStream(t, rb.received[back], 1, n)
+	checkStream(t, ra.received[to], 2, n)
 }

@@ -132,27 +132,86 @@ func TestRTTEstimate(t *testing.T) {
 	}
 }
 
-func TestNewRenoHalvesOncePerRecovery(t *testing.T) {
-	c := newNewReno()
+func TestCubicReducesOncePerRecovery(t *testing.T) {
+	c := newCubic()
 	t0 := time.Unix(0, 0)
 	for range 10 {
 		c.onSent(maxPacket)
 	}
-	if c.canSend() {
+	if c.canSend(0) {
 		t.Fatal("can send past the initial window")
+	}
+	if !c.canSend(limitedTransmit) {
+		t.Fatal("limited transmit does not let a packet go")
 	}
 	c.onLost(maxPacket, t0.Add(time.Millisecond), t0.Add(2*time.Millisecond))
 	w := c.window
-	if w != initialWindow/2 {
-		t.Errorf("window %d after a loss, want %d", w, initialWindow/2)
+	if want := initialWindow * 7 / 10; w != want {
+		t.Errorf("window %d after a loss, want %d", w, want)
 	}
 	c.onLost(maxPacket, t0.Add(time.Millisecond), t0.Add(3*time.Millisecond))
 	if c.window != w {
 		t.Errorf("a second loss from the same flight shrank the window again to %d", c.window)
 	}
-	c.onAcked(maxPacket, t0.Add(4*time.Millisecond))
+	for i := range 8 {
+		c.onSent(maxPacket)
+		c.onAcked(maxPacket, t0.Add(4*time.Millisecond), t0.Add(time.Duration(5+i)*time.Millisecond), time.Millisecond)
+		c.onSent(maxPacket)
+	}
 	if c.window <= w {
-		t.Errorf("window did not grow after recovery")
+		t.Errorf("window %d did not grow after recovery", c.window)
+	}
+	// A loss of a packet sent after the reduction is a new congestion
+	// event; the window never goes below the minimum.
+	for i := range 20 {
+		c.onLost(maxPacket, t0.Add(time.Duration(20+2*i)*time.Millisecond), t0.Add(time.Duration(21+2*i)*time.Millisecond))
+	}
+	if c.window != minimumWindow {
+		t.Errorf("window %d after many losses, want the minimum %d", c.window, minimumWindow)
+	}
+}
+
+// The window grows only while it is used (RFC 9002 section 7.8): an
+// application that sends little does not build up a window it could later
+// flood the path with.
+func TestCubicDoesNotGrowUnused(t *testing.T) {
+	c := newCubic()
+	t0 := time.Unix(0, 0)
+	for i := range 1000 {
+		c.onSent(maxPacket) // one packet at a time: far below the window
+		c.onAcked(maxPacket, t0.Add(time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i+1)*time.Millisecond), time.Millisecond)
+	}
+	if c.window != initialWindow {
+		t.Errorf("window %d after 1000 lone packets, want the initial %d", c.window, initialWindow)
+	}
+}
+
+// In congestion avoidance on a short path CUBIC grows as Reno does with
+// its Reno-friendly increase: about 0.53 packets a round trip after a
+// reduction (RFC 9438 section 4.3).
+func TestCubicRenoFriendlyGrowth(t *testing.T) {
+	c := newCubic()
+	c.window = 20 * maxPacket
+	now := time.Unix(0, 0)
+	c.onLost(maxPacket, now.Add(time.Nanosecond), now.Add(time.Nanosecond)) // to 14 packets
+	start := c.window
+	rtt := 100 * time.Microsecond
+	c.inFlight = 0
+	for range 10 { // ten round trips of a sender that fills the window
+		for c.canSend(0) {
+			c.onSent(maxPacket)
+		}
+		now = now.Add(rtt)
+		for range c.window / maxPacket {
+			c.onAcked(maxPacket, now, now, rtt)
+			for c.canSend(0) {
+				c.onSent(maxPacket)
+			}
+		}
+	}
+	got := float64(c.window-start) / maxPacket / 10
+	if got < 0.45 || got > 0.6 {
+		t.Errorf("grew %.2f packets a round trip, want about %.2f", got, cubicAlpha)
 	}
 }
 
@@ -188,4 +247,61 @@ func TestReassemblyRetriesWhatWasNotConsumed(t *testing.T) {
 	if len(got) != 2 || !bytes.Equal(got[0], big) || !bytes.Equal(got[1], small) {
 		t.Fatalf("after the resend got %d messages, want both in order", len(got))
 	}
+}
+
+func TestRing(t *testing.T) {
+	var r ring[int]
+	next, head := 0, 0
+	// Grow well past ringKeep, drain to shrink, and wrap around in between.
+	for _, step := range []struct{ push, pop int }{{10, 3}, {20, 25}, {3 * ringKeep, ringKeep}, {5, 2*ringKeep + 7}, {100, 90}} {
+		for range step.push {
+			r.push(next)
+			next++
+		}
+		for range step.pop {
+			if got := r.pop(); got != head {
+				t.Fatalf("popped %d, want %d", got, head)
+			}
+			head++
+		}
+		if r.len() != next-head {
+			t.Fatalf("len %d, want %d", r.len(), next-head)
+		}
+		for i := range r.len() {
+			if r.at(i) != head+i {
+				t.Fatalf("at(%d) = %d, want %d", i, r.at(i), head+i)
+			}
+		}
+	}
+	if len(r.buf) > ringKeep {
+		t.Errorf("a ring holding %d keeps a buffer of %d", r.len(), len(r.buf))
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("at past the end did not panic")
+		}
+	}()
+	r.at(r.len())
+}
+
+func TestSizeClasses(t *testing.T) {
+	for _, n := range []int{1, 100, 128, 129, 1000, 1024, 5000, 256 << 10, MaxMessage} {
+		c := sizeClass(n)
+		if size := classSize(c); size < n || (n > 1<<minClassShift && size >= 2*n) {
+			t.Errorf("%d bytes: class %d of %d bytes", n, c, size)
+		}
+		if c >= numClasses {
+			t.Errorf("%d bytes: class %d of %d", n, c, numClasses)
+		}
+	}
+	m := newOutMessage(MaxMessage)
+	if len(m.data) != MaxMessage {
+		t.Fatalf("message of %d bytes for %d", len(m.data), MaxMessage)
+	}
+	freeOutMessage(m)
+	p := newPartial(3000)
+	if len(p.data) != 3000 || p.missing != 3 {
+		t.Fatalf("partial of %d bytes missing %d chunks, want 3000 and 3", len(p.data), p.missing)
+	}
+	freePartial(p)
 }

@@ -1,5 +1,6 @@
 // Package udp is the only code that touches a socket: the Conn interface the
-// transport reads and writes through, the real UDP implementation, an
+// transport reads and writes through (and BatchConn, for a socket that moves
+// several datagrams a system call), the real UDP implementation, an
 // in-memory network for tests, and an impairment wrapper (loss, duplication,
 // reordering, delay) that tests put between the two.
 package udp
@@ -21,4 +22,36 @@ type Conn interface {
 	WriteTo(b []byte, addr netip.AddrPort) (int, error)
 	LocalAddr() netip.AddrPort
 	Close() error
+}
+
+// Message is one datagram of a batch: for WriteBatch, the bytes and where
+// they go; for ReadBatch, a buffer to read into, and then how much was read
+// and from where (unmapped, as ReadFrom reports it).
+type Message struct {
+	Buf  []byte
+	N    int
+	Addr netip.AddrPort
+}
+
+// BatchConn is a Conn that can move several datagrams in one system call
+// (recvmmsg and sendmmsg on Linux). It is optional: the in-memory network,
+// the impairment wrapper and the secure layer implement Conn alone, and
+// users fall back to one datagram a call over them.
+//
+// ReadBatch blocks until at least one datagram has arrived, then reads as
+// many as are waiting, up to len(ms) (an implementation may cap one call
+// lower), and returns how many; the part of a
+// datagram that does not fit its buffer is lost, as with ReadFrom. After
+// Close it returns an error wrapping net.ErrClosed.
+//
+// WriteBatch sends every message, in order, and returns how many went; a
+// message the system refuses (say, to an unreachable address) is skipped,
+// and the first such error is returned after the rest have gone.
+//
+// All methods may be called concurrently; concurrent calls of ReadBatch (or
+// of WriteBatch) take turns.
+type BatchConn interface {
+	Conn
+	ReadBatch(ms []Message) (int, error)
+	WriteBatch(ms []Message) (int, error)
 }

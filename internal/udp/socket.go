@@ -43,6 +43,7 @@ const SocketBufferSize = 4 << 20
 type Socket struct {
 	conn  *net.UDPConn
 	local netip.AddrPort
+	batch *batcher // ReadBatch and WriteBatch, where the system has them
 }
 
 var _ Conn = (*Socket)(nil)
@@ -71,9 +72,10 @@ func Listen(addr string) (*Socket, error) {
 		return nil, listenError(addr, ap, err)
 	}
 	setBuffers(conn)
-	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	local = netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
-	return &Socket{conn: conn, local: local}, nil
+	bound := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	s := &Socket{conn: conn, local: netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())}
+	s.initBatch(bound)
+	return s, nil
 }
 
 // ReadFrom reads one datagram into b and returns its source, unmapped. As with
