@@ -146,6 +146,25 @@ func (c *Conn) initiatorHandshake(index uint32, from netip.AddrPort) (*peer, *ha
 	return s.peer, s.hs, 0, true
 }
 
+// lockInitiatorHandshake finds the handshake of ours that receiver names and
+// locks its peer. If there is none from that address, or we have given it
+// up, it drops the datagram and reports false; otherwise the caller unlocks
+// p.mu.
+func (c *Conn) lockInitiatorHandshake(receiver uint32, from netip.AddrPort) (p *peer, hs *handshake, ok bool) {
+	p, hs, reason, ok := c.initiatorHandshake(receiver, from)
+	if !ok {
+		c.drop(reason, from, nil)
+		return nil, nil, false
+	}
+	p.mu.Lock()
+	if p.hs != hs {
+		p.mu.Unlock()
+		c.drop(DropUnknownIndex, from, nil) // an attempt we gave up
+		return nil, nil, false
+	}
+	return p, hs, true
+}
+
 // receiveResponse completes (IK) or continues (XX) a handshake of ours.
 func (c *Conn) receiveResponse(b []byte, from netip.AddrPort, now time.Time) {
 	m, err := wire.ParseResponse(b)
@@ -153,17 +172,11 @@ func (c *Conn) receiveResponse(b []byte, from netip.AddrPort, now time.Time) {
 		c.drop(reasonOf(err), from, err)
 		return
 	}
-	p, hs, reason, ok := c.initiatorHandshake(m.Receiver, from)
+	p, hs, ok := c.lockInitiatorHandshake(m.Receiver, from)
 	if !ok {
-		c.drop(reason, from, nil)
 		return
 	}
-	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.hs != hs {
-		c.drop(DropUnknownIndex, from, nil) // an attempt we gave up
-		return
-	}
 	if (m.Type == wire.TypeRespIK) != hs.ik {
 		c.drop(DropMalformed, from, nil)
 		return
@@ -222,17 +235,11 @@ func (c *Conn) receiveCookie(b []byte, from netip.AddrPort, now time.Time) {
 		c.drop(reasonOf(err), from, err)
 		return
 	}
-	p, hs, reason, ok := c.initiatorHandshake(m.Receiver, from)
+	p, hs, ok := c.lockInitiatorHandshake(m.Receiver, from)
 	if !ok {
-		c.drop(reason, from, nil)
 		return
 	}
-	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.hs != hs {
-		c.drop(DropUnknownIndex, from, nil)
-		return
-	}
 	key := c.xxCookieKey
 	if hs.ik {
 		key = labelKey(labelCookie, &hs.remoteKey)
