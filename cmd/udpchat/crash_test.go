@@ -52,38 +52,6 @@ func (p *proc) kill9(t *testing.T) {
 	}
 }
 
-// exitWithin is exit with a bound of d.
-func (p *proc) exitWithin(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		t.Fatalf("%s did not exit within %v; stderr:\n%s", p.cmd.Args, d, p.stderr)
-		return -1
-	}
-}
-
-// waitWithin is waitFor with a bound of d.
-func (s *stream) waitWithin(t *testing.T, d time.Duration, what string, done func() bool) {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		changed := s.changed
-		s.mu.Unlock()
-		if done() {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			text := s.String()
-			t.Fatalf("no %s within %v; got %d bytes, ending:\n%s", what, d, len(text), text[max(0, len(text)-2000):])
-		}
-	}
-}
-
 // jsonEvents returns the --json events of type typ on s so far.
 func jsonEvents(t *testing.T, s *stream, typ string) []map[string]any {
 	t.Helper()

@@ -54,7 +54,13 @@ func (s *stream) lines() []string {
 // waitFor waits until the stream satisfies done, failing after waitTimeout.
 func (s *stream) waitFor(t *testing.T, what string, done func() bool) {
 	t.Helper()
-	deadline := time.After(waitTimeout)
+	s.waitWithin(t, waitTimeout, what, done)
+}
+
+// waitWithin is waitFor with a bound of d.
+func (s *stream) waitWithin(t *testing.T, d time.Duration, what string, done func() bool) {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		s.mu.Lock()
 		changed := s.changed
@@ -65,7 +71,8 @@ func (s *stream) waitFor(t *testing.T, what string, done func() bool) {
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("no %s within %v; got:\n%s", what, waitTimeout, s)
+			text := s.String()
+			t.Fatalf("no %s within %v; got %d bytes, ending:\n%s", what, d, len(text), text[max(0, len(text)-2000):])
 		}
 	}
 }
@@ -153,11 +160,17 @@ func (p *proc) listening(t *testing.T) string {
 // exit waits for the process to exit and returns its exit code.
 func (p *proc) exit(t *testing.T) int {
 	t.Helper()
+	return p.exitWithin(t, waitTimeout)
+}
+
+// exitWithin is exit with a bound of d.
+func (p *proc) exitWithin(t *testing.T, d time.Duration) int {
+	t.Helper()
 	select {
 	case <-p.done:
 		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(waitTimeout):
-		t.Fatalf("%s did not exit within %v; stderr:\n%s", p.cmd.Path, waitTimeout, p.stderr)
+	case <-time.After(d):
+		t.Fatalf("%s did not exit within %v; stderr:\n%s", p.cmd.Args, d, p.stderr)
 		return -1
 	}
 }
