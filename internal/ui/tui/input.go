@@ -333,7 +333,7 @@ func (m *model) send(text string, action bool, to *chat.PeerInfo) tea.Cmd {
 	m.inFlight[m.seq] = e
 	m.chatted = true
 	m.add(e)
-	return m.sendCmd(m.seq, text, action, peer)
+	return m.inOrder(m.sendCmd(m.seq, text, action, peer))
 }
 
 // leave starts leaving: after sending bye (waiting for delivery, as line
@@ -341,13 +341,13 @@ func (m *model) send(text string, action bool, to *chat.PeerInfo) tea.Cmd {
 func (m *model) leave(bye string) tea.Cmd {
 	m.leaving = true
 	if bye == "" {
-		return m.leaveCmd(false, "")
+		return m.inOrder(m.leaveCmd(false, ""))
 	}
 	m.seq++
 	e := &entry{kind: entryOwn, at: time.Now(), name: m.name, text: bye, seq: m.seq}
 	m.inFlight[m.seq] = e
 	m.add(e)
-	return m.leaveCmd(true, bye)
+	return m.inOrder(m.leaveCmd(true, bye))
 }
 
 // helpText is /help: the commands, the keys and the glyphs.

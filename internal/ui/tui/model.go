@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,12 @@ type model struct {
 	draft       string // what was typed before browsing the history
 	status      string // a one-line note under the messages, until the next key
 	statusErr   bool
+
+	// Sends (and leaving, which must not overtake them) go to the node one
+	// at a time, in the order typed: Bubble Tea runs Cmds concurrently, so
+	// two sends in flight could reach the node, and the peer, swapped.
+	queued []tea.Cmd
+	busy   bool // a queued Cmd is running
 
 	leaving     bool
 	leaveWait   bool               // leaving waits for delivery
@@ -231,10 +238,12 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		// The node is closed: by our leaving, or under us.
 		if !m.leaving {
 			m.leaving = true
-			return m.leaveCmd(false, "")
+			return m.inOrder(m.leaveCmd(false, ""))
 		}
 	case sendDoneMsg:
 		m.sendDone(msg)
+		m.busy = false
+		return m.nextInOrder()
 	case historyMsg:
 		m.gotHistory(msg)
 	case cancelMsg:
@@ -400,6 +409,23 @@ func (m *model) track(id chat.MessageID, peer netip.AddrPort, d delivery) {
 	}
 }
 
+// inOrder runs cmd once every Cmd queued before it has returned.
+func (m *model) inOrder(cmd tea.Cmd) tea.Cmd {
+	m.queued = append(m.queued, cmd)
+	return m.nextInOrder()
+}
+
+// nextInOrder starts the next queued Cmd, unless one is running.
+func (m *model) nextInOrder() tea.Cmd {
+	if m.busy || len(m.queued) == 0 {
+		return nil
+	}
+	cmd := m.queued[0]
+	m.queued = slices.Delete(m.queued, 0, 1)
+	m.busy = true
+	return cmd
+}
+
 // sendDone binds a returned Send to its entry.
 func (m *model) sendDone(msg sendDoneMsg) {
 	e := m.inFlight[msg.seq]
@@ -500,7 +526,7 @@ func (m *model) interrupt() tea.Cmd {
 	switch {
 	case !m.leaving:
 		m.leaving = true
-		return m.leaveCmd(false, "")
+		return m.inOrder(m.leaveCmd(false, ""))
 	case m.leaveWait && m.leaveCancel != nil:
 		m.leaveCancel()
 		m.leaveCancel = nil

@@ -91,6 +91,35 @@ func TestOwnMessageGlyphFollowsDelivery(t *testing.T) {
 	hs.waitFor("✓✓ alice: hello bob")
 }
 
+// Lines typed faster than the node takes them reach it, and so the peer,
+// in the order typed (Bubble Tea runs Cmds concurrently), and leaving
+// waits for them: none is lost by Ctrl+C right after Enter.
+func TestSendsKeepTheOrderTyped(t *testing.T) {
+	node, link := fakeNode(t, chat.Config{})
+	hs := newHarness(t, node, 80, 24)
+	join(t, link, bob, "bob")
+	hs.waitFor("bob joined")
+	const n = 50
+	for i := range n {
+		if i%2 == 0 {
+			hs.enter(fmt.Sprintf("line %d", i))
+		} else {
+			hs.enter(fmt.Sprintf("/me line %d", i))
+		}
+	}
+	hs.press('c', tea.ModCtrl)
+	hs.waitQuit()
+	chats := link.chats(t)
+	if len(chats) != n {
+		t.Fatalf("the link got %d messages, want %d", len(chats), n)
+	}
+	for i, c := range chats {
+		if want := fmt.Sprintf("line %d", i); c.Text != want {
+			t.Fatalf("message %d is %q, want %q: sends overtook each other", i, c.Text, want)
+		}
+	}
+}
+
 func TestFailedSendIsShownNotFatal(t *testing.T) {
 	node, _ := fakeNode(t, chat.Config{})
 	hs := newHarness(t, node, 80, 24)
