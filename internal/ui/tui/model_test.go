@@ -136,13 +136,28 @@ func TestPeerGoesUnreachableAndComesBack(t *testing.T) {
 	hs := newHarness(t, node, 100, 24)
 	join(t, link, bob, "bob")
 	hs.waitFor("bob joined", "● bob", "online")
+	// The peers panel shows the RTT the transport measured (a refresh as
+	// refreshCmd makes it), while the peer is online: a peer that stopped
+	// answering or left still has one, but it is stale.
+	measured := func() {
+		hs.waitUntil("the peers refreshed", func(string) bool { return !hs.m.refreshing })
+		hs.update(peersMsg{peers: node.Peers(), rtts: map[netip.AddrPort]time.Duration{bob: 1500 * time.Microsecond}})
+	}
+	measured()
+	hs.waitFor("online 1.5ms")
 
 	link.h.PeerUnreachable(bob)
 	hs.waitFor("bob is unreachable; messages to bob will wait", "○ bob", "unreachable")
+	measured()
+	hs.waitGone("1.5ms")
 	link.h.PeerReachable(bob)
 	hs.waitFor("bob is back", "● bob")
+	measured()
+	hs.waitFor("online 1.5ms")
 	link.h.PeerClosed(bob)
 	hs.waitFor("bob left", "· bob", "left")
+	measured()
+	hs.waitGone("1.5ms")
 }
 
 func TestMessagesFromPeers(t *testing.T) {

@@ -197,7 +197,7 @@ func (m *model) peerLines(p chat.PeerInfo) []string {
 	ls := []string{
 		stateStyle.Render(dot) + " " + m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
 		"  " + m.st.dim.Render(p.Addr.String()),
-		"  " + stateStyle.Render(p.State.String()) + m.rttText(p.Addr),
+		"  " + stateStyle.Render(p.State.String()) + m.rttText(p),
 		"  " + m.securityText(p),
 	}
 	if p.Fingerprint != "" {
@@ -235,8 +235,10 @@ func (m *model) stateLook(s chat.PeerState) (string, lipgloss.Style) {
 	return "·", m.st.left
 }
 
-func (m *model) rttText(addr netip.AddrPort) string {
-	if rtt, ok := m.rtts[addr]; ok && rtt > 0 {
+// rttText is an online peer's round-trip time; the last one measured of a
+// peer that left or stopped answering would be stale.
+func (m *model) rttText(p chat.PeerInfo) string {
+	if rtt, ok := m.rtts[p.Addr]; ok && rtt > 0 && p.State == chat.PeerOnline {
 		return m.st.dim.Render(" " + duration(rtt))
 	}
 	return ""
@@ -352,7 +354,7 @@ func (m *model) showPeers() {
 			name = "(no name yet)"
 		}
 		fmt.Fprintf(&b, "\n  %s %s  %s%s %s", m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
-			m.st.dim.Render(p.Addr.String()), stateStyle.Render(p.State.String()), m.rttText(p.Addr), m.securityText(p))
+			m.st.dim.Render(p.Addr.String()), stateStyle.Render(p.State.String()), m.rttText(p), m.securityText(p))
 		if p.Fingerprint != "" {
 			fmt.Fprintf(&b, "\n    key %s", termsafe.Line(p.Fingerprint))
 		}
