@@ -137,10 +137,10 @@ func TestCapture(t *testing.T) {
 				}
 			}
 		}
-		a.rec.waitFor(t, "A's deliveries", time.Hour, func() bool { return len(a.rec.delivered) >= len(refsA) })
-		b.rec.waitFor(t, "B's deliveries", time.Hour, func() bool { return len(b.rec.delivered) >= len(refsB) })
-		if a.rec.count(addrB) != 60 || b.rec.count(addrA) != 60 {
-			t.Fatalf("received %d and %d messages, want 60 each", a.rec.count(addrB), b.rec.count(addrA))
+		a.rec.WaitFor(t, "A's deliveries", time.Hour, func() bool { return a.rec.NumDelivered() >= len(refsA) })
+		b.rec.WaitFor(t, "B's deliveries", time.Hour, func() bool { return b.rec.NumDelivered() >= len(refsB) })
+		if a.rec.Count(addrB) != 60 || b.rec.Count(addrA) != 60 {
+			t.Fatalf("received %d and %d messages, want 60 each", a.rec.Count(addrB), b.rec.Count(addrA))
 		}
 
 		// The transport's headers: every epoch, and every whole header.

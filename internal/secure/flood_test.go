@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -54,39 +55,37 @@ func measure(t *testing.T, a, b *chatter, stream, least int, stop func() bool) l
 	t.Helper()
 	type key struct{ stream, i int }
 	sent := map[key]time.Time{}
-	baseA, baseB := b.rec.count(a.addr), a.rec.count(b.addr)
+	baseA, baseB := b.rec.Count(a.addr), a.rec.Count(b.addr)
 	n := 0
 	for ; n < least || !stop(); n++ {
 		now := time.Now()
 		sent[key{stream, n}], sent[key{stream + 1, n}] = now, now
-		if _, err := a.ep.Send(b.addr, message(stream, n, 100)); err != nil {
+		if _, err := a.ep.Send(b.addr, transporttest.Message(stream, n, 100)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.ep.Send(a.addr, message(stream+1, n, 100)); err != nil {
+		if _, err := b.ep.Send(a.addr, transporttest.Message(stream+1, n, 100)); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	b.rec.waitFor(t, "measured messages at B", 2*time.Minute, func() bool { return len(b.rec.received[a.addr]) >= baseA+n })
-	a.rec.waitFor(t, "measured messages at A", 2*time.Minute, func() bool { return len(a.rec.received[b.addr]) >= baseB+n })
+	b.rec.WaitFor(t, "measured messages at B", 2*time.Minute, func() bool { return b.rec.Count(a.addr) >= baseA+n })
+	a.rec.WaitFor(t, "measured messages at A", 2*time.Minute, func() bool { return a.rec.Count(b.addr) >= baseB+n })
 	var out latencies
 	for _, side := range []struct {
-		r    *chatRecorder
+		r    *transporttest.Recorder
 		from netip.AddrPort
 		base int
 	}{{b.rec, a.addr, baseA}, {a.rec, b.addr, baseB}} {
-		side.r.mu.Lock()
-		msgs, at := side.r.received[side.from][side.base:], side.r.arrivedAt[side.from][side.base:]
+		msgs, at := side.r.ReceivedAt(side.from)
+		msgs, at = msgs[side.base:], at[side.base:]
 		for i, m := range msgs {
 			k := key{int(binary.BigEndian.Uint32(m)), int(binary.BigEndian.Uint32(m[4:]))}
 			s, ok := sent[k]
 			if !ok || k.i != i {
-				side.r.mu.Unlock()
 				t.Fatalf("message %d is %+v: lost, duplicated or out of order", i, k)
 			}
 			out = append(out, at[i].Sub(s))
 		}
-		side.r.mu.Unlock()
 	}
 	return out
 }
@@ -227,8 +226,8 @@ func TestFlood(t *testing.T) {
 		}
 		t0 := time.Now()
 		c = newChatter(t, listen(t, n, addrC), cfg(mustKey(t)))
-		c.ep.Send(addrB, message(200, 0, 100))
-		b.rec.waitFor(t, "C's message at B", time.Minute, func() bool { return len(b.rec.received[addrC]) > 0 })
+		c.ep.Send(addrB, transporttest.Message(200, 0, 100))
+		b.rec.WaitFor(t, "C's message at B", time.Minute, func() bool { return b.rec.Count(addrC) > 0 })
 		joined <- time.Since(t0)
 	}()
 	during := measure(t, a, b, 120, 100, done.Load)

@@ -1,104 +1,18 @@
 package secure_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/transport"
+	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 )
-
-// chatRecorder is a transport.Handler that remembers what arrived and lets a
-// test wait for a condition on it.
-type chatRecorder struct {
-	mu        sync.Mutex
-	received  map[netip.AddrPort][][]byte
-	arrivedAt map[netip.AddrPort][]time.Time
-	delivered map[uint64]bool
-	changed   chan struct{}
-}
-
-func newChatRecorder() *chatRecorder {
-	return &chatRecorder{
-		received:  map[netip.AddrPort][][]byte{},
-		arrivedAt: map[netip.AddrPort][]time.Time{},
-		delivered: map[uint64]bool{},
-		changed:   make(chan struct{}, 1),
-	}
-}
-
-func (r *chatRecorder) update(f func()) {
-	r.mu.Lock()
-	f()
-	r.mu.Unlock()
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (r *chatRecorder) Receive(p netip.AddrPort, msg []byte) error {
-	now := time.Now()
-	r.update(func() {
-		r.received[p] = append(r.received[p], bytes.Clone(msg))
-		r.arrivedAt[p] = append(r.arrivedAt[p], now)
-	})
-	return nil
-}
-func (r *chatRecorder) Delivered(p netip.AddrPort, ref uint64) {
-	r.update(func() { r.delivered[ref] = true })
-}
-func (r *chatRecorder) PeerUp(netip.AddrPort)          {}
-func (r *chatRecorder) PeerClosed(netip.AddrPort)      {}
-func (r *chatRecorder) PeerUnreachable(netip.AddrPort) {}
-func (r *chatRecorder) PeerReachable(netip.AddrPort)   {}
-
-// waitFor blocks until cond holds, failing the test after limit.
-func (r *chatRecorder) waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.After(limit)
-	for {
-		r.mu.Lock()
-		ok := cond()
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-r.changed:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func (r *chatRecorder) count(p netip.AddrPort) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.received[p])
-}
-
-// message is the i-th test message of a stream: its number, then
-// pseudo-random bytes, so that any corruption, loss or reordering shows.
-func message(stream, i, size int) []byte {
-	b := make([]byte, max(size, 8))
-	binary.BigEndian.PutUint32(b, uint32(stream))
-	binary.BigEndian.PutUint32(b[4:], uint32(i))
-	rng := rand.New(rand.NewPCG(uint64(stream), uint64(i)))
-	for j := 8; j < len(b); j++ {
-		b[j] = byte(rng.Uint32())
-	}
-	return b
-}
 
 // sizeOf: mostly short messages, some of a few chunks, and one of the
 // largest size there is (256 KiB + 1 KiB) in every 250.
@@ -113,25 +27,12 @@ func sizeOf(i int) int {
 	}
 }
 
-func checkStream(t testing.TB, got [][]byte, stream, n int) {
-	t.Helper()
-	if len(got) != n {
-		t.Fatalf("stream %d: got %d messages, want %d", stream, len(got), n)
-	}
-	for i, m := range got {
-		if want := message(stream, i, sizeOf(i)); !bytes.Equal(m, want) {
-			t.Fatalf("stream %d: message %d is wrong: %d bytes, starts %x; want %d bytes, starts %x",
-				stream, i, len(m), m[:8], len(want), want[:8])
-		}
-	}
-}
-
 // chatter is one side of a chat over a secure conn: transport on top.
 type chatter struct {
 	addr netip.AddrPort
 	sec  *secure.Conn
 	ep   *transport.Endpoint
-	rec  *chatRecorder
+	rec  *transporttest.Recorder
 }
 
 // transportConfig leaves room for the encryption below the transport.
@@ -146,7 +47,7 @@ func newChatter(t testing.TB, inner udp.Conn, cfg secure.Config) *chatter {
 // newChatterConn starts a transport on conn, which is sec or wraps it.
 func newChatterConn(t testing.TB, conn udp.Conn, sec *secure.Conn) *chatter {
 	t.Helper()
-	rec := newChatRecorder()
+	rec := transporttest.NewRecorder()
 	ep, err := transport.New(conn, rec, transportConfig)
 	if err != nil {
 		t.Fatal(err)
@@ -166,12 +67,12 @@ func exchange(t testing.TB, a, b *chatter, n int, limit time.Duration) {
 	t.Helper()
 	var refsA, refsB []uint64
 	for i := range n {
-		ref, err := a.ep.Send(b.addr, message(1, i, sizeOf(i)))
+		ref, err := a.ep.Send(b.addr, transporttest.Message(1, i, sizeOf(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		refsA = append(refsA, ref)
-		if ref, err = b.ep.Send(a.addr, message(2, i, sizeOf(i))); err != nil {
+		if ref, err = b.ep.Send(a.addr, transporttest.Message(2, i, sizeOf(i))); err != nil {
 			t.Fatal(err)
 		}
 		refsB = append(refsB, ref)
@@ -181,22 +82,12 @@ func exchange(t testing.TB, a, b *chatter, n int, limit time.Duration) {
 
 func waitExchange(t testing.TB, a, b *chatter, refsA, refsB []uint64, n int, limit time.Duration) {
 	t.Helper()
-	allDelivered := func(r *chatRecorder, refs []uint64) func() bool {
-		return func() bool {
-			for _, ref := range refs {
-				if !r.delivered[ref] {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	b.rec.waitFor(t, "A's messages at B", limit, func() bool { return len(b.rec.received[a.addr]) >= len(refsA) })
-	a.rec.waitFor(t, "B's messages at A", limit, func() bool { return len(a.rec.received[b.addr]) >= len(refsB) })
-	a.rec.waitFor(t, "A's deliveries", limit, allDelivered(a.rec, refsA))
-	b.rec.waitFor(t, "B's deliveries", limit, allDelivered(b.rec, refsB))
-	checkStream(t, b.rec.received[a.addr], 1, len(refsA))
-	checkStream(t, a.rec.received[b.addr], 2, len(refsB))
+	b.rec.WaitFor(t, "A's messages at B", limit, func() bool { return b.rec.Count(a.addr) >= len(refsA) })
+	a.rec.WaitFor(t, "B's messages at A", limit, func() bool { return a.rec.Count(b.addr) >= len(refsB) })
+	a.rec.WaitFor(t, "A's deliveries", limit, func() bool { return a.rec.AllDelivered(refsA) })
+	b.rec.WaitFor(t, "B's deliveries", limit, func() bool { return b.rec.AllDelivered(refsB) })
+	transporttest.CheckStream(t, b.rec.Received(a.addr), 1, len(refsA), sizeOf)
+	transporttest.CheckStream(t, a.rec.Received(b.addr), 2, len(refsB), sizeOf)
 }
 
 // TestTransportOverSecure: the transport, unchanged but for its packet
@@ -260,12 +151,12 @@ func TestRekeyWhileStreaming(t *testing.T) {
 		var refsA, refsB []uint64
 		const count = 600
 		for i := range count {
-			ref, err := a.ep.Send(addrB, message(1, i, sizeOf(i)))
+			ref, err := a.ep.Send(addrB, transporttest.Message(1, i, sizeOf(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			refsA = append(refsA, ref)
-			if ref, err = b.ep.Send(addrA, message(2, i, sizeOf(i))); err != nil {
+			if ref, err = b.ep.Send(addrA, transporttest.Message(2, i, sizeOf(i))); err != nil {
 				t.Fatal(err)
 			}
 			refsB = append(refsB, ref)

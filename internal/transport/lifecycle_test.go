@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -28,7 +29,7 @@ func sendAll(t *testing.T, e *Endpoint, to netip.AddrPort, stream, from, to_ int
 	t.Helper()
 	var refs []uint64
 	for i := from; i < to_; i++ {
-		ref, err := e.Send(to, message(stream, i, sizeOf(i)))
+		ref, err := e.Send(to, transporttest.Message(stream, i, sizeOf(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,15 +38,10 @@ func sendAll(t *testing.T, e *Endpoint, to netip.AddrPort, stream, from, to_ int
 	return refs
 }
 
-func delivered(r *recorder, refs []uint64) func() bool {
-	return func() bool {
-		for _, ref := range refs {
-			if !r.delivered[ref] {
-				return false
-			}
-		}
-		return true
-	}
+// delivered is the condition, for Recorder.WaitFor, that all of refs are
+// reported delivered.
+func delivered(r *transporttest.Recorder, refs []uint64) func() bool {
+	return func() bool { return r.AllDelivered(refs) }
 }
 
 // A peer that restarts gets, in its new session, every message it had not
@@ -53,14 +49,14 @@ func delivered(r *recorder, refs []uint64) func() bool {
 func TestPeerRestartGetsUndelivered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		ra, rb := newRecorder(), newRecorder()
+		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, n, addrA), ra, Config{})
 		defer closeNow(a)
 		cb := &cable{Conn: listen(t, n, addrB)}
 		b := start(t, cb, rb, Config{})
 
 		refs := sendAll(t, a, addrB, 1, 0, 10)
-		ra.waitFor(t, "first ten delivered", delivered(ra, refs))
+		ra.WaitFor(t, "first ten delivered", time.Hour, delivered(ra, refs))
 
 		// B crashes: it says nothing more, ever.
 		cb.cut.Store(true)
@@ -71,29 +67,28 @@ func TestPeerRestartGetsUndelivered(t *testing.T) {
 		later := sendAll(t, a, addrB, 1, 10, 20)
 		time.Sleep(2 * time.Second) // B is down for a while (virtual time)
 
-		rb2 := newRecorder()
+		rb2 := transporttest.NewRecorder()
 		b2 := start(t, listen(t, n, addrB), rb2, Config{})
 		defer closeNow(b2)
-		ra.waitFor(t, "the rest delivered to the new B", delivered(ra, later))
-		got := rb2.received[addrA]
+		ra.WaitFor(t, "the rest delivered to the new B", time.Hour, delivered(ra, later))
+		got := rb2.Received(addrA)
 		if len(got) != 10 {
 			t.Fatalf("new B got %d messages, want the 10 the old one never had", len(got))
 		}
 		for i, m := range got {
-			if string(m) != string(message(1, 10+i, sizeOf(10+i))) {
+			if string(m) != string(transporttest.Message(1, 10+i, sizeOf(10+i))) {
 				t.Fatalf("new B's message %d is not message %d", i, 10+i)
 			}
 		}
-		ra.mu.Lock()
+		events := ra.Events()
 		ups := 0
-		for _, e := range ra.events {
+		for _, e := range events {
 			if e == "up "+addrB.String() {
 				ups++
 			}
 		}
-		ra.mu.Unlock()
 		if ups != 2 {
-			t.Errorf("A saw B come up %d times, want 2 (first contact and restart): %v", ups, ra.events)
+			t.Errorf("A saw B come up %d times, want 2 (first contact and restart): %v", ups, events)
 		}
 	})
 }
@@ -103,7 +98,7 @@ func TestPeerRestartGetsUndelivered(t *testing.T) {
 func TestUnreachableThenBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		ra, rb := newRecorder(), newRecorder()
+		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		ca, cb := &cable{Conn: listen(t, n, addrA)}, &cable{Conn: listen(t, n, addrB)}
 		cfg := Config{KeepaliveInterval: time.Second, IdleTimeout: 3 * time.Second}
 		a := start(t, ca, ra, cfg)
@@ -111,20 +106,20 @@ func TestUnreachableThenBack(t *testing.T) {
 		b := start(t, cb, rb, cfg)
 		defer closeNow(b)
 
-		ra.waitFor(t, "first contact", delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
+		ra.WaitFor(t, "first contact", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
 		ca.cut.Store(true)
 		cb.cut.Store(true)
-		ra.waitFor(t, "B unreachable", func() bool { return ra.hasEvent("unreachable " + addrB.String()) })
+		ra.WaitFor(t, "B unreachable", time.Hour, func() bool { return ra.HasEvent("unreachable " + addrB.String()) })
 		refs := sendAll(t, a, addrB, 1, 1, 30)
 		time.Sleep(time.Minute) // a long outage (virtual time)
-		if c := rb.count(addrA); c != 1 {
+		if c := rb.Count(addrA); c != 1 {
 			t.Fatalf("B got %d messages through a cut cable", c)
 		}
 		ca.cut.Store(false)
 		cb.cut.Store(false)
-		ra.waitFor(t, "B back", func() bool { return ra.hasEvent("reachable " + addrB.String()) })
-		ra.waitFor(t, "messages from the outage delivered", delivered(ra, refs))
-		checkStream(t, rb.received[addrA], 1, 30)
+		ra.WaitFor(t, "B back", time.Hour, func() bool { return ra.HasEvent("reachable " + addrB.String()) })
+		ra.WaitFor(t, "messages from the outage delivered", time.Hour, delivered(ra, refs))
+		transporttest.CheckStream(t, rb.Received(addrA), 1, 30, sizeOf)
 	})
 }
 
@@ -132,17 +127,17 @@ func TestUnreachableThenBack(t *testing.T) {
 func TestCloseSaysGoodbye(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		ra, rb := newRecorder(), newRecorder()
+		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, udp.Impair(listen(t, n, addrA), udp.Impairment{Loss: 0.5, Seed: 7}), ra, Config{})
 		b := start(t, udp.Impair(listen(t, n, addrB), udp.Impairment{Loss: 0.5, Seed: 8}), rb, Config{})
 		defer closeNow(b)
-		ra.waitFor(t, "delivery", delivered(ra, sendAll(t, a, addrB, 1, 0, 5)))
+		ra.WaitFor(t, "delivery", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 5)))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := a.Close(ctx); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
-		rb.waitFor(t, "goodbye", func() bool { return rb.hasEvent("closed " + addrA.String()) })
+		rb.WaitFor(t, "goodbye", time.Hour, func() bool { return rb.HasEvent("closed " + addrA.String()) })
 	})
 }
 
@@ -150,7 +145,7 @@ func TestCloseSaysGoodbye(t *testing.T) {
 func TestGarbageIsDroppedAndCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		ra, rb := newRecorder(), newRecorder()
+		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, n, addrA), ra, Config{})
 		defer closeNow(a)
 		b := start(t, listen(t, n, addrB), rb, Config{})
@@ -167,8 +162,8 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 		} {
 			junk.WriteTo(d, addrA)
 		}
-		ra.waitFor(t, "delivery", delivered(ra, sendAll(t, a, addrB, 1, 0, 100)))
-		checkStream(t, rb.received[addrA], 1, 100)
+		ra.WaitFor(t, "delivery", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 100)))
+		transporttest.CheckStream(t, rb.Received(addrA), 1, 100, sizeOf)
 		s := a.Stats()
 		if s.Dropped() < 6 {
 			t.Errorf("dropped %d datagrams, want at least the 6 bad ones: %+v", s.Dropped(), s.Drops)
@@ -179,7 +174,7 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 func TestSendRefusesWhatCannotGo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		a := start(t, listen(t, n, addrA), newRecorder(), Config{MaxQueued: 3 * MaxMessage})
+		a := start(t, listen(t, n, addrA), transporttest.NewRecorder(), Config{MaxQueued: 3 * MaxMessage})
 		if _, err := a.Send(addrB, make([]byte, MaxMessage+1)); err != ErrTooBig {
 			t.Errorf("oversized: %v, want ErrTooBig", err)
 		}
@@ -206,16 +201,16 @@ func TestSendRefusesWhatCannotGo(t *testing.T) {
 func TestGoodbyeCarriesTheLastAck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
-		ra, rb := newRecorder(), newRecorder()
+		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, n, addrA), ra, Config{})
 		defer closeNow(a)
 		cb := &cable{Conn: listen(t, n, addrB)}
 		b := start(t, cb, rb, Config{})
-		ra.waitFor(t, "first contact", delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
+		ra.WaitFor(t, "first contact", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
 
 		cb.cut.Store(true) // B's ACKs from now on are lost
 		refs := sendAll(t, a, addrB, 1, 1, 2)
-		rb.waitFor(t, "B has the message", func() bool { return len(rb.received[addrA]) == 2 })
+		rb.WaitFor(t, "B has the message", time.Hour, func() bool { return rb.Count(addrA) == 2 })
 		time.Sleep(time.Second) // (virtual) B's ACKs, and its answers to A's probes, are lost
 		cb.cut.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -223,10 +218,8 @@ func TestGoodbyeCarriesTheLastAck(t *testing.T) {
 		if err := b.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		ra.waitFor(t, "goodbye", func() bool { return ra.hasEvent("closed " + addrB.String()) })
-		ra.mu.Lock()
-		defer ra.mu.Unlock()
-		if !ra.delivered[refs[0]] {
+		ra.WaitFor(t, "goodbye", time.Hour, func() bool { return ra.HasEvent("closed " + addrB.String()) })
+		if !ra.AllDelivered(refs[:1]) {
 			t.Error("B left without A learning that B had its last message")
 		}
 	})

@@ -1,20 +1,17 @@
 package transport
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -26,84 +23,6 @@ var (
 	addrB = netip.MustParseAddrPort("127.0.0.1:1002")
 )
 
-// recorder is a Handler that remembers everything, and lets a test wait for
-// a condition on it.
-type recorder struct {
-	mu        sync.Mutex
-	received  map[netip.AddrPort][][]byte
-	delivered map[uint64]bool
-	events    []string
-	changed   chan struct{}
-}
-
-func newRecorder() *recorder {
-	return &recorder{
-		received:  map[netip.AddrPort][][]byte{},
-		delivered: map[uint64]bool{},
-		changed:   make(chan struct{}, 1),
-	}
-}
-
-func (r *recorder) update(f func()) {
-	r.mu.Lock()
-	f()
-	r.mu.Unlock()
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (r *recorder) Receive(p netip.AddrPort, msg []byte) error {
-	r.update(func() { r.received[p] = append(r.received[p], bytes.Clone(msg)) })
-	return nil
-}
-func (r *recorder) Delivered(p netip.AddrPort, ref uint64) {
-	r.update(func() { r.delivered[ref] = true })
-}
-func (r *recorder) event(name string, p netip.AddrPort) {
-	r.update(func() { r.events = append(r.events, name+" "+p.String()) })
-}
-func (r *recorder) PeerUp(p netip.AddrPort)          { r.event("up", p) }
-func (r *recorder) PeerClosed(p netip.AddrPort)      { r.event("closed", p) }
-func (r *recorder) PeerUnreachable(p netip.AddrPort) { r.event("unreachable", p) }
-func (r *recorder) PeerReachable(p netip.AddrPort)   { r.event("reachable", p) }
-
-// waitFor blocks until cond holds, failing the test if an hour of (virtual)
-// time passes first.
-func (r *recorder) waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(time.Hour)
-	for {
-		r.mu.Lock()
-		ok := cond()
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-r.changed:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
-func (r *recorder) count(p netip.AddrPort) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.received[p])
-}
-
-func (r *recorder) hasEvent(e string) bool {
-	for _, x := range r.events {
-		if x == e {
-			return true
-		}
-	}
-	return false
-}
-
 func listen(t *testing.T, n *udp.MemNetwork, addr netip.AddrPort) udp.Conn {
 	t.Helper()
 	c, err := n.Listen(addr)
@@ -113,9 +32,9 @@ func listen(t *testing.T, n *udp.MemNetwork, addr netip.AddrPort) udp.Conn {
 	return c
 }
 
-func start(t *testing.T, c udp.Conn, r *recorder, cfg Config) *Endpoint {
+func start(t *testing.T, c udp.Conn, h Handler, cfg Config) *Endpoint {
 	t.Helper()
-	e, err := New(c, r, cfg)
+	e, err := New(c, h, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,19 +45,6 @@ func closeNow(e *Endpoint) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	e.Close(ctx)
-}
-
-// message builds the i-th test message of a stream: its number, then
-// pseudo-random bytes, so that any corruption, loss or reordering shows.
-func message(stream, i, size int) []byte {
-	b := make([]byte, max(size, 8))
-	binary.BigEndian.PutUint32(b, uint32(stream))
-	binary.BigEndian.PutUint32(b[4:], uint32(i))
-	rng := rand.New(rand.NewPCG(uint64(stream), uint64(i)))
-	for j := 8; j < len(b); j++ {
-		b[j] = byte(rng.Uint32())
-	}
-	return b
 }
 
 // sizeOf gives message i of a stream its size: mostly short, with a few of
@@ -154,55 +60,32 @@ func sizeOf(i int) int {
 	}
 }
 
-func checkStream(t *testing.T, got [][]byte, stream, n int) {
-	t.Helper()
-	if len(got) != n {
-		t.Fatalf("stream %d: got %d messages, want %d", stream, len(got), n)
-	}
-	for i, m := range got {
-		if want := message(stream, i, sizeOf(i)); !bytes.Equal(m, want) {
-			t.Fatalf("stream %d: message %d is wrong: %d bytes, starts %x; want %d bytes, starts %x",
-				stream, i, len(m), m[:8], len(want), want[:8])
-		}
-	}
-}
-
 // exchange sends n messages each way at once between endpoints on the two
 // conns and checks that all arrive exactly once, in order, byte for byte,
 // and that every one is reported delivered.
 func exchange(t *testing.T, ca, cb udp.Conn, n int, cfg Config) (a, b *Endpoint) {
-	ra, rb := newRecorder(), newRecorder()
+	ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 	a = start(t, ca, ra, cfg)
 	b = start(t, cb, rb, cfg)
 	var refsA, refsB []uint64
 	for i := range n {
-		ref, err := a.Send(addrB, message(1, i, sizeOf(i)))
+		ref, err := a.Send(addrB, transporttest.Message(1, i, sizeOf(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		refsA = append(refsA, ref)
-		ref, err = b.Send(addrA, message(2, i, sizeOf(i)))
+		ref, err = b.Send(addrA, transporttest.Message(2, i, sizeOf(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		refsB = append(refsB, ref)
 	}
-	allDelivered := func(r *recorder, refs []uint64) func() bool {
-		return func() bool {
-			for _, ref := range refs {
-				if !r.delivered[ref] {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	rb.waitFor(t, "A's messages at B", func() bool { return len(rb.received[addrA]) >= n })
-	ra.waitFor(t, "B's messages at A", func() bool { return len(ra.received[addrB]) >= n })
-	ra.waitFor(t, "A's deliveries", allDelivered(ra, refsA))
-	rb.waitFor(t, "B's deliveries", allDelivered(rb, refsB))
-	checkStream(t, rb.received[addrA], 1, n)
-	checkStream(t, ra.received[addrB], 2, n)
+	rb.WaitFor(t, "A's messages at B", time.Hour, func() bool { return rb.Count(addrA) >= n })
+	ra.WaitFor(t, "B's messages at A", time.Hour, func() bool { return ra.Count(addrB) >= n })
+	ra.WaitFor(t, "A's deliveries", time.Hour, delivered(ra, refsA))
+	rb.WaitFor(t, "B's deliveries", time.Hour, delivered(rb, refsB))
+	transporttest.CheckStream(t, rb.Received(addrA), 1, n, sizeOf)
+	transporttest.CheckStream(t, ra.Received(addrB), 2, n, sizeOf)
 	return a, b
 }
 
@@ -282,14 +165,14 @@ func TestWindowShrinksUnderHeavyLoss(t *testing.T) {
 				path := udp.Impairment{Loss: loss, Delay: 10 * time.Millisecond, Seed: 7}
 				ca := udp.Impair(listen(t, n, addrA), path)
 				cb := udp.Impair(listen(t, n, addrB), udp.Impairment{Delay: 10 * time.Millisecond})
-				ra, rb := newRecorder(), newRecorder()
+				ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 				a, b := start(t, ca, ra, Config{}), start(t, cb, rb, Config{})
 				defer closeNow(b)
 				defer closeNow(a)
 				if err := a.Connect(addrB); err != nil {
 					t.Fatal(err)
 				}
-				ra.waitFor(t, "B up", func() bool { return ra.hasEvent("up " + addrB.String()) })
+				ra.WaitFor(t, "B up", time.Hour, func() bool { return ra.HasEvent("up " + addrB.String()) })
 				ref, err := a.Send(addrB, make([]byte, 256<<10))
 				if err != nil {
 					t.Fatal(err)
@@ -302,10 +185,7 @@ func TestWindowShrinksUnderHeavyLoss(t *testing.T) {
 						t.Fatalf("peer stats: %v %v", ps, err)
 					}
 					windows = append(windows, ps[0].Window)
-					ra.mu.Lock()
-					done := ra.delivered[ref]
-					ra.mu.Unlock()
-					if done {
+					if ra.AllDelivered([]uint64{ref}) {
 						break
 					}
 				}
@@ -344,7 +224,7 @@ func TestExchangeOverSockets(t *testing.T) {
 	}
 	_, batching := udp.Conn(sa).(udp.BatchConn)
 	t.Logf("batching: %v", batching)
-	ra, rb := newRecorder(), newRecorder()
+	ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 	a, b := start(t, sa, ra, Config{}), start(t, sb, rb, Config{})
 	defer closeNow(a)
 	defer closeNow(b)
@@ -352,9 +232,9 @@ func TestExchangeOverSockets(t *testing.T) {
 	const n = 600
 	refs := sendAll(t, a, to, 1, 0, n)
 	sendAll(t, b, back, 2, 0, n)
-	rb.waitFor(t, "A's messages at B", func() bool { return len(rb.received[back]) >= n })
-	ra.waitFor(t, "B's messages at A", func() bool { return len(ra.received[to]) >= n })
-	ra.waitFor(t, "A's deliveries", delivered(ra, refs))
-	checkStream(t, rb.received[back], 1, n)
-	checkStream(t, ra.received[to], 2, n)
+	rb.WaitFor(t, "A's messages at B", time.Hour, func() bool { return rb.Count(back) >= n })
+	ra.WaitFor(t, "B's messages at A", time.Hour, func() bool { return ra.Count(to) >= n })
+	ra.WaitFor(t, "A's deliveries", time.Hour, delivered(ra, refs))
+	transporttest.CheckStream(t, rb.Received(back), 1, n, sizeOf)
+	transporttest.CheckStream(t, ra.Received(to), 2, n, sizeOf)
 }
