@@ -254,3 +254,42 @@ func drain(ch chan time.Time) {
 	default:
 	}
 }
+
+// firstMessages is the listening side that the stream dialers (TCP, kcp-go,
+// quic-go) share: see serveFirstMessages.
+type firstMessages struct {
+	got chan time.Time // capacity 1, for notify
+	wg  sync.WaitGroup // the accept loop and a goroutine per connection
+}
+
+// serveFirstMessages accepts connections until accept fails, as it does once
+// the listener is closed. On each, in a goroutine of its own, read takes the
+// first message; if it came whole, the time goes on f.got, and only then
+// does release let the connection go, so that no teardown is timed.
+func serveFirstMessages[C any](f *firstMessages, accept func() (C, error), read func(C) error, release func(C) error) {
+	f.wg.Go(func() {
+		for {
+			c, err := accept()
+			if err != nil {
+				return
+			}
+			f.wg.Go(func() {
+				defer release(c)
+				if read(c) == nil {
+					notify(f.got)
+				}
+			})
+		}
+	})
+}
+
+// awaitFirst waits for the time a dialer's server reports on got and
+// returns how long after start it was.
+func awaitFirst(ctx context.Context, got <-chan time.Time, start time.Time) (time.Duration, error) {
+	select {
+	case at := <-got:
+		return at.Sub(start), nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("first message: %w", ctx.Err())
+	}
+}

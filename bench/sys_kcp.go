@@ -130,12 +130,11 @@ func (l *kcpLink) close() error {
 type kcpDialer struct {
 	udp *net.UDPConn
 	ln  *kcp.Listener
-	got chan time.Time
-	wg  sync.WaitGroup
+	firstMessages
 }
 
 func newKCPDialer(context.Context) (_ dialer, err error) {
-	d := &kcpDialer{got: make(chan time.Time, 1)}
+	d := &kcpDialer{firstMessages: firstMessages{got: make(chan time.Time, 1)}}
 	if d.udp, err = listenUDP(); err != nil {
 		return nil, err
 	}
@@ -143,26 +142,19 @@ func newKCPDialer(context.Context) (_ dialer, err error) {
 		d.udp.Close()
 		return nil, err
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		for {
+	serveFirstMessages(&d.firstMessages,
+		func() (*kcp.UDPSession, error) {
 			s, err := d.ln.AcceptKCP()
-			if err != nil {
-				return
+			if err == nil {
+				tuneKCP(s)
 			}
-			tuneKCP(s)
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				defer s.Close()
-				s.SetReadDeadline(time.Now().Add(5 * time.Second))
-				if readOneFrame(s) == nil {
-					notify(d.got)
-				}
-			}()
-		}
-	}()
+			return s, err
+		},
+		func(s *kcp.UDPSession) error {
+			s.SetReadDeadline(time.Now().Add(5 * time.Second))
+			return readOneFrame(s)
+		},
+		(*kcp.UDPSession).Close)
 	return d, nil
 }
 
@@ -183,12 +175,7 @@ func (d *kcpDialer) once(ctx context.Context) (time.Duration, error) {
 	if _, err := s.Write(appendFrame(nil, handshakeMsg)); err != nil {
 		return 0, err
 	}
-	select {
-	case at := <-d.got:
-		return at.Sub(start), nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("first message: %w", ctx.Err())
-	}
+	return awaitFirst(ctx, d.got, start)
 }
 
 func (d *kcpDialer) close() error {

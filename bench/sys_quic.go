@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"fmt"
 	"math/big"
 	"net"
 	"sync"
@@ -177,8 +176,7 @@ type quicDialer struct {
 	udp *net.UDPConn
 	tr  *quic.Transport
 	ln  *quic.Listener
-	got chan time.Time
-	wg  sync.WaitGroup
+	firstMessages
 }
 
 func newQUICDialer(context.Context) (_ dialer, err error) {
@@ -186,7 +184,7 @@ func newQUICDialer(context.Context) (_ dialer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &quicDialer{got: make(chan time.Time, 1)}
+	d := &quicDialer{firstMessages: firstMessages{got: make(chan time.Time, 1)}}
 	if d.udp, err = listenUDP(); err != nil {
 		return nil, err
 	}
@@ -195,30 +193,18 @@ func newQUICDialer(context.Context) (_ dialer, err error) {
 		d.close()
 		return nil, err
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		for {
-			c, err := d.ln.Accept(context.Background())
+	serveFirstMessages(&d.firstMessages,
+		func() (*quic.Conn, error) { return d.ln.Accept(context.Background()) },
+		func(c *quic.Conn) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s, err := c.AcceptStream(ctx)
 			if err != nil {
-				return
+				return err
 			}
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				defer c.CloseWithError(0, "")
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				s, err := c.AcceptStream(ctx)
-				if err != nil {
-					return
-				}
-				if readOneFrame(s) == nil {
-					notify(d.got)
-				}
-			}()
-		}
-	}()
+			return readOneFrame(s)
+		},
+		func(c *quic.Conn) error { return c.CloseWithError(0, "") })
 	return d, nil
 }
 
@@ -244,12 +230,7 @@ func (d *quicDialer) once(ctx context.Context) (time.Duration, error) {
 	if _, err := s.Write(appendFrame(nil, handshakeMsg)); err != nil {
 		return 0, err
 	}
-	select {
-	case at := <-d.got:
-		return at.Sub(start), nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("first message: %w", ctx.Err())
-	}
+	return awaitFirst(ctx, d.got, start)
 }
 
 func (d *quicDialer) close() error {

@@ -73,9 +73,8 @@ func (l *tcpLink) close() error {
 // tcpDialer times connect plus the first message, to a listener that stays
 // up.
 type tcpDialer struct {
-	ln  *net.TCPListener
-	got chan time.Time
-	wg  sync.WaitGroup
+	ln *net.TCPListener
+	firstMessages
 }
 
 func newTCPDialer(context.Context) (dialer, error) {
@@ -83,26 +82,13 @@ func newTCPDialer(context.Context) (dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &tcpDialer{ln: ln, got: make(chan time.Time, 1)}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if readOneFrame(c) == nil {
-					notify(d.got)
-				}
-			}()
-		}
-	}()
+	d := &tcpDialer{ln: ln, firstMessages: firstMessages{got: make(chan time.Time, 1)}}
+	serveFirstMessages(&d.firstMessages, ln.Accept,
+		func(c net.Conn) error {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			return readOneFrame(c)
+		},
+		net.Conn.Close)
 	return d, nil
 }
 
@@ -119,12 +105,7 @@ func (d *tcpDialer) once(ctx context.Context) (time.Duration, error) {
 	if _, err := c.Write(appendFrame(nil, handshakeMsg)); err != nil {
 		return 0, err
 	}
-	select {
-	case at := <-d.got:
-		return at.Sub(start), nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("first message: %w", ctx.Err())
-	}
+	return awaitFirst(ctx, d.got, start)
 }
 
 func (d *tcpDialer) close() error {

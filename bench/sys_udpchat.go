@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -171,12 +170,7 @@ type udpchatDialer struct {
 
 func (d *udpchatDialer) once(ctx context.Context) (time.Duration, error) {
 	got := make(chan time.Time, 1)
-	onRecv := func(int, []byte) {
-		select {
-		case got <- time.Now():
-		default:
-		}
-	}
+	onRecv := func(int, []byte) { notify(got) }
 	srv, _, err := newUDPChatEndpoint(1, newUDPChatHandler(1, onRecv), d.w, nil)
 	if err != nil {
 		return 0, err
@@ -191,12 +185,7 @@ func (d *udpchatDialer) once(ctx context.Context) (time.Duration, error) {
 	if _, err := cli.Send(srv.LocalAddr(), handshakeMsg); err != nil {
 		return 0, err
 	}
-	select {
-	case at := <-got:
-		return at.Sub(start), nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("first message: %w", ctx.Err())
-	}
+	return awaitFirst(ctx, got, start)
 }
 
 func (d *udpchatDialer) close() error { return nil }
