@@ -237,6 +237,33 @@ func (s *streamWriter) send(msgs [][]byte) error {
 	return nil
 }
 
+// streamLink is what the links of the stream systems (TCP, kcp-go,
+// quic-go) share: framed sends on each side's stream, and a goroutine per
+// side that reads frames the other way.
+type streamLink struct {
+	ws [2]streamWriter
+	wg sync.WaitGroup // the readers
+}
+
+// run starts framing on the two sides' streams and their readers, which
+// stop when their stream ends. Readers hand onRecv every frame but empty
+// ones: those only announce a kcp-go session or a quic-go stream, and no
+// scenario sends an empty message.
+func (l *streamLink) run(streams [2]io.ReadWriter, onRecv func(side int, msg []byte)) {
+	for i, s := range streams {
+		l.ws[i] = streamWriter{w: s}
+		l.wg.Go(func() {
+			readFrames(s, func(m []byte) {
+				if len(m) > 0 {
+					onRecv(i, m)
+				}
+			})
+		})
+	}
+}
+
+func (l *streamLink) send(side int, msgs [][]byte) error { return l.ws[side].send(msgs) }
+
 func udpAddr(a netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(a) }
 
 // notify sends the time now on ch (capacity 1) unless a value is waiting.

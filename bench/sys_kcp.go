@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,11 +36,10 @@ type kcpLink struct {
 	udps    [2]*net.UDPConn
 	ln      *kcp.Listener
 	sess    [2]*kcp.UDPSession
-	ws      [2]streamWriter
 	dropper *lossDropper
 	retrans uint64 // kcp.DefaultSnmp.RetransSegs when the link was made
 	lost    uint64 // kcp.DefaultSnmp.LostSegs (segments resent on timeout) then
-	wg      sync.WaitGroup
+	streamLink
 }
 
 func newKCPLink(ctx context.Context, o linkOptions) (_ link, err error) {
@@ -78,22 +77,9 @@ func newKCPLink(ctx context.Context, o linkOptions) (_ link, err error) {
 	tuneKCP(l.sess[1])
 	l.retrans = atomic.LoadUint64(&kcp.DefaultSnmp.RetransSegs)
 	l.lost = atomic.LoadUint64(&kcp.DefaultSnmp.LostSegs)
-	for i, s := range l.sess {
-		l.ws[i] = streamWriter{w: s}
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			readFrames(s, func(m []byte) {
-				if len(m) > 0 {
-					o.onRecv(i, m)
-				}
-			})
-		}()
-	}
+	l.run([2]io.ReadWriter{l.sess[0], l.sess[1]}, o.onRecv)
 	return l, nil
 }
-
-func (l *kcpLink) send(side int, msgs [][]byte) error { return l.ws[side].send(msgs) }
 
 func (l *kcpLink) stats(context.Context) linkStats {
 	s := linkStats{

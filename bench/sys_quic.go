@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"sync"
@@ -72,9 +73,8 @@ type quicLink struct {
 	trs     [2]*quic.Transport
 	conns   [2]*quic.Conn
 	streams [2]*quic.Stream
-	ws      [2]streamWriter
 	dropper *lossDropper
-	wg      sync.WaitGroup
+	streamLink
 }
 
 func newQUICLink(ctx context.Context, o linkOptions) (_ link, err error) {
@@ -122,25 +122,12 @@ func newQUICLink(ctx context.Context, o linkOptions) (_ link, err error) {
 	if l.streams[1], err = l.conns[1].AcceptStream(ctx); err != nil {
 		return nil, err
 	}
-	for i, s := range l.streams {
-		l.ws[i] = streamWriter{w: s}
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			readFrames(s, func(m []byte) {
-				if len(m) > 0 {
-					o.onRecv(i, m)
-				}
-			})
-		}()
-	}
+	l.run([2]io.ReadWriter{l.streams[0], l.streams[1]}, o.onRecv)
 	if lc, ok := cpc.(*lossyPacketConn); ok {
 		l.dropper = lc.d
 	}
 	return l, nil
 }
-
-func (l *quicLink) send(side int, msgs [][]byte) error { return l.ws[side].send(msgs) }
 
 func (l *quicLink) stats(context.Context) linkStats {
 	s := linkStats{retransmits: -1, packetsLost: -1}

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -12,8 +12,7 @@ import (
 // set explicitly), messages length-prefixed, one write per message.
 type tcpLink struct {
 	conns [2]*net.TCPConn
-	ws    [2]streamWriter
-	wg    sync.WaitGroup
+	streamLink
 }
 
 func newTCPLink(ctx context.Context, o linkOptions) (link, error) {
@@ -42,21 +41,14 @@ func newTCPLink(ctx context.Context, o linkOptions) (link, error) {
 		return nil, fmt.Errorf("tcp: accept failed")
 	}
 	l := &tcpLink{conns: [2]*net.TCPConn{cc.(*net.TCPConn), sc}}
-	for i, c := range l.conns {
+	for _, c := range l.conns {
 		c.SetNoDelay(true)
 		c.SetReadBuffer(socketBuffer)
 		c.SetWriteBuffer(socketBuffer)
-		l.ws[i] = streamWriter{w: c}
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			readFrames(c, func(m []byte) { o.onRecv(i, m) })
-		}()
 	}
+	l.run([2]io.ReadWriter{l.conns[0], l.conns[1]}, o.onRecv)
 	return l, nil
 }
-
-func (l *tcpLink) send(side int, msgs [][]byte) error { return l.ws[side].send(msgs) }
 
 func (l *tcpLink) stats(context.Context) linkStats {
 	return linkStats{retransmits: -1, packetsLost: -1}
