@@ -110,31 +110,30 @@ func reportRate(b *testing.B, n int) {
 // outbox write before the first datagram and the update when it is
 // acknowledged, two commits.
 func BenchmarkAddOutgoingDelivered(b *testing.B) {
-	for _, sync := range []string{syncNormal, syncFull} {
-		b.Run("sync="+sync, func(b *testing.B) {
-			ctx := context.Background()
-			s := benchOpen(b, b.TempDir(), sync)
-			m := testMessage("127.0.0.1:9002", [16]byte{}, newChatText().next())
-			b.ReportAllocs()
-			n := 0
-			for b.Loop() {
-				m.ID = seqID(n)
-				n++
-				if err := s.AddOutgoing(ctx, m); err != nil {
-					b.Fatal(err)
-				}
-				if err := s.MarkDelivered(ctx, m.Peer, m.ID); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportRate(b, n)
-		})
-	}
+	benchPerMessage(b, func(b *testing.B, ctx context.Context, s *Store, m Message) {
+		if err := s.AddOutgoing(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.MarkDelivered(ctx, m.Peer, m.ID); err != nil {
+			b.Fatal(err)
+		}
+	})
 }
 
 // BenchmarkAddIncoming is the receiver's cost per message, paid before it
 // acknowledges: one commit.
 func BenchmarkAddIncoming(b *testing.B) {
+	benchPerMessage(b, func(b *testing.B, ctx context.Context, s *Store, m Message) {
+		if isNew, err := s.AddIncoming(ctx, m); err != nil || !isNew {
+			b.Fatal(isNew, err)
+		}
+	})
+}
+
+// benchPerMessage times op on one message after another, each with an ID of
+// its own, in a fresh store under each synchronous setting, and reports
+// messages a second.
+func benchPerMessage(b *testing.B, op func(b *testing.B, ctx context.Context, s *Store, m Message)) {
 	for _, sync := range []string{syncNormal, syncFull} {
 		b.Run("sync="+sync, func(b *testing.B) {
 			ctx := context.Background()
@@ -145,9 +144,7 @@ func BenchmarkAddIncoming(b *testing.B) {
 			for b.Loop() {
 				m.ID = seqID(n)
 				n++
-				if isNew, err := s.AddIncoming(ctx, m); err != nil || !isNew {
-					b.Fatal(isNew, err)
-				}
+				op(b, ctx, s, m)
 			}
 			reportRate(b, n)
 		})
