@@ -78,14 +78,7 @@ func TestSocketBatch(t *testing.T) {
 }
 
 func TestSocketBatchIPv6(t *testing.T) {
-	a, err := Listen("[::1]:0")
-	if errors.Is(err, ErrCannotBind) {
-		t.Skipf("no IPv6 loopback here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := listenIPv6(t)
 	b := listen(t, "[::1]:0")
 	out := []Message{{Buf: []byte("six"), Addr: b.LocalAddr()}, {Buf: []byte("seven"), Addr: b.LocalAddr()}}
 	if sent, err := a.WriteBatch(out); sent != 2 || err != nil {

@@ -25,6 +25,21 @@ func listen(t testing.TB, addr string) *Socket {
 	return s
 }
 
+// listenIPv6 opens a Socket on the IPv6 loopback, or skips the test on a
+// host without one, and closes it at the end.
+func listenIPv6(t *testing.T) *Socket {
+	t.Helper()
+	s, err := Listen("[::1]:0")
+	if errors.Is(err, ErrCannotBind) {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // readWithin reads one datagram from s, failing the test rather than hanging
 // if none comes (loopback does not lose datagrams, but a bug might).
 func readWithin(t *testing.T, s *Socket, b []byte) (int, netip.AddrPort) {
@@ -92,14 +107,7 @@ func TestSocketAllInterfacesUnmapsIPv4(t *testing.T) {
 }
 
 func TestSocketIPv6(t *testing.T) {
-	a, err := Listen("[::1]:0")
-	if errors.Is(err, ErrCannotBind) {
-		t.Skipf("no IPv6 loopback here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := listenIPv6(t)
 	b := listen(t, "[::1]:0")
 	if _, err := a.WriteTo([]byte("six"), b.LocalAddr()); err != nil {
 		t.Fatal(err)
