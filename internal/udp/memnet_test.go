@@ -385,17 +385,7 @@ func TestMemNetAllocs(t *testing.T) {
 	b := memListen(t, n, "10.0.0.2:1")
 	defer a.Close()
 	defer b.Close()
-	msg := make([]byte, 1200)
-	buf := make([]byte, 2048)
-	to := b.LocalAddr()
-	allocs := testing.AllocsPerRun(1000, func() {
-		a.WriteTo(msg, to)
-		b.ReadFrom(buf)
-	})
-	t.Logf("memnet write+read: %v allocs", allocs)
-	if allocs != 0 {
-		t.Errorf("memnet write+read: %v allocs, want 0", allocs)
-	}
+	checkWriteReadAllocs(t, "memnet", a, b)
 }
 
 func BenchmarkMemNet(b *testing.B) {
@@ -404,17 +394,5 @@ func BenchmarkMemNet(b *testing.B) {
 	dst := memListen(b, n, "10.0.0.2:1")
 	defer src.Close()
 	defer dst.Close()
-	msg := make([]byte, 1200)
-	buf := make([]byte, 2048)
-	to := dst.LocalAddr()
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := src.WriteTo(msg, to); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := dst.ReadFrom(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchWriteRead(b, src, dst)
 }
