@@ -1,6 +1,9 @@
 package wire
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Parse errors. Every parser in this package returns one of these (possibly
 // wrapped with detail), so a receiver can count drops by reason.
@@ -11,3 +14,21 @@ var (
 	ErrMalformed = errors.New("wire: malformed")
 	ErrTooBig    = errors.New("wire: too big")
 )
+
+// userError is one of the errors above with a message for the person who
+// caused it, which the UIs show as it is: errors.Is still finds the kind,
+// and the message leaves out the package's prefix.
+type userError struct {
+	kind error
+	msg  string
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.kind }
+
+// errTooBigDatagram is ErrTooBig for a datagram of n bytes. n may be short
+// of the real size: a reader sees the first MaxDatagram+1 bytes of an
+// oversized datagram and nothing of the rest, so the error says "over".
+func errTooBigDatagram(n int) error {
+	return fmt.Errorf("%w: a datagram of over %d bytes (%d read)", ErrTooBig, MaxDatagram, n)
+}

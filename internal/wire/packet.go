@@ -64,7 +64,7 @@ func AppendHeader(b []byte, h Header) []byte {
 // returns it with the frames that follow.
 func ParseHeader(b []byte) (Header, []byte, error) {
 	if len(b) > MaxDatagram {
-		return Header{}, nil, fmt.Errorf("%w: datagram of %d bytes", ErrTooBig, len(b))
+		return Header{}, nil, errTooBigDatagram(len(b))
 	}
 	if len(b) < 2 {
 		return Header{}, nil, ErrTruncated

@@ -18,11 +18,12 @@ const MaxPlainDatagram = MaxDatagram
 // fit in one datagram, or name holds a colon (the receiver would split there).
 func AppendPlain(b []byte, name, text string) ([]byte, error) {
 	if strings.Contains(name, ":") {
-		return b, fmt.Errorf("%w: a plain-mode name cannot contain ':' (the receiver splits there)", ErrMalformed)
+		return b, &userError{ErrMalformed, "a plain-mode name cannot contain ':' (the receiver splits there)"}
 	}
 	if n := len(name) + 1 + len(text); n > MaxPlainDatagram {
-		return b, fmt.Errorf("%w: %d bytes; plain mode sends one datagram of at most %d bytes per message",
-			ErrTooBig, n, MaxPlainDatagram)
+		return b, &userError{ErrTooBig, fmt.Sprintf(
+			"too long for plain mode: name:text would be %d bytes, and plain mode sends each message as one datagram of at most %d bytes; shorten it or split it",
+			n, MaxPlainDatagram)}
 	}
 	b = append(b, name...)
 	b = append(b, ':')

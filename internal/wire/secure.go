@@ -198,7 +198,7 @@ func (m *Response) Append(b []byte) []byte {
 // ParseResponse decodes a response. Its Noise field aliases b.
 func ParseResponse(b []byte) (Response, error) {
 	if len(b) > MaxDatagram {
-		return Response{}, fmt.Errorf("%w: datagram of %d bytes", ErrTooBig, len(b))
+		return Response{}, errTooBigDatagram(len(b))
 	}
 	if len(b) < prefixLen {
 		return Response{}, ErrTruncated
@@ -291,7 +291,7 @@ func AppendDataHeader(b []byte, h DataHeader) []byte {
 // ciphertext that follows (a slice of b, at least TagLen bytes).
 func ParseData(b []byte) (DataHeader, []byte, error) {
 	if len(b) > MaxDatagram {
-		return DataHeader{}, nil, fmt.Errorf("%w: datagram of %d bytes", ErrTooBig, len(b))
+		return DataHeader{}, nil, errTooBigDatagram(len(b))
 	}
 	if err := checkPrefix(b, TypeData); err != nil {
 		return DataHeader{}, nil, err
@@ -311,7 +311,7 @@ func ParseData(b []byte) (DataHeader, []byte, error) {
 // dispatch on it. Transport packets (TypeTransport) are not secure datagrams.
 func SecureType(b []byte) (byte, error) {
 	if len(b) > MaxDatagram {
-		return 0, fmt.Errorf("%w: datagram of %d bytes", ErrTooBig, len(b))
+		return 0, errTooBigDatagram(len(b))
 	}
 	if len(b) < prefixLen {
 		return 0, ErrTruncated
@@ -345,7 +345,7 @@ func checkPrefix(b []byte, types ...byte) error {
 // it is exactly size bytes long, and returns the type.
 func parsePrefix(b []byte, size int, types ...byte) (byte, error) {
 	if len(b) > MaxDatagram {
-		return 0, fmt.Errorf("%w: datagram of %d bytes", ErrTooBig, len(b))
+		return 0, errTooBigDatagram(len(b))
 	}
 	if err := checkPrefix(b, types...); err != nil {
 		return 0, err
