@@ -60,6 +60,11 @@ func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 		closeStore()
 		return nil, nil, err
 	}
+	if st != nil {
+		for _, n := range st.Notices() {
+			log.Info("store: " + n)
+		}
+	}
 	cleanup := func() {
 		closeStore()
 		closeLog()

@@ -83,3 +83,77 @@ func testPermissionAsNobody(t *testing.T) {
 func asNobody(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 }
+
+// TestDatabaseFilesPrivate: the history is readable by its owner only,
+// even in a data dir others may enter and under the common umask 022, with
+// which SQLite alone would make udpchat.db 0644.
+func TestDatabaseFilesPrivate(t *testing.T) {
+	defer syscall.Umask(syscall.Umask(0o022))
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, DBName)
+	files := []string{db, db + "-wal", db + "-shm"}
+	wantPrivate := func(when string) {
+		t.Helper()
+		for _, p := range files {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Errorf("%s: %v", when, err)
+			} else if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %s has mode %04o, want 0600", when, filepath.Base(p), fi.Mode().Perm())
+			}
+		}
+	}
+
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Notices(); len(n) != 0 {
+		t.Errorf("Notices of a new database: %q", n)
+	}
+	wantPrivate("after Open")
+	for i := range 50 {
+		if _, err := s.AddIncoming(ctx, testMessage("a:1", testID(i), "secret")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantPrivate("after writes")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// What an older udpchat left: everything 0644. (Close removed -wal and
+	// -shm; SQLite takes empty ones for a WAL with nothing in it.)
+	if err := os.Chmod(db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range files[1:] {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err = Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wantPrivate("after reopening files others could read")
+	if n := s.Notices(); len(n) != len(files) || !strings.Contains(n[0], "had mode 0644") || !strings.Contains(n[0], db) {
+		t.Errorf("Notices: %q, want one for each file, saying it had mode 0644", n)
+	}
+	ms, err := s.History(ctx, Query{Limit: 100})
+	if err != nil || len(ms) != 50 {
+		t.Errorf("History after reopening: %d messages, %v; want 50", len(ms), err)
+	}
+	if _, err := s.AddIncoming(ctx, testMessage("a:1", testID(99), "more")); err != nil {
+		t.Fatal(err)
+	}
+	wantPrivate("after more writes")
+}

@@ -115,6 +115,8 @@ type Store struct {
 	dir  string
 	path string
 	lock *dirLock // nil when read-only
+	// notices are what Open changed about the files' modes (see Notices).
+	notices []string
 	// now is the clock; tests replace it.
 	now func() time.Time
 
@@ -138,6 +140,10 @@ type options struct {
 // that a second udpchat on the same data dir gets ErrLocked instead of
 // sharing the outbox: two senders of one pending message would each resend
 // it, and each would think the other's acknowledgements were not for it.
+//
+// The database and its -wal and -shm files are readable and writable by
+// this user only (mode 0600), whatever the umask and the dir's mode; an
+// existing database that others could read is made so (see Notices).
 //
 // Errors a user can act on name the file and match ErrLocked, ErrCorrupt,
 // ErrNewerSchema or fs.ErrPermission.
@@ -171,6 +177,11 @@ func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
 		}
 	}()
 
+	// Before SQLite creates the database, or its -wal and -shm, with
+	// modes that let others read the history.
+	if s.notices, err = makePrivate(s.path); err != nil {
+		return nil, dirError(dir, err)
+	}
 	if o.sync == "" {
 		o.sync = defaultSync
 	}
@@ -314,6 +325,12 @@ func fileURI(path string, q url.Values) string {
 
 // Path is the database file, for messages to the user.
 func (s *Store) Path() string { return s.path }
+
+// Notices are what Open did about the modes of the database files, one
+// sentence each, for the log: an older udpchat left them readable by other
+// users, and Open took that away, or could not (a file of another user's):
+// neither stops the store from working, so they are not errors.
+func (s *Store) Notices() []string { return s.notices }
 
 // Close closes the database and then releases the data dir's lock. It is
 // safe to call more than once; later calls return what the first did.
