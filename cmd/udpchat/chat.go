@@ -82,7 +82,7 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "", err)
 	}
-	node, closeLog, err := startNode(ctx, &o)
+	node, closeLog, err := startNode(ctx, &o, io.err)
 	if err != nil {
 		return fail(io, "", err)
 	}

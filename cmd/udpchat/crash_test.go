@@ -37,6 +37,18 @@ func chatAt(t *testing.T, dir, listen, name string, args ...string) *proc {
 	return udpchat(t, append([]string{"--data-dir", dir, "-l", listen, "-n", name}, args...)...)
 }
 
+// privateDir returns a new empty dir of mode 0700, as udpchat makes a data
+// dir: t.TempDir's are 0755 (less the umask), which udpchat uses with a
+// warning on stderr (see warnOpenDataDir) that tests of stderr do not want.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // loopback returns a free 127.0.0.1 address.
 func loopback(t *testing.T) string { return "127.0.0.1:" + freeUDPPort(t) }
 
@@ -473,7 +485,7 @@ func TestOldestSchemaIsUpgraded(t *testing.T) {
 // exits 1. history and send work beside the first. A damaged database or
 // one from a newer udpchat gets one line naming the file, exit 1.
 func TestDataDirErrors(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	alice := chatAt(t, dir, anyPort, "alice")
 	aliceAddr := alice.listening(t)
 
@@ -493,12 +505,12 @@ func TestDataDirErrors(t *testing.T) {
 	alice.stdout.waitLine(t, "^bob: beside$")
 	alice.wantExit(t, 0)
 
-	corrupt := t.TempDir()
+	corrupt := privateDir(t)
 	path := filepath.Join(corrupt, "udpchat.db")
 	if err := os.WriteFile(path, []byte(strings.Repeat("this is no database\n", 400)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	newer := t.TempDir()
+	newer := privateDir(t)
 	chatAt(t, newer, anyPort, "me").wantExit(t, 0)
 	db, err := sql.Open("sqlite", filepath.Join(newer, "udpchat.db"))
 	if err != nil {

@@ -36,7 +36,7 @@ Flags:
 	if err != nil {
 		return fail(io, "id", err)
 	}
-	dir, err := makeDataDir(dataDir)
+	dir, err := makeDataDir(dataDir, io.err)
 	if err != nil {
 		return fail(io, "id", err)
 	}
@@ -84,7 +84,7 @@ Flags:
 	if err != nil {
 		return fail(io, "trust", err)
 	}
-	dir, err := makeDataDir(dataDir)
+	dir, err := makeDataDir(dataDir, io.err)
 	if err != nil {
 		return fail(io, "trust", err)
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
@@ -29,7 +31,8 @@ const resolveTimeout = 10 * time.Second
 // store, which it holds (locked) until the returned function closes it: a
 // second udpchat on the same data dir fails here, with an error naming the
 // dir. Messages an earlier run left undelivered go out again at once.
-func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
+// stderr gets the warning of makeDataDir.
+func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, func(), error) {
 	name, err := o.displayName()
 	if err != nil {
 		return nil, nil, err
@@ -38,7 +41,7 @@ func startNode(ctx context.Context, o *options) (*chat.Node, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dataDir, err := makeDataDir(o.dataDir)
+	dataDir, err := makeDataDir(o.dataDir, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,7 +151,10 @@ func resolvePeers(ctx context.Context, addrs []string) ([]netip.AddrPort, error)
 
 // makeDataDir creates dir, or the default one if dir is "", readable by
 // this user only: it will hold the identity key. It returns the dir.
-func makeDataDir(dir string) (string, error) {
+//
+// A dir that already exists is used with the mode it has, but if other
+// users may enter it, one line on stderr says so (see warnOpenDataDir).
+func makeDataDir(dir string, stderr io.Writer) (string, error) {
 	dir, err := dataDirPath(dir)
 	if err != nil {
 		return "", err
@@ -156,7 +162,36 @@ func makeDataDir(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("cannot create data directory %s: %v; fix its permissions or choose another with --data-dir", dir, err)
 	}
+	warnOpenDataDir(dir, stderr)
 	return dir, nil
+}
+
+// warnOpenDataDir writes a warning to stderr if users other than its
+// owner may enter dir.
+//
+// It warns rather than refusing, as identity refuses a key file others can
+// read, because the files that matter are private whatever the dir's mode
+// (identity.key and udpchat.db are 0600): others can list their names,
+// sizes and times, which say when you chat, but not read them. Only if
+// they may also write to the dir can they do worse: replace those files
+// (your identity key with one they know, say). And it does not chmod the
+// dir, as the store does udpchat.db, because --data-dir may name a dir that
+// is not udpchat's alone (a home dir, a shared one), whose mode other
+// programs or people rely on.
+func warnOpenDataDir(dir string, stderr io.Writer) {
+	if runtime.GOOS == "windows" {
+		return // no such modes
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	what := "see the names, sizes and times of the files in it"
+	if fi.Mode().Perm()&0o022 != 0 {
+		what = "replace the files in it (your identity key among them)"
+	}
+	fmt.Fprintf(stderr, "udpchat: warning: data dir %s has mode %04o, so other users can %s; run chmod 700 %s\n",
+		dir, fi.Mode().Perm(), what, dir)
 }
 
 // dataDirPath is dir, or the default data dir if dir is "".

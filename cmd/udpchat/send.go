@@ -55,7 +55,7 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "send", err)
 	}
-	node, closeLog, err := startNode(ctx, &o)
+	node, closeLog, err := startNode(ctx, &o, io.err)
 	if err != nil {
 		return fail(io, "send", err)
 	}
