@@ -64,6 +64,9 @@ var (
 	// ErrLocked is returned by Open when another process (or another Store in
 	// this one) has the data dir open.
 	ErrLocked = errors.New("store: data dir is in use by another udpchat")
+	// ErrBusy is returned when another program (the sqlite3 shell, say)
+	// holds a lock on udpchat.db for longer than the busy timeout.
+	ErrBusy = errors.New("store: database locked by another program")
 	// ErrCorrupt is returned when udpchat.db is not a SQLite database, is
 	// another program's, or is damaged.
 	ErrCorrupt = errors.New("store: not a udpchat database or damaged")
@@ -130,6 +133,8 @@ type options struct {
 	schema int
 	// sync is PRAGMA synchronous; "" means defaultSync.
 	sync string
+	// busyTimeout is PRAGMA busy_timeout; 0 means busyTimeout.
+	busyTimeout time.Duration
 }
 
 // Open opens (creating it and the directory if needed) DIR/udpchat.db and
@@ -145,8 +150,8 @@ type options struct {
 // this user only (mode 0600), whatever the umask and the dir's mode; an
 // existing database that others could read is made so (see Notices).
 //
-// Errors a user can act on name the file and match ErrLocked, ErrCorrupt,
-// ErrNewerSchema or fs.ErrPermission.
+// Errors a user can act on name the file and match ErrLocked, ErrBusy,
+// ErrCorrupt, ErrNewerSchema or fs.ErrPermission.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	return open(ctx, dir, options{})
 }
@@ -185,7 +190,10 @@ func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
 	if o.sync == "" {
 		o.sync = defaultSync
 	}
-	s.db, err = sql.Open("sqlite", dsn(s.path, o.sync))
+	if o.busyTimeout == 0 {
+		o.busyTimeout = busyTimeout
+	}
+	s.db, err = sql.Open("sqlite", dsn(s.path, o.sync, o.busyTimeout))
 	if err != nil {
 		return nil, s.wrap("open", err)
 	}
@@ -300,9 +308,9 @@ func readOnlyDSN(path string) string {
 // dsn is the driver's name for the database at path: a file: URI, so that
 // any character in the path is escaped, and pragmas every connection runs
 // as it opens.
-func dsn(path, sync string) string {
+func dsn(path, sync string, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+sync+")")
@@ -382,6 +390,15 @@ func (s *Store) wrap(op string, err error) error {
 		case sqlite3.SQLITE_CANTOPEN:
 			return fmt.Errorf("cannot open %s (%w): check that it is a file udpchat may write, and the owner and mode of %s, or use another --data-dir",
 				s.path, err, s.dir)
+		case sqlite3.SQLITE_BUSY:
+			// Not another udpchat, which the data dir's lock keeps out, and
+			// not one of ours, as the store has one connection: a program
+			// that opened the file itself and holds it past busyTimeout.
+			return &userError{
+				msg:   fmt.Sprintf("another program has %s locked; close it (or use another --data-dir)", s.path),
+				kind:  ErrBusy,
+				cause: err,
+			}
 		case sqlite3.SQLITE_FULL:
 			return fmt.Errorf("store: %s: the disk holding %s is full: %w", op, s.path, err)
 		}

@@ -771,6 +771,53 @@ func TestLockedByAnotherProcess(t *testing.T) {
 	}
 }
 
+// TestBusy: a database another program holds locked for writing (here a
+// second connection, as the sqlite3 shell would after BEGIN IMMEDIATE)
+// fails Open, once the busy timeout passes, with one line that names the
+// file and says what to do.
+func TestBusy(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, DBName)
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	const timeout = 200 * time.Millisecond
+	start := time.Now()
+	_, err = open(ctx, dir, options{busyTimeout: timeout})
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Open beside a write transaction: %v, want ErrBusy", err)
+	}
+	if waited := time.Since(start); waited < timeout {
+		t.Errorf("Open gave up after %v, before the busy timeout (%v)", waited, timeout)
+	}
+	if want := "another program has " + path + " locked; close it (or use another --data-dir)"; err.Error() != want {
+		t.Errorf("error\n %s\nwant\n %s", err, want)
+	}
+
+	// Once the other program lets go, the data dir is usable: the failed
+	// Open released its lock.
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	openT(t, dir)
+}
+
 // TestPragmas checks the settings durability rests on, as the connection
 // has them.
 func TestPragmas(t *testing.T) {
