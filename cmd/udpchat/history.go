@@ -180,14 +180,16 @@ func (h *historyOptions) query(ctx context.Context, now time.Time) (store.Query,
 }
 
 // historyPeer is the store's name for the peer the user gave: an address
-// as the chat saw it (so localhost:9002 is 127.0.0.1:9002), or, for what
-// is not HOST:PORT, the text as given.
+// as the chat saw it (so localhost:9002 is 127.0.0.1:9002). The store
+// keeps messages by address only, so anything else (a display name, a
+// typo) is a usage error rather than a filter that silently matches
+// nothing.
 func historyPeer(ctx context.Context, p string) (string, error) {
 	if addr, err := netip.ParseAddrPort(p); err == nil {
 		return chat.PeerKey(netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())), nil
 	}
 	if _, _, err := net.SplitHostPort(p); err != nil {
-		return p, nil
+		return "", usagef("--peer %q: not HOST:PORT; history knows peers by address (e.g. 127.0.0.1:9002), not by name", p)
 	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestPeerUsageErrors: a --peer that cannot be one other udpchat (a
+// multicast or broadcast address, ourselves) or, for history, is not an
+// address is a usage error: exit 2, one line, before any port is bound.
+// (The general table is TestUsageErrors.)
+func TestPeerUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // a regexp the one line of stderr must match
+	}{
+		{[]string{"history", "--peer", "notanaddr"}, `--peer "notanaddr": not HOST:PORT; history knows peers by address \(e\.g\. 127\.0\.0\.1:9002\), not by name \(see 'udpchat history --help'\)$`},
+		{[]string{"history", "--pending", "--peer", "bob"}, `--peer "bob": not HOST:PORT`},
+		{[]string{"history", "--peer", "127.0.0.1:x"}, `peer 127\.0\.0\.1:x: bad address: port "x"`},
+		{[]string{"-l", "127.0.0.1:47850", "-p", "127.0.0.1:47850"}, `peer 127\.0\.0\.1:47850 is this udpchat itself \(--listen 127\.0\.0\.1:47850\); give the address of another one, or --listen on another port \(see 'udpchat --help'\)$`},
+		{[]string{"-l", "0.0.0.0:47850", "-p", "127.0.0.1:47850"}, `peer 127\.0\.0\.1:47850 is this udpchat itself \(--listen 0\.0\.0\.0:47850\)`},
+		{[]string{"-l", ":47850", "-p", "[::1]:47850"}, `peer \[::1\]:47850 is this udpchat itself`},
+		{[]string{"send", "-l", "0.0.0.0:47850", "-p", "localhost:47850", "hi"}, `peer localhost:47850 is this udpchat itself .*\(see 'udpchat send --help'\)$`},
+		{[]string{"-p", "224.0.0.1:9"}, `peer 224\.0\.0\.1:9: 224\.0\.0\.1 is a multicast address, not a peer; give the address of the one peer to talk to`},
+		{[]string{"-p", "[ff02::1]:9"}, `ff02::1 is a multicast address, not a peer`},
+		{[]string{"send", "-p", "224.0.0.1:9", "hi"}, `224\.0\.0\.1 is a multicast address.*\(see 'udpchat send --help'\)$`},
+		{[]string{"-p", "255.255.255.255:9"}, `peer 255\.255\.255\.255:9: 255\.255\.255\.255 is a broadcast address, not a peer`},
+		{[]string{"-p", "0.0.0.0:9"}, `peer 0\.0\.0\.0:9: bad address: 0\.0\.0\.0 means "any address", not a peer`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			p := udpchat(t, tc.args...)
+			if code := p.exit(t); code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			lines := p.stderr.lines()
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "udpchat: ") || !regexp.MustCompile(tc.want).MatchString(lines[0]) {
+				t.Errorf("stderr %q, want one line \"udpchat: ...\" matching %q", p.stderr, tc.want)
+			}
+			if out := p.stdout.String(); out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+		})
+	}
+}
+
+// TestCheckPeer covers what depends on this machine's networks, with
+// networks of its own: directed broadcasts, and our own addresses when
+// listening on every interface.
+func TestCheckPeer(t *testing.T) {
+	local := []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.1/8"),
+		netip.MustParsePrefix("192.0.2.2/24"),
+		netip.MustParsePrefix("198.51.100.7/32"),
+		netip.MustParsePrefix("2001:db8::2/64"),
+	}
+	for _, tc := range []struct {
+		peer, listen string
+		want         string // a substring of the error; "" for none
+	}{
+		{"192.0.2.255:9", "0.0.0.0:7475", "broadcast address"},
+		{"192.0.2.254:9", "0.0.0.0:7475", ""},
+		{"198.51.100.7:9", "0.0.0.0:7475", ""}, // a /32 has no broadcast address
+		{"10.0.0.255:9", "0.0.0.0:7475", ""},   // not one of our networks
+		{"192.0.2.2:7475", "0.0.0.0:7475", "this udpchat itself"},
+		{"192.0.2.2:7475", "[::]:7475", "this udpchat itself"}, // dual stack
+		{"[2001:db8::2]:7475", ":7475", "this udpchat itself"},
+		{"[2001:db8::2]:7475", "0.0.0.0:7475", ""}, // an IPv4 socket
+		{"192.0.2.2:7475", "127.0.0.1:7475", ""},   // bound to another address
+		{"127.0.0.2:7475", "0.0.0.0:7475", "this udpchat itself"},
+		{"127.0.0.2:7475", "127.0.0.1:7475", ""},
+		{"192.0.2.2:7475", "0.0.0.0:7476", ""},
+		{"192.0.2.2:7475", "[::ffff:192.0.2.2]:7475", "this udpchat itself"},
+		{"192.0.2.3:7475", "0.0.0.0:0", ""},
+		{"192.0.2.3:7475", "not an address", ""}, // Listen reports that
+	} {
+		p := netip.MustParseAddrPort(tc.peer)
+		err := checkPeer(tc.peer, p, tc.listen, local)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("checkPeer(%s, --listen %s): %v, want nil", tc.peer, tc.listen, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("checkPeer(%s, --listen %s): %v, want an error saying %q", tc.peer, tc.listen, err, tc.want)
+		}
+	}
+}
