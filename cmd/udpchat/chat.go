@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -87,16 +88,26 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 		return fail(io, "", err)
 	}
 	defer closeLog()
+	// /connect refuses what --peer refuses: a multicast or broadcast
+	// address, or this udpchat itself.
+	local := node.LocalAddr().String()
+	resolve := func(ctx context.Context, addr string) (netip.AddrPort, error) {
+		p, err := udp.ResolvePeer(ctx, addr)
+		if err == nil {
+			err = checkPeer(addr, p, local, localNets())
+		}
+		return p, err
+	}
 	if !f.line && !f.json && isTerminal(io.in) && isTerminal(io.out) {
 		return tui.Run(ctx, node, tui.Options{
 			Timeout: o.timeout,
-			Resolve: udp.ResolvePeer,
+			Resolve: resolve,
 			Stderr:  io.err,
 		})
 	}
 	return line.Run(ctx, node, io.in, io.out, io.err, line.Options{
 		JSON:    f.json,
 		Timeout: o.timeout,
-		Resolve: udp.ResolvePeer,
+		Resolve: resolve,
 	})
 }

@@ -85,3 +85,20 @@ func TestCheckPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectRefusesWhatPeerRefuses: /connect in a running chat refuses a
+// multicast address and this udpchat itself as --peer does, says why, and
+// the chat goes on.
+func TestConnectRefusesWhatPeerRefuses(t *testing.T) {
+	p := udpchat(t, "-l", "127.0.0.1:0", "-n", "alice")
+	self := p.listening(t)
+	p.say(t, "/connect 224.0.0.1:9")
+	p.stderr.waitLine(t, `^udpchat: peer 224\.0\.0\.1:9: 224\.0\.0\.1 is a multicast address, not a peer`)
+	p.say(t, "/connect "+self)
+	p.stderr.waitLine(t, `^udpchat: peer `+regexp.QuoteMeta(self)+` is this udpchat itself`)
+	p.say(t, "/quit")
+	p.wantExit(t, 0)
+	if peers := p.stderr.String(); strings.Contains(peers, "joined") {
+		t.Errorf("a refused /connect joined someone:\n%s", peers)
+	}
+}
