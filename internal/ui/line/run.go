@@ -42,9 +42,13 @@ type Options struct {
 
 // Run chats on node in line mode until the input ends, a line says bye,
 // exit or /quit, or ctx ends (SIGINT), then leaves gracefully: it closes
-// node, so peers see us leave. It returns the exit code: 0 if everything
-// sent was delivered, 1 if not (having said what and to whom) or if reading
-// the input failed.
+// node, so peers see us leave. It returns the exit code: 0 if every line
+// was sent and everything sent was delivered; 1 if a line was not sent (too
+// long, not UTF-8, too big for a plain datagram, no one to send to: each
+// said when it happened, and counted in a last line), if something sent
+// was not delivered (having said what and to whom), or if reading the input
+// failed. A script piping lines in learns from the exit code alone whether
+// all of them arrived.
 //
 // Run returns without waiting for a Read on in that is still pending, since
 // a Read on a terminal cannot be interrupted; it only stops using in.
@@ -74,10 +78,21 @@ func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.W
 	if readErr != nil {
 		r.out.error(fmt.Errorf("reading input: %w", readErr))
 	}
-	if !r.reportUndelivered(timedOut) || readErr != nil {
+	delivered := r.reportUndelivered(timedOut)
+	if r.notSent > 0 {
+		r.out.error(fmt.Errorf("%d %s of input not sent (see above)", r.notSent, plural(r.notSent, "line", "lines")))
+	}
+	if !delivered || r.notSent > 0 || readErr != nil {
 		return 1
 	}
 	return 0
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // runner is the state of one Run; the input loop owns it.
@@ -85,6 +100,8 @@ type runner struct {
 	node *chat.Node
 	out  *output
 	opts Options
+	// notSent counts the lines meant as messages that went to no one.
+	notSent int
 }
 
 // chat handles input until it is time to leave, and says whether to wait
@@ -99,6 +116,7 @@ func (r *runner) chat(ctx context.Context, lines <-chan input) (waitForDelivery 
 			case !ok:
 				return true, nil
 			case in.err == errLineTooLong:
+				r.notSent++
 				r.out.error(fmt.Errorf("line not sent: it is longer than %d bytes (256 KiB), the most one message can hold", chat.MaxTextLen))
 			case in.err != nil:
 				return true, in.err
@@ -155,9 +173,16 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 	return false, false
 }
 
-// reportSend shows why a send failed, if it did.
-func (r *runner) reportSend(_ []chat.Sent, err error) {
-	if err != nil {
+// reportSend shows why a send failed, if it did, and counts a line that
+// went to no one as not sent. (One that reached some peers and not others
+// has said to whom it was not sent.)
+func (r *runner) reportSend(sent []chat.Sent, err error) {
+	switch {
+	case err == nil:
+	case len(sent) == 0:
+		r.notSent++
+		r.out.error(fmt.Errorf("line not sent: %w", err))
+	default:
 		r.out.error(err)
 	}
 }

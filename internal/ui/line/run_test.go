@@ -136,15 +136,19 @@ func TestLongLinesAreRefusedNotCutOrSplit(t *testing.T) {
 	startRelay(t, aliceLink, bobLink)
 
 	longest := strings.Repeat("é", chat.MaxTextLen/2)
-	alice.send(t, longest+"x", longest, "after")
-	alice.stderr.waitFor(t, "* bob joined (10.0.0.2:7475)") // his answer to the first message
-	if code := alice.eof(t); code != 0 {
-		t.Errorf("exit %d, want 0", code)
+	alice.send(t, longest+"x", "caf\xe9", longest, "after")
+	alice.stderr.waitFor(t, "* bob joined (10.0.0.2:7475)") // his answer to the first message sent
+	// The rest is delivered, and still the exit code says that not every
+	// line was sent.
+	if code := alice.eof(t); code != 1 {
+		t.Errorf("exit %d, want 1", code)
 	}
 	wantLines(t, "stderr", alice.stderr,
 		"udpchat: listening on 10.0.0.1:7475 as alice",
 		"udpchat: line not sent: it is longer than 262144 bytes (256 KiB), the most one message can hold",
-		"* bob joined (10.0.0.2:7475)")
+		"udpchat: line not sent: message is not valid UTF-8 text",
+		"* bob joined (10.0.0.2:7475)",
+		"udpchat: 2 lines of input not sent (see above)")
 	if ev := nextEvent(t, bob); ev != (chat.Joined{Peer: aliceLink.addr, Name: "alice"}) {
 		t.Fatalf("bob's first event %#v, want alice joining", ev)
 	}
@@ -153,6 +157,27 @@ func TestLongLinesAreRefusedNotCutOrSplit(t *testing.T) {
 			t.Fatalf("bob got %#v, want a message of %d bytes", m, len(want))
 		}
 	}
+}
+
+func TestPlainLineOverOneDatagramIsNotSent(t *testing.T) {
+	mn := udp.NewMemNetwork()
+	aliceNode := plainNode(t, mn, "10.0.0.1:7475", "alice")
+	bob := run(t, plainNode(t, mn, "10.0.0.2:7475", "bob"), Options{})
+	if err := aliceNode.Connect(netip.MustParseAddrPort("10.0.0.2:7475")); err != nil {
+		t.Fatal(err)
+	}
+	alice := run(t, aliceNode, Options{})
+
+	alice.send(t, strings.Repeat("x", 1200), "fits")
+	bob.stdout.waitFor(t, "alice: fits")
+	if code := alice.eof(t); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	wantLines(t, "bob stdout", bob.stdout, "alice: fits")
+	wantLines(t, "alice stderr", alice.stderr,
+		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning,
+		"udpchat: line not sent: too long for plain mode: name:text would be 1206 bytes, and plain mode sends each message as one datagram of at most 1200 bytes; shorten it or split it",
+		"udpchat: 1 line of input not sent (see above)")
 }
 
 func TestCommands(t *testing.T) {
@@ -301,10 +326,13 @@ func TestSendingWithNoPeersSaysWhatToDo(t *testing.T) {
 	node, _ := fakeNode(t, "alice", "10.0.0.1:7475")
 	s := run(t, node, Options{})
 	s.send(t, "anyone?")
-	if code := s.eof(t); code != 0 {
-		t.Errorf("exit %d, want 0", code)
+	// Nothing went anywhere: a script must not take that for success.
+	if code := s.eof(t); code != 1 {
+		t.Errorf("exit %d, want 1", code)
 	}
-	wantLines(t, "stderr", s.stderr, "udpchat: listening on 10.0.0.1:7475 as alice", "udpchat: "+chat.ErrNoPeers.Error())
+	wantLines(t, "stderr", s.stderr, "udpchat: listening on 10.0.0.1:7475 as alice",
+		"udpchat: line not sent: "+chat.ErrNoPeers.Error(),
+		"udpchat: 1 line of input not sent (see above)")
 }
 
 func TestQuitSaysWhatWasNotDelivered(t *testing.T) {
