@@ -69,7 +69,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		var evs []Event
 		switch {
 		case !p.joined:
-			p.joined, p.state, p.name = true, PeerOnline, m.Name
+			p.joined, p.present, p.state, p.name = true, true, PeerOnline, m.Name
 			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
 		case m.Kind == wire.ChatHello && m.Name != p.name:
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
@@ -144,7 +144,7 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 		var evs []Event
 		switch {
 		case !p.joined:
-			p.joined, p.state = true, PeerOnline
+			p.joined, p.present, p.state = true, true, PeerOnline
 			if name != "" {
 				p.name = name
 			}
@@ -236,16 +236,13 @@ func (n *Node) storeFailed(err error) {
 }
 
 // PeerClosed says peer left on purpose; its next session will announce it
-// again.
+// again. Only a peer that joined is said to leave (see peer.present).
 func (n *Node) PeerClosed(peer netip.AddrPort) {
-	n.update(func() []Event {
-		p := n.peerLocked(peer)
-		p.joined, p.state = false, PeerLeft
-		return []Event{Left{Peer: peer, Name: p.displayName()}}
-	})
+	n.update(func() []Event { return n.peerLocked(peer).leave() })
 }
 
-// PeerUnreachable says peer stopped answering.
+// PeerUnreachable says peer stopped answering. Only about a peer that
+// joined is that news (see peer.present).
 func (n *Node) PeerUnreachable(peer netip.AddrPort) {
 	n.update(func() []Event {
 		p := n.peerLocked(peer)
@@ -253,11 +250,15 @@ func (n *Node) PeerUnreachable(peer netip.AddrPort) {
 			return nil
 		}
 		p.state = PeerUnreachable
+		if !p.present {
+			return nil
+		}
 		return []Event{Unreachable{Peer: peer, Name: p.displayName()}}
 	})
 }
 
-// PeerReachable says an unreachable peer answers again.
+// PeerReachable says an unreachable peer answers again; like
+// PeerUnreachable, it is news only about a peer that joined.
 func (n *Node) PeerReachable(peer netip.AddrPort) {
 	n.update(func() []Event {
 		p := n.peerLocked(peer)
@@ -265,6 +266,9 @@ func (n *Node) PeerReachable(peer netip.AddrPort) {
 			return nil
 		}
 		p.state = PeerOnline
+		if !p.present {
+			return nil
+		}
 		return []Event{Reachable{Peer: peer, Name: p.displayName()}}
 	})
 }

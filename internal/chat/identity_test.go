@@ -64,6 +64,28 @@ func TestImpostorIsRefusedUntilAccepted(t *testing.T) {
 	wantEvents(t, n, Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:TEST"}, Message{From: bob, Name: "bob", Text: "send me the keys"})
 }
 
+// A refused impostor never joined, so its session coming and going is no
+// news: the user has the warning, and hears nothing of an address that
+// never joined. A peer that did join is still seen to go.
+func TestRefusedPeerComesAndGoesUnannounced(t *testing.T) {
+	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
+	n, _ := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	impostor := netip.MustParseAddrPort("127.0.0.1:47813")
+	n.PeerUp(impostor)
+	if err := n.Receive(impostor, chatPayload(t, wire.ChatHello, "bob", "")); !errors.Is(err, errImpostor) {
+		t.Fatalf("Receive of the impostor's hello: %v, want the refusal", err)
+	}
+	n.PeerUnreachable(impostor)
+	n.PeerReachable(impostor)
+	n.PeerClosed(impostor)
+	wantEvents(t, n, Error{Err: errImpostor})
+
+	n.PeerUp(carol)
+	n.Receive(carol, chatPayload(t, wire.ChatHello, "carol", ""))
+	n.PeerClosed(carol)
+	wantEvents(t, n, Joined{Peer: carol, Name: "carol"}, Left{Peer: carol, Name: "carol"})
+}
+
 func TestPeersCarryFingerprints(t *testing.T) {
 	n, _ := newFakeNode(t, Config{Name: "alice", Identities: &fakeIdentities{}})
 	n.PeerUp(bob)

@@ -50,6 +50,12 @@ type peer struct {
 	// joined says the current session has carried a chat message, so
 	// Joined has been emitted for it; PeerUp and PeerClosed reset it.
 	joined bool
+	// present says a Joined was emitted and no Left since: only then is
+	// the peer's coming and going news to a UI. One that never joined (an
+	// impostor whose messages are refused, say) leaves unannounced, where
+	// a "left" would tell of a peer the user never saw. PeerUp keeps it:
+	// a peer that starts a new session was already announced.
+	present bool
 	// helloDue says PeerUp came while New was still building the link, so
 	// the hello waits until New has the link to send it on.
 	helloDue bool
@@ -62,6 +68,17 @@ func (p *peer) displayName() string {
 		return p.addr.String()
 	}
 	return p.name
+}
+
+// leave marks p as gone until its next chat message, and returns the Left
+// to emit, if it had joined.
+func (p *peer) leave() []Event {
+	wasPresent := p.present
+	p.joined, p.present, p.state = false, false, PeerLeft
+	if !wasPresent {
+		return nil
+	}
+	return []Event{Left{Peer: p.addr, Name: p.displayName()}}
 }
 
 func (p *peer) info() PeerInfo {
