@@ -30,12 +30,14 @@ func TestPlainBothDirections(t *testing.T) {
 		t.Errorf("bob exited %d after bye, want 0", code)
 	}
 	alice.stdout.waitLine(t, `^bob: bye$`)
+	alice.stderr.waitLine(t, `^\* bob left$`) // bye is how a plain peer says it goes
 	alice.wantExit(t, 0)
 
 	want := []string{
 		"udpchat: listening on " + aliceAddr + " as alice",
 		"udpchat: PLAIN MODE: messages are sent unencrypted and unacknowledged",
 		"* bob joined (" + bobAddr + ")",
+		"* bob left",
 	}
 	if got := alice.stderr.lines(); !slices.Equal(got, want) {
 		t.Errorf("alice's stderr:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

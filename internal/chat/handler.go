@@ -105,11 +105,24 @@ func (n *Node) joinFingerprint(peer netip.AddrPort) string {
 	return n.ids.Fingerprint(peer)
 }
 
+// IsBye reports whether text, a whole line or message, is the word that
+// leaves the chat: bye or exit, in any case, with the spaces around it
+// ignored. Words that merely contain them ("goodbye", "existing") are
+// text. It is the rule for what a user types (command.Parse) and for what
+// a plain peer sends: the classic scripts send that line and quit, and
+// plain mode has no other sign that a peer has gone.
+func IsBye(text string) bool {
+	text = strings.TrimSpace(text)
+	return strings.EqualFold(text, "bye") || strings.EqualFold(text, "exit")
+}
+
 // receivePlain shows a plain datagram as it came, split at its first colon.
 // The first datagram from an address makes it a peer. A datagram with no
-// name (no colon) is shown under the sender's address. With a store it is
-// recorded in the history; since nothing is acknowledged, and so nothing
-// sent again, it is shown even if that fails.
+// name (no colon) is shown under the sender's address. One that says bye
+// (see IsBye) is shown, and then the peer has left; its next datagram
+// makes it join again. With a store it is recorded in the history; since
+// nothing is acknowledged, and so nothing sent again, it is shown even if
+// that fails.
 func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 	n.stats.received.Add(1)
 	rawName, rawText := wire.ParsePlain(msg)
@@ -157,7 +170,11 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 		if shown == "" {
 			shown = from.String()
 		}
-		return append(evs, Message{ID: id, From: from, Name: shown, Text: text, Action: action, At: now})
+		evs = append(evs, Message{ID: id, From: from, Name: shown, Text: text, Action: action, At: now})
+		if !action && IsBye(text) {
+			evs = append(evs, p.leave()...)
+		}
+		return evs
 	})
 }
 

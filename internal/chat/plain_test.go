@@ -80,3 +80,38 @@ func TestTwoPlainNodesChat(t *testing.T) {
 	expect(t, bob, chat.Joined{Peer: alice.LocalAddr(), Name: "alice"})
 	expect(t, bob, chat.Message{From: alice.LocalAddr(), Name: "alice", Text: "waves", Action: true})
 }
+
+// The classic scripts leave by sending bye or exit and quitting: the line
+// is shown, and then the peer is seen to leave. What it sends next makes it
+// join again.
+func TestPlainPeerLeavesWithBye(t *testing.T) {
+	mn := udp.NewMemNetwork()
+	alice := plainNode(t, mn, "10.0.0.1:7475", "alice")
+	bob := plainNode(t, mn, "10.0.0.2:7475", "bob")
+	if err := bob.Connect(alice.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	from := bob.LocalAddr()
+	for _, text := range []string{"goodbye", " Exit ", "back", "bye"} {
+		if _, err := bob.Send(text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bob.SendAction("bye"); err != nil { // "/me bye" is an action, not a leave
+		t.Fatal(err)
+	}
+	for _, want := range []chat.Event{
+		chat.Joined{Peer: from, Name: "bob"},
+		chat.Message{From: from, Name: "bob", Text: "goodbye"},
+		chat.Message{From: from, Name: "bob", Text: " Exit "},
+		chat.Left{Peer: from, Name: "bob"},
+		chat.Joined{Peer: from, Name: "bob"},
+		chat.Message{From: from, Name: "bob", Text: "back"},
+		chat.Message{From: from, Name: "bob", Text: "bye"},
+		chat.Left{Peer: from, Name: "bob"},
+		chat.Joined{Peer: from, Name: "bob"},
+		chat.Message{From: from, Name: "bob", Text: "bye", Action: true},
+	} {
+		expect(t, alice, want)
+	}
+}

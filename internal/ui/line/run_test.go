@@ -40,7 +40,7 @@ func TestPlainChatBothWaysAndBye(t *testing.T) {
 
 	wantLines(t, "alice stdout", alice.stdout, "bob: hello alice", "bob: goodbye", "bob: existing", "bob: Bye")
 	wantLines(t, "alice stderr", alice.stderr,
-		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning, "* bob joined (10.0.0.2:7475)")
+		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning, "* bob joined (10.0.0.2:7475)", "* bob left")
 	wantLines(t, "bob stdout", bob.stdout, "alice: hi bob")
 	wantLines(t, "bob stderr", bob.stderr,
 		"udpchat: listening on 10.0.0.2:7475 as bob", plainWarning, "* alice joined (10.0.0.1:7475)")
