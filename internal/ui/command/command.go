@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/udpchat/udpchat/internal/chat"
 )
 
 // Kind is what a line of input asks for.
@@ -38,15 +40,15 @@ type Command struct {
 }
 
 // Parse says what line asks for. Only a line that is exactly bye or exit
-// (any case, spaces around ignored) leaves; "goodbye" and "existing" are
-// text. A line starting with // sends the rest, starting with /. A command's
+// (chat.IsBye: the rule a plain peer's bye is read by too) leaves;
+// "goodbye" and "existing" are text. A line starting with // sends the rest, starting with /. A command's
 // argument has the spaces around it removed.
 func Parse(line string) Command {
 	trimmed := strings.TrimSpace(line)
 	switch {
 	case trimmed == "":
 		return Command{Kind: Skip}
-	case strings.EqualFold(trimmed, "bye"), strings.EqualFold(trimmed, "exit"):
+	case chat.IsBye(trimmed):
 		return Command{Kind: Bye, Arg: trimmed}
 	case strings.HasPrefix(line, "//"):
 		return Command{Kind: Say, Arg: line[1:]}
