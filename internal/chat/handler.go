@@ -69,7 +69,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		var evs []Event
 		switch {
 		case !p.joined:
-			p.joined, p.present, p.state, p.name = true, true, PeerOnline, m.Name
+			p.joined, p.present, p.member, p.state, p.name = true, true, true, PeerOnline, m.Name
 			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
 		case m.Kind == wire.ChatHello && m.Name != p.name:
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
@@ -157,7 +157,7 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 		var evs []Event
 		switch {
 		case !p.joined:
-			p.joined, p.present, p.state = true, true, PeerOnline
+			p.joined, p.present, p.member, p.state = true, true, true, PeerOnline
 			if name != "" {
 				p.name = name
 			}

@@ -143,3 +143,36 @@ func TestJoinedCarriesTheFingerprint(t *testing.T) {
 	n.Receive(bob, chatPayload(t, wire.ChatText, "bob", "back"))
 	wantEvents(t, n, Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:TEST"}, Message{From: bob, Name: "bob", Text: "back"})
 }
+
+// Only peers the user has seen join, or asked for, get what we send to
+// everyone: not an address that started a session and never introduced
+// itself (a prober), nor one whose name trust on first use refused (an
+// impostor). A stranger who says hello joins, is announced, and gets it.
+func TestSendsGoOnlyToPeersTheUserSaw(t *testing.T) {
+	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
+	n, link := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	prober := netip.MustParseAddrPort("127.0.0.1:47812")
+	impostor := netip.MustParseAddrPort("127.0.0.1:47813")
+	n.PeerUp(prober)
+	n.PeerUp(impostor)
+	if err := n.Receive(impostor, chatPayload(t, wire.ChatHello, "bob", "")); !errors.Is(err, errImpostor) {
+		t.Fatalf("Receive of the impostor's hello: %v, want the refusal", err)
+	}
+	wantEvents(t, n, Error{Err: errImpostor})
+	link.takeSends() // the hellos
+	if _, err := n.Send("for friends only"); !errors.Is(err, ErrNoPeers) {
+		t.Fatalf("Send with only a prober and an impostor about: %v, want ErrNoPeers", err)
+	}
+
+	n.PeerUp(carol)
+	n.Receive(carol, chatPayload(t, wire.ChatHello, "carol", ""))
+	wantEvents(t, n, Joined{Peer: carol, Name: "carol"})
+	link.takeSends()
+	if _, err := n.Send("hi carol"); err != nil {
+		t.Fatal(err)
+	}
+	sends := link.takeSends()
+	if len(sends) != 1 || sends[0].peer != carol {
+		t.Errorf("sent to %v, want carol alone", sends)
+	}
+}

@@ -235,7 +235,7 @@ func (n *Node) Connect(addr netip.AddrPort) error {
 		n.mu.Unlock()
 		return ErrClosed
 	}
-	n.peerLocked(addr)
+	n.peerLocked(addr).member = true
 	link := n.link
 	n.mu.Unlock()
 	if err := link.Connect(addr); err != nil {
@@ -280,7 +280,8 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 		n.outMu.Unlock()
 		return nil, ErrClosed
 	}
-	if len(n.peers) == 0 {
+	peers := slices.DeleteFunc(n.sortedPeersLocked(), func(p *peer) bool { return !p.member })
+	if len(peers) == 0 && !to.IsValid() {
 		n.mu.Unlock()
 		n.outMu.Unlock()
 		return nil, ErrNoPeers
@@ -292,7 +293,6 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 		n.outMu.Unlock()
 		return nil, err
 	}
-	peers := n.sortedPeersLocked()
 	if to.IsValid() {
 		to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
 		p := n.peers[to]

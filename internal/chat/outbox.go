@@ -172,7 +172,7 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 			evs = append(evs, Error{Err: fmt.Errorf("message %x in the outbox for %s cannot be sent: %w", m.ID, addr, err)})
 			continue
 		}
-		n.peerLocked(addr)
+		n.peerLocked(addr).member = true // we sent it this before
 		ref, err := n.link.Send(addr, payload)
 		if err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})

@@ -56,6 +56,13 @@ type peer struct {
 	// a "left" would tell of a peer the user never saw. PeerUp keeps it:
 	// a peer that starts a new session was already announced.
 	present bool
+	// member says the user has this peer in the conversation: we asked
+	// for it (--peer, /connect, a message waiting in the outbox for it) or
+	// it joined, and was announced. Only members get what we send to
+	// everyone: an address that started a session but never introduced
+	// itself under a name we accept (a prober, an impostor refused by
+	// trust on first use) hears nothing the user did not see it join for.
+	member bool
 	// helloDue says PeerUp came while New was still building the link, so
 	// the hello waits until New has the link to send it on.
 	helloDue bool
