@@ -35,11 +35,12 @@ func TestImpostorIsRefusedUntilTrusted(t *testing.T) {
 	malloryFP := warning[1]
 
 	// eve: her own key and address, bob's name.
-	eve := udpchat(t, "-l", anyPort, "-n", "bob", "-p", aliceAddr)
+	eve := udpchat(t, "-l", anyPort, "-n", "bob", "-p", aliceAddr, "--timeout", "1s")
+	eveAddr := eve.listening(t)
 	eve.say(t, "bob here, on a new laptop")
 	alice.stderr.waitLine(t, `^udpchat: WARNING: bob presented a different identity key than before.* Known `+
 		regexp.QuoteMeta(bobFP)+`, presented BLAKE2s:`)
-	eve.stdin.Close()
+	eve.wantExit(t, 1) // her message was never delivered; she says goodbye as she goes
 
 	if got := alice.stdout.lines(); len(got) != 2 {
 		t.Fatalf("alice was shown what impostors said: %q", got)
@@ -52,6 +53,13 @@ func TestImpostorIsRefusedUntilTrusted(t *testing.T) {
 	for _, l := range alice.stdout.lines() {
 		if strings.Contains(l, "new laptop") {
 			t.Errorf("alice was shown eve's message: %q", l)
+		}
+	}
+	// eve never joined, so alice is not told she left either (eve said
+	// goodbye before alice ran udpchat trust and got mallory's message).
+	for _, l := range alice.stderr.lines() {
+		if strings.Contains(l, eveAddr) {
+			t.Errorf("alice was told of eve's coming or going: %q", l)
 		}
 	}
 }
