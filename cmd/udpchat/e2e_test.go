@@ -113,17 +113,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"version", "now"}, `unexpected argument "now"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			p := udpchat(t, tc.args...) // each fails before it would bind a port
-			if code := p.exit(t); code != 2 {
-				t.Errorf("exit %d, want 2", code)
-			}
-			lines := p.stderr.lines()
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "udpchat: ") || !regexp.MustCompile(tc.want).MatchString(lines[0]) {
-				t.Errorf("stderr %q, want one line \"udpchat: ...\" matching %q", p.stderr, tc.want)
-			}
-			if out := p.stdout.String(); out != "" {
-				t.Errorf("stdout %q, want nothing", out)
-			}
+			wantUsageError(t, tc.args, tc.want) // each fails before it would bind a port
 		})
 	}
 }

@@ -30,17 +30,7 @@ func TestPeerUsageErrors(t *testing.T) {
 		{[]string{"-p", "0.0.0.0:9"}, `peer 0\.0\.0\.0:9: bad address: 0\.0\.0\.0 means "any address", not a peer`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			p := udpchat(t, tc.args...)
-			if code := p.exit(t); code != 2 {
-				t.Errorf("exit %d, want 2", code)
-			}
-			lines := p.stderr.lines()
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "udpchat: ") || !regexp.MustCompile(tc.want).MatchString(lines[0]) {
-				t.Errorf("stderr %q, want one line \"udpchat: ...\" matching %q", p.stderr, tc.want)
-			}
-			if out := p.stdout.String(); out != "" {
-				t.Errorf("stdout %q, want nothing", out)
-			}
+			wantUsageError(t, tc.args, tc.want)
 		})
 	}
 }

@@ -206,3 +206,21 @@ func requireTool(t *testing.T, name string) {
 		t.Skipf("%s not installed: %v", name, err)
 	}
 }
+
+// wantUsageError runs udpchat with args and checks it fails as a usage
+// error: exit 2, one line on stderr, "udpchat: " and then the reason,
+// matching the regexp want, and nothing on stdout.
+func wantUsageError(t *testing.T, args []string, want string) {
+	t.Helper()
+	p := udpchat(t, args...)
+	if code := p.exit(t); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	lines := p.stderr.lines()
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "udpchat: ") || !regexp.MustCompile(want).MatchString(lines[0]) {
+		t.Errorf("stderr %q, want one line \"udpchat: ...\" matching %q", p.stderr, want)
+	}
+	if out := p.stdout.String(); out != "" {
+		t.Errorf("stdout %q, want nothing", out)
+	}
+}
