@@ -108,6 +108,7 @@ type Conn struct {
 	rxBufs    sync.Pool // *[]byte of wire.MaxDatagram+1, for reading the inner conn
 	closed    atomic.Bool
 	lastSweep atomic.Int64  // UnixNano of the last sweep
+	sweeping  atomic.Bool   // a sweep is running (one at a time: it owns sweepPeers)
 	kpSeq     atomic.Uint64 // numbers keypairs in creation order
 	logLimit  logLimiter
 	count     counters
@@ -631,13 +632,19 @@ func (c *Conn) verify(addr netip.AddrPort, key PublicKey) error {
 	return c.cfg.Verify(addr, key)
 }
 
-// maybeSweep runs the sweep if it is due and no other is running.
+// maybeSweep runs the sweep if it is due and no other is running. A sweep
+// can outlast sweepInterval (it waits for each peer's lock, and a loaded
+// machine may deschedule it), so being due is not enough: the next one
+// waits until it is over.
 func (c *Conn) maybeSweep(now time.Time) {
 	last := c.lastSweep.Load()
-	if now.UnixNano()-last < int64(sweepInterval) || !c.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+	if now.UnixNano()-last < int64(sweepInterval) || !c.sweeping.CompareAndSwap(false, true) {
 		return
 	}
-	c.sweep(now)
+	defer c.sweeping.Store(false)
+	if c.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		c.sweep(now)
+	}
 }
 
 // sweep expires what is old and retries handshakes that are due, for every

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -245,6 +246,37 @@ func TestBoundedState(t *testing.T) {
 	if s := p.b.Stats(); s.HalfOpen != 0 || s.Indexes != 0 {
 		t.Errorf("after expiry: %d half-open, %d indexes", s.HalfOpen, s.Indexes)
 	}
+}
+
+// TestOneSweepAtATime: a sweep that outlasts sweepInterval (stuck on a
+// peer's lock here; descheduled, on a loaded machine) is not joined by the
+// next one, which would share its scratch space.
+func TestOneSweepAtATime(t *testing.T) {
+	p := established(t, false, nil)
+	peer := p.a.peerFor(inB, false)
+	peer.mu.Lock()
+	first, second := time.Now().Add(sweepInterval), time.Now().Add(2*sweepInterval)
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		p.a.maybeSweep(first) // waits for peer.mu
+	}()
+	for p.a.lastSweep.Load() != first.UnixNano() { // the first has begun
+		runtime.Gosched()
+	}
+	secondDone := make(chan struct{})
+	go func() {
+		defer close(secondDone)
+		p.a.maybeSweep(second)
+	}()
+	select {
+	case <-secondDone:
+	case <-time.After(10 * time.Second):
+		t.Error("a second sweep ran while the first was still going")
+	}
+	peer.mu.Unlock()
+	<-firstDone
+	<-secondDone
 }
 
 // TestQueueBounded: packets written before a session are queued, at most
