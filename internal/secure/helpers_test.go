@@ -3,8 +3,10 @@ package secure_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +35,27 @@ func listen(t testing.TB, n *udp.MemNetwork, addr netip.AddrPort) udp.Conn {
 	t.Helper()
 	c, err := n.Listen(addr)
 	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// listenLoopback opens a real UDP socket on ip, a loopback address, on a
+// port the system picks. Only 127.0.0.1 is loopback everywhere; Linux routes
+// all of 127.0.0.0/8 there, and tests that want many source addresses use
+// that: on a system that will not bind ip, the test is skipped (or fails
+// with UDPCHAT_REQUIRE_ALL=1, as in CI).
+func listenLoopback(t testing.TB, ip netip.Addr) udp.Conn {
+	t.Helper()
+	c, err := udp.Listen(netip.AddrPortFrom(ip, 0).String())
+	switch {
+	case errors.Is(err, udp.ErrCannotBind) && ip != netip.AddrFrom4([4]byte{127, 0, 0, 1}):
+		why := fmt.Sprintf("this system has no loopback address %v: %v", ip, err)
+		if os.Getenv("UDPCHAT_REQUIRE_ALL") == "1" {
+			t.Fatal(why + " (required: UDPCHAT_REQUIRE_ALL=1)")
+		}
+		t.Skip(why + " (UDPCHAT_REQUIRE_ALL=1 makes this a failure)")
+	case err != nil:
 		t.Fatal(err)
 	}
 	return c
