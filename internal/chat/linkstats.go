@@ -15,8 +15,10 @@ import (
 // link's, so that a UI need not know the transport.
 type PeerStats struct {
 	Addr netip.AddrPort
-	// RTT is the smoothed round-trip time, MinRTT the least seen; both are
-	// zero until a first sample.
+	// RTT is the smoothed round-trip time of the path, MinRTT the least
+	// seen, both without the time the peer held its acknowledgements (up
+	// to a millisecond for a lone message); both are zero until a first
+	// sample.
 	RTT, MinRTT time.Duration
 	// PacketsSent counts datagrams sent, PacketsLost those declared lost,
 	// Retransmits the chunks sent again.
@@ -71,8 +73,8 @@ func (n *Node) PeerStats(ctx context.Context) ([]PeerStats, error) {
 	for i, s := range ts {
 		out[i] = PeerStats{
 			Addr:        s.Addr,
-			RTT:         s.SmoothedRTT,
-			MinRTT:      s.MinRTT,
+			RTT:         s.PathRTT,
+			MinRTT:      s.PathMinRTT,
 			PacketsSent: s.PacketsSent,
 			PacketsLost: s.PacketsLost,
 			Retransmits: s.Retransmits,

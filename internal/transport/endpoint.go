@@ -730,6 +730,7 @@ func (e *Endpoint) peerStats() []PeerStats {
 		s.Closed = p.closed
 		s.SmoothedRTT = p.rtt.smoothed
 		s.MinRTT = p.rtt.min
+		s.PathRTT, s.PathMinRTT = p.rtt.pathSmoothed, p.rtt.pathMin
 		s.Window = p.cc.window
 		s.InFlight = p.cc.inFlight
 		s.Queued = p.queue.len()

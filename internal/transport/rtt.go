@@ -26,6 +26,14 @@ type rttStats struct {
 	smoothed time.Duration
 	variance time.Duration
 	sampled  bool
+
+	// The path's round trip as people mean it: each sample less the time
+	// the peer says it held its ACK. RFC 9002 never lets a peer's report
+	// take the estimate below the least seen (min above, unadjusted), so
+	// in a chat, where every lone packet's ACK is held a millisecond, min
+	// and smoothed include the hold: on a LAN, several times the path.
+	// These are for people (the UIs); loss recovery uses the ones above.
+	pathMin, pathSmoothed time.Duration
 }
 
 // update takes a new sample: latest is the time from sending the largest
@@ -33,6 +41,10 @@ type rttStats struct {
 // says it held the ACK for.
 func (r *rttStats) update(latest, ackDelay time.Duration) {
 	r.latest = latest
+	ackDelay = min(ackDelay, maxAckDelay)
+	if ackDelay < latest { // else the sample says nothing of the path
+		r.updatePath(latest - ackDelay)
+	}
 	if !r.sampled {
 		r.sampled = true
 		r.min = latest
@@ -41,7 +53,6 @@ func (r *rttStats) update(latest, ackDelay time.Duration) {
 		return
 	}
 	r.min = min(r.min, latest)
-	ackDelay = min(ackDelay, maxAckDelay)
 	adjusted := latest
 	if latest >= r.min+ackDelay {
 		adjusted = latest - ackDelay
@@ -52,6 +63,15 @@ func (r *rttStats) update(latest, ackDelay time.Duration) {
 	}
 	r.variance = (3*r.variance + diff) / 4
 	r.smoothed = (7*r.smoothed + adjusted) / 8
+}
+
+func (r *rttStats) updatePath(path time.Duration) {
+	if r.pathMin == 0 {
+		r.pathMin, r.pathSmoothed = path, path
+		return
+	}
+	r.pathMin = min(r.pathMin, path)
+	r.pathSmoothed = (7*r.pathSmoothed + path) / 8
 }
 
 // srtt is the smoothed RTT, or the initial guess before any sample.

@@ -73,6 +73,11 @@ type PeerStats struct {
 	Closed      bool // the peer said goodbye
 	SmoothedRTT time.Duration
 	MinRTT      time.Duration
+	// PathRTT and PathMinRTT are the smoothed and least round trips less
+	// the time the peer held its ACKs: what a person asking "how far is
+	// the peer" means (see rttStats). Loss recovery uses the two above.
+	PathRTT     time.Duration
+	PathMinRTT  time.Duration
 	Window      int // congestion window, bytes
 	InFlight    int // bytes
 	Queued      int // messages not yet delivered

@@ -132,6 +132,27 @@ func TestRTTEstimate(t *testing.T) {
 	}
 }
 
+// In a chat every lone packet's ACK is held: RFC 9002's min and smoothed
+// RTT keep the hold (a peer's report may not take them below what was
+// seen), while the path's figures, which people are shown, leave it out.
+func TestPathRTTLeavesOutTheAckHold(t *testing.T) {
+	var r rttStats
+	const path, hold = 100 * time.Microsecond, 1100 * time.Microsecond
+	for range 50 {
+		r.update(path+hold, hold)
+	}
+	if r.min != path+hold || r.srtt() != path+hold {
+		t.Errorf("RFC 9002 min %v srtt %v, want both %v: a held ACK is all that was ever seen", r.min, r.srtt(), path+hold)
+	}
+	if r.pathMin != path || r.pathSmoothed != path {
+		t.Errorf("path min %v smoothed %v, want %v", r.pathMin, r.pathSmoothed, path)
+	}
+	r.update(50*time.Microsecond, 3*time.Millisecond) // a hold longer than the sample says nothing
+	if r.pathMin != path || r.pathSmoothed != path {
+		t.Errorf("after a sample shorter than its hold: path min %v smoothed %v, want %v", r.pathMin, r.pathSmoothed, path)
+	}
+}
+
 func TestCubicReducesOncePerRecovery(t *testing.T) {
 	c := newCubic()
 	t0 := time.Unix(0, 0)
