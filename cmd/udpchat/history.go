@@ -115,8 +115,8 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	var ms []store.Message
 	if h.pending {
 		ms, err = st.Pending(ctx)
-		if q.Peer != "" {
-			ms = slices.DeleteFunc(ms, func(m store.Message) bool { return m.Peer != q.Peer })
+		if len(q.Peers) > 0 {
+			ms = slices.DeleteFunc(ms, func(m store.Message) bool { return !slices.Contains(q.Peers, m.Peer) })
 		}
 	} else {
 		ms, err = st.History(ctx, q)
@@ -174,7 +174,7 @@ func (h *historyOptions) query(ctx context.Context, now time.Time) (store.Query,
 		if err != nil {
 			return q, err
 		}
-		q.Peer = p
+		q.Peers = []string{p}
 	}
 	return q, nil
 }

@@ -37,7 +37,7 @@ type Store interface {
 func (n *Node) Durable() bool { return n.store != nil && !n.plain }
 
 // History returns the stored messages q selects, oldest first (see
-// store.Query; q.Peer is a PeerKey): what a UI shows of a conversation
+// store.Query; q.Peers are PeerKeys): what a UI shows of a conversation
 // when it opens. Without a store it returns nothing.
 func (n *Node) History(ctx context.Context, q store.Query) ([]store.Message, error) {
 	if n.store == nil {

@@ -66,7 +66,7 @@ func (s *testStore) MarkDelivered(ctx context.Context, peer string, id [16]byte)
 // stateOf is the stored state of our message id to peer.
 func stateOf(t *testing.T, s *testStore, peer netip.AddrPort, id MessageID) store.State {
 	t.Helper()
-	ms, err := s.History(context.Background(), store.Query{Peer: PeerKey(peer), Limit: 1 << 20})
+	ms, err := s.History(context.Background(), store.Query{Peers: []string{PeerKey(peer)}, Limit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestHistory(t *testing.T) {
 	if _, err := n.Send("remember me"); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := n.History(context.Background(), store.Query{Peer: PeerKey(carol)})
+	ms, err := n.History(context.Background(), store.Query{Peers: []string{PeerKey(carol)}})
 	if err != nil || len(ms) != 1 || ms[0].Text != "remember me" {
 		t.Errorf("History: %+v, %v", ms, err)
 	}

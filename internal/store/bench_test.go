@@ -164,7 +164,7 @@ func BenchmarkHistory100k(b *testing.B) {
 	}{
 		{"recent50", Query{Limit: 50}},
 		{"recent1000", Query{}},
-		{"peer50", Query{Peer: "[2001:db8::1]:7475", Limit: 50}},
+		{"peer50", Query{Peers: []string{"[2001:db8::1]:7475"}, Limit: 50}},
 		{"since", Query{Since: t0.Add((n - 500) * time.Second)}},
 		{"search=common", Query{Search: vocab[2]}},        // in most messages: the newest 1,000
 		{"search=rare", Query{Search: vocab[15000]}},      // in a handful

@@ -247,8 +247,9 @@ const DefaultLimit = 1000
 
 // Query selects messages for History. Zero fields select everything.
 type Query struct {
-	// Peer keeps the messages exchanged with this peer.
-	Peer string
+	// Peers keeps the messages exchanged with any of these peers; empty
+	// keeps every peer's.
+	Peers []string
 	// Search keeps the messages whose text has every word of Search, each
 	// as a word or the start of one, ignoring case and diacritics; see
 	// ftsQuery.
@@ -288,9 +289,11 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 			args = append(args, "%"+likeEscape(search)+"%")
 		}
 	}
-	if q.Peer != "" {
-		where = append(where, "m.peer = ?")
-		args = append(args, q.Peer)
+	if len(q.Peers) > 0 {
+		where = append(where, "m.peer IN (?"+strings.Repeat(", ?", len(q.Peers)-1)+")")
+		for _, p := range q.Peers {
+			args = append(args, p)
+		}
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "m.at >= ?")
@@ -315,6 +318,32 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 		ms[i], ms[j] = ms[j], ms[i]
 	}
 	return ms, nil
+}
+
+// PeersNamed returns the peers that sent us messages under name, as their
+// display name was then, sorted: how a user who knows a peer by name finds
+// its address in the history. Names are matched exactly, case and all, as
+// the chat compares them. The messages table has no index on name, so it
+// reads every incoming row; that is for a command, not the chat's path.
+func (s *Store) PeersNamed(ctx context.Context, name string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT DISTINCT peer FROM messages WHERE direction = 1 AND name = ? ORDER BY peer`, name)
+	if err != nil {
+		return nil, s.wrap("PeersNamed", err)
+	}
+	defer rows.Close()
+	var peers []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, s.wrap("PeersNamed", err)
+		}
+		peers = append(peers, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("PeersNamed", err)
+	}
+	return peers, nil
 }
 
 func prefixColumns(p string) string {

@@ -47,6 +47,9 @@ func TestReadOnlyBesideTheWriter(t *testing.T) {
 	if got, err := r.Pending(ctx); err != nil || len(got) != 1 {
 		t.Errorf("Pending beside the writer: %d, %v; want 1", len(got), err)
 	}
+	if got, err := r.PeersNamed(ctx, "name of a:1"); err != nil || len(got) != 1 || got[0] != "a:1" {
+		t.Errorf("PeersNamed beside the writer: %q, %v; want [a:1]", got, err)
+	}
 	if _, err := r.AddIncoming(ctx, testMessage("a:1", testID(200), "from the reader")); err == nil {
 		t.Error("a read-only store wrote")
 	}

@@ -210,7 +210,7 @@ func TestAddIncomingIdempotent(t *testing.T) {
 	if isNew, err := s.AddIncoming(ctx, other); err != nil || !isNew {
 		t.Fatalf("same ID from another peer: %v, %v; want true, nil", isNew, err)
 	}
-	h, err := s.History(ctx, Query{Peer: m.Peer})
+	h, err := s.History(ctx, Query{Peers: []string{m.Peer}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestAddIncomingIdempotent(t *testing.T) {
 	if _, err := s.AddIncoming(ctx, zero); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := s.History(ctx, Query{Peer: "z:1"}); err != nil || len(h) != 1 || !h[0].At.Equal(s.now()) {
+	if h, err := s.History(ctx, Query{Peers: []string{"z:1"}}); err != nil || len(h) != 1 || !h[0].At.Equal(s.now()) {
 		t.Errorf("zero At: %v, %v; want At %v", h, err, s.now())
 	}
 }
@@ -375,7 +375,7 @@ func TestSearch(t *testing.T) {
 		}
 	}
 	// With a peer.
-	got, err := s.History(ctx, Query{Search: "know", Peer: "a:1"})
+	got, err := s.History(ctx, Query{Search: "know", Peers: []string{"a:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,11 +432,14 @@ func TestHistorySinceLimit(t *testing.T) {
 		{"since", Query{Since: t0.Add((n - 4) * time.Second)}, want(n-4, n, 1)},
 		{"since, exactly", Query{Since: t0.Add(10*time.Second + 1)}, want(11, n, 1)},
 		{"since and limit", Query{Since: t0.Add(10 * time.Second), Limit: 2}, want(n-2, n, 1)},
-		{"peer", Query{Peer: "b:2", Limit: 3}, want(n-6, n, 2)},
-		{"peer and since", Query{Peer: "a:1", Since: t0.Add((n - 5) * time.Second)}, want(n-5, n, 2)},
+		{"peer", Query{Peers: []string{"b:2"}, Limit: 3}, want(n-6, n, 2)},
+		{"peer and since", Query{Peers: []string{"a:1"}, Since: t0.Add((n - 5) * time.Second)}, want(n-5, n, 2)},
+		{"two peers", Query{Peers: []string{"a:1", "b:2"}, Limit: 3}, want(n-3, n, 1)},
+		{"a peer and an unknown one", Query{Peers: []string{"c:3", "b:2"}, Limit: 3}, want(n-6, n, 2)},
+		{"two peers and search", Query{Peers: []string{"b:2", "a:1"}, Search: "message", Limit: 2}, want(n-2, n, 1)},
 		{"search and limit", Query{Search: "message", Limit: 2}, want(n-2, n, 1)},
 		{"search and since", Query{Search: "message", Since: t0.Add((n - 2) * time.Second)}, want(n-2, n, 1)},
-		{"unknown peer", Query{Peer: "c:3"}, nil},
+		{"unknown peer", Query{Peers: []string{"c:3"}}, nil},
 	} {
 		got, err := s.History(ctx, tc.q)
 		if err != nil {
@@ -445,6 +448,52 @@ func TestHistorySinceLimit(t *testing.T) {
 		}
 		if !slices.Equal(texts(got), tc.want) {
 			t.Errorf("%s: got %d messages %q…, want %d %q…", tc.name, len(got), texts(got)[:min(3, len(got))], len(tc.want), tc.want[:min(3, len(tc.want))])
+		}
+	}
+}
+
+// TestPeersNamed: the peers that sent us messages under a name, each once,
+// matched exactly (case included); our own messages, which carry our name,
+// and other names do not count.
+func TestPeersNamed(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	add := func(peer, name string, i int) {
+		t.Helper()
+		m := testMessage(peer, testID(i), fmt.Sprint("message ", i))
+		m.Name = name
+		if _, err := s.AddIncoming(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("b:2", "bob", 1)
+	add("b:2", "bob", 2)
+	add("a:1", "bob", 3) // bob again, from another address
+	add("c:3", "carol", 4)
+	add("d:4", "Bob", 5)  // another name: names are case-sensitive
+	add("e:5", "bob ", 6) // and compared whole
+	sent := testMessage("f:6", testID(7), "from us")
+	sent.Name = "bob" // our name, on a message we sent to f:6
+	if err := s.AddOutgoing(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"bob", []string{"a:1", "b:2"}},
+		{"carol", []string{"c:3"}},
+		{"Bob", []string{"d:4"}},
+		{"BOB", nil},
+		{"bo", nil},
+		{"dave", nil},
+	} {
+		got, err := s.PeersNamed(ctx, tc.name)
+		if err != nil {
+			t.Fatalf("PeersNamed(%q): %v", tc.name, err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("PeersNamed(%q) = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
