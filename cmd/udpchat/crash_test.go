@@ -410,6 +410,7 @@ func TestHistorySearchWhileChatting(t *testing.T) {
 		{[]string{"--search", "zebra"}, nil},
 		{[]string{"--search", "fox", "--peer", bobAddr}, nil},
 		{[]string{"--search", "fox", "--peer", aliceAddr, "--limit", "1"}, []string{"<- " + aliceAddr + " alice: foxes are not dogs"}},
+		{[]string{"--search", "dog", "--peer", "alice"}, []string{"-> " + aliceAddr + " bob: a lazy dog sleeps", "<- " + aliceAddr + " alice: foxes are not dogs"}},
 		{[]string{"--search", "sleeps", "--since", "1h"}, []string{"-> " + aliceAddr + " bob: a lazy dog sleeps"}},
 		{[]string{"--search", "sleeps", "--since", time.Now().Add(time.Hour).Format(time.RFC3339)}, nil},
 	} {
@@ -423,6 +424,16 @@ func TestHistorySearchWhileChatting(t *testing.T) {
 		"the quick brown fox", "fox-trot at the Café", "\x1b[31mred\x1b[0m fox", "foxes are not dogs",
 	}) {
 		t.Errorf("alice's history --json --search fox: %q", got)
+	}
+	if got := historyTexts(t, aliceDir, "--peer", "bob", "--search", "fox"); !slices.Equal(got, []string{
+		"the quick brown fox", "fox-trot at the Café", "\x1b[31mred\x1b[0m fox", "foxes are not dogs",
+	}) {
+		t.Errorf("alice's history --json --peer bob --search fox: %q", got)
+	}
+	// bob's own name is on what he sent, and no peer's.
+	if h := udpchat(t, "history", "--data-dir", bobDir, "--peer", "bob"); h.exit(t) != 1 || h.stdout.String() != "" ||
+		h.stderr.String() != "udpchat: no peer named \"bob\" in the history or the known peers\n" {
+		t.Errorf("bob's history --peer bob: exit %d, stdout %q, stderr %q; want 1, nothing, no peer named bob", h.exit(t), h.stdout, h.stderr)
 	}
 	alice.wantExit(t, 0)
 	bob.wantExit(t, 0)

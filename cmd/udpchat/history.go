@@ -20,6 +20,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/store"
+	"github.com/udpchat/udpchat/internal/trust"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -39,7 +40,7 @@ type historyOptions struct {
 
 func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
 	fs := newFlagSet("udpchat history")
-	fs.StringVarP(&h.peer, "peer", "p", "", "only the messages exchanged with `HOST:PORT`")
+	fs.StringVarP(&h.peer, "peer", "p", "", "only the messages exchanged with `P`: an address (HOST:PORT) or a display name")
 	fs.StringVarP(&h.search, "search", "s", "", "only the messages whose text has every word of `TEXT` (each as a word or the start of one; case and accents ignored)")
 	fs.StringVar(&h.since, "since", "", "only the messages since `T`: a Go duration back from now (90m, 2h, or 3d for days) or a time (2026-11-25, 2026-11-25 09:14, RFC 3339)")
 	fs.IntVar(&h.limit, "limit", store.DefaultLimit, "show the newest `N` matches; 0 shows all")
@@ -69,6 +70,12 @@ the sender and the text (control characters escaped, as in the chat). A
 message you sent that is not delivered is marked [pending ID] or
 [cancelled ID], and one sent with --plain, which nothing acknowledges,
 [plain]. --json prints every field, the full ID included.
+
+--peer P is an address (HOST:PORT) or a display name, matched exactly, case
+included, as the chat shows it. A name means every address the known peers
+bind it to and every address that sent messages under it. A name that
+matches none prints one line on stderr and exits 1: an empty listing would
+hide a typo.
 
 history reads the database while udpchat runs (it takes no lock and writes
 nothing). A message waits in the outbox, and goes again at each start of
@@ -112,6 +119,16 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 		return fail(io, "history", err)
 	}
 	defer st.Close()
+	if h.peer != "" && len(q.Peers) == 0 {
+		// --peer is a display name.
+		if q.Peers, err = peersNamed(ctx, st, dir, h.peer); err != nil {
+			return fail(io, "history", err)
+		}
+		if len(q.Peers) == 0 {
+			// An empty listing would hide a typo.
+			return fail(io, "history", fmt.Errorf("no peer named %q in the history or the known peers", h.peer))
+		}
+	}
 	var ms []store.Message
 	if h.pending {
 		ms, err = st.Pending(ctx)
@@ -174,22 +191,31 @@ func (h *historyOptions) query(ctx context.Context, now time.Time) (store.Query,
 		if err != nil {
 			return q, err
 		}
-		q.Peers = []string{p}
+		if p != "" {
+			q.Peers = []string{p}
+		} // else a name, looked up in the data dir
 	}
 	return q, nil
 }
 
-// historyPeer is the store's name for the peer the user gave: an address
-// as the chat saw it (so localhost:9002 is 127.0.0.1:9002). The store
-// keeps messages by address only, so anything else (a display name, a
-// typo) is a usage error rather than a filter that silently matches
-// nothing.
+// historyPeer is the store's name for the peer the user gave as an
+// address, as the chat saw it (so localhost:9002 is 127.0.0.1:9002), or ""
+// if p is a display name, which only the data dir can resolve (see
+// peersNamed). A display name has no colon, so anything with one is meant
+// as an address, and a bad one is a usage error rather than a name that
+// silently matches nothing.
 func historyPeer(ctx context.Context, p string) (string, error) {
 	if addr, err := netip.ParseAddrPort(p); err == nil {
-		return chat.PeerKey(netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())), nil
+		return chat.PeerKey(unmap(addr)), nil
+	}
+	if !strings.Contains(p, ":") {
+		if err := chat.ValidateName(p); err != nil {
+			return "", usagef("--peer %q: neither HOST:PORT nor a display name: %v", p, err)
+		}
+		return "", nil
 	}
 	if _, _, err := net.SplitHostPort(p); err != nil {
-		return "", usagef("--peer %q: not HOST:PORT; history knows peers by address (e.g. 127.0.0.1:9002), not by name", p)
+		return "", usagef("--peer %q: not HOST:PORT (e.g. 127.0.0.1:9002), nor a display name, which has no colon", p)
 	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
@@ -198,6 +224,38 @@ func historyPeer(ctx context.Context, p string) (string, error) {
 		return "", usageError{fmt.Errorf("--peer: %w", err)}
 	}
 	return chat.PeerKey(addr), nil
+}
+
+// peersNamed is the store's names for the peers called name: the
+// addresses the known peers bind it to, and those from which the history
+// holds messages sent under it. Names are compared exactly, as the chat
+// compares them. It reads both beside a running chat: known_peers with a
+// plain file read (there may be none), the store read-only.
+func peersNamed(ctx context.Context, st *store.Store, dir, name string) ([]string, error) {
+	peers, err := st.PeersNamed(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	known, err := trust.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := known.Entries()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.Name == name && e.Addr.IsValid() {
+			peers = append(peers, chat.PeerKey(unmap(e.Addr)))
+		}
+	}
+	slices.Sort(peers)
+	return slices.Compact(peers), nil
+}
+
+// unmap is a as the chat sees it: an IPv4 peer by its IPv4 address.
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // dateLayouts are the times --since takes besides RFC 3339, in local time.

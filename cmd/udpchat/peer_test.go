@@ -8,16 +8,19 @@ import (
 )
 
 // TestPeerUsageErrors: a --peer that cannot be one other udpchat (a
-// multicast or broadcast address, ourselves) or, for history, is not an
-// address is a usage error: exit 2, one line, before any port is bound.
-// (The general table is TestUsageErrors.)
+// multicast or broadcast address, ourselves) or, for history, is neither
+// an address nor a display name is a usage error: exit 2, one line, before
+// any port is bound. (The general table is TestUsageErrors.) A display
+// name that history finds no peer by is not a usage error but a failure:
+// exit 1.
 func TestPeerUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string // a regexp the one line of stderr must match
 	}{
-		{[]string{"history", "--peer", "notanaddr"}, `--peer "notanaddr": not HOST:PORT; history knows peers by address \(e\.g\. 127\.0\.0\.1:9002\), not by name \(see 'udpchat history --help'\)$`},
-		{[]string{"history", "--pending", "--peer", "bob"}, `--peer "bob": not HOST:PORT`},
+		{[]string{"history", "--peer", "::1"}, `--peer "::1": not HOST:PORT \(e\.g\. 127\.0\.0\.1:9002\), nor a display name, which has no colon \(see 'udpchat history --help'\)$`},
+		{[]string{"history", "--pending", "--peer", "[::1]"}, `--peer "\[::1\]": not HOST:PORT`},
+		{[]string{"history", "--peer", "bob\x1b[2J"}, `--peer "bob\\x1b\[2J": neither HOST:PORT nor a display name: name .* contains a control character`},
 		{[]string{"history", "--peer", "127.0.0.1:x"}, `peer 127\.0\.0\.1:x: bad address: port "x"`},
 		{[]string{"-l", "127.0.0.1:47850", "-p", "127.0.0.1:47850"}, `peer 127\.0\.0\.1:47850 is this udpchat itself \(--listen 127\.0\.0\.1:47850\); give the address of another one, or --listen on another port \(see 'udpchat --help'\)$`},
 		{[]string{"-l", "0.0.0.0:47850", "-p", "127.0.0.1:47850"}, `peer 127\.0\.0\.1:47850 is this udpchat itself \(--listen 0\.0\.0\.0:47850\)`},
@@ -32,6 +35,20 @@ func TestPeerUsageErrors(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			wantUsageError(t, tc.args, tc.want)
 		})
+	}
+	dir := historyDir(t)
+	for _, args := range [][]string{
+		{"history", "--data-dir", dir, "--peer", "notanaddr"},
+		{"history", "--data-dir", dir, "--pending", "--peer", "bob"},
+	} {
+		p := udpchat(t, args...)
+		if code := p.exit(t); code != 1 {
+			t.Errorf("%q: exit %d, want 1", args, code)
+		}
+		want := `udpchat: no peer named "` + args[len(args)-1] + `" in the history or the known peers`
+		if got := p.stderr.lines(); len(got) != 1 || got[0] != want {
+			t.Errorf("%q: stderr %q, want the one line %q", args, p.stderr, want)
+		}
 	}
 }
 
