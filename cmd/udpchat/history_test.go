@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -65,17 +66,7 @@ func TestHistoryPeerName(t *testing.T) {
 	noSuchName := func(t *testing.T, name string, args ...string) {
 		t.Helper()
 		args = append([]string{"history", "--data-dir", dir, "--peer", name}, args...)
-		p := udpchat(t, args...)
-		if code := p.exit(t); code != 1 {
-			t.Errorf("%q: exit %d, want 1", args, code)
-		}
-		want := `udpchat: no peer named "` + name + `" in the history or the known peers`
-		if got := p.stderr.lines(); len(got) != 1 || got[0] != want {
-			t.Errorf("%q: stderr %q, want the one line %q", args, p.stderr, want)
-		}
-		if out := p.stdout.String(); out != "" {
-			t.Errorf("%q: stdout %q, want nothing", args, out)
-		}
+		wantFailure(t, args, 1, noPeerNamed(name))
 	}
 
 	// From the history alone.
@@ -128,4 +119,10 @@ func historyDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// noPeerNamed is the one line history prints for a --peer name it cannot
+// find, as a regexp.
+func noPeerNamed(name string) string {
+	return "^" + regexp.QuoteMeta(`udpchat: no peer named "`+name+`" in the history or the known peers`) + "$"
 }

@@ -41,14 +41,7 @@ func TestPeerUsageErrors(t *testing.T) {
 		{"history", "--data-dir", dir, "--peer", "notanaddr"},
 		{"history", "--data-dir", dir, "--pending", "--peer", "bob"},
 	} {
-		p := udpchat(t, args...)
-		if code := p.exit(t); code != 1 {
-			t.Errorf("%q: exit %d, want 1", args, code)
-		}
-		want := `udpchat: no peer named "` + args[len(args)-1] + `" in the history or the known peers`
-		if got := p.stderr.lines(); len(got) != 1 || got[0] != want {
-			t.Errorf("%q: stderr %q, want the one line %q", args, p.stderr, want)
-		}
+		wantFailure(t, args, 1, noPeerNamed(args[len(args)-1]))
 	}
 }
 

@@ -208,19 +208,26 @@ func requireTool(t *testing.T, name string) {
 }
 
 // wantUsageError runs udpchat with args and checks it fails as a usage
-// error: exit 2, one line on stderr, "udpchat: " and then the reason,
-// matching the regexp want, and nothing on stdout.
+// error: exit 2, one line on stderr matching the regexp want.
 func wantUsageError(t *testing.T, args []string, want string) {
 	t.Helper()
+	wantFailure(t, args, 2, want)
+}
+
+// wantFailure runs udpchat with args and checks it fails as a user must
+// see it: exit code, one line on stderr, "udpchat: " and then the reason,
+// matching the regexp want, and nothing on stdout.
+func wantFailure(t *testing.T, args []string, code int, want string) {
+	t.Helper()
 	p := udpchat(t, args...)
-	if code := p.exit(t); code != 2 {
-		t.Errorf("exit %d, want 2", code)
+	if got := p.exit(t); got != code {
+		t.Errorf("%q: exit %d, want %d", args, got, code)
 	}
 	lines := p.stderr.lines()
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "udpchat: ") || !regexp.MustCompile(want).MatchString(lines[0]) {
-		t.Errorf("stderr %q, want one line \"udpchat: ...\" matching %q", p.stderr, want)
+		t.Errorf("%q: stderr %q, want one line \"udpchat: ...\" matching %q", args, p.stderr, want)
 	}
 	if out := p.stdout.String(); out != "" {
-		t.Errorf("stdout %q, want nothing", out)
+		t.Errorf("%q: stdout %q, want nothing", args, out)
 	}
 }
