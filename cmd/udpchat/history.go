@@ -206,7 +206,7 @@ func (h *historyOptions) query(ctx context.Context, now time.Time) (store.Query,
 // silently matches nothing.
 func historyPeer(ctx context.Context, p string) (string, error) {
 	if addr, err := netip.ParseAddrPort(p); err == nil {
-		return chat.PeerKey(unmap(addr)), nil
+		return chat.PeerKey(udp.Unmap(addr)), nil
 	}
 	if !strings.Contains(p, ":") {
 		if err := chat.ValidateName(p); err != nil {
@@ -246,16 +246,11 @@ func peersNamed(ctx context.Context, st *store.Store, dir, name string) ([]strin
 	}
 	for _, e := range entries {
 		if e.Name == name && e.Addr.IsValid() {
-			peers = append(peers, chat.PeerKey(unmap(e.Addr)))
+			peers = append(peers, chat.PeerKey(udp.Unmap(e.Addr)))
 		}
 	}
 	slices.Sort(peers)
 	return slices.Compact(peers), nil
-}
-
-// unmap is a as the chat sees it: an IPv4 peer by its IPv4 address.
-func unmap(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // dateLayouts are the times --since takes besides RFC 3339, in local time.

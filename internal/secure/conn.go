@@ -187,7 +187,7 @@ func (c *Conn) Close() error {
 // PeerKey returns the verified static key of the current session with peer.
 func (c *Conn) PeerKey(peer netip.AddrPort) (PublicKey, bool) {
 	c.mu.Lock()
-	p := c.peers[unmap(peer)]
+	p := c.peers[udp.Unmap(peer)]
 	c.mu.Unlock()
 	if p == nil {
 		return PublicKey{}, false
@@ -226,7 +226,7 @@ func (c *Conn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 			}
 			return 0, netip.AddrPort{}, err
 		}
-		from = unmap(from)
+		from = udp.Unmap(from)
 		now := time.Now()
 		c.count.datagramsIn.Add(1)
 		c.maybeSweep(now)
@@ -244,7 +244,7 @@ func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
 	if c.closed.Load() {
 		return 0, fmt.Errorf("secure: write to %s: %w", addr, net.ErrClosed)
 	}
-	addr = unmap(addr)
+	addr = udp.Unmap(addr)
 	if len(pkt) > MaxPacket {
 		c.count.drops[DropOversize].Add(1)
 		return 0, fmt.Errorf("secure: write to %s: %d bytes: %w", addr, len(pkt), ErrTooBig)
@@ -726,10 +726,6 @@ func (c *Conn) drop(reason DropReason, from netip.AddrPort, err error) {
 	if c.log.Enabled(context.Background(), slog.LevelDebug) && c.logLimit.allow(time.Now()) {
 		c.log.Debug("secure: drop", "reason", reason.String(), "from", from, "err", err)
 	}
-}
-
-func unmap(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // logLimiter lets through at most logsPerSecond per-datagram log lines a

@@ -244,7 +244,7 @@ func (e *Endpoint) Connect(peer netip.AddrPort) error {
 	if e.closing {
 		return ErrClosed
 	}
-	e.connects = append(e.connects, unmap(peer))
+	e.connects = append(e.connects, udp.Unmap(peer))
 	e.signal()
 	return nil
 }
@@ -274,7 +274,7 @@ func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
 		freeOutMessage(m)
 		return 0, ErrQueueFull
 	}
-	e.incoming = append(e.incoming, sendRequest{peer: unmap(peer), msg: m})
+	e.incoming = append(e.incoming, sendRequest{peer: udp.Unmap(peer), msg: m})
 	e.signal()
 	return m.ref, nil
 }
@@ -737,8 +737,4 @@ func (e *Endpoint) peerStats() []PeerStats {
 		out = append(out, s)
 	}
 	return out
-}
-
-func unmap(a netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }

@@ -24,6 +24,13 @@ type Conn interface {
 	Close() error
 }
 
+// Unmap is a as Conn reports addresses: an IPv4 peer by its IPv4 address,
+// never as ::ffff:1.2.3.4, so that an address given by a user or another
+// layer keys the same map entry as the datagrams from it.
+func Unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
 // Message is one datagram of a batch: for WriteBatch, the bytes and where
 // they go; for ReadBatch, a buffer to read into, and then how much was read
 // and from where (unmapped, as ReadFrom reports it).

@@ -172,7 +172,7 @@ func (c *memConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
 	if !addr.IsValid() {
 		return 0, fmt.Errorf("memnet: write to %v: no destination address", addr)
 	}
-	dst := c.net.lookup(netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()))
+	dst := c.net.lookup(Unmap(addr))
 	if dst == nil {
 		return len(b), nil // nobody there: lost, as UDP loses it
 	}

@@ -73,7 +73,7 @@ func Listen(addr string) (*Socket, error) {
 	}
 	setBuffers(conn)
 	bound := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	s := &Socket{conn: conn, local: netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())}
+	s := &Socket{conn: conn, local: Unmap(bound)}
 	s.initBatch(bound)
 	return s, nil
 }
@@ -89,7 +89,7 @@ func (s *Socket) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 	}
 	// A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; Conn promises
 	// the plain form so that one peer has one map key.
-	return n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
+	return n, Unmap(from), nil
 }
 
 // WriteTo sends b as one datagram to addr. An IPv4 addr works on a socket
