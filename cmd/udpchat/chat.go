@@ -90,11 +90,10 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 	defer closeLog()
 	// /connect refuses what --peer refuses: a multicast or broadcast
 	// address, or this udpchat itself.
-	local := node.LocalAddr().String()
 	resolve := func(ctx context.Context, addr string) (netip.AddrPort, error) {
 		p, err := udp.ResolvePeer(ctx, addr)
 		if err == nil {
-			err = checkPeer(addr, p, local, localNets())
+			err = checkPeer(addr, p, node.LocalAddr(), localNets())
 		}
 		return p, err
 	}

@@ -76,7 +76,8 @@ func TestCheckPeer(t *testing.T) {
 		{"192.0.2.3:7475", "not an address", ""}, // Listen reports that
 	} {
 		p := netip.MustParseAddrPort(tc.peer)
-		err := checkPeer(tc.peer, p, tc.listen, local)
+		listen, _ := listenAddr(tc.listen) // as resolvePeers reads --listen
+		err := checkPeer(tc.peer, p, listen, local)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("checkPeer(%s, --listen %s): %v, want nil", tc.peer, tc.listen, err)
