@@ -133,7 +133,7 @@ func CancelledText(p Pending, cancelled []chat.Cancelled, peers []chat.PeerInfo,
 	}
 	s := fmt.Sprintf("cancelled %s to %s: it will not be sent again", Describe(p), strings.Join(to, ", "))
 	if left > 0 {
-		s += fmt.Sprintf(" (%s still waiting: /cancel again for the newest)", Messages(left))
+		s += fmt.Sprintf(" (%s still waiting: /cancel again for the newest)", Count(left, "message"))
 	}
 	return s
 }

@@ -30,17 +30,17 @@ func Undelivered(lost []chat.Sent, peers []chat.PeerInfo) string {
 		if name := names[addr]; name != "" {
 			who = fmt.Sprintf("%s (%s)", name, addr)
 		}
-		to = append(to, fmt.Sprintf("%s to %s", Messages(count[addr]), who))
+		to = append(to, fmt.Sprintf("%s to %s", Count(count[addr], "message"), who))
 	}
 	return strings.Join(to, ", ")
 }
 
-// Messages is "1 message" or "N messages".
-func Messages(n int) string {
+// Count is n of what, for people: "1 message", "3 messages".
+func Count(n int, what string) string {
 	if n == 1 {
-		return "1 message"
+		return "1 " + what
 	}
-	return fmt.Sprintf("%d messages", n)
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // KeptNote says what happens to n undelivered messages that the outbox

@@ -80,19 +80,12 @@ func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.W
 	}
 	delivered := r.reportUndelivered(timedOut)
 	if r.notSent > 0 {
-		r.out.error(fmt.Errorf("%d %s of input not sent (see above)", r.notSent, plural(r.notSent, "line", "lines")))
+		r.out.error(fmt.Errorf("%s of input not sent (see above)", command.Count(r.notSent, "line")))
 	}
 	if !delivered || r.notSent > 0 || readErr != nil {
 		return 1
 	}
 	return 0
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // runner is the state of one Run; the input loop owns it.

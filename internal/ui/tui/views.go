@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
@@ -80,7 +81,7 @@ func (m *model) headerView() string {
 	}
 	who := "nobody here yet"
 	if online > 0 {
-		who = plural(online, "peer") + " online"
+		who = command.Count(online, "peer") + " online"
 	}
 	right := on(m.st.headerDim).Render(who + " ")
 	join := func() string {
@@ -133,7 +134,7 @@ func (m *model) statusView() string {
 	case m.unseen > 0:
 		right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %d new below ", m.unseen))
 		if m.width >= 60 {
-			right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %s below (PgDn, Esc) ", plural(m.unseen, "new message")))
+			right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %s below (PgDn, Esc) ", command.Count(m.unseen, "new message")))
 		}
 	case !m.follow:
 		right = m.st.dim.Render("↑ scrolled (Esc: newest)")
@@ -386,19 +387,12 @@ func (m *model) gotStats(msg statsMsg) {
 		}
 		fmt.Fprintf(&b, "\n  %s", who)
 		fmt.Fprintf(&b, "\n    rtt %s (min %s) · lost %d of %s (%.1f%%) · %d retransmits",
-			duration(s.RTT), duration(s.MinRTT), s.PacketsLost, plural(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
+			duration(s.RTT), duration(s.MinRTT), s.PacketsLost, command.Count(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
 		fmt.Fprintf(&b, "\n    sent %d msgs, %s · received %d msgs, %s",
 			s.MessagesOut, byteSize(s.BytesOut), s.MessagesIn, byteSize(s.BytesIn))
 		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
 	}
 	m.block(b.String())
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // duration is d rounded for people: 12ms, 1.3s.
