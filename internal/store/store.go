@@ -197,17 +197,10 @@ func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
 	if err != nil {
 		return nil, s.wrap("open", err)
 	}
-	s.db.SetMaxOpenConns(1)
-	// Keep the one connection open: reopening it would re-run the
-	// pragmas, and closing the last one checkpoints the WAL.
-	s.db.SetMaxIdleConns(1)
-	s.db.SetConnMaxIdleTime(0)
-	s.db.SetConnMaxLifetime(0)
-
 	// The first connection is opened here, and the pragmas in the DSN run
 	// on it: a file that is not a database fails now.
-	if err := s.db.PingContext(ctx); err != nil {
-		return nil, s.wrap("open", err)
+	if err := s.connect(ctx); err != nil {
+		return nil, err
 	}
 	if err := s.migrate(ctx, o.schema); err != nil {
 		return nil, err
@@ -247,12 +240,8 @@ func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
 			s.db.Close()
 		}
 	}()
-	s.db.SetMaxOpenConns(1)
-	s.db.SetMaxIdleConns(1)
-	s.db.SetConnMaxIdleTime(0)
-	s.db.SetConnMaxLifetime(0)
-	if err := s.db.PingContext(ctx); err != nil {
-		return nil, s.wrap("open", err)
+	if err := s.connect(ctx); err != nil {
+		return nil, err
 	}
 	if err := s.checkSchema(ctx); err != nil {
 		return nil, err
@@ -303,6 +292,21 @@ func readOnlyDSN(path string) string {
 	q.Add("_pragma", "query_only(1)")
 	q.Set("mode", "ro")
 	return fileURI(path, q)
+}
+
+// connect makes s.db hold one connection, open for as long as the store
+// is, and opens it. One, because SQLite writes one at a time and the store
+// orders its own work; kept open, because reopening it would re-run the
+// DSN's pragmas, and closing the last one checkpoints the WAL.
+func (s *Store) connect(ctx context.Context) error {
+	s.db.SetMaxOpenConns(1)
+	s.db.SetMaxIdleConns(1)
+	s.db.SetConnMaxIdleTime(0)
+	s.db.SetConnMaxLifetime(0)
+	if err := s.db.PingContext(ctx); err != nil {
+		return s.wrap("open", err)
+	}
+	return nil
 }
 
 // dsn is the driver's name for the database at path: a file: URI, so that
