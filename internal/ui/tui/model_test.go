@@ -419,7 +419,9 @@ func TestStatsOverTheTransport(t *testing.T) {
 	hs.enter("hello over the transport")
 	hs.waitFor("✓✓ alice: hello over the transport", "● bob")
 	hs.enter("/stats")
-	hs.waitFor("Link statistics", "bob (10.0.0.2:7475)", "rtt", "lost 0 of", "retransmits", "window")
+	// The link's messages: alice's hello and her text; bob's hello.
+	hs.waitFor("Link statistics", "bob (10.0.0.2:7475)", "rtt", "lost 0 of", "retransmits",
+		"sent 2 messages,", "received 1 message,", "window")
 }
 
 func transportNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.Node {
