@@ -1,0 +1,121 @@
+package archtest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// module is the import path every package of ours starts with.
+const module = "github.com/udpchat/udpchat/"
+
+// allowed says, for each package of the module, which of the module's
+// packages its non-test code may import. A package missing here fails the
+// test: a new package says where it stands in the house when it is added.
+// The layers are DESIGN.md's: each knows only the ones below it; the UIs see
+// only chat; nothing below chat knows names, text or terminals; wire does no
+// I/O and imports nothing of ours; cmd/udpchat wires everything together.
+var allowed = map[string][]string{
+	"cmd/udpchat": {"*"},
+
+	"internal/ui/tui":      {"internal/chat", "internal/ui/command", "internal/ui/termsafe"},
+	"internal/ui/line":     {"internal/chat", "internal/ui/command", "internal/ui/termsafe"},
+	"internal/ui/command":  {"internal/chat", "internal/ui/termsafe"},
+	"internal/ui/termsafe": {},
+
+	"internal/chat":     {"internal/store", "internal/wire"},
+	"internal/identity": {"internal/secure"},
+	"internal/trust":    {"internal/secure"},
+
+	"internal/plain":                   {"internal/udp"},
+	"internal/transport":               {"internal/udp", "internal/wire"},
+	"internal/transport/transporttest": {},
+	"internal/secure":                  {"internal/secure/ratelimit", "internal/secure/replay", "internal/udp", "internal/wire"},
+	"internal/secure/ratelimit":        {},
+	"internal/secure/replay":           {},
+
+	"internal/store": {},
+	"internal/udp":   {},
+	"internal/wire":  {},
+
+	"internal/archtest": {},
+}
+
+// debt lists the imports that break the rules today and are to go, each
+// with what removes it. The test fails if one of them is gone, so that the
+// list only ever shrinks and says what is still to do.
+var debt = map[edge]string{
+	{"internal/chat", "internal/transport"}: "issue 9: a link package owns Link, Handler and PeerStats",
+	{"internal/ui/tui", "internal/store"}:   "issue 9: Node.History returns chat's own types",
+	{"internal/ui/tui", "internal/wire"}:    "issue 9: Node.History returns chat's own types",
+}
+
+type edge struct{ from, to string }
+
+func TestImportsFollowTheLayers(t *testing.T) {
+	seen := make(map[edge]bool)
+	for pkg, imports := range modulePackages(t) {
+		rules, ok := allowed[pkg]
+		if !ok {
+			t.Errorf("%s is not in archtest's table: add it to allowed, with the packages it may import", pkg)
+			continue
+		}
+		for _, imp := range imports {
+			e := edge{pkg, imp}
+			seen[e] = true
+			if slices.Contains(rules, "*") || slices.Contains(rules, imp) {
+				continue
+			}
+			if why, ok := debt[e]; ok {
+				t.Logf("known debt: %s imports %s (%s)", pkg, imp, why)
+				continue
+			}
+			t.Errorf("%s imports %s, which the layering forbids (see allowed in archtest_test.go and README's How it works)", pkg, imp)
+		}
+	}
+	for e, why := range debt {
+		if !seen[e] {
+			t.Errorf("%s no longer imports %s (%s): delete it from debt", e.from, e.to, why)
+		}
+	}
+}
+
+// modulePackages maps each package of the module (by its path inside the
+// module) to the module packages its non-test files import.
+func modulePackages(t *testing.T) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	pkgs := make(map[string][]string)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		pkg, ok := strings.CutPrefix(fields[0], module)
+		if !ok {
+			t.Fatalf("go list named %q, outside the module", fields[0])
+		}
+		var imports []string
+		for _, imp := range fields[1:] {
+			if rel, ok := strings.CutPrefix(imp, module); ok {
+				imports = append(imports, rel)
+			}
+		}
+		pkgs[pkg] = imports
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages: %s", len(pkgs), fmt.Sprint(pkgs))
+	}
+	return pkgs
+}
