@@ -64,19 +64,22 @@ func TestOutputCannotDriveTheTerminal(t *testing.T) {
 	for _, d := range []string{
 		"evil:hi\x1b[2J\r\nalice: fake\u202etxt\tok\xff\n",
 		"\x1b]0;pwned\x07:x",
+		`evil:typed \x1b[2J \n C:\dir`,
 	} {
 		if _, err := evil.WriteTo([]byte(d), netip.MustParseAddrPort("10.0.0.1:7475")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	alice.stdout.waitFor(t, `\x1b]0;pwned\x07: x`)
+	alice.stdout.waitFor(t, `evil: typed \\x1b[2J \\n C:\\dir`)
 	alice.eof(t)
 	wantLines(t, "stdout", alice.stdout,
 		`evil: hi\x1b[2J\r\nalice: fake\u202etxt`+"\t"+`ok\xff`,
-		`\x1b]0;pwned\x07: x`)
+		`\x1b]0;pwned\x07: x`,
+		// What a peer typed reads apart from what was escaped.
+		`evil: typed \\x1b[2J \\n C:\\dir`)
 	wantLines(t, "stderr", alice.stderr,
 		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning,
-		"* evil joined (10.0.0.9:7475)", `* evil is now known as \x1b]0;pwned\x07`)
+		"* evil joined (10.0.0.9:7475)", `* evil is now known as \x1b]0;pwned\x07`, `* \x1b]0;pwned\x07 is now known as evil`)
 }
 
 func TestEndOfInputWaitsForDelivery(t *testing.T) {

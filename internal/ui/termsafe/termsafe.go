@@ -15,7 +15,9 @@ import (
 // than tab (newlines, escape sequences), bidirectional controls, line
 // separators and invalid UTF-8 are written as \n, \r, \x1b, \u202e… so that
 // one message is exactly one line and a peer cannot drive the reader's
-// terminal. Backslashes are left alone, so ordinary text stays as typed.
+// terminal. A backslash is written as \\, so that what a peer typed and
+// what was escaped read differently: a real newline prints as \n, the two
+// characters \n typed by a peer as \\n.
 func Line(s string) string { return escape(s, false) }
 
 // Text is Line for text shown over several lines: it keeps newlines (a
@@ -23,7 +25,7 @@ func Line(s string) string { return escape(s, false) }
 func Text(s string) string { return escape(s, true) }
 
 func escape(s string, keepNewlines bool) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return mustEscape(r) && !(keepNewlines && r == '\n') }) &&
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == '\\' || mustEscape(r) && !(keepNewlines && r == '\n') }) &&
 		utf8.ValidString(s) {
 		return s
 	}
@@ -37,6 +39,8 @@ func escape(s string, keepNewlines bool) string {
 			b.WriteByte('\n')
 		case keepNewlines && r == '\r' && strings.HasPrefix(s[i+size:], "\n"):
 			// the \n that follows ends the line
+		case r == '\\':
+			b.WriteString(`\\`)
 		case r == '\n':
 			b.WriteString(`\n`)
 		case r == '\r':

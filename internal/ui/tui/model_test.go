@@ -167,7 +167,9 @@ func TestMessagesFromPeers(t *testing.T) {
 	say(t, link, bob, wire.ChatText, "bob", "first line\nsecond line\n\tindented")
 	say(t, link, bob, wire.ChatAction, "bob", "waves")
 	say(t, link, bob, wire.ChatText, "bob", "evil \x1b[2J\x1b]0;title\x07 text")
-	hs.waitFor("bob: first line", "* bob waves", `evil \x1b[2J\x1b]0;title\x07 text`)
+	say(t, link, bob, wire.ChatText, "bob", `typed \x1b[2J, C:\dir`)
+	hs.waitFor("bob: first line", "* bob waves", `evil \x1b[2J\x1b]0;title\x07 text`,
+		`typed \\x1b[2J, C:\\dir`) // what the peer typed reads apart from an escape
 	s := hs.screen()
 	// A multi-line message stays whole: its lines follow, under the text.
 	first := lineWith(s, "bob: first line")
