@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync/atomic"
@@ -68,7 +69,7 @@ func (e *encryption) warn(peer netip.AddrPort, err error) {
 	if !errors.As(err, &changed) {
 		// Not a verdict on the key (the file could not be read, say): the
 		// peer is refused all the same, and the user must know why.
-		err = errors.Join(errors.New("refusing a peer's key because the known peers cannot be checked"), err)
+		err = fmt.Errorf("refusing a peer's key because the known peers cannot be checked: %w", err)
 	}
 	if n := e.node.Load(); n != nil {
 		// Not on this goroutine: the secure layer holds a peer's lock
