@@ -1,6 +1,7 @@
 package command
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -119,5 +120,24 @@ func TestUndelivered(t *testing.T) {
 	}
 	if got := Undelivered(nil, nil); got != "" {
 		t.Errorf("Undelivered(nil) = %q", got)
+	}
+}
+
+// With a thousand peers waiting, the report is a line a person can read:
+// how many, the first few, and the rest counted (not a 60 KB line).
+func TestUndeliveredSummarisesManyPeers(t *testing.T) {
+	var lost []chat.Sent
+	var peers []chat.PeerInfo
+	for i := range 1024 {
+		addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 7475)
+		lost = append(lost, chat.Sent{To: addr})
+		peers = append(peers, chat.PeerInfo{Addr: addr, Name: fmt.Sprintf("peer%d", i)})
+	}
+	lost = append(lost, chat.Sent{To: lost[0].To})
+	got := Undelivered(lost, peers)
+	want := "1025 messages to 1024 peers: 2 messages to peer0 (10.0.0.0:7475), 1 message to peer1 (10.0.0.1:7475), " +
+		"1 message to peer2 (10.0.0.2:7475) and 1021 more peers"
+	if got != want {
+		t.Errorf("Undelivered to 1024 peers = %q (%d bytes), want %q", got, len(got), want)
 	}
 }

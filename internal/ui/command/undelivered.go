@@ -8,9 +8,16 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 )
 
+// maxNamed is how many peers Undelivered names before it summarises: a
+// report is one line a person reads, and after a flood of strangers a
+// thousand peers may be waiting (their list is 'udpchat history --pending').
+const maxNamed = 5
+
 // Undelivered says what of lost was not delivered and to whom, as
 // "1 message to bob (192.0.2.7:7475), 2 messages to 192.0.2.9:7475", naming
-// peers as peers lists them; "" if lost is empty.
+// peers as peers lists them; "" if lost is empty. Past maxNamed peers it
+// gives the totals, the first few and how many more: "1025 messages to 1024
+// peers: 2 messages to bob (192.0.2.7:7475), … and 1021 more peers".
 func Undelivered(lost []chat.Sent, peers []chat.PeerInfo) string {
 	names := make(map[netip.AddrPort]string)
 	for _, p := range peers {
@@ -24,15 +31,23 @@ func Undelivered(lost []chat.Sent, peers []chat.PeerInfo) string {
 		}
 		count[s.To]++
 	}
-	to := make([]string, 0, len(order))
-	for _, addr := range order {
+	named := order
+	if len(order) > maxNamed {
+		named = order[:maxNamed-2]
+	}
+	to := make([]string, 0, len(named))
+	for _, addr := range named {
 		who := addr.String()
 		if name := names[addr]; name != "" {
 			who = fmt.Sprintf("%s (%s)", name, addr)
 		}
 		to = append(to, fmt.Sprintf("%s to %s", Count(count[addr], "message"), who))
 	}
-	return strings.Join(to, ", ")
+	if len(named) == len(order) {
+		return strings.Join(to, ", ")
+	}
+	return fmt.Sprintf("%s to %s: %s and %s", Count(len(lost), "message"), Count(len(order), "peer"),
+		strings.Join(to, ", "), Count(len(order)-len(named), "more peer"))
 }
 
 // Count is n of what, for people: "1 message", "3 messages".

@@ -24,6 +24,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/ui/command"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
 // DefaultTimeout is how long bye waits for delivery when Options.Timeout is
@@ -116,7 +117,7 @@ func Run(ctx context.Context, node *chat.Node, opts Options) int {
 		if m.result.timedOut {
 			when = "within " + opts.Timeout.String()
 		}
-		fmt.Fprintf(opts.Stderr, "udpchat: not delivered %s: %s\n", when, command.Undelivered(lost, node.Peers()))
+		fmt.Fprintf(opts.Stderr, "udpchat: not delivered %s: %s\n", when, termsafe.Line(command.Undelivered(lost, node.Peers())))
 		if node.Durable() {
 			fmt.Fprintf(opts.Stderr, "udpchat: %s\n", command.KeptNote(len(command.PendingMessages(lost))))
 		}
