@@ -228,14 +228,35 @@ func (r *runner) resolve(ctx context.Context, addr string) (netip.AddrPort, erro
 	return r.opts.Resolve(ctx, addr)
 }
 
+// waitNoticeAfter is how long the wait for delivery at the end of input
+// goes on before it is said: long enough that a pipe to peers who answer
+// prints nothing more, short enough that a user at a terminal who pressed
+// Ctrl+D is not left in silence for the whole --timeout.
+var waitNoticeAfter = time.Second
+
 // leave waits for delivery if asked, bounded by the timeout and by ctx (so
 // Ctrl-C stops the wait), and closes the node. It reports whether the wait
 // ran out of time.
 func (r *runner) leave(ctx context.Context, waitForDelivery bool) (timedOut bool) {
 	if waitForDelivery {
-		wctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+		deadline := time.Now().Add(r.opts.Timeout)
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		waited := make(chan error, 1)
+		go func() { waited <- r.node.WaitDelivered(wctx) }()
+		notice := time.NewTimer(waitNoticeAfter)
+		var err error
+		select {
+		case err = <-waited:
+		case <-notice.C:
+			if lost := r.node.Undelivered(); len(lost) > 0 {
+				r.out.status("waiting up to %s for delivery: %s (Ctrl+C stops waiting)",
+					time.Until(deadline).Round(time.Second), termsafe.Line(command.Undelivered(lost, r.node.Peers())))
+			}
+			err = <-waited
+		}
+		notice.Stop()
 		// What is left undelivered shows in Undelivered.
-		timedOut = r.node.WaitDelivered(wctx) != nil && ctx.Err() == nil
+		timedOut = err != nil && ctx.Err() == nil
 		cancel()
 	}
 	if err := r.node.Leave(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

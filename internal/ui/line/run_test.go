@@ -108,6 +108,28 @@ func TestEndOfInputWaitsForDelivery(t *testing.T) {
 	wantLines(t, "stderr", s.stderr, "udpchat: listening on 10.0.0.1:7475 as alice")
 }
 
+// A wait for delivery that lasts is said once, with whom it waits for and
+// for how long, rather than a silence as long as --timeout.
+func TestEndOfInputSaysWhatItWaitsFor(t *testing.T) {
+	defer func(d time.Duration) { waitNoticeAfter = d }(waitNoticeAfter)
+	waitNoticeAfter = time.Millisecond
+	node, link := fakeNode(t, "alice", "10.0.0.1:7475")
+	node.Connect(netip.MustParseAddrPort("10.0.0.3:7475"))
+	s := run(t, node, Options{Timeout: time.Minute})
+	s.send(t, "a", "b")
+	s.stdin.Close()
+	sends := []fakeSend{<-link.sends, <-link.sends}
+	s.stderr.waitFor(t, "udpchat: waiting up to 1m0s for delivery: 2 messages to 10.0.0.3:7475 (Ctrl+C stops waiting)")
+	for _, sd := range sends {
+		link.h.Delivered(sd.peer, sd.ref)
+	}
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantLines(t, "stderr", s.stderr, "udpchat: listening on 10.0.0.1:7475 as alice",
+		"udpchat: waiting up to 1m0s for delivery: 2 messages to 10.0.0.3:7475 (Ctrl+C stops waiting)")
+}
+
 func TestEndOfInputReportsWhatWasNotDelivered(t *testing.T) {
 	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
 	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
