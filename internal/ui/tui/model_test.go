@@ -33,6 +33,37 @@ func TestWelcomeUntilSomeoneJoins(t *testing.T) {
 	hs.waitGone("Nobody is here yet")
 }
 
+// The command the welcome gives a friend works where the friend is: from
+// another machine it names a LAN address (never 127.0.0.1); on this one it
+// gives the friend a port and a data dir of their own, as two udpchats
+// cannot share either.
+func TestWelcomeTellsAFriendWhatWorks(t *testing.T) {
+	for _, tc := range []struct {
+		listen     string
+		want, gone []string
+	}{
+		{"127.0.0.1:9001",
+			[]string{"udpchat -p 127.0.0.1:9001 -l 127.0.0.1:0 --data-dir /tmp/friend",
+				"from another machine, run udpchat with --listen on a LAN address"},
+			[]string{"udpchat --peer 127.0.0.1:9001"}},
+		{"10.0.0.1:7475",
+			[]string{"udpchat --peer 10.0.0.1:7475", "on this machine, add -l :0 --data-dir DIR"},
+			[]string{"udpchat --peer 127.0.0.1"}},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			node, link := fakeNode(t, chat.Config{})
+			link.addr = netip.MustParseAddrPort(tc.listen)
+			hs := newHarness(t, node, 100, 30)
+			hs.waitFor(tc.want...)
+			for _, g := range tc.gone {
+				if s := hs.screen(); strings.Contains(s, g) {
+					t.Errorf("the welcome says %q:\n%s", g, s)
+				}
+			}
+		})
+	}
+}
+
 func TestWelcomeIsCompactWhenSmall(t *testing.T) {
 	node, _ := fakeNode(t, chat.Config{})
 	hs := newHarness(t, node, 40, 10)

@@ -255,6 +255,23 @@ func (m *model) securityText(p chat.PeerInfo) string {
 	return m.st.away.Render("not encrypted")
 }
 
+// friendCommand is the command a friend runs to join us at addr (one of
+// reach), and where else it works. Two udpchats on one machine need a port
+// and a data dir each, so for a loopback address, which only this machine
+// reaches, the command gives the friend their own; for a LAN address, the
+// note says how to do that here.
+func friendCommand(addr string, plain bool) (cmd, where string) {
+	cmd = "udpchat"
+	if plain {
+		cmd += " --plain"
+	}
+	if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().IsLoopback() {
+		return cmd + " -p " + addr + " -l " + netip.AddrPortFrom(ap.Addr(), 0).String() + " --data-dir /tmp/friend",
+			"(a friend on this machine; from another machine, run udpchat with --listen on a LAN address)"
+	}
+	return cmd + " --peer " + addr, "(on this machine, add -l :0 --data-dir DIR: a port and a data dir of their own)"
+}
+
 // welcomeLines are shown while nobody is here: the banner, where we are,
 // and the one command a friend should run to join. Small terminals get the
 // gist in a few lines.
@@ -263,10 +280,7 @@ func (m *model) welcomeLines(w, h int) []string {
 	if len(reach) == 0 {
 		reach = []string{m.local.String()}
 	}
-	friend := "udpchat --peer " + reach[0]
-	if m.node.Plain() {
-		friend = "udpchat --plain --peer " + reach[0]
-	}
+	friend, where := friendCommand(reach[0], m.node.Plain())
 	name := m.st.own.Render(termsafe.Line(m.name))
 	var text []string
 	if h < 16 {
@@ -302,6 +316,7 @@ func (m *model) welcomeLines(w, h int) []string {
 			"Nobody is here yet. Ask a friend to run:",
 			"",
 			"  "+m.st.command.Render(friend),
+			m.st.dim.Render(where),
 			"")
 		if len(reach) > 1 {
 			text = append(text, m.st.dim.Render("(or --peer "+strings.Join(reach[1:], ", ")+")"))
