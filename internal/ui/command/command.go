@@ -67,6 +67,12 @@ func Parse(line string) Command {
 	return Command{Kind: Unknown, Arg: name}
 }
 
+// WhoAmI is what /nick with no name says: the name we have, and how to
+// change it. name is as given: the UI escapes what it prints.
+func WhoAmI(name string) string {
+	return fmt.Sprintf("you are %s; /nick NAME changes it", name)
+}
+
 // SplitPeer splits /msg's argument into the peer (the first word) and the
 // text (the rest).
 func SplitPeer(arg string) (peer, text string) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
@@ -53,6 +54,26 @@ func (o *output) raw(text string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	io.WriteString(o.stderr, text)
+}
+
+// nick says our name: the new one after /nick NAME (old is the one before),
+// or, if old is "", the one we have (/nick alone). With JSON it is a "nick"
+// event, so that a script sees its name change as it sees a peer's.
+func (o *output) nick(old, name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.json != nil:
+		o.json.Encode(struct {
+			Type    string `json:"type"`
+			OldName string `json:"old_name,omitempty"`
+			Name    string `json:"name"`
+		}{"nick", old, name})
+	case old == "":
+		fmt.Fprintf(o.stderr, "* %s\n", termsafe.Line(command.WhoAmI(name)))
+	default:
+		fmt.Fprintf(o.stderr, "* you are now known as %s\n", termsafe.Line(name))
+	}
 }
 
 // error reports a problem that does not end the chat.

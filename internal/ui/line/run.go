@@ -144,11 +144,19 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 		}
 		r.reportSend(r.node.SendAction(cmd.Arg))
 	case command.Nick:
-		if err := r.node.SetName(cmd.Arg); err != nil {
-			r.out.error(err)
+		if cmd.Arg == "" {
+			r.out.nick("", r.node.Name())
 			break
 		}
-		r.out.info("you are now known as %s", termsafe.Line(cmd.Arg))
+		old := r.node.Name()
+		if err := r.node.SetName(cmd.Arg); err != nil {
+			r.out.error(err)
+			if r.node.Name() != cmd.Arg {
+				break
+			}
+			// Some peers were not told, but the name changed.
+		}
+		r.out.nick(old, cmd.Arg)
 	case command.Connect:
 		if err := r.connect(ctx, cmd.Arg); err != nil {
 			r.out.error(err)

@@ -213,7 +213,7 @@ func TestCommands(t *testing.T) {
 	alice := run(t, aliceNode, Options{})
 	startRelay(t, aliceLink, bobLink)
 
-	alice.send(t, "/me waves", "/ME", "/nick alicia", "/nick a:b", "//slash", "/bogus x", "/help",
+	alice.send(t, "/me waves", "/ME", "/nick", "/nick alicia", "/nick a:b", "//slash", "/bogus x", "/help",
 		"/connect 10.0.0.3:7475", "/connect nowhere")
 	alice.stderr.waitFor(t, "udpchat: /connect nowhere: want IP:PORT, e.g. 192.0.2.7:7475")
 	for _, want := range []chat.Event{
@@ -248,6 +248,7 @@ func TestCommands(t *testing.T) {
 	want := []string{
 		"udpchat: listening on 10.0.0.1:7475 as alice",
 		"udpchat: /me needs an action, e.g. /me waves",
+		"* you are alice; /nick NAME changes it",
 		"* you are now known as alicia",
 		`udpchat: name "a:b" contains a colon, which separates name from text in plain mode`,
 		"udpchat: unknown command /bogus (nothing sent); /help lists the commands, and //bogus sends the text /bogus",
@@ -275,6 +276,9 @@ func TestJSONEvents(t *testing.T) {
 	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"delivered",`))
 	alice.send(t, "/bogus")
 	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"error","error":"unknown command /bogus`))
+	alice.send(t, "/nick alicia", "/nick")
+	alice.stdout.waitFor(t, `{"type":"nick","old_name":"alice","name":"alicia"}`)
+	alice.stdout.waitFor(t, `{"type":"nick","name":"alicia"}`)
 	bob.SetName("robert")
 	alice.stdout.waitFor(t, `{"type":"renamed","peer":"10.0.0.2:7475","old_name":"bob","name":"robert"}`)
 	r.do(func() {
@@ -326,7 +330,7 @@ func TestJSONEvents(t *testing.T) {
 	if ids["sent"] != ids["delivered"] {
 		t.Errorf("sent id %s, delivered id %s: want the same message", ids["sent"], ids["delivered"])
 	}
-	want := []string{"joined", "message", "sent", "delivered", "error", "renamed", "unreachable", "reachable", "left"}
+	want := []string{"joined", "message", "sent", "delivered", "error", "nick", "nick", "renamed", "unreachable", "reachable", "left"}
 	if !slices.Equal(types, want) {
 		t.Errorf("event types %q, want %q", types, want)
 	}

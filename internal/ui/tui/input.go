@@ -269,6 +269,10 @@ func (m *model) submit() tea.Cmd {
 		}
 		return m.send(text, false, &p)
 	case command.Nick:
+		if cmd.Arg == "" {
+			m.notice("%s", command.WhoAmI(m.name))
+			return nil
+		}
 		return m.nickCmd(cmd.Arg)
 	case command.Connect:
 		if cmd.Arg == "" {

@@ -421,6 +421,8 @@ func TestNickConnectPeersClear(t *testing.T) {
 	node, link := fakeNode(t, chat.Config{})
 	hs := newHarness(t, node, 100, 30)
 	join(t, link, bob, "bob")
+	hs.enter("/nick")
+	hs.waitFor("you are alice; /nick NAME changes it")
 	hs.enter("/nick alicia")
 	hs.waitFor("you are now known as alicia", "udpchat · alicia")
 	hs.enter("/nick a:b")
