@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -20,11 +21,17 @@ func isTerminal(f any) bool {
 	return ok && term.IsTerminal(int(fd.Fd()))
 }
 
+// dumbTerminal says whether TERM names a terminal that cannot move its
+// cursor (an editor's shell buffer, a serial console): the full-screen UI
+// would be garbage there, so it gets line mode.
+func dumbTerminal() bool { return os.Getenv("TERM") == "dumb" }
+
 // chatFlags are chat's flags: the shared ones and the UI's.
 type chatFlags struct {
 	*pflag.FlagSet
-	line bool
-	json bool
+	line    bool
+	json    bool
+	version bool
 }
 
 func newChatFlags(o *options) *chatFlags {
@@ -32,6 +39,7 @@ func newChatFlags(o *options) *chatFlags {
 	o.addFlags(f.FlagSet, "0.0.0.0:7475")
 	f.BoolVar(&f.line, "line", false, "line mode even on a terminal")
 	f.BoolVar(&f.json, "json", false, "line mode, with every event as a JSON object a line on stdout")
+	f.BoolVarP(&f.version, "version", "v", false, "print the version (as udpchat version does)")
 	return f
 }
 
@@ -51,7 +59,7 @@ Each command takes --help.
 
 On a terminal, udpchat opens a full-screen chat that starts with your recent
 history; /help there lists the commands and keys. Otherwise (input or output
-not a terminal, or --line or --json) it runs in line mode: each line you type
+not a terminal, TERM=dumb, or --line or --json) it runs in line mode: each line you type
 is a message to every peer, and received messages print as "NAME: TEXT"
 (nothing old is printed: see udpchat history). In either, a line that is just
 bye or exit is sent, and then udpchat leaves; /quit leaves without sending.
@@ -73,6 +81,9 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 	if help {
 		fmt.Fprint(io.out, chatUsage(f))
 		return exitOK
+	}
+	if err == nil && f.version {
+		return versionCommand(f.Args(), io)
 	}
 	if err == nil && f.NArg() > 0 {
 		err = usagef("unexpected argument %q: chat reads messages from the input (to send one from the command line: udpchat send -p ADDR TEXT)", f.Arg(0))
@@ -97,7 +108,7 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 		}
 		return p, err
 	}
-	if !f.line && !f.json && isTerminal(io.in) && isTerminal(io.out) {
+	if !f.line && !f.json && isTerminal(io.in) && isTerminal(io.out) && !dumbTerminal() {
 		return tui.Run(ctx, node, tui.Options{
 			Timeout: o.timeout,
 			Resolve: resolve,

@@ -119,10 +119,12 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	p := udpchat(t, "version")
-	p.wantExit(t, 0)
-	if out := p.stdout.String(); !regexp.MustCompile(`^udpchat \S+ \(go1\.\d+\S* \S+/\S+\)\n$`).MatchString(out) {
-		t.Errorf("version printed %q", out)
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
+		p := udpchat(t, args...)
+		p.wantExit(t, 0)
+		if out := p.stdout.String(); !regexp.MustCompile(`^udpchat \S+ \(go1\.\d+\S* \S+/\S+\)\n$`).MatchString(out) {
+			t.Errorf("%s printed %q", args, out)
+		}
 	}
 }
 
@@ -132,7 +134,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"--help"}, append(shared, "--line", "--json", "-n,", "-l,", "-p,")},
+		{[]string{"--help"}, append(shared, "--line", "--json", "-n,", "-l,", "-p,", "-v, --version")},
 		{[]string{"-h"}, append(shared, "--line", "--json")},
 		{[]string{"help"}, append(shared, "--line", "--json")},
 		{[]string{"send", "--help"}, shared},

@@ -90,12 +90,21 @@ type pane struct {
 // lost on the screen.
 func (tm *tmux) start(name string, args ...string) *pane {
 	tm.t.Helper()
+	return tm.startEnv(nil, name, args...)
+}
+
+// startEnv is start with the variables of env (NAME=VALUE) set.
+func (tm *tmux) startEnv(env []string, name string, args ...string) *pane {
+	tm.t.Helper()
 	p := &pane{tm: tm, name: name, dir: filepath.Join(tm.dir, name)}
 	if err := os.Mkdir(p.dir, 0o700); err != nil {
 		tm.t.Fatal(err)
 	}
 	args = append(args, "--data-dir", p.dir)
-	cmd := shellQuote(udpchatBinary)
+	cmd := "env"
+	for _, a := range append(env, udpchatBinary) {
+		cmd += " " + shellQuote(a)
+	}
 	for _, a := range args {
 		cmd += " " + shellQuote(a)
 	}
