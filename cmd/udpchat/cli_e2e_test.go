@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,43 @@ func waitFile(t *testing.T, path, want string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// udpchat send is the scripting tool that works beside a running chat: on
+// the chat's data dir (whose store the chat holds) and while the chat has
+// its port, it sends each line of its input as a message, under the name
+// the chat goes by (remembered in the data dir, not the login name), and
+// exits 0 once every one is delivered.
+func TestSendBesideARunningChat(t *testing.T) {
+	aliceDir := t.TempDir()
+	bob := udpchat(t, "-l", anyPort, "-n", "bob")
+	bobAddr := bob.listening(t)
+	alice := udpchat(t, "-l", anyPort, "-n", "alice", "-p", bobAddr, "--data-dir", aliceDir)
+	alice.listening(t)
+	alice.say(t, "from the chat")
+	bob.stdout.waitLine(t, `^alice: from the chat$`)
+
+	send := udpchat(t, "send", "-p", bobAddr, "--data-dir", aliceDir, "-")
+	send.say(t, "build finished", "", "all tests green")
+	send.wantExit(t, 0)
+	bob.stdout.waitLine(t, `^alice: all tests green$`)
+
+	// /nick is remembered too, and the next send goes by it.
+	alice.say(t, "/nick alicia")
+	alice.stderr.waitLine(t, `^\* you are now known as alicia$`)
+	send = udpchat(t, "send", "-p", bobAddr, "--data-dir", aliceDir, "deploy", "done")
+	send.wantExit(t, 0)
+	bob.stdout.waitLine(t, `^alicia: deploy done$`)
+
+	want := []string{"alice: from the chat", "alice: build finished", "alice: all tests green", "alicia: deploy done"}
+	if got := bob.stdout.lines(); !slices.Equal(got, want) {
+		t.Errorf("bob was shown %q, want %q", got, want)
+	}
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+
+	// A chat started later on that data dir goes by the remembered name.
+	again := udpchat(t, "-l", anyPort, "--data-dir", aliceDir)
+	again.stderr.waitLine(t, `^udpchat: listening on \S+ as alicia$`)
+	again.wantExit(t, 0)
 }

@@ -287,7 +287,7 @@ func TestSendToNobodyFails(t *testing.T) {
 	if code := send.exit(t); code != 1 {
 		t.Errorf("send exited %d, want 1", code)
 	}
-	want := `^udpchat: not delivered to 127\.0\.0\.1:` + port + ` within 300ms: `
+	want := `^udpchat: not delivered within 300ms: 1 message to 127\.0\.0\.1:` + port + `: no acknowledgement`
 	if lines := send.stderr.lines(); len(lines) != 1 || !regexp.MustCompile(want).MatchString(lines[0]) {
 		t.Errorf("stderr %q, want one line matching %q", send.stderr, want)
 	}

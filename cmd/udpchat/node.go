@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -33,15 +32,20 @@ const resolveTimeout = 10 * time.Second
 // dir. Messages an earlier run left undelivered go out again at once.
 // stderr gets the warning of makeDataDir.
 func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, func(), error) {
-	name, err := o.displayName()
-	if err != nil {
-		return nil, nil, err
+	if o.nameSet {
+		if err := chat.ValidateName(o.name); err != nil {
+			return nil, nil, usageError{err} // before anything is made
+		}
 	}
 	peers, err := resolvePeers(ctx, o.listen, o.peers)
 	if err != nil {
 		return nil, nil, err
 	}
 	dataDir, err := makeDataDir(o.dataDir, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	name, err := o.displayName(dataDir, !o.noStore)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,6 +82,9 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 		return nil, nil, usageError{err}
 	}
 	cfg := chat.Config{Name: name, Plain: o.plain, Logger: log}
+	if !o.noStore {
+		cfg.SaveName = func(name string) error { return saveName(dataDir, name) }
+	}
 	if st != nil {
 		cfg.Store = st
 	}
@@ -117,22 +124,6 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 		}
 	}
 	return node, cleanup, nil
-}
-
-// displayName is --name, checked, or the login name made valid.
-func (o *options) displayName() (string, error) {
-	if o.nameSet {
-		if err := chat.ValidateName(o.name); err != nil {
-			return "", usageError{err}
-		}
-		return o.name, nil
-	}
-	if u, err := user.Current(); err == nil {
-		if name := chat.SanitizeName(u.Username); name != "" {
-			return name, nil
-		}
-	}
-	return "anon", nil
 }
 
 // resolvePeers resolves the --peer addresses, refusing those that are not

@@ -10,32 +10,37 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/line"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
 func sendUsage(fs *pflag.FlagSet) string {
-	return `udpchat send: send one message and wait until it is delivered.
+	return `udpchat send: send messages and wait until they are delivered.
 
 Usage:
   udpchat send -p ADDR [flags] TEXT...
+  udpchat send -p ADDR [flags] -        one message per line of the input
 
-The words of TEXT are joined with spaces. The exit status is 0 once every
-peer has the message, and 1, with the reason, if one does not have it within
---timeout. With --plain nothing is acknowledged, so 0 only means sent.
-Unless --listen says otherwise, send uses a free port, so it works beside a
-running chat.
+The words of TEXT are joined with spaces into one message. With -, each line
+of the input is one message, sent as it is (no commands; blank lines are
+skipped). The exit status is 0 once every peer has every message, and 1,
+with the reason, if one does not within --timeout (after the end of the
+input). With --plain nothing is acknowledged, so 0 only means sent.
 
-send keeps no history and no outbox: it does not open the database in the
-data dir, so it works the same whether or not a chat is running there, a
-message it could not deliver is never sent again later behind your back (the
-exit status is the whole story), and what it sends is not in 'udpchat
-history'.
+send is the tool for scripts, and works beside a running chat: it uses the
+data dir's identity and the name the chat goes by (see --name), takes a free
+port unless --listen says otherwise, and keeps no history and no outbox: it
+does not open the database in the data dir, so it works the same whether or
+not a chat is running there, a message it could not deliver is never sent
+again later behind your back (the exit status is the whole story), and what
+it sends is not in 'udpchat history'.
 
 Flags:
 ` + flagUsages(fs)
 }
 
-// sendCommand is udpchat send: one message, from the command line.
+// sendCommand is udpchat send: messages from the command line or the input.
 func sendCommand(ctx context.Context, args []string, io stdio) int {
 	o := options{noStore: true} // see sendUsage
 	fs := newFlagSet("udpchat send")
@@ -46,11 +51,12 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 		return exitOK
 	}
 	text := strings.Join(fs.Args(), " ")
+	fromInput := fs.NArg() == 1 && fs.Arg(0) == "-"
 	if err == nil {
 		err = o.check(fs)
 	}
 	if err == nil {
-		err = checkSend(&o, text)
+		err = checkSend(&o, text, fromInput)
 	}
 	if err != nil {
 		return fail(io, "send", err)
@@ -70,11 +76,15 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 		defer close(drained)
 		for ev := range node.Events() {
 			if e, ok := ev.(chat.Error); ok {
-				fmt.Fprintf(io.err, "udpchat: %v\n", e.Err)
+				fmt.Fprintf(io.err, "udpchat: %s\n", termsafe.Line(e.Err.Error()))
 			}
 		}
 	}()
-	err = deliver(ctx, node, text, o.timeout)
+	if fromInput {
+		err = deliverLines(ctx, node, io, o.timeout)
+	} else {
+		err = deliver(ctx, node, text, o.timeout)
+	}
 	node.Leave(ctx)
 	<-drained
 	if err != nil {
@@ -83,12 +93,15 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	return exitOK
 }
 
-func checkSend(o *options, text string) error {
+func checkSend(o *options, text string, fromInput bool) error {
 	if len(o.peers) == 0 {
 		return usagef("no peer to send to: give one with -p ADDR")
 	}
 	if text == "" {
-		return usagef("nothing to send: give the message after the flags")
+		return usagef("nothing to send: give the message after the flags, or - to send each line of the input")
+	}
+	if fromInput {
+		return nil
 	}
 	if err := chat.ValidateText(text); err != nil {
 		return usageError{err}
@@ -101,18 +114,62 @@ func deliver(ctx context.Context, node *chat.Node, text string, timeout time.Dur
 	if _, err := node.Send(text); err != nil {
 		return fmt.Errorf("message not sent: %w", err)
 	}
+	return waitDelivered(ctx, node, timeout)
+}
+
+// deliverLines sends each line of the input as a message, as it comes, and
+// at the end of the input waits until every peer has them all, or timeout
+// passes. A line that cannot be sent (too long, not UTF-8) is reported and
+// the rest go on; it makes the result an error all the same.
+func deliverLines(ctx context.Context, node *chat.Node, io stdio, timeout time.Duration) error {
+	stop := make(chan struct{})
+	defer close(stop)
+	lines := line.ReadLines(io.in, chat.MaxTextLen, stop)
+	notSent := 0
+read:
+	for n := 1; ; n++ {
+		var in line.Input
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted before the end of the input")
+		case got, ok := <-lines:
+			if !ok {
+				break read
+			}
+			in = got
+		}
+		switch {
+		case errors.Is(in.Err, line.ErrLineTooLong):
+			notSent++
+			fmt.Fprintf(io.err, "udpchat: line %d not sent: it is longer than %d bytes (256 KiB), the most one message can hold\n", n, chat.MaxTextLen)
+		case in.Err != nil:
+			return fmt.Errorf("reading the input: %w", in.Err)
+		case strings.TrimSpace(in.Line) == "":
+		default:
+			if _, err := node.Send(in.Line); err != nil {
+				notSent++
+				fmt.Fprintf(io.err, "udpchat: line %d not sent: %s\n", n, termsafe.Line(err.Error()))
+			}
+		}
+	}
+	err := waitDelivered(ctx, node, timeout)
+	if notSent > 0 {
+		err = errors.Join(err, fmt.Errorf("%s of the input not sent (see above)", command.Count(notSent, "line")))
+	}
+	return err
+}
+
+// waitDelivered waits until every peer has everything sent, or timeout
+// passes, and says what was not delivered to whom.
+func waitDelivered(ctx context.Context, node *chat.Node, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := node.WaitDelivered(wctx); err != nil {
 		if ctx.Err() != nil {
-			return errors.New("interrupted before the message was delivered")
+			return errors.New("interrupted before everything was delivered")
 		}
-		var to []string
-		for _, s := range node.Undelivered() {
-			to = append(to, s.To.String())
-		}
-		return fmt.Errorf("not delivered to %s within %s: no acknowledgement; is udpchat running there, without --plain, and does the network let UDP through?",
-			strings.Join(to, ", "), timeout)
+		return fmt.Errorf("not delivered within %s: %s: no acknowledgement; is udpchat running there, without --plain, and does the network let UDP through?",
+			timeout, termsafe.Line(command.Undelivered(node.Undelivered(), node.Peers())))
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ type Config struct {
 	Identities Identities
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// SaveName, if not nil, is called by SetName with the new name, to
+	// remember it for the next start (udpchat keeps it in the data dir).
+	SaveName func(name string) error
 }
 
 // Security describes how the node's link protects what it carries.
@@ -83,6 +86,7 @@ type Node struct {
 	// that a store that keeps failing is reported once, not once a retry.
 	storeFailing atomic.Bool
 	ids          Identities
+	saveName     func(string) error // Config.SaveName
 	warned       warnings
 
 	// outMu orders the changes to the outbox: Send's writes before its
@@ -142,6 +146,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		plain:     cfg.Plain,
 		security:  cfg.Security,
 		ids:       cfg.Identities,
+		saveName:  cfg.SaveName,
 		log:       log,
 		events:    make(chan Event, eventBuffer),
 		closing:   make(chan struct{}),
@@ -396,25 +401,29 @@ func (n *Node) addPendingLocked(r sentRef, s Sent) {
 	n.pending[r] = pendingSent{seq: n.sendSeq, Sent: s}
 }
 
-// SetName changes our display name and, on a reliable link, tells every
-// peer with a hello (peers show "* OLD is now known as NEW"). Plain
-// datagrams carry the name each time, so there is nothing to tell.
+// SetName changes our display name, remembers it (Config.SaveName) and,
+// on a reliable link, tells every peer with a hello (peers show "* OLD is
+// now known as NEW"). Plain datagrams carry the name each time, so there is
+// nothing to tell. An error says what failed; the name has changed even so.
 func (n *Node) SetName(name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed {
+		n.mu.Unlock()
 		return ErrClosed
 	}
 	n.name = name
-	if n.plain {
-		return nil
-	}
 	var errs []error
-	for _, p := range n.sortedPeersLocked() {
-		errs = append(errs, n.sendHelloLocked(p.addr))
+	if !n.plain {
+		for _, p := range n.sortedPeersLocked() {
+			errs = append(errs, n.sendHelloLocked(p.addr))
+		}
+	}
+	n.mu.Unlock()
+	if n.saveName != nil { // not under mu: it writes a file
+		errs = append(errs, n.saveName(name))
 	}
 	return errors.Join(errs...)
 }

@@ -10,9 +10,9 @@ import (
 // pieces, never in one allocation the size of whatever the input holds.
 const readBufSize = 64 << 10
 
-// errLineTooLong is what lineReader.next returns for a line over its limit;
+// ErrLineTooLong is what lineReader.next returns for a line over its limit;
 // the whole line has been read and discarded.
-var errLineTooLong = errors.New("line too long")
+var ErrLineTooLong = errors.New("line too long")
 
 // lineReader splits input into lines of at most max bytes, holding no more
 // than max bytes of any one line.
@@ -51,7 +51,7 @@ func (lr *lineReader) next() (string, error) {
 	}
 	line := trimEOL(lr.buf)
 	if size > lr.max+2 || len(line) > lr.max {
-		return "", errLineTooLong
+		return "", ErrLineTooLong
 	}
 	return string(line), nil
 }
@@ -66,18 +66,19 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// input is one line read, or why reading stopped.
-type input struct {
-	line string
-	err  error
+// Input is one line read, or why reading stopped.
+type Input struct {
+	Line string
+	Err  error // ErrLineTooLong (and reading goes on), or what ended the input
 }
 
-// readLines reads in on its own goroutine, so that messages print while the
-// user types, and hands each line over until the input ends (the channel is
-// closed) or stop is closed. A Read still pending when stop closes keeps the
-// goroutine until it returns: nothing can interrupt a Read on a terminal.
-func readLines(in io.Reader, max int, stop <-chan struct{}) <-chan input {
-	lines := make(chan input)
+// ReadLines reads in on its own goroutine, so that messages print while the
+// user types (and a signal is heard while a script's input is silent), and
+// hands each line over until the input ends (the channel is closed) or stop
+// is closed. A Read still pending when stop closes keeps the goroutine
+// until it returns: nothing can interrupt a Read on a terminal.
+func ReadLines(in io.Reader, max int, stop <-chan struct{}) <-chan Input {
+	lines := make(chan Input)
 	go func() {
 		defer close(lines)
 		lr := newLineReader(in, max)
@@ -87,11 +88,11 @@ func readLines(in io.Reader, max int, stop <-chan struct{}) <-chan input {
 				return
 			}
 			select {
-			case lines <- input{line, err}:
+			case lines <- Input{line, err}:
 			case <-stop:
 				return
 			}
-			if err != nil && err != errLineTooLong {
+			if err != nil && err != ErrLineTooLong {
 				return
 			}
 		}

@@ -20,7 +20,7 @@ func TestLineReader(t *testing.T) {
 		err  error
 	}{
 		{"one", nil}, {"two", nil}, {"", nil}, {strings.Repeat("x", max), nil},
-		{"", errLineTooLong}, {"", errLineTooLong},
+		{"", ErrLineTooLong}, {"", ErrLineTooLong},
 		{"last", nil}, {"", io.EOF},
 	}
 	for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in))} {
@@ -41,11 +41,11 @@ func TestReadLinesStopsAtReadErrors(t *testing.T) {
 	boom := errors.New("boom")
 	stop := make(chan struct{})
 	defer close(stop)
-	lines := readLines(io.MultiReader(strings.NewReader("a\n"), iotest.ErrReader(boom)), 10, stop)
-	if in := <-lines; in.line != "a" || in.err != nil {
+	lines := ReadLines(io.MultiReader(strings.NewReader("a\n"), iotest.ErrReader(boom)), 10, stop)
+	if in := <-lines; in.Line != "a" || in.Err != nil {
 		t.Fatalf("first input %+v", in)
 	}
-	if in := <-lines; !errors.Is(in.err, boom) {
+	if in := <-lines; !errors.Is(in.Err, boom) {
 		t.Fatalf("second input %+v, want the read error", in)
 	}
 	if _, ok := <-lines; ok {

@@ -70,7 +70,7 @@ func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.W
 		}
 	}()
 	stop := make(chan struct{})
-	waitForDelivery, readErr := r.chat(ctx, readLines(in, chat.MaxTextLen, stop))
+	waitForDelivery, readErr := r.chat(ctx, ReadLines(in, chat.MaxTextLen, stop))
 	close(stop)
 	timedOut := r.leave(ctx, waitForDelivery)
 	<-printed // Close has closed Events
@@ -99,7 +99,7 @@ type runner struct {
 
 // chat handles input until it is time to leave, and says whether to wait
 // for delivery first (end of input, bye) or not (/quit, ctx).
-func (r *runner) chat(ctx context.Context, lines <-chan input) (waitForDelivery bool, readErr error) {
+func (r *runner) chat(ctx context.Context, lines <-chan Input) (waitForDelivery bool, readErr error) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -108,13 +108,13 @@ func (r *runner) chat(ctx context.Context, lines <-chan input) (waitForDelivery 
 			switch {
 			case !ok:
 				return true, nil
-			case in.err == errLineTooLong:
+			case in.Err == ErrLineTooLong:
 				r.notSent++
 				r.out.error(fmt.Errorf("line not sent: it is longer than %d bytes (256 KiB), the most one message can hold", chat.MaxTextLen))
-			case in.err != nil:
-				return true, in.err
+			case in.Err != nil:
+				return true, in.Err
 			default:
-				if leave, wait := r.handle(ctx, command.Parse(in.line)); leave {
+				if leave, wait := r.handle(ctx, command.Parse(in.Line)); leave {
 					return wait, nil
 				}
 			}
