@@ -115,9 +115,55 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 			Stderr:  io.err,
 		})
 	}
+	ctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	if ed := openEditor(io, interrupt); ed != nil {
+		defer ed.Close()
+		io = editorIO(io, ed)
+	}
 	return line.Run(ctx, node, io.in, io.out, io.err, line.Options{
 		JSON:    f.json,
 		Timeout: o.timeout,
 		Resolve: resolve,
 	})
+}
+
+// openEditor returns a line editor on the terminal (see line.Editor) when
+// line mode reads from one and prints on it, or nil. interrupt is called
+// for Ctrl+C, which raw mode delivers as a key rather than as SIGINT. A
+// dumb terminal cannot redraw a line, and an editor's shell buffer (which
+// says TERM=dumb) edits the line itself: both keep the terminal as it is.
+func openEditor(io stdio, interrupt func()) *line.Editor {
+	in, ok := io.in.(*os.File)
+	if !ok || !isTerminal(in) || dumbTerminal() {
+		return nil
+	}
+	var out *os.File
+	for _, w := range []any{io.out, io.err} {
+		if f, ok := w.(*os.File); ok && isTerminal(f) {
+			out = f
+			break
+		}
+	}
+	if out == nil {
+		return nil // nothing printed can break into the line typed
+	}
+	ed, err := line.NewEditor(in, out, interrupt)
+	if err != nil {
+		return nil // the terminal as it is still works
+	}
+	return ed
+}
+
+// editorIO is io with ed reading the input and printing on whichever of
+// stdout and stderr is the terminal.
+func editorIO(io stdio, ed *line.Editor) stdio {
+	io.in = ed
+	if isTerminal(io.out) {
+		io.out = ed
+	}
+	if isTerminal(io.err) {
+		io.err = ed
+	}
+	return io
 }

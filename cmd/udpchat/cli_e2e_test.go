@@ -101,3 +101,36 @@ func TestSendBesideARunningChat(t *testing.T) {
 	again.stderr.waitLine(t, `^udpchat: listening on \S+ as alicia$`)
 	again.wantExit(t, 0)
 }
+
+// Line mode on a terminal: a message that arrives while the user types is
+// printed above the line being typed, which stays whole below it, and is
+// sent whole when finished. Ctrl+C leaves, as it does in the terminal UI.
+func TestLineModeKeepsTheLineBeingTyped(t *testing.T) {
+	requireTool(t, "tmux")
+	tm := newTmux(t)
+	alicePort := freeUDPPort(t)
+	alice := tm.start("alice", "--line", "-l", "127.0.0.1:"+alicePort, "-n", "alice")
+	waitFile(t, alice.file("stderr"), "udpchat: listening on 127.0.0.1:"+alicePort)
+	bob := udpchat(t, "-l", anyPort, "-n", "bob", "-p", "127.0.0.1:"+alicePort)
+	bob.say(t, "first")
+	alice.waitScreen(`(?m)^bob: first$`)
+
+	alice.keys("-l", "half a li")
+	alice.waitScreen(`(?m)^half a li$`)
+	bob.say(t, "hello alice")
+	screen := alice.waitScreen(`(?m)^bob: hello alice$`)
+	lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
+	if i := slices.Index(lines, "bob: hello alice"); i < 0 || i+1 >= len(lines) || lines[i+1] != "half a li" {
+		t.Errorf("the message broke into the line being typed:\n%s", screen)
+	}
+	alice.keys("-l", "ne")
+	alice.keys("Enter")
+	bob.stdout.waitLine(t, `^alice: half a line$`)
+
+	alice.keys("C-c")
+	if code := alice.exitCode(); code != 0 {
+		t.Errorf("alice exited %d after Ctrl+C, want 0; stderr:\n%s", code, alice.stderr())
+	}
+	bob.stderr.waitLine(t, `^\* alice left$`)
+	bob.wantExit(t, 0)
+}
