@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/blake2s"
 	"golang.org/x/crypto/curve25519"
@@ -122,13 +123,54 @@ const FingerprintPrefix = "BLAKE2s:"
 func (k PublicKey) Fingerprint() string {
 	sum := blake2s.Sum256(k[:])
 	enc := fingerprintEncoding.EncodeToString(sum[:20]) // 32 characters
+	return formatFingerprint(enc)
+}
+
+// fingerprintGroups and fingerprintGroupLen shape a fingerprint's base32
+// text: eight groups of four, 160 bits.
+const (
+	fingerprintGroups   = 8
+	fingerprintGroupLen = 4
+)
+
+// ErrBadFingerprint is returned by ParseFingerprint.
+var ErrBadFingerprint = errors.New("not a fingerprint")
+
+// ParseFingerprint checks that s is a fingerprint as Fingerprint writes it
+// and returns it in that exact form. It forgives what people do when they
+// copy one by hand — lower case, missing dashes — but not a wrong length
+// or a character base32 does not use (0, 1, 8, 9, punctuation): a
+// fingerprint is compared character for character, so one that can match
+// no key must be refused, not remembered. There is no checksum to verify:
+// the fingerprint is itself a hash, and any 160 bits may be one.
+func ParseFingerprint(s string) (string, error) {
+	body, ok := strings.CutPrefix(s, FingerprintPrefix)
+	if !ok {
+		return "", fmt.Errorf("%w: it must start with %s", ErrBadFingerprint, FingerprintPrefix)
+	}
+	body = strings.ReplaceAll(body, "-", "")
+	want := fingerprintGroups * fingerprintGroupLen
+	if n := utf8.RuneCountInString(body); n != want {
+		return "", fmt.Errorf("%w: after %s it has %d letters and digits, not %d", ErrBadFingerprint, FingerprintPrefix, n, want)
+	}
+	for _, r := range body {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '2' <= r && r <= '7') {
+			return "", fmt.Errorf("%w: %q is not one of its characters (A-Z and 2-7)", ErrBadFingerprint, r)
+		}
+	}
+	return formatFingerprint(strings.ToUpper(body)), nil
+}
+
+// formatFingerprint writes the base32 text body as a fingerprint: the
+// prefix, then groups of four separated by dashes.
+func formatFingerprint(body string) string {
 	var b strings.Builder
 	b.WriteString(FingerprintPrefix)
-	for i := 0; i < len(enc); i += 4 {
+	for i := 0; i < len(body); i += fingerprintGroupLen {
 		if i > 0 {
 			b.WriteByte('-')
 		}
-		b.WriteString(enc[i : i+4])
+		b.WriteString(body[i:min(i+fingerprintGroupLen, len(body))])
 	}
 	return b.String()
 }

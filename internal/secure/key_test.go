@@ -2,6 +2,7 @@ package secure_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -77,5 +78,29 @@ func TestFingerprint(t *testing.T) {
 	const want = "BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2M"
 	if got := (secure.PublicKey{}).Fingerprint(); got != want {
 		t.Errorf("fingerprint of the zero key %s, want %s", got, want)
+	}
+}
+
+func TestParseFingerprint(t *testing.T) {
+	const zero = "BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2M"
+	for _, in := range []string{zero, "BLAKE2s:gifv-5km6-mu54-fnmt-3nat-buik-j36t-uc2m", "BLAKE2s:GIFV5KM6MU54FNMT3NATBUIKJ36TUC2M"} {
+		if got, err := secure.ParseFingerprint(in); err != nil || got != zero {
+			t.Errorf("ParseFingerprint(%q) = %q, %v; want %q", in, got, err, zero)
+		}
+	}
+	for in, why := range map[string]string{
+		"":                  "must start with BLAKE2s:",
+		"SHA256:GIFV-5KM6":  "must start with BLAKE2s:",
+		"BLAKE2s:":          "has 0 letters and digits, not 32",
+		"BLAKE2s:ZZZZ-!!!!": "has 8 letters and digits, not 32",
+		zero + "-AAAA":      "has 36 letters and digits, not 32",
+		"BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC20": `'0' is not one of its characters`,
+		"BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2!": `'!' is not one of its characters`,
+		"BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2é": `'é' is not one of its characters`,
+	} {
+		_, err := secure.ParseFingerprint(in)
+		if !errors.Is(err, secure.ErrBadFingerprint) || !strings.Contains(err.Error(), why) {
+			t.Errorf("ParseFingerprint(%q): %v, want ErrBadFingerprint saying %q", in, err, why)
+		}
 	}
 }
