@@ -84,16 +84,21 @@ func TestHistoryPeerName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []struct{ name, addr, fp string }{
-		{"bob", "127.0.0.1:9004", secure.FingerprintPrefix + "BOB0-BOB0"},
-		{"dave", "127.0.0.1:9006", secure.FingerprintPrefix + "DAVE-DAVE"},
-		{"erin", "", secure.FingerprintPrefix + "ERIN-ERIN"}, // a name with no address
+	for _, b := range []struct{ name, addr string }{
+		{"bob", "127.0.0.1:9004"},
+		{"dave", "127.0.0.1:9006"},
+		{"erin", ""}, // a name with no address
 	} {
-		if err := known.Trust(b.name, b.fp); err != nil {
+		k, err := secure.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := k.Public().Fingerprint()
+		if err := known.Trust(b.name, fp, true); err != nil {
 			t.Fatal(err)
 		}
 		if b.addr != "" {
-			if err := known.Trust(b.addr, b.fp); err != nil {
+			if err := known.Trust(b.addr, fp, true); err != nil {
 				t.Fatal(err)
 			}
 		}

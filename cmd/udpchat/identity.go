@@ -1,12 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/udpchat/udpchat/internal/identity"
+	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/trust"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
 // idCommand is udpchat id: this user's key fingerprint, for comparing with
@@ -52,9 +57,10 @@ Flags:
 // list the known peers.
 func trustCommand(args []string, io stdio) int {
 	var dataDir string
-	var list bool
+	var list, isNew bool
 	fs := newFlagSet("udpchat trust")
 	fs.BoolVar(&list, "list", false, "list the known peers instead")
+	fs.BoolVar(&isNew, "new", false, "bind a PEER no key is known for yet (pin a key before first contact)")
 	fs.StringVar(&dataDir, "data-dir", "", "`DIR` of the known peers (default: the user config dir + /udpchat)")
 	help, err := parseFlags(fs, args)
 	if help {
@@ -67,7 +73,13 @@ with its owner: udpchat id), accept it:
 
 Usage:
   udpchat trust PEER FINGERPRINT   PEER is the address (HOST:PORT) or display name
+  udpchat trust --new PEER FINGERPRINT
   udpchat trust --list
+
+PEER must be one udpchat knows (trust --list), so that a typo binds
+nothing; --new binds a new one, to pin a key whose fingerprint you got
+over another channel before you first talk. A key keeps the names it has:
+a name given to a key known by another is bound to it as well.
 
 A running udpchat picks the change up at the peer's next handshake.
 
@@ -97,20 +109,40 @@ Flags:
 		if err != nil {
 			return fail(io, "trust", err)
 		}
-		w := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "ADDRESS\tNAME\tFINGERPRINT")
-		for _, e := range entries {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", orDash(e.Addr), orDashString(e.Name), e.Fingerprint)
-		}
-		w.Flush()
+		listKnown(io.out, entries)
 		return exitOK
 	}
 	peer, fingerprint := fs.Arg(0), fs.Arg(1)
-	if err := known.Trust(peer, fingerprint); err != nil {
-		return fail(io, "trust", usageError{err})
+	if err := known.Trust(peer, fingerprint, isNew); err != nil {
+		if errors.Is(err, secure.ErrBadFingerprint) || errors.Is(err, trust.ErrUnknownPeer) {
+			err = usageError{err}
+		}
+		return fail(io, "trust", err)
 	}
 	fmt.Fprintf(io.err, "udpchat: %s is now trusted as %s\n", fingerprint, peer)
 	return exitOK
+}
+
+// listKnown writes the known peers as a table. Names are the peers' own
+// choice, so they are escaped as the chat escapes them (termsafe.Line): a
+// name must not drive the terminal, hide behind a bidirectional override,
+// or forge a row with a newline. Earlier names a key still holds follow its name, in
+// parentheses.
+func listKnown(out io.Writer, entries []trust.Entry) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ADDRESS\tNAME\tFINGERPRINT")
+	for _, e := range entries {
+		name := orDashString(termsafe.Line(e.Name))
+		if len(e.Aliases) > 0 {
+			aliases := make([]string, len(e.Aliases))
+			for i, a := range e.Aliases {
+				aliases[i] = termsafe.Line(a)
+			}
+			name += " (was " + strings.Join(aliases, ", ") + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", orDash(e.Addr), name, e.Fingerprint)
+	}
+	w.Flush()
 }
 
 func orDash(a netip.AddrPort) string {

@@ -87,11 +87,12 @@ func (e *encryption) Fingerprint(peer netip.AddrPort) string {
 }
 
 // CheckName implements chat.Identities: a display name belongs to the
-// first key that used it.
+// first key that used it. A peer that passes joins the conversation, so
+// this is where its key is remembered (a handshake alone writes nothing).
 func (e *encryption) CheckName(peer netip.AddrPort, name string) error {
 	k, ok := e.conn.PeerKey(peer)
 	if !ok {
 		return errors.New("a message from " + peer.String() + " arrived with no verified key")
 	}
-	return e.known.CheckName(k, name)
+	return e.known.Admit(peer, k, name)
 }

@@ -144,11 +144,11 @@ var ErrBadFingerprint = errors.New("not a fingerprint")
 // no key must be refused, not remembered. There is no checksum to verify:
 // the fingerprint is itself a hash, and any 160 bits may be one.
 func ParseFingerprint(s string) (string, error) {
-	body, ok := strings.CutPrefix(s, FingerprintPrefix)
-	if !ok {
+	n := len(FingerprintPrefix)
+	if len(s) < n || !strings.EqualFold(s[:n], FingerprintPrefix) {
 		return "", fmt.Errorf("%w: it must start with %s", ErrBadFingerprint, FingerprintPrefix)
 	}
-	body = strings.ReplaceAll(body, "-", "")
+	body := strings.ReplaceAll(s[n:], "-", "")
 	want := fingerprintGroups * fingerprintGroupLen
 	if n := utf8.RuneCountInString(body); n != want {
 		return "", fmt.Errorf("%w: after %s it has %d letters and digits, not %d", ErrBadFingerprint, FingerprintPrefix, n, want)

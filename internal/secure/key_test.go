@@ -83,7 +83,7 @@ func TestFingerprint(t *testing.T) {
 
 func TestParseFingerprint(t *testing.T) {
 	const zero = "BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2M"
-	for _, in := range []string{zero, "BLAKE2s:gifv-5km6-mu54-fnmt-3nat-buik-j36t-uc2m", "BLAKE2s:GIFV5KM6MU54FNMT3NATBUIKJ36TUC2M"} {
+	for _, in := range []string{zero, "blake2s:gifv-5km6-mu54-fnmt-3nat-buik-j36t-uc2m", "BLAKE2s:GIFV5KM6MU54FNMT3NATBUIKJ36TUC2M"} {
 		if got, err := secure.ParseFingerprint(in); err != nil || got != zero {
 			t.Errorf("ParseFingerprint(%q) = %q, %v; want %q", in, got, err, zero)
 		}

@@ -1,23 +1,27 @@
 // Package trust remembers the identity keys of the peers this user has
 // talked to — trust on first use, as SSH does — in the known_peers file in
-// the data dir: the first key seen at an address, or under a display name,
-// is the one expected there ever after, until the user says otherwise.
+// the data dir. A key is remembered when its peer joins the conversation
+// (Admit, at its first chat message), with the address it came from and
+// the display name it uses; from then on no other key may speak from that
+// address, nor use that name or any name that key went by before, until
+// the user says otherwise (udpchat trust). A handshake alone leaves
+// nothing behind: a flood of them must not grow the file.
 //
-// The file is read afresh for every decision, so `udpchat trust` run in
-// another terminal takes effect in a running chat at its next handshake.
+// The file is parsed once and kept; each decision costs one stat to check
+// that the file is still the one parsed, so `udpchat trust` in another
+// terminal takes effect in a running chat at the peer's next handshake.
+// Writers (a chat, any number of udpchat trust) take an inter-process lock,
+// re-read the file under it and replace it atomically, so none loses
+// another's update.
 package trust
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -27,29 +31,111 @@ import (
 // FileName is the known-peers file's name in the data dir.
 const FileName = "known_peers"
 
-const header = "# udpchat known peers, one a line: ADDRESS \"NAME\" FINGERPRINT [KEY]; - for none.\n" +
-	"# udpchat adds peers here the first time it meets them. To accept a peer's new key: udpchat trust PEER FINGERPRINT\n"
+// lockName is the file whose lock orders the writers of FileName. It is
+// never removed (see lockFile).
+const lockName = FileName + ".lock"
+
+// maxAliases bounds the earlier names remembered for one key: a peer that
+// renames itself a thousand times must not grow the file without end.
+// Past it the oldest is forgotten, and so free for another key to take.
+const maxAliases = 8
+
+// ErrUnknownPeer is returned by Trust for a peer (address or name) bound
+// to no key, unless told that it is new: a typo must not bind a name.
+var ErrUnknownPeer = errors.New("unknown peer")
 
 // Entry is what is known of one identity.
 type Entry struct {
-	Addr        netip.AddrPort // where it was last seen; zero if unknown
-	Name        string         // the display name it uses; "" if unknown
+	Addr netip.AddrPort // where it was last seen; zero if unknown
+	Name string         // the display name it uses; "" if unknown
+	// Aliases are the names it used before (oldest first), still its own:
+	// after bob becomes robert, no other key may call itself bob.
+	Aliases     []string
 	Fingerprint string
 	Key         secure.PublicKey // zero if only the fingerprint is known (udpchat trust)
 }
 
-// Store is the known-peers file.
+// names is every name bound to e.
+func (e *Entry) names() []string {
+	if e.Name == "" {
+		return slices.Clone(e.Aliases)
+	}
+	return append(slices.Clone(e.Aliases), e.Name)
+}
+
+// rename makes name e's current name, keeping the one it had as an alias.
+func (e *Entry) rename(name string) {
+	if e.Name == name {
+		return
+	}
+	old := e.Name
+	e.Aliases = slices.DeleteFunc(slices.Clone(e.Aliases), func(a string) bool { return a == name })
+	e.Name = name
+	if old != "" {
+		e.addAlias(old)
+	}
+}
+
+// addName binds name to e: as its name if it has none, else as an alias.
+func (e *Entry) addName(name string) {
+	switch {
+	case e.Name == name || slices.Contains(e.Aliases, name):
+	case e.Name == "":
+		e.Name = name
+	default:
+		e.addAlias(name)
+	}
+}
+
+func (e *Entry) addAlias(name string) {
+	e.Aliases = append(slices.Clone(e.Aliases), name)
+	if len(e.Aliases) > maxAliases {
+		e.Aliases = e.Aliases[len(e.Aliases)-maxAliases:]
+	}
+}
+
+// dropName unbinds name from e.
+func (e *Entry) dropName(name string) {
+	if e.Name == name {
+		e.Name = ""
+	}
+	e.Aliases = slices.DeleteFunc(slices.Clone(e.Aliases), func(a string) bool { return a == name })
+}
+
+// Store is the known-peers file, and what was last read of it.
 type Store struct {
-	path string
-	mu   sync.Mutex // serialises read-modify-write within this process
+	path     string
+	lockPath string
+	// writeMu lets one writer of this process at a time take the file
+	// lock (which orders processes).
+	writeMu sync.Mutex
+
+	// mu guards the fields below; it is held only briefly (the secure
+	// layer asks Known and Verify with its own locks held), never across
+	// a write or while waiting for the file lock.
+	mu sync.Mutex
+	// tab is the last good reading of the file; never nil once Open
+	// returns.
+	tab *table
+	// seen is the stat of the file tab or bad came from (nil: there was
+	// no file); read is whether there has been a reading at all.
+	seen os.FileInfo
+	read bool
+	// bad, if not nil, says the file as it is now cannot be used. Until
+	// it is fixed, what the last good reading allowed is still allowed,
+	// and nothing new is trusted or written.
+	bad error
 }
 
 // Open returns the store for dir, checking that the file, if it exists,
 // can be read.
 func Open(dir string) (*Store, error) {
-	s := &Store{path: filepath.Join(dir, FileName)}
-	if _, err := s.load(); err != nil {
-		return nil, err
+	s := &Store{path: filepath.Join(dir, FileName), lockPath: filepath.Join(dir, lockName)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshLocked()
+	if s.bad != nil {
+		return nil, s.bad
 	}
 	return s, nil
 }
@@ -81,231 +167,176 @@ func (e *KeyChangedError) Error() string {
 func (s *Store) Known(addr netip.AddrPort) (secure.PublicKey, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries, err := s.load()
-	if err != nil {
-		return secure.PublicKey{}, false
-	}
-	for _, e := range entries {
-		if e.Addr == addr && !e.Key.IsZero() {
-			return e.Key, true
-		}
+	s.refreshLocked()
+	if i, ok := s.tab.byAddr[addr]; ok && !s.tab.entries[i].Key.IsZero() {
+		return s.tab.entries[i].Key, true
 	}
 	return secure.PublicKey{}, false
 }
 
-// Verify decides whether key may speak from addr: a known key may (and is
-// now known at addr); a new key at an address where another is known may
-// not (*KeyChangedError); a new key at a new address is remembered.
+// Verify decides whether key may speak from addr, as a handshake reveals
+// it: a known key may, from anywhere (peers roam); a new key may, unless
+// another is known at addr (*KeyChangedError). It writes nothing: a key is
+// remembered only when its peer joins (Admit).
 func (s *Store) Verify(addr netip.AddrPort, key secure.PublicKey) error {
+	fp := key.Fingerprint()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries, err := s.load()
-	if err != nil {
+	s.refreshLocked()
+	if err := s.tab.check(addr, fp, ""); err != nil {
 		return err
 	}
+	if _, known := s.tab.byFP[fp]; !known && s.bad != nil {
+		return s.bad
+	}
+	return nil
+}
+
+// Admit decides whether key, at addr, may join the conversation under
+// name, and if so remembers it there: the key at that address, the name
+// bound to the key (a name it used before stays bound to it too). A name
+// or address bound to another key gets a *KeyChangedError.
+func (s *Store) Admit(addr netip.AddrPort, key secure.PublicKey, name string) error {
 	fp := key.Fingerprint()
-	if i := slices.IndexFunc(entries, func(e Entry) bool { return e.Fingerprint == fp }); i >= 0 {
-		e := &entries[i]
-		if e.Key == key && (e.Addr == addr || s.addrTaken(entries, addr, fp)) {
-			return nil
+	s.mu.Lock()
+	s.refreshLocked()
+	err := s.tab.check(addr, fp, name)
+	upToDate := s.tab.upToDate(addr, key, fp, name)
+	bad := s.bad
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		return err
+	case upToDate:
+		return nil
+	case bad != nil:
+		return bad
+	}
+	return s.update(func(t *table) ([]Entry, error) {
+		if err := t.check(addr, fp, name); err != nil || t.upToDate(addr, key, fp, name) {
+			return nil, err
 		}
+		entries := t.clone()
+		i, ok := t.byFP[fp]
+		if !ok {
+			entries = append(entries, Entry{Fingerprint: fp})
+			i = len(entries) - 1
+		}
+		e := &entries[i]
 		e.Key = key
-		if !s.addrTaken(entries, addr, fp) {
+		if j, taken := t.byAddr[addr]; !taken || j == i {
 			e.Addr = addr
 		}
-		return s.save(entries)
-	}
-	if i := slices.IndexFunc(entries, func(e Entry) bool { return e.Addr == addr }); i >= 0 {
-		return &KeyChangedError{Peer: addr.String(), Name: entries[i].Name, Known: entries[i].Fingerprint, Presented: fp}
-	}
-	return s.save(append(entries, Entry{Addr: addr, Fingerprint: fp, Key: key}))
-}
-
-// addrTaken reports whether an identity other than fp is known at addr.
-func (s *Store) addrTaken(entries []Entry, addr netip.AddrPort, fp string) bool {
-	return slices.ContainsFunc(entries, func(e Entry) bool { return e.Addr == addr && e.Fingerprint != fp })
-}
-
-// CheckName decides whether key may use name: a name known for another key
-// may not be taken (*KeyChangedError); otherwise the key is now known by it.
-func (s *Store) CheckName(key secure.PublicKey, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	entries, err := s.load()
-	if err != nil {
-		return err
-	}
-	fp := key.Fingerprint()
-	if i := slices.IndexFunc(entries, func(e Entry) bool { return e.Name == name && e.Fingerprint != fp }); i >= 0 {
-		return &KeyChangedError{Peer: name, Known: entries[i].Fingerprint, Presented: fp}
-	}
-	i := slices.IndexFunc(entries, func(e Entry) bool { return e.Fingerprint == fp })
-	if i < 0 {
-		return s.save(append(entries, Entry{Name: name, Fingerprint: fp, Key: key}))
-	}
-	if entries[i].Name == name {
-		return nil
-	}
-	entries[i].Name = name
-	return s.save(entries)
+		e.rename(name)
+		return entries, nil
+	})
 }
 
 // Trust makes fingerprint the identity expected for peer (an address or a
-// display name), replacing whatever was known for it: the deliberate
+// display name), taking it from whatever key had it: the deliberate
 // acceptance of a new key. Trusting a new key at an address hands it the
-// name the old key went by there too: it is the same peer, with a new key.
-func (s *Store) Trust(peer, fingerprint string) error {
-	if !strings.HasPrefix(fingerprint, secure.FingerprintPrefix) {
-		return fmt.Errorf("%q is not a fingerprint: they look like %sXXXX-XXXX-… (udpchat id prints yours)", fingerprint, secure.FingerprintPrefix)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	entries, err := s.load()
+// names the old key went by there too: it is the same peer, with a new key.
+// A peer bound to no key yet is refused (ErrUnknownPeer: a typo must not
+// bind a name), unless isNew says the user means it. Trust never takes a
+// name from the key it trusts: a name given to a key that has one already
+// is bound to it as well.
+func (s *Store) Trust(peer, fingerprint string, isNew bool) error {
+	fp, err := secure.ParseFingerprint(fingerprint)
 	if err != nil {
-		return err
+		return fmt.Errorf("%q is %w (the peer's udpchat id prints its fingerprint)", fingerprint, err)
 	}
 	addr, err := netip.ParseAddrPort(peer)
 	byAddr := err == nil
-	// Unbind peer from every other identity, dropping entries left empty.
-	var inherited string
-	for i := range entries {
-		if entries[i].Fingerprint == fingerprint {
-			continue
+	return s.update(func(t *table) ([]Entry, error) {
+		holder, held := t.byName[peer]
+		if byAddr {
+			holder, held = t.byAddr[addr]
 		}
-		if byAddr && entries[i].Addr == addr {
-			entries[i].Addr = netip.AddrPort{}
-			inherited, entries[i].Name = entries[i].Name, ""
+		if held && t.entries[holder].Fingerprint == fp {
+			return nil, nil
 		}
-		if !byAddr && entries[i].Name == peer {
-			entries[i].Name = ""
+		if !held && !isNew {
+			what := fmt.Sprintf("as %q", peer)
+			if byAddr {
+				what = "at " + peer
+			}
+			return nil, fmt.Errorf("%w: no peer is known %s (udpchat trust --list shows who is); to bind it to %s all the same, add --new",
+				ErrUnknownPeer, what, fp)
 		}
-	}
-	entries = slices.DeleteFunc(entries, func(e Entry) bool { return !e.Addr.IsValid() && e.Name == "" && e.Key.IsZero() })
-	i := slices.IndexFunc(entries, func(e Entry) bool { return e.Fingerprint == fingerprint })
-	if i < 0 {
-		entries = append(entries, Entry{Fingerprint: fingerprint})
-		i = len(entries) - 1
-	}
-	if byAddr {
-		entries[i].Addr = addr
-		if inherited != "" {
-			entries = unbindName(entries, inherited, fingerprint)
-			entries[i].Name = inherited
+		entries := t.clone()
+		var inherited []string
+		if held {
+			old := &entries[holder]
+			if byAddr {
+				old.Addr = netip.AddrPort{}
+				inherited = old.names()
+				old.Name, old.Aliases = "", nil
+			} else {
+				old.dropName(peer)
+			}
 		}
-	} else {
-		entries[i].Name = peer
-	}
-	return s.save(entries)
-}
-
-// unbindName takes name from every identity but fingerprint's.
-func unbindName(entries []Entry, name, fingerprint string) []Entry {
-	for i := range entries {
-		if entries[i].Fingerprint != fingerprint && entries[i].Name == name {
-			entries[i].Name = ""
+		i := slices.IndexFunc(entries, func(e Entry) bool { return e.Fingerprint == fp })
+		if i < 0 {
+			entries = append(entries, Entry{Fingerprint: fp})
+			i = len(entries) - 1
 		}
-	}
-	return entries
+		e := &entries[i]
+		if byAddr {
+			e.Addr = addr
+			for _, n := range inherited {
+				e.addName(n)
+			}
+		} else {
+			e.addName(peer)
+		}
+		// A key left with no address and no name is a stranger again.
+		return slices.DeleteFunc(entries, func(e Entry) bool { return !e.Addr.IsValid() && e.Name == "" && len(e.Aliases) == 0 }), nil
+	})
 }
 
 // Entries lists what is known, for udpchat trust --list.
 func (s *Store) Entries() ([]Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.load()
+	s.refreshLocked()
+	if s.bad != nil {
+		return nil, s.bad
+	}
+	return s.tab.clone(), nil
 }
 
-func (s *Store) load() ([]Entry, error) {
-	b, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+// update applies change to the file as it is on disk: under the file lock,
+// it reads the file again if it changed, and writes what change returns
+// (nil: nothing to write), atomically. A file that cannot be read is
+// never written: it may hold keys we could not see.
+func (s *Store) update(change func(*table) ([]Entry, error)) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	unlock, err := lockFile(s.lockPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading known peers: %w", err)
+		return fmt.Errorf("cannot lock %s to update the known peers: %w", s.lockPath, err)
 	}
-	var entries []Entry
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		e, err := parseEntry(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: %v: fix or delete that line (udpchat will ask again about that peer's key)", s.path, n, err)
-		}
-		entries = append(entries, e)
+	defer unlock()
+	s.mu.Lock()
+	s.refreshLocked()
+	t, bad := s.tab, s.bad
+	s.mu.Unlock()
+	if bad != nil {
+		return bad
 	}
-	return entries, nil
-}
-
-func parseEntry(line string) (Entry, error) {
-	var e Entry
-	addr, rest, _ := strings.Cut(line, " ")
-	if addr != "-" {
-		a, err := netip.ParseAddrPort(addr)
-		if err != nil {
-			return e, fmt.Errorf("bad address %q", addr)
-		}
-		e.Addr = a
+	entries, err := change(t)
+	if entries == nil || err != nil {
+		return err
 	}
-	rest = strings.TrimLeft(rest, " ")
-	quoted, err := strconv.QuotedPrefix(rest)
-	if err != nil {
-		return e, errors.New("the name must be in double quotes")
+	if err := writeFile(s.path, entries); err != nil {
+		return err
 	}
-	e.Name, _ = strconv.Unquote(quoted)
-	fields := strings.Fields(rest[len(quoted):])
-	if len(fields) < 1 || len(fields) > 2 || !strings.HasPrefix(fields[0], secure.FingerprintPrefix) {
-		return e, errors.New("want a fingerprint, then optionally a key")
-	}
-	e.Fingerprint = fields[0]
-	if len(fields) == 2 {
-		if err := e.Key.UnmarshalText([]byte(fields[1])); err != nil {
-			return e, fmt.Errorf("bad key: %v", err)
-		}
-		if e.Key.Fingerprint() != e.Fingerprint {
-			return e, errors.New("the key does not match the fingerprint")
-		}
-	}
-	return e, nil
-}
-
-// save replaces the file atomically (a temporary file renamed over it), so
-// a crash leaves the old file or the new one, never half of one.
-func (s *Store) save(entries []Entry) error {
-	var b strings.Builder
-	b.WriteString(header)
-	for _, e := range entries {
-		addr := "-"
-		if e.Addr.IsValid() {
-			addr = e.Addr.String()
-		}
-		fmt.Fprintf(&b, "%s %s %s", addr, strconv.Quote(e.Name), e.Fingerprint)
-		if !e.Key.IsZero() {
-			k, _ := e.Key.MarshalText()
-			fmt.Fprintf(&b, " %s", k)
-		}
-		b.WriteByte('\n')
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".known_peers-*")
-	if err != nil {
-		return fmt.Errorf("saving known peers: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(b.String()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("saving known peers: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("saving known peers: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("saving known peers: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("saving known peers: %w", err)
+	// Still under the file lock: no one else can have changed it since.
+	fi, err := os.Stat(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		s.tab, s.seen, s.read, s.bad = newTable(entries), fi, true, nil
 	}
 	return nil
 }
