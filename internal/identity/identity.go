@@ -50,19 +50,36 @@ func read(path string) (secure.PrivateKey, error) {
 	if err != nil {
 		return key, fmt.Errorf("reading your identity key: %w", err)
 	}
+	var stated string // the fingerprint the file's comment gives
 	for line := range bytes.Lines(b) {
 		line = bytes.TrimSpace(line)
-		if len(line) == 0 || line[0] == '#' {
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == '#' {
+			if _, fp, ok := bytes.Cut(line, []byte(fingerprintLabel)); ok && stated == "" {
+				stated = string(bytes.TrimSpace(fp))
+			}
 			continue
 		}
 		if err := key.UnmarshalText(line); err != nil || key.IsZero() {
 			break
+		}
+		// A key that decodes may still be damaged: one changed character
+		// is another valid key, another identity, that no peer knows.
+		// The fingerprint written beside it when it was made tells.
+		if fp := key.Public().Fingerprint(); stated != "" && stated != fp {
+			return secure.PrivateKey{}, fmt.Errorf("%w: %s holds a key whose fingerprint is %s, but the file says it is %s: the file was changed. Restore it from a backup; if you have none, move it aside and udpchat will make a new identity (peers will then see a new key and must accept it)",
+				ErrCorrupt, path, fp, stated)
 		}
 		return key, nil
 	}
 	return key, fmt.Errorf("%w: %s is not a udpchat identity key: move it aside and udpchat will make a new identity (peers will then see a new key and must accept it)",
 		ErrCorrupt, path)
 }
+
+// fingerprintLabel precedes the key's fingerprint in the file's comment.
+const fingerprintLabel = "Fingerprint "
 
 // create makes a new key and writes it without ever leaving a partial or
 // world-readable file: a temporary file (0600), synced, then linked into
@@ -82,7 +99,7 @@ func create(path string) (secure.PrivateKey, error) {
 		return key, fmt.Errorf("saving your identity key in %s: %w", filepath.Dir(path), err)
 	}
 	defer os.Remove(tmp.Name())
-	fmt.Fprintf(tmp, "# udpchat identity key: keep it secret. Fingerprint %s\n%s\n", key.Public().Fingerprint(), text)
+	fmt.Fprintf(tmp, "# udpchat identity key: keep it secret. %s%s\n%s\n", fingerprintLabel, key.Public().Fingerprint(), text)
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return key, fmt.Errorf("saving your identity key: %w", err)

@@ -89,3 +89,40 @@ func TestCorruptIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// One changed character in identity.key made another valid key, and so a
+// new identity, silently (issue 16, item 3). The fingerprint the file
+// states beside the key catches it; a file without one (written by hand)
+// is taken as it is.
+func TestChangedKeyIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comment, keyLine, _ := strings.Cut(string(b), "\n")
+	// Change one character of the key to another that still decodes.
+	changed := []byte(keyLine)
+	if changed[5] == 'A' {
+		changed[5] = 'B'
+	} else {
+		changed[5] = 'A'
+	}
+	if err := os.WriteFile(path, []byte(comment+"\n"+string(changed)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(dir)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "the file was changed") {
+		t.Fatalf("Load of a changed key: %v, want ErrCorrupt naming the file and saying it was changed", err)
+	}
+	if err := os.WriteFile(path, changed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err != nil {
+		t.Errorf("a key file without the fingerprint comment: %v", err)
+	}
+}

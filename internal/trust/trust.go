@@ -44,6 +44,13 @@ const maxAliases = 8
 // to no key, unless told that it is new: a typo must not bind a name.
 var ErrUnknownPeer = errors.New("unknown peer")
 
+// unknownPeerError is an ErrUnknownPeer that says which peer, and what to
+// do.
+type unknownPeerError string
+
+func (e unknownPeerError) Error() string        { return string(e) }
+func (e unknownPeerError) Is(target error) bool { return target == ErrUnknownPeer }
+
 // Entry is what is known of one identity.
 type Entry struct {
 	Addr netip.AddrPort // where it was last seen; zero if unknown
@@ -260,8 +267,8 @@ func (s *Store) Trust(peer, fingerprint string, isNew bool) error {
 			if byAddr {
 				what = "at " + peer
 			}
-			return nil, fmt.Errorf("%w: no peer is known %s (udpchat trust --list shows who is); to bind it to %s all the same, add --new",
-				ErrUnknownPeer, what, fp)
+			return nil, unknownPeerError(fmt.Sprintf("no peer is known %s (udpchat trust --list shows who is); to bind it to %s all the same, add --new",
+				what, fp))
 		}
 		entries := t.clone()
 		var inherited []string
