@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -106,4 +107,60 @@ func TestDamagedKnownPeersIsAnError(t *testing.T) {
 	want := regexp.QuoteMeta(path + " line 1 is longer than 64 KiB: fix or delete that line")
 	wantFailure(t, []string{"trust", "--list", "--data-dir", dir}, 1, want)
 	wantFailure(t, []string{"-l", anyPort, "-n", "alice", "--data-dir", dir}, 1, want)
+}
+
+// 40 udpchat trust while the chat saved 600 new peers: 12 of the trusts
+// survived and 12 peers were lost (issue 16, item 8). Here the chat's
+// writes come from this process, through the store the chat uses, and the
+// trusts are udpchat processes of their own.
+func TestConcurrentTrustLosesNothing(t *testing.T) {
+	dir := privateDir(t)
+	known, err := trust.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const peers, trusts = 600, 40
+	fps := make([]string, trusts)
+	procs := make([]*proc, trusts)
+	for i := range trusts {
+		fps[i] = strings.TrimSpace(runOK(t, "id", "--data-dir", privateDir(t)))
+	}
+	for i := range trusts {
+		procs[i] = udpchat(t, "trust", "--new", "--data-dir", dir, "friend"+strconv.Itoa(i), fps[i])
+	}
+	for i := range peers {
+		k, err := secure.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1, byte(i % 250)}), uint16(20000+i))
+		if err := known.Admit(addr, k.Public(), "peer"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range procs {
+		p.wantExit(t, 0)
+	}
+	entries, err := known.Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := make(map[string]string)
+	for _, e := range entries {
+		byName[e.Name] = e.Fingerprint
+	}
+	lost := 0
+	for i := range peers {
+		if _, ok := byName["peer"+strconv.Itoa(i)]; !ok {
+			lost++
+		}
+	}
+	for i, fp := range fps {
+		if byName["friend"+strconv.Itoa(i)] != fp {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Errorf("%d of %d updates lost (%d entries)", lost, peers+trusts, len(entries))
+	}
 }
