@@ -72,3 +72,37 @@ func runOK(t *testing.T, args ...string) string {
 	p.wantExit(t, 0)
 	return p.stdout.String()
 }
+
+// The impostor of issue 16, item 1: the client knows "server" at one
+// address; an impostor under that name listens at another, and the client
+// is pointed there. The client's check of the impostor's name came only
+// with its hello, after SECRET had gone: the impostor printed it and the
+// client's history marked it delivered. Now SECRET waits, as for a peer
+// that does not answer, and the impostor never sees it.
+func TestNothingGoesToAnImpostor(t *testing.T) {
+	clientDir := privateDir(t)
+	server := udpchat(t, "-l", anyPort, "-n", "server", "--data-dir", privateDir(t))
+	serverAddr := server.listening(t)
+	first := udpchat(t, "-l", anyPort, "-n", "client", "-p", serverAddr, "--data-dir", clientDir)
+	first.say(t, "hello server")
+	server.stdout.waitLine(t, `^client: hello server$`)
+	first.wantExit(t, 0)
+
+	impostor := udpchat(t, "-l", anyPort, "-n", "server", "--data-dir", privateDir(t))
+	impostorAddr := impostor.listening(t)
+	client := udpchat(t, "-l", anyPort, "-n", "client", "-p", impostorAddr, "--data-dir", clientDir, "--timeout", "2s")
+	client.say(t, "SECRET")
+	client.stderr.waitLine(t, `^udpchat: WARNING: server presented a different identity key than before`)
+	client.wantExit(t, 1)
+	client.stderr.waitLine(t, `not delivered`)
+	impostor.stdin.Close()
+	impostor.exit(t)
+	if out := impostor.stdout.String(); strings.Contains(out, "SECRET") {
+		t.Errorf("the impostor was sent SECRET: %q", out)
+	}
+	pending := runOK(t, "history", "--pending", "--data-dir", clientDir)
+	if !strings.Contains(pending, "SECRET") {
+		t.Errorf("SECRET is not pending in the client's outbox:\n%s", pending)
+	}
+	server.wantExit(t, 0)
+}

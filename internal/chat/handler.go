@@ -71,6 +71,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		case !p.joined:
 			p.joined, p.present, p.member, p.state, p.name = true, true, true, PeerOnline, m.Name
 			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
+			evs = append(evs, n.releaseLocked(p)...)
 		case m.Kind == wire.ChatHello && m.Name != p.name:
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
 			p.name = m.Name
@@ -203,7 +204,7 @@ func (n *Node) PeerUp(peer netip.AddrPort) {
 // (WaitDelivered included: a program that exits then must not leave it
 // pending, to be sent again at its next start).
 func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
-	r := sentRef{peer, ref}
+	r := sentRef{peer: peer, ref: ref}
 	n.outMu.Lock()
 	n.mu.Lock()
 	s, pending := n.pending[r]

@@ -1,10 +1,12 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -174,5 +176,82 @@ func TestSendsGoOnlyToPeersTheUserSaw(t *testing.T) {
 	sends := link.takeSends()
 	if len(sends) != 1 || sends[0].peer != carol {
 		t.Errorf("sent to %v, want carol alone", sends)
+	}
+}
+
+// sentTexts are the texts of the chat messages (not hellos) in sends.
+func sentTexts(t *testing.T, sends []fakeSend) []string {
+	t.Helper()
+	var texts []string
+	for _, s := range sends {
+		m, err := wire.ParseChat(s.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind != wire.ChatHello {
+			texts = append(texts, s.peer.String()+" "+m.Text)
+		}
+	}
+	return texts
+}
+
+// An impostor at an address we chose, with a key new to us there, passed
+// the handshake's check; only its hello showed it claims a name another
+// key holds — by when it had our message, and acknowledged it (issue 16,
+// item 1). Now nothing goes to a peer before it joins: it waits, pending,
+// and goes once the user accepts the key (and the hello comes again), or
+// not at all if cancelled meanwhile.
+func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
+	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
+	n, link := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	if err := n.Connect(bob); err != nil {
+		t.Fatal(err)
+	}
+	n.PeerUp(bob)
+	sent, err := n.Send("SECRET")
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("Send: %v, %v", sent, err)
+	}
+	cancelled, err := n.Send("never mind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Cancel(cancelled[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	hello := chatPayload(t, wire.ChatHello, "bob", "")
+	if err := n.Receive(bob, hello); !errors.Is(err, errImpostor) {
+		t.Fatalf("Receive of the impostor's hello: %v, want the refusal", err)
+	}
+	if got := sentTexts(t, link.takeSends()); len(got) != 0 {
+		t.Fatalf("sent to a peer whose name was refused: %q", got)
+	}
+	if u := n.Undelivered(); len(u) != 1 || u[0].Text != "SECRET" {
+		t.Errorf("Undelivered = %v, want SECRET, waiting", u)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := n.WaitDelivered(ctx); err == nil {
+		t.Error("WaitDelivered returned with SECRET held")
+	}
+
+	ids.allow("bob") // udpchat trust
+	if err := n.Receive(bob, hello); err != nil {
+		t.Fatal(err)
+	}
+	sends := link.takeSends()
+	if got := sentTexts(t, sends); len(got) != 1 || got[0] != bob.String()+" SECRET" {
+		t.Fatalf("once bob joined, sent %q, want SECRET only", got)
+	}
+	n.Delivered(bob, sends[len(sends)-1].ref)
+	if err := n.WaitDelivered(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Once joined, a message goes at once.
+	if _, err := n.Send("hi"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sentTexts(t, link.takeSends()); len(got) != 1 {
+		t.Errorf("to a joined peer, sent %q", got)
 	}
 }

@@ -114,20 +114,25 @@ type Node struct {
 	// link may still deliver.
 	cancelled map[sentRef]MessageID
 	sendSeq   uint64          // orders pending by when it was sent
+	heldSeq   uint64          // numbers the refs of held messages (see holdLocked)
 	drained   chan struct{}   // closed whenever pending is empty
 	lastTurn  <-chan struct{} // the done channel of the latest turn
 }
 
 // sentRef names one message on the link: the peer and the ref Link.Send
-// returned for it.
+// returned for it — or, if held, a ref of the node's own for a message it
+// has not given the link yet (see holdLocked).
 type sentRef struct {
 	peer netip.AddrPort
 	ref  uint64
+	held bool
 }
 
 type pendingSent struct {
 	seq uint64
 	Sent
+	// payload is a held message's, for the link once the peer joins.
+	payload []byte
 }
 
 // New returns a node that runs on the link newLink builds with the node as
@@ -335,17 +340,13 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 			unsent = append(unsent, p.addr)
 			continue
 		}
-		ref, err := n.link.Send(p.addr, payload)
-		if err != nil {
+		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, At: now}
+		if err := n.sendLocked(p, payload, s); err != nil {
 			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
 			unsent = append(unsent, p.addr)
 			continue
 		}
-		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, At: now}
 		sent = append(sent, s)
-		if !n.plain {
-			n.addPendingLocked(sentRef{p.addr, ref}, s)
-		}
 	}
 	evs := make([]Event, len(sent))
 	for i, s := range sent {
@@ -391,6 +392,75 @@ func (n *Node) encodeLocked(kind wire.ChatKind, id MessageID, text string) ([]by
 		return wire.AppendPlain(nil, n.name, text)
 	}
 	return wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: id, Name: n.name, Text: text})
+}
+
+// sendLocked gives payload, our message s, to the link for p — or holds it
+// until p joins. n.mu must be held and n.link set; payload must not change
+// afterwards.
+//
+// On a link with identities a peer gets our messages only once it has
+// joined this session: once its hello (or any message) passed
+// Identities.CheckName. Before that its key is only known to have passed
+// the handshake's check, which cannot see the name it will claim; an
+// impostor at a new address under a known peer's name would otherwise get
+// — and acknowledge — what we sent before its hello was refused. A held
+// message waits, pending, as it would for an unreachable peer.
+func (n *Node) sendLocked(p *peer, payload []byte, s Sent) error {
+	if n.ids != nil && !p.joined {
+		return n.holdLocked(p, payload, s)
+	}
+	ref, err := n.link.Send(p.addr, payload)
+	if err != nil {
+		return err
+	}
+	if !n.plain {
+		n.addPendingLocked(sentRef{peer: p.addr, ref: ref}, s)
+	}
+	return nil
+}
+
+// holdLocked keeps our message s for p, pending, until p joins
+// (releaseLocked). The first one held asks the link to reach p, as sending
+// would have. n.mu must be held.
+func (n *Node) holdLocked(p *peer, payload []byte, s Sent) error {
+	if len(p.held) == 0 {
+		if err := n.link.Connect(p.addr); err != nil {
+			return err
+		}
+	}
+	n.heldSeq++
+	r := sentRef{peer: p.addr, ref: n.heldSeq, held: true}
+	n.addPendingLocked(r, s)
+	ps := n.pending[r]
+	ps.payload = payload
+	n.pending[r] = ps
+	p.held = append(p.held, r)
+	return nil
+}
+
+// releaseLocked gives the link, in order, what was held for p, which has
+// just joined; those Cancel took meanwhile are gone. It returns an Error
+// for each the link refuses, which is held again. n.mu must be held.
+func (n *Node) releaseLocked(p *peer) []Event {
+	held := p.held
+	p.held = nil
+	var evs []Event
+	for _, r := range held {
+		ps, ok := n.pending[r]
+		if !ok {
+			continue
+		}
+		ref, err := n.link.Send(p.addr, ps.payload)
+		if err != nil {
+			evs = append(evs, Error{Err: fmt.Errorf("send %s to %s: %w; it waits", ps.ID, p.displayName(), err)})
+			p.held = append(p.held, r)
+			continue
+		}
+		delete(n.pending, r)
+		ps.payload = nil
+		n.pending[sentRef{peer: p.addr, ref: ref}] = ps
+	}
+	return evs
 }
 
 func (n *Node) addPendingLocked(r sentRef, s Sent) {

@@ -131,7 +131,9 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 	n.mu.Lock()
 	for _, r := range done {
 		delete(n.pending, r)
-		n.cancelled[r] = id
+		if !r.held { // a held one never reached the link, so is never delivered
+			n.cancelled[r] = id
+		}
 		cancelled = append(cancelled, Cancelled{ID: id, To: r.peer})
 	}
 	if len(done) > 0 && len(n.pending) == 0 {
@@ -172,14 +174,13 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 			evs = append(evs, Error{Err: fmt.Errorf("message %x in the outbox for %s cannot be sent: %w", m.ID, addr, err)})
 			continue
 		}
-		n.peerLocked(addr).member = true // we sent it this before
-		ref, err := n.link.Send(addr, payload)
-		if err != nil {
+		p := n.peerLocked(addr)
+		p.member = true // we sent it this before
+		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, At: m.At}
+		if err := n.sendLocked(p, payload, s); err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})
 			continue
 		}
-		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, At: m.At}
-		n.addPendingLocked(sentRef{addr, ref}, s)
 		evs = append(evs, s)
 	}
 	return evs

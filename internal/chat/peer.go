@@ -48,8 +48,13 @@ type peer struct {
 	name  string
 	state PeerState
 	// joined says the current session has carried a chat message, so
-	// Joined has been emitted for it; PeerUp and PeerClosed reset it.
+	// Joined has been emitted for it; PeerUp and PeerClosed reset it. On
+	// a link with identities, only a joined peer gets our messages (see
+	// Node.sendLocked).
 	joined bool
+	// held are our messages for this peer that wait until it joins, in
+	// the order they were sent; each is in Node.pending.
+	held []sentRef
 	// present says a Joined was emitted and no Left since: only then is
 	// the peer's coming and going news to a UI. One that never joined (an
 	// impostor whose messages are refused, say) leaves unannounced, where
