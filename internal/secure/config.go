@@ -35,6 +35,13 @@ type Config struct {
 	// initiation alone could be a replay from a forged address).
 	Verify func(peer netip.AddrPort, key PublicKey) error
 
+	// PeerRefused, if set, is told that the peer at an address, holding
+	// key (which Verify accepted), refused us: our key, or what we said
+	// with it (Conn.Refuse). The refusal is authenticated: it was sealed
+	// in our session with that key. Called from ReadFrom, with no lock
+	// held.
+	PeerRefused func(peer netip.AddrPort, key PublicKey)
+
 	// Logger receives handshake events (Debug), refusals (Warn) and, at
 	// Debug and rate-limited, drops. Nil discards.
 	Logger *slog.Logger

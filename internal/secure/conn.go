@@ -470,8 +470,76 @@ func (c *Conn) receive(b []byte, from netip.AddrPort, now time.Time) []byte {
 		c.receiveFinish(b, from, now)
 	case wire.TypeCookie:
 		c.receiveCookie(b, from, now)
+	case wire.TypeRefused:
+		c.receiveRefusal(b, from)
 	}
 	return nil
+}
+
+// Refuse tells peer, on its current session, that the layer above refused
+// what it sent (its name, say: see Config.Verify for refusals of its key):
+// a refusal, sealed in the session, which the peer's Config.PeerRefused
+// hears of. At most one a HandshakeRetry per peer: the peer resends what
+// was refused, and one refusal a resend would be noise. Without a current
+// session it does nothing.
+func (c *Conn) Refuse(peer netip.AddrPort) {
+	c.mu.Lock()
+	p := c.peers[udp.Unmap(peer)]
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kp := c.usableCurrent(p, now)
+	if kp == nil || now.Sub(p.lastRefusal) < c.cfg.HandshakeRetry {
+		return
+	}
+	p.lastRefusal = now
+	c.write(kp.sealRefusal(p.buf[:0]), p.addr)
+}
+
+// receiveRefusal opens a refusal of our key (see refused) and, if it is
+// authentic, tells Config.PeerRefused. Anyone can send the bytes; only the
+// peer we verified in that session can seal them.
+func (c *Conn) receiveRefusal(b []byte, from netip.AddrPort) {
+	h, tag, err := wire.ParseRefused(b)
+	if err != nil {
+		c.drop(reasonOf(err), from, err)
+		return
+	}
+	c.mu.Lock()
+	s := c.index[h.Receiver]
+	switch {
+	case s == nil || s.kp == nil:
+		c.mu.Unlock()
+		c.drop(DropUnknownIndex, from, nil)
+		return
+	case s.addr != from:
+		c.mu.Unlock()
+		c.drop(DropWrongAddress, from, nil)
+		return
+	}
+	p, kp := s.peer, s.kp
+	c.mu.Unlock()
+	p.mu.Lock()
+	ok := !kp.retired
+	reason := DropUnknownIndex
+	if ok {
+		_, reason, ok = kp.open(h, b[:wire.DataHeaderLen], tag)
+	}
+	key := kp.remoteKey
+	p.mu.Unlock()
+	if !ok {
+		c.drop(reason, from, nil)
+		return
+	}
+	c.count.refusals.Add(1)
+	c.log.Debug("secure: the peer refused our key", "peer", from, "key", key.Fingerprint())
+	if c.cfg.PeerRefused != nil {
+		c.cfg.PeerRefused(from, key)
+	}
 }
 
 // receiveData opens a data datagram.
@@ -557,6 +625,7 @@ func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from
 	if err := c.verify(from, kp.remoteKey); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, kp.remoteKey, err)
+		c.write(kp.sealRefusal(nil), from)
 		return nil
 	}
 	if !c.establish(rh, kp, from, now) {

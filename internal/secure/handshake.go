@@ -402,17 +402,23 @@ func (c *Conn) receiveFinish(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	var rk PublicKey
 	copy(rk[:], rh.state.PeerStatic())
+	kp := c.newKeypair(cs2, cs1, now)
+	kp.localIndex, kp.remoteIndex, kp.remoteKey = rh.localIndex, rh.remoteIndex, rk
 	if err := c.verify(from, rk); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, rk, err)
+		c.write(kp.sealRefusal(nil), from)
 		return
 	}
-	kp := c.newKeypair(cs2, cs1, now)
-	kp.localIndex, kp.remoteIndex, kp.remoteKey = rh.localIndex, rh.remoteIndex, rk
 	c.establish(rh, kp, from, now)
 }
 
-// refused counts and logs a session Verify refused.
+// refused counts and logs a session Verify refused. The caller then tells
+// the peer, with a refusal sealed in that session: it has proven its
+// address (msg3, or IK data, names an index we sent only there) and holds
+// the key we refuse, so the refusal — 30 bytes, less than what caused it —
+// goes only to whoever can open it, and tells it nothing the silence that
+// would follow does not (see docs/PROTOCOL.md, S4.6).
 func (c *Conn) refused(from netip.AddrPort, key PublicKey, err error) {
 	c.count.drops[DropRefused].Add(1)
 	if c.logLimit.allow(time.Now()) {

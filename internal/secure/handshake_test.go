@@ -1,8 +1,10 @@
 package secure_test
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -154,7 +156,14 @@ func TestVerifyRefuses(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := udp.NewMemNetwork()
 				kA, kB := mustKey(t), mustKey(t)
+				var refusedBy []string
+				var mu sync.Mutex
 				ca, cb := secure.Config{Static: kA}, secure.Config{Static: kB}
+				ca.PeerRefused = func(peer netip.AddrPort, key secure.PublicKey) {
+					mu.Lock()
+					refusedBy = append(refusedBy, peer.String()+" "+key.Fingerprint())
+					mu.Unlock()
+				}
 				if tc.refuseA {
 					ca.Verify = refuse
 				}
@@ -181,6 +190,25 @@ func TestVerifyRefuses(t *testing.T) {
 				}
 				t.Logf("refusals %d, A %+v", st.Drops[secure.DropRefused], a.conn.Stats())
 				b.r.none(t)
+				// A responder that refuses tells the initiator, in a
+				// refusal it alone can open, smaller than what caused it.
+				mu.Lock()
+				got := refusedBy
+				mu.Unlock()
+				refusals := b.rec.types()[wire.TypeRefused]
+				switch {
+				case tc.refuseA && (len(got) > 0 || refusals > 0):
+					t.Errorf("A refused, yet B sent %d refusals and A heard %q", refusals, got)
+				case !tc.refuseA && (len(got) == 0 || refusals == 0):
+					t.Errorf("B refused; it sent %d refusals, and A heard %q", refusals, got)
+				case !tc.refuseA && got[0] != addrB.String()+" "+kB.Public().Fingerprint():
+					t.Errorf("A heard %q, want B's address and key", got[0])
+				}
+				for _, d := range b.rec.all() {
+					if d.b[1] == wire.TypeRefused && (len(d.b) != wire.RefusedLen || d.to != addrA) {
+						t.Errorf("a refusal of %d bytes to %v", len(d.b), d.to)
+					}
+				}
 				a.close(t)
 				b.close(t)
 			})
@@ -241,4 +269,53 @@ func TestFallbackToXX(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The layer above may refuse what a peer says on a live session (its name,
+// say): Refuse tells the peer, at most once a HandshakeRetry, and only the
+// peer can be told: a refusal changed in flight, or replayed, is dropped.
+func TestRefuse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		kA, kB := mustKey(t), mustKey(t)
+		heard := make(chan string, 10)
+		ca := secure.Config{Static: kA, PeerRefused: func(peer netip.AddrPort, key secure.PublicKey) {
+			heard <- peer.String() + " " + key.Fingerprint()
+		}}
+		a, b := newSide(t, n, addrA, ca), newSide(t, n, addrB, secure.Config{Static: kB})
+		if !sendUntil(t, a, addrB, "hello", receivedFrom(b.r, "hello")) {
+			t.Fatal("no session")
+		}
+		b.conn.Refuse(addrA)
+		b.conn.Refuse(addrA) // within HandshakeRetry: not sent again
+		synctest.Wait()
+		if got := len(heard); got != 1 {
+			t.Fatalf("A heard %d refusals, want 1", got)
+		}
+		if got := <-heard; got != addrB.String()+" "+kB.Public().Fingerprint() {
+			t.Errorf("A heard %q", got)
+		}
+		var refusal []byte
+		for _, d := range b.rec.all() {
+			if d.b[1] == wire.TypeRefused {
+				refusal = d.b
+			}
+		}
+		// Replayed, and forged from it: nothing.
+		raw := listen(t, n, addrC)
+		forged := bytes.Clone(refusal)
+		forged[len(forged)-1] ^= 1
+		for _, d := range [][]byte{refusal, forged} {
+			if _, err := raw.WriteTo(d, addrA); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if len(heard) != 0 || a.conn.Stats().RefusedBy != 1 {
+			t.Errorf("after a replay and a forgery from another address: %d more heard, RefusedBy %d", len(heard), a.conn.Stats().RefusedBy)
+		}
+		raw.Close()
+		a.close(t)
+		b.close(t)
+	})
 }

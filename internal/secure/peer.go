@@ -74,11 +74,17 @@ func (c *Conn) newKeypair(send, recv *noise.CipherState, now time.Time) *keypair
 }
 
 // seal appends the data datagram carrying pkt to b.
-func (kp *keypair) seal(b, pkt []byte) []byte {
+func (kp *keypair) seal(b, pkt []byte) []byte { return kp.sealAs(b, wire.AppendDataHeader, pkt) }
+
+// sealRefusal appends a refusal (see Conn.Refuse) to b: no packet, only
+// the tag, under the next counter like any datagram of the session.
+func (kp *keypair) sealRefusal(b []byte) []byte { return kp.sealAs(b, wire.AppendRefusedHeader, nil) }
+
+func (kp *keypair) sealAs(b []byte, appendHeader func([]byte, wire.DataHeader) []byte, pkt []byte) []byte {
 	n := kp.sendCounter
 	kp.sendCounter++
 	start := len(b)
-	b = wire.AppendDataHeader(b, wire.DataHeader{Receiver: kp.remoteIndex, Counter: n})
+	b = appendHeader(b, wire.DataHeader{Receiver: kp.remoteIndex, Counter: n})
 	binary.LittleEndian.PutUint64(kp.sendNonce[4:], n)
 	return kp.send.Seal(b, kp.sendNonce[:], pkt, b[start:])
 }
@@ -147,6 +153,8 @@ type peer struct {
 	// sendingSince is when we first sent after last hearing from the peer;
 	// zero once we hear from it.
 	sendingSince time.Time
+	// lastRefusal is when Refuse last sent the peer a refusal.
+	lastRefusal time.Time
 
 	buf [wire.MaxDatagram]byte // sealing scratch space
 }

@@ -56,6 +56,7 @@ type Stats struct {
 	Fallbacks           uint64 // IK given up for XX
 	CookiesSent         uint64 // cookie replies, instead of handshake work
 	CookiesReceived     uint64
+	RefusedBy           uint64 // authentic refusals of our key by peers (Config.PeerRefused)
 
 	// Table sizes now: the bounds the Config sets hold for these.
 	Peers, HalfOpen, Indexes, RateLimitSources int
@@ -78,6 +79,7 @@ type counters struct {
 	hsStarted, hsCompleted    atomic.Uint64
 	rekeys, fallbacks         atomic.Uint64
 	cookiesSent, cookiesRecv  atomic.Uint64
+	refusals                  atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -87,6 +89,7 @@ func (c *counters) snapshot() Stats {
 		HandshakesStarted: c.hsStarted.Load(), HandshakesCompleted: c.hsCompleted.Load(),
 		Rekeys: c.rekeys.Load(), Fallbacks: c.fallbacks.Load(),
 		CookiesSent: c.cookiesSent.Load(), CookiesReceived: c.cookiesRecv.Load(),
+		RefusedBy: c.refusals.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()

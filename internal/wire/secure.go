@@ -46,6 +46,14 @@ import (
 //	| 1 | 0x16 | receiver | counter (8)| ciphertext (packet + 16) |
 //	+---+------+----------+------------+-----------------+
 //	 0   1      2          6            14
+//
+// Refusal (RefusedLen = 30 bytes): a data datagram's header with its own
+// type, and no packet, only the tag: sealed in a session whose peer's key
+// the sender refused (docs/PROTOCOL.md, section S4.6).
+//
+//	+---+------+----------+------------+----------+
+//	| 1 | 0x17 | receiver | counter (8)| tag (16) |
+//	+---+------+----------+------------+----------+
 
 // Secure datagram types (the second byte).
 const (
@@ -56,6 +64,7 @@ const (
 	TypeFinishXX = 0x14 // Noise XX message 3, from the initiator
 	TypeCookie   = 0x15 // cookie reply: "prove your address first"
 	TypeData     = 0x16 // an encrypted transport packet
+	TypeRefused  = 0x17 // "I refuse your key", sealed in the session it refuses
 )
 
 // Field sizes.
@@ -100,6 +109,8 @@ const (
 	DataHeaderLen = prefixLen + IndexLen + CounterLen
 	// DataOverhead is what a data datagram adds to the packet it carries.
 	DataOverhead = DataHeaderLen + TagLen
+	// RefusedLen is a refusal's size: a data datagram with no packet.
+	RefusedLen = DataOverhead
 )
 
 // Initiation is a handshake initiation (TypeInitXX or TypeInitIK).
@@ -281,19 +292,37 @@ type DataHeader struct {
 
 // AppendDataHeader appends a data datagram's header; the sealed packet
 // follows it.
-func AppendDataHeader(b []byte, h DataHeader) []byte {
-	b = append(b, Version, TypeData)
+func AppendDataHeader(b []byte, h DataHeader) []byte { return appendSealedHeader(b, TypeData, h) }
+
+// AppendRefusedHeader appends a refusal's header; the tag of an empty
+// plaintext, sealed with the header as additional data, follows it.
+func AppendRefusedHeader(b []byte, h DataHeader) []byte { return appendSealedHeader(b, TypeRefused, h) }
+
+func appendSealedHeader(b []byte, t byte, h DataHeader) []byte {
+	b = append(b, Version, t)
 	b = binary.BigEndian.AppendUint32(b, h.Receiver)
 	return binary.BigEndian.AppendUint64(b, h.Counter)
 }
 
 // ParseData decodes a data datagram's header and returns it with the
 // ciphertext that follows (a slice of b, at least TagLen bytes).
-func ParseData(b []byte) (DataHeader, []byte, error) {
+func ParseData(b []byte) (DataHeader, []byte, error) { return parseSealed(b, TypeData) }
+
+// ParseRefused decodes a refusal's header and returns it with the tag
+// that follows (a slice of b). A refusal is exactly RefusedLen bytes.
+func ParseRefused(b []byte) (DataHeader, []byte, error) {
+	h, tag, err := parseSealed(b, TypeRefused)
+	if err == nil && len(b) != RefusedLen {
+		err = ErrMalformed
+	}
+	return h, tag, err
+}
+
+func parseSealed(b []byte, t byte) (DataHeader, []byte, error) {
 	if len(b) > MaxDatagram {
 		return DataHeader{}, nil, errTooBigDatagram(len(b))
 	}
-	if err := checkPrefix(b, TypeData); err != nil {
+	if err := checkPrefix(b, t); err != nil {
 		return DataHeader{}, nil, err
 	}
 	if len(b) < DataOverhead {
@@ -319,7 +348,7 @@ func SecureType(b []byte) (byte, error) {
 	if b[0] != Version {
 		return 0, fmt.Errorf("%w %d", ErrVersion, b[0])
 	}
-	if b[1] < TypeInitXX || b[1] > TypeData {
+	if b[1] < TypeInitXX || b[1] > TypeRefused {
 		return 0, fmt.Errorf("%w 0x%02x", ErrType, b[1])
 	}
 	return b[1], nil

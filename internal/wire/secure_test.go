@@ -203,7 +203,10 @@ func TestSecureRejects(t *testing.T) {
 		{"data type", parseData, mustHex("01 01" + rep("00", 40)), ErrType},
 		{"data no tag", parseData, mustHex("01 16" + rep("00", DataOverhead-3)), ErrTruncated},
 		{"type: transport", secureType, mustHex("01 01"), ErrType},
-		{"type: 0x17", secureType, mustHex("01 17"), ErrType},
+		{"type: 0x18", secureType, mustHex("01 18"), ErrType},
+		{"refused long", parseRefused, mustHex("01 17" + rep("00", RefusedLen-1)), ErrMalformed},
+		{"refused short", parseRefused, mustHex("01 17" + rep("00", RefusedLen-3)), ErrTruncated},
+		{"refused type", parseRefused, mustHex("01 16" + rep("00", RefusedLen-2)), ErrType},
 		{"type: 0x0f", secureType, mustHex("01 0f"), ErrType},
 		{"type: version", secureType, mustHex("02 10"), ErrVersion},
 		{"type: empty", secureType, nil, ErrTruncated},
@@ -218,12 +221,13 @@ func TestSecureRejects(t *testing.T) {
 	}
 }
 
-func parseInit(b []byte) error   { _, err := ParseInitiation(b); return err }
-func parseResp(b []byte) error   { _, err := ParseResponse(b); return err }
-func parseFinish(b []byte) error { _, err := ParseFinish(b); return err }
-func parseCookie(b []byte) error { _, err := ParseCookieReply(b); return err }
-func parseData(b []byte) error   { _, _, err := ParseData(b); return err }
-func secureType(b []byte) error  { _, err := SecureType(b); return err }
+func parseInit(b []byte) error    { _, err := ParseInitiation(b); return err }
+func parseResp(b []byte) error    { _, err := ParseResponse(b); return err }
+func parseFinish(b []byte) error  { _, err := ParseFinish(b); return err }
+func parseCookie(b []byte) error  { _, err := ParseCookieReply(b); return err }
+func parseData(b []byte) error    { _, _, err := ParseData(b); return err }
+func parseRefused(b []byte) error { _, _, err := ParseRefused(b); return err }
+func secureType(b []byte) error   { _, err := SecureType(b); return err }
 
 func TestSecureAllocs(t *testing.T) {
 	ini := mustHex(initiationGolden[1].hex)
@@ -346,8 +350,40 @@ func FuzzSecureType(f *testing.F) {
 			checkFuzzErr(t, b, err)
 			return
 		}
-		if ty < TypeInitXX || ty > TypeData || b[0] != Version {
+		if ty < TypeInitXX || ty > TypeRefused || b[0] != Version {
 			t.Fatalf("SecureType(%x) = 0x%02x", b, ty)
+		}
+	})
+}
+
+func TestRefusedGolden(t *testing.T) {
+	h := DataHeader{Receiver: 0x01020304, Counter: 0x1122334455667788}
+	want := mustHex("01 17 01020304 1122334455667788" + rep("99", TagLen))
+	b := append(AppendRefusedHeader(nil, h), bytes.Repeat([]byte{0x99}, TagLen)...)
+	if !bytes.Equal(b, want) || len(b) != RefusedLen {
+		t.Fatalf("refusal %x, want %x", b, want)
+	}
+	got, tag, err := ParseRefused(want)
+	if err != nil || got != h || !bytes.Equal(tag, want[DataHeaderLen:]) {
+		t.Fatalf("ParseRefused = %+v, %x, %v", got, tag, err)
+	}
+	for i := range want {
+		if _, _, err := ParseRefused(want[:i]); err == nil {
+			t.Errorf("ParseRefused of a %d-byte prefix: no error", i)
+		}
+	}
+}
+
+func FuzzParseRefused(f *testing.F) {
+	f.Add(mustHex("01 17 01020304 1122334455667788" + rep("99", 16)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, tag, err := ParseRefused(b)
+		if err != nil {
+			checkFuzzErr(t, b, err)
+			return
+		}
+		if enc := append(AppendRefusedHeader(nil, h), tag...); !bytes.Equal(enc, b) {
+			t.Fatalf("Append(Parse(%x)) = %x", b, enc)
 		}
 	})
 }
