@@ -38,10 +38,11 @@ func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger) (*encryptio
 	}
 	e := &encryption{key: key, known: known}
 	e.conn, err = secure.NewConn(conn, secure.Config{
-		Static:   key,
-		KnownKey: known.Known,
-		Verify:   e.verify,
-		Logger:   log,
+		Static:      key,
+		KnownKey:    known.Known,
+		Verify:      e.verify,
+		PeerRefused: e.peerRefused,
+		Logger:      log,
 	})
 	if err != nil {
 		return nil, err
@@ -78,6 +79,45 @@ func (e *encryption) warn(peer netip.AddrPort, err error) {
 	}
 }
 
+// RefusedError says a peer refused this user's key (or the name it used
+// with it): trust on first use on the peer's side knows another key for
+// our address or name. The peer said so in a refusal sealed in our session
+// with it (see secure.Conn.Refuse), so it is no forgery.
+type RefusedError struct {
+	Peer        netip.AddrPort
+	Name        string // the peer's, if it introduced itself
+	Fingerprint string // ours
+}
+
+func (e *RefusedError) Error() string {
+	who := e.Peer.String()
+	if e.Name != "" {
+		who = e.Name + " at " + who // the printer escapes it, as every error
+	}
+	return fmt.Sprintf("%s refused this key: it knows another key for this address or this name. If yours is new, ask its owner to compare it with what udpchat id prints here (%s) and accept it with udpchat trust",
+		who, e.Fingerprint)
+}
+
+// peerRefused is the secure layer's news that peer refused us; the user
+// hears of it.
+func (e *encryption) peerRefused(peer netip.AddrPort, _ secure.PublicKey) {
+	peer = udp.Unmap(peer)
+	n := e.node.Load()
+	if n == nil {
+		return
+	}
+	// Not on the secure layer's goroutine: see warn.
+	go func() {
+		err := &RefusedError{Peer: peer, Fingerprint: e.key.Public().Fingerprint()}
+		for _, p := range n.Peers() {
+			if p.Addr == peer {
+				err.Name = p.Name
+			}
+		}
+		n.Warn(peer, err)
+	}()
+}
+
 // Fingerprint implements chat.Identities.
 func (e *encryption) Fingerprint(peer netip.AddrPort) string {
 	if k, ok := e.conn.PeerKey(peer); ok {
@@ -94,5 +134,10 @@ func (e *encryption) CheckName(peer netip.AddrPort, name string) error {
 	if !ok {
 		return errors.New("a message from " + peer.String() + " arrived with no verified key")
 	}
-	return e.known.Admit(peer, k, name)
+	err := e.known.Admit(peer, k, name)
+	var changed *trust.KeyChangedError
+	if errors.As(err, &changed) {
+		e.conn.Refuse(peer) // so its user hears why nothing arrives
+	}
+	return err
 }

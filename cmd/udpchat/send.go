@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -70,20 +72,22 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, line.PlainWarning)
 	}
 	// Nothing here shows events but errors; the rest must still be read,
-	// or the node would wait for a reader.
+	// or the node would wait for a reader. A peer's refusal of our key is
+	// kept for the end: it is why the message was not delivered.
 	drained := make(chan struct{})
+	var refused refusals
 	go func() {
 		defer close(drained)
 		for ev := range node.Events() {
-			if e, ok := ev.(chat.Error); ok {
+			if e, ok := ev.(chat.Error); ok && !refused.note(e.Err) {
 				fmt.Fprintf(io.err, "udpchat: %s\n", termsafe.Line(e.Err.Error()))
 			}
 		}
 	}()
 	if fromInput {
-		err = deliverLines(ctx, node, io, o.timeout)
+		err = deliverLines(ctx, node, io, o.timeout, refused.by)
 	} else {
-		err = deliver(ctx, node, text, o.timeout)
+		err = deliver(ctx, node, text, o.timeout, refused.by)
 	}
 	node.Leave(ctx)
 	<-drained
@@ -109,19 +113,51 @@ func checkSend(o *options, text string, fromInput bool) error {
 	return nil
 }
 
+// refusals are the peers that refused our key, by address.
+type refusals struct {
+	mu  sync.Mutex
+	err map[netip.AddrPort]*RefusedError
+}
+
+// note keeps err if it is a refusal, and reports whether it was.
+func (r *refusals) note(err error) bool {
+	var refused *RefusedError
+	if !errors.As(err, &refused) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = make(map[netip.AddrPort]*RefusedError)
+	}
+	r.err[refused.Peer] = refused
+	return true
+}
+
+// by returns peer's refusal, or nil.
+func (r *refusals) by(peer netip.AddrPort) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.err[peer]; err != nil {
+		return err
+	}
+	return nil
+}
+
 // deliver sends text and waits until every peer has it, or timeout passes.
-func deliver(ctx context.Context, node *chat.Node, text string, timeout time.Duration) error {
+// A peer that refused our key (refusedBy) is reported as such.
+func deliver(ctx context.Context, node *chat.Node, text string, timeout time.Duration, refusedBy func(netip.AddrPort) error) error {
 	if _, err := node.Send(text); err != nil {
 		return fmt.Errorf("message not sent: %w", err)
 	}
-	return waitDelivered(ctx, node, timeout)
+	return waitDelivered(ctx, node, timeout, refusedBy)
 }
 
 // deliverLines sends each line of the input as a message, as it comes, and
 // at the end of the input waits until every peer has them all, or timeout
 // passes. A line that cannot be sent (too long, not UTF-8) is reported and
 // the rest go on; it makes the result an error all the same.
-func deliverLines(ctx context.Context, node *chat.Node, io stdio, timeout time.Duration) error {
+func deliverLines(ctx context.Context, node *chat.Node, io stdio, timeout time.Duration, refusedBy func(netip.AddrPort) error) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	lines := line.ReadLines(io.in, chat.MaxTextLen, stop)
@@ -152,7 +188,7 @@ read:
 			}
 		}
 	}
-	err := waitDelivered(ctx, node, timeout)
+	err := waitDelivered(ctx, node, timeout, refusedBy)
 	if notSent > 0 {
 		err = errors.Join(err, fmt.Errorf("%s of the input not sent (see above)", command.Count(notSent, "line")))
 	}
@@ -161,15 +197,33 @@ read:
 
 // waitDelivered waits until every peer has everything sent, or timeout
 // passes, and says what was not delivered to whom.
-func waitDelivered(ctx context.Context, node *chat.Node, timeout time.Duration) error {
+func waitDelivered(ctx context.Context, node *chat.Node, timeout time.Duration, refusedBy func(netip.AddrPort) error) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := node.WaitDelivered(wctx); err != nil {
 		if ctx.Err() != nil {
 			return errors.New("interrupted before everything was delivered")
 		}
-		return fmt.Errorf("not delivered within %s: %s: no acknowledgement; is udpchat running there, without --plain, and does the network let UDP through?",
-			timeout, termsafe.Line(command.Undelivered(node.Undelivered(), node.Peers())))
+		// A peer that refused our key is the reason given for it; the
+		// rest did not answer.
+		var silent []chat.Sent
+		var why []string
+		refused := make(map[netip.AddrPort]bool)
+		for _, s := range node.Undelivered() {
+			err := refusedBy(s.To)
+			switch {
+			case err == nil:
+				silent = append(silent, s)
+			case !refused[s.To]:
+				refused[s.To] = true
+				why = append(why, fmt.Sprintf("not delivered within %s: %v", timeout, err))
+			}
+		}
+		if len(silent) > 0 {
+			why = append(why, fmt.Sprintf("not delivered within %s: %s: no acknowledgement; is udpchat running there, without --plain, and does the network let UDP through?",
+				timeout, command.Undelivered(silent, node.Peers())))
+		}
+		return errors.New(termsafe.Line(strings.Join(why, "; ")))
 	}
 	return nil
 }

@@ -106,3 +106,35 @@ func TestNothingGoesToAnImpostor(t *testing.T) {
 	}
 	server.wantExit(t, 0)
 }
+
+// When bob refuses our key, udpchat send says so, rather than asking
+// whether udpchat runs there (issue 16, item 14): bob tells us, in a
+// refusal sealed in our session (docs/PROTOCOL.md S4.6). Refused by name
+// (send from a port of its own, under the name alice whose key bob
+// knows), and by address (from alice's own address: there is no session,
+// so no hello, and bob is known by his address alone).
+func TestSendSaysThePeerRefusedOurKey(t *testing.T) {
+	bob := udpchat(t, "-l", anyPort, "-n", "bob", "--data-dir", privateDir(t))
+	bobAddr := bob.listening(t)
+	aliceAddr := "127.0.0.1:" + freeUDPPort(t)
+	runOK(t, "send", "-l", aliceAddr, "-p", bobAddr, "-n", "alice", "--data-dir", privateDir(t), "hello bob")
+	bob.stdout.waitLine(t, `^alice: hello bob$`)
+
+	for _, tc := range []struct{ name, listen, who string }{
+		{"by name", anyPort, "bob at "},
+		{"by address", aliceAddr, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newKey := privateDir(t)
+			fp := strings.TrimSpace(runOK(t, "id", "--data-dir", newKey))
+			wantFailure(t, []string{"send", "-l", tc.listen, "-p", bobAddr, "-n", "alice", "--data-dir", newKey, "--timeout", "3s", "it is me"}, 1,
+				`^udpchat: not delivered to `+regexp.QuoteMeta(bobAddr)+` within 3s: `+tc.who+regexp.QuoteMeta(bobAddr)+
+					` refused this key: it knows another key for this address or this name\. If yours is new, ask its owner to compare it with what udpchat id prints here \(`+
+					regexp.QuoteMeta(fp)+`\) and accept it with udpchat trust$`)
+		})
+	}
+	if out := bob.stdout.String(); strings.Contains(out, "it is me") {
+		t.Errorf("bob was shown a message under a refused key: %q", out)
+	}
+	bob.wantExit(t, 0)
+}
