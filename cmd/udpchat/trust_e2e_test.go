@@ -138,3 +138,30 @@ func TestSendSaysThePeerRefusedOurKey(t *testing.T) {
 	}
 	bob.wantExit(t, 0)
 }
+
+// A name stays bound to the key that used it (issue 16, item 10): after
+// bob becomes robert, a newcomer with another key, at another address,
+// cannot take the name bob.
+func TestOldNameStaysWithItsKey(t *testing.T) {
+	alice := udpchat(t, "-l", anyPort, "-n", "alice", "--data-dir", privateDir(t))
+	aliceAddr := alice.listening(t)
+	bob := udpchat(t, "-l", anyPort, "-n", "bob", "-p", aliceAddr, "--data-dir", privateDir(t))
+	bob.say(t, "hi")
+	alice.stdout.waitLine(t, `^bob: hi$`)
+	bob.say(t, "/nick robert")
+	alice.stderr.waitLine(t, `^\* bob is now known as robert$`)
+
+	eve := udpchat(t, "-l", anyPort, "-n", "bob", "-p", aliceAddr, "--data-dir", privateDir(t), "--timeout", "1s")
+	eve.say(t, "bob here, new laptop")
+	alice.stderr.waitLine(t, `^udpchat: WARNING: bob presented a different identity key than before`)
+	eve.wantExit(t, 1)
+	bob.say(t, "still me")
+	alice.stdout.waitLine(t, `^robert: still me$`)
+	for _, l := range alice.stdout.lines() {
+		if strings.Contains(l, "new laptop") {
+			t.Errorf("alice was shown what the newcomer said as bob: %q", l)
+		}
+	}
+	bob.wantExit(t, 0)
+	alice.wantExit(t, 0)
+}

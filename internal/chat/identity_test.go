@@ -255,3 +255,35 @@ func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
 		t.Errorf("to a joined peer, sent %q", got)
 	}
 }
+
+// A /nick while messages wait for a peer to join goes after them, so the
+// peer ends up knowing the new name, not the one they were sent under.
+func TestRenameWaitsBehindHeldMessages(t *testing.T) {
+	carol := netip.MustParseAddrPort("127.0.0.1:9003")
+	n, link := newFakeNode(t, Config{Name: "bob", Identities: &fakeIdentities{}})
+	if err := n.Connect(carol); err != nil {
+		t.Fatal(err)
+	}
+	n.PeerUp(carol)
+	if _, err := n.Send("hi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetName("robert"); err != nil {
+		t.Fatal(err)
+	}
+	link.takeSends() // the hello of PeerUp
+	if err := n.Receive(carol, chatPayload(t, wire.ChatHello, "carol", "")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range link.takeSends() {
+		m, err := wire.ParseChat(s.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Name+": "+m.Text)
+	}
+	if len(got) != 2 || got[0] != "bob: hi" || got[1] != "robert: " {
+		t.Errorf("once carol joined, sent %q; want hi under bob, then the hello of robert", got)
+	}
+}

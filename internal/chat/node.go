@@ -434,7 +434,7 @@ func (n *Node) holdLocked(p *peer, payload []byte, s Sent) error {
 	ps := n.pending[r]
 	ps.payload = payload
 	n.pending[r] = ps
-	p.held = append(p.held, r)
+	p.held = append(p.held, heldSend{ref: r})
 	return nil
 }
 
@@ -445,7 +445,14 @@ func (n *Node) releaseLocked(p *peer) []Event {
 	held := p.held
 	p.held = nil
 	var evs []Event
-	for _, r := range held {
+	for _, h := range held {
+		if h.hello != nil {
+			if _, err := n.link.Send(p.addr, h.hello); err != nil {
+				evs = append(evs, Error{Err: fmt.Errorf("introduce ourselves to %s: %w", p.addr, err)})
+			}
+			continue
+		}
+		r := h.ref
 		ps, ok := n.pending[r]
 		if !ok {
 			continue
@@ -453,7 +460,7 @@ func (n *Node) releaseLocked(p *peer) []Event {
 		ref, err := n.link.Send(p.addr, ps.payload)
 		if err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %s to %s: %w; it waits", ps.ID, p.displayName(), err)})
-			p.held = append(p.held, r)
+			p.held = append(p.held, h)
 			continue
 		}
 		delete(n.pending, r)
@@ -488,6 +495,12 @@ func (n *Node) SetName(name string) error {
 	var errs []error
 	if !n.plain {
 		for _, p := range n.sortedPeersLocked() {
+			if len(p.held) > 0 {
+				// After what waits, which went under the old name: the
+				// peer must end up knowing the new one.
+				errs = append(errs, n.holdHelloLocked(p))
+				continue
+			}
 			errs = append(errs, n.sendHelloLocked(p.addr))
 		}
 	}
@@ -500,15 +513,32 @@ func (n *Node) SetName(name string) error {
 
 // sendHelloLocked introduces us to peer. n.mu must be held and n.link set.
 func (n *Node) sendHelloLocked(peer netip.AddrPort) error {
-	hello, err := wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatHello, ID: newID(), Name: n.name})
+	hello, err := n.helloLocked()
 	if err != nil {
-		return err // cannot happen: n.name passed ValidateName
+		return err
 	}
 	// The ref is not kept: Delivered ignores refs it does not know.
 	if _, err := n.link.Send(peer, hello); err != nil {
 		return fmt.Errorf("introduce ourselves to %s: %w", peer, err)
 	}
 	return nil
+}
+
+// holdHelloLocked puts a hello with our name in p's held queue, to go in
+// its place after the messages held before it. n.mu must be held.
+func (n *Node) holdHelloLocked(p *peer) error {
+	hello, err := n.helloLocked()
+	if err != nil {
+		return err
+	}
+	p.held = append(p.held, heldSend{hello: hello})
+	return nil
+}
+
+// helloLocked is a hello with our name. n.mu must be held.
+func (n *Node) helloLocked() ([]byte, error) {
+	// An error cannot happen: n.name passed ValidateName.
+	return wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatHello, ID: newID(), Name: n.name})
 }
 
 // Peers lists everyone in the conversation, sorted by address.

@@ -52,9 +52,9 @@ type peer struct {
 	// a link with identities, only a joined peer gets our messages (see
 	// Node.sendLocked).
 	joined bool
-	// held are our messages for this peer that wait until it joins, in
-	// the order they were sent; each is in Node.pending.
-	held []sentRef
+	// held is what waits for this peer to join, in the order it was
+	// sent (see Node.sendLocked).
+	held []heldSend
 	// present says a Joined was emitted and no Left since: only then is
 	// the peer's coming and going news to a UI. One that never joined (an
 	// impostor whose messages are refused, say) leaves unannounced, where
@@ -71,6 +71,14 @@ type peer struct {
 	// helloDue says PeerUp came while New was still building the link, so
 	// the hello waits until New has the link to send it on.
 	helloDue bool
+}
+
+// heldSend is one thing held for a peer: a message of ours (ref, in
+// Node.pending), or a hello announcing a new name after the messages sent
+// under the old one.
+type heldSend struct {
+	ref   sentRef
+	hello []byte
 }
 
 // displayName is how events name the peer: its name, or its address until
