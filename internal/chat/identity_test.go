@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,5 +286,28 @@ func TestRenameWaitsBehindHeldMessages(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "bob: hi" || got[1] != "robert: " {
 		t.Errorf("once carol joined, sent %q; want hi under bob, then the hello of robert", got)
+	}
+}
+
+// What waits for peers to join is bounded, as the link's queue is.
+func TestHeldMessagesAreBounded(t *testing.T) {
+	n, _ := newFakeNode(t, Config{Name: "alice", Identities: &fakeIdentities{}})
+	if err := n.Connect(bob); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("x", MaxTextLen)
+	var err error
+	sent := 0
+	for range maxHeld/MaxTextLen + 1 {
+		if _, err = n.Send(text); err != nil {
+			break
+		}
+		sent++
+	}
+	if !errors.Is(err, ErrHeldFull) || sent >= maxHeld/MaxTextLen {
+		t.Fatalf("after %d messages of 256 KiB held: %v, want ErrHeldFull before 64 MiB", sent, err)
+	}
+	if u := n.Undelivered(); len(u) != sent {
+		t.Errorf("%d undelivered, want the %d held", len(u), sent)
 	}
 }

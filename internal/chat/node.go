@@ -115,6 +115,7 @@ type Node struct {
 	cancelled map[sentRef]MessageID
 	sendSeq   uint64          // orders pending by when it was sent
 	heldSeq   uint64          // numbers the refs of held messages (see holdLocked)
+	heldBytes int             // of the payloads held, at most maxHeld
 	drained   chan struct{}   // closed whenever pending is empty
 	lastTurn  <-chan struct{} // the done channel of the latest turn
 }
@@ -419,10 +420,22 @@ func (n *Node) sendLocked(p *peer, payload []byte, s Sent) error {
 	return nil
 }
 
+// maxHeld bounds the bytes of messages held for peers that have not
+// joined, as the link bounds what it queues: past it, a message is not
+// sent (ErrHeldFull), as one the link cannot queue is not.
+const maxHeld = 64 << 20
+
+// ErrHeldFull is returned by Send when too much already waits for peers
+// that have not joined.
+var ErrHeldFull = errors.New("too much is waiting for peers that have not joined yet")
+
 // holdLocked keeps our message s for p, pending, until p joins
 // (releaseLocked). The first one held asks the link to reach p, as sending
 // would have. n.mu must be held.
 func (n *Node) holdLocked(p *peer, payload []byte, s Sent) error {
+	if n.heldBytes+len(payload) > maxHeld {
+		return ErrHeldFull
+	}
 	if len(p.held) == 0 {
 		if err := n.link.Connect(p.addr); err != nil {
 			return err
@@ -434,6 +447,7 @@ func (n *Node) holdLocked(p *peer, payload []byte, s Sent) error {
 	ps := n.pending[r]
 	ps.payload = payload
 	n.pending[r] = ps
+	n.heldBytes += len(payload)
 	p.held = append(p.held, heldSend{ref: r})
 	return nil
 }
@@ -464,6 +478,7 @@ func (n *Node) releaseLocked(p *peer) []Event {
 			continue
 		}
 		delete(n.pending, r)
+		n.heldBytes -= len(ps.payload)
 		ps.payload = nil
 		n.pending[sentRef{peer: p.addr, ref: ref}] = ps
 	}

@@ -130,10 +130,12 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 	var cancelled []Cancelled
 	n.mu.Lock()
 	for _, r := range done {
-		delete(n.pending, r)
-		if !r.held { // a held one never reached the link, so is never delivered
+		if r.held { // it never reached the link, so is never delivered
+			n.heldBytes -= len(n.pending[r].payload)
+		} else {
 			n.cancelled[r] = id
 		}
+		delete(n.pending, r)
 		cancelled = append(cancelled, Cancelled{ID: id, To: r.peer})
 	}
 	if len(done) > 0 && len(n.pending) == 0 {
