@@ -134,3 +134,33 @@ func TestLineModeKeepsTheLineBeingTyped(t *testing.T) {
 	bob.stderr.waitLine(t, `^\* alice left$`)
 	bob.wantExit(t, 0)
 }
+
+// A /msg is marked as for the receiver alone, end to end: in the
+// receiver's line mode and JSON, and in both sides' history.
+func TestDirectMessageIsMarkedEverywhere(t *testing.T) {
+	requireTool(t, "tmux")
+	bobDir := t.TempDir()
+	bob := udpchat(t, "-l", anyPort, "-n", "bob", "--data-dir", bobDir)
+	bobAddr := bob.listening(t)
+	tm := newTmux(t)
+	alice := tm.start("alice", "-l", anyPort, "-n", "alice", "-p", bobAddr)
+	alice.waitScreen(`bob joined`)
+	alice.typeLine("to everyone")
+	bob.stdout.waitLine(t, `^alice: to everyone$`)
+	alice.typeLine("/msg bob psst")
+	bob.stdout.waitLine(t, `^alice → you: psst$`)
+	alice.waitScreen(`✓✓ alice → bob: psst`)
+	alice.typeLine("/quit")
+	alice.exitCode()
+	bob.wantExit(t, 0)
+
+	for _, dir := range []string{bobDir, alice.dir} {
+		lines := history(t, "--data-dir", dir)
+		if len(lines) != 2 || strings.Contains(lines[0], "[direct]") || !strings.Contains(lines[1], "[direct]  alice: psst") {
+			t.Errorf("history of %s:\n%s\nwant the second message, and only it, marked [direct]", dir, strings.Join(lines, "\n"))
+		}
+		if js := history(t, "--data-dir", dir, "--json"); len(js) != 2 || strings.Contains(js[0], `"direct"`) || !strings.Contains(js[1], `"direct":true`) {
+			t.Errorf("history --json of %s:\n%s\nwant the second message, and only it, direct", dir, strings.Join(js, "\n"))
+		}
+	}
+}

@@ -69,7 +69,8 @@ Messages are listed oldest first, one a line:
 the sender and the text (control characters escaped, as in the chat). A
 message you sent that is not delivered is marked [pending ID] or
 [cancelled ID], and one sent with --plain, which nothing acknowledges,
-[plain]. --json prints every field, the full ID included.
+[plain]. A message sent to one peer alone (/msg), by you or to you, is
+marked [direct]. --json prints every field, the full ID included.
 
 --peer P is an address (HOST:PORT) or a display name, matched exactly, case
 included, as the chat shows it. A name means every address the known peers
@@ -312,6 +313,9 @@ func historyLine(m store.Message) string {
 	case store.Sent:
 		b.WriteString("[plain]  ")
 	}
+	if wire.ChatKind(m.Kind) == wire.ChatDirect {
+		b.WriteString("[direct]  ")
+	}
 	if wire.ChatKind(m.Kind) == wire.ChatAction {
 		fmt.Fprintf(&b, "* %s %s", termsafe.Line(m.Name), termsafe.Line(m.Text))
 	} else {
@@ -332,7 +336,8 @@ type historyJSON struct {
 	Name        string `json:"name"`
 	Text        string `json:"text"`
 	Action      bool   `json:"action,omitempty"`
-	State       string `json:"state"` // pending, delivered, cancelled, received, sent
+	Direct      bool   `json:"direct,omitempty"` // sent to that peer alone (/msg)
+	State       string `json:"state"`            // pending, delivered, cancelled, received, sent
 	DeliveredAt string `json:"delivered_at,omitempty"`
 }
 
@@ -345,6 +350,7 @@ func jsonHistory(m store.Message) historyJSON {
 		Name:      m.Name,
 		Text:      m.Text,
 		Action:    wire.ChatKind(m.Kind) == wire.ChatAction,
+		Direct:    wire.ChatKind(m.Kind) == wire.ChatDirect,
 		State:     m.State.String(),
 	}
 	if m.Direction == store.Outgoing {

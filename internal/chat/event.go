@@ -21,6 +21,9 @@ type Message struct {
 	Name   string
 	Text   string
 	Action bool // a /me action: shown as "* name text"
+	// Direct says the sender sent it to us alone (/msg), not to everyone
+	// in the conversation.
+	Direct bool
 	At     time.Time
 }
 
@@ -30,6 +33,7 @@ type Sent struct {
 	To     netip.AddrPort
 	Text   string
 	Action bool // a /me action
+	Direct bool // sent to this peer alone (SendTo)
 	At     time.Time
 }
 

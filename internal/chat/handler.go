@@ -48,7 +48,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	}
 	n.stats.received.Add(1)
 	now := time.Now()
-	if m.Kind != wire.ChatHello && n.store != nil {
+	if isMessage(m.Kind) && n.store != nil {
 		isNew, err := n.store.AddIncoming(storeCtx, store.Message{
 			ID: m.ID, Peer: PeerKey(from), Kind: int(m.Kind), Name: m.Name, Text: m.Text, At: now,
 		})
@@ -76,15 +76,25 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
 			p.name = m.Name
 		}
-		if m.Kind != wire.ChatHello {
+		if m.Kind == wire.ChatFeatures {
+			p.direct = wire.HasFeature(m.Text, wire.FeatureDirect)
+		}
+		if isMessage(m.Kind) {
 			evs = append(evs, Message{
 				ID: m.ID, From: from, Name: m.Name, Text: m.Text,
-				Action: m.Kind == wire.ChatAction, At: now,
+				Action: m.Kind == wire.ChatAction, Direct: m.Kind == wire.ChatDirect, At: now,
 			})
 		}
 		return evs
 	})
 	return nil
+}
+
+// isMessage says whether a chat payload of kind is something a person said,
+// to show and to store, rather than news about its sender (a hello, its
+// features).
+func isMessage(kind wire.ChatKind) bool {
+	return kind != wire.ChatHello && kind != wire.ChatFeatures
 }
 
 // joinFingerprint is the fingerprint for a Joined about peer: its key's,
@@ -184,7 +194,7 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 func (n *Node) PeerUp(peer netip.AddrPort) {
 	n.update(func() []Event {
 		p := n.peerLocked(peer)
-		p.joined, p.state = false, PeerOnline
+		p.joined, p.direct, p.state = false, false, PeerOnline
 		if n.plain {
 			return nil
 		}
@@ -192,7 +202,7 @@ func (n *Node) PeerUp(peer netip.AddrPort) {
 			p.helloDue = true // New sends it once it has the link
 			return nil
 		}
-		if err := n.sendHelloLocked(peer); err != nil {
+		if err := n.introduceLocked(peer); err != nil {
 			return []Event{Error{Err: err}}
 		}
 		return nil

@@ -180,7 +180,8 @@ func TestSendsGoOnlyToPeersTheUserSaw(t *testing.T) {
 	}
 }
 
-// sentTexts are the texts of the chat messages (not hellos) in sends.
+// sentTexts are the texts of the chat messages (not hellos, nor features)
+// in sends.
 func sentTexts(t *testing.T, sends []fakeSend) []string {
 	t.Helper()
 	var texts []string
@@ -189,7 +190,7 @@ func sentTexts(t *testing.T, sends []fakeSend) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Kind != wire.ChatHello {
+		if m.Kind != wire.ChatHello && m.Kind != wire.ChatFeatures { // news about us, not what we said
 			texts = append(texts, s.peer.String()+" "+m.Text)
 		}
 	}

@@ -183,7 +183,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		for _, p := range n.sortedPeersLocked() {
 			if p.helloDue {
 				p.helloDue = false
-				if err := n.sendHelloLocked(p.addr); err != nil {
+				if err := n.introduceLocked(p.addr); err != nil {
 					evs = append(evs, Error{Err: err})
 				}
 			}
@@ -313,6 +313,15 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 			return nil, fmt.Errorf("%s is not in the conversation: /connect it first", to)
 		}
 		peers = []*peer{p}
+		if kind == wire.ChatDirect && !p.direct {
+			// An older udpchat drops a kind it does not know: it gets
+			// the text unmarked. The outbox keeps the kind we meant.
+			if payload, err = n.encodeLocked(wire.ChatText, id, text); err != nil {
+				n.mu.Unlock()
+				n.outMu.Unlock()
+				return nil, err
+			}
+		}
 	}
 	n.mu.Unlock()
 
@@ -341,7 +350,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 			unsent = append(unsent, p.addr)
 			continue
 		}
-		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, At: now}
+		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: now}
 		if err := n.sendLocked(p, payload, s); err != nil {
 			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
 			unsent = append(unsent, p.addr)
@@ -526,14 +535,38 @@ func (n *Node) SetName(name string) error {
 	return errors.Join(errs...)
 }
 
-// sendHelloLocked introduces us to peer. n.mu must be held and n.link set.
+// features are what our ChatFeatures message says udpchat can do.
+const features = wire.FeatureDirect
+
+// introduceLocked starts a session's conversation with peer: a hello, and
+// our features after it. n.mu must be held and n.link set.
+func (n *Node) introduceLocked(peer netip.AddrPort) error {
+	if err := n.sendHelloLocked(peer); err != nil {
+		return err
+	}
+	// An error cannot happen: n.name passed ValidateName.
+	b, err := wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatFeatures, ID: newID(), Name: n.name, Text: features})
+	if err != nil {
+		return err
+	}
+	return n.sendChatLocked(peer, b)
+}
+
+// sendHelloLocked introduces us (or our new name) to peer. n.mu must be
+// held and n.link set.
 func (n *Node) sendHelloLocked(peer netip.AddrPort) error {
 	hello, err := n.helloLocked()
 	if err != nil {
 		return err
 	}
+	return n.sendChatLocked(peer, hello)
+}
+
+// sendChatLocked sends b, a payload of news about us that no one waits to
+// see delivered, to peer. n.mu must be held and n.link set.
+func (n *Node) sendChatLocked(peer netip.AddrPort, b []byte) error {
 	// The ref is not kept: Delivered ignores refs it does not know.
-	if _, err := n.link.Send(peer, hello); err != nil {
+	if _, err := n.link.Send(peer, b); err != nil {
 		return fmt.Errorf("introduce ourselves to %s: %w", peer, err)
 	}
 	return nil

@@ -56,11 +56,14 @@ func TestPeerUpSendsAHello(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice"})
 	n.PeerUp(bob)
 	sends := link.takeSends()
-	if len(sends) != 1 || sends[0].peer != bob {
-		t.Fatalf("sends after PeerUp: %+v, want one to %s", sends, bob)
+	if len(sends) != 2 || sends[0].peer != bob || sends[1].peer != bob {
+		t.Fatalf("sends after PeerUp: %+v, want a hello and our features to %s", sends, bob)
 	}
 	if m := parseSend(t, sends[0]); m.Kind != wire.ChatHello || m.Name != "alice" || m.Text != "" {
 		t.Errorf("hello = %+v", m)
+	}
+	if m := parseSend(t, sends[1]); m.Kind != wire.ChatFeatures || m.Text != wire.FeatureDirect {
+		t.Errorf("features = %+v", m)
 	}
 	wantEvents(t, n) // a session alone is not a join: the peer's hello is
 }
@@ -76,8 +79,8 @@ func TestPeerUpWhileNewRunsIsGreetedOnceTheLinkExists(t *testing.T) {
 	}
 	defer n.Close(context.Background())
 	sends := link.takeSends()
-	if len(sends) != 1 || sends[0].peer != bob || parseSend(t, sends[0]).Kind != wire.ChatHello {
-		t.Fatalf("sends: %+v, want one hello to %s", sends, bob)
+	if len(sends) != 2 || sends[0].peer != bob || parseSend(t, sends[0]).Kind != wire.ChatHello {
+		t.Fatalf("sends: %+v, want a hello (and our features) to %s", sends, bob)
 	}
 }
 

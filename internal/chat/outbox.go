@@ -171,14 +171,18 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 			continue
 		}
 		kind := wire.ChatKind(m.Kind)
-		payload, err := wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: m.ID, Name: m.Name, Text: m.Text})
+		sendKind := kind
+		if kind == wire.ChatDirect && !n.peerLocked(addr).direct {
+			sendKind = wire.ChatText // see sendMessage
+		}
+		payload, err := wire.AppendChat(nil, wire.ChatMessage{Kind: sendKind, ID: m.ID, Name: m.Name, Text: m.Text})
 		if err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("message %x in the outbox for %s cannot be sent: %w", m.ID, addr, err)})
 			continue
 		}
 		p := n.peerLocked(addr)
 		p.member = true // we sent it this before
-		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, At: m.At}
+		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: m.At}
 		if err := n.sendLocked(p, payload, s); err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})
 			continue

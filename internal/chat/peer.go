@@ -68,6 +68,9 @@ type peer struct {
 	// itself under a name we accept (a prober, an impostor refused by
 	// trust on first use) hears nothing the user did not see it join for.
 	member bool
+	// direct says the peer's features, in this session, say it shows a
+	// message to it alone as such (wire.FeatureDirect).
+	direct bool
 	// helloDue says PeerUp came while New was still building the link, so
 	// the hello waits until New has the link to send it on.
 	helloDue bool

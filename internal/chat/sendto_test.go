@@ -24,7 +24,7 @@ func TestSendToOnePeer(t *testing.T) {
 	if s.To != carol || s.Text != "psst" || s.ID == (MessageID{}) {
 		t.Fatalf("SendTo returned %+v", s)
 	}
-	wantEvents(t, n, Sent{ID: s.ID, To: carol, Text: "psst"})
+	wantEvents(t, n, Sent{ID: s.ID, To: carol, Text: "psst", Direct: true})
 	sends := link.takeSends()
 	if len(sends) != 1 || sends[0].peer != carol {
 		t.Fatalf("sends %+v, want one to carol", sends)
@@ -64,5 +64,59 @@ func TestPeerStatsWithoutStatsIsErrNoStats(t *testing.T) {
 	n, _ := newFakeNode(t, Config{Name: "alice"})
 	if _, err := n.PeerStats(context.Background()); !errors.Is(err, ErrNoStats) {
 		t.Errorf("PeerStats on a link without numbers: %v, want ErrNoStats", err)
+	}
+}
+
+// A /msg is marked direct on the wire for a peer whose features say it
+// understands the mark, and is plain text for one that did not say so (an
+// older udpchat, which would drop a kind it does not know). A direct
+// message received is a Message marked Direct; features are news to no UI.
+func TestDirectMessagesAreMarked(t *testing.T) {
+	n, link := newFakeNode(t, Config{Name: "alice"})
+	n.PeerUp(bob)
+	n.PeerUp(carol)
+	for _, s := range link.takeSends() {
+		if m := parseSend(t, s); m.Kind == wire.ChatFeatures && !wire.HasFeature(m.Text, wire.FeatureDirect) {
+			t.Errorf("our features to %s are %q, want %q among them", s.peer, m.Text, wire.FeatureDirect)
+		}
+	}
+	for _, p := range []struct {
+		addr     netip.AddrPort
+		name     string
+		features string
+	}{{bob, "bob", "direct something-newer"}, {carol, "carol", ""}} {
+		n.Receive(p.addr, chatPayload(t, wire.ChatHello, p.name, ""))
+		if p.features != "" {
+			n.Receive(p.addr, chatPayload(t, wire.ChatFeatures, p.name, p.features))
+		}
+	}
+	wantEvents(t, n, Joined{Peer: bob, Name: "bob"}, Joined{Peer: carol, Name: "carol"})
+
+	for _, tc := range []struct {
+		to   netip.AddrPort
+		kind wire.ChatKind
+	}{{bob, wire.ChatDirect}, {carol, wire.ChatText}} {
+		s, err := n.SendTo(tc.to, "psst")
+		if err != nil || !s.Direct {
+			t.Fatalf("SendTo(%s) = %+v, %v; want it marked Direct", tc.to, s, err)
+		}
+		wantEvents(t, n, Sent{ID: s.ID, To: tc.to, Text: "psst", Direct: true})
+		if m := parseSend(t, link.takeSends()[0]); m.Kind != tc.kind || m.Text != "psst" {
+			t.Errorf("/msg to %s went as %+v, want kind %d", tc.to, m, tc.kind)
+		}
+	}
+	if sent, _ := n.Send("everyone"); len(sent) != 2 || sent[0].Direct || sent[1].Direct {
+		t.Errorf("Send = %+v, want two Sent not marked Direct", sent)
+	}
+
+	n.Receive(bob, chatPayload(t, wire.ChatDirect, "bob", "just you"))
+	var got []Message
+	for range 3 {
+		if m, ok := nextEvent(t, n).(Message); ok {
+			got = append(got, m)
+		}
+	}
+	if len(got) != 1 || !got[0].Direct || got[0].Text != "just you" {
+		t.Errorf("a direct message arrived as %+v, want one Message marked Direct", got)
 	}
 }

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -12,7 +13,8 @@ import (
 //	| kind | message ID (16)    | n    | name (n)  | text (rest)    |
 //	+------+--------------------+------+-----------+----------------+
 //
-// The name and the text are UTF-8. A hello carries the name and no text.
+// The name and the text are UTF-8. A hello carries the name and no text; a
+// features message, which follows it, the sender's features as its text.
 const (
 	ChatHeaderLen = 1 + 16 + 1
 	MaxNameLen    = 64        // bytes of UTF-8
@@ -28,7 +30,35 @@ const (
 	ChatHello  ChatKind = 1 // introduces the sender (or its new name); no text
 	ChatText   ChatKind = 2 // an ordinary message
 	ChatAction ChatKind = 3 // a /me action
+	// ChatDirect is a message sent to the receiver alone (/msg), where
+	// ChatText goes to everyone in the conversation. A receiver older than
+	// it drops it (an unknown kind), so it goes only to peers whose
+	// features say FeatureDirect; others get the text as ChatText.
+	ChatDirect ChatKind = 4
+	// ChatFeatures lists, as its text, the features the sender's udpchat
+	// has: words separated by spaces, unknown ones ignored. It follows each
+	// hello. A receiver older than it drops it, which is all it must do:
+	// it is a separate kind, and not part of the hello, for that reason.
+	ChatFeatures ChatKind = 5
 )
+
+// FeatureDirect, in a ChatFeatures message, says its sender shows a
+// ChatDirect message as one sent to it alone.
+const FeatureDirect = "direct"
+
+// MaxFeaturesLen bounds a ChatFeatures message's text: it is a few words.
+const MaxFeaturesLen = 255
+
+// HasFeature reports whether feature is among the words of features, a
+// ChatFeatures message's text.
+func HasFeature(features, feature string) bool {
+	for f := range strings.FieldsSeq(features) {
+		if f == feature {
+			return true
+		}
+	}
+	return false
+}
 
 // ChatMessage is the decoded form of a chat payload.
 type ChatMessage struct {
@@ -73,7 +103,7 @@ func ParseChat(b []byte) (ChatMessage, error) {
 
 func (m ChatMessage) validate() error {
 	switch m.Kind {
-	case ChatHello, ChatText, ChatAction:
+	case ChatHello, ChatText, ChatAction, ChatDirect, ChatFeatures:
 	default:
 		return fmt.Errorf("%w: chat kind %d", ErrType, m.Kind)
 	}
@@ -82,6 +112,9 @@ func (m ChatMessage) validate() error {
 	}
 	if m.Kind == ChatHello && m.Text != "" {
 		return fmt.Errorf("%w: a hello carries no text", ErrMalformed)
+	}
+	if m.Kind == ChatFeatures && len(m.Text) > MaxFeaturesLen {
+		return fmt.Errorf("%w: features of %d bytes (the limit is %d)", ErrMalformed, len(m.Text), MaxFeaturesLen)
 	}
 	if len(m.Text) > MaxTextLen {
 		return fmt.Errorf("%w: text of %d bytes (the limit is %d)", ErrTooBig, len(m.Text), MaxTextLen)

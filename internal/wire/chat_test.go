@@ -36,6 +36,16 @@ var chatGolden = []struct {
 		hex:  "03 00000000000000000000000000000000 02 c3a9 7761766573",
 	},
 	{
+		name: "direct",
+		m:    ChatMessage{Kind: ChatDirect, ID: idSeq, Name: "bob", Text: "psst"},
+		hex:  "04 000102030405060708090a0b0c0d0e0f 03 626f62 70737374",
+	},
+	{
+		name: "features",
+		m:    ChatMessage{Kind: ChatFeatures, ID: idSeq, Name: "ann", Text: "direct"},
+		hex:  "05 000102030405060708090a0b0c0d0e0f 03 616e6e 646972656374",
+	},
+	{
 		name: "longest name",
 		m:    ChatMessage{Kind: ChatText, Name: strings.Repeat("n", MaxNameLen), Text: "!"},
 		hex:  "02 00000000000000000000000000000000 40" + strings.Repeat("6e", MaxNameLen) + "21",
@@ -121,7 +131,7 @@ func TestChatRejects(t *testing.T) {
 		want error
 	}{
 		{name: "kind 0", hex: "00" + id + "01 61", want: ErrType},
-		{name: "kind 4", hex: "04" + id + "01 61", want: ErrType},
+		{name: "kind 6", hex: "06" + id + "01 61", want: ErrType},
 		{name: "kind ff", hex: "ff" + id + "01 61 6869", want: ErrType},
 		{name: "empty name", hex: "02" + id + "00 6869", want: ErrMalformed},
 		{name: "name MaxNameLen+1", hex: "02" + id + "41" + strings.Repeat("6e", MaxNameLen+1) + "6869", want: ErrMalformed},

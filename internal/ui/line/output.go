@@ -91,10 +91,14 @@ func (o *output) event(ev chat.Event) {
 	}
 	switch ev := ev.(type) {
 	case chat.Message:
+		name := termsafe.Line(ev.Name)
+		if ev.Direct {
+			name += " → you" // sent to us alone (/msg)
+		}
 		if ev.Action {
-			fmt.Fprintf(o.stdout, "* %s %s\n", termsafe.Line(ev.Name), termsafe.Line(ev.Text))
+			fmt.Fprintf(o.stdout, "* %s %s\n", name, termsafe.Line(ev.Text))
 		} else {
-			fmt.Fprintf(o.stdout, "%s: %s\n", termsafe.Line(ev.Name), termsafe.Line(ev.Text))
+			fmt.Fprintf(o.stdout, "%s: %s\n", name, termsafe.Line(ev.Text))
 		}
 	case chat.Joined:
 		if ev.Fingerprint != "" {
@@ -134,18 +138,20 @@ func jsonEvent(ev chat.Event) any {
 			From   string `json:"from"`
 			Name   string `json:"name"`
 			Text   string `json:"text"`
+			Direct bool   `json:"direct,omitempty"`
 			Action bool   `json:"action,omitempty"`
 			Time   string `json:"time"`
-		}{"message", ev.ID.String(), ev.From.String(), ev.Name, ev.Text, ev.Action, ev.At.Format(time.RFC3339Nano)}
+		}{"message", ev.ID.String(), ev.From.String(), ev.Name, ev.Text, ev.Direct, ev.Action, ev.At.Format(time.RFC3339Nano)}
 	case chat.Sent:
 		return struct {
 			Type   string `json:"type"`
 			ID     string `json:"id"`
 			To     string `json:"to"`
 			Text   string `json:"text"`
+			Direct bool   `json:"direct,omitempty"`
 			Action bool   `json:"action,omitempty"`
 			Time   string `json:"time"`
-		}{"sent", ev.ID.String(), ev.To.String(), ev.Text, ev.Action, ev.At.Format(time.RFC3339Nano)}
+		}{"sent", ev.ID.String(), ev.To.String(), ev.Text, ev.Direct, ev.Action, ev.At.Format(time.RFC3339Nano)}
 	case chat.Delivered:
 		return struct {
 			Type string `json:"type"`

@@ -272,6 +272,8 @@ func TestJSONEvents(t *testing.T) {
 	bob.Connect(aliceLink.addr)
 	bob.Send("hi <3")
 	alice.stdout.waitFor(t, `{"type":"joined","peer":"10.0.0.2:7475","name":"bob"}`)
+	bob.SendTo(aliceLink.addr, "psst")
+	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"message","id":"[0-9a-f]+","from":"10.0.0.2:7475","name":"bob","text":"psst","direct":true,`))
 	alice.send(t, "yo")
 	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"delivered",`))
 	alice.send(t, "/bogus")
@@ -301,7 +303,8 @@ func TestJSONEvents(t *testing.T) {
 		types = append(types, typ)
 		switch typ {
 		case "message":
-			if ev["name"] != "bob" || ev["text"] != "hi <3" || ev["from"] != "10.0.0.2:7475" {
+			if ev["name"] != "bob" || (ev["text"] != "hi <3" || ev["direct"] != nil) && (ev["text"] != "psst" || ev["direct"] != true) ||
+				ev["from"] != "10.0.0.2:7475" {
 				t.Errorf("message %v", ev)
 			}
 			if _, err := time.Parse(time.RFC3339, ev["time"].(string)); err != nil {
@@ -330,11 +333,27 @@ func TestJSONEvents(t *testing.T) {
 	if ids["sent"] != ids["delivered"] {
 		t.Errorf("sent id %s, delivered id %s: want the same message", ids["sent"], ids["delivered"])
 	}
-	want := []string{"joined", "message", "sent", "delivered", "error", "nick", "nick", "renamed", "unreachable", "reachable", "left"}
+	want := []string{"joined", "message", "message", "sent", "delivered", "error", "nick", "nick", "renamed", "unreachable", "reachable", "left"}
 	if !slices.Equal(types, want) {
 		t.Errorf("event types %q, want %q", types, want)
 	}
 	wantLines(t, "stderr", alice.stderr, "udpchat: listening on 10.0.0.1:7475 as alice")
+}
+
+// A message sent to us alone (/msg) says so, in the NAME part of the line.
+func TestDirectMessageIsMarked(t *testing.T) {
+	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
+	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
+	closeAtEnd(t, bob)
+	alice := run(t, aliceNode, Options{})
+	startRelay(t, aliceLink, bobLink)
+	bob.Connect(aliceLink.addr)
+	bob.Send("to all")
+	alice.stdout.waitFor(t, "bob: to all")
+	bob.SendTo(aliceLink.addr, "just you")
+	alice.stdout.waitFor(t, "bob → you: just you")
+	alice.eof(t)
+	wantLines(t, "stdout", alice.stdout, "bob: to all", "bob → you: just you")
 }
 
 func TestInterruptLeavesGracefully(t *testing.T) {

@@ -224,7 +224,7 @@ func (l *fakeLink) isClosed() bool {
 	return l.closed
 }
 
-// chats returns the chat messages (not hellos) sent so far.
+// chats returns the chat messages (not hellos, nor features) sent so far.
 func (l *fakeLink) chats(t *testing.T) []fakeChat {
 	t.Helper()
 	l.mu.Lock()
@@ -235,7 +235,7 @@ func (l *fakeLink) chats(t *testing.T) []fakeChat {
 		if err != nil {
 			t.Fatalf("the node sent an undecodable payload: %v", err)
 		}
-		if m.Kind != wire.ChatHello {
+		if m.Kind != wire.ChatHello && m.Kind != wire.ChatFeatures {
 			out = append(out, fakeChat{s, m})
 		}
 	}

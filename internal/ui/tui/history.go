@@ -73,6 +73,9 @@ func (m *model) gotHistory(msg historyMsg) {
 			e := own[id]
 			if e == nil {
 				e = &entry{kind: entryOwn, past: true, at: r.At, name: r.Name, text: r.Text, action: action, id: id}
+				if wire.ChatKind(r.Kind) == wire.ChatDirect {
+					e.to = r.Peer // the outbox knows the address, not the name
+				}
 				own[id] = e
 				past = append(past, e)
 			}
@@ -84,7 +87,8 @@ func (m *model) gotHistory(msg historyMsg) {
 			continue
 		}
 		m.pastIn[k] = true
-		past = append(past, &entry{kind: entryMessage, past: true, at: r.At, from: storedPeer(r.Peer), name: r.Name, text: r.Text, action: action})
+		past = append(past, &entry{kind: entryMessage, past: true, at: r.At, from: storedPeer(r.Peer), name: r.Name, text: r.Text, action: action,
+			to: toYou(wire.ChatKind(r.Kind) == wire.ChatDirect)})
 	}
 	if len(past) > recentMessages {
 		past = past[len(past)-recentMessages:]

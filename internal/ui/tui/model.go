@@ -356,7 +356,7 @@ func (m *model) applyEvent(ev chat.Event) (peersChanged bool) {
 		if !m.noteLive(ev) {
 			break
 		}
-		m.add(&entry{kind: entryMessage, at: ev.At, from: ev.From, name: ev.Name, text: ev.Text, action: ev.Action})
+		m.add(&entry{kind: entryMessage, at: ev.At, from: ev.From, name: ev.Name, text: ev.Text, action: ev.Action, to: toYou(ev.Direct)})
 	case chat.Sent:
 		m.track(ev.ID, ev.To, sent)
 	case chat.Delivered:

@@ -199,8 +199,10 @@ func TestMessagesFromPeers(t *testing.T) {
 	say(t, link, bob, wire.ChatAction, "bob", "waves")
 	say(t, link, bob, wire.ChatText, "bob", "evil \x1b[2J\x1b]0;title\x07 text")
 	say(t, link, bob, wire.ChatText, "bob", `typed \x1b[2J, C:\dir`)
+	say(t, link, bob, wire.ChatDirect, "bob", "for your eyes only")
 	hs.waitFor("bob: first line", "* bob waves", `evil \x1b[2J\x1b]0;title\x07 text`,
-		`typed \\x1b[2J, C:\\dir`) // what the peer typed reads apart from an escape
+		`typed \\x1b[2J, C:\\dir`,       // what the peer typed reads apart from an escape
+		"bob → you: for your eyes only") // a /msg to us alone says so
 	s := hs.screen()
 	// A multi-line message stays whole: its lines follow, under the text.
 	first := lineWith(s, "bob: first line")
@@ -454,9 +456,10 @@ func TestStatsOverTheTransport(t *testing.T) {
 	hs.enter("hello over the transport")
 	hs.waitFor("✓✓ alice: hello over the transport", "● bob")
 	hs.enter("/stats")
-	// The link's messages: alice's hello and her text; bob's hello.
+	// The link's messages: alice's hello, features and text; bob's hello
+	// and features.
 	hs.waitFor("Link statistics", "bob (10.0.0.2:7475)", "rtt", "lost 0 of", "retransmits",
-		"sent 2 messages,", "received 1 message,", "window")
+		"sent 3 messages,", "received 2 messages,", "window")
 }
 
 func transportNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.Node {

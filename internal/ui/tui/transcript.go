@@ -47,7 +47,7 @@ type entry struct {
 	name   string         // who said it
 	text   string
 	action bool
-	to     string // for a /msg of ours: whom it went to
+	to     string // for a /msg: whom it went to ("you" for one to us)
 	// past says it is from the history loaded at start (history.go):
 	// shown dimmed, above the live conversation.
 	past bool
@@ -205,4 +205,13 @@ func hang(prefix, text string, w int, style lipgloss.Style) []string {
 		}
 	}
 	return lines
+}
+
+// toYou is the to of a received message: "you" for one sent to us alone
+// (/msg), shown as "bob → you", as our own show "alice → bob".
+func toYou(direct bool) string {
+	if direct {
+		return "you"
+	}
+	return ""
 }
