@@ -17,24 +17,29 @@ import (
 var _ BatchConn = (*Socket)(nil)
 
 // maxBatch caps the datagrams one ReadBatch or WriteBatch system call moves;
-// a longer slice is moved in several.
+// a longer slice is moved in several. It is at most 64: see mmsg.unpinned.
 const maxBatch = 64
 
 // mmsg is one direction's scratch space for recvmmsg or sendmmsg, made once
-// per socket so that a call allocates nothing: the headers, an iovec and an
-// address per datagram, and the function RawConn.Read or Write runs (a
-// closure, made once). mu makes calls in one direction take turns.
+// per socket so that a call allocates nothing: the headers, an iovec, an
+// address and control messages (the local address, see srcTable) per
+// datagram, and the function RawConn.Read or Write runs (a closure, made
+// once). mu makes calls in one direction take turns.
 type mmsg struct {
 	mu    sync.Mutex
 	hs    [maxBatch]unix.Mmsghdr
 	iovs  [maxBatch]unix.Iovec
 	names [maxBatch]unix.RawSockaddrInet6 // room for either family
-	n     int                             // datagrams in this call
-	done  int                             // datagrams moved so far
-	errno syscall.Errno                   // the call's error, if any
-	skip  int                             // sendmmsg: datagrams refused
-	fn    func(fd uintptr) bool
-	zones map[uint32]string // reads: interface index to zone name
+	ctrl  [maxBatch]oob
+	n     int           // datagrams in this call
+	done  int           // datagrams moved so far
+	errno syscall.Errno // the call's error, if any
+	skip  int           // sendmmsg: datagrams refused
+	// unpinned has bit i set if sendmmsg refused datagram i's source (the
+	// address is gone), and it was sent again without one.
+	unpinned uint64
+	fn       func(fd uintptr) bool
+	zones    map[uint32]string // reads: interface index to zone name
 }
 
 // batcher is the Linux part of a Socket. Each direction's scratch space is
@@ -42,7 +47,8 @@ type mmsg struct {
 // datagram at a time) does not pay for it.
 type batcher struct {
 	rc             syscall.RawConn
-	family         int // AF_INET or AF_INET6: what the socket is
+	family         int       // AF_INET or AF_INET6: what the socket is
+	srcs           *srcTable // the Socket's, if it has one
 	rdOnce, wrOnce sync.Once
 	rd, wr         *mmsg
 }
@@ -55,7 +61,7 @@ func (s *Socket) initBatch(bound netip.AddrPort) {
 	if err != nil {
 		return
 	}
-	b := &batcher{rc: rc, family: unix.AF_INET6}
+	b := &batcher{rc: rc, family: unix.AF_INET6, srcs: s.srcs}
 	if bound.Addr().Is4() {
 		b.family = unix.AF_INET
 	}
@@ -123,8 +129,14 @@ func (m *mmsg) send(fd uintptr) bool {
 		case unix.EAGAIN:
 			return false
 		default:
-			// sendmmsg fails only for the first datagram of the call: skip
-			// it, as a failed WriteTo would be, and go on with the rest.
+			// sendmmsg fails only for the first datagram of the call.
+			if h := &m.hs[i].Hdr; h.Controllen != 0 && sourceGone(e) {
+				// Its source is no longer ours: let the system pick one.
+				h.Control, h.Controllen = nil, 0
+				m.unpinned |= 1 << i
+				continue
+			}
+			// Skip it, as a failed WriteTo would be, and go on with the rest.
 			if m.errno == 0 {
 				m.errno = e
 			}
@@ -146,6 +158,10 @@ func (s *Socket) ReadBatch(ms []Message) (int, error) {
 	for i := range m.n {
 		m.iovs[i] = iovec(ms[i].Buf)
 		m.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		if s.srcs != nil {
+			m.hs[i].Hdr.Control = &m.ctrl[i].b[0]
+			m.hs[i].Hdr.SetControllen(oobSize)
+		}
 	}
 	err := s.batch.rc.Read(m.fn)
 	clear(m.iovs[:m.n]) // do not keep the caller's buffers alive
@@ -158,6 +174,12 @@ func (s *Socket) ReadBatch(ms []Message) (int, error) {
 	for i := range m.done {
 		ms[i].N = int(m.hs[i].Len)
 		ms[i].Addr = m.addrFrom(&m.names[i])
+		if s.srcs == nil {
+			continue
+		}
+		if src, ok := parseSource(m.ctrl[i].b[:m.hs[i].Hdr.Controllen]); ok {
+			s.srcs.learn(ms[i].Addr, src)
+		}
 	}
 	return m.done, nil
 }
@@ -175,7 +197,7 @@ func (s *Socket) WriteBatch(ms []Message) (int, error) {
 		}
 	}
 	for len(ms) > 0 {
-		m.n, m.done, m.skip, m.errno = 0, 0, 0, 0
+		m.n, m.done, m.skip, m.errno, m.unpinned = 0, 0, 0, 0, 0
 		for m.n < min(len(ms), maxBatch) {
 			i := m.n
 			namelen, ok := s.batch.sockaddr(&m.names[i], ms[i].Addr)
@@ -183,12 +205,26 @@ func (s *Socket) WriteBatch(ms []Message) (int, error) {
 				break // for WriteTo, below: a zone, or the other family
 			}
 			m.iovs[i] = iovec(ms[i].Buf)
-			m.hs[i].Hdr.Namelen = namelen
+			h := &m.hs[i].Hdr
+			h.Namelen = namelen
+			h.Control, h.Controllen = nil, 0
+			if s.srcs != nil {
+				if src, ok := s.srcs.lookup(ms[i].Addr); ok {
+					c := m.ctrl[i].put(src)
+					h.Control = &c[0]
+					h.SetControllen(len(c))
+				}
+			}
 			m.n++
 		}
 		if m.n > 0 {
 			err := s.batch.rc.Write(m.fn)
 			clear(m.iovs[:m.n])
+			for i := range m.n {
+				if m.unpinned&(1<<i) != 0 {
+					s.srcs.forget(ms[i].Addr)
+				}
+			}
 			if err != nil {
 				return sent + m.done, err // closed
 			}

@@ -38,20 +38,27 @@ var (
 const SocketBufferSize = 4 << 20
 
 // Socket is a Conn on a real UDP socket. It adds nothing per datagram to
-// *net.UDPConn except unmapping source addresses, so reads and writes do not
-// allocate.
+// *net.UDPConn except unmapping source addresses and, on a wildcard address,
+// choosing the source of each answer (see srcTable), so reads and writes do
+// not allocate.
 type Socket struct {
 	conn  *net.UDPConn
 	local netip.AddrPort
 	batch *batcher // ReadBatch and WriteBatch, where the system has them
+	// srcs is the address each peer wrote to, on a socket bound to a
+	// wildcard address where the system reports it; nil otherwise.
+	srcs *srcTable
 }
 
 var _ Conn = (*Socket)(nil)
 
-// Listen opens a UDP socket on addr, "IP:PORT" or "[IPv6]:PORT"; an empty
-// host (":PORT") means every interface, IPv4 and IPv6, and port 0 lets the
-// system pick one. The host must be an IP literal: a listening address names
-// an interface of this machine, and resolving names here would hide mistakes.
+// Listen opens a UDP socket on addr, "IP:PORT" or "[IPv6]:PORT", and port 0
+// lets the system pick one. An empty host (":PORT") or "::" means every
+// interface, IPv4 and IPv6 (IPv4 peers as IPv4-mapped addresses, which
+// ReadFrom unmaps), or IPv4 alone where the system has no IPv6; 0.0.0.0
+// means every IPv4 interface. The host must be an IP literal: a listening
+// address names an interface of this machine, and resolving names here
+// would hide mistakes. See Reaches for which peers a socket can talk to.
 //
 // Errors are one line a user can act on, prefixed with "listen ADDR: ", and
 // match ErrBadAddress, ErrAddrInUse or ErrCannotBind.
@@ -60,11 +67,15 @@ func Listen(addr string) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	network := "udp" // empty host: dual-stack [::], which also takes IPv4
-	switch {
-	case ap.Addr().Is4():
+	network := "udp" // dual-stack, or IPv4 where the system has no IPv6
+	switch ip := ap.Addr(); {
+	case ip.Is6() && ip.IsUnspecified():
+		// Not "udp6", which would make the socket IPv6 only: the zero
+		// address asks the system for the same as ":PORT".
+		ap = netip.AddrPortFrom(netip.Addr{}, ap.Port())
+	case ip.Is4():
 		network = "udp4"
-	case ap.Addr().Is6():
+	case ip.Is6():
 		network = "udp6"
 	}
 	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
@@ -74,8 +85,26 @@ func Listen(addr string) (*Socket, error) {
 	setBuffers(conn)
 	bound := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	s := &Socket{conn: conn, local: Unmap(bound)}
+	if bound.Addr().IsUnspecified() {
+		s.srcs = enableSources(conn, bound.Addr().Is6())
+	}
 	s.initBatch(bound)
 	return s, nil
+}
+
+// Reaches reports whether a socket bound to local can send to peer: one
+// bound to an IPv4 address reaches IPv4 peers only, one bound to a given
+// IPv6 address IPv6 peers only, and one on every interface of both
+// families (local "[::]", as LocalAddr reports a dual-stack socket) both.
+func Reaches(local, peer netip.AddrPort) bool {
+	l, p := local.Addr().Unmap(), peer.Addr().Unmap()
+	switch {
+	case l.Is4():
+		return p.Is4()
+	case l.IsUnspecified():
+		return true
+	}
+	return p.Is6()
 }
 
 // ReadFrom reads one datagram into b and returns its source, unmapped. As with
@@ -83,6 +112,9 @@ func Listen(addr string) (*Socket, error) {
 // should be as large as the largest datagram expected. After Close it returns
 // an error wrapping net.ErrClosed.
 func (s *Socket) ReadFrom(b []byte) (int, netip.AddrPort, error) {
+	if s.srcs != nil {
+		return s.readMsg(b)
+	}
 	n, from, err := s.conn.ReadFromUDPAddrPort(b)
 	if err != nil {
 		return n, netip.AddrPort{}, err
@@ -92,14 +124,19 @@ func (s *Socket) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 	return n, Unmap(from), nil
 }
 
-// WriteTo sends b as one datagram to addr. An IPv4 addr works on a socket
-// listening on all interfaces; an IPv6 addr on an IPv4 socket is an error.
+// WriteTo sends b as one datagram to addr, from the address addr last wrote
+// to (see srcTable). An IPv4 addr works on a socket listening on all
+// interfaces; an IPv6 addr on an IPv4 socket is an error.
 func (s *Socket) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
+	if s.srcs != nil {
+		return s.writeMsg(b, addr)
+	}
 	return s.conn.WriteToUDPAddrPort(b, addr)
 }
 
 // LocalAddr is the address the socket is bound to, with the port the system
 // picked if Listen was given port 0 (how tests and `udpchat send` find it).
+// A socket on every interface of both families reports [::].
 func (s *Socket) LocalAddr() netip.AddrPort { return s.local }
 
 // Close closes the socket and unblocks a pending ReadFrom. Closing twice
