@@ -36,7 +36,7 @@ type chatFlags struct {
 
 func newChatFlags(o *options) *chatFlags {
 	f := &chatFlags{FlagSet: newFlagSet("udpchat")}
-	o.addFlags(f.FlagSet, "0.0.0.0:7475")
+	o.addFlags(f.FlagSet, "[::]:7475")
 	f.BoolVar(&f.line, "line", false, "line mode even on a terminal")
 	f.BoolVar(&f.json, "json", false, "line mode, with every event as a JSON object a line on stdout")
 	f.BoolVarP(&f.version, "version", "v", false, "print the version (as udpchat version does)")

@@ -43,7 +43,7 @@ func newFlagSet(name string) *pflag.FlagSet {
 // addFlags defines the shared flags on fs; listen is --listen's default.
 func (o *options) addFlags(fs *pflag.FlagSet, listen string) {
 	fs.StringVarP(&o.name, "name", "n", "", "display `NAME` peers see (default: your login name)")
-	fs.StringVarP(&o.listen, "listen", "l", listen, "local UDP address `IP:PORT`; port 0 picks a free one")
+	fs.StringVarP(&o.listen, "listen", "l", listen, "local UDP address `IP:PORT`; [::] is every address of both IP families, port 0 picks a free one")
 	fs.StringArrayVarP(&o.peers, "peer", "p", nil, "a peer to talk to, `HOST:PORT`; repeatable")
 	fs.BoolVar(&o.plain, "plain", false, "seed-compatible name:text datagrams: NO encryption, NO acknowledgements")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`DIR` for identity, known peers and history (default: the user config dir + /udpchat)")

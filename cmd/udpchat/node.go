@@ -81,6 +81,15 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 		cleanup()
 		return nil, nil, usageError{err}
 	}
+	// Again with the socket's address: on a system without IPv6, [::]
+	// became 0.0.0.0.
+	for i, p := range peers {
+		if err := checkFamily(o.peers[i], p, conn.LocalAddr()); err != nil {
+			conn.Close()
+			cleanup()
+			return nil, nil, usageError{err}
+		}
+	}
 	cfg := chat.Config{Name: name, Plain: o.plain, Logger: log}
 	if !o.noStore {
 		cfg.SaveName = func(name string) error { return saveName(dataDir, name) }

@@ -20,10 +20,14 @@ import (
 //     session, its acknowledgements and its trust are with one peer;
 //   - this udpchat's own address (listen, as listenAddr makes --listen, or
 //     the socket's), or, when it listens on every interface, one of this
-//     machine's addresses with its port: it would talk to itself.
+//     machine's addresses with its port: it would talk to itself;
+//   - an address of the family listen cannot send to (see checkFamily).
 //
 // local is this machine's networks (localNets).
 func checkPeer(text string, p, listen netip.AddrPort, local []netip.Prefix) error {
+	if err := checkFamily(text, p, listen); err != nil {
+		return err
+	}
 	ip := p.Addr()
 	if ip.IsMulticast() {
 		return fmt.Errorf("peer %s: %s is a multicast address, not a peer; give the address of the one peer to talk to", text, ip)
@@ -35,6 +39,22 @@ func checkPeer(text string, p, listen netip.AddrPort, local []netip.Prefix) erro
 		return fmt.Errorf("peer %s is this udpchat itself (--listen %s); give the address of another one, or --listen on another port", text, listen)
 	}
 	return nil
+}
+
+// checkFamily refuses a peer p (given as text) of an IP family a socket on
+// listen cannot send to: datagrams to it would fail, or (from a pipe) wait
+// in silence for an answer that cannot come. A zero listen (an address
+// Listen will refuse anyway) refuses nothing.
+func checkFamily(text string, p, listen netip.AddrPort) error {
+	if !listen.IsValid() || udp.Reaches(listen, p) {
+		return nil
+	}
+	family, other := "IPv6", "IPv4"
+	if p.Addr().Is4() {
+		family, other = other, family
+	}
+	return fmt.Errorf("peer %s is an %s address, and --listen %s reaches %s only; listen on [::]:PORT for both, or on an %s address",
+		text, family, listen, other, family)
 }
 
 // listenAddr is --listen as an address, unmapped, with the unspecified

@@ -31,6 +31,10 @@ func TestPeerUsageErrors(t *testing.T) {
 		{[]string{"send", "-p", "224.0.0.1:9", "hi"}, `224\.0\.0\.1 is a multicast address.*\(see 'udpchat send --help'\)$`},
 		{[]string{"-p", "255.255.255.255:9"}, `peer 255\.255\.255\.255:9: 255\.255\.255\.255 is a broadcast address, not a peer`},
 		{[]string{"-p", "0.0.0.0:9"}, `peer 0\.0\.0\.0:9: bad address: 0\.0\.0\.0 means "any address", not a peer`},
+		// A socket sends to one family, or (on [::], the default) to both.
+		{[]string{"-l", "127.0.0.1:0", "-p", "[::1]:9"}, `^udpchat: peer \[::1\]:9 is an IPv6 address, and --listen 127\.0\.0\.1:0 reaches IPv4 only; listen on \[::\]:PORT for both, or on an IPv6 address \(see 'udpchat --help'\)$`},
+		{[]string{"-l", "[::1]:0", "-p", "127.0.0.1:9"}, `peer 127\.0\.0\.1:9 is an IPv4 address, and --listen \[::1\]:0 reaches IPv6 only`},
+		{[]string{"send", "-l", "0.0.0.0:0", "-p", "[::1]:9", "hi"}, `peer \[::1\]:9 is an IPv6 address, and --listen 0\.0\.0\.0:0 reaches IPv4 only.*\(see 'udpchat send --help'\)$`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			wantUsageError(t, tc.args, tc.want)
@@ -66,8 +70,9 @@ func TestCheckPeer(t *testing.T) {
 		{"192.0.2.2:7475", "0.0.0.0:7475", "this udpchat itself"},
 		{"192.0.2.2:7475", "[::]:7475", "this udpchat itself"}, // dual stack
 		{"[2001:db8::2]:7475", ":7475", "this udpchat itself"},
-		{"[2001:db8::2]:7475", "0.0.0.0:7475", ""}, // an IPv4 socket
-		{"192.0.2.2:7475", "127.0.0.1:7475", ""},   // bound to another address
+		{"[2001:db8::2]:7475", "0.0.0.0:7475", "reaches IPv4 only"}, // an IPv4 socket
+		{"192.0.2.3:7475", "[2001:db8::2]:7475", "reaches IPv6 only"},
+		{"192.0.2.2:7475", "127.0.0.1:7475", ""}, // bound to another address
 		{"127.0.0.2:7475", "0.0.0.0:7475", "this udpchat itself"},
 		{"127.0.0.2:7475", "127.0.0.1:7475", ""},
 		{"192.0.2.2:7475", "0.0.0.0:7476", ""},

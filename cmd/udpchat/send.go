@@ -46,7 +46,7 @@ Flags:
 func sendCommand(ctx context.Context, args []string, io stdio) int {
 	o := options{noStore: true} // see sendUsage
 	fs := newFlagSet("udpchat send")
-	o.addFlags(fs, "0.0.0.0:0")
+	o.addFlags(fs, "[::]:0")
 	help, err := parseFlags(fs, args)
 	if help {
 		fmt.Fprint(io.out, sendUsage(fs))
