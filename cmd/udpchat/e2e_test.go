@@ -21,8 +21,10 @@ func TestPlainBothDirections(t *testing.T) {
 	bob := udpchat(t, "--plain", "-l", anyPort, "-n", "bob", "-p", aliceAddr)
 	bobAddr := bob.listening(t)
 
-	bob.say(t, "hello alice")
-	alice.stdout.waitLine(t, `^bob: hello alice$`)
+	// bob writes twice: an address that wrote once may be forged, and is
+	// not sent to until it writes again.
+	bob.say(t, "hello alice", "are you there?")
+	alice.stdout.waitLine(t, `^bob: are you there\?$`)
 	alice.say(t, "hi bob")
 	bob.stdout.waitLine(t, `^alice: hi bob$`)
 	bob.say(t, "bye")
@@ -42,7 +44,7 @@ func TestPlainBothDirections(t *testing.T) {
 	if got := alice.stderr.lines(); !slices.Equal(got, want) {
 		t.Errorf("alice's stderr:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := alice.stdout.lines(); !slices.Equal(got, []string{"bob: hello alice", "bob: bye"}) {
+	if got := alice.stdout.lines(); !slices.Equal(got, []string{"bob: hello alice", "bob: are you there?", "bob: bye"}) {
 		t.Errorf("alice's stdout: %q", got)
 	}
 }
@@ -75,8 +77,8 @@ func TestPlainWithNetcatConnecting(t *testing.T) {
 	host, port, _ := net.SplitHostPort(addr)
 	nc := start(t, "nc", "-u", host, port)
 
-	nc.say(t, "carol:hello alice")
-	alice.stdout.waitLine(t, `^carol: hello alice$`)
+	nc.say(t, "carol:hello alice", "carol:anyone?") // twice: see TestPlainBothDirections
+	alice.stdout.waitLine(t, `^carol: anyone\?$`)
 	alice.stderr.waitLine(t, `^\* carol joined \(127\.0\.0\.1:\d+\)$`)
 	alice.say(t, "hi carol")
 	nc.stdout.waitFor(t, "datagram at nc", func() bool { return len(nc.stdout.String()) >= len("alice:hi carol") })

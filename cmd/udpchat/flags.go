@@ -9,23 +9,30 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // options are the flags chat and send share.
 type options struct {
-	name    string
-	listen  string
-	peers   []string
-	plain   bool
-	dataDir string
-	timeout time.Duration
-	logFile string
+	name   string
+	listen string
+	peers  []string
+	plain  bool
+	// plainMax is --plain-max: the largest plain datagram to send.
+	plainMax int
+	dataDir  string
+	timeout  time.Duration
+	logFile  string
 	// nameSet says --name was given, so an invalid one is an error rather
 	// than a login name to sanitise.
 	nameSet bool
 	// noStore keeps startNode from opening the data dir's store (send).
 	noStore bool
 }
+
+// minPlainMax is the least --plain-max: room for "a:b".
+const minPlainMax = 3
 
 // defaultTimeout is --timeout's default: how long end of input (chat) or
 // send waits for delivery.
@@ -46,6 +53,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, listen string) {
 	fs.StringVarP(&o.listen, "listen", "l", listen, "local UDP address `IP:PORT`; [::] is every address of both IP families, port 0 picks a free one")
 	fs.StringArrayVarP(&o.peers, "peer", "p", nil, "a peer to talk to, `HOST:PORT`; repeatable")
 	fs.BoolVar(&o.plain, "plain", false, "seed-compatible name:text datagrams: NO encryption, NO acknowledgements")
+	fs.IntVar(&o.plainMax, "plain-max", wire.DefaultPlainMax, "with --plain, the largest datagram to send, in `BYTES`: what the peers read")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`DIR` for identity, known peers and history (default: the user config dir + /udpchat)")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for delivery, as a Go `DURATION` (2s, 1m)")
 	fs.StringVar(&o.logFile, "log", "", "append a debug log to `FILE`")
@@ -93,6 +101,14 @@ func parseFlags(fs *pflag.FlagSet, args []string) (help bool, err error) {
 func (o *options) check(fs *pflag.FlagSet) error {
 	if o.timeout <= 0 {
 		return usagef("--timeout %s: must be more than zero", o.timeout)
+	}
+	if fs.Changed("plain-max") {
+		if !o.plain {
+			return usagef("--plain-max is for --plain, which sends each message as one datagram")
+		}
+		if o.plainMax < minPlainMax || o.plainMax > wire.MaxPlainDatagram {
+			return usagef("--plain-max %d: must be from %d to %d bytes", o.plainMax, minPlainMax, wire.MaxPlainDatagram)
+		}
 	}
 	o.nameSet = fs.Changed("name")
 	return nil

@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -15,11 +14,6 @@ import (
 // into Events. The link calls them from its own goroutine, one at a time.
 
 var _ Handler = (*Node)(nil)
-
-// plainActionPrefix marks a /me action in plain mode, whose datagrams have
-// no kinds: "alice:/me waves" reads well in a classic script and turns back
-// into an action in udpchat.
-const plainActionPrefix = "/me "
 
 // Receive decodes one payload from peer and emits what it says. A payload
 // that does not decode is dropped, counted and logged: one bad peer must
@@ -127,77 +121,13 @@ func IsBye(text string) bool {
 	return strings.EqualFold(text, "bye") || strings.EqualFold(text, "exit")
 }
 
-// receivePlain shows a plain datagram as it came, split at its first colon.
-// The first datagram from an address makes it a peer. A datagram with no
-// name (no colon) is shown under the sender's address. One that says bye
-// (see IsBye) is shown, and then the peer has left; its next datagram
-// makes it join again. With a store it is recorded in the history; since
-// nothing is acknowledged, and so nothing sent again, it is shown even if
-// that fails.
-func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
-	n.stats.received.Add(1)
-	rawName, rawText := wire.ParsePlain(msg)
-	name := string(rawName)
-	// nc and most scripts end each datagram with a newline: it ends the
-	// line, it is not part of the text.
-	text := string(bytes.TrimSuffix(bytes.TrimSuffix(rawText, []byte("\n")), []byte("\r")))
-	text, action := strings.CutPrefix(text, plainActionPrefix)
-	// Plain datagrams carry no ID; a local one still lets a UI (and the
-	// store) tell messages apart.
-	id, now := newID(), time.Now()
-	if n.store != nil {
-		kind := wire.ChatText
-		if action {
-			kind = wire.ChatAction
-		}
-		shown := name
-		if shown == "" {
-			shown = from.String()
-		}
-		_, err := n.store.AddIncoming(storeCtx, store.Message{
-			ID: id, Peer: PeerKey(from), Kind: int(kind), Name: shown, Text: text, At: now,
-		})
-		if err != nil {
-			n.storeFailed(fmt.Errorf("a message from %s is not recorded in the history: %w", from, err))
-		} else {
-			n.storeFailing.Store(false)
-		}
-	}
-	n.update(func() []Event {
-		p := n.peerLocked(from)
-		var evs []Event
-		switch {
-		case !p.joined:
-			p.joined, p.present, p.member, p.state = true, true, true, PeerOnline
-			if name != "" {
-				p.name = name
-			}
-			evs = append(evs, Joined{Peer: from, Name: p.displayName()})
-		case name != "" && name != p.name:
-			evs = append(evs, Renamed{Peer: from, OldName: p.displayName(), Name: name})
-			p.name = name
-		}
-		shown := name
-		if shown == "" {
-			shown = from.String()
-		}
-		evs = append(evs, Message{ID: id, From: from, Name: shown, Text: text, Action: action, At: now})
-		if !action && IsBye(text) {
-			evs = append(evs, p.leave()...)
-		}
-		return evs
-	})
-}
-
 // PeerUp starts a new session with peer: its next chat message announces it
-// (Joined), and on a reliable link we introduce ourselves with a hello.
+// (Joined), and we introduce ourselves with a hello. (The plain link has no
+// sessions, and never calls it.)
 func (n *Node) PeerUp(peer netip.AddrPort) {
 	n.update(func() []Event {
 		p := n.peerLocked(peer)
 		p.joined, p.direct, p.state = false, false, PeerOnline
-		if n.plain {
-			return nil
-		}
 		if n.link == nil {
 			p.helloDue = true // New sends it once it has the link
 			return nil

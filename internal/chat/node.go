@@ -27,6 +27,9 @@ type Config struct {
 	// name:text datagrams, there are no hellos and nothing is ever
 	// acknowledged, so nothing is ever Delivered.
 	Plain bool
+	// PlainMax is the largest plain datagram to send: what the peers read.
+	// Zero means wire.DefaultPlainMax.
+	PlainMax int
 	// Security is how the link protects messages, for the UI to show.
 	Security Security
 	// Store, if not nil, keeps the history and the outbox: see Store for
@@ -72,6 +75,7 @@ var (
 // and what the Link reports (it is the Link's Handler) into Events.
 type Node struct {
 	plain    bool
+	plainMax int
 	security Security
 	log      *slog.Logger
 	events   chan Event
@@ -118,6 +122,10 @@ type Node struct {
 	heldBytes int             // of the payloads held, at most maxHeld
 	drained   chan struct{}   // closed whenever pending is empty
 	lastTurn  <-chan struct{} // the done channel of the latest turn
+
+	// plainClock counts plain datagrams received: when each peer was last
+	// heard, for the plain peer table's evictions.
+	plainClock uint64
 }
 
 // sentRef names one message on the link: the peer and the ref Link.Send
@@ -150,6 +158,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 	close(closedChan)
 	n := &Node{
 		plain:     cfg.Plain,
+		plainMax:  cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
 		security:  cfg.Security,
 		ids:       cfg.Identities,
 		saveName:  cfg.SaveName,
@@ -246,7 +255,8 @@ func (n *Node) Connect(addr netip.AddrPort) error {
 		n.mu.Unlock()
 		return ErrClosed
 	}
-	n.peerLocked(addr).member = true
+	p := n.peerLocked(addr)
+	p.member, p.chosen = true, true
 	link := n.link
 	n.mu.Unlock()
 	if err := link.Connect(addr); err != nil {
@@ -292,6 +302,16 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 		return nil, ErrClosed
 	}
 	peers := slices.DeleteFunc(n.sortedPeersLocked(), func(p *peer) bool { return !p.member })
+	if n.plain && !to.IsValid() {
+		if err := n.plainSkippedLocked(len(peers) == 0); err != nil {
+			if len(peers) == 0 {
+				n.mu.Unlock()
+				n.outMu.Unlock()
+				return nil, err
+			}
+			errs = append(errs, err)
+		}
+	}
 	if len(peers) == 0 && !to.IsValid() {
 		n.mu.Unlock()
 		n.outMu.Unlock()
@@ -399,7 +419,7 @@ func (n *Node) encodeLocked(kind wire.ChatKind, id MessageID, text string) ([]by
 		if kind == wire.ChatAction {
 			text = plainActionPrefix + text
 		}
-		return wire.AppendPlain(nil, n.name, text)
+		return wire.AppendPlain(nil, n.name, text, n.plainMax)
 	}
 	return wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: id, Name: n.name, Text: text})
 }
@@ -622,6 +642,9 @@ func (n *Node) peerLocked(addr netip.AddrPort) *peer {
 	p := n.peers[addr]
 	if p == nil {
 		p = &peer{addr: addr}
+		if n.plain {
+			p.state = PeerPlain
+		}
 		n.peers[addr] = p
 	}
 	return p

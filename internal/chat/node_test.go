@@ -406,25 +406,22 @@ func TestEventsKeepTheOrderOfWhatHappened(t *testing.T) {
 func TestPlainMode(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice", Plain: true})
 
-	n.PeerUp(bob)
-	if s := link.takeSends(); len(s) != 0 {
-		t.Fatalf("plain PeerUp sent %+v; plain mode has no hellos", s)
-	}
 	n.Receive(bob, []byte("bob:hi: there\r\n"))
 	n.Receive(bob, []byte("bob:/me waves"))
 	n.Receive(bob, []byte("no name"))
 	n.Receive(bob, []byte("robert:x"))
-	n.PeerUp(carol)
 	n.Receive(carol, []byte("hello\n"))
+	n.Receive(carol, []byte("again\n"))
 	wantEvents(t, n,
 		Joined{Peer: bob, Name: "bob"},
 		Message{From: bob, Name: "bob", Text: "hi: there"},
 		Message{From: bob, Name: "bob", Text: "waves", Action: true},
-		Message{From: bob, Name: bob.String(), Text: "no name"},
+		Message{From: bob, Name: bob.String() + " (no name)", Text: "no name"},
 		Renamed{Peer: bob, OldName: "bob", Name: "robert"},
 		Message{From: bob, Name: "robert", Text: "x"},
 		Joined{Peer: carol, Name: carol.String()},
-		Message{From: carol, Name: carol.String(), Text: "hello"},
+		Message{From: carol, Name: carol.String() + " (no name)", Text: "hello"},
+		Message{From: carol, Name: carol.String() + " (no name)", Text: "again"},
 	)
 
 	if _, err := n.Send("hello"); err != nil {
@@ -450,7 +447,7 @@ func TestPlainMode(t *testing.T) {
 	if err := n.WaitDelivered(context.Background()); err != nil {
 		t.Errorf("WaitDelivered: %v", err)
 	}
-	if _, err := n.Send(strings.Repeat("x", wire.MaxPlainDatagram)); !errors.Is(err, wire.ErrTooBig) {
+	if _, err := n.Send(strings.Repeat("x", wire.DefaultPlainMax)); !errors.Is(err, wire.ErrTooBig) {
 		t.Errorf("Send of a message over one datagram = %v, want wire.ErrTooBig", err)
 	}
 	if err := n.SetName("alicia"); err != nil || len(link.takeSends()) != 0 {

@@ -15,6 +15,9 @@ const (
 	PeerUnreachable
 	// PeerLeft: it said goodbye; messages for it wait until it returns.
 	PeerLeft
+	// PeerPlain: a peer on the plain link, which has no sessions and no
+	// acknowledgements, so whether it is there cannot be known.
+	PeerPlain
 )
 
 // String is the state as a UI shows it in a peer list.
@@ -28,6 +31,8 @@ func (s PeerState) String() string {
 		return "unreachable"
 	case PeerLeft:
 		return "left"
+	case PeerPlain:
+		return "plain (no acknowledgements)"
 	}
 	return "unknown"
 }
@@ -74,6 +79,12 @@ type peer struct {
 	// helloDue says PeerUp came while New was still building the link, so
 	// the hello waits until New has the link to send it on.
 	helloDue bool
+	// chosen says the user asked for this address (Connect): what a
+	// plain datagram from another port of its host may be (see
+	// plainPeerLocked), and what the plain peer table never evicts.
+	chosen bool
+	// plain is what plain mode knows of the peer besides.
+	plain plainSeen
 }
 
 // heldSend is one thing held for a peer: a message of ours (ref, in

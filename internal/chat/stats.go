@@ -21,6 +21,9 @@ type Stats struct {
 	// Refused counts messages not accepted because the sender's key may not
 	// use the name it gave (see Identities); each is offered again.
 	Refused uint64
+	// Empty counts plain datagrams dropped because they held nothing (or
+	// only a line end): no message to show.
+	Empty uint64
 }
 
 // counters are the live values behind Stats; they are atomic so the hot
@@ -32,6 +35,7 @@ type counters struct {
 	duplicates    atomic.Uint64
 	storeErrors   atomic.Uint64
 	refused       atomic.Uint64
+	empty         atomic.Uint64
 }
 
 // Stats returns the node's counters so far.
@@ -43,5 +47,6 @@ func (n *Node) Stats() Stats {
 		Duplicates:    n.stats.duplicates.Load(),
 		StoreErrors:   n.stats.storeErrors.Load(),
 		Refused:       n.stats.refused.Load(),
+		Empty:         n.stats.empty.Load(),
 	}
 }

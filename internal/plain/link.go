@@ -18,16 +18,19 @@ import (
 
 // maxDatagram is the largest UDP payload there is. The reader's buffer is
 // this big so that a long line from a classic script is handed up whole,
-// even though udpchat itself never sends plain datagrams over
-// wire.MaxPlainDatagram: UDP silently truncates what does not fit.
+// even though udpchat itself sends plain datagrams of at most what its
+// peers read (wire.DefaultPlainMax unless told otherwise): UDP silently
+// truncates what does not fit.
 const maxDatagram = 65535
 
 // Handler is what a Link calls: the subset of chat.Handler a link without
 // sessions or acknowledgements has anything to say to. *chat.Node satisfies
 // it, without this package importing chat.
+//
+// There is no PeerUp: with no sessions, every address that sends a datagram
+// would be a new peer, and a flood of forged sources a flood of peers. The
+// link keeps no table of addresses; what is a peer is the handler's choice.
 type Handler interface {
-	// PeerUp is called once per address, before its first datagram.
-	PeerUp(peer netip.AddrPort)
 	// Receive hands over one datagram; msg is only valid during the call.
 	// Plain mode has no acknowledgements, so an error changes nothing.
 	Receive(peer netip.AddrPort, msg []byte) error
@@ -50,11 +53,10 @@ func New(conn udp.Conn, h Handler) *Link {
 	return l
 }
 
-// read is the link's one goroutine: it owns the set of addresses seen.
+// read is the link's one goroutine.
 func (l *Link) read() {
 	defer close(l.done)
 	buf := make([]byte, maxDatagram)
-	seen := make(map[netip.AddrPort]bool)
 	for {
 		n, from, err := l.conn.ReadFrom(buf)
 		if err != nil {
@@ -65,10 +67,6 @@ func (l *Link) read() {
 			// about one datagram (an ICMP echo of an earlier send, on some
 			// systems) is no reason to stop listening.
 			continue
-		}
-		if !seen[from] {
-			seen[from] = true
-			l.h.PeerUp(from)
 		}
 		l.h.Receive(from, buf[:n])
 	}

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ var plainGolden = []struct {
 func TestAppendPlain(t *testing.T) {
 	for _, tc := range plainGolden {
 		want := mustHex(tc.hex)
-		got, err := AppendPlain(nil, tc.name, tc.text)
+		got, err := AppendPlain(nil, tc.name, tc.text, DefaultPlainMax)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("AppendPlain(%q, %q) = %x, %v; want %x", tc.name, tc.text, got, err, want)
 		}
@@ -74,20 +75,22 @@ func TestParsePlainPrefixes(t *testing.T) {
 }
 
 func TestAppendPlainTooBig(t *testing.T) {
-	name := "ann"
-	text := strings.Repeat("t", MaxPlainDatagram-len(name)-1)
-	b, err := AppendPlain(nil, name, text)
-	if err != nil || len(b) != MaxPlainDatagram {
-		t.Errorf("AppendPlain of %d bytes: %d, %v", MaxPlainDatagram, len(b), err)
-	}
-	b, err = AppendPlain([]byte("x"), name, text+"t")
-	if !errors.Is(err, ErrTooBig) || string(b) != "x" {
-		t.Errorf("AppendPlain of %d bytes: %q, %v; want x, ErrTooBig", MaxPlainDatagram+1, b, err)
-	}
-	// The error is shown to the user as it is: it says what to do, in words
-	// for people, without the package's prefix.
-	if msg := err.Error(); strings.Contains(msg, "wire:") || !strings.Contains(msg, "1201 bytes") {
-		t.Errorf("the user would read %q", msg)
+	for _, max := range []int{DefaultPlainMax, 20, MaxPlainDatagram} {
+		name := "ann"
+		text := strings.Repeat("t", max-len(name)-1)
+		b, err := AppendPlain(nil, name, text, max)
+		if err != nil || len(b) != max {
+			t.Errorf("AppendPlain of %d bytes, max %d: %d, %v", max, max, len(b), err)
+		}
+		b, err = AppendPlain([]byte("x"), name, text+"t", max)
+		if !errors.Is(err, ErrTooBig) || string(b) != "x" {
+			t.Errorf("AppendPlain of %d bytes, max %d: %q, %v; want x, ErrTooBig", max+1, max, b, err)
+		}
+		// The error is shown to the user as it is: it says what to do, in
+		// words for people, without the package's prefix.
+		if msg := err.Error(); strings.Contains(msg, "wire:") || !strings.Contains(msg, fmt.Sprintf("%d bytes", max+1)) || !strings.Contains(msg, fmt.Sprintf("at most %d bytes", max)) {
+			t.Errorf("the user would read %q", msg)
+		}
 	}
 }
 
@@ -96,7 +99,7 @@ func TestAppendPlainTooBig(t *testing.T) {
 // AppendPlain must refuse it or write something that reads back the same.
 func TestAppendPlainNameWithColon(t *testing.T) {
 	for _, name := range []string{"a:b", ":", "ann:"} {
-		b, err := AppendPlain(nil, name, "c")
+		b, err := AppendPlain(nil, name, "c", DefaultPlainMax)
 		if err != nil {
 			continue // refused: fine
 		}
@@ -127,7 +130,7 @@ func FuzzParsePlain(f *testing.F) {
 		if bytes.IndexByte(name, ':') >= 0 || len(name)+1+len(text) != len(b) {
 			t.Fatalf("ParsePlain(%q) = %q, %q", b, name, text)
 		}
-		enc, err := AppendPlain(nil, string(name), string(text))
+		enc, err := AppendPlain(nil, string(name), string(text), MaxPlainDatagram)
 		if len(b) > MaxPlainDatagram {
 			// ParsePlain reads whatever the socket gave it; AppendPlain
 			// only writes what fits one datagram.

@@ -232,6 +232,8 @@ func (m *model) stateLook(s chat.PeerState) (string, lipgloss.Style) {
 		return "◌", m.st.connecting
 	case chat.PeerUnreachable:
 		return "○", m.st.away
+	case chat.PeerPlain:
+		return "◇", m.st.warning
 	}
 	return "·", m.st.left
 }
