@@ -33,7 +33,7 @@ const (
 // a veth pair, nft), and checks that everything each side typed arrives on
 // the other exactly once, in order, byte for byte, and both exit 0.
 func TestKernelLossNamespaces(t *testing.T) {
-	requireRootNetns(t)
+	requireRootNetns(t, "ip", "nft")
 	ctx, cancel := context.WithTimeoutCause(t.Context(), labDeadline,
 		fmt.Errorf("the test's %v deadline passed", labDeadline))
 	defer cancel()
@@ -47,14 +47,15 @@ func TestKernelLossNamespaces(t *testing.T) {
 }
 
 // requireRootNetns skips the test unless it can build network namespaces
-// (root, ip, nft) or, with UDPCHAT_REQUIRE_ALL=1 as in .ci/run, fails it.
-func requireRootNetns(t *testing.T) {
+// (root, and tools on PATH) or, with UDPCHAT_REQUIRE_ALL=1 as in .ci/run,
+// fails it.
+func requireRootNetns(t *testing.T, tools ...string) {
 	t.Helper()
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
 	}
-	for _, tool := range []string{"ip", "nft"} {
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool+" on PATH")
 		}
