@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -163,4 +164,61 @@ func TestPlainMaxUsageErrors(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) { wantUsageError(t, tc.args, tc.want) })
 	}
+}
+
+// chatappPy is the threaded classic script as the course hands it out, in
+// substance: it listens on its port in a thread, prints what it reads with
+// recvfrom(1024), and sends each line typed from a second socket, on a
+// temporary port, as name:line; bye or exit ends it.
+const chatappPy = `import socket, sys, threading
+
+def receive(sock):
+    while True:
+        data, addr = sock.recvfrom(1024)
+        print(data.decode(), flush=True)
+
+def main():
+    port, peer_host, peer_port, name = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", port))
+    threading.Thread(target=receive, args=(rx,), daemon=True).start()
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for line in sys.stdin:
+        line = line.rstrip("\n")
+        tx.sendto((name + ":" + line).encode(), (peer_host, peer_port))
+        if line.strip().lower() in ("bye", "exit"):
+            break
+
+main()
+`
+
+// TestPlainWithThreadedScript talks to chatappPy in python3: carol's lines
+// show as the peer at her listening port, and each of alice's reaches the
+// script once.
+func TestPlainWithThreadedScript(t *testing.T) {
+	requireTool(t, "python3")
+	script := t.TempDir() + "/chatapp.py"
+	if err := os.WriteFile(script, []byte(chatappPy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	carolPort := freeUDPPort(t)
+	carolAddr := "127.0.0.1:" + carolPort
+	alice := udpchat(t, "--plain", "-l", anyPort, "-n", "alice", "-p", carolAddr)
+	_, alicePort, _ := net.SplitHostPort(alice.listening(t))
+	carol := start(t, "python3", script, carolPort, "127.0.0.1", alicePort, "carol")
+
+	carol.say(t, "hi alice")
+	alice.stdout.waitLine(t, `^carol: hi alice$`)
+	alice.stderr.waitLine(t, `^\* carol joined \(`+regexp.QuoteMeta(carolAddr)+`\)$`)
+	alice.say(t, "hello carol", "second")
+	carol.stdout.waitLine(t, `^alice:second$`)
+	if got := carol.stdout.lines(); strings.Join(got, "|") != "alice:hello carol|alice:second" {
+		t.Errorf("the script printed %q, want each of alice's lines once", got)
+	}
+	carol.say(t, "bye")
+	alice.stderr.waitLine(t, `^\* carol left$`)
+	if code := carol.exit(t); code != 0 {
+		t.Errorf("the script exited %d; stderr:\n%s", code, carol.stderr)
+	}
+	alice.wantExit(t, 0)
 }
