@@ -25,9 +25,9 @@ func TestPlainChatBothWaysAndBye(t *testing.T) {
 	}
 	bob := run(t, bobNode, Options{})
 
-	bob.send(t, "hello alice")
-	alice.stdout.waitFor(t, "bob: hello alice")
-	alice.send(t, "hi bob") // bob wrote to her: he is in her conversation
+	bob.send(t, "hello alice", "there?")
+	alice.stdout.waitFor(t, "bob: there?")
+	alice.send(t, "hi bob") // bob wrote to her twice: he is in her conversation
 	bob.stdout.waitFor(t, "alice: hi bob")
 	bob.send(t, "goodbye", "existing", "", "  Bye  ")
 	if code := bob.wait(t); code != 0 {
@@ -38,7 +38,7 @@ func TestPlainChatBothWaysAndBye(t *testing.T) {
 		t.Errorf("alice exited %d at end of input, want 0", code)
 	}
 
-	wantLines(t, "alice stdout", alice.stdout, "bob: hello alice", "bob: goodbye", "bob: existing", "bob: Bye")
+	wantLines(t, "alice stdout", alice.stdout, "bob: hello alice", "bob: there?", "bob: goodbye", "bob: existing", "bob: Bye")
 	wantLines(t, "alice stderr", alice.stderr,
 		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning, "* bob joined (10.0.0.2:7475)", "* bob left")
 	wantLines(t, "bob stdout", bob.stdout, "alice: hi bob")
@@ -193,7 +193,7 @@ func TestPlainLineOverOneDatagramIsNotSent(t *testing.T) {
 	}
 	alice := run(t, aliceNode, Options{})
 
-	alice.send(t, strings.Repeat("x", 1200), "fits")
+	alice.send(t, strings.Repeat("x", 1195), "fits")
 	bob.stdout.waitFor(t, "alice: fits")
 	if code := alice.eof(t); code != 1 {
 		t.Errorf("exit %d, want 1", code)
@@ -201,7 +201,7 @@ func TestPlainLineOverOneDatagramIsNotSent(t *testing.T) {
 	wantLines(t, "bob stdout", bob.stdout, "alice: fits")
 	wantLines(t, "alice stderr", alice.stderr,
 		"udpchat: listening on 10.0.0.1:7475 as alice", plainWarning,
-		"udpchat: line not sent: too long for plain mode: name:text would be 1206 bytes, and plain mode sends each message as one datagram of at most 1200 bytes; shorten it or split it",
+		"udpchat: line not sent: too long for plain mode: name:text would be 1201 bytes, and plain mode sends each message as one datagram of at most 1024 bytes, what the peer reads (--plain-max); shorten it or split it",
 		"udpchat: 1 line of input not sent (see above)")
 }
 
