@@ -47,8 +47,7 @@ type mmsg struct {
 // datagram at a time) does not pay for it.
 type batcher struct {
 	rc             syscall.RawConn
-	family         int       // AF_INET or AF_INET6: what the socket is
-	srcs           *srcTable // the Socket's, if it has one
+	family         int // AF_INET or AF_INET6: what the socket is
 	rdOnce, wrOnce sync.Once
 	rd, wr         *mmsg
 }
@@ -61,7 +60,7 @@ func (s *Socket) initBatch(bound netip.AddrPort) {
 	if err != nil {
 		return
 	}
-	b := &batcher{rc: rc, family: unix.AF_INET6, srcs: s.srcs}
+	b := &batcher{rc: rc, family: unix.AF_INET6}
 	if bound.Addr().Is4() {
 		b.family = unix.AF_INET
 	}
