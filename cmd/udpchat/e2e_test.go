@@ -77,7 +77,11 @@ func TestPlainWithNetcatConnecting(t *testing.T) {
 	host, port, _ := net.SplitHostPort(addr)
 	nc := start(t, "nc", "-u", host, port)
 
-	nc.say(t, "carol:hello alice", "carol:anyone?") // twice: see TestPlainBothDirections
+	// Twice (see TestPlainBothDirections), a line at a time: nc sends
+	// what it has read as one datagram.
+	nc.say(t, "carol:hello alice")
+	alice.stdout.waitLine(t, `^carol: hello alice$`)
+	nc.say(t, "carol:anyone?")
 	alice.stdout.waitLine(t, `^carol: anyone\?$`)
 	alice.stderr.waitLine(t, `^\* carol joined \(127\.0\.0\.1:\d+\)$`)
 	alice.say(t, "hi carol")
