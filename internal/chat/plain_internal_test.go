@@ -158,7 +158,7 @@ func TestPlainScriptSendsFromAnotherPort(t *testing.T) {
 	if _, err := n.SendTo(carol, "psst"); err != nil {
 		t.Fatal(err)
 	}
-	wantEvents(t, n, Sent{To: carol, Text: "hello"}, Sent{To: carol, Text: "psst"})
+	wantEvents(t, n, Sent{To: carol, Text: "hello"}, Sent{To: carol, Text: "psst", Direct: true})
 	if got := sentTo(link.takeSends()); !slices.Equal(got, []netip.AddrPort{carol, carol}) {
 		t.Errorf("sent to %v, want carol's listening port twice", got)
 	}
