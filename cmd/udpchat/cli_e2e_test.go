@@ -33,7 +33,7 @@ func TestUncheckableKeyRefusalIsOneReadableLine(t *testing.T) {
 // TERM=dumb cannot draw the full-screen UI: udpchat falls back to line
 // mode, and says so by its first line, as line mode does.
 func TestDumbTerminalGetsLineMode(t *testing.T) {
-	requireTool(t, "tmux")
+	requireTmux(t)
 	tm := newTmux(t)
 	p := tm.startEnv([]string{"TERM=dumb"}, "dumb", "-l", anyPort, "-n", "dumb")
 	waitFile(t, p.file("stderr"), "udpchat: listening on 127.0.0.1:")
@@ -106,7 +106,7 @@ func TestSendBesideARunningChat(t *testing.T) {
 // printed above the line being typed, which stays whole below it, and is
 // sent whole when finished. Ctrl+C leaves, as it does in the terminal UI.
 func TestLineModeKeepsTheLineBeingTyped(t *testing.T) {
-	requireTool(t, "tmux")
+	requireTmux(t)
 	tm := newTmux(t)
 	alicePort := freeUDPPort(t)
 	alice := tm.start("alice", "--line", "-l", "127.0.0.1:"+alicePort, "-n", "alice")
@@ -138,7 +138,7 @@ func TestLineModeKeepsTheLineBeingTyped(t *testing.T) {
 // A /msg is marked as for the receiver alone, end to end: in the
 // receiver's line mode and JSON, and in both sides' history.
 func TestDirectMessageIsMarkedEverywhere(t *testing.T) {
-	requireTool(t, "tmux")
+	requireTmux(t)
 	bobDir := t.TempDir()
 	bob := udpchat(t, "-l", anyPort, "-n", "bob", "--data-dir", bobDir)
 	bobAddr := bob.listening(t)

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 // streamTimeout bounds the waits of the 2,000-message tests, which write
@@ -160,6 +162,7 @@ func historyTexts(t *testing.T, dir string, args ...string) []string {
 // some of those, delivered but not yet marked so, go again and must be
 // recognised); in even runs it is down until the sender has been killed.
 func TestCrashSenderDeliversWhatItAccepted(t *testing.T) {
+	testenv.SkipInShort(t, "crash")
 	const n = 40
 	for run := range 4 {
 		bobFirst := run%2 == 1
@@ -248,6 +251,7 @@ func indexesOf(texts []string) []int {
 // history has it. The test checks that such messages are exactly the ones
 // between the last line of the first run and the first of the second.
 func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
+	testenv.SkipInShort(t, "crash")
 	const n = 2000
 	for run := range 3 {
 		killAt := 100 + rand.IntN(n-300)

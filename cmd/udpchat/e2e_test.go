@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 // Every udpchat here listens on 127.0.0.1 port 0, so tests never collide
@@ -51,7 +53,7 @@ func TestPlainBothDirections(t *testing.T) {
 
 // udpchat --plain must talk to nc -u byte for byte, with nc listening...
 func TestPlainWithNetcatListening(t *testing.T) {
-	requireTool(t, "nc")
+	testenv.RequireTool(t, "nc")
 	port := freeUDPPort(t)
 	nc := start(t, "nc", "-v", "-u", "-l", "127.0.0.1", port)
 	nc.stderr.waitLine(t, `^Bound on`)
@@ -71,7 +73,7 @@ func TestPlainWithNetcatListening(t *testing.T) {
 
 // ...and with nc sending first, from a port we learn from the datagram.
 func TestPlainWithNetcatConnecting(t *testing.T) {
-	requireTool(t, "nc")
+	testenv.RequireTool(t, "nc")
 	alice := udpchat(t, "--plain", "-l", anyPort, "-n", "alice")
 	addr := alice.listening(t)
 	host, port, _ := net.SplitHostPort(addr)

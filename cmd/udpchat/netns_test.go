@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 const (
@@ -51,23 +52,8 @@ func TestKernelLossNamespaces(t *testing.T) {
 // fails it.
 func requireRootNetns(t *testing.T, tools ...string) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool+" on PATH")
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	why := "network namespaces need " + strings.Join(missing, " and ")
-	if os.Getenv("UDPCHAT_REQUIRE_ALL") == "1" {
-		t.Fatal(why + " (required: UDPCHAT_REQUIRE_ALL=1)")
-	}
-	t.Skip(why + " (UDPCHAT_REQUIRE_ALL=1 makes this a failure)")
+	testenv.SkipInShort(t, "network namespace")
+	testenv.RequireRoot(t, "network namespaces", tools...)
 }
 
 // checkLabLoss measures each direction's loss and checks it is what the

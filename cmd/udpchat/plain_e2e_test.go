@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 // plainSocket is a Go UDP socket on loopback that plays a classic script's
@@ -196,7 +198,7 @@ main()
 // show as the peer at her listening port, and each of alice's reaches the
 // script once.
 func TestPlainWithThreadedScript(t *testing.T) {
-	requireTool(t, "python3")
+	testenv.RequireTool(t, "python3")
 	script := t.TempDir() + "/chatapp.py"
 	if err := os.WriteFile(script, []byte(chatappPy), 0o600); err != nil {
 		t.Fatal(err)

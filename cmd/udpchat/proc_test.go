@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 // waitTimeout bounds every wait for a process; generous, since the
@@ -195,16 +197,11 @@ func freeUDPPort(t *testing.T) string {
 	return strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
 }
 
-// requireTool skips the test if name is not installed, unless
-// UDPCHAT_REQUIRE_ALL=1 (as in CI), where a missing tool is a failure.
-func requireTool(t *testing.T, name string) {
+// requireTmux skips the test under -short, and needs tmux.
+func requireTmux(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("UDPCHAT_REQUIRE_ALL") == "1" {
-			t.Fatalf("%s is required (UDPCHAT_REQUIRE_ALL=1) but not installed: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
+	testenv.SkipInShort(t, "tmux")
+	testenv.RequireTool(t, "tmux")
 }
 
 // wantUsageError runs udpchat with args and checks it fails as a usage

@@ -15,7 +15,7 @@ import (
 // The terminal UI, for real: two udpchat processes, each in a tmux pane,
 // typed into with send-keys and read with capture-pane.
 func TestTUITwoPeersInTmux(t *testing.T) {
-	requireTool(t, "tmux")
+	requireTmux(t)
 	tm := newTmux(t)
 	alicePort, bobPort := freeUDPPort(t), freeUDPPort(t)
 	alice := tm.start("alice", "--listen", "127.0.0.1:"+alicePort, "--peer", "127.0.0.1:"+bobPort, "--name", "alice")

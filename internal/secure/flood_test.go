@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -132,6 +133,7 @@ func udpRcvbufErrors() (uint64, bool) {
 // (the kernel's drops are logged too), the chat gets through only because
 // the transport resends what was dropped.
 func TestFlood(t *testing.T) {
+	testenv.SkipInShort(t, "flood")
 	rec := &recorder{}
 	innerA := listenLoopback(t, loopback(0, 0, 1))
 	kA, kB := mustKey(t), mustKey(t)

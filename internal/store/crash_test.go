@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 // TestCrash kills a process storing incoming messages with SIGKILL at
@@ -13,6 +15,7 @@ import (
 // opens cleanly each time, and storing the killed stream again adds
 // nothing twice.
 func TestCrash(t *testing.T) {
+	testenv.SkipInShort(t, "crash")
 	ctx := t.Context()
 	dir := t.TempDir()
 	var acked [][16]byte

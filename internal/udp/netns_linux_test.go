@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/udpchat/udpchat/internal/testenv"
 )
 
 // TestReplyFromContactedAddressNamespace is TestReplyFromContactedAddress
@@ -47,20 +49,8 @@ type addrNamespace struct{ name string }
 // host address), and deletes it when t ends.
 func newAddrNamespace(t *testing.T, addrs ...string) *addrNamespace {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "ip on PATH")
-	}
-	if len(missing) > 0 {
-		why := "a network namespace needs " + strings.Join(missing, " and ")
-		if os.Getenv("UDPCHAT_REQUIRE_ALL") == "1" {
-			t.Fatal(why + " (required: UDPCHAT_REQUIRE_ALL=1)")
-		}
-		t.Skip(why + " (UDPCHAT_REQUIRE_ALL=1 makes this a failure)")
-	}
+	testenv.SkipInShort(t, "network namespace")
+	testenv.RequireRoot(t, "a network namespace", "ip")
 	ns := &addrNamespace{name: fmt.Sprintf("udpc-src-%d", os.Getpid())}
 	run := func(args ...string) {
 		t.Helper()
