@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/safefile"
 )
 
 // nameFile, in the data dir, holds the display name the user last chose
@@ -63,26 +64,14 @@ func loadName(dataDir string) (string, error) {
 	return name, nil
 }
 
-// saveName remembers name in dataDir, replacing the file whole (a
-// temporary file renamed over it) so that a send starting meanwhile reads
-// the old name or the new, never half of one.
+// saveName remembers name in dataDir, replacing the file whole (see
+// safefile.Replace) so that a send starting meanwhile reads the old name or
+// the new, never half of one.
 func saveName(dataDir, name string) error {
 	if old, err := loadName(dataDir); err == nil && old == name {
 		return nil
 	}
-	tmp, err := os.CreateTemp(dataDir, nameFile+".*.tmp")
-	if err == nil {
-		_, err = tmp.WriteString(name + "\n")
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), filepath.Join(dataDir, nameFile))
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}
+	err := safefile.Replace(filepath.Join(dataDir, nameFile), []byte(name+"\n"), 0o600)
 	if err != nil {
 		return fmt.Errorf("remembering your name in the data dir: %v", err)
 	}

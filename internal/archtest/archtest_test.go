@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 
 	"internal/chat":     {"internal/store", "internal/wire"},
 	"internal/identity": {"internal/secure"},
-	"internal/trust":    {"internal/secure"},
+	"internal/trust":    {"internal/safefile", "internal/secure"},
 
 	"internal/plain":                   {"internal/udp"},
 	"internal/transport":               {"internal/udp", "internal/wire"},
@@ -38,9 +38,10 @@ var allowed = map[string][]string{
 	"internal/secure/ratelimit":        {},
 	"internal/secure/replay":           {},
 
-	"internal/store": {},
-	"internal/udp":   {},
-	"internal/wire":  {},
+	"internal/store":    {"internal/safefile"},
+	"internal/safefile": {},
+	"internal/udp":      {},
+	"internal/wire":     {},
 
 	"internal/archtest": {},
 	// Imported by tests only: what they need of the machine.

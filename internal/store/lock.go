@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/udpchat/udpchat/internal/safefile"
 )
 
 // dirLock is the exclusive lock on a data dir's udpchat.lock.
@@ -27,7 +29,7 @@ func lockDir(dir string) (*dirLock, error) {
 	if err != nil {
 		return nil, dirError(dir, err)
 	}
-	held, err := lockFile(f)
+	held, err := safefile.TryLock(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("store: locking %s: %w", path, err)

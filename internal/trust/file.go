@@ -8,11 +8,11 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/udpchat/udpchat/internal/safefile"
 	"github.com/udpchat/udpchat/internal/secure"
 )
 
@@ -261,32 +261,11 @@ func format(entries []Entry) []byte {
 	return b.Bytes()
 }
 
-// writeFile replaces the file atomically: a temporary file, synced, then
-// renamed over it, and the directory synced, so a crash leaves the old file
-// or the new one, never half of one, and a rename that returned is on disk.
+// writeFile replaces the file whole (see safefile.Replace): a crash leaves
+// the old file or the new one, never half of one.
 func writeFile(path string, entries []Entry) error {
-	fail := func(err error) error {
+	if err := safefile.Replace(path, format(entries), 0o600); err != nil {
 		return fmt.Errorf("cannot save the known peers in %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".known_peers-*")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(format(entries)); err != nil {
-		tmp.Close()
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fail(err)
-	}
-	syncDir(filepath.Dir(path))
 	return nil
 }

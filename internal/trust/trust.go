@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/udpchat/udpchat/internal/safefile"
 	"github.com/udpchat/udpchat/internal/secure"
 )
 
@@ -32,7 +33,7 @@ import (
 const FileName = "known_peers"
 
 // lockName is the file whose lock orders the writers of FileName. It is
-// never removed (see lockFile).
+// never removed (see safefile.LockPath).
 const lockName = FileName + ".lock"
 
 // maxAliases bounds the earlier names remembered for one key: a peer that
@@ -319,7 +320,7 @@ func (s *Store) Entries() ([]Entry, error) {
 func (s *Store) update(change func(*table) ([]Entry, error)) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	unlock, err := lockFile(s.lockPath)
+	unlock, err := safefile.LockPath(s.lockPath)
 	if err != nil {
 		return fmt.Errorf("cannot lock %s to update the known peers: %w", s.lockPath, err)
 	}
