@@ -538,7 +538,7 @@ func TestDataDirErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, dir, want string
 	}{
-		{"corrupt", corrupt, regexp.QuoteMeta(path) + ` is not a udpchat database or is damaged .*: move it aside .*`},
+		{"corrupt", corrupt, regexp.QuoteMeta(path) + ` is not a udpchat database or is damaged .*: to see what is wrong, run sqlite3 ` + regexp.QuoteMeta(path) + ` 'PRAGMA integrity_check'; restore it from a backup, or move it aside .*`},
 		{"newer", newer, regexp.QuoteMeta(filepath.Join(newer, "udpchat.db")) + ` was written by a newer udpchat \(schema 999, this one knows \d+\): upgrade udpchat.*`},
 	} {
 		for _, args := range [][]string{{"--data-dir", tc.dir, "-l", anyPort}, {"history", "--data-dir", tc.dir}} {

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/udpchat/udpchat/internal/secure"
@@ -130,4 +136,79 @@ func historyDir(t *testing.T) string {
 // find, as a regexp.
 func noPeerNamed(name string) string {
 	return "^" + regexp.QuoteMeta(`udpchat: no peer named "`+name+`" in the history or the known peers`) + "$"
+}
+
+// TestHistoryDamagedDatabase: one garbled page of udpchat.db, and every
+// history command that meets it fails with exit 1 and one line naming the
+// file and what to do, rather than print part of what was asked. The page
+// is a leaf of the messages table holding one of 40 matches of a search:
+// a scan of it fails, but the search looks rows up by seq, and SQLite's
+// lookup in a garbled page finds nothing without an error, which once
+// printed 39 matches and exited 0.
+func TestHistoryDamagedDatabase(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, every = 2000, 50 // 40 matches
+	for i := range n {
+		word := "filler"
+		if i%every == 0 {
+			word = "needle"
+		}
+		m := store.Message{ID: [16]byte{byte(i >> 8), byte(i)}, Peer: "127.0.0.1:9002", Kind: 2, Name: "bob",
+			Text: fmt.Sprintf("%s %04d %s", word, i, strings.Repeat("lorem ipsum ", 10))}
+		if _, err := st.AddIncoming(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil { // checkpoints the WAL into udpchat.db
+		t.Fatal(err)
+	}
+	if got := historyTexts(t, dir, "--search", "needle"); len(got) != n/every {
+		t.Fatalf("history --search needle of the sound file found %d, want %d", len(got), n/every)
+	}
+
+	path := filepath.Join(dir, store.DBName)
+	garblePage(t, path, []byte("needle 1000"))
+	want := "^udpchat: " + regexp.QuoteMeta(path) + " is not a udpchat database or is damaged .*: to see what is wrong, run sqlite3 " +
+		regexp.QuoteMeta(path) + " 'PRAGMA integrity_check'; restore it from a backup, or move it aside .*$"
+	for _, args := range [][]string{
+		{"--search", "needle"},
+		{"--search", "needle", "--limit", "5"}, // the damage is older than what it shows
+		{"--search", "needle", "--json"},
+		{"--search", "needle", "--peer", "127.0.0.1:9002"},
+		{"--limit", "0"},
+	} {
+		wantFailure(t, append([]string{"history", "--data-dir", dir}, args...), 1, want)
+	}
+}
+
+// garblePage overwrites with random bytes the page of the SQLite file at
+// path that holds text, all but its 8-byte header, as a failing disk or a
+// stray write might.
+func garblePage(t *testing.T, path string, text []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, text)
+	if i < 0 {
+		t.Fatalf("%s does not hold %q", path, text)
+	}
+	pageSize := int(b[16])<<8 | int(b[17]) // the header's page size
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	page := i / pageSize * pageSize
+	for j := page + 8; j < page+pageSize; j++ {
+		b[j] = byte(rng.Uint32())
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

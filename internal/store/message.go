@@ -270,11 +270,12 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 	var (
 		from  = "messages m"
 		order = "m.seq"
+		match string // the FTS query, if the index drives the search
 		where []string
 		args  []any
 	)
 	if search := strings.TrimSpace(q.Search); search != "" {
-		if match := ftsQuery(search); match != "" {
+		if match = ftsQuery(search); match != "" {
 			// Driven by the index: FTS5 yields rowids newest first and
 			// the LIMIT stops it.
 			from = "messages_fts f JOIN messages m ON m.seq = f.rowid"
@@ -314,10 +315,40 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 	if err != nil {
 		return nil, s.wrap("History", err)
 	}
+	if match != "" {
+		if err := s.checkIndexed(ctx, match); err != nil {
+			return nil, err
+		}
+	}
 	for i, j := 0, len(ms)-1; i < j; i, j = i+1, j-1 {
 		ms[i], ms[j] = ms[j], ms[i]
 	}
 	return ms, nil
+}
+
+// checkIndexed returns ErrCorrupt if a message the search index matches
+// for match is missing from the messages table.
+//
+// The index and the table change in one transaction, so they never
+// disagree in a sound file. In a damaged one they may, silently: a garbled
+// leaf page of the table makes the lookup of a row by its seq find
+// nothing, where a scan of the same page fails with SQLITE_CORRUPT, so
+// the inner join of History drops the match without an error. Counting
+// the matches the join loses turns that into the error it is, rather than
+// a short list of results. It looks at every match, not only the shown
+// ones: a damaged file is worth saying so whatever the limit.
+func (s *Store) checkIndexed(ctx context.Context, match string) error {
+	var lost int
+	err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM messages_fts f LEFT JOIN messages m ON m.seq = f.rowid
+		 WHERE messages_fts MATCH ? AND m.seq IS NULL`, match).Scan(&lost)
+	if err != nil {
+		return s.wrap("History", err)
+	}
+	if lost > 0 {
+		return corruptError(s.path, fmt.Errorf("the search index has %d matches that are not in the messages table", lost))
+	}
+	return nil
 }
 
 // PeersNamed returns the peers that sent us messages under name, as their

@@ -410,13 +410,26 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("store: %s %s: %w", op, s.path, err)
 }
 
+// corruptError says that path is damaged, or not ours, and what to do:
+// see what is wrong with sqlite3's integrity_check, then restore the file
+// from a backup or start a new history.
 func corruptError(path string, cause error) error {
 	return &userError{
-		msg: fmt.Sprintf("%s is not a udpchat database or is damaged (%v): move it aside "+
-			"(your identity and known peers are not in it) and udpchat will start a new history", path, cause),
+		msg: fmt.Sprintf("%s is not a udpchat database or is damaged (%v): to see what is wrong, run "+
+			"sqlite3 %s 'PRAGMA integrity_check'; restore it from a backup, or move it aside "+
+			"(your identity and known peers are not in it) and udpchat will start a new history", path, cause, shellQuote(path)),
 		kind:  ErrCorrupt,
 		cause: cause,
 	}
+}
+
+// shellQuote is path as one word of a POSIX shell command, quoted only if
+// it needs to be, so that the command corruptError suggests can be pasted.
+func shellQuote(path string) string {
+	if path != "" && strings.Trim(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@,") == "" {
+		return path
+	}
+	return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
 }
 
 // dirError explains a data dir that cannot be created or written.

@@ -720,7 +720,7 @@ func TestCorrupt(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Open: %v, want ErrCorrupt", err)
 			}
-			for _, want := range []string{path + " is not a udpchat database or is damaged", "move it aside", "new history"} {
+			for _, want := range []string{path + " is not a udpchat database or is damaged", "PRAGMA integrity_check", "restore it from a backup", "move it aside", "new history"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
