@@ -22,6 +22,7 @@ import (
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/trust"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -32,7 +33,7 @@ type historyOptions struct {
 	peer    string
 	search  string
 	since   string
-	limit   int
+	limit   int // -1: not given (see query)
 	json    bool
 	pending bool
 	cancel  string
@@ -43,7 +44,7 @@ func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
 	fs.StringVarP(&h.peer, "peer", "p", "", "only the messages exchanged with `P`: an address (HOST:PORT) or a display name")
 	fs.StringVarP(&h.search, "search", "s", "", "only the messages whose text has every word of `TEXT` (each as a word or the start of one; case and accents ignored)")
 	fs.StringVar(&h.since, "since", "", "only the messages since `T`: a Go duration back from now (90m, 2h, or 3d for days) or a time (2026-11-25, 2026-11-25 09:14, RFC 3339)")
-	fs.IntVar(&h.limit, "limit", store.DefaultLimit, "show the newest `N` matches; 0 shows all")
+	fs.IntVar(&h.limit, "limit", -1, "show the newest `N` matches; 0 shows all (default: 1000 when the output is a terminal, else all)")
 	fs.BoolVar(&h.json, "json", false, "one JSON object a line")
 	fs.BoolVar(&h.pending, "pending", false, "only the messages still waiting for delivery (the outbox), with their IDs")
 	fs.StringVar(&h.cancel, "cancel", "", "cancel the pending message with this `ID` (or a unique start of it): it is not sent again")
@@ -71,6 +72,10 @@ message you sent that is not delivered is marked [pending ID] or
 [cancelled ID], and one sent with --plain, which nothing acknowledges,
 [plain]. A message sent to one peer alone (/msg), by you or to you, is
 marked [direct]. --json prints every field, the full ID included.
+
+On a terminal history shows the newest 1000 matches; piped or redirected,
+all of them. --limit N shows the newest N (0: all); when it leaves some
+out, a line on stderr says how many.
 
 --peer P is an address (HOST:PORT) or a display name, matched exactly, case
 included, as the chat shows it. A name means every address the known peers
@@ -102,7 +107,7 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	}
 	var q store.Query
 	if err == nil {
-		q, err = h.query(ctx, time.Now())
+		q, err = h.query(ctx, time.Now(), isTerminal(io.out))
 	}
 	if err != nil {
 		return fail(io, "history", err)
@@ -142,7 +147,28 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "history", err)
 	}
-	if h.json {
+	var leftOut int
+	if !h.pending && len(ms) == q.Limit {
+		n, err := st.Count(ctx, q)
+		if err != nil {
+			return fail(io, "history", err)
+		}
+		leftOut = n - len(ms)
+	}
+	if code := printHistory(io, ms, h.json); code != exitOK {
+		return code
+	}
+	if leftOut > 0 {
+		// After the listing, so that it is the last thing a person sees.
+		fmt.Fprintf(io.err, "udpchat: history: %s not shown (only the newest %d); --limit 0 shows all\n",
+			command.Count(leftOut, "older message"), len(ms))
+	}
+	return exitOK
+}
+
+// printHistory prints ms on io.out, as JSON or as lines.
+func printHistory(io stdio, ms []store.Message, asJSON bool) int {
+	if asJSON {
 		enc := json.NewEncoder(io.out)
 		enc.SetEscapeHTML(false)
 		for _, m := range ms {
@@ -164,7 +190,7 @@ func (h *historyOptions) check(fs *pflag.FlagSet) error {
 	switch {
 	case fs.NArg() > 0:
 		return usagef("unexpected argument %q: to search, give --search TEXT", fs.Arg(0))
-	case h.limit < 0:
+	case h.limit < 0 && fs.Changed("limit"):
 		return usagef("--limit %d: must be 0 (all) or more", h.limit)
 	case h.cancel != "" && (h.pending || h.peer != "" || h.search != "" || h.since != "" || h.json || fs.Changed("limit")):
 		return usagef("--cancel takes no other flag but --data-dir")
@@ -174,11 +200,20 @@ func (h *historyOptions) check(fs *pflag.FlagSet) error {
 	return nil
 }
 
-// query is the store query the flags ask for.
-func (h *historyOptions) query(ctx context.Context, now time.Time) (store.Query, error) {
+// allMessages is a Query.Limit that leaves nothing out.
+const allMessages = int(^uint(0) >> 1)
+
+// query is the store query the flags ask for, for output to a terminal
+// or not.
+func (h *historyOptions) query(ctx context.Context, now time.Time, onTerminal bool) (store.Query, error) {
 	q := store.Query{Search: h.search, Limit: h.limit}
-	if h.limit == 0 {
-		q.Limit = int(^uint(0) >> 1)
+	switch {
+	case h.limit < 0 && onTerminal:
+		// Not given: a screenful of history is what a person reads;
+		// a script gets it all.
+		q.Limit = store.DefaultLimit
+	case h.limit <= 0:
+		q.Limit = allMessages
 	}
 	if h.since != "" {
 		t, err := parseSince(h.since, now)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
@@ -210,5 +211,66 @@ func garblePage(t *testing.T, path string, text []byte) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHistoryLimit: history used to stop at 1,000 lines without a word.
+// Piped, it now prints everything; a --limit that leaves messages out
+// says on stderr how many; on a terminal, where nobody reads more, the
+// default is the newest 1,000.
+func TestHistoryLimit(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = store.DefaultLimit + 5
+	for i := range n {
+		m := store.Message{ID: [16]byte{byte(i >> 8), byte(i)}, Peer: "127.0.0.1:9002", Kind: 2, Name: "bob", Text: fmt.Sprintf("m%04d", i)}
+		if _, err := st.AddIncoming(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	for _, tc := range []struct {
+		args       []string
+		lines      int
+		first      string // the text of the first line
+		leftOutMsg string
+	}{
+		{nil, n, "m0000", ""},
+		{[]string{"--limit", "0"}, n, "m0000", ""},
+		{[]string{"--limit", "1000"}, 1000, "m0005", "udpchat: history: 5 older messages not shown (only the newest 1000); --limit 0 shows all\n"},
+		{[]string{"--limit", "3", "--search", "m1003"}, 1, "m1003", ""},
+		{[]string{"--limit", fmt.Sprint(n - 1), "--json"}, n - 1, "m0001", fmt.Sprintf("udpchat: history: 1 older message not shown (only the newest %d); --limit 0 shows all\n", n-1)},
+		{[]string{"--limit", fmt.Sprint(n)}, n, "m0000", ""},
+	} {
+		h := udpchat(t, append([]string{"history", "--data-dir", dir}, tc.args...)...)
+		if code := h.exit(t); code != 0 {
+			t.Errorf("history %q: exit %d, want 0", tc.args, code)
+		}
+		lines := h.stdout.lines()
+		if len(lines) != tc.lines || !strings.Contains(lines[0], tc.first) {
+			t.Errorf("history %q: %d lines, the first %q; want %d from %s", tc.args, len(lines), lines[0], tc.lines, tc.first)
+		}
+		if got := h.stderr.String(); got != tc.leftOutMsg {
+			t.Errorf("history %q: stderr %q, want %q", tc.args, got, tc.leftOutMsg)
+		}
+	}
+
+	var h historyOptions
+	fs := newHistoryFlags(&h)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		onTerminal bool
+		want       int
+	}{{true, store.DefaultLimit}, {false, allMessages}} {
+		if q, err := h.query(ctx, time.Now(), tc.onTerminal); err != nil || q.Limit != tc.want {
+			t.Errorf("no --limit, on a terminal %v: limit %d (%v), want %d", tc.onTerminal, q.Limit, err, tc.want)
+		}
 	}
 }

@@ -267,47 +267,9 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	var (
-		from  = "messages m"
-		order = "m.seq"
-		match string // the FTS query, if the index drives the search
-		where []string
-		args  []any
-	)
-	if search := strings.TrimSpace(q.Search); search != "" {
-		if match = ftsQuery(search); match != "" {
-			// Driven by the index: FTS5 yields rowids newest first and
-			// the LIMIT stops it.
-			from = "messages_fts f JOIN messages m ON m.seq = f.rowid"
-			order = "f.rowid"
-			where = append(where, "messages_fts MATCH ?")
-			args = append(args, match)
-		} else {
-			// Nothing in it is a word ("?!", ":)"), which the index does
-			// not hold: scan with LIKE, an ASCII-case-insensitive
-			// substring match.
-			where = append(where, `m.text LIKE ? ESCAPE '\'`)
-			args = append(args, "%"+likeEscape(search)+"%")
-		}
-	}
-	if len(q.Peers) > 0 {
-		where = append(where, "m.peer IN (?"+strings.Repeat(", ?", len(q.Peers)-1)+")")
-		for _, p := range q.Peers {
-			args = append(args, p)
-		}
-	}
-	if !q.Since.IsZero() {
-		where = append(where, "m.at >= ?")
-		args = append(args, q.Since.UnixNano())
-	}
-	query := "SELECT " + prefixColumns("m.") + " FROM " + from
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY " + order + " DESC LIMIT ?"
-	args = append(args, limit)
-
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	sel := q.selection()
+	query := "SELECT " + prefixColumns("m.") + sel.from() + " ORDER BY " + sel.order + " DESC LIMIT ?"
+	rows, err := s.db.QueryContext(ctx, query, append(sel.args, limit)...)
 	if err != nil {
 		return nil, s.wrap("History", err)
 	}
@@ -315,8 +277,8 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 	if err != nil {
 		return nil, s.wrap("History", err)
 	}
-	if match != "" {
-		if err := s.checkIndexed(ctx, match); err != nil {
+	if sel.match != "" {
+		if err := s.checkIndexed(ctx, sel.match); err != nil {
 			return nil, err
 		}
 	}
@@ -324,6 +286,67 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 		ms[i], ms[j] = ms[j], ms[i]
 	}
 	return ms, nil
+}
+
+// Count returns how many messages match q, whatever its Limit: so that a
+// listing cut at the limit can say how much it left out.
+func (s *Store) Count(ctx context.Context, q Query) (int, error) {
+	sel := q.selection()
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*)"+sel.from(), sel.args...).Scan(&n); err != nil {
+		return 0, s.wrap("Count", err)
+	}
+	return n, nil
+}
+
+// selection is the FROM and WHERE of the messages a Query selects, with
+// their arguments, shared by History and Count.
+type selection struct {
+	tables string
+	order  string // the column that orders the rows by seq
+	match  string // the FTS query, if the index drives the search
+	where  []string
+	args   []any
+}
+
+func (q Query) selection() selection {
+	sel := selection{tables: "messages m", order: "m.seq"}
+	if search := strings.TrimSpace(q.Search); search != "" {
+		if sel.match = ftsQuery(search); sel.match != "" {
+			// Driven by the index: FTS5 yields rowids newest first and
+			// the LIMIT stops it.
+			sel.tables = "messages_fts f JOIN messages m ON m.seq = f.rowid"
+			sel.order = "f.rowid"
+			sel.where = append(sel.where, "messages_fts MATCH ?")
+			sel.args = append(sel.args, sel.match)
+		} else {
+			// Nothing in it is a word ("?!", ":)"), which the index does
+			// not hold: scan with LIKE, an ASCII-case-insensitive
+			// substring match.
+			sel.where = append(sel.where, `m.text LIKE ? ESCAPE '\'`)
+			sel.args = append(sel.args, "%"+likeEscape(search)+"%")
+		}
+	}
+	if len(q.Peers) > 0 {
+		sel.where = append(sel.where, "m.peer IN (?"+strings.Repeat(", ?", len(q.Peers)-1)+")")
+		for _, p := range q.Peers {
+			sel.args = append(sel.args, p)
+		}
+	}
+	if !q.Since.IsZero() {
+		sel.where = append(sel.where, "m.at >= ?")
+		sel.args = append(sel.args, q.Since.UnixNano())
+	}
+	return sel
+}
+
+// from is the selection's FROM and WHERE clauses.
+func (sel selection) from() string {
+	sql := " FROM " + sel.tables
+	if len(sel.where) > 0 {
+		sql += " WHERE " + strings.Join(sel.where, " AND ")
+	}
+	return sql
 }
 
 // checkIndexed returns ErrCorrupt if a message the search index matches
