@@ -79,17 +79,23 @@ type Renamed struct {
 	Name    string
 }
 
+// StoreRecovered says the store takes messages again after it failed (a
+// full disk, say), which an Error said: what arrived meanwhile, held
+// unacknowledged by the link and offered again, is stored now.
+type StoreRecovered struct{}
+
 // Error is a problem the user should hear about that did not stop the node.
 type Error struct {
 	Err error
 }
 
-func (Message) isEvent()     {}
-func (Sent) isEvent()        {}
-func (Delivered) isEvent()   {}
-func (Joined) isEvent()      {}
-func (Left) isEvent()        {}
-func (Unreachable) isEvent() {}
-func (Reachable) isEvent()   {}
-func (Renamed) isEvent()     {}
-func (Error) isEvent()       {}
+func (Message) isEvent()        {}
+func (Sent) isEvent()           {}
+func (Delivered) isEvent()      {}
+func (Joined) isEvent()         {}
+func (Left) isEvent()           {}
+func (Unreachable) isEvent()    {}
+func (Reachable) isEvent()      {}
+func (Renamed) isEvent()        {}
+func (Error) isEvent()          {}
+func (StoreRecovered) isEvent() {}

@@ -50,7 +50,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			n.storeFailed(fmt.Errorf("a message from %s is not stored, so not yet accepted (it will come again): %w", from, err))
 			return err
 		}
-		n.storeFailing.Store(false)
+		n.storeWorked()
 		if !isNew {
 			n.stats.duplicates.Add(1)
 			n.log.Debug("message already stored: not shown again", "peer", from, "id", MessageID(m.ID))
@@ -191,6 +191,14 @@ func (n *Node) storeFailed(err error) {
 		return
 	}
 	n.update(func() []Event { return []Event{Error{Err: err}} })
+}
+
+// storeWorked says so to the user (StoreRecovered) if the store had
+// failed: they were told it did, and may be waiting to hear it works.
+func (n *Node) storeWorked() {
+	if n.storeFailing.Swap(false) {
+		n.update(func() []Event { return []Event{StoreRecovered{}} })
+	}
 }
 
 // PeerClosed says peer left on purpose; its next session will announce it

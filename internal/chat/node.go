@@ -86,8 +86,9 @@ type Node struct {
 	stats     counters
 	store     Store // nil: nothing is stored
 	// storeFailing says the last message Receive tried to store could not
-	// be, and the user has been told; it is reset by the next success, so
-	// that a store that keeps failing is reported once, not once a retry.
+	// be, and the user has been told; it is reset by the next success,
+	// which is announced too (StoreRecovered), so that a store that keeps
+	// failing is reported once, not once a retry.
 	storeFailing atomic.Bool
 	ids          Identities
 	saveName     func(string) error // Config.SaveName

@@ -278,7 +278,8 @@ func TestReceiveStoresBeforeShowingAndDedupes(t *testing.T) {
 	if err := n.Receive(bob, msg2); err != nil {
 		t.Fatal(err)
 	}
-	wantEvents(t, n, Message{From: bob, Name: "bob", Text: "again"})
+	// The user, told the store failed, is told it works again.
+	wantEvents(t, n, StoreRecovered{}, Message{From: bob, Name: "bob", Text: "again"})
 	if st := n.Stats(); st.StoreErrors != 3 {
 		t.Errorf("StoreErrors = %d", st.StoreErrors)
 	}

@@ -89,7 +89,7 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 		if err != nil {
 			n.storeFailed(fmt.Errorf("a message from %s is not recorded in the history: %w", addr, err))
 		} else {
-			n.storeFailing.Store(false)
+			n.storeWorked()
 		}
 	}
 	n.update(func() []Event {

@@ -657,6 +657,10 @@ func (e *Endpoint) handleFrames(p *peer, pn uint64, frames []byte, now time.Time
 				e.drop(reason, p.addr, err)
 				return
 			}
+			if err := p.reasm.stalled(); err != nil && p.retryAt.IsZero() {
+				e.log.Debug("message refused by the handler: kept, to offer again", "peer", p.addr, "err", err)
+				p.refused(now)
+			}
 			p.stats.BytesIn += uint64(len(f.Chunk.Data))
 		}
 	}
@@ -703,6 +707,9 @@ func (e *Endpoint) onPeerTimers(p *peer, now time.Time) {
 	}
 	if p.closed {
 		return
+	}
+	if !p.retryAt.IsZero() && !now.Before(p.retryAt) {
+		p.retryDelivery(now)
 	}
 	if !p.lossTime.IsZero() {
 		if !now.Before(p.lossTime) {

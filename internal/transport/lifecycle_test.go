@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -221,6 +223,75 @@ func TestGoodbyeCarriesTheLastAck(t *testing.T) {
 		ra.WaitFor(t, "goodbye", time.Hour, func() bool { return ra.HasEvent("closed " + addrB.String()) })
 		if !ra.AllDelivered(refs[:1]) {
 			t.Error("B left without A learning that B had its last message")
+		}
+	})
+}
+
+// fullDisk is a Handler whose Receive fails, as a store on a full disk
+// does, once it has taken room messages, until it is given more room.
+type fullDisk struct {
+	*transporttest.Recorder
+	room     atomic.Int64
+	refusals atomic.Int64 // calls of Receive that failed
+}
+
+func (d *fullDisk) Receive(p netip.AddrPort, msg []byte) error {
+	if d.room.Add(-1) < 0 {
+		d.room.Add(1)
+		d.refusals.Add(1)
+		return errors.New("disk full")
+	}
+	return d.Recorder.Receive(p, msg)
+}
+
+// A receiver that cannot store what arrives (its disk fills in the middle
+// of a stream) takes it once it can, with nothing more from the sender:
+// messages that came whole, out of order, had their chunks acknowledged
+// and wait in its reassembly; they are offered to the handler again on a
+// timer that backs off. They once waited for a new chunk that never came,
+// since the sender, with nothing unacknowledged, only pinged: delivery
+// stalled for good after a disk filled, even once it had room again.
+func TestDeliveryResumesWhenTheDiskHasRoom(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { testDeliveryResumes(t, seed) })
+	}
+}
+
+func testDeliveryResumes(t *testing.T, seed uint64) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udp.NewMemNetwork()
+		ra := transporttest.NewRecorder()
+		rb := &fullDisk{Recorder: transporttest.NewRecorder()}
+		const total, fits = 300, 100
+		rb.room.Store(fits)
+		// Reordering, so that later messages arrive whole, and are
+		// buffered and acknowledged, before earlier ones.
+		a := start(t, udp.Impair(listen(t, n, addrA), udp.Impairment{Reorder: 0.2, ReorderDelay: 20 * time.Millisecond, Seed: seed}), ra, Config{})
+		defer closeNow(a)
+		b := start(t, listen(t, n, addrB), rb, Config{})
+		defer closeNow(b)
+
+		refs := sendAll(t, a, addrB, 1, 0, total)
+		rb.WaitFor(t, "the disk full", time.Hour, func() bool { return rb.Count(addrA) == fits })
+		const outage = 2 * time.Minute
+		time.Sleep(outage) // (virtual) the disk stays full
+		if c := rb.Count(addrA); c != fits {
+			t.Fatalf("B took %d messages on a disk with room for %d", c, fits)
+		}
+		tries := rb.refusals.Load()
+		rb.room.Store(total)
+		start := time.Now()
+		ra.WaitFor(t, "everything delivered once the disk has room", time.Hour, delivered(ra, refs))
+		took := time.Since(start)
+		transporttest.CheckStream(t, rb.Received(addrA), 1, total, sizeOf)
+		t.Logf("B tried %d times in %v of a full disk, and took the %d waiting messages %v after it had room", tries, outage, total-fits, took)
+		if took > retryDeliverMax+time.Second {
+			t.Errorf("delivery resumed %v after the disk had room, want within %v", took, retryDeliverMax+time.Second)
+		}
+		// Backing off: a try every retryDeliverMax at most, once the
+		// delay has grown, besides those the sender's resends bring.
+		if most := int64(outage/retryDeliverMax) * 4; tries > most {
+			t.Errorf("B tried %d times in %v of a full disk, want at most %d", tries, outage, most)
 		}
 	})
 }

@@ -109,6 +109,11 @@ type peer struct {
 	ackPending  int // ack-eliciting packets not yet acknowledged
 	ackNow      bool
 	ackDeadline time.Time
+	// retryAt is when to offer the handler again the message it refused
+	// (see reassembly.stalled), zero if none waits; retryDelay, the wait
+	// before that, doubles up to retryDeliverMax.
+	retryAt    time.Time
+	retryDelay time.Duration
 	// largestRecvAt is when the largest packet number arrived: ACK delays
 	// are measured from it.
 	largestRecvAt time.Time
@@ -144,6 +149,38 @@ func (p *peer) msg(seq uint64) *outMessage {
 func (p *peer) needsSending(c chunkRef) bool {
 	m := p.msg(c.seq)
 	return m != nil && !m.acked.has(c.index)
+}
+
+// A message the handler refuses (see reassembly.stalled) is offered again
+// retryDeliverMin later, and then at doubling intervals up to
+// retryDeliverMax, until it is taken: a disk that fills refuses every
+// write until someone frees space, which takes a person seconds at least,
+// and then the messages go within retryDeliverMax, with one failed write
+// per peer that often meanwhile.
+const (
+	retryDeliverMin = 100 * time.Millisecond
+	retryDeliverMax = 2 * time.Second
+)
+
+// refused arms the retry of a refused message, unless it is armed.
+func (p *peer) refused(now time.Time) {
+	if p.retryAt.IsZero() {
+		p.retryDelay = retryDeliverMin
+		p.retryAt = now.Add(p.retryDelay)
+	}
+}
+
+// retryDelivery offers the refused message (and those after it) again.
+// Once it is taken, the peer hears at once what we consumed; until then,
+// the wait doubles.
+func (p *peer) retryDelivery(now time.Time) {
+	if p.reasm.retry(p.deliver) {
+		p.retryAt, p.retryDelay = time.Time{}, 0
+		p.ackNow = true
+		return
+	}
+	p.retryDelay = min(2*p.retryDelay, retryDeliverMax)
+	p.retryAt = now.Add(p.retryDelay)
 }
 
 // initialContactDelay is how long we wait for an answer to our first PING
@@ -190,6 +227,7 @@ func (p *peer) startSession(epoch uint64) {
 	p.ackPending = 0
 	p.ackNow = false
 	p.ackDeadline = time.Time{}
+	p.retryAt, p.retryDelay = time.Time{}, 0
 }
 
 // enqueue adds a message to the current session.
@@ -445,6 +483,7 @@ func (p *peer) nextDeadline(cfg *Config) time.Time {
 	} else {
 		at(p.ptoDeadline())
 	}
+	at(p.retryAt)
 	if !p.pingNeeded {
 		at(p.lastElicit.Add(cfg.KeepaliveInterval))
 	}

@@ -34,8 +34,8 @@ var (
 	errMismatch   = errors.New("chunk disagrees with earlier chunks of its message")
 )
 
-// notConsumed wraps an error from deliver: the message stays, to be offered
-// again when a chunk of it comes again.
+// notConsumed wraps an error from deliver for a message the reassembly
+// could not keep (no room in the window): it must come again.
 type notConsumed struct{ err error }
 
 func (e notConsumed) Error() string { return "message not consumed: " + e.err.Error() }
@@ -44,10 +44,19 @@ func (e notConsumed) Unwrap() error { return e.err }
 // reassembly turns chunks of one session into whole messages, delivered in
 // sequence order, each exactly once. Its memory is bounded by the receive
 // window.
+//
+// A message the handler cannot take (its disk is full, say) is kept, whole,
+// and offered again by retry, on the peer's timer: its chunks were
+// acknowledged once held, so the sender will not send them again, and
+// nothing after it is delivered before it.
 type reassembly struct {
 	next     uint64 // the sequence number of the next message to deliver
 	partial  map[uint64]*partialMessage
 	buffered int // window cost of the messages in partial
+	// refused is the error of the last delivery of message next, nil
+	// once one succeeds: while it is set, next waits whole in partial
+	// for retry.
+	refused error
 }
 
 type partialMessage struct {
@@ -57,11 +66,11 @@ type partialMessage struct {
 }
 
 // add takes one chunk. It calls deliver for each message that becomes
-// deliverable, in order, until one fails. A chunk of a message already
-// delivered, or one already held, is accepted and ignored. A refused chunk
-// (errOverWindow, errMismatch) or a failed delivery (notConsumed) must not
-// be acknowledged: the sender will send the chunk again, and then the
-// delivery is tried again.
+// deliverable, in order, until one fails; the one that failed is kept for
+// retry (see stalled). A chunk of a message already delivered, or one
+// already held, is accepted and ignored. A refused chunk (errOverWindow,
+// errMismatch), or one whose message failed and could not be kept
+// (notConsumed), must not be acknowledged: the sender will send it again.
 func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 	if c.Seq < r.next {
 		return nil
@@ -72,12 +81,14 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 	m := r.partial[c.Seq]
 	if m == nil {
 		if c.Seq == r.next && uint64(len(c.Data)) == c.MsgLen {
-			// The common case, a whole message in order: no copy.
+			// The common case, a whole message in order: no copy,
+			// unless it has to wait for retry.
 			if err := deliver(c.Data); err != nil {
-				return notConsumed{err}
+				return r.keep(c, err)
 			}
 			r.next++
-			return r.deliverReady(deliver)
+			r.deliverReady(deliver)
+			return nil
 		}
 		if r.buffered+windowCost(int(c.MsgLen)) > recvWindowBytes {
 			return errOverWindow
@@ -96,20 +107,57 @@ func (r *reassembly) add(c *wire.ChunkFrame, deliver func([]byte) error) error {
 		m.missing--
 		copy(m.data[c.Offset:], c.Data)
 	}
-	// Even for a chunk held already: it may be the resend of one whose
-	// message could not be delivered before.
-	return r.deliverReady(deliver)
+	if r.refused == nil {
+		// While a delivery is refused, only retry tries again: a
+		// stream of chunks must not be a stream of failed writes.
+		r.deliverReady(deliver)
+	}
+	return nil
 }
 
-func (r *reassembly) deliverReady(deliver func([]byte) error) error {
+// keep holds the whole message in c, whose delivery failed with err, for
+// retry; without room for it, the chunk must come again (notConsumed).
+func (r *reassembly) keep(c *wire.ChunkFrame, err error) error {
+	if r.buffered+windowCost(len(c.Data)) > recvWindowBytes {
+		return notConsumed{err}
+	}
+	m := newPartial(len(c.Data))
+	copy(m.data, c.Data)
+	m.have.add(0)
+	m.missing = 0
+	if r.partial == nil {
+		r.partial = make(map[uint64]*partialMessage)
+	}
+	r.partial[c.Seq] = m
+	r.buffered += windowCost(len(c.Data))
+	r.refused = err
+	return nil
+}
+
+// stalled reports whether a whole message waits because the handler
+// refused it, and with what error.
+func (r *reassembly) stalled() error { return r.refused }
+
+// retry offers the messages that are ready again, the refused one first.
+// It reports whether the refused one was taken.
+func (r *reassembly) retry(deliver func([]byte) error) bool {
+	r.deliverReady(deliver)
+	return r.refused == nil
+}
+
+// deliverReady delivers the messages that are whole, in order, until one
+// is refused, which stays (see stalled).
+func (r *reassembly) deliverReady(deliver func([]byte) error) {
 	for {
 		m := r.partial[r.next]
 		if m == nil || m.missing > 0 {
-			return nil
+			return
 		}
 		if err := deliver(m.data); err != nil {
-			return notConsumed{err}
+			r.refused = err
+			return
 		}
+		r.refused = nil
 		delete(r.partial, r.next)
 		r.buffered -= windowCost(len(m.data))
 		r.next++

@@ -236,37 +236,50 @@ func TestCubicRenoFriendlyGrowth(t *testing.T) {
 	}
 }
 
-// A message the handler cannot take stays, and is offered again when its
-// sender resends a chunk of it; nothing after it overtakes it.
+// A message the handler cannot take is kept, whole, and its chunks are
+// accepted (so the sender need not send them again); retry offers it
+// again, and nothing after it overtakes it. A whole message in one chunk,
+// which is delivered without a copy, is kept too.
 func TestReassemblyRetriesWhatWasNotConsumed(t *testing.T) {
-	var r reassembly
-	var got [][]byte
-	fail := true
-	deliver := func(b []byte) error {
-		if fail {
-			return errors.New("disk full")
+	for _, first := range [][]byte{bytes.Repeat([]byte("b"), 2000), []byte("one chunk")} {
+		var r reassembly
+		var got [][]byte
+		var offers int
+		fail := true
+		deliver := func(b []byte) error {
+			offers++
+			if fail {
+				return errors.New("disk full")
+			}
+			got = append(got, bytes.Clone(b))
+			return nil
 		}
-		got = append(got, bytes.Clone(b))
-		return nil
-	}
-	big, small := bytes.Repeat([]byte("b"), 2000), []byte("after")
-	cb := chunksOf(0, big)
-	if err := r.add(&cb[0], deliver); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.add(&cb[1], deliver); !errors.As(err, new(notConsumed)) {
-		t.Fatalf("completing chunk with a failing handler: %v", err)
-	}
-	cs := chunksOf(1, small)[0]
-	if err := r.add(&cs, deliver); !errors.As(err, new(notConsumed)) {
-		t.Fatalf("a later message overtook the one not consumed: %v", err)
-	}
-	fail = false
-	if err := r.add(&cb[1], deliver); err != nil { // the resend
-		t.Fatal(err)
-	}
-	if len(got) != 2 || !bytes.Equal(got[0], big) || !bytes.Equal(got[1], small) {
-		t.Fatalf("after the resend got %d messages, want both in order", len(got))
+		small := []byte("after")
+		for i, c := range chunksOf(0, first) {
+			if err := r.add(&c, deliver); err != nil {
+				t.Fatalf("chunk %d of message 0 with a failing handler: %v", i, err)
+			}
+		}
+		if r.stalled() == nil || offers != 1 {
+			t.Fatalf("message 0 offered %d times, stalled %v; want once, and stalled", offers, r.stalled())
+		}
+		cs := chunksOf(1, small)[0]
+		if err := r.add(&cs, deliver); err != nil {
+			t.Fatal(err)
+		}
+		if offers != 1 || len(got) != 0 {
+			t.Fatalf("a later chunk made %d offers, delivered %d: want it held, message 0 not offered again", offers-1, len(got))
+		}
+		if r.retry(deliver) {
+			t.Fatal("retry reported success with a failing handler")
+		}
+		fail = false
+		if !r.retry(deliver) || r.stalled() != nil {
+			t.Fatal("retry failed with a working handler")
+		}
+		if len(got) != 2 || !bytes.Equal(got[0], first) || !bytes.Equal(got[1], small) || r.next != 2 {
+			t.Fatalf("after the retry got %d messages, next %d; want both in order, next 2", len(got), r.next)
+		}
 	}
 }
 

@@ -58,6 +58,10 @@ func Count(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
+// StoreRecovered is what a UI says at chat.StoreRecovered, after an
+// error said the store failed.
+const StoreRecovered = "the history can be written again: messages that came meanwhile are stored now"
+
 // KeptNote says what happens to n undelivered messages that the outbox
 // keeps (chat.Node.Durable), and how to see or cancel them.
 func KeptNote(n int) string {

@@ -117,6 +117,8 @@ func (o *output) event(ev chat.Event) {
 		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", termsafe.Line(ev.OldName), termsafe.Line(ev.Name))
 	case chat.Error:
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
+	case chat.StoreRecovered:
+		fmt.Fprintf(o.stderr, "udpchat: %s\n", command.StoreRecovered)
 	}
 	// Sent and Delivered are silent in text mode: no news is good news, and
 	// what is not delivered is reported when the program ends. Cancelled
@@ -189,6 +191,10 @@ func jsonEvent(ev chat.Event) any {
 			Type  string `json:"type"`
 			Error string `json:"error"`
 		}{"error", ev.Err.Error()}
+	case chat.StoreRecovered:
+		return struct {
+			Type string `json:"type"`
+		}{"store_recovered"}
 	}
 	return nil // an event this version does not know how to show
 }

@@ -15,6 +15,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
@@ -385,6 +386,8 @@ func (m *model) applyEvent(ev chat.Event) (peersChanged bool) {
 		return true
 	case chat.Error:
 		m.add(&entry{kind: entryError, at: time.Now(), text: ev.Err.Error()})
+	case chat.StoreRecovered:
+		m.notice("%s", command.StoreRecovered)
 	}
 	return false
 }
