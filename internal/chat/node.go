@@ -174,18 +174,35 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		drained:   closedChan,
 		lastTurn:  closedChan,
 	}
-	var pending []store.Message
-	if n.store != nil && !n.plain {
+	var pending, unshown []store.Message
+	if n.store != nil {
 		// Read before the link exists, so a store that cannot be read
 		// stops udpchat before it has a socket to clean up.
 		var err error
-		if pending, err = n.store.Pending(storeCtx); err != nil {
-			return nil, fmt.Errorf("reading the outbox: %w", err)
+		if !n.plain {
+			if pending, err = n.store.Pending(storeCtx); err != nil {
+				return nil, fmt.Errorf("reading the outbox: %w", err)
+			}
 		}
+		if unshown, err = n.store.Unshown(storeCtx); err != nil {
+			return nil, fmt.Errorf("reading the messages not yet shown: %w", err)
+		}
+	}
+	// What an earlier run stored and did not show goes first, before
+	// anything the link reports (it may, before newLink returns).
+	var replay turn
+	if len(unshown) > 0 {
+		n.mu.Lock()
+		replay = n.takeTurnLocked()
+		n.mu.Unlock()
 	}
 	link, err := newLink(n)
 	if err != nil {
 		return nil, err
+	}
+	if len(unshown) > 0 {
+		// No one reads Events until New returns (see below).
+		go n.emit(replay, unshownEvents(unshown))
 	}
 	n.update(func() []Event {
 		n.link = link

@@ -30,6 +30,9 @@ type Store interface {
 	AddIncoming(ctx context.Context, m store.Message) (isNew bool, err error)
 	// History is for a UI that shows a conversation's recent messages.
 	History(ctx context.Context, q store.Query) ([]store.Message, error)
+	// Unshown and MarkShown keep what a UI has shown: see Node.MarkShown.
+	Unshown(ctx context.Context) ([]store.Message, error)
+	MarkShown(ctx context.Context, keys []store.Key) error
 }
 
 // Durable says whether what the node has not delivered stays in its outbox,
@@ -47,6 +50,43 @@ func (n *Node) History(ctx context.Context, q store.Query) ([]store.Message, err
 }
 
 var _ Store = (*store.Store)(nil)
+
+// MarkShown records that the UI has written out msgs (to stdout, say), so
+// that the next start does not show them again. Storing a message and
+// writing it out cannot be one transaction: a UI that dies between the two
+// would never show a message whose sender was told it arrived. So what is
+// stored stays unshown until MarkShown, and New replays it as Message
+// events, before anything new: every message is shown at least once, and
+// one written out just before a crash may be shown twice, with the same
+// ID. Without a store it does nothing.
+func (n *Node) MarkShown(msgs ...Message) error {
+	if n.store == nil || len(msgs) == 0 {
+		return nil
+	}
+	keys := make([]store.Key, len(msgs))
+	for i, m := range msgs {
+		keys[i] = store.Key{Peer: PeerKey(m.From), ID: m.ID}
+	}
+	return n.store.MarkShown(storeCtx, keys)
+}
+
+// unshownEvents are the stored messages that no UI has shown (see
+// MarkShown), as the events that show them.
+func unshownEvents(ms []store.Message) []Event {
+	evs := make([]Event, 0, len(ms))
+	for _, m := range ms {
+		from, err := peerAddr(m.Peer)
+		if err != nil {
+			evs = append(evs, Error{Err: fmt.Errorf("a stored message not yet shown: %w", err)})
+			continue
+		}
+		evs = append(evs, Message{
+			ID: m.ID, From: from, Name: m.Name, Text: m.Text,
+			Action: wire.ChatKind(m.Kind) == wire.ChatAction, Direct: wire.ChatKind(m.Kind) == wire.ChatDirect, At: m.At,
+		})
+	}
+	return evs
+}
 
 // PeerKey is the name the store knows peer by: its address today. Once
 // encryption lands it becomes the peer's key fingerprint, so that a peer

@@ -410,3 +410,43 @@ func TestDurableNeedsAStoreAndAReliableLink(t *testing.T) {
 		}
 	}
 }
+
+// TestUnshownShownAtNextStart: a message stored and acknowledged, and not
+// marked shown (the UI died before writing it out), is the first event of
+// the next node on the store, with its ID; once marked, it is not shown
+// again. Plain mode keeps the same promise.
+func TestUnshownShownAtNextStart(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain=%v", plain), func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTestStore(t, dir)
+			n, _ := newFakeNode(t, Config{Name: "alice", Store: s, Plain: plain})
+			var payload []byte
+			if plain {
+				payload = []byte("bob:are you there")
+			} else {
+				payload, _ = wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatText, ID: newID(), Name: "bob", Text: "are you there"})
+			}
+			if err := n.Receive(bob, payload); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := nextEvent(t, n).(Joined); !ok {
+				t.Fatal("no Joined first")
+			}
+			got, ok := nextEvent(t, n).(Message)
+			if !ok || got.Text != "are you there" {
+				t.Fatalf("got %#v, want bob's message", got)
+			}
+			n.Close(context.Background()) // killed before the UI wrote it out
+
+			n2, _ := newFakeNode(t, Config{Name: "alice", Store: s, Plain: plain})
+			wantEvents(t, n2, Message{ID: got.ID, From: bob, Name: "bob", Text: "are you there"})
+			if err := n2.MarkShown(got); err != nil {
+				t.Fatal(err)
+			}
+			n2.Close(context.Background())
+			n3, _ := newFakeNode(t, Config{Name: "alice", Store: s, Plain: plain})
+			wantEvents(t, n3)
+		})
+	}
+}

@@ -102,8 +102,8 @@ const (
 		VALUES (?, ?, 0, ?, ?, ?, ?, 0)`
 	insertSent = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
 		VALUES (?, ?, 0, ?, ?, ?, ?, 4)`
-	insertIncoming = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
-		VALUES (?, ?, 1, ?, ?, ?, ?, 3)
+	insertIncoming = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state, shown)
+		VALUES (?, ?, 1, ?, ?, ?, ?, 3, 0)
 		ON CONFLICT (peer, direction, id) DO NOTHING`
 )
 
@@ -239,6 +239,57 @@ func (s *Store) AddIncoming(ctx context.Context, m Message) (isNew bool, err err
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// Key names a message a peer sent us: the peer, and the ID it chose.
+type Key struct {
+	Peer string
+	ID   [16]byte
+}
+
+// Unshown returns the messages peers sent us that no UI has shown yet
+// (see MarkShown), oldest first: those a UI stored and did not get to
+// write out before it died, to show at the next start. Each peer's come
+// in the order they were sent.
+func (s *Store) Unshown(ctx context.Context) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+columns+` FROM messages WHERE direction = 1 AND shown = 0 ORDER BY seq`)
+	if err != nil {
+		return nil, s.wrap("Unshown", err)
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return nil, s.wrap("Unshown", err)
+	}
+	return ms, nil
+}
+
+// MarkShown records that a UI has written out the messages keys name, in
+// one transaction. Unknown keys are ignored. A crash before it commits
+// leaves them unshown, and they are shown again at the next start: shown
+// at least once is the promise, and a consumer that must not see one twice
+// tells them apart by ID.
+func (s *Store) MarkShown(ctx context.Context, keys []Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET shown = 1 WHERE peer = ? AND direction = 1 AND id = ? AND shown = 0`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, k := range keys {
+			if _, err := st.ExecContext(ctx, k.Peer, k.ID[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.wrap("MarkShown", err)
+	}
+	return nil
 }
 
 // DefaultLimit is how many messages History returns when Query.Limit is

@@ -542,7 +542,11 @@ func testMigrationUpgrade(t *testing.T, from int) {
 				m.State = Cancelled
 			}
 		} else {
-			if _, err := old.AddIncoming(ctx, m); err != nil {
+			// As that schema's udpchat stored it: this one's
+			// AddIncoming writes columns added since.
+			_, err := old.db.ExecContext(ctx, `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
+				VALUES (?, ?, 1, ?, ?, ?, ?, 3)`, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, m.At.UnixNano())
+			if err != nil {
 				t.Fatal(err)
 			}
 			m.Direction, m.State = Incoming, Received
@@ -575,6 +579,10 @@ func testMigrationUpgrade(t *testing.T, from int) {
 	}
 	if len(found) != 17 {
 		t.Errorf("search of the old rows found %d, want 17", len(found))
+	}
+	// What was received before schema 4 was shown then.
+	if unshown, err := s.Unshown(ctx); err != nil || len(unshown) != 0 {
+		t.Errorf("Unshown after upgrade: %d, %v; want none", len(unshown), err)
 	}
 	if pending, err := s.Pending(ctx); err != nil || len(pending) != 13 {
 		t.Errorf("Pending after upgrade: %d, %v; want 13", len(pending), err)
@@ -901,4 +909,44 @@ func TestOddDataDir(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, DBName)); err != nil {
 		t.Errorf("the database is not where it was asked to be: %v", err)
 	}
+}
+
+// TestUnshown: a received message is unshown until MarkShown, across a
+// reopen, and Unshown lists them oldest first; a retransmission of one
+// already stored does not make it unshown again, nor does it list ours.
+func TestUnshown(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := openT(t, dir)
+	for i, peer := range []string{"a:1", "b:2", "a:1", "b:2"} {
+		if _, err := s.AddIncoming(ctx, testMessage(peer, testID(i), fmt.Sprint("m", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddOutgoing(ctx, testMessage("a:1", testID(9), "ours")); err != nil {
+		t.Fatal(err)
+	}
+	unshown := func(s *Store, want ...string) {
+		t.Helper()
+		ms, err := s.Unshown(ctx)
+		if got := texts(ms); err != nil || !slices.Equal(got, want) {
+			t.Errorf("Unshown: %q, %v; want %q", got, err, want)
+		}
+	}
+	unshown(s, "m0", "m1", "m2", "m3")
+	if err := s.MarkShown(ctx, []Key{{"a:1", testID(0)}, {"b:2", testID(1)}, {"b:2", testID(0)}, {"a:1", testID(9)}}); err != nil {
+		t.Fatal(err)
+	}
+	unshown(s, "m2", "m3")
+	if _, err := s.AddIncoming(ctx, testMessage("a:1", testID(0), "m0")); err != nil { // sent again
+		t.Fatal(err)
+	}
+	unshown(s, "m2", "m3")
+	s.Close()
+	s = openT(t, dir)
+	unshown(s, "m2", "m3")
+	if err := s.MarkShown(ctx, []Key{{"a:1", testID(2)}, {"b:2", testID(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	unshown(s)
 }

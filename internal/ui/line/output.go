@@ -79,15 +79,47 @@ func (o *output) nick(old, name string) {
 // error reports a problem that does not end the chat.
 func (o *output) error(err error) { o.event(chat.Error{Err: err}) }
 
-// event shows one event.
-func (o *output) event(ev chat.Event) {
+// printEvents shows every event from events until it is closed. Each
+// message written is marked shown once it is out, in one store
+// transaction for all those written while more events were waiting, so
+// that a burst costs a commit, not one a message. A failure to mark is
+// said once: those messages will be shown again at the next start.
+func (o *output) printEvents(node *chat.Node, events <-chan chat.Event) {
+	var shown []chat.Message
+	failed := false
+	mark := func() {
+		if err := node.MarkShown(shown...); err != nil && !failed {
+			failed = true
+			o.error(fmt.Errorf("cannot record which messages were printed, so they will be printed again at the next start: %w", err))
+		}
+		shown = shown[:0]
+	}
+	for ev := range events {
+		if o.event(ev) != nil {
+			continue
+		}
+		if m, ok := ev.(chat.Message); ok {
+			shown = append(shown, m)
+		}
+		if len(shown) > 0 && len(events) == 0 {
+			mark()
+		}
+	}
+	if len(shown) > 0 {
+		mark()
+	}
+}
+
+// event shows one event. It returns the error of writing a message to
+// stdout, which then does not count as shown (see chat.Node.MarkShown).
+func (o *output) event(ev chat.Event) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.json != nil {
 		if v := jsonEvent(ev); v != nil {
-			o.json.Encode(v)
+			return o.json.Encode(v)
 		}
-		return
+		return nil
 	}
 	switch ev := ev.(type) {
 	case chat.Message:
@@ -95,11 +127,13 @@ func (o *output) event(ev chat.Event) {
 		if ev.Direct {
 			name += " → you" // sent to us alone (/msg)
 		}
+		var err error
 		if ev.Action {
-			fmt.Fprintf(o.stdout, "* %s %s\n", name, termsafe.Line(ev.Text))
+			_, err = fmt.Fprintf(o.stdout, "* %s %s\n", name, termsafe.Line(ev.Text))
 		} else {
-			fmt.Fprintf(o.stdout, "%s: %s\n", name, termsafe.Line(ev.Text))
+			_, err = fmt.Fprintf(o.stdout, "%s: %s\n", name, termsafe.Line(ev.Text))
 		}
+		return err
 	case chat.Joined:
 		if ev.Fingerprint != "" {
 			fmt.Fprintf(o.stderr, "* %s joined (%s, key %s)\n", termsafe.Line(ev.Name), ev.Peer, termsafe.Line(ev.Fingerprint))
@@ -123,6 +157,7 @@ func (o *output) event(ev chat.Event) {
 	// Sent and Delivered are silent in text mode: no news is good news, and
 	// what is not delivered is reported when the program ends. Cancelled
 	// is too: /cancel, the only cause, says what it did.
+	return nil
 }
 
 // jsonEvent is ev as the object --json prints for it.

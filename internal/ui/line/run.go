@@ -65,9 +65,7 @@ func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.W
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
-		for ev := range node.Events() {
-			r.out.event(ev)
-		}
+		r.out.printEvents(node, node.Events())
 	}()
 	stop := make(chan struct{})
 	waitForDelivery, readErr := r.chat(ctx, ReadLines(in, chat.MaxTextLen, stop))

@@ -111,6 +111,27 @@ func (m *model) eventsCmd() tea.Cmd {
 	}
 }
 
+// markShownCmd records that the messages among evs are on screen (see
+// chat.Node.MarkShown), so that a later start, in line mode say, does not
+// show them again; nil if there are none. A failure only means they may be
+// shown again, so it is not worth a line in the transcript.
+func (m *model) markShownCmd(evs eventsMsg) tea.Cmd {
+	var msgs []chat.Message
+	for _, ev := range evs {
+		if msg, ok := ev.(chat.Message); ok {
+			msgs = append(msgs, msg)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	node := m.node
+	return func() tea.Msg {
+		node.MarkShown(msgs...)
+		return nil
+	}
+}
+
 func (m *model) sendCmd(seq uint64, text string, action bool, to netip.AddrPort) tea.Cmd {
 	node := m.node
 	return func() tea.Msg {

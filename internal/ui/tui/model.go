@@ -230,7 +230,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		for _, ev := range msg {
 			peersChanged = m.applyEvent(ev) || peersChanged
 		}
-		cmds := []tea.Cmd{m.eventsCmd()}
+		cmds := []tea.Cmd{m.eventsCmd(), m.markShownCmd(msg)}
 		if peersChanged {
 			cmds = append(cmds, m.refreshCmd())
 		}
