@@ -61,7 +61,8 @@ On a terminal, udpchat opens a full-screen chat that starts with your recent
 history; /help there lists the commands and keys. Otherwise (input or output
 not a terminal, TERM=dumb, or --line or --json) it runs in line mode: each line you type
 is a message to every peer, and received messages print as "NAME: TEXT"
-(nothing old is printed: see udpchat history). In either, a line that is just
+(nothing old is printed, except what an earlier run stored and was killed
+before printing: see udpchat history). In either, a line that is just
 bye or exit is sent, and then udpchat leaves; /quit leaves without sending.
 At the end of input, line mode waits (up to --timeout) until everything is
 delivered. What is not delivered stays in the outbox, in the data dir, and
