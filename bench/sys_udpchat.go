@@ -54,6 +54,7 @@ func (h *udpchatHandler) PeerUp(netip.AddrPort)          {}
 func (h *udpchatHandler) PeerClosed(netip.AddrPort)      {}
 func (h *udpchatHandler) PeerUnreachable(netip.AddrPort) {}
 func (h *udpchatHandler) PeerReachable(netip.AddrPort)   {}
+func (h *udpchatHandler) PeerGone(netip.AddrPort)        {}
 
 // newUDPChatEndpoint opens a loopback socket, wraps it (impairment, then the
 // layer w) and starts an endpoint on it.

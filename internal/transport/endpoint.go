@@ -49,6 +49,7 @@ type Handler interface {
 	PeerClosed(peer netip.AddrPort)
 	PeerUnreachable(peer netip.AddrPort)
 	PeerReachable(peer netip.AddrPort)
+	PeerGone(peer netip.AddrPort)
 }
 
 // Config tunes an Endpoint; the zero value gives the defaults.
@@ -59,9 +60,23 @@ type Config struct {
 	// IdleTimeout is how long a peer may be silent before it counts as
 	// unreachable. Default 15s (three keepalives).
 	IdleTimeout time.Duration
-	// MaxPeers bounds the peer table; datagrams from further new addresses
-	// are dropped. Default 1024.
+	// MaxPeers bounds the peer table. A new address past it takes the
+	// place of the peer we have not heard from for longest, if that one is
+	// not pinned (Connect) and has been silent for at least EvictAfter;
+	// else its datagrams are dropped. Default 1024.
 	MaxPeers int
+	// ForgetAfter is how long a peer that is not pinned may stay silent
+	// before the endpoint forgets it (Handler.PeerGone): its queue and
+	// state go, and no more keepalives go to it. An address that contacted
+	// us and went away must not cost us datagrams and memory for ever.
+	// Default 4 × IdleTimeout (one minute). A peer that never sent us a
+	// message and has none of ours queued goes after IdleTimeout.
+	ForgetAfter time.Duration
+	// EvictAfter is how long a peer that is not pinned must have been
+	// silent before a new address may take its place in a full table: a
+	// peer in the middle of a conversation is heard from every keepalive
+	// at least, so a burst of newcomers never evicts it. Default 1s.
+	EvictAfter time.Duration
 	// MaxQueued bounds the bytes of messages waiting for delivery, over all
 	// peers; Send fails with ErrQueueFull past it. Default 64 MiB.
 	MaxQueued int
@@ -82,6 +97,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPeers <= 0 {
 		c.MaxPeers = 1024
+	}
+	if c.ForgetAfter <= 0 {
+		c.ForgetAfter = 4 * c.IdleTimeout
+	}
+	if c.EvictAfter <= 0 {
+		c.EvictAfter = time.Second
 	}
 	if c.MaxQueued <= 0 {
 		c.MaxQueued = 64 << 20
@@ -117,6 +138,7 @@ type Endpoint struct {
 	mu       sync.Mutex
 	incoming []sendRequest
 	connects []netip.AddrPort
+	forgets  []netip.AddrPort
 	closing  bool
 
 	wake    chan struct{} // capacity 1: run has hand-offs to take
@@ -137,11 +159,14 @@ type Endpoint struct {
 	spareIncoming []sendRequest
 	spareConnects []netip.AddrPort
 	peers         map[netip.AddrPort]*peer
-	frame         wire.Frame
-	sendBuf       []byte        // the packet being built, without bc
-	tx            []udp.Message // with bc: packets built, for writeOut
-	txBufs        [][]byte      // with bc: tx's buffers, kept
-	leaving       bool
+	// made counts the peer states made so far: each takes epoch+made as
+	// its own epoch (see peer.localEpoch).
+	made    uint64
+	frame   wire.Frame
+	sendBuf []byte        // the packet being built, without bc
+	tx      []udp.Message // with bc: packets built, for writeOut
+	txBufs  [][]byte      // with bc: tx's buffers, kept
+	leaving bool
 }
 
 type sendRequest struct {
@@ -277,6 +302,28 @@ func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
 	e.incoming = append(e.incoming, sendRequest{peer: udp.Unmap(peer), msg: m})
 	e.signal()
 	return m.ref, nil
+}
+
+// Forget drops everything about peer: its session, and the messages queued
+// for it, which are never reported delivered. The conn below, if it keeps
+// state per address (Forgetter), forgets it too. If the peer writes again,
+// it starts a new session with us (see peer.localEpoch).
+func (e *Endpoint) Forget(peer netip.AddrPort) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return ErrClosed
+	}
+	e.forgets = append(e.forgets, udp.Unmap(peer))
+	e.signal()
+	return nil
+}
+
+// Forgetter is a conn that keeps state per peer address (secure.Conn does:
+// sessions, handshakes). The endpoint tells it whenever it forgets a peer,
+// so that the conn's table is bounded and recovers as the endpoint's does.
+type Forgetter interface {
+	Forget(peer netip.AddrPort)
 }
 
 // signal wakes run; e.mu must be held.
@@ -452,9 +499,15 @@ func (e *Endpoint) drainRx() {
 
 func (e *Endpoint) nextDeadline() time.Time {
 	var t time.Time
-	for _, p := range e.peers {
-		if d := p.nextDeadline(&e.cfg); !d.IsZero() && (t.IsZero() || d.Before(t)) {
+	at := func(d time.Time) {
+		if !d.IsZero() && (t.IsZero() || d.Before(t)) {
 			t = d
+		}
+	}
+	for _, p := range e.peers {
+		at(p.nextDeadline(&e.cfg))
+		if !p.pinned && !e.leaving {
+			at(p.heard().Add(e.forgetAfter(p)))
 		}
 	}
 	return t
@@ -463,10 +516,10 @@ func (e *Endpoint) nextDeadline() time.Time {
 // takeHandoffs moves what Send and Connect left into the peers' state.
 func (e *Endpoint) takeHandoffs() {
 	e.mu.Lock()
-	sends, connects := e.incoming, e.connects
+	sends, connects, forgets := e.incoming, e.connects, e.forgets
 	// Hand Send the emptied slices of the last round, so that a steady
 	// stream of sends does not grow new ones.
-	e.incoming, e.connects = e.spareIncoming[:0], e.spareConnects[:0]
+	e.incoming, e.connects, e.forgets = e.spareIncoming[:0], e.spareConnects[:0], nil
 	e.mu.Unlock()
 	defer func() {
 		clear(sends)
@@ -475,7 +528,7 @@ func (e *Endpoint) takeHandoffs() {
 	now := time.Now()
 	for _, addr := range connects {
 		if p := e.peer(addr, now); p != nil {
-			p.wantContact = true
+			p.wantContact, p.pinned = true, true
 		}
 	}
 	for _, s := range sends {
@@ -488,21 +541,70 @@ func (e *Endpoint) takeHandoffs() {
 		}
 		p.enqueue(s.msg)
 	}
+	// Last: a Forget undoes the Sends and Connects handed over with it,
+	// which the caller made before it (chat forgets a peer it no longer
+	// sends to).
+	for _, addr := range forgets {
+		if p := e.peers[addr]; p != nil {
+			e.forget(p)
+		}
+	}
 }
 
-// peer returns the state for addr, creating it if there is room.
+// peer returns the state for addr, creating it if there is room, or if a
+// peer may be evicted to make room (see Config.MaxPeers).
 func (e *Endpoint) peer(addr netip.AddrPort, now time.Time) *peer {
 	if p := e.peers[addr]; p != nil {
 		return p
 	}
 	if len(e.peers) >= e.cfg.MaxPeers {
-		e.count.drops[DropTooManyPeers].Add(1)
-		return nil
+		victim := e.evictable(now)
+		if victim == nil {
+			e.count.drops[DropTooManyPeers].Add(1)
+			return nil
+		}
+		e.count.evicted.Add(1)
+		e.log.Debug("peer table full: evicting the longest silent", "peer", victim.addr, "for", addr)
+		e.forget(victim)
+		e.h.PeerGone(victim.addr)
 	}
 	p := newPeer(addr, e.h.Receive, e.onConsumed)
-	p.contactDue = now
+	p.localEpoch = e.epoch + e.made
+	e.made++
+	p.contactDue, p.created = now, now
 	e.peers[addr] = p
 	return p
+}
+
+// evictable is the peer a newcomer may replace in a full table: of those
+// not pinned and silent for at least EvictAfter, the one silent longest;
+// nil if there is none. It looks at every peer, which is bounded, and done
+// only when the table is full.
+func (e *Endpoint) evictable(now time.Time) *peer {
+	var victim *peer
+	for _, p := range e.peers {
+		if p.pinned || now.Sub(p.heard()) < e.cfg.EvictAfter {
+			continue
+		}
+		if victim == nil || p.heard().Before(victim.heard()) {
+			victim = p
+		}
+	}
+	return victim
+}
+
+// forget drops p and what is queued for it, and tells the conn below.
+func (e *Endpoint) forget(p *peer) {
+	for p.queue.len() > 0 {
+		m := p.queue.pop()
+		e.queued.Add(-int64(len(m.data)))
+		freeOutMessage(m)
+	}
+	p.reasm.reset()
+	delete(e.peers, p.addr)
+	if f, ok := e.conn.(Forgetter); ok {
+		f.Forget(p.addr)
+	}
 }
 
 func (e *Endpoint) startLeaving() {
@@ -556,7 +658,7 @@ func (e *Endpoint) handle(b []byte, from netip.AddrPort, now time.Time) {
 		if p.closed {
 			// Only a CLOSE we already took, resent because our ACK was
 			// lost, gets an answer: the ACK again.
-			if h.DstEpoch == e.epoch && hasClose(frames) {
+			if h.DstEpoch == p.localEpoch && hasClose(frames) {
 				p.received.add(h.PacketNumber)
 				p.ackNow = true
 			} else {
@@ -578,10 +680,10 @@ func (e *Endpoint) handle(b []byte, from netip.AddrPort, now time.Time) {
 		p.unreachable = false
 		e.h.PeerReachable(p.addr)
 	}
-	if h.DstEpoch != e.epoch {
+	if h.DstEpoch != p.localEpoch {
 		// The peer does not know our current epoch yet: answer, so that it
 		// does, but act on none of the frames, which were meant for another
-		// session (or for none).
+		// session (or for none: one we forgot).
 		p.pingNeeded = true
 		if h.DstEpoch != 0 {
 			e.drop(DropOtherEpoch, from, nil)
@@ -694,8 +796,32 @@ func (e *Endpoint) onConsumed(p *peer, m *outMessage) {
 
 func (e *Endpoint) onTimers(now time.Time) {
 	for _, p := range e.peers {
+		if e.forgettable(p, now) {
+			e.count.forgotten.Add(1)
+			e.log.Debug("forgetting a silent peer", "peer", p.addr, "silent", now.Sub(p.heard()))
+			e.forget(p) // deleting during range is safe
+			e.h.PeerGone(p.addr)
+			continue
+		}
 		e.onPeerTimers(p, now)
 	}
+}
+
+// forgettable reports whether p is due to be forgotten: not pinned, and
+// silent for forgetAfter. While we leave, peers are kept to hear goodbye.
+func (e *Endpoint) forgettable(p *peer, now time.Time) bool {
+	return !p.pinned && !e.leaving && !now.Before(p.heard().Add(e.forgetAfter(p)))
+}
+
+// forgetAfter is how long p may be silent before it is forgotten: a peer
+// that never sent us a message (a handshake and a contact, say) and has
+// none of ours queued is forgotten as soon as it is unreachable; others
+// after Config.ForgetAfter.
+func (e *Endpoint) forgetAfter(p *peer) time.Duration {
+	if p.stats.MessagesIn == 0 && p.queue.len() == 0 {
+		return e.cfg.IdleTimeout
+	}
+	return e.cfg.ForgetAfter
 }
 
 func (e *Endpoint) onPeerTimers(p *peer, now time.Time) {

@@ -59,6 +59,7 @@ func (h *nopHandler) PeerUp(netip.AddrPort)                {}
 func (h *nopHandler) PeerClosed(netip.AddrPort)            {}
 func (h *nopHandler) PeerUnreachable(netip.AddrPort)       {}
 func (h *nopHandler) PeerReachable(netip.AddrPort)         {}
+func (h *nopHandler) PeerGone(netip.AddrPort)              {}
 
 // bench is endpoint A (sending to B) and endpoint B (sending to A).
 type bench struct {

@@ -95,8 +95,8 @@ func TestPeerRestartGetsUndelivered(t *testing.T) {
 	})
 }
 
-// A peer that stops answering is reported unreachable; what is sent to it
-// meanwhile waits, and goes when it answers again.
+// A pinned peer (Connect) that stops answering is reported unreachable;
+// what is sent to it meanwhile waits, and goes when it answers again.
 func TestUnreachableThenBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udp.NewMemNetwork()
@@ -108,6 +108,9 @@ func TestUnreachableThenBack(t *testing.T) {
 		b := start(t, cb, rb, cfg)
 		defer closeNow(b)
 
+		if err := a.Connect(addrB); err != nil {
+			t.Fatal(err)
+		}
 		ra.WaitFor(t, "first contact", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 1)))
 		ca.cut.Store(true)
 		cb.cut.Store(true)
@@ -119,7 +122,11 @@ func TestUnreachableThenBack(t *testing.T) {
 		}
 		ca.cut.Store(false)
 		cb.cut.Store(false)
-		ra.WaitFor(t, "B back", time.Hour, func() bool { return ra.HasEvent("reachable " + addrB.String()) })
+		// B, which did not pin A, forgot it during the outage (A kept B),
+		// so A meets a new incarnation of B: a new session.
+		if !rb.HasEvent("gone "+addrA.String()) || ra.HasEvent("gone "+addrB.String()) {
+			t.Fatalf("after a minute's outage: A %v, B %v; want B to have forgotten A, and A to keep B", ra.Events(), rb.Events())
+		}
 		ra.WaitFor(t, "messages from the outage delivered", time.Hour, delivered(ra, refs))
 		transporttest.CheckStream(t, rb.Received(addrA), 1, 30, sizeOf)
 	})

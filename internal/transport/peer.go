@@ -65,11 +65,22 @@ type peer struct {
 	// message is recycled after it returns.
 	consumed func(*outMessage)
 
+	// localEpoch is the epoch we go by with this peer: the endpoint's,
+	// plus how many peer states it made before this one. A peer we forgot
+	// and hear from again thus meets a new incarnation of us, and starts a
+	// new session, sending again what we had not consumed: without it, it
+	// would go on numbering its messages where our forgotten state left
+	// off, and we would wait for the earlier ones for ever.
+	localEpoch uint64
 	// remoteEpoch is the peer's incarnation we are in session with; 0 until
 	// we hear from it. closed is set when that incarnation said goodbye.
 	remoteEpoch uint64
 	closed      bool
 
+	// pinned says our user asked for this peer (Endpoint.Connect): it is
+	// never forgotten or evicted for being silent.
+	pinned      bool
+	created     time.Time
 	lastHeard   time.Time
 	unreachable bool
 
@@ -188,6 +199,14 @@ func (p *peer) retryDelivery(now time.Time) {
 const initialContactDelay = time.Second
 
 func (p *peer) established() bool { return p.remoteEpoch != 0 && !p.closed }
+
+// heard is when we last heard from the peer, or made its state if never.
+func (p *peer) heard() time.Time {
+	if p.lastHeard.IsZero() {
+		return p.created
+	}
+	return p.lastHeard
+}
 
 // startSession begins a session with a new incarnation of the peer.
 // Undelivered messages stay queued, renumbered from zero, and go out again

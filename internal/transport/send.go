@@ -21,7 +21,7 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 	}
 	for {
 		b := wire.AppendHeader(e.packetBuf(), wire.Header{
-			SrcEpoch: e.epoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
+			SrcEpoch: p.localEpoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
 		})
 		withAck := false
 		// A CLOSE always carries an ACK: it may be the last packet the peer
@@ -138,7 +138,7 @@ func appendPaddedPing(b []byte) []byte {
 // sendContact sends a PING with no destination epoch, to learn the peer's,
 // and schedules the next with exponential backoff.
 func (e *Endpoint) sendContact(p *peer, now time.Time) {
-	b := wire.AppendHeader(e.packetBuf(), wire.Header{SrcEpoch: e.epoch, PacketNumber: p.nextPN})
+	b := wire.AppendHeader(e.packetBuf(), wire.Header{SrcEpoch: p.localEpoch, PacketNumber: p.nextPN})
 	e.write(p, appendPaddedPing(b))
 	p.contactDue = now.Add(p.contactDelay)
 	p.contactDelay = min(2*p.contactDelay, maxPTO)

@@ -35,6 +35,9 @@ type Stats struct {
 	DatagramsIn, DatagramsOut uint64
 	BytesIn, BytesOut         uint64
 	Drops                     [numDropReasons]uint64
+	// Forgotten counts peers forgotten for silence (Config.ForgetAfter),
+	// Evicted those that made room for a new address in a full table.
+	Forgotten, Evicted uint64
 }
 
 // Dropped is the total of all drops.
@@ -51,12 +54,14 @@ type counters struct {
 	datagramsIn, datagramsOut atomic.Uint64
 	bytesIn, bytesOut         atomic.Uint64
 	drops                     [numDropReasons]atomic.Uint64
+	forgotten, evicted        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	s := Stats{
 		DatagramsIn: c.datagramsIn.Load(), DatagramsOut: c.datagramsOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		Forgotten: c.forgotten.Load(), Evicted: c.evicted.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()

@@ -27,7 +27,7 @@ type Recorder struct {
 	received  map[netip.AddrPort][][]byte
 	arrivedAt map[netip.AddrPort][]time.Time // when each of received came
 	delivered map[uint64]bool
-	events    []string // "up", "closed", "unreachable" or "reachable", a space and the peer
+	events    []string // "up", "closed", "unreachable", "reachable" or "gone", a space and the peer
 
 	// changed wakes WaitFor after any change; one pending signal is
 	// enough, since WaitFor looks at everything again when it wakes.
@@ -85,6 +85,9 @@ func (r *Recorder) PeerUnreachable(p netip.AddrPort) { r.event("unreachable", p)
 
 // PeerReachable records the event "reachable <p>".
 func (r *Recorder) PeerReachable(p netip.AddrPort) { r.event("reachable", p) }
+
+// PeerGone records the event "gone <p>".
+func (r *Recorder) PeerGone(p netip.AddrPort) { r.event("gone", p) }
 
 // Received returns the messages from p so far, in the order they came.
 func (r *Recorder) Received(p netip.AddrPort) [][]byte {
