@@ -32,13 +32,15 @@ func (d Direction) String() string {
 }
 
 // State is where a message is in its life. Outgoing messages start Pending
-// and become Delivered or Cancelled, except on a link without
-// acknowledgements (plain mode), where they are Sent and stay so; incoming
-// ones are always Received. Its values are stored: never renumber them.
+// and become Delivered or Cancelled; those the outbox does not keep (plain
+// mode, where nothing is acknowledged, or a peer that is not kept: see
+// chat.Sent.Kept) are Sent, and become Delivered if the peer acknowledges
+// them while we run. Incoming ones are always Received. Its values are
+// stored: never renumber them.
 //
 //	AddOutgoing → Pending ─MarkDelivered→ Delivered
 //	                  └──────Cancel─────→ Cancelled ─MarkDelivered→ Delivered
-//	AddSent     → Sent
+//	AddSent     → Sent ────MarkDelivered→ Delivered
 type State int
 
 const (
@@ -150,12 +152,12 @@ func (s *Store) AddSent(ctx context.Context, m Message) error {
 // MarkDelivered records that peer acknowledged our message id, now. It is
 // idempotent: acknowledgements may repeat, and the first one's time is
 // kept. A Cancelled message becomes Delivered too, since the peer has it
-// after all (the cancel lost a race with the acknowledgement). An unknown
-// message is ErrNotFound.
+// after all (the cancel lost a race with the acknowledgement), and so does
+// a Sent one. An unknown message is ErrNotFound.
 func (s *Store) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE messages SET state = 1, delivered_at = ?
-		 WHERE peer = ? AND direction = 0 AND id = ? AND state IN (0, 2)`,
+		 WHERE peer = ? AND direction = 0 AND id = ? AND state IN (0, 2, 4)`,
 		s.now().UnixNano(), peer, id[:])
 	if err != nil {
 		return s.wrap("MarkDelivered", err)
@@ -190,6 +192,22 @@ func (s *Store) Cancel(ctx context.Context, peer string, id [16]byte) error {
 		return fmt.Errorf("store: Cancel: %w", err)
 	}
 	return fmt.Errorf("store: Cancel %x to %s: it is %v: %w", id, peer, st, ErrNotPending)
+}
+
+// CancelPeer cancels every Pending message to peer, as Cancel does one,
+// and returns how many it cancelled: how a user drops a peer that will
+// never answer (udpchat history --cancel-peer, /forget).
+func (s *Store) CancelPeer(ctx context.Context, peer string) (int, error) {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET state = 2 WHERE peer = ? AND direction = 0 AND state = 0`, peer)
+	if err != nil {
+		return 0, s.wrap("CancelPeer", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.wrap("CancelPeer", err)
+	}
+	return int(n), nil
 }
 
 // state is the state of our message id to peer, or ErrNotFound.
