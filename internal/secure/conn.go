@@ -272,19 +272,85 @@ func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
 }
 
 // peerFor returns the peer at addr, creating it if create is set and there is
-// room (nil if not).
+// room (nil if not). A full table makes room by evicting the peer that has
+// not proved itself for longest, if that was at least evictAfter ago: a
+// handshake that was never followed by data, a session gone silent. A peer
+// in a conversation proves itself every keepalive, so a burst of newcomers
+// never evicts it; without this, a thousand handshakes would lock out new
+// contacts until their sessions expired.
 func (c *Conn) peerFor(addr netip.AddrPort, create bool) *peer {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p := c.peers[addr]; p != nil || !create {
+		c.mu.Unlock()
 		return p
 	}
+	now := time.Now()
+	var victim *peer
 	if len(c.peers) >= c.cfg.MaxPeers {
-		return nil
+		if victim = c.evictableLocked(now); victim == nil {
+			c.mu.Unlock()
+			return nil
+		}
+		delete(c.peers, victim.addr)
+		c.count.evicted.Add(1)
 	}
 	p := &peer{addr: addr}
+	p.heard.Store(now.UnixNano())
 	c.peers[addr] = p
+	c.mu.Unlock()
+	if victim != nil {
+		c.log.Debug("secure: peer table full: evicting the longest silent", "peer", victim.addr, "for", addr)
+		c.drain(victim)
+	}
 	return p
+}
+
+// evictAfter is how long a peer must have been silent before a newcomer may
+// take its place in a full table.
+const evictAfter = time.Second
+
+// evictableLocked is the peer a newcomer may replace, or nil. c.mu is held.
+// It looks at every peer: bounded, and only when the table is full.
+func (c *Conn) evictableLocked(now time.Time) *peer {
+	var victim *peer
+	var oldest int64
+	for _, p := range c.peers {
+		if h := p.heard.Load(); now.UnixNano()-h >= int64(evictAfter) && (victim == nil || h < oldest) {
+			victim, oldest = p, h
+		}
+	}
+	return victim
+}
+
+// Forget drops everything about peer: its sessions, our handshake and the
+// packets queued for it. The transport calls it when it forgets a peer
+// (transport.Forgetter), so that this table is bounded and recovers as its
+// own does. A packet to peer later starts afresh, with a handshake.
+func (c *Conn) Forget(peer netip.AddrPort) {
+	peer = udp.Unmap(peer)
+	c.mu.Lock()
+	p := c.peers[peer]
+	if p != nil {
+		delete(c.peers, peer)
+	}
+	c.mu.Unlock()
+	if p != nil {
+		c.count.forgotten.Add(1)
+		c.drain(p)
+	}
+}
+
+// drain takes p, already out of the table, out of service: whoever holds it
+// looks it up again (removed), and its indexes go.
+func (c *Conn) drain(p *peer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removed = true
+	c.abandon(p)
+	for len(p.keys) > 0 {
+		c.retire(p, p.keys[0])
+	}
+	p.current, p.queue = nil, nil
 }
 
 // sendLocked sends pkt to p, or queues it and sees to a handshake. p.mu is
@@ -603,6 +669,7 @@ func (c *Conn) openInstalled(p *peer, kp *keypair, h wire.DataHeader, header, ct
 		}
 	}
 	p.lastRecv, p.sendingSince = now, time.Time{}
+	p.heard.Store(now.UnixNano())
 	c.count.packetsIn.Add(1)
 	return pkt
 }
@@ -659,6 +726,7 @@ func (c *Conn) establish(rh *handshake, kp *keypair, from netip.AddrPort, now ti
 		c.mu.Unlock()
 		c.install(p, kp, now)
 		p.lastRecv, p.sendingSince = now, time.Time{}
+		p.heard.Store(now.UnixNano())
 		p.mu.Unlock()
 		c.log.Debug("secure: session", "peer", from, "role", "responder", "ik", rh.ik,
 			"key", kp.remoteKey.Fingerprint())

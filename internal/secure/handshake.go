@@ -224,6 +224,7 @@ func (c *Conn) receiveResponse(b []byte, from netip.AddrPort, now time.Time) {
 		c.write(finish, from)
 	}
 	c.install(p, kp, now)
+	p.heard.Store(now.UnixNano()) // its response proved it
 	c.log.Debug("secure: session", "peer", from, "role", "initiator", "ik", hs.ik, "key", rk.Fingerprint())
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flynn/noise"
@@ -150,6 +151,11 @@ type peer struct {
 	cookieAt  time.Time // when we got cookie; zero: none
 	lastWrite time.Time // last WriteTo to this peer
 	lastRecv  time.Time // last packet that authenticated
+	// heard is when the peer last proved itself (UnixNano): a packet that
+	// authenticated, or the handshake that made its session; when it was
+	// made if neither. Atomic, so that a full table can pick whom to evict
+	// holding c.mu alone (see Conn.peerFor).
+	heard atomic.Int64
 	// sendingSince is when we first sent after last hearing from the peer;
 	// zero once we hear from it.
 	sendingSince time.Time

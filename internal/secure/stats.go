@@ -57,6 +57,9 @@ type Stats struct {
 	CookiesSent         uint64 // cookie replies, instead of handshake work
 	CookiesReceived     uint64
 	RefusedBy           uint64 // authentic refusals of our key by peers (Config.PeerRefused)
+	// Evicted counts peers dropped to make room in a full table, Forgotten
+	// those the layer above forgot (Forget).
+	Evicted, Forgotten uint64
 
 	// Table sizes now: the bounds the Config sets hold for these.
 	Peers, HalfOpen, Indexes, RateLimitSources int
@@ -80,6 +83,7 @@ type counters struct {
 	rekeys, fallbacks         atomic.Uint64
 	cookiesSent, cookiesRecv  atomic.Uint64
 	refusals                  atomic.Uint64
+	evicted, forgotten        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -90,6 +94,7 @@ func (c *counters) snapshot() Stats {
 		Rekeys: c.rekeys.Load(), Fallbacks: c.fallbacks.Load(),
 		CookiesSent: c.cookiesSent.Load(), CookiesReceived: c.cookiesRecv.Load(),
 		RefusedBy: c.refusals.Load(),
+		Evicted:   c.evicted.Load(), Forgotten: c.forgotten.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()
