@@ -126,6 +126,14 @@ func (e *encryption) Fingerprint(peer netip.AddrPort) string {
 	return ""
 }
 
+// Known tells the node that a key answered at peer before (it is in the
+// known peers), so what the user sends it is kept in the outbox even
+// while it is away: see chat.Sent.Kept.
+func (e *encryption) Known(peer netip.AddrPort) bool {
+	_, ok := e.known.Known(peer)
+	return ok
+}
+
 // CheckName implements chat.Identities: a display name belongs to the
 // first key that used it. A peer that passes joins the conversation, so
 // this is where its key is remembered (a handshake alone writes nothing).

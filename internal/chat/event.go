@@ -35,6 +35,11 @@ type Sent struct {
 	Action bool // a /me action
 	Direct bool // sent to this peer alone (SendTo)
 	At     time.Time
+	// Kept says it is in the outbox: if this run ends before the peer has
+	// it, the next start sends it again. Otherwise (a peer that has not
+	// answered, or that the user did not choose: see Node.Send) it is held
+	// in memory only, and recorded in the history as sent.
+	Kept bool
 }
 
 // Delivered says the peer has our message (on a reliable link: consumed by

@@ -63,8 +63,14 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		var evs []Event
 		switch {
 		case !p.joined:
-			p.joined, p.present, p.member, p.state, p.name = true, true, true, PeerOnline, m.Name
+			p.joined, p.present, p.state, p.name = true, true, PeerOnline, m.Name
+			// It wrote to us, so it is in the conversation, unless it
+			// said it only sends: it will be gone before anyone answers.
+			p.member = p.member || !p.sendOnly
 			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
+			if err := n.greetLocked(p); err != nil { // before what was held
+				evs = append(evs, Error{Err: err})
+			}
 			evs = append(evs, n.releaseLocked(p)...)
 		case m.Kind == wire.ChatHello && m.Name != p.name:
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
@@ -72,6 +78,13 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		}
 		if m.Kind == wire.ChatFeatures {
 			p.direct = wire.HasFeature(m.Text, wire.FeatureDirect)
+			p.sendOnly = wire.HasFeature(m.Text, wire.FeatureSendOnly)
+			if p.sendOnly && !p.chosen {
+				// Its features come after its hello, and may come after
+				// its message (sent before its session was up), which
+				// made it a member.
+				p.member = false
+			}
 		}
 		if isMessage(m.Kind) {
 			evs = append(evs, Message{
@@ -122,17 +135,16 @@ func IsBye(text string) bool {
 }
 
 // PeerUp starts a new session with peer: its next chat message announces it
-// (Joined), and we introduce ourselves with a hello. (The plain link has no
+// (Joined). We introduce ourselves with a hello, to a member at once, to
+// anyone else once it has introduced itself: an address that only opened a
+// session learns nothing, not even our name. (The plain link has no
 // sessions, and never calls it.)
 func (n *Node) PeerUp(peer netip.AddrPort) {
 	n.update(func() []Event {
 		p := n.peerLocked(peer)
 		p.joined, p.direct, p.state = false, false, PeerOnline
-		if n.link == nil {
-			p.helloDue = true // New sends it once it has the link
-			return nil
-		}
-		if err := n.introduceLocked(peer); err != nil {
+		p.answered, p.inSession, p.greeted = true, true, false
+		if err := n.greetLocked(p); err != nil {
 			return []Event{Error{Err: err}}
 		}
 		return nil
@@ -207,12 +219,35 @@ func (n *Node) PeerClosed(peer netip.AddrPort) {
 	n.update(func() []Event { return n.peerLocked(peer).leave() })
 }
 
+// PeerGone says the link forgot peer: one the user did not choose, silent
+// for a while (see transport.Config.ForgetAfter). The node forgets it too,
+// and gives up on what it held for it (a Cancelled each), so that a flood
+// of contacts that went away leaves no trace in memory.
+func (n *Node) PeerGone(peer netip.AddrPort) {
+	n.outMu.Lock()
+	n.mu.Lock()
+	p := n.peers[peer]
+	if p == nil || p.chosen {
+		// A chosen peer is one the link keeps; if it forgot one all the
+		// same, the next Send makes it anew.
+		n.mu.Unlock()
+		n.outMu.Unlock()
+		return
+	}
+	evs := n.dropPeerLocked(p)
+	t := n.takeTurnLocked()
+	n.mu.Unlock()
+	n.outMu.Unlock()
+	n.warned.forget(peer)
+	n.emit(t, evs)
+}
+
 // PeerUnreachable says peer stopped answering. Only about a peer that
 // joined is that news (see peer.present).
 func (n *Node) PeerUnreachable(peer netip.AddrPort) {
 	n.update(func() []Event {
-		p := n.peerLocked(peer)
-		if p.state == PeerUnreachable {
+		p := n.peers[peer]
+		if p == nil || p.state == PeerUnreachable {
 			return nil
 		}
 		p.state = PeerUnreachable
@@ -227,8 +262,8 @@ func (n *Node) PeerUnreachable(peer netip.AddrPort) {
 // PeerUnreachable, it is news only about a peer that joined.
 func (n *Node) PeerReachable(peer netip.AddrPort) {
 	n.update(func() []Event {
-		p := n.peerLocked(peer)
-		if p.state != PeerUnreachable {
+		p := n.peers[peer]
+		if p == nil || p.state != PeerUnreachable {
 			return nil
 		}
 		p.state = PeerOnline

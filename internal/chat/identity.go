@@ -26,6 +26,17 @@ type warnings struct {
 	last map[netip.AddrPort]string
 }
 
+// maxWarned bounds the peers warnings remembers.
+const maxWarned = 1024
+
+// forget drops what was shown about peer, which the node has forgotten:
+// the table must not outgrow the node's own.
+func (w *warnings) forget(peer netip.AddrPort) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.last, peer)
+}
+
 // first reports whether msg is new for peer, and remembers it.
 func (w *warnings) first(peer netip.AddrPort, msg string) bool {
 	w.mu.Lock()
@@ -33,7 +44,9 @@ func (w *warnings) first(peer netip.AddrPort, msg string) bool {
 	if w.last[peer] == msg {
 		return false
 	}
-	if w.last == nil {
+	if w.last == nil || len(w.last) >= maxWarned {
+		// Full (a flood of refused keys from many addresses): start
+		// over; at worst a warning is shown a second time.
 		w.last = make(map[netip.AddrPort]string)
 	}
 	w.last[peer] = msg

@@ -48,4 +48,14 @@ type Handler interface {
 	PeerUnreachable(peer netip.AddrPort)
 	// PeerReachable says an unreachable peer answers again.
 	PeerReachable(peer netip.AddrPort)
+	// PeerGone says the link forgot peer, which it had not been asked to
+	// keep (Connect) and which went silent: what was queued for it will
+	// not be delivered. If it writes again, it starts a new session.
+	PeerGone(peer netip.AddrPort)
+}
+
+// Forgetter is a Link that can drop a peer and what is queued for it
+// (transport.Endpoint can; the plain link keeps nothing worth dropping).
+type Forgetter interface {
+	Forget(peer netip.AddrPort) error
 }

@@ -40,6 +40,10 @@ type Config struct {
 	// Identities, if not nil, names the key behind each peer and guards
 	// display names against impostors: see Identities.
 	Identities Identities
+	// SendOnly says this node only sends (udpchat send): its features say
+	// so, and peers never make it a recipient of what they type, since it
+	// will have gone by then (docs/PROTOCOL.md, the chat payload).
+	SendOnly bool
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 	// SaveName, if not nil, is called by SetName with the new name, to
@@ -75,6 +79,7 @@ var (
 // and what the Link reports (it is the Link's Handler) into Events.
 type Node struct {
 	plain    bool
+	sendOnly bool
 	plainMax int
 	security Security
 	log      *slog.Logger
@@ -118,6 +123,9 @@ type Node struct {
 	// cancelled are the messages Cancel took out of pending, which the
 	// link may still deliver.
 	cancelled map[sentRef]MessageID
+	// pendingDropped counts entries dropPeerLocked took out of pending
+	// since pending was last made anew.
+	pendingDropped int
 	sendSeq   uint64          // orders pending by when it was sent
 	heldSeq   uint64          // numbers the refs of held messages (see holdLocked)
 	heldBytes int             // of the payloads held, at most maxHeld
@@ -159,6 +167,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 	close(closedChan)
 	n := &Node{
 		plain:     cfg.Plain,
+		sendOnly:  cfg.SendOnly,
 		plainMax:  cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
 		security:  cfg.Security,
 		ids:       cfg.Identities,
@@ -208,11 +217,10 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		n.link = link
 		var evs []Event
 		for _, p := range n.sortedPeersLocked() {
-			if p.helloDue {
-				p.helloDue = false
-				if err := n.introduceLocked(p.addr); err != nil {
-					evs = append(evs, Error{Err: err})
-				}
+			// The hellos of sessions that came up while New was still
+			// building the link.
+			if err := n.greetLocked(p); err != nil {
+				evs = append(evs, Error{Err: err})
 			}
 		}
 		return evs
@@ -275,12 +283,14 @@ func (n *Node) Connect(addr netip.AddrPort) error {
 	}
 	p := n.peerLocked(addr)
 	p.member, p.chosen = true, true
+	// One already in session (it contacted us first) hears our name now.
+	err := n.greetLocked(p)
 	link := n.link
 	n.mu.Unlock()
 	if err := link.Connect(addr); err != nil {
 		return fmt.Errorf("connect to %s: %w", addr, err)
 	}
-	return nil
+	return err
 }
 
 // Send sends text as one message to every peer in the conversation, and
@@ -312,12 +322,8 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 	now := time.Now()
 	var sent []Sent
 	var errs []error
-	n.outMu.Lock()
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		n.outMu.Unlock()
-		return nil, ErrClosed
+	if err := n.lockOpen(); err != nil {
+		return nil, err
 	}
 	peers := slices.DeleteFunc(n.sortedPeersLocked(), func(p *peer) bool { return !p.member })
 	if n.plain && !to.IsValid() {
@@ -361,6 +367,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 			}
 		}
 	}
+	kept := n.keepsLocked(peers)
 	n.mu.Unlock()
 
 	// The outbox rule: the message is on disk before its first datagram
@@ -368,7 +375,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 	// peer has is always in our history and a crash never forgets what
 	// was sent. (Plain mode only records, and sends regardless.)
 	peers = slices.DeleteFunc(peers, func(p *peer) bool {
-		err := n.record(kind, id, name, text, now, p.addr)
+		err := n.record(kind, id, name, text, now, p.addr, kept[p.addr])
 		if err == nil {
 			return false
 		}
@@ -388,7 +395,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 			unsent = append(unsent, p.addr)
 			continue
 		}
-		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: now}
+		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: now, Kept: kept[p.addr]}
 		if err := n.sendLocked(p, payload, s); err != nil {
 			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
 			unsent = append(unsent, p.addr)
@@ -406,6 +413,9 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 		// Send reported these as not sent, so they must not go at the
 		// next start either.
 		for _, addr := range unsent {
+			if !kept[addr] {
+				continue
+			}
 			if err := n.store.Cancel(storeCtx, PeerKey(addr), [16]byte(id)); err != nil {
 				errs = append(errs, fmt.Errorf("%s stays in the outbox for %s: %w", id, addr, err))
 			}
@@ -417,17 +427,44 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 }
 
 // record writes our message to the store, if there is one: in the outbox
-// on a reliable link, in the history only in plain mode. n.outMu must be
+// if kept (see keepsLocked), else in the history only. n.outMu must be
 // held.
-func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at time.Time, to netip.AddrPort) error {
+func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at time.Time, to netip.AddrPort, kept bool) error {
 	if n.store == nil {
 		return nil
 	}
 	m := store.Message{ID: id, Peer: PeerKey(to), Kind: int(kind), Name: name, Text: text, At: at}
-	if n.plain {
+	if !kept {
 		return n.store.AddSent(storeCtx, m)
 	}
 	return n.store.AddOutgoing(storeCtx, m)
+}
+
+// keepsLocked says, for each of peers, whether what we send it goes in the
+// outbox, to be sent again by later runs until it is delivered. Only a
+// peer the user chose (--peer, /connect) and that has answered, in this
+// run or an earlier one (its key is known at that address), gets outbox
+// rows: the outbox is for people, not for every address that contacted
+// us, nor for a mistyped one, which would make every later run wait on it.
+// For the others a message is held in memory while this node runs, and
+// recorded in the history as sent. n.mu must be held; Identities.Known
+// takes no lock of the link's (see Peers about lock order).
+func (n *Node) keepsLocked(peers []*peer) map[netip.AddrPort]bool {
+	kept := make(map[netip.AddrPort]bool, len(peers))
+	if n.store == nil || n.plain {
+		return kept
+	}
+	for _, p := range peers {
+		kept[p.addr] = p.chosen && (p.answered || n.knownBefore(p.addr))
+	}
+	return kept
+}
+
+// knownBefore reports whether a key answered at peer in an earlier run,
+// if Identities can tell.
+func (n *Node) knownBefore(peer netip.AddrPort) bool {
+	k, ok := n.ids.(interface{ Known(netip.AddrPort) bool })
+	return ok && k.Known(peer)
 }
 
 // encodeLocked builds the payload of one message from us. n.mu must be held
@@ -532,6 +569,20 @@ func (n *Node) releaseLocked(p *peer) []Event {
 	return evs
 }
 
+// lockOpen takes n.outMu and then n.mu, as every change to the outbox
+// begins, unless the node is closed: then it holds neither and returns
+// ErrClosed.
+func (n *Node) lockOpen() error {
+	n.outMu.Lock()
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		n.outMu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
 func (n *Node) addPendingLocked(r sentRef, s Sent) {
 	if len(n.pending) == 0 {
 		n.drained = make(chan struct{})
@@ -557,13 +608,18 @@ func (n *Node) SetName(name string) error {
 	var errs []error
 	if !n.plain {
 		for _, p := range n.sortedPeersLocked() {
+			if !p.member {
+				continue // it has not had our name, nor will until it joins
+			}
 			if len(p.held) > 0 {
 				// After what waits, which went under the old name: the
 				// peer must end up knowing the new one.
 				errs = append(errs, n.holdHelloLocked(p))
 				continue
 			}
-			errs = append(errs, n.sendHelloLocked(p.addr))
+			if p.greeted { // else its greeting, when due, has the new name
+				errs = append(errs, n.sendHelloLocked(p.addr))
+			}
 		}
 	}
 	n.mu.Unlock()
@@ -576,14 +632,29 @@ func (n *Node) SetName(name string) error {
 // features are what our ChatFeatures message says udpchat can do.
 const features = wire.FeatureDirect
 
+// greetLocked introduces us to p if that is due: p is a member, in session,
+// and has not had our hello in this session. n.mu must be held; until New
+// has the link, the hello waits (New greets every peer once it has it).
+func (n *Node) greetLocked(p *peer) error {
+	if !p.member || !p.inSession || p.greeted || n.plain || n.link == nil {
+		return nil
+	}
+	p.greeted = true
+	return n.introduceLocked(p.addr)
+}
+
 // introduceLocked starts a session's conversation with peer: a hello, and
 // our features after it. n.mu must be held and n.link set.
 func (n *Node) introduceLocked(peer netip.AddrPort) error {
 	if err := n.sendHelloLocked(peer); err != nil {
 		return err
 	}
+	f := features
+	if n.sendOnly {
+		f += " " + wire.FeatureSendOnly
+	}
 	// An error cannot happen: n.name passed ValidateName.
-	b, err := wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatFeatures, ID: newID(), Name: n.name, Text: features})
+	b, err := wire.AppendChat(nil, wire.ChatMessage{Kind: wire.ChatFeatures, ID: newID(), Name: n.name, Text: f})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -52,8 +53,10 @@ func TestNewReturnsTheLinkError(t *testing.T) {
 	}
 }
 
+// A peer in the conversation hears our hello as soon as a session is up.
 func TestPeerUpSendsAHello(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice"})
+	n.Connect(bob)
 	n.PeerUp(bob)
 	sends := link.takeSends()
 	if len(sends) != 2 || sends[0].peer != bob || sends[1].peer != bob {
@@ -68,9 +71,37 @@ func TestPeerUpSendsAHello(t *testing.T) {
 	wantEvents(t, n) // a session alone is not a join: the peer's hello is
 }
 
+// An address that only opened a session (a handshake and a contact: a
+// prober) gets nothing carrying our name: our hello waits until it has
+// introduced itself (issue 16, item 10).
+func TestNoHelloToAnAddressThatDidNotIntroduceItself(t *testing.T) {
+	n, link := newFakeNode(t, Config{Name: "alice"})
+	n.PeerUp(bob)
+	if sends := link.takeSends(); len(sends) != 0 {
+		t.Fatalf("sent %d payloads to an address that only opened a session", len(sends))
+	}
+	if err := n.Receive(bob, chatPayload(t, wire.ChatHello, "bob", "")); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, n, Joined{Peer: bob, Name: "bob"})
+	if sends := link.takeSends(); len(sends) != 2 || parseSend(t, sends[0]).Kind != wire.ChatHello {
+		t.Fatalf("sends once it introduced itself: %+v, want our hello and features", sends)
+	}
+	// A later session of a peer that joined before gets ours at once.
+	n.PeerUp(bob)
+	if sends := link.takeSends(); len(sends) != 2 || parseSend(t, sends[0]).Kind != wire.ChatHello {
+		t.Fatalf("sends at its next session: %+v", sends)
+	}
+}
+
 func TestPeerUpWhileNewRunsIsGreetedOnceTheLinkExists(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	m := store.Message{ID: newID(), Peer: PeerKey(bob), Kind: int(wire.ChatText), Name: "alice", Text: "waiting"}
+	if err := s.AddOutgoing(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
 	link := &fakeLink{}
-	n, err := New(Config{Name: "alice"}, func(h Handler) (Link, error) {
+	n, err := New(Config{Name: "alice", Store: s}, func(h Handler) (Link, error) {
 		h.PeerUp(bob) // the link's goroutine may be this quick
 		return link, nil
 	})
@@ -79,8 +110,9 @@ func TestPeerUpWhileNewRunsIsGreetedOnceTheLinkExists(t *testing.T) {
 	}
 	defer n.Close(context.Background())
 	sends := link.takeSends()
-	if len(sends) != 2 || sends[0].peer != bob || parseSend(t, sends[0]).Kind != wire.ChatHello {
-		t.Fatalf("sends: %+v, want a hello (and our features) to %s", sends, bob)
+	if len(sends) != 3 || sends[0].peer != bob || parseSend(t, sends[0]).Kind != wire.ChatHello ||
+		parseSend(t, sends[2]).Text != "waiting" {
+		t.Fatalf("sends: %+v, want a hello (and our features) to %s, then what waited for it in the outbox", sends, bob)
 	}
 }
 
@@ -231,6 +263,9 @@ func TestSetNameTellsEveryPeer(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice"})
 	n.Connect(bob)
 	n.Connect(carol)
+	n.PeerUp(bob)
+	n.PeerUp(carol)
+	link.takeSends()
 	if err := n.SetName("bad\x1bname"); err == nil {
 		t.Fatal("SetName accepted an escape character")
 	}

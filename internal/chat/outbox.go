@@ -26,6 +26,8 @@ type Store interface {
 	AddSent(ctx context.Context, m store.Message) error
 	MarkDelivered(ctx context.Context, peer string, id [16]byte) error
 	Cancel(ctx context.Context, peer string, id [16]byte) error
+	// CancelPeer cancels everything pending to peer, returning how many.
+	CancelPeer(ctx context.Context, peer string) (int, error)
 	Pending(ctx context.Context) ([]store.Message, error)
 	AddIncoming(ctx context.Context, m store.Message) (isNew bool, err error)
 	// History is for a UI that shows a conversation's recent messages.
@@ -137,17 +139,15 @@ var ErrNotPending = errors.New("no message with that ID is waiting for delivery"
 // already). If that happens the store records it as delivered after all
 // and a Delivered event follows the Cancelled one.
 func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
-	n.outMu.Lock()
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		n.outMu.Unlock()
-		return nil, ErrClosed
+	if err := n.lockOpen(); err != nil {
+		return nil, err
 	}
 	var refs []sentRef
+	kept := make(map[sentRef]bool)
 	for r, s := range n.pending {
 		if s.ID == id {
 			refs = append(refs, r)
+			kept[r] = s.Kept
 		}
 	}
 	n.mu.Unlock()
@@ -159,7 +159,7 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 	var errs []error
 	done := refs[:0]
 	for _, r := range refs {
-		if n.store != nil {
+		if n.store != nil && kept[r] {
 			if err := n.store.Cancel(storeCtx, PeerKey(r.peer), [16]byte(id)); err != nil {
 				errs = append(errs, fmt.Errorf("cancel %s to %s: %w", id, r.peer, err))
 				continue
@@ -221,8 +221,20 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 			continue
 		}
 		p := n.peerLocked(addr)
-		p.member = true // we sent it this before
-		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: m.At}
+		if !p.chosen {
+			// We sent it this before: the user chose it, and the link
+			// keeps it however long it is silent.
+			p.member, p.chosen = true, true
+			if err := n.link.Connect(addr); err != nil {
+				evs = append(evs, Error{Err: fmt.Errorf("connect to %s: %w", addr, err)})
+			}
+			// A session that came up while New ran hears our name
+			// before what waited for it.
+			if err := n.greetLocked(p); err != nil {
+				evs = append(evs, Error{Err: err})
+			}
+		}
+		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: m.At, Kept: true}
 		if err := n.sendLocked(p, payload, s); err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})
 			continue

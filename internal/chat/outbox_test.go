@@ -86,6 +86,7 @@ func newStoreNode(t *testing.T, cfg Config) (*Node, *fakeLink) {
 		if err := n.Connect(p); err != nil {
 			t.Fatal(err)
 		}
+		n.PeerUp(p) // it answered: what we send it is kept in the outbox
 	}
 	return n, link
 }
@@ -117,7 +118,7 @@ func TestSendStoresBeforeSending(t *testing.T) {
 		t.Fatalf("checked %v, want both peers", checked)
 	}
 	id := sent[0].ID
-	wantEvents(t, n, Sent{ID: id, To: bob, Text: "hello"}, Sent{ID: id, To: carol, Text: "hello"})
+	wantEvents(t, n, Sent{ID: id, To: bob, Text: "hello", Kept: true}, Sent{ID: id, To: carol, Text: "hello", Kept: true})
 	ms, err := s.History(context.Background(), store.Query{})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestDeliveredIsStoredBeforeItIsSeen(t *testing.T) {
 	}
 	id := sent[0].ID
 	sends := link.takeSends()
-	wantEvents(t, n, Sent{ID: id, To: bob, Text: "hello"}, Sent{ID: id, To: carol, Text: "hello"})
+	wantEvents(t, n, Sent{ID: id, To: bob, Text: "hello", Kept: true}, Sent{ID: id, To: carol, Text: "hello", Kept: true})
 	n.Delivered(bob, sends[0].ref)
 	n.Delivered(carol, sends[1].ref)
 	if err := n.WaitDelivered(context.Background()); err != nil {
@@ -297,7 +298,7 @@ func TestCancel(t *testing.T) {
 	}
 	id := sent[0].ID
 	sends := link.takeSends()
-	wantEvents(t, n, Sent{ID: id, To: bob, Text: "take it back"}, Sent{ID: id, To: carol, Text: "take it back"})
+	wantEvents(t, n, Sent{ID: id, To: bob, Text: "take it back", Kept: true}, Sent{ID: id, To: carol, Text: "take it back", Kept: true})
 	n.Delivered(bob, sends[0].ref)
 	wantEvents(t, n, Delivered{ID: id, To: bob})
 

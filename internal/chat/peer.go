@@ -71,18 +71,32 @@ type peer struct {
 	// it joined, and was announced. Only members get what we send to
 	// everyone: an address that started a session but never introduced
 	// itself under a name we accept (a prober, an impostor refused by
-	// trust on first use) hears nothing the user did not see it join for.
+	// trust on first use) hears nothing the user did not see it join for,
+	// not even our hello. A send-only process joins without becoming one.
 	member bool
 	// direct says the peer's features, in this session, say it shows a
 	// message to it alone as such (wire.FeatureDirect).
 	direct bool
-	// helloDue says PeerUp came while New was still building the link, so
-	// the hello waits until New has the link to send it on.
-	helloDue bool
-	// chosen says the user asked for this address (Connect): what a
-	// plain datagram from another port of its host may be (see
-	// plainPeerLocked), and what the plain peer table never evicts.
+	// chosen says the user asked for this address: --peer, /connect, or
+	// a message waiting in the outbox for it. It is what a plain datagram
+	// from another port of its host may be (see plainPeerLocked), and what
+	// the plain peer table never evicts; on a reliable link, only a chosen
+	// peer that has answered gets outbox rows (see Node.keepsLocked), and
+	// the link keeps it however long it is silent; others are forgotten
+	// once silent (PeerGone), so that a flood of contacts leaves nothing.
 	chosen bool
+	// answered says a session with the peer came up in this run (PeerUp):
+	// something at that address holds a key and talks to us.
+	answered bool
+	// inSession says the current session is up: PeerUp set it, and
+	// PeerClosed has not happened since.
+	inSession bool
+	// greeted says our hello went in the current session (see
+	// Node.greetLocked).
+	greeted bool
+	// sendOnly says the peer's features say it only sends (udpchat send):
+	// it is shown, but never made a recipient.
+	sendOnly bool
 	// plain is what plain mode knows of the peer besides.
 	plain plainSeen
 }
@@ -108,7 +122,7 @@ func (p *peer) displayName() string {
 // to emit, if it had joined.
 func (p *peer) leave() []Event {
 	wasPresent := p.present
-	p.joined, p.present, p.state = false, false, PeerLeft
+	p.joined, p.present, p.state, p.inSession = false, false, PeerLeft, false
 	if !wasPresent {
 		return nil
 	}

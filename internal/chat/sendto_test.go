@@ -73,6 +73,8 @@ func TestPeerStatsWithoutStatsIsErrNoStats(t *testing.T) {
 // message received is a Message marked Direct; features are news to no UI.
 func TestDirectMessagesAreMarked(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice"})
+	n.Connect(bob)
+	n.Connect(carol)
 	n.PeerUp(bob)
 	n.PeerUp(carol)
 	for _, s := range link.takeSends() {

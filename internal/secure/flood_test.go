@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,16 +31,6 @@ const (
 	// it (1024 half-open handshakes of ~2 KiB, 8192 rate-limit entries).
 	floodHeapBound = 16 << 20
 )
-
-// heapInUse collects twice (sync.Pool keeps buffers through one collection)
-// and returns the heap in use.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
 
 // latencies is what measure found.
 type latencies []time.Duration
@@ -149,7 +138,7 @@ func TestFlood(t *testing.T) {
 	measure(t, a, b, 100, 20, func() bool { return true })
 	base := measure(t, a, b, 110, 200, func() bool { return true })
 	captured := rec.all() // material for replays
-	heapBefore := heapInUse()
+	heapBefore := transporttest.HeapInUse()
 
 	// The attackers: a socket on each of floodSources addresses. Nothing
 	// reads them: the kernel keeps what the victims answer (cookie replies,
@@ -308,7 +297,7 @@ func TestFlood(t *testing.T) {
 	// The chat goes on after the flood (and the victims read the flood's
 	// leftovers out of their sockets).
 	measure(t, a, b, 130, 20, func() bool { return true })
-	heapAfter := heapInUse()
+	heapAfter := transporttest.HeapInUse()
 
 	sa, sb, sc := a.sec.Stats(), b.sec.Stats(), c.sec.Stats()
 	t.Logf("flood: %d junk/replayed datagrams and %d forged initiations from %d loopback addresses in %v",

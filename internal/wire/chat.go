@@ -46,6 +46,12 @@ const (
 // ChatDirect message as one sent to it alone.
 const FeatureDirect = "direct"
 
+// FeatureSendOnly, in a ChatFeatures message, says its sender only sends
+// (udpchat send) and will be gone soon: the receiver shows what it says but
+// never makes it a recipient of its own messages, which would wait for it
+// after it has gone.
+const FeatureSendOnly = "send-only"
+
 // MaxFeaturesLen bounds a ChatFeatures message's text: it is a few words.
 const MaxFeaturesLen = 255
 

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -187,4 +188,14 @@ func CheckStream(t testing.TB, got [][]byte, stream, n int, sizeOf func(i int) i
 				stream, i, len(m), m[:8], len(want), want[:8])
 		}
 	}
+}
+
+// HeapInUse collects twice (sync.Pool keeps buffers through one collection)
+// and returns the heap in use: what flood tests compare before and after.
+func HeapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }

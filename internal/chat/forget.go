@@ -1,0 +1,119 @@
+package chat
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+)
+
+// Forget drops peer from the conversation: it is no longer a recipient,
+// what waits for it (in the outbox too) is cancelled, and the link drops
+// its session and queue. It is /forget: how a user gives up on an address
+// that will never answer, or on a peer they no longer want to write to. If
+// the peer writes again it is a new contact, as if never seen.
+func (n *Node) Forget(peer netip.AddrPort) ([]Cancelled, error) {
+	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	if err := n.lockOpen(); err != nil {
+		return nil, err
+	}
+	p := n.peers[peer]
+	link := n.link
+	n.mu.Unlock()
+	var storeErr error
+	if n.Durable() {
+		if _, err := n.store.CancelPeer(storeCtx, PeerKey(peer)); err != nil {
+			storeErr = fmt.Errorf("forget %s: what waits for it stays in the outbox: %w", peer, err)
+		}
+	}
+	if p == nil && storeErr == nil {
+		n.outMu.Unlock()
+		return nil, fmt.Errorf("forget %s: %w", peer, ErrUnknownPeer)
+	}
+	n.mu.Lock()
+	var evs []Event
+	if p != nil && n.peers[peer] == p {
+		evs = n.dropPeerLocked(p)
+	}
+	t := n.takeTurnLocked()
+	n.mu.Unlock()
+	if f, ok := link.(Forgetter); ok {
+		// After the node's own: no Send to peer can follow it now.
+		if err := f.Forget(peer); err != nil {
+			storeErr = fmt.Errorf("forget %s: %w", peer, err)
+		}
+	}
+	n.outMu.Unlock()
+	n.warned.forget(peer)
+	n.emit(t, evs)
+	cancelled := make([]Cancelled, len(evs))
+	for i, ev := range evs {
+		cancelled[i] = ev.(Cancelled)
+	}
+	return cancelled, storeErr
+}
+
+// ErrUnknownPeer is returned by Forget for a peer the node does not know.
+var ErrUnknownPeer = errors.New("not a peer in the conversation")
+
+// dropPeerLocked removes p and what is pending for it, returning a
+// Cancelled for each message given up on, oldest first. It touches only
+// memory: the caller sees to the store. n.outMu and n.mu must be held.
+func (n *Node) dropPeerLocked(p *peer) []Event {
+	delete(n.peers, p.addr)
+	var dropped []pendingSent
+	for r, s := range n.pending {
+		if r.peer == p.addr {
+			if r.held { // never given to the link
+				n.heldBytes -= len(s.payload)
+			}
+			dropped = append(dropped, s)
+			delete(n.pending, r)
+		}
+	}
+	for r := range n.cancelled {
+		if r.peer == p.addr {
+			delete(n.cancelled, r)
+		}
+	}
+	if len(dropped) > 0 && len(n.pending) == 0 {
+		close(n.drained)
+	}
+	n.pendingDropped += len(dropped)
+	if n.pendingDropped > 2*len(n.pending)+1024 {
+		// A Go map keeps the room it grew to: after a flood of contacts,
+		// each with every line queued, copy what is left into one of
+		// its size, so that memory returns to what the living need.
+		// Amortised: at most once per as many drops as are left.
+		n.pending = maps.Collect(maps.All(n.pending))
+		n.cancelled = maps.Collect(maps.All(n.cancelled))
+		n.pendingDropped = 0
+	}
+	slices.SortFunc(dropped, func(a, b pendingSent) int { return cmp.Compare(a.seq, b.seq) })
+	evs := make([]Event, len(dropped))
+	for i, s := range dropped {
+		evs[i] = Cancelled{ID: s.ID, To: p.addr}
+	}
+	return evs
+}
+
+// Unanswered lists the peers the user chose (--peer, /connect) that have
+// not answered in this run, sorted: what a UI reports at the end as "no
+// one answered at ADDR". What was sent to them is held in memory only
+// (Sent.Kept is false), unless they answered in an earlier run.
+func (n *Node) Unanswered() []netip.AddrPort {
+	if n.plain {
+		return nil // nothing answers there: it only sends
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []netip.AddrPort
+	for _, p := range n.sortedPeersLocked() {
+		if p.chosen && !p.answered {
+			out = append(out, p.addr)
+		}
+	}
+	return out
+}
