@@ -126,11 +126,11 @@ type Node struct {
 	// pendingDropped counts entries dropPeerLocked took out of pending
 	// since pending was last made anew.
 	pendingDropped int
-	sendSeq   uint64          // orders pending by when it was sent
-	heldSeq   uint64          // numbers the refs of held messages (see holdLocked)
-	heldBytes int             // of the payloads held, at most maxHeld
-	drained   chan struct{}   // closed whenever pending is empty
-	lastTurn  <-chan struct{} // the done channel of the latest turn
+	sendSeq        uint64          // orders pending by when it was sent
+	heldSeq        uint64          // numbers the refs of held messages (see holdLocked)
+	heldBytes      int             // of the payloads held, at most maxHeld
+	drained        chan struct{}   // closed whenever pending is empty
+	lastTurn       <-chan struct{} // the done channel of the latest turn
 
 	// plainClock counts plain datagrams received: when each peer was last
 	// heard, for the plain peer table's evictions.
