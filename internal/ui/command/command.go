@@ -24,6 +24,7 @@ const (
 	Me                  // send Arg as an action
 	Nick                // change our name to Arg
 	Connect             // add the peer at Arg
+	Forget              // drop the peer Arg names and what waits for it
 	Msg                 // send to one peer: Arg is "PEER TEXT" (see SplitPeer)
 	Cancel              // give up on a message waiting for delivery: Arg is "" (the newest) or an ID prefix
 	Peers               // list the peers
@@ -98,6 +99,7 @@ var Specs = []Spec{
 	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID)"},
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
 	{Kind: Connect, Name: "connect", Args: "ADDR", Help: "add the peer at ADDR (IP:PORT or HOST:PORT)"},
+	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it"},
 	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
 	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes", TerminalOnly: true},
 	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true},

@@ -75,8 +75,10 @@ func TestEndOfInputSaysTheOutboxKeepsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	node, _ := fakeNodeWith(t, chat.Config{Name: "alice", Store: st}, "10.0.0.1:7475")
-	node.Connect(netip.MustParseAddrPort("10.0.0.2:7475")) // nobody there
+	node, link := fakeNodeWith(t, chat.Config{Name: "alice", Store: st}, "10.0.0.1:7475")
+	bob := netip.MustParseAddrPort("10.0.0.2:7475")
+	node.Connect(bob)
+	link.h.PeerUp(bob) // it answered, and then went quiet
 	s := run(t, node, Options{Timeout: 50 * time.Millisecond})
 	s.send(t, "lost 1", "lost 2")
 	if code := s.eof(t); code != 1 {

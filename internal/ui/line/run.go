@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
@@ -161,6 +162,8 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 		}
 	case command.Cancel:
 		r.cancel(cmd.Arg)
+	case command.Forget:
+		r.forget(cmd.Arg)
 	case command.Help:
 		r.out.raw(help)
 	case command.Unknown:
@@ -206,6 +209,26 @@ func (r *runner) cancel(arg string) {
 	if err != nil {
 		r.out.error(err)
 	}
+}
+
+// forget is /forget PEER: line mode does it at once (a script has no one
+// to confirm it), and says so on stderr.
+func (r *runner) forget(who string) {
+	if who == "" {
+		r.out.error(errors.New("/forget needs a peer, e.g. /forget bob or /forget 192.0.2.7:7475"))
+		return
+	}
+	p, err := command.FindPeer(r.node.Peers(), who)
+	if err != nil && !errors.Is(err, chat.ErrUnknownPeer) {
+		r.out.error(err)
+		return
+	}
+	cancelled, err := r.node.Forget(p.Addr)
+	if err != nil {
+		r.out.error(err)
+		return
+	}
+	r.out.info("%s", command.ForgotText(p, cancelled))
 }
 
 var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges nothing, so no message waits for delivery")
@@ -278,13 +301,24 @@ func (r *runner) reportUndelivered(timedOut bool) bool {
 	if len(lost) == 0 {
 		return true
 	}
+	// Those nothing answered at are named first: what was typed for them
+	// is gone with this run (see chat.Sent.Kept).
+	unanswered := slices.DeleteFunc(r.node.Unanswered(), func(a netip.AddrPort) bool {
+		return !slices.ContainsFunc(lost, func(s chat.Sent) bool { return s.To == a })
+	})
+	for _, s := range command.Unanswered(unanswered) {
+		r.out.status("%s", s)
+	}
 	when := "before leaving"
 	if timedOut {
 		when = "within " + r.opts.Timeout.String()
 	}
 	r.out.error(fmt.Errorf("not delivered %s: %s", when, command.Undelivered(lost, r.node.Peers())))
 	if r.node.Durable() {
-		r.out.status("%s", command.KeptNote(len(command.PendingMessages(lost))))
+		kept := slices.DeleteFunc(slices.Clone(lost), func(s chat.Sent) bool { return !s.Kept })
+		if len(kept) > 0 {
+			r.out.status("%s", command.KeptNote(len(command.PendingMessages(kept))))
+		}
 	}
 	return false
 }

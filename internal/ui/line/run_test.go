@@ -149,6 +149,7 @@ func TestEndOfInputReportsWhatWasNotDelivered(t *testing.T) {
 	wantLines(t, "stderr", alice.stderr,
 		"udpchat: listening on 10.0.0.1:7475 as alice",
 		"* bob joined (10.0.0.2:7475)",
+		"udpchat: no one answered at 10.0.0.3:7475 (is udpchat running there?); nothing is kept for it",
 		"udpchat: not delivered within 50ms: 2 messages to bob (10.0.0.2:7475), 2 messages to 10.0.0.3:7475")
 }
 
@@ -395,6 +396,7 @@ func TestQuitSaysWhatWasNotDelivered(t *testing.T) {
 	}
 	wantLines(t, "stderr", s.stderr,
 		"udpchat: listening on 10.0.0.1:7475 as alice",
+		"udpchat: no one answered at 10.0.0.2:7475 (is udpchat running there?); nothing is kept for it",
 		"udpchat: not delivered before leaving: 1 message to 10.0.0.2:7475")
 }
 

@@ -74,6 +74,12 @@ type (
 		left      int
 		err       error
 	}
+	// forgetMsg says what /forget did.
+	forgetMsg struct {
+		peer      chat.PeerInfo
+		cancelled []chat.Cancelled
+		err       error
+	}
 	// reachMsg lists where peers can reach us.
 	reachMsg []string
 	tickMsg  struct{}

@@ -203,28 +203,49 @@ func (m *model) peerNames() []string {
 
 // findPeer resolves /msg's PEER: a name (any case) or an address.
 func (m *model) findPeer(who string) (chat.PeerInfo, error) {
-	if ap, err := netip.ParseAddrPort(who); err == nil {
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		for _, p := range m.peers {
-			if p.Addr == ap {
-				return p, nil
-			}
-		}
-		return chat.PeerInfo{}, fmt.Errorf("%s is not in the conversation: /connect %[1]s first", who)
+	p, err := command.FindPeer(m.peers, who)
+	if errors.Is(err, chat.ErrUnknownPeer) {
+		return p, fmt.Errorf("%s is not in the conversation: /connect %[1]s first", who)
 	}
-	var found []chat.PeerInfo
-	for _, p := range m.peers {
-		if strings.EqualFold(p.Name, who) {
-			found = append(found, p)
-		}
+	return p, err
+}
+
+// forget is /forget PEER: the first time it asks, the second (the same
+// peer, next) it drops the peer and cancels what waits for it.
+func (m *model) forget(who string) tea.Cmd {
+	if who == "" {
+		m.fail(errors.New("/forget needs a peer, e.g. /forget bob or /forget 192.0.2.7:7475"))
+		return nil
 	}
-	switch len(found) {
-	case 0:
-		return chat.PeerInfo{}, fmt.Errorf("no peer is called %q: /peers lists them", who)
-	case 1:
-		return found[0], nil
+	p, err := command.FindPeer(m.peers, who)
+	if err != nil && !errors.Is(err, chat.ErrUnknownPeer) {
+		m.fail(err)
+		return nil
 	}
-	return chat.PeerInfo{}, fmt.Errorf("%d peers are called %q: use the address, e.g. /msg %s TEXT", len(found), who, found[0].Addr)
+	if m.confirmForget != p.Addr {
+		m.confirmForget = p.Addr
+		m.notice("forget %s, and cancel every message waiting for it? /forget %s again to confirm",
+			command.PeerName(p), termsafe.Line(who))
+		return nil
+	}
+	m.confirmForget = netip.AddrPort{}
+	node := m.node
+	return func() tea.Msg {
+		cancelled, err := node.Forget(p.Addr)
+		return forgetMsg{peer: p, cancelled: cancelled, err: err}
+	}
+}
+
+// gotForget shows what /forget did.
+func (m *model) gotForget(msg forgetMsg) {
+	for _, c := range msg.cancelled {
+		m.track(c.ID, c.To, cancelled)
+	}
+	if msg.err != nil {
+		m.fail(msg.err)
+		return
+	}
+	m.notice("%s", command.ForgotText(msg.peer, msg.cancelled))
 }
 
 // submit is Enter: it carries out the line, a message or a command.
@@ -241,6 +262,9 @@ func (m *model) submit() tea.Cmd {
 	}
 	m.remember(value)
 	m.input.Reset()
+	if cmd.Kind != command.Forget {
+		m.confirmForget = netip.AddrPort{} // a confirmation is the very next line
+	}
 	m.follow = true
 	m.dirty = true
 	switch cmd.Kind {
@@ -286,6 +310,8 @@ func (m *model) submit() tea.Cmd {
 			return nil
 		}
 		return m.cancelCmd(cmd.Arg)
+	case command.Forget:
+		return m.forget(cmd.Arg)
 	case command.Peers:
 		m.showPeers()
 		return m.refreshCmd()

@@ -96,6 +96,10 @@ type model struct {
 	leaveWait   bool               // leaving waits for delivery
 	leaveCancel context.CancelFunc // stops that wait
 	result      leftMsg            // how leaving went, for Run
+
+	// confirmForget is the peer a /forget asked about: the next line, if
+	// it is /forget of the same peer, confirms it.
+	confirmForget netip.AddrPort
 }
 
 func newModel(ctx context.Context, node *chat.Node, opts Options, noColor bool) *model {
@@ -249,6 +253,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		m.gotHistory(msg)
 	case cancelMsg:
 		m.gotCancel(msg)
+	case forgetMsg:
+		m.gotForget(msg)
+		return m.refreshCmd()
 	case peersMsg:
 		return m.gotPeers(msg)
 	case statsMsg:

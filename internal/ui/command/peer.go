@@ -1,0 +1,68 @@
+package command
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+)
+
+// FindPeer resolves what a user calls a peer (/msg, /forget) among peers: a
+// name, in any case, or an address. An address that is not among them is an
+// error wrapping chat.ErrUnknownPeer, with the peer's Addr set all the same,
+// for a command that can act on it anyway.
+func FindPeer(peers []chat.PeerInfo, who string) (chat.PeerInfo, error) {
+	if ap, err := netip.ParseAddrPort(who); err == nil {
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		for _, p := range peers {
+			if p.Addr == ap {
+				return p, nil
+			}
+		}
+		return chat.PeerInfo{Addr: ap}, fmt.Errorf("%s is %w", who, chat.ErrUnknownPeer)
+	}
+	var found []chat.PeerInfo
+	for _, p := range peers {
+		if strings.EqualFold(p.Name, who) {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return chat.PeerInfo{}, fmt.Errorf("no peer is called %q: /peers lists them", termsafe.Line(who))
+	case 1:
+		return found[0], nil
+	}
+	return chat.PeerInfo{}, fmt.Errorf("%d peers are called %q: use the address (%s, ...)", len(found), termsafe.Line(who), found[0].Addr)
+}
+
+// PeerName is how a message names a peer: "bob (192.0.2.7:7475)", or the
+// address alone while it has no name.
+func PeerName(p chat.PeerInfo) string {
+	if p.Name == "" {
+		return p.Addr.String()
+	}
+	return fmt.Sprintf("%s (%s)", termsafe.Line(p.Name), p.Addr)
+}
+
+// ForgotText says what /forget did.
+func ForgotText(p chat.PeerInfo, cancelled []chat.Cancelled) string {
+	s := "forgot " + PeerName(p)
+	if len(cancelled) > 0 {
+		s += fmt.Sprintf(": %s to it cancelled", Count(len(cancelled), "message"))
+	}
+	return s
+}
+
+// Unanswered says, at the end of a run, which addresses the user chose that
+// never answered: what was sent to them was held in memory only, and is
+// gone with this run.
+func Unanswered(addrs []netip.AddrPort) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = fmt.Sprintf("no one answered at %s (is udpchat running there?); nothing is kept for it", a)
+	}
+	return out
+}
