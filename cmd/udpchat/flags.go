@@ -29,6 +29,9 @@ type options struct {
 	nameSet bool
 	// noStore keeps startNode from opening the data dir's store (send).
 	noStore bool
+	// sendOnly says the node only sends (send): its features say so, so
+	// that no peer makes it a recipient (chat.Config.SendOnly).
+	sendOnly bool
 }
 
 // minPlainMax is the least --plain-max: room for "a:b".

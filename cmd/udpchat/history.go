@@ -35,8 +35,9 @@ type historyOptions struct {
 	since   string
 	limit   int // -1: not given (see query)
 	json    bool
-	pending bool
-	cancel  string
+	pending    bool
+	cancel     string
+	cancelPeer string
 }
 
 func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
@@ -48,6 +49,7 @@ func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
 	fs.BoolVar(&h.json, "json", false, "one JSON object a line")
 	fs.BoolVar(&h.pending, "pending", false, "only the messages still waiting for delivery (the outbox), with their IDs")
 	fs.StringVar(&h.cancel, "cancel", "", "cancel the pending message with this `ID` (or a unique start of it): it is not sent again")
+	fs.StringVar(&h.cancelPeer, "cancel-peer", "", "cancel everything pending to `PEER` (an address or a display name): for a peer that will never answer")
 	fs.StringVar(&h.dataDir, "data-dir", "", "`DIR` of the history (default: the user config dir + /udpchat)")
 	return fs
 }
@@ -59,6 +61,7 @@ Usage:
   udpchat history [--peer P] [--search TEXT] [--since T] [--limit N] [--json]
   udpchat history --pending [--peer P] [--json]
   udpchat history --cancel ID
+  udpchat history --cancel-peer PEER
 
 Messages are listed oldest first, one a line:
 
@@ -85,7 +88,8 @@ hide a typo.
 
 history reads the database while udpchat runs (it takes no lock and writes
 nothing). A message waits in the outbox, and goes again at each start of
-udpchat, until its peer has it; --cancel ID gives up on it. --cancel needs the
+udpchat, until its peer has it; --cancel ID gives up on it, --cancel-peer PEER
+on everything waiting for that peer. Both need the
 data dir to itself, so stop the chat first: while it runs, it keeps offering
 what it has queued. A message already on its way may still arrive.
 
@@ -118,6 +122,9 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	}
 	if h.cancel != "" {
 		return cancelCommand(ctx, dir, h.cancel, io)
+	}
+	if h.cancelPeer != "" {
+		return cancelPeerCommand(ctx, dir, h.cancelPeer, q.Peers, io)
 	}
 
 	st, err := store.OpenReadOnly(ctx, dir)
@@ -194,6 +201,8 @@ func (h *historyOptions) check(fs *pflag.FlagSet) error {
 		return usagef("--limit %d: must be 0 (all) or more", h.limit)
 	case h.cancel != "" && (h.pending || h.peer != "" || h.search != "" || h.since != "" || h.json || fs.Changed("limit")):
 		return usagef("--cancel takes no other flag but --data-dir")
+	case h.cancelPeer != "" && (h.cancel != "" || h.pending || h.peer != "" || h.search != "" || h.since != "" || h.json || fs.Changed("limit")):
+		return usagef("--cancel-peer takes no other flag but --data-dir")
 	case h.pending && (h.search != "" || h.since != "" || fs.Changed("limit")):
 		return usagef("--pending lists the whole outbox; of the filters it takes only --peer")
 	}
@@ -221,6 +230,10 @@ func (h *historyOptions) query(ctx context.Context, now time.Time, onTerminal bo
 			return q, err
 		}
 		q.Since = t
+	}
+	if h.cancelPeer != "" {
+		h.peer = h.cancelPeer // resolved as --peer is
+		defer func() { h.peer = "" }()
 	}
 	if h.peer != "" {
 		p, err := historyPeer(ctx, h.peer)
@@ -397,6 +410,49 @@ func jsonHistory(m store.Message) historyJSON {
 	return j
 }
 
+// openOutbox opens the store to change the outbox, as udpchat does, locked:
+// while a chat runs on dir, that chat owns the outbox.
+func openOutbox(ctx context.Context, dir string) (*store.Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, store.DBName)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("nothing to cancel: no history in %s", dir)
+	}
+	st, err := store.Open(ctx, dir)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("cannot cancel while another udpchat is using %s: stop it first (while it runs, it keeps offering what it has queued), then cancel", dir)
+	}
+	return st, err
+}
+
+// cancelPeerCommand is udpchat history --cancel-peer PEER: it takes out of
+// the outbox everything waiting for the peer (peers: its store name, if
+// PEER is an address; else PEER is a display name, resolved here).
+func cancelPeerCommand(ctx context.Context, dir, name string, peers []string, io stdio) int {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	st, err := openOutbox(ctx, dir)
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	defer st.Close()
+	if len(peers) == 0 {
+		if peers, err = peersNamed(ctx, st, dir, name); err != nil {
+			return fail(io, "history", err)
+		}
+		if len(peers) == 0 {
+			return fail(io, "history", fmt.Errorf("no peer named %q in the history or the known peers", name))
+		}
+	}
+	for _, p := range peers {
+		n, err := st.CancelPeer(ctx, p)
+		if err != nil {
+			return fail(io, "history", err)
+		}
+		fmt.Fprintf(io.out, "cancelled %s to %s: they will not be sent again\n", command.Count(n, "message"), termsafe.Line(p))
+	}
+	return exitOK
+}
+
 // cancelCommand is udpchat history --cancel ID: it takes the pending
 // message whose ID starts with idArg out of the outbox, for every peer it
 // waits for. It opens the store as udpchat does, locked, since it writes:
@@ -409,13 +465,7 @@ func cancelCommand(ctx context.Context, dir, idArg string, io stdio) int {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	if _, err := os.Stat(filepath.Join(dir, store.DBName)); errors.Is(err, fs.ErrNotExist) {
-		return fail(io, "history", fmt.Errorf("nothing to cancel: no history in %s", dir))
-	}
-	st, err := store.Open(ctx, dir)
-	if errors.Is(err, store.ErrLocked) {
-		return fail(io, "history", fmt.Errorf("cannot cancel while another udpchat is using %s: stop it first (while it runs, it keeps offering what it has queued), then cancel", dir))
-	}
+	st, err := openOutbox(ctx, dir)
 	if err != nil {
 		return fail(io, "history", err)
 	}

@@ -90,7 +90,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 			return nil, nil, usageError{err}
 		}
 	}
-	cfg := chat.Config{Name: name, Plain: o.plain, PlainMax: o.plainMax, Logger: log}
+	cfg := chat.Config{Name: name, Plain: o.plain, PlainMax: o.plainMax, Logger: log, SendOnly: o.sendOnly}
 	if !o.noStore {
 		cfg.SaveName = func(name string) error { return saveName(dataDir, name) }
 	}

@@ -44,7 +44,7 @@ Flags:
 
 // sendCommand is udpchat send: messages from the command line or the input.
 func sendCommand(ctx context.Context, args []string, io stdio) int {
-	o := options{noStore: true} // see sendUsage
+	o := options{noStore: true, sendOnly: true} // see sendUsage
 	fs := newFlagSet("udpchat send")
 	o.addFlags(fs, "[::]:0")
 	help, err := parseFlags(fs, args)
