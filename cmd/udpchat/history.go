@@ -29,12 +29,12 @@ import (
 
 // historyOptions are history's flags.
 type historyOptions struct {
-	dataDir string
-	peer    string
-	search  string
-	since   string
-	limit   int // -1: not given (see query)
-	json    bool
+	dataDir    string
+	peer       string
+	search     string
+	since      string
+	limit      int // -1: not given (see query)
+	json       bool
 	pending    bool
 	cancel     string
 	cancelPeer string
