@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// history lists the outbox of dir (udpchat history --pending).
+// pendingIn lists the outbox of dir (udpchat history --pending).
 func pendingIn(t *testing.T, dir string) []string {
 	t.Helper()
 	h := udpchat(t, "history", "--pending", "--data-dir", dir)
@@ -17,16 +17,22 @@ func pendingIn(t *testing.T, dir string) []string {
 	return h.stdout.lines()
 }
 
+// alicePair starts alice, then bob with --peer alice and bobArgs, each on
+// a data dir of its own, and waits until bob has seen alice join.
+func alicePair(t *testing.T, bobArgs ...string) (alice, bob *proc, aliceAddr, bobAddr, bobDir string) {
+	t.Helper()
+	aliceAddr, bobAddr, bobDir = loopback(t), loopback(t), privateDir(t)
+	alice = chatAt(t, privateDir(t), aliceAddr, "alice")
+	alice.listening(t)
+	bob = chatAt(t, bobDir, bobAddr, "bob", append([]string{"-p", aliceAddr}, bobArgs...)...)
+	bob.stderr.waitLine(t, `^\* alice joined`)
+	return alice, bob, aliceAddr, bobAddr, bobDir
+}
+
 // Issue 16, item 11a: a udpchat send from a temporary port must not become
 // a recipient of what the chat it wrote to types next.
 func TestSendIsNeverARecipient(t *testing.T) {
-	aliceDir, bobDir := privateDir(t), privateDir(t)
-	aliceAddr, bobAddr := loopback(t), loopback(t)
-	alice := chatAt(t, aliceDir, aliceAddr, "alice")
-	alice.listening(t)
-	bob := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr, "--timeout", "5s")
-	bob.stderr.waitLine(t, `^\* alice joined`)
-
+	alice, bob, _, bobAddr, bobDir := alicePair(t, "--timeout", "5s")
 	send := udpchat(t, "send", "-p", bobAddr, "--data-dir", privateDir(t), "--name", "carol", "hi")
 	if code := send.exit(t); code != 0 {
 		t.Fatalf("send exited %d; stderr:\n%s", code, send.stderr)
@@ -45,13 +51,8 @@ func TestSendIsNeverARecipient(t *testing.T) {
 // reported at the end ("no one answered") and leaves nothing in the outbox:
 // a later pipe run to the live peer exits 0 and says nothing about it.
 func TestUnansweredConnectLeavesNothingBehind(t *testing.T) {
-	aliceDir, bobDir := privateDir(t), privateDir(t)
-	aliceAddr, bobAddr, dead := loopback(t), loopback(t), loopback(t)
-	alice := chatAt(t, aliceDir, aliceAddr, "alice")
-	alice.listening(t)
-
-	bob := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr)
-	bob.stderr.waitLine(t, `^\* alice joined`)
+	dead := loopback(t)
+	alice, bob, aliceAddr, bobAddr, bobDir := alicePair(t)
 	bob.say(t, "/connect "+dead, "hello")
 	alice.stdout.waitLine(t, `^bob: hello$`)
 	bob.say(t, "/quit")
@@ -74,12 +75,7 @@ func TestUnansweredConnectLeavesNothingBehind(t *testing.T) {
 // udpchat history --cancel-peer gives up on everything waiting for a peer
 // that answered once and will not again.
 func TestHistoryCancelPeer(t *testing.T) {
-	aliceDir, bobDir := privateDir(t), privateDir(t)
-	aliceAddr, bobAddr := loopback(t), loopback(t)
-	alice := chatAt(t, aliceDir, aliceAddr, "alice")
-	alice.listening(t)
-	bob := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr, "--timeout", "1s")
-	bob.stderr.waitLine(t, `^\* alice joined`)
+	alice, bob, aliceAddr, _, bobDir := alicePair(t, "--timeout", "1s")
 	alice.wantExit(t, 0)
 	bob.stderr.waitLine(t, `^\* alice left`)
 	bob.say(t, "one", "two")

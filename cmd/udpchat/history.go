@@ -413,6 +413,9 @@ func jsonHistory(m store.Message) historyJSON {
 // openOutbox opens the store to change the outbox, as udpchat does, locked:
 // while a chat runs on dir, that chat owns the outbox.
 func openOutbox(ctx context.Context, dir string) (*store.Store, error) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs // for the messages
+	}
 	if _, err := os.Stat(filepath.Join(dir, store.DBName)); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("nothing to cancel: no history in %s", dir)
 	}
@@ -427,9 +430,6 @@ func openOutbox(ctx context.Context, dir string) (*store.Store, error) {
 // the outbox everything waiting for the peer (peers: its store name, if
 // PEER is an address; else PEER is a display name, resolved here).
 func cancelPeerCommand(ctx context.Context, dir, name string, peers []string, io stdio) int {
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
-	}
 	st, err := openOutbox(ctx, dir)
 	if err != nil {
 		return fail(io, "history", err)
@@ -461,9 +461,6 @@ func cancelCommand(ctx context.Context, dir, idArg string, io stdio) int {
 	prefix := strings.ToLower(idArg)
 	if _, err := hex.DecodeString(prefix + strings.Repeat("0", len(prefix)%2)); err != nil || len(prefix) < 4 || len(prefix) > 32 {
 		return fail(io, "history", usagef("--cancel %q: want a message ID, or at least its first 4 hex digits, as 'udpchat history --pending' shows it", idArg))
-	}
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
 	}
 	st, err := openOutbox(ctx, dir)
 	if err != nil {

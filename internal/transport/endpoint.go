@@ -264,12 +264,18 @@ func (e *Endpoint) LocalAddr() netip.AddrPort { return e.conn.LocalAddr() }
 // Connect starts contacting peer, so that it learns of us even before we
 // send it a message.
 func (e *Endpoint) Connect(peer netip.AddrPort) error {
+	return e.handOff(func() { e.connects = append(e.connects, udp.Unmap(peer)) })
+}
+
+// handOff runs add, which leaves run some work, under e.mu and wakes run,
+// unless the endpoint is closing.
+func (e *Endpoint) handOff(add func()) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closing {
 		return ErrClosed
 	}
-	e.connects = append(e.connects, udp.Unmap(peer))
+	add()
 	e.signal()
 	return nil
 }
@@ -309,14 +315,7 @@ func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
 // state per address (Forgetter), forgets it too. If the peer writes again,
 // it starts a new session with us (see peer.localEpoch).
 func (e *Endpoint) Forget(peer netip.AddrPort) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closing {
-		return ErrClosed
-	}
-	e.forgets = append(e.forgets, udp.Unmap(peer))
-	e.signal()
-	return nil
+	return e.handOff(func() { e.forgets = append(e.forgets, udp.Unmap(peer)) })
 }
 
 // Forgetter is a conn that keeps state per peer address (secure.Conn does:
