@@ -126,7 +126,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 		enc.node.Store(node)
 	}
 	for _, p := range peers {
-		if err := node.Connect(p); err != nil {
+		if err := node.ConnectKept(p); err != nil {
 			node.Leave(ctx)
 			cleanup()
 			return nil, nil, err

@@ -270,8 +270,20 @@ func (n *Node) LocalAddr() netip.AddrPort {
 
 // Connect adds peer to the conversation and asks the link to start a
 // session with it; it does not wait for an answer (Joined says when the
-// peer has introduced itself).
-func (n *Node) Connect(addr netip.AddrPort) error {
+// peer has introduced itself). It is /connect: until the peer answers,
+// what is sent to it is held in memory only (see Sent.Kept), so that a
+// mistyped address leaves nothing for later runs to wait on.
+func (n *Node) Connect(addr netip.AddrPort) error { return n.connect(addr, false) }
+
+// ConnectKept is Connect for a peer the user configured to start with
+// (--peer): what is sent to it goes in the outbox even before it answers,
+// since a configured peer may simply not be up yet, and what a user
+// starts udpchat to send must survive a crash until it comes up. Those
+// that never answer are named at the end (Unanswered), and udpchat
+// history --cancel-peer gives up on them.
+func (n *Node) ConnectKept(addr netip.AddrPort) error { return n.connect(addr, true) }
+
+func (n *Node) connect(addr netip.AddrPort, keep bool) error {
 	if !addr.IsValid() || addr.Port() == 0 {
 		return fmt.Errorf("connect to %s: not a peer address", addr)
 	}
@@ -283,6 +295,7 @@ func (n *Node) Connect(addr netip.AddrPort) error {
 	}
 	p := n.peerLocked(addr)
 	p.member, p.chosen = true, true
+	p.kept = p.kept || keep
 	// One already in session (it contacted us first) hears our name now.
 	err := n.greetLocked(p)
 	link := n.link
@@ -442,9 +455,9 @@ func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at ti
 
 // keepsLocked says, for each of peers, whether what we send it goes in the
 // outbox, to be sent again by later runs until it is delivered. Only a
-// peer the user chose (--peer, /connect) and that has answered, in this
-// run or an earlier one (its key is known at that address), gets outbox
-// rows: the outbox is for people, not for every address that contacted
+// peer the user configured (--peer: ConnectKept), or chose (/connect) and
+// that has answered, in this run or an earlier one (its key is known at
+// that address), gets outbox rows: the outbox is for people, not for every address that contacted
 // us, nor for a mistyped one, which would make every later run wait on it.
 // For the others a message is held in memory while this node runs, and
 // recorded in the history as sent. n.mu must be held; Identities.Known
@@ -455,7 +468,7 @@ func (n *Node) keepsLocked(peers []*peer) map[netip.AddrPort]bool {
 		return kept
 	}
 	for _, p := range peers {
-		kept[p.addr] = p.chosen && (p.answered || n.knownBefore(p.addr))
+		kept[p.addr] = p.chosen && (p.kept || p.answered || n.knownBefore(p.addr))
 	}
 	return kept
 }

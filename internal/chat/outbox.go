@@ -224,7 +224,7 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 		if !p.chosen {
 			// We sent it this before: the user chose it, and the link
 			// keeps it however long it is silent.
-			p.member, p.chosen = true, true
+			p.member, p.chosen, p.kept = true, true, true
 			if err := n.link.Connect(addr); err != nil {
 				evs = append(evs, Error{Err: fmt.Errorf("connect to %s: %w", addr, err)})
 			}

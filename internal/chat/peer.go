@@ -85,6 +85,10 @@ type peer struct {
 	// the link keeps it however long it is silent; others are forgotten
 	// once silent (PeerGone), so that a flood of contacts leaves nothing.
 	chosen bool
+	// kept says the user configured the peer to start with (ConnectKept,
+	// or the outbox held messages for it): what we send it is kept in the
+	// outbox even before it answers.
+	kept bool
 	// answered says a session with the peer came up in this run (PeerUp):
 	// something at that address holds a key and talks to us.
 	answered bool

@@ -56,13 +56,13 @@ func ForgotText(p chat.PeerInfo, cancelled []chat.Cancelled) string {
 	return s
 }
 
-// Unanswered says, at the end of a run, which addresses the user chose that
-// never answered: what was sent to them was held in memory only, and is
-// gone with this run.
-func Unanswered(addrs []netip.AddrPort) []string {
-	out := make([]string, len(addrs))
-	for i, a := range addrs {
-		out[i] = fmt.Sprintf("no one answered at %s (is udpchat running there?); nothing is kept for it", a)
+// Unanswered says, at the end of a run, that no one answered at addr, an
+// address the user chose, and what becomes of what was sent to it: kept in
+// the outbox (a --peer), or gone with this run (a /connect).
+func Unanswered(addr netip.AddrPort, kept bool) string {
+	s := fmt.Sprintf("no one answered at %s (is udpchat running there?)", addr)
+	if kept {
+		return s + "; 'udpchat history --cancel-peer " + addr.String() + "' gives up what waits for it"
 	}
-	return out
+	return s + "; nothing is kept for it"
 }

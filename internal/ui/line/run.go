@@ -303,11 +303,12 @@ func (r *runner) reportUndelivered(timedOut bool) bool {
 	}
 	// Those nothing answered at are named first: what was typed for them
 	// is gone with this run (see chat.Sent.Kept).
-	unanswered := slices.DeleteFunc(r.node.Unanswered(), func(a netip.AddrPort) bool {
-		return !slices.ContainsFunc(lost, func(s chat.Sent) bool { return s.To == a })
-	})
-	for _, s := range command.Unanswered(unanswered) {
-		r.out.status("%s", s)
+	for _, a := range r.node.Unanswered() {
+		if !slices.ContainsFunc(lost, func(s chat.Sent) bool { return s.To == a }) {
+			continue
+		}
+		kept := slices.ContainsFunc(lost, func(s chat.Sent) bool { return s.To == a && s.Kept })
+		r.out.status("%s", command.Unanswered(a, kept))
 	}
 	when := "before leaving"
 	if timedOut {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"regexp"
 	"testing"
 
 	"github.com/udpchat/udpchat/internal/chat"
@@ -15,7 +16,9 @@ func TestForgetAsksThenForgets(t *testing.T) {
 	join(t, link, carol, "carol")
 	hs.waitFor("bob joined", "carol joined", "Peers (2)")
 	hs.enter("still there?")
-	hs.waitFor("alice: still there?")
+	hs.waitUntil("still there? sent (✓)", func(s string) bool {
+		return regexp.MustCompile(`✓ +alice: still there\?`).MatchString(lineWith(s, "alice: still there?"))
+	})
 
 	hs.enter("/forget bob")
 	hs.waitFor("forget bob (10.0.0.2:7475), and cancel every message waiting", "/forget bob again to confirm")
