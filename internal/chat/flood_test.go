@@ -67,6 +67,9 @@ func (s *outboxOnly) History(context.Context, store.Query) ([]store.Message, err
 	return nil, nil
 }
 
+func (s *outboxOnly) Unshown(context.Context) ([]store.Message, error) { return nil, nil }
+func (s *outboxOnly) MarkShown(context.Context, []store.Key) error     { return nil }
+
 func (s *outboxOnly) peers() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

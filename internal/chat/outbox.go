@@ -21,8 +21,9 @@ import (
 // acknowledge it, so that "delivered" means "on the other disk".
 type Store interface {
 	AddOutgoing(ctx context.Context, m store.Message) error
-	// AddSent records an outgoing message that nothing will acknowledge
-	// (plain mode): history, never outbox.
+	// AddSent records an outgoing message the outbox does not keep (plain
+	// mode, where nothing is acknowledged; a peer that is not kept, see
+	// Sent.Kept): history, never outbox.
 	AddSent(ctx context.Context, m store.Message) error
 	MarkDelivered(ctx context.Context, peer string, id [16]byte) error
 	Cancel(ctx context.Context, peer string, id [16]byte) error
