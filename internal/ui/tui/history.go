@@ -2,6 +2,7 @@ package tui
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
@@ -52,13 +53,23 @@ func (m *model) noteLive(ev chat.Message) bool {
 // since the model started (ours, and peers' that arrive as events) and
 // messages already shown.
 func (m *model) gotHistory(msg historyMsg) {
-	liveIn := m.liveIn
-	m.liveIn = nil
+	liveIn, replayed := m.liveIn, m.replayed
+	m.liveIn, m.replayed = nil, nil
 	if msg.err != nil {
 		m.add(&entry{kind: entryError, at: time.Now(), text: "the history could not be read: " + msg.err.Error()})
+		for _, ev := range replayed {
+			m.add(messageEntry(ev))
+		}
 		return
 	}
+	// What no UI showed is added from replayed below, after the cut to
+	// the recent messages, which must not drop it.
+	unseen := make(map[msgKey]bool, len(replayed))
+	for _, ev := range replayed {
+		unseen[msgKey{ev.ID, chat.PeerKey(ev.From)}] = true
+	}
 	var past []*entry
+	keys := make(map[*entry]msgKey) // peers' messages in past
 	own := make(map[chat.MessageID]*entry)
 	for _, r := range msg.msgs {
 		if !r.At.Before(m.started) {
@@ -83,16 +94,37 @@ func (m *model) gotHistory(msg historyMsg) {
 			continue
 		}
 		k := msgKey{id, r.Peer}
-		if liveIn[k] {
+		if liveIn[k] || unseen[k] {
 			continue
 		}
-		m.pastIn[k] = true
-		past = append(past, &entry{kind: entryMessage, past: true, at: r.At, from: storedPeer(r.Peer), name: r.Name, text: r.Text, action: action,
-			to: toYou(wire.ChatKind(r.Kind) == wire.ChatDirect)})
+		e := &entry{kind: entryMessage, past: true, at: r.At, from: storedPeer(r.Peer), name: r.Name, text: r.Text, action: action,
+			to: toYou(wire.ChatKind(r.Kind) == wire.ChatDirect)}
+		keys[e] = k
+		past = append(past, e)
 	}
 	if len(past) > recentMessages {
 		past = past[len(past)-recentMessages:]
 	}
+	// Only what is shown counts as shown: a message cut here that the
+	// node replays later (no UI showed it) is shown then.
+	for _, e := range past {
+		if k, ok := keys[e]; ok {
+			m.pastIn[k] = true
+		}
+	}
+	// A message no UI showed is shown even if it is older than the recent
+	// ones: that it was never seen is the point.
+	for _, ev := range replayed {
+		k := msgKey{ev.ID, chat.PeerKey(ev.From)}
+		if m.pastIn[k] {
+			continue
+		}
+		m.pastIn[k] = true
+		e := messageEntry(ev)
+		e.past = true
+		past = append(past, e)
+	}
+	slices.SortStableFunc(past, func(a, b *entry) int { return a.at.Compare(b.at) })
 	if len(past) == 0 {
 		return
 	}
@@ -122,6 +154,48 @@ func (m *model) gotHistory(msg historyMsg) {
 	m.entries = append(past, m.entries...)
 	m.trim()
 	m.dirty = true
+}
+
+// showReplayed shows a message of an earlier run that no UI showed (the
+// node hands such messages over at start): in the history, where it
+// belongs, not as if it came now. While the history is being read it waits
+// for gotHistory, which places it.
+func (m *model) showReplayed(ev chat.Message) {
+	if m.liveIn != nil {
+		m.replayed = append(m.replayed, ev)
+		return
+	}
+	k := msgKey{ev.ID, chat.PeerKey(ev.From)}
+	if m.pastIn[k] {
+		return
+	}
+	m.pastIn[k] = true
+	e := messageEntry(ev)
+	e.past = true
+	// Above the "— earlier —" line, which it makes if there is none yet.
+	end := 0
+	for end < len(m.entries) && m.entries[end].past && m.entries[end].kind != entryEarlier {
+		end++
+	}
+	if end == len(m.entries) || m.entries[end].kind != entryEarlier {
+		m.entries = slices.Insert(m.entries, 0, &entry{kind: entryEarlier, past: true, at: time.Now(), text: earlierLabel})
+		end = 0
+	}
+	i := end
+	for i > 0 && m.entries[i-1].at.After(e.at) {
+		i--
+	}
+	if end > 0 {
+		e.stamp = m.entries[max(i, 1)-1].stamp
+	}
+	m.entries = slices.Insert(m.entries, i, e)
+	m.trim()
+	m.dirty = true
+}
+
+// messageEntry is how a peer's message is shown.
+func messageEntry(ev chat.Message) *entry {
+	return &entry{kind: entryMessage, at: ev.At, from: ev.From, name: ev.Name, text: ev.Text, action: ev.Action, to: toYou(ev.Direct)}
 }
 
 // storedPeer is the address of the peer the store names key (see

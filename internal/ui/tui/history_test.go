@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -318,5 +319,36 @@ func TestRunSaysTheOutboxKeepsWhatWasNotDelivered(t *testing.T) {
 		if !strings.Contains(s.stderr.String(), want) {
 			t.Errorf("stderr %q, want %q", s.stderr, want)
 		}
+	}
+}
+
+// A message that reached the disk but no screen (udpchat was killed before
+// it showed it) is shown at the next start, in the history, even when more
+// than the recent messages came after it; and only once.
+func TestUnshownMessageShownAtStartOnce(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	at := time.Now().Add(-2 * time.Hour)
+	if _, err := st.AddIncoming(ctx, store.Message{ID: newMessageID(), Peer: chat.PeerKey(bob), Kind: int(wire.ChatText), Name: "bob", Text: "never seen", At: at}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range recentMessages + 10 {
+		m := store.Message{ID: newMessageID(), Peer: chat.PeerKey(bob), Kind: int(wire.ChatText), Name: "bob", Text: fmt.Sprintf("seen %d", i), At: at.Add(time.Duration(i+1) * time.Second)}
+		if _, err := st.AddIncoming(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkShown(ctx, []store.Key{{Peer: chat.PeerKey(bob), ID: m.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	node, _ := fakeNode(t, chat.Config{Store: st})
+	hs := newHarness(t, node, 100, 120)
+	hs.waitFor("bob: never seen", fmt.Sprintf("bob: seen %d", recentMessages+9), "— earlier —")
+	s := hs.screen()
+	if n := strings.Count(s, "never seen"); n != 1 {
+		t.Errorf("the unseen message shows %d times:\n%s", n, s)
+	}
+	if strings.Index(s, "never seen") > strings.Index(s, "— earlier —") {
+		t.Errorf("the unseen message is shown below the history line, as if it came now:\n%s", s)
 	}
 }

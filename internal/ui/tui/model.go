@@ -72,6 +72,10 @@ type model struct {
 	liveIn  map[msgKey]bool
 	pastIn  map[msgKey]bool
 	started time.Time
+	// replayed are messages of earlier runs that no UI showed, which the
+	// node hands over again at start: they belong to the history, and wait
+	// for it here if they come before it is read.
+	replayed []chat.Message
 
 	peers        []chat.PeerInfo
 	rtts         map[netip.AddrPort]time.Duration
@@ -360,11 +364,15 @@ func (m *model) block(text string) {
 func (m *model) applyEvent(ev chat.Event) (peersChanged bool) {
 	switch ev := ev.(type) {
 	case chat.Message:
+		if ev.At.Before(m.started) {
+			m.showReplayed(ev)
+			break
+		}
 		m.chatted = true
 		if !m.noteLive(ev) {
 			break
 		}
-		m.add(&entry{kind: entryMessage, at: ev.At, from: ev.From, name: ev.Name, text: ev.Text, action: ev.Action, to: toYou(ev.Direct)})
+		m.add(messageEntry(ev))
 	case chat.Sent:
 		m.track(ev.ID, ev.To, sent)
 	case chat.Delivered:
