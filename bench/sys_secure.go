@@ -3,13 +3,14 @@ package main
 import (
 	"sync"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
 var (
 	secureKeysOnce sync.Once
-	secureKeys     [2]secure.PrivateKey
+	secureKeys     [2]keys.PrivateKey
 	secureKeysErr  error
 )
 
@@ -23,7 +24,7 @@ func secureWrapper() connWrapper {
 		wrap: func(c udp.Conn, side int) (udp.Conn, error) {
 			secureKeysOnce.Do(func() {
 				for i := range secureKeys {
-					if secureKeys[i], secureKeysErr = secure.GenerateKey(); secureKeysErr != nil {
+					if secureKeys[i], secureKeysErr = keys.GenerateKey(); secureKeysErr != nil {
 						return
 					}
 				}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/trust"
 )
@@ -96,7 +96,7 @@ func TestHistoryPeerName(t *testing.T) {
 		{"dave", "127.0.0.1:9006"},
 		{"erin", ""}, // a name with no address
 	} {
-		k, err := secure.GenerateKey()
+		k, err := keys.GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/udpchat/udpchat/internal/identity"
-	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/trust"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
@@ -114,7 +114,7 @@ Flags:
 	}
 	peer, fingerprint := fs.Arg(0), fs.Arg(1)
 	if err := known.Trust(peer, fingerprint, isNew); err != nil {
-		if errors.Is(err, secure.ErrBadFingerprint) || errors.Is(err, trust.ErrUnknownPeer) {
+		if errors.Is(err, keys.ErrBadFingerprint) || errors.Is(err, trust.ErrUnknownPeer) {
 			err = usageError{err}
 		}
 		return fail(io, "trust", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/identity"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/trust"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -17,7 +18,7 @@ import (
 // encryption is what an encrypted node runs on: this user's identity, the
 // known peers, and the secure layer over the socket.
 type encryption struct {
-	key   secure.PrivateKey
+	key   keys.PrivateKey
 	known *trust.Store
 	conn  *secure.Conn
 	// node is set once the node exists; until then warnings have no one
@@ -57,7 +58,7 @@ func (e *encryption) security() chat.Security {
 
 // verify is the secure layer's question "may this key speak from this
 // address?", answered by the known peers; a refusal is shown to the user.
-func (e *encryption) verify(peer netip.AddrPort, key secure.PublicKey) error {
+func (e *encryption) verify(peer netip.AddrPort, key keys.PublicKey) error {
 	err := e.known.Verify(peer, key)
 	if err != nil {
 		e.warn(peer, err)
@@ -100,7 +101,7 @@ func (e *RefusedError) Error() string {
 
 // peerRefused is the secure layer's news that peer refused us; the user
 // hears of it.
-func (e *encryption) peerRefused(peer netip.AddrPort, _ secure.PublicKey) {
+func (e *encryption) peerRefused(peer netip.AddrPort, _ keys.PublicKey) {
 	peer = udp.Unmap(peer)
 	n := e.node.Load()
 	if n == nil {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/udpchat/udpchat/internal/identity"
-	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/trust"
 )
 
@@ -19,7 +19,7 @@ import (
 func knownPeersDir(t *testing.T, bobName string) (dir, bobFP string) {
 	t.Helper()
 	dir = privateDir(t)
-	k, err := secure.GenerateKey()
+	k, err := keys.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestConcurrentTrustLosesNothing(t *testing.T) {
 		procs[i] = udpchat(t, "trust", "--new", "--data-dir", dir, "friend"+strconv.Itoa(i), fps[i])
 	}
 	for i := range peers {
-		k, err := secure.GenerateKey()
+		k, err := keys.GenerateKey()
 		if err != nil {
 			t.Fatal(err)
 		}

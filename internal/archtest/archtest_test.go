@@ -28,16 +28,17 @@ var allowed = map[string][]string{
 	"internal/ui/termsafe": {},
 
 	"internal/chat":     {"internal/store", "internal/wire"},
-	"internal/identity": {"internal/secure"},
-	"internal/trust":    {"internal/safefile", "internal/secure"},
+	"internal/identity": {"internal/keys"},
+	"internal/trust":    {"internal/keys", "internal/safefile"},
 
 	"internal/plain":                   {"internal/udp"},
 	"internal/transport":               {"internal/udp", "internal/wire"},
 	"internal/transport/transporttest": {},
-	"internal/secure":                  {"internal/secure/ratelimit", "internal/secure/replay", "internal/udp", "internal/wire"},
+	"internal/secure":                  {"internal/keys", "internal/secure/ratelimit", "internal/secure/replay", "internal/udp", "internal/wire"},
 	"internal/secure/ratelimit":        {},
 	"internal/secure/replay":           {},
 
+	"internal/keys":     {},
 	"internal/store":    {"internal/safefile"},
 	"internal/safefile": {},
 	"internal/udp":      {},

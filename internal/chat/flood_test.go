@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
@@ -103,7 +104,7 @@ func secureNode(t *testing.T, mn *udp.MemNetwork, addr, name string, table int, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := secure.GenerateKey()
+	key, err := keys.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func newContact(t *testing.T, mn *udp.MemNetwork, i int, to netip.AddrPort) *con
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := secure.GenerateKey()
+	key, err := keys.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}

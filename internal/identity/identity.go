@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/keys"
 )
 
 // FileName is the key file's name in the data dir.
@@ -27,7 +27,7 @@ var (
 // Load returns the identity key in dir, making one on first use. The file is
 // created with mode 0600 and refused if others can read it: the key is what
 // stops anyone else from being you.
-func Load(dir string) (secure.PrivateKey, error) {
+func Load(dir string) (keys.PrivateKey, error) {
 	path := filepath.Join(dir, FileName)
 	key, err := read(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -36,8 +36,8 @@ func Load(dir string) (secure.PrivateKey, error) {
 	return key, err
 }
 
-func read(path string) (secure.PrivateKey, error) {
-	var key secure.PrivateKey
+func read(path string) (keys.PrivateKey, error) {
+	var key keys.PrivateKey
 	info, err := os.Stat(path)
 	if err != nil {
 		return key, err
@@ -69,7 +69,7 @@ func read(path string) (secure.PrivateKey, error) {
 		// is another valid key, another identity, that no peer knows.
 		// The fingerprint written beside it when it was made tells.
 		if fp := key.Public().Fingerprint(); stated != "" && stated != fp {
-			return secure.PrivateKey{}, fmt.Errorf("%w: %s holds a key whose fingerprint is %s, but the file says it is %s: the file was changed. Restore it from a backup; if you have none, move it aside and udpchat will make a new identity (peers will then see a new key and must accept it)",
+			return keys.PrivateKey{}, fmt.Errorf("%w: %s holds a key whose fingerprint is %s, but the file says it is %s: the file was changed. Restore it from a backup; if you have none, move it aside and udpchat will make a new identity (peers will then see a new key and must accept it)",
 				ErrCorrupt, path, fp, stated)
 		}
 		return key, nil
@@ -85,8 +85,8 @@ const fingerprintLabel = "Fingerprint "
 // world-readable file: a temporary file (0600), synced, then linked into
 // place, which fails if another process got there first — then its key is
 // the one.
-func create(path string) (secure.PrivateKey, error) {
-	key, err := secure.GenerateKey()
+func create(path string) (keys.PrivateKey, error) {
+	key, err := keys.GenerateKey()
 	if err != nil {
 		return key, fmt.Errorf("making your identity key: %w", err)
 	}

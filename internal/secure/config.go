@@ -5,20 +5,22 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/udpchat/udpchat/internal/keys"
 )
 
 // Config sets up a Conn. Static is required; every other field has a
 // default.
 type Config struct {
 	// Static is this user's identity key.
-	Static PrivateKey
+	Static keys.PrivateKey
 
 	// KnownKey, if set, returns the static key we expect at peer: with one,
 	// we open with Noise IK (one round trip, our identity sent only to the
 	// holder of that key); without, with Noise XX, which learns the peer's
 	// key. Called from WriteTo or ReadFrom with internal locks held: it must
 	// not call back into the Conn.
-	KnownKey func(peer netip.AddrPort) (PublicKey, bool)
+	KnownKey func(peer netip.AddrPort) (keys.PublicKey, bool)
 
 	// Verify is called whenever a handshake reveals (or proves) the static
 	// key of the peer at an address, on the initiating and the responding
@@ -33,14 +35,14 @@ type Config struct {
 	// response arrives; an XX responder when msg3 arrives; an IK responder
 	// only when the first data packet of the session authenticates (the
 	// initiation alone could be a replay from a forged address).
-	Verify func(peer netip.AddrPort, key PublicKey) error
+	Verify func(peer netip.AddrPort, key keys.PublicKey) error
 
 	// PeerRefused, if set, is told that the peer at an address, holding
 	// key (which Verify accepted), refused us: our key, or what we said
 	// with it (Conn.Refuse). The refusal is authenticated: it was sealed
 	// in our session with that key. Called from ReadFrom, with no lock
 	// held.
-	PeerRefused func(peer netip.AddrPort, key PublicKey)
+	PeerRefused func(peer netip.AddrPort, key keys.PublicKey)
 
 	// Logger receives handshake events (Debug), refusals (Warn) and, at
 	// Debug and rate-limited, drops. Nil discards.

@@ -45,6 +45,7 @@ import (
 
 	"github.com/flynn/noise"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure/ratelimit"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -95,7 +96,7 @@ type Conn struct {
 	cfg    Config
 	log    *slog.Logger
 	static noise.DHKey
-	public PublicKey
+	public keys.PublicKey
 
 	// Keys derived from labels and our public key, fixed at start.
 	ikMAC1Key, xxMAC1Key     [32]byte // to check initiations to us
@@ -156,7 +157,7 @@ func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
 		peers:    make(map[netip.AddrPort]*peer),
 		index:    make(map[uint32]*slot),
 	}
-	var zero PublicKey
+	var zero keys.PublicKey
 	c.ikMAC1Key, c.xxMAC1Key = labelKey(labelMAC1, &pub), labelKey(labelMAC1, &zero)
 	c.ikCookieKey, c.xxCookieKey = labelKey(labelCookie, &pub), labelKey(labelCookie, &zero)
 	c.rxBufs.New = func() any {
@@ -168,7 +169,7 @@ func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
 }
 
 // PublicKey is our identity as peers see it.
-func (c *Conn) PublicKey() PublicKey { return c.public }
+func (c *Conn) PublicKey() keys.PublicKey { return c.public }
 
 // MaxPacket is the largest packet WriteTo takes (the constant MaxPacket), so
 // a layer above can find its budget from the conn it is given.
@@ -185,17 +186,17 @@ func (c *Conn) Close() error {
 }
 
 // PeerKey returns the verified static key of the current session with peer.
-func (c *Conn) PeerKey(peer netip.AddrPort) (PublicKey, bool) {
+func (c *Conn) PeerKey(peer netip.AddrPort) (keys.PublicKey, bool) {
 	c.mu.Lock()
 	p := c.peers[udp.Unmap(peer)]
 	c.mu.Unlock()
 	if p == nil {
-		return PublicKey{}, false
+		return keys.PublicKey{}, false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.current == nil || p.current.retired {
-		return PublicKey{}, false
+		return keys.PublicKey{}, false
 	}
 	return p.current.remoteKey, true
 }
@@ -762,7 +763,7 @@ func (c *Conn) newIndexLocked() uint32 {
 }
 
 // verify asks Config.Verify about key.
-func (c *Conn) verify(addr netip.AddrPort, key PublicKey) error {
+func (c *Conn) verify(addr netip.AddrPort, key keys.PublicKey) error {
 	if c.cfg.Verify == nil {
 		return nil
 	}

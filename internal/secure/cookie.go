@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/blake2s"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -47,7 +48,7 @@ const (
 
 // labelKey derives the mac1 or cookie-sealing key for the responder key k
 // (zero for XX).
-func labelKey(label string, k *PublicKey) [32]byte {
+func labelKey(label string, k *keys.PublicKey) [32]byte {
 	h, _ := blake2s.New256(nil)
 	h.Write([]byte(label))
 	h.Write(k[:])

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -91,7 +92,7 @@ func TestCookieRotation(t *testing.T) {
 }
 
 func TestCookieSealing(t *testing.T) {
-	var zero PublicKey
+	var zero keys.PublicKey
 	key := labelKey(labelCookie, &zero)
 	mac1 := [wire.MACLen]byte{1, 2, 3}
 	cookie := [wire.MACLen]byte{9, 8, 7}
@@ -107,7 +108,7 @@ func TestCookieSealing(t *testing.T) {
 	if _, ok := openCookie(&key, &r, [wire.MACLen]byte{1, 2, 4}); ok {
 		t.Fatal("cookie opened with another mac1")
 	}
-	other := labelKey(labelCookie, &PublicKey{1})
+	other := labelKey(labelCookie, &keys.PublicKey{1})
 	if _, ok := openCookie(&other, &r, mac1); ok {
 		t.Fatal("cookie opened with another key")
 	}

@@ -7,15 +7,16 @@ import (
 
 	"github.com/flynn/noise"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // ForgeInitiation builds a well-formed initiation the way an attacker can:
 // a random ephemeral key for XX; for IK, a fresh random identity addressed to
 // responder. mac1 is right (it needs only public keys), mac2 is zero.
-func ForgeInitiation(ik bool, responder PublicKey) []byte {
+func ForgeInitiation(ik bool, responder keys.PublicKey) []byte {
 	m := wire.Initiation{Type: wire.TypeInitXX, Sender: randUint32()}
-	key := PublicKey{}
+	key := keys.PublicKey{}
 	if ik {
 		static, err := cipherSuite.GenerateKeypair(rand.Reader)
 		if err != nil {
@@ -78,7 +79,7 @@ func (p *pipeConn) Close() error                                 { return nil }
 
 // Readdress gives a copy of the initiation b a new sender index, with mac1
 // recomputed as the forger can (responder is zero for XX).
-func Readdress(b []byte, sender uint32, responder PublicKey) []byte {
+func Readdress(b []byte, sender uint32, responder keys.PublicKey) []byte {
 	c := append([]byte(nil), b...)
 	binary.BigEndian.PutUint32(c[2:], sender)
 	k := labelKey(labelMAC1, &responder)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
@@ -126,7 +127,7 @@ func TestFlood(t *testing.T) {
 	rec := &recorder{}
 	innerA := listenLoopback(t, loopback(0, 0, 1))
 	kA, kB := mustKey(t), mustKey(t)
-	cfg := func(k secure.PrivateKey) secure.Config { return secure.Config{Static: k} }
+	cfg := func(k keys.PrivateKey) secure.Config { return secure.Config{Static: k} }
 	a := newChatter(t, udp.Impair(innerA, udp.Impairment{Observe: rec.observe}), cfg(kA))
 	b := newChatter(t, listenLoopback(t, loopback(0, 0, 2)), cfg(kB))
 	c := newChatter(t, listenLoopback(t, loopback(0, 0, 3)), cfg(mustKey(t))) // the newcomer, silent until the flood
@@ -203,7 +204,7 @@ func TestFlood(t *testing.T) {
 						d = secure.Readdress(ik[rng.IntN(len(ik))], rng.Uint32(), pubB)
 						dst = b.addr
 					} else {
-						d = secure.ForgeInitiation(false, secure.PublicKey{})
+						d = secure.ForgeInitiation(false, keys.PublicKey{})
 					}
 					send(src, d, dst)
 					sentInits.Add(1)

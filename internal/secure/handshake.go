@@ -9,6 +9,7 @@ import (
 
 	"github.com/flynn/noise"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -22,7 +23,7 @@ func randUint32() uint32 {
 	return binary.BigEndian.Uint32(b[:])
 }
 
-func noiseConfig(ik, initiator bool, static noise.DHKey, remote *PublicKey) noise.Config {
+func noiseConfig(ik, initiator bool, static noise.DHKey, remote *keys.PublicKey) noise.Config {
 	cfg := noise.Config{
 		CipherSuite:   cipherSuite,
 		Pattern:       noise.HandshakeXX,
@@ -50,7 +51,7 @@ func (c *Conn) ensureHandshake(p *peer, now time.Time, rekey bool) {
 
 // ikKey returns the key to try IK with: the last session's, else the one
 // Config.KnownKey gives. p.mu is held.
-func (c *Conn) ikKey(p *peer) (PublicKey, bool) {
+func (c *Conn) ikKey(p *peer) (keys.PublicKey, bool) {
 	if p.current != nil {
 		return p.current.remoteKey, true
 	}
@@ -62,7 +63,7 @@ func (c *Conn) ikKey(p *peer) (PublicKey, bool) {
 			return k, true
 		}
 	}
-	return PublicKey{}, false
+	return keys.PublicKey{}, false
 }
 
 // startHandshake sends a new initiation to p, replacing any attempt in
@@ -186,7 +187,7 @@ func (c *Conn) receiveResponse(b []byte, from netip.AddrPort, now time.Time) {
 		c.drop(DropHandshakeAuth, from, err)
 		return
 	}
-	var rk PublicKey
+	var rk keys.PublicKey
 	copy(rk[:], hs.state.PeerStatic())
 	if err := c.verify(from, rk); err != nil {
 		c.abandon(p)
@@ -329,7 +330,7 @@ func (c *Conn) receiveInitiation(b []byte, from netip.AddrPort, now time.Time) {
 	// only once the first packet proves the session live (confirm): a
 	// replayed initiation from a forged address must teach the trust store
 	// nothing.
-	var rk PublicKey
+	var rk keys.PublicKey
 	if ik {
 		copy(rk[:], st.PeerStatic())
 	}
@@ -401,7 +402,7 @@ func (c *Conn) receiveFinish(b []byte, from netip.AddrPort, now time.Time) {
 		c.drop(DropHandshakeAuth, from, err)
 		return
 	}
-	var rk PublicKey
+	var rk keys.PublicKey
 	copy(rk[:], rh.state.PeerStatic())
 	kp := c.newKeypair(cs2, cs1, now)
 	kp.localIndex, kp.remoteIndex, kp.remoteKey = rh.localIndex, rh.remoteIndex, rk
@@ -420,7 +421,7 @@ func (c *Conn) receiveFinish(b []byte, from netip.AddrPort, now time.Time) {
 // the key we refuse, so the refusal — 30 bytes, less than what caused it —
 // goes only to whoever can open it, and tells it nothing the silence that
 // would follow does not (see docs/PROTOCOL.md, S4.6).
-func (c *Conn) refused(from netip.AddrPort, key PublicKey, err error) {
+func (c *Conn) refused(from netip.AddrPort, key keys.PublicKey, err error) {
 	c.count.drops[DropRefused].Add(1)
 	if c.logLimit.allow(time.Now()) {
 		c.log.Warn("secure: peer key refused", "peer", from, "key", key.Fingerprint(), "err", err)

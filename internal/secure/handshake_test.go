@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -67,7 +68,7 @@ func TestHandshakeXXThenIK(t *testing.T) {
 		n := udp.NewMemNetwork()
 		kA, kB := mustKey(t), mustKey(t)
 		storeA, storeB := newTrustStore(), newTrustStore()
-		cfg := func(k secure.PrivateKey, s *trustStore) secure.Config {
+		cfg := func(k keys.PrivateKey, s *trustStore) secure.Config {
 			return secure.Config{Static: k, KnownKey: s.known, Verify: s.verify}
 		}
 
@@ -141,7 +142,7 @@ func TestHandshakeXXThenIK(t *testing.T) {
 // TestVerifyRefuses: whichever side's Verify refuses, and whichever
 // handshake, nothing reaches the other side's reader.
 func TestVerifyRefuses(t *testing.T) {
-	refuse := func(netip.AddrPort, secure.PublicKey) error { return errors.New("not you") }
+	refuse := func(netip.AddrPort, keys.PublicKey) error { return errors.New("not you") }
 	for _, tc := range []struct {
 		name            string
 		refuseA, refuse bool // A refuses B's key; B refuses A's key
@@ -159,7 +160,7 @@ func TestVerifyRefuses(t *testing.T) {
 				var refusedBy []string
 				var mu sync.Mutex
 				ca, cb := secure.Config{Static: kA}, secure.Config{Static: kB}
-				ca.PeerRefused = func(peer netip.AddrPort, key secure.PublicKey) {
+				ca.PeerRefused = func(peer netip.AddrPort, key keys.PublicKey) {
 					mu.Lock()
 					refusedBy = append(refusedBy, peer.String()+" "+key.Fingerprint())
 					mu.Unlock()
@@ -171,7 +172,7 @@ func TestVerifyRefuses(t *testing.T) {
 					cb.Verify = refuse
 				}
 				if tc.ik {
-					ca.KnownKey = func(netip.AddrPort) (secure.PublicKey, bool) { return kB.Public(), true }
+					ca.KnownKey = func(netip.AddrPort) (keys.PublicKey, bool) { return kB.Public(), true }
 				}
 				a, b := newSide(t, n, addrA, ca), newSide(t, n, addrB, cb)
 				if sendUntil(t, a, addrB, "let me in", receivedFrom(b.r, "let me in")) {
@@ -229,7 +230,7 @@ func TestFallbackToXX(t *testing.T) {
 				store.keys[addrB] = kBOld.Public()
 				verify := store.verify
 				if accept {
-					verify = func(p netip.AddrPort, k secure.PublicKey) error {
+					verify = func(p netip.AddrPort, k keys.PublicKey) error {
 						store.mu.Lock()
 						defer store.mu.Unlock()
 						store.seen = append(store.seen, k) // the user accepted the new key
@@ -279,7 +280,7 @@ func TestRefuse(t *testing.T) {
 		n := udp.NewMemNetwork()
 		kA, kB := mustKey(t), mustKey(t)
 		heard := make(chan string, 10)
-		ca := secure.Config{Static: kA, PeerRefused: func(peer netip.AddrPort, key secure.PublicKey) {
+		ca := secure.Config{Static: kA, PeerRefused: func(peer netip.AddrPort, key keys.PublicKey) {
 			heard <- peer.String() + " " + key.Fingerprint()
 		}}
 		a, b := newSide(t, n, addrA, ca), newSide(t, n, addrB, secure.Config{Static: kB})

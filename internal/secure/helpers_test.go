@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -22,9 +23,9 @@ var (
 	addrC = netip.MustParseAddrPort("10.0.0.3:1003")
 )
 
-func mustKey(t testing.TB) secure.PrivateKey {
+func mustKey(t testing.TB) keys.PrivateKey {
 	t.Helper()
-	k, err := secure.GenerateKey()
+	k, err := keys.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,14 +174,14 @@ func (r *recorder) types() map[byte]int {
 // remembered, a different one later refused.
 type trustStore struct {
 	mu      sync.Mutex
-	keys    map[netip.AddrPort]secure.PublicKey
+	keys    map[netip.AddrPort]keys.PublicKey
 	refused int
-	seen    []secure.PublicKey
+	seen    []keys.PublicKey
 }
 
-func newTrustStore() *trustStore { return &trustStore{keys: map[netip.AddrPort]secure.PublicKey{}} }
+func newTrustStore() *trustStore { return &trustStore{keys: map[netip.AddrPort]keys.PublicKey{}} }
 
-func (s *trustStore) verify(peer netip.AddrPort, key secure.PublicKey) error {
+func (s *trustStore) verify(peer netip.AddrPort, key keys.PublicKey) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen = append(s.seen, key)
@@ -192,7 +193,7 @@ func (s *trustStore) verify(peer netip.AddrPort, key secure.PublicKey) error {
 	return nil
 }
 
-func (s *trustStore) known(peer netip.AddrPort) (secure.PublicKey, bool) {
+func (s *trustStore) known(peer netip.AddrPort) (keys.PublicKey, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.keys[peer]

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flynn/noise"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -31,7 +32,7 @@ func newPair(tb testing.TB, cfgA, cfgB Config) *pair {
 	tb.Helper()
 	for _, c := range []*Config{&cfgA, &cfgB} {
 		if c.Static.IsZero() {
-			k, err := GenerateKey()
+			k, err := keys.GenerateKey()
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -87,9 +88,9 @@ func (p *pair) pump(log *[][]byte) map[string][][]byte {
 func established(tb testing.TB, ik bool, log *[][]byte) *pair {
 	tb.Helper()
 	var cfgA Config
-	kB, _ := GenerateKey()
+	kB, _ := keys.GenerateKey()
 	if ik {
-		cfgA.KnownKey = func(netip.AddrPort) (PublicKey, bool) { return kB.Public(), true }
+		cfgA.KnownKey = func(netip.AddrPort) (keys.PublicKey, bool) { return kB.Public(), true }
 	}
 	p := newPair(tb, cfgA, Config{Static: kB})
 	p.a.WriteTo([]byte("hello"), inB)
@@ -186,7 +187,7 @@ func TestNoAmplification(t *testing.T) {
 	// And under load: cookie replies.
 	p := newPair(t, Config{}, Config{HandshakeRateLimit: 1})
 	for range 5 {
-		init := ForgeInitiation(false, PublicKey{})
+		init := ForgeInitiation(false, keys.PublicKey{})
 		p.b.receive(init, inC, time.Now())
 		log = append(log, init)
 		for _, s := range p.pb.take() {
@@ -327,7 +328,7 @@ func FuzzReceive(f *testing.F) {
 	}
 	r := sealCookie(&p.b.xxCookieKey, 1, [16]byte{}, [16]byte{})
 	f.Add(r.Append(nil), false)
-	f.Add(ForgeInitiation(false, PublicKey{}), true)
+	f.Add(ForgeInitiation(false, keys.PublicKey{}), true)
 	f.Add(ForgeInitiation(true, p.b.PublicKey()), true)
 	f.Add([]byte{1, wire.TypeData, 0, 0, 0, 0}, false)
 	f.Fuzz(func(t *testing.T, d []byte, other bool) {
@@ -386,10 +387,10 @@ func BenchmarkOpen(b *testing.B) {
 // benchmarkHandshake runs complete handshakes, each with a new peer
 // address on both sides.
 func benchmarkHandshake(b *testing.B, ik bool) {
-	kB, _ := GenerateKey()
+	kB, _ := keys.GenerateKey()
 	cfgA := Config{MaxPeers: 1 << 30}
 	if ik {
-		cfgA.KnownKey = func(netip.AddrPort) (PublicKey, bool) { return kB.Public(), true }
+		cfgA.KnownKey = func(netip.AddrPort) (keys.PublicKey, bool) { return kB.Public(), true }
 	}
 	p := newPair(b, cfgA, Config{Static: kB, MaxPeers: 1 << 30, MaxHalfOpen: 1 << 30, HandshakeRateLimit: 1 << 30})
 	now := time.Now()
@@ -423,15 +424,15 @@ func BenchmarkHandshakeIK(b *testing.B) { benchmarkHandshake(b, true) }
 // initiator retries at once with mac2 and gets its session, for XX and IK.
 func TestCookieHandshake(t *testing.T) {
 	for _, ik := range []bool{false, true} {
-		kB, _ := GenerateKey()
+		kB, _ := keys.GenerateKey()
 		cfgA := Config{}
 		if ik {
-			cfgA.KnownKey = func(netip.AddrPort) (PublicKey, bool) { return kB.Public(), true }
+			cfgA.KnownKey = func(netip.AddrPort) (keys.PublicKey, bool) { return kB.Public(), true }
 		}
 		p := newPair(t, cfgA, Config{Static: kB, HandshakeRateLimit: 1})
 		// Two initiations from elsewhere put B under load.
 		for range 2 {
-			p.b.receive(ForgeInitiation(false, PublicKey{}), inC, time.Now())
+			p.b.receive(ForgeInitiation(false, keys.PublicKey{}), inC, time.Now())
 		}
 		p.pb.take()
 		p.a.WriteTo([]byte("let me in"), inB)

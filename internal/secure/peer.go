@@ -11,6 +11,7 @@ import (
 	"github.com/flynn/noise"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure/replay"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -44,7 +45,7 @@ type keypair struct {
 	seq                  uint64 // creation order within the Conn: larger is newer
 	localIndex           uint32 // ours: data to us carries it
 	remoteIndex          uint32 // the peer's: data from us carries it
-	remoteKey            PublicKey
+	remoteKey            keys.PublicKey
 	initiator            bool
 	retired              bool
 
@@ -121,7 +122,7 @@ type handshake struct {
 	started     time.Time // initiator: when the initiation went; responder: when it came
 
 	// Initiator only.
-	remoteKey PublicKey         // IK: the key we expect
+	remoteKey keys.PublicKey    // IK: the key we expect
 	mac1      [wire.MACLen]byte // of our initiation: a cookie reply's additional data
 	hadCookie bool              // our initiation carried a mac2
 

@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/safefile"
-	"github.com/udpchat/udpchat/internal/secure"
 )
 
 const header = "# udpchat known peers, one a line: ADDRESS \"NAME\" FINGERPRINT [KEY]; - for none.\n" +
@@ -91,7 +91,7 @@ func (t *table) check(addr netip.AddrPort, fp, name string) error {
 
 // upToDate says the table already has key at addr (or addr is another's)
 // under name: Admit has nothing to write.
-func (t *table) upToDate(addr netip.AddrPort, key secure.PublicKey, fp, name string) bool {
+func (t *table) upToDate(addr netip.AddrPort, key keys.PublicKey, fp, name string) bool {
 	i, ok := t.byFP[fp]
 	if !ok {
 		return false
@@ -223,7 +223,7 @@ func parseEntry(line string) (Entry, error) {
 	if len(fields) < 1 || len(fields) > 2 {
 		return e, errors.New("want a fingerprint, then optionally a key")
 	}
-	if e.Fingerprint, err = secure.ParseFingerprint(fields[0]); err != nil {
+	if e.Fingerprint, err = keys.ParseFingerprint(fields[0]); err != nil {
 		return e, err
 	}
 	if len(fields) == 2 {

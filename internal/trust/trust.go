@@ -25,8 +25,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/safefile"
-	"github.com/udpchat/udpchat/internal/secure"
 )
 
 // FileName is the known-peers file's name in the data dir.
@@ -60,7 +60,7 @@ type Entry struct {
 	// after bob becomes robert, no other key may call itself bob.
 	Aliases     []string
 	Fingerprint string
-	Key         secure.PublicKey // zero if only the fingerprint is known (udpchat trust)
+	Key         keys.PublicKey // zero if only the fingerprint is known (udpchat trust)
 }
 
 // names is every name bound to e.
@@ -172,21 +172,21 @@ func (e *KeyChangedError) Error() string {
 }
 
 // Known returns the key last seen at addr, so a handshake can use Noise IK.
-func (s *Store) Known(addr netip.AddrPort) (secure.PublicKey, bool) {
+func (s *Store) Known(addr netip.AddrPort) (keys.PublicKey, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
 	if i, ok := s.tab.byAddr[addr]; ok && !s.tab.entries[i].Key.IsZero() {
 		return s.tab.entries[i].Key, true
 	}
-	return secure.PublicKey{}, false
+	return keys.PublicKey{}, false
 }
 
 // Verify decides whether key may speak from addr, as a handshake reveals
 // it: a known key may, from anywhere (peers roam); a new key may, unless
 // another is known at addr (*KeyChangedError). It writes nothing: a key is
 // remembered only when its peer joins (Admit).
-func (s *Store) Verify(addr netip.AddrPort, key secure.PublicKey) error {
+func (s *Store) Verify(addr netip.AddrPort, key keys.PublicKey) error {
 	fp := key.Fingerprint()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -204,7 +204,7 @@ func (s *Store) Verify(addr netip.AddrPort, key secure.PublicKey) error {
 // name, and if so remembers it there: the key at that address, the name
 // bound to the key (a name it used before stays bound to it too). A name
 // or address bound to another key gets a *KeyChangedError.
-func (s *Store) Admit(addr netip.AddrPort, key secure.PublicKey, name string) error {
+func (s *Store) Admit(addr netip.AddrPort, key keys.PublicKey, name string) error {
 	fp := key.Fingerprint()
 	s.mu.Lock()
 	s.refreshLocked()
@@ -249,7 +249,7 @@ func (s *Store) Admit(addr netip.AddrPort, key secure.PublicKey, name string) er
 // name from the key it trusts: a name given to a key that has one already
 // is bound to it as well.
 func (s *Store) Trust(peer, fingerprint string, isNew bool) error {
-	fp, err := secure.ParseFingerprint(fingerprint)
+	fp, err := keys.ParseFingerprint(fingerprint)
 	if err != nil {
 		return fmt.Errorf("%q is %w (the peer's udpchat id prints its fingerprint)", fingerprint, err)
 	}

@@ -10,12 +10,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/keys"
 )
 
-func key(t testing.TB) secure.PublicKey {
+func key(t testing.TB) keys.PublicKey {
 	t.Helper()
-	k, err := secure.GenerateKey()
+	k, err := keys.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func open(t testing.TB, dir string) *Store {
 	return s
 }
 
-func admit(t testing.TB, s *Store, addr netip.AddrPort, k secure.PublicKey, name string) {
+func admit(t testing.TB, s *Store, addr netip.AddrPort, k keys.PublicKey, name string) {
 	t.Helper()
 	if err := s.Verify(addr, k); err != nil {
 		t.Fatalf("handshake of %s at %s refused: %v", name, addr, err)
@@ -233,7 +233,7 @@ func TestTrustRefusesWhatIsNotAFingerprint(t *testing.T) {
 	bob := key(t)
 	admit(t, s, bobAddr, bob, "bob")
 	for _, fp := range []string{"abc", "BLAKE2s:", "BLAKE2s:ZZZZ-!!!!", bob.Fingerprint() + "A"} {
-		if err := s.Trust("bob", fp, false); !errors.Is(err, secure.ErrBadFingerprint) {
+		if err := s.Trust("bob", fp, false); !errors.Is(err, keys.ErrBadFingerprint) {
 			t.Errorf("trust bob %q: %v, want ErrBadFingerprint", fp, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package secure_test
+package keys_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/keys"
 )
 
 func TestGenerateKey(t *testing.T) {
@@ -28,13 +28,13 @@ func TestKeyText(t *testing.T) {
 	if err != nil || len(txt) != 44 {
 		t.Fatalf("MarshalText = %q, %v", txt, err)
 	}
-	var k2 secure.PrivateKey
+	var k2 keys.PrivateKey
 	if err := k2.UnmarshalText(txt); err != nil || !k2.Equal(k) {
 		t.Fatalf("UnmarshalText: %v", err)
 	}
 	pub := k.Public()
 	ptxt, _ := pub.MarshalText()
-	var pub2 secure.PublicKey
+	var pub2 keys.PublicKey
 	if err := pub2.UnmarshalText(ptxt); err != nil || !pub2.Equal(pub) || pub.String() != string(ptxt) {
 		t.Fatalf("public round trip: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestKeyText(t *testing.T) {
 			t.Errorf("UnmarshalText(%q) accepted", bad)
 		}
 	}
-	zero, _ := secure.PublicKey{}.MarshalText()
+	zero, _ := keys.PublicKey{}.MarshalText()
 	if err := k2.UnmarshalText(zero); err == nil {
 		t.Error("an all-zero private key accepted")
 	}
@@ -76,7 +76,7 @@ func TestFingerprint(t *testing.T) {
 	}
 	// Golden: the all-zero key.
 	const want = "BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2M"
-	if got := (secure.PublicKey{}).Fingerprint(); got != want {
+	if got := (keys.PublicKey{}).Fingerprint(); got != want {
 		t.Errorf("fingerprint of the zero key %s, want %s", got, want)
 	}
 }
@@ -84,7 +84,7 @@ func TestFingerprint(t *testing.T) {
 func TestParseFingerprint(t *testing.T) {
 	const zero = "BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2M"
 	for _, in := range []string{zero, "blake2s:gifv-5km6-mu54-fnmt-3nat-buik-j36t-uc2m", "BLAKE2s:GIFV5KM6MU54FNMT3NATBUIKJ36TUC2M"} {
-		if got, err := secure.ParseFingerprint(in); err != nil || got != zero {
+		if got, err := keys.ParseFingerprint(in); err != nil || got != zero {
 			t.Errorf("ParseFingerprint(%q) = %q, %v; want %q", in, got, err, zero)
 		}
 	}
@@ -98,9 +98,18 @@ func TestParseFingerprint(t *testing.T) {
 		"BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2!": `'!' is not one of its characters`,
 		"BLAKE2s:GIFV-5KM6-MU54-FNMT-3NAT-BUIK-J36T-UC2é": `'é' is not one of its characters`,
 	} {
-		_, err := secure.ParseFingerprint(in)
-		if !errors.Is(err, secure.ErrBadFingerprint) || !strings.Contains(err.Error(), why) {
+		_, err := keys.ParseFingerprint(in)
+		if !errors.Is(err, keys.ErrBadFingerprint) || !strings.Contains(err.Error(), why) {
 			t.Errorf("ParseFingerprint(%q): %v, want ErrBadFingerprint saying %q", in, err, why)
 		}
 	}
+}
+
+func mustKey(t testing.TB) keys.PrivateKey {
+	t.Helper()
+	k, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

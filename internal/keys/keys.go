@@ -1,4 +1,9 @@
-package secure
+// Package keys holds udpchat's typed keys: a user's X25519 identity secret
+// and public key, their text forms, and the fingerprints people compare to
+// check a key out of band. It knows no protocol: the Noise engine
+// (internal/secure), the key file (internal/identity) and the known peers
+// (internal/trust) all use it.
+package keys
 
 import (
 	"crypto/rand"
@@ -27,13 +32,13 @@ type PrivateKey [KeyLen]byte
 type PublicKey [KeyLen]byte
 
 // ErrBadKey is returned when a key does not decode or is unusable.
-var ErrBadKey = errors.New("secure: bad key")
+var ErrBadKey = errors.New("keys: bad key")
 
 // GenerateKey returns a new random private key.
 func GenerateKey() (PrivateKey, error) {
 	var k PrivateKey
 	if _, err := rand.Read(k[:]); err != nil {
-		return PrivateKey{}, fmt.Errorf("secure: generating a key: %w", err)
+		return PrivateKey{}, fmt.Errorf("keys: generating a key: %w", err)
 	}
 	// Clamp as RFC 7748 does, so the stored key is the scalar in use.
 	k[0] &= 248
