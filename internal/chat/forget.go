@@ -7,6 +7,8 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+
+	"github.com/udpchat/udpchat/internal/link"
 )
 
 // Forget drops peer from the conversation: it is no longer a recipient,
@@ -20,7 +22,7 @@ func (n *Node) Forget(peer netip.AddrPort) ([]Cancelled, error) {
 		return nil, err
 	}
 	p := n.peers[peer]
-	link := n.link
+	l := n.link
 	n.mu.Unlock()
 	var storeErr error
 	if n.Durable() {
@@ -39,7 +41,7 @@ func (n *Node) Forget(peer netip.AddrPort) ([]Cancelled, error) {
 	}
 	t := n.takeTurnLocked()
 	n.mu.Unlock()
-	if f, ok := link.(Forgetter); ok {
+	if f, ok := l.(link.Forgetter); ok {
 		// After the node's own: no Send to peer can follow it now.
 		if err := f.Forget(peer); err != nil {
 			storeErr = fmt.Errorf("forget %s: %w", peer, err)

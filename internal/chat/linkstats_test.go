@@ -34,7 +34,7 @@ func TestPeerStatsOverTheTransport(t *testing.T) {
 		}
 		s := stats[0]
 		if s.Addr != bob.LocalAddr() || s.MessagesOut < 3 || s.PacketsSent == 0 || s.BytesOut == 0 ||
-			s.RTT < 20*time.Millisecond || s.LossRate() != 0 {
+			s.PathRTT < 20*time.Millisecond || s.LossRate() != 0 {
 			t.Errorf("bob's stats %+v: want 3+ messages out, packets and bytes sent, RTT ≥ 20ms, no loss", s)
 		}
 		alice.Close(ctx)

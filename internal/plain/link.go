@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -23,31 +24,27 @@ import (
 // truncates what does not fit.
 const maxDatagram = 65535
 
-// Handler is what a Link calls: the subset of chat.Handler a link without
-// sessions or acknowledgements has anything to say to. *chat.Node satisfies
-// it, without this package importing chat.
-//
-// There is no PeerUp: with no sessions, every address that sends a datagram
-// would be a new peer, and a flood of forged sources a flood of peers. The
-// link keeps no table of addresses; what is a peer is the handler's choice.
-type Handler interface {
-	// Receive hands over one datagram; msg is only valid during the call.
-	// Plain mode has no acknowledgements, so an error changes nothing.
-	Receive(peer netip.AddrPort, msg []byte) error
-}
+// A Link reports what it receives to a link.Receiver: the part of
+// link.Handler a link without sessions or acknowledgements has anything to
+// say to. There is no PeerUp: with no sessions, every address that sends a
+// datagram would be a new peer, and a flood of forged sources a flood of
+// peers. The link keeps no table of addresses; what is a peer is the
+// handler's choice. Plain mode has no acknowledgements, so an error from
+// Receive changes nothing.
+var _ link.Link = (*Link)(nil)
 
 // Link carries plain datagrams on conn. It owns conn from New on and closes
 // it in Close.
 type Link struct {
 	conn    udp.Conn
-	h       Handler
+	h       link.Receiver
 	lastRef atomic.Uint64
 	done    chan struct{} // closed when the reader has returned
 }
 
 // New starts a Link reading conn and reporting to h, from a goroutine that
 // Close stops.
-func New(conn udp.Conn, h Handler) *Link {
+func New(conn udp.Conn, h link.Receiver) *Link {
 	l := &Link{conn: conn, h: h, done: make(chan struct{})}
 	go l.read()
 	return l

@@ -29,28 +29,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
-// Handler is what an Endpoint calls as things happen. Calls come from the
-// endpoint's run goroutine, one at a time, never while it holds a lock that
-// Send or Connect take. chat.Node implements it; see chat.Handler for what
-// each call means. The msg Receive gets is only valid during the call: its
-// memory is the endpoint's, and is reused.
+// Handler is what an Endpoint calls as things happen (link.Handler says
+// what each call means). Calls come from the endpoint's run goroutine, one
+// at a time, never while it holds a lock that Send or Connect take. The msg
+// Receive gets is only valid during the call: its memory is the endpoint's,
+// and is reused.
 //
 // A message counts as consumed, and the peer is told so, only when Receive
 // returns nil; on an error the endpoint keeps it and offers it again when
 // the peer resends, so nothing is lost if, say, the disk is full for a while.
-type Handler interface {
-	Receive(peer netip.AddrPort, msg []byte) error
-	Delivered(peer netip.AddrPort, ref uint64)
-	PeerUp(peer netip.AddrPort)
-	PeerClosed(peer netip.AddrPort)
-	PeerUnreachable(peer netip.AddrPort)
-	PeerReachable(peer netip.AddrPort)
-	PeerGone(peer netip.AddrPort)
-}
+type Handler = link.Handler
 
 // Config tunes an Endpoint; the zero value gives the defaults.
 type Config struct {

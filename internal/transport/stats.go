@@ -1,9 +1,9 @@
 package transport
 
 import (
-	"net/netip"
 	"sync/atomic"
-	"time"
+
+	"github.com/udpchat/udpchat/internal/link"
 )
 
 // DropReason names why a datagram or frame was thrown away.
@@ -69,29 +69,15 @@ func (c *counters) snapshot() Stats {
 	return s
 }
 
-// PeerStats describe one peer's session: the numbers that show the transport
-// at work.
-type PeerStats struct {
-	Addr        netip.AddrPort
-	Established bool // we know the peer's current incarnation
-	Reachable   bool
-	Closed      bool // the peer said goodbye
-	SmoothedRTT time.Duration
-	MinRTT      time.Duration
-	// PathRTT and PathMinRTT are the smoothed and least round trips less
-	// the time the peer held its ACKs: what a person asking "how far is
-	// the peer" means (see rttStats). Loss recovery uses the two above.
-	PathRTT     time.Duration
-	PathMinRTT  time.Duration
-	Window      int // congestion window, bytes
-	InFlight    int // bytes
-	Queued      int // messages not yet delivered
-	PacketsSent uint64
-	PacketsLost uint64
-	Retransmits uint64 // chunks sent again
-	MessagesIn  uint64
-	MessagesOut uint64 // delivered
-	BytesIn     uint64
-	BytesOut    uint64
-	Sessions    uint64 // how many incarnations of the peer we have seen
-}
+// PeerStats describe one peer's session (see link.PeerStats): the numbers
+// that show the transport at work. PathRTT and PathMinRTT leave out the time
+// the peer held its ACKs (see rttStats); loss recovery uses SmoothedRTT and
+// MinRTT.
+type PeerStats = link.PeerStats
+
+// An Endpoint is a link: the chat node runs on it.
+var (
+	_ link.Link      = (*Endpoint)(nil)
+	_ link.Forgetter = (*Endpoint)(nil)
+	_ link.Measurer  = (*Endpoint)(nil)
+)

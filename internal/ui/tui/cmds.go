@@ -239,7 +239,7 @@ func (m *model) refreshCmd() tea.Cmd {
 		defer cancel()
 		if stats, err := node.PeerStats(qctx); err == nil {
 			for _, s := range stats {
-				r.rtts[s.Addr] = s.RTT
+				r.rtts[s.Addr] = s.PathRTT
 			}
 		}
 		return r

@@ -404,7 +404,7 @@ func (m *model) gotStats(msg statsMsg) {
 		}
 		fmt.Fprintf(&b, "\n  %s", who)
 		fmt.Fprintf(&b, "\n    rtt %s (min %s) · lost %d of %s (%.1f%%) · %d retransmits",
-			duration(s.RTT), duration(s.MinRTT), s.PacketsLost, command.Count(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
+			duration(s.PathRTT), duration(s.PathMinRTT), s.PacketsLost, command.Count(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
 		fmt.Fprintf(&b, "\n    sent %s, %s · received %s, %s", command.Count(int(s.MessagesOut), "message"), byteSize(s.BytesOut),
 			command.Count(int(s.MessagesIn), "message"), byteSize(s.BytesIn))
 		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
