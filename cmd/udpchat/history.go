@@ -24,7 +24,6 @@ import (
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
-	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // historyOptions are history's flags.
@@ -173,20 +172,21 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	return exitOK
 }
 
-// printHistory prints ms on io.out, as JSON or as lines.
+// printHistory prints ms on io.out, as JSON or as lines, in the chat's
+// terms as the chat's UIs show them.
 func printHistory(io stdio, ms []store.Message, asJSON bool) int {
 	if asJSON {
 		enc := json.NewEncoder(io.out)
 		enc.SetEscapeHTML(false)
 		for _, m := range ms {
-			if err := enc.Encode(jsonHistory(m)); err != nil {
+			if err := enc.Encode(jsonHistory(chat.StoredMessage(m))); err != nil {
 				return fail(io, "history", err)
 			}
 		}
 		return exitOK
 	}
 	for _, m := range ms {
-		if _, err := fmt.Fprintln(io.out, historyLine(m)); err != nil {
+		if _, err := fmt.Fprintln(io.out, historyLine(chat.StoredMessage(m))); err != nil {
 			return fail(io, "history", err)
 		}
 	}
@@ -255,7 +255,7 @@ func (h *historyOptions) query(ctx context.Context, now time.Time, onTerminal bo
 // silently matches nothing.
 func historyPeer(ctx context.Context, p string) (string, error) {
 	if addr, err := netip.ParseAddrPort(p); err == nil {
-		return chat.PeerKey(udp.Unmap(addr)), nil
+		return chat.PeerKey(chat.Unmap(addr)), nil
 	}
 	if !strings.Contains(p, ":") {
 		if err := chat.ValidateName(p); err != nil {
@@ -295,7 +295,7 @@ func peersNamed(ctx context.Context, st *store.Store, dir, name string) ([]strin
 	}
 	for _, e := range entries {
 		if e.Name == name && e.Addr.IsValid() {
-			peers = append(peers, chat.PeerKey(udp.Unmap(e.Addr)))
+			peers = append(peers, chat.PeerKey(chat.Unmap(e.Addr)))
 		}
 	}
 	slices.Sort(peers)
@@ -345,10 +345,10 @@ const historyTime = "2006-01-02 15:04:05"
 // historyLine is m as one line of history. Everything from the peer or the
 // user (peer, name, text) is escaped as the chat does, so one message is
 // one line and cannot drive the terminal.
-func historyLine(m store.Message) string {
+func historyLine(m chat.HistoryMessage) string {
 	var b strings.Builder
 	b.WriteString(m.At.Local().Format(historyTime))
-	if m.Direction == store.Outgoing {
+	if m.Outgoing {
 		b.WriteString("  -> ")
 	} else {
 		b.WriteString("  <- ")
@@ -356,24 +356,21 @@ func historyLine(m store.Message) string {
 	b.WriteString(termsafe.Line(m.Peer))
 	b.WriteString("  ")
 	switch m.State {
-	case store.Pending, store.Cancelled:
-		fmt.Fprintf(&b, "[%v %s]  ", m.State, shortID(m.ID))
-	case store.Sent:
+	case chat.MessagePending, chat.MessageCancelled:
+		fmt.Fprintf(&b, "[%v %s]  ", m.State, command.ShortID(m.ID))
+	case chat.MessageSent:
 		b.WriteString("[plain]  ")
 	}
-	if wire.ChatKind(m.Kind) == wire.ChatDirect {
+	if m.Direct {
 		b.WriteString("[direct]  ")
 	}
-	if wire.ChatKind(m.Kind) == wire.ChatAction {
+	if m.Action {
 		fmt.Fprintf(&b, "* %s %s", termsafe.Line(m.Name), termsafe.Line(m.Text))
 	} else {
 		fmt.Fprintf(&b, "%s: %s", termsafe.Line(m.Name), termsafe.Line(m.Text))
 	}
 	return b.String()
 }
-
-// shortID is as much of an ID as a person needs to name it to --cancel.
-func shortID(id [16]byte) string { return hex.EncodeToString(id[:4]) }
 
 // historyJSON is one message as --json prints it.
 type historyJSON struct {
@@ -389,19 +386,19 @@ type historyJSON struct {
 	DeliveredAt string `json:"delivered_at,omitempty"`
 }
 
-func jsonHistory(m store.Message) historyJSON {
+func jsonHistory(m chat.HistoryMessage) historyJSON {
 	j := historyJSON{
 		Time:      m.At.Format(time.RFC3339Nano),
 		Direction: "in",
 		Peer:      m.Peer,
-		ID:        hex.EncodeToString(m.ID[:]),
+		ID:        m.ID.String(),
 		Name:      m.Name,
 		Text:      m.Text,
-		Action:    wire.ChatKind(m.Kind) == wire.ChatAction,
-		Direct:    wire.ChatKind(m.Kind) == wire.ChatDirect,
+		Action:    m.Action,
+		Direct:    m.Direct,
 		State:     m.State.String(),
 	}
-	if m.Direction == store.Outgoing {
+	if m.Outgoing {
 		j.Direction = "out"
 	}
 	if !m.DeliveredAt.IsZero() {

@@ -17,7 +17,7 @@ import (
 // that will never answer, or on a peer they no longer want to write to. If
 // the peer writes again it is a new contact, as if never seen.
 func (n *Node) Forget(peer netip.AddrPort) ([]Cancelled, error) {
-	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	peer = Unmap(peer)
 	if err := n.lockOpen(); err != nil {
 		return nil, err
 	}

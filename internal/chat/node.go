@@ -287,7 +287,7 @@ func (n *Node) connect(addr netip.AddrPort, keep bool) error {
 	if !addr.IsValid() || addr.Port() == 0 {
 		return fmt.Errorf("connect to %s: not a peer address", addr)
 	}
-	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	addr = Unmap(addr)
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -362,7 +362,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 		return nil, err
 	}
 	if to.IsValid() {
-		to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+		to = Unmap(to)
 		p := n.peers[to]
 		if p == nil {
 			n.mu.Unlock()

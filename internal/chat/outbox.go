@@ -42,16 +42,6 @@ type Store interface {
 // to go again at the next start: it keeps a store, on a reliable link.
 func (n *Node) Durable() bool { return n.store != nil && !n.plain }
 
-// History returns the stored messages q selects, oldest first (see
-// store.Query; q.Peers are PeerKeys): what a UI shows of a conversation
-// when it opens. Without a store it returns nothing.
-func (n *Node) History(ctx context.Context, q store.Query) ([]store.Message, error) {
-	if n.store == nil {
-		return nil, nil
-	}
-	return n.store.History(ctx, q)
-}
-
 var _ Store = (*store.Store)(nil)
 
 // MarkShown records that the UI has written out msgs (to stdout, say), so
@@ -89,26 +79,6 @@ func unshownEvents(ms []store.Message) []Event {
 		})
 	}
 	return evs
-}
-
-// PeerKey is the name the store knows peer by: its address today. Once
-// encryption lands it becomes the peer's key fingerprint, so that a peer
-// that comes back from another address is still the same peer (and its
-// retransmissions are still recognised); this function and peerAddr are
-// the only places that know.
-//
-// Until then a sender that restarts must come back on the same address for
-// its receivers to recognise what it sends again: udpchat does, as it
-// listens on a fixed port (--listen) by default.
-func PeerKey(addr netip.AddrPort) string { return addr.String() }
-
-// peerAddr is where to send what the store holds for the peer named key.
-func peerAddr(key string) (netip.AddrPort, error) {
-	addr, err := netip.ParseAddrPort(key)
-	if err != nil {
-		return addr, fmt.Errorf("outbox: peer %q is not an address", key)
-	}
-	return addr, nil
 }
 
 // storeCtx is the context of store calls: they are local and short, and

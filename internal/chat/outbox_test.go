@@ -380,7 +380,7 @@ func TestPlainRecordsOnly(t *testing.T) {
 
 func TestHistory(t *testing.T) {
 	n, _ := newFakeNode(t, Config{Name: "alice"})
-	if ms, err := n.History(context.Background(), store.Query{}); ms != nil || err != nil {
+	if ms, err := n.History(context.Background(), HistoryQuery{}); ms != nil || err != nil {
 		t.Errorf("History without a store: %v, %v", ms, err)
 	}
 	s := openTestStore(t, t.TempDir())
@@ -388,7 +388,7 @@ func TestHistory(t *testing.T) {
 	if _, err := n.Send("remember me"); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := n.History(context.Background(), store.Query{Peers: []string{PeerKey(carol)}})
+	ms, err := n.History(context.Background(), HistoryQuery{Peers: []netip.AddrPort{carol}})
 	if err != nil || len(ms) != 1 || ms[0].Text != "remember me" {
 		t.Errorf("History: %+v, %v", ms, err)
 	}

@@ -15,7 +15,7 @@ import (
 // for a command that can act on it anyway.
 func FindPeer(peers []chat.PeerInfo, who string) (chat.PeerInfo, error) {
 	if ap, err := netip.ParseAddrPort(who); err == nil {
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		ap = chat.Unmap(ap)
 		for _, p := range peers {
 			if p.Addr == ap {
 				return p, nil

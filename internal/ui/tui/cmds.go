@@ -12,7 +12,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/ui/command"
 )
 
@@ -62,7 +61,7 @@ type (
 	}
 	// historyMsg is the recent history, oldest first, as stored.
 	historyMsg struct {
-		msgs []store.Message
+		msgs []chat.HistoryMessage
 		err  error
 	}
 	// cancelMsg says what /cancel did: it gave up on p for the peers in
@@ -205,7 +204,7 @@ func (m *model) historyCmd() tea.Cmd {
 	return func() tea.Msg {
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 		defer cancel()
-		msgs, err := node.History(qctx, store.Query{Limit: historyRows})
+		msgs, err := node.History(qctx, chat.HistoryQuery{Limit: historyRows})
 		return historyMsg{msgs: msgs, err: err}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/store"
-	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // The earlier conversation: at start the model reads the recent history
@@ -75,16 +73,16 @@ func (m *model) gotHistory(msg historyMsg) {
 		if !r.At.Before(m.started) {
 			continue
 		}
-		id := chat.MessageID(r.ID)
-		action := wire.ChatKind(r.Kind) == wire.ChatAction
-		if r.Direction == store.Outgoing {
+		id := r.ID
+		action := r.Action
+		if r.Outgoing {
 			if m.byID[id] != nil {
 				continue
 			}
 			e := own[id]
 			if e == nil {
 				e = &entry{kind: entryOwn, past: true, at: r.At, name: r.Name, text: r.Text, action: action, id: id}
-				if wire.ChatKind(r.Kind) == wire.ChatDirect {
+				if r.Direct {
 					e.to = r.Peer // the outbox knows the address, not the name
 				}
 				own[id] = e
@@ -98,7 +96,7 @@ func (m *model) gotHistory(msg historyMsg) {
 			continue
 		}
 		e := &entry{kind: entryMessage, past: true, at: r.At, from: storedPeer(r.Peer), name: r.Name, text: r.Text, action: action,
-			to: toYou(wire.ChatKind(r.Kind) == wire.ChatDirect)}
+			to: toYou(r.Direct)}
 		keys[e] = k
 		past = append(past, e)
 	}
@@ -202,20 +200,17 @@ func messageEntry(ev chat.Message) *entry {
 // chat.PeerKey), which live events name it by; the zero address if key is
 // not one.
 func storedPeer(key string) netip.AddrPort {
-	addr, err := netip.ParseAddrPort(key)
-	if err != nil {
-		return netip.AddrPort{}
-	}
-	return netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	addr, _ := chat.PeerAddr(key)
+	return addr
 }
 
 // storedDelivery is the glyph state of a stored state of ours: a pending
 // message waits in the outbox (and goes again at start), as sent.
-func storedDelivery(s store.State) delivery {
+func storedDelivery(s chat.MessageState) delivery {
 	switch s {
-	case store.Delivered:
+	case chat.MessageDelivered:
 		return delivered
-	case store.Cancelled:
+	case chat.MessageCancelled:
 		return cancelled
 	}
 	return sent // Pending, and Sent (plain mode: nothing is acknowledged)
