@@ -280,7 +280,7 @@ func historyPeer(ctx context.Context, p string) (string, error) {
 // holds messages sent under it. Names are compared exactly, as the chat
 // compares them. It reads both beside a running chat: known_peers with a
 // plain file read (there may be none), the store read-only.
-func peersNamed(ctx context.Context, st *store.Store, dir, name string) ([]string, error) {
+func peersNamed(ctx context.Context, st *store.MessageDB, dir, name string) ([]string, error) {
 	peers, err := st.PeersNamed(ctx, name)
 	if err != nil {
 		return nil, err
@@ -409,7 +409,7 @@ func jsonHistory(m chat.HistoryMessage) historyJSON {
 
 // openOutbox opens the store to change the outbox, as udpchat does, locked:
 // while a chat runs on dir, that chat owns the outbox.
-func openOutbox(ctx context.Context, dir string) (*store.Store, error) {
+func openOutbox(ctx context.Context, dir string) (*store.MessageDB, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs // for the messages
 	}

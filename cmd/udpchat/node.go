@@ -49,7 +49,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 	if err != nil {
 		return nil, nil, err
 	}
-	var st *store.Store
+	var st *store.MessageDB
 	if !o.noStore {
 		// Before the socket: a data dir in use by another udpchat (which
 		// is likely on the same port, too) is the error to report.
@@ -105,7 +105,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 			return nil, nil, err
 		}
 		cfg.Security = enc.security()
-		cfg.Identities = enc
+		cfg.PeerCheck = enc
 	}
 	node, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
 		if o.plain {

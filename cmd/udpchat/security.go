@@ -19,7 +19,7 @@ import (
 // known peers, and the secure layer over the socket.
 type encryption struct {
 	key   keys.PrivateKey
-	known *trust.Store
+	known *trust.KnownPeers
 	conn  *secure.Conn
 	// node is set once the node exists; until then warnings have no one
 	// to go to (and none can come: nothing has been read yet).
@@ -119,7 +119,7 @@ func (e *encryption) peerRefused(peer netip.AddrPort, _ keys.PublicKey) {
 	}()
 }
 
-// Fingerprint implements chat.Identities.
+// Fingerprint implements chat.PeerCheck.
 func (e *encryption) Fingerprint(peer netip.AddrPort) string {
 	if k, ok := e.conn.PeerKey(peer); ok {
 		return k.Fingerprint()
@@ -135,7 +135,7 @@ func (e *encryption) Known(peer netip.AddrPort) bool {
 	return ok
 }
 
-// CheckName implements chat.Identities: a display name belongs to the
+// CheckName implements chat.PeerCheck: a display name belongs to the
 // first key that used it. A peer that passes joins the conversation, so
 // this is where its key is remembered (a handshake alone writes nothing).
 func (e *encryption) CheckName(peer netip.AddrPort, name string) error {

@@ -100,7 +100,7 @@ func benchNode(b *testing.B, name string, withStore bool, onEvent func(chat.Even
 		b.Fatal(err)
 	}
 	cfg := chat.Config{Name: name}
-	var st *store.Store
+	var st *store.MessageDB
 	if withStore {
 		if st, err = store.Open(context.Background(), b.TempDir()); err != nil {
 			b.Fatal(err)

@@ -54,7 +54,7 @@ type Delivered struct {
 type Joined struct {
 	Peer netip.AddrPort
 	Name string
-	// Fingerprint is the peer's verified key fingerprint (see Identities),
+	// Fingerprint is the peer's verified key fingerprint (see PeerCheck),
 	// "" on a link without keys.
 	Fingerprint string
 }

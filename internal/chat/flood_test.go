@@ -33,7 +33,7 @@ func floodSize() (contacts, table int) {
 	return 120, 100
 }
 
-// outboxOnly is a chat.Store that keeps only who got outbox rows (and how
+// outboxOnly is a chat.MessageStore that keeps only who got outbox rows (and how
 // many history rows were written), in memory: enough to see what a flood
 // would leave for the next start, without a database in the bubble.
 type outboxOnly struct {
@@ -98,7 +98,7 @@ func (c *cutConn) WriteTo(b []byte, to netip.AddrPort) (int, error) {
 // secureNode is a chat node on the whole stack: transport over the secure
 // layer over mn. Its events go to onEvent, on a goroutine that ends when
 // the node closes (wait for done).
-func secureNode(t *testing.T, mn *udp.MemNetwork, addr, name string, table int, st chat.Store, onEvent func(chat.Event)) (n *chat.Node, sec *secure.Conn, done <-chan struct{}) {
+func secureNode(t *testing.T, mn *udp.MemNetwork, addr, name string, table int, st chat.MessageStore, onEvent func(chat.Event)) (n *chat.Node, sec *secure.Conn, done <-chan struct{}) {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {

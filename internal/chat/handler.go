@@ -106,11 +106,11 @@ func isMessage(kind wire.ChatKind) bool {
 
 // joinFingerprint is the fingerprint for a Joined about peer: its key's,
 // if it has not joined this session yet (else no Joined follows, and it is
-// not looked up). It takes n.mu only briefly and calls Identities without
+// not looked up). It takes n.mu only briefly and calls PeerCheck without
 // it: see Peers about lock order. The link's calls to the Handler come one
 // at a time, so peer cannot join between this and Receive's update.
 func (n *Node) joinFingerprint(peer netip.AddrPort) string {
-	if n.ids == nil {
+	if n.peerCheck == nil {
 		return ""
 	}
 	n.mu.Lock()
@@ -120,7 +120,7 @@ func (n *Node) joinFingerprint(peer netip.AddrPort) string {
 	if joined {
 		return ""
 	}
-	return n.ids.Fingerprint(peer)
+	return n.peerCheck.Fingerprint(peer)
 }
 
 // IsBye reports whether text, a whole line or message, is the word that

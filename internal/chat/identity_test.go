@@ -48,7 +48,7 @@ func (f *fakeIdentities) allow(name string) {
 // user accepts the key, the next resend goes through.
 func TestImpostorIsRefusedUntilAccepted(t *testing.T) {
 	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
-	n, _ := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	n, _ := newFakeNode(t, Config{Name: "alice", PeerCheck: ids})
 	n.PeerUp(bob)
 	msg := chatPayload(t, wire.ChatText, "bob", "send me the keys")
 	for range 3 {
@@ -72,7 +72,7 @@ func TestImpostorIsRefusedUntilAccepted(t *testing.T) {
 // never joined. A peer that did join is still seen to go.
 func TestRefusedPeerComesAndGoesUnannounced(t *testing.T) {
 	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
-	n, _ := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	n, _ := newFakeNode(t, Config{Name: "alice", PeerCheck: ids})
 	impostor := netip.MustParseAddrPort("127.0.0.1:47813")
 	n.PeerUp(impostor)
 	if err := n.Receive(impostor, chatPayload(t, wire.ChatHello, "bob", "")); !errors.Is(err, errImpostor) {
@@ -90,7 +90,7 @@ func TestRefusedPeerComesAndGoesUnannounced(t *testing.T) {
 }
 
 func TestPeersCarryFingerprints(t *testing.T) {
-	n, _ := newFakeNode(t, Config{Name: "alice", Identities: &fakeIdentities{}})
+	n, _ := newFakeNode(t, Config{Name: "alice", PeerCheck: &fakeIdentities{}})
 	n.PeerUp(bob)
 	n.Receive(bob, chatPayload(t, wire.ChatHello, "bob", ""))
 	ps := n.Peers()
@@ -123,7 +123,7 @@ func (f *lockCheckingIdentities) Fingerprint(peer netip.AddrPort) string {
 // and only when a Joined may follow.
 func TestJoinedCarriesTheFingerprint(t *testing.T) {
 	ids := &lockCheckingIdentities{t: t}
-	n, _ := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	n, _ := newFakeNode(t, Config{Name: "alice", PeerCheck: ids})
 	ids.n = n
 	n.PeerUp(bob)
 	n.Receive(bob, chatPayload(t, wire.ChatHello, "bob", ""))
@@ -153,7 +153,7 @@ func TestJoinedCarriesTheFingerprint(t *testing.T) {
 // impostor). A stranger who says hello joins, is announced, and gets it.
 func TestSendsGoOnlyToPeersTheUserSaw(t *testing.T) {
 	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
-	n, link := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	n, link := newFakeNode(t, Config{Name: "alice", PeerCheck: ids})
 	prober := netip.MustParseAddrPort("127.0.0.1:47812")
 	impostor := netip.MustParseAddrPort("127.0.0.1:47813")
 	n.PeerUp(prober)
@@ -205,7 +205,7 @@ func sentTexts(t *testing.T, sends []fakeSend) []string {
 // not at all if cancelled meanwhile.
 func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
 	ids := &fakeIdentities{refused: map[string]bool{"bob": true}}
-	n, link := newFakeNode(t, Config{Name: "alice", Identities: ids})
+	n, link := newFakeNode(t, Config{Name: "alice", PeerCheck: ids})
 	if err := n.Connect(bob); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
 // peer ends up knowing the new name, not the one they were sent under.
 func TestRenameWaitsBehindHeldMessages(t *testing.T) {
 	carol := netip.MustParseAddrPort("127.0.0.1:9003")
-	n, link := newFakeNode(t, Config{Name: "bob", Identities: &fakeIdentities{}})
+	n, link := newFakeNode(t, Config{Name: "bob", PeerCheck: &fakeIdentities{}})
 	if err := n.Connect(carol); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestRenameWaitsBehindHeldMessages(t *testing.T) {
 
 // What waits for peers to join is bounded, as the link's queue is.
 func TestHeldMessagesAreBounded(t *testing.T) {
-	n, _ := newFakeNode(t, Config{Name: "alice", Identities: &fakeIdentities{}})
+	n, _ := newFakeNode(t, Config{Name: "alice", PeerCheck: &fakeIdentities{}})
 	if err := n.Connect(bob); err != nil {
 		t.Fatal(err)
 	}

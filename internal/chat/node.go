@@ -32,14 +32,14 @@ type Config struct {
 	PlainMax int
 	// Security is how the link protects messages, for the UI to show.
 	Security Security
-	// Store, if not nil, keeps the history and the outbox: see Store for
-	// what is written when. On a reliable link New sends again what it
+	// Store, if not nil, keeps the history and the outbox: see
+	// MessageStore for what is written when. On a reliable link New sends again what it
 	// has pending. In plain mode it only records what was said, as
 	// nothing is acknowledged there.
-	Store Store
-	// Identities, if not nil, names the key behind each peer and guards
-	// display names against impostors: see Identities.
-	Identities Identities
+	Store MessageStore
+	// PeerCheck, if not nil, names the key behind each peer and guards
+	// display names against impostors: see PeerCheck.
+	PeerCheck PeerCheck
 	// SendOnly says this node only sends (udpchat send): its features say
 	// so, and peers never make it a recipient of what they type, since it
 	// will have gone by then (docs/PROTOCOL.md, the chat payload).
@@ -89,13 +89,13 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 	stats     counters
-	store     Store // nil: nothing is stored
+	store     MessageStore // nil: nothing is stored
 	// storeFailing says the last message Receive tried to store could not
 	// be, and the user has been told; it is reset by the next success,
 	// which is announced too (StoreRecovered), so that a store that keeps
 	// failing is reported once, not once a retry.
 	storeFailing atomic.Bool
-	ids          Identities
+	peerCheck    PeerCheck
 	saveName     func(string) error // Config.SaveName
 	warned       warnings
 
@@ -170,7 +170,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		sendOnly:  cfg.SendOnly,
 		plainMax:  cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
 		security:  cfg.Security,
-		ids:       cfg.Identities,
+		peerCheck: cfg.PeerCheck,
 		saveName:  cfg.SaveName,
 		log:       log,
 		events:    make(chan Event, eventBuffer),
@@ -460,7 +460,7 @@ func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at ti
 // that address), gets outbox rows: the outbox is for people, not for every address that contacted
 // us, nor for a mistyped one, which would make every later run wait on it.
 // For the others a message is held in memory while this node runs, and
-// recorded in the history as sent. n.mu must be held; Identities.Known
+// recorded in the history as sent. n.mu must be held; PeerCheck.Known
 // takes no lock of the link's (see Peers about lock order).
 func (n *Node) keepsLocked(peers []*peer) map[netip.AddrPort]bool {
 	kept := make(map[netip.AddrPort]bool, len(peers))
@@ -474,9 +474,9 @@ func (n *Node) keepsLocked(peers []*peer) map[netip.AddrPort]bool {
 }
 
 // knownBefore reports whether a key answered at peer in an earlier run,
-// if Identities can tell.
+// if PeerCheck can tell.
 func (n *Node) knownBefore(peer netip.AddrPort) bool {
-	k, ok := n.ids.(interface{ Known(netip.AddrPort) bool })
+	k, ok := n.peerCheck.(interface{ Known(netip.AddrPort) bool })
 	return ok && k.Known(peer)
 }
 
@@ -498,13 +498,13 @@ func (n *Node) encodeLocked(kind wire.ChatKind, id MessageID, text string) ([]by
 //
 // On a link with identities a peer gets our messages only once it has
 // joined this session: once its hello (or any message) passed
-// Identities.CheckName. Before that its key is only known to have passed
+// PeerCheck.CheckName. Before that its key is only known to have passed
 // the handshake's check, which cannot see the name it will claim; an
 // impostor at a new address under a known peer's name would otherwise get
 // — and acknowledge — what we sent before its hello was refused. A held
 // message waits, pending, as it would for an unreachable peer.
 func (n *Node) sendLocked(p *peer, payload []byte, s Sent) error {
-	if n.ids != nil && !p.joined {
+	if n.peerCheck != nil && !p.joined {
 		return n.holdLocked(p, payload, s)
 	}
 	ref, err := n.link.Send(p.addr, payload)
@@ -722,9 +722,9 @@ func (n *Node) Peers() []PeerInfo {
 	n.mu.Unlock()
 	// Not under mu: the link below has locks of its own, taken on paths
 	// that end in the node.
-	if n.ids != nil {
+	if n.peerCheck != nil {
 		for i := range infos {
-			infos[i].Fingerprint = n.ids.Fingerprint(infos[i].Addr)
+			infos[i].Fingerprint = n.peerCheck.Fingerprint(infos[i].Addr)
 		}
 	}
 	return infos

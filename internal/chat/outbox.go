@@ -10,8 +10,8 @@ import (
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
-// Store is the database the node keeps history and its outbox in;
-// *store.Store implements it. Config.Store is nil in plain tests and in
+// MessageStore is where the node keeps its messages: the history and the
+// outbox; *store.MessageDB implements it. Config.Store is nil in plain tests and in
 // `udpchat send`, and then nothing is stored.
 //
 // Every method is committed to disk when it returns: the node writes an
@@ -19,7 +19,7 @@ import (
 // outbox rule), marks it delivered when the peer acknowledges it, and
 // stores an incoming message with AddIncoming before it lets the link
 // acknowledge it, so that "delivered" means "on the other disk".
-type Store interface {
+type MessageStore interface {
 	AddOutgoing(ctx context.Context, m store.Message) error
 	// AddSent records an outgoing message the outbox does not keep (plain
 	// mode, where nothing is acknowledged; a peer that is not kept, see
@@ -42,7 +42,7 @@ type Store interface {
 // to go again at the next start: it keeps a store, on a reliable link.
 func (n *Node) Durable() bool { return n.store != nil && !n.plain }
 
-var _ Store = (*store.Store)(nil)
+var _ MessageStore = (*store.MessageDB)(nil)
 
 // MarkShown records that the UI has written out msgs (to stdout, say), so
 // that the next start does not show them again. Storing a message and

@@ -15,7 +15,7 @@ import (
 
 // testStore is a real store, with failures a test can switch on.
 type testStore struct {
-	*store.Store
+	*store.MessageDB
 	mu   sync.Mutex
 	fail error // returned by every write while set
 }
@@ -27,7 +27,7 @@ func openTestStore(t *testing.T, dir string) *testStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &testStore{Store: s}
+	return &testStore{MessageDB: s}
 }
 
 func (s *testStore) setFail(err error) {
@@ -46,21 +46,21 @@ func (s *testStore) AddOutgoing(ctx context.Context, m store.Message) error {
 	if err := s.failing(); err != nil {
 		return err
 	}
-	return s.Store.AddOutgoing(ctx, m)
+	return s.MessageDB.AddOutgoing(ctx, m)
 }
 
 func (s *testStore) AddIncoming(ctx context.Context, m store.Message) (bool, error) {
 	if err := s.failing(); err != nil {
 		return false, err
 	}
-	return s.Store.AddIncoming(ctx, m)
+	return s.MessageDB.AddIncoming(ctx, m)
 }
 
 func (s *testStore) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
 	if err := s.failing(); err != nil {
 		return err
 	}
-	return s.Store.MarkDelivered(ctx, peer, id)
+	return s.MessageDB.MarkDelivered(ctx, peer, id)
 }
 
 // stateOf is the stored state of our message id to peer.
@@ -199,7 +199,7 @@ func TestNewRequeuesThePending(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		s.Store.Close()
+		s.MessageDB.Close()
 	}()
 	s := openTestStore(t, dir)
 	n, link := newFakeNode(t, Config{Name: "alice-renamed", Store: s})

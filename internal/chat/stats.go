@@ -19,7 +19,7 @@ type Stats struct {
 	// StoreErrors counts failed writes of received messages to the store.
 	StoreErrors uint64
 	// Refused counts messages not accepted because the sender's key may not
-	// use the name it gave (see Identities); each is offered again.
+	// use the name it gave (see PeerCheck); each is offered again.
 	Refused uint64
 	// Empty counts plain datagrams dropped because they held nothing (or
 	// only a line end): no message to show.

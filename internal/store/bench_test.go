@@ -16,7 +16,7 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 2s ./internal/store/
 
-func benchOpen(b *testing.B, dir, sync string) *Store {
+func benchOpen(b *testing.B, dir, sync string) *MessageDB {
 	b.Helper()
 	s, err := open(context.Background(), dir, options{sync: sync})
 	if err != nil {
@@ -68,7 +68,7 @@ func (c *chatText) next() string {
 
 // fill stores n messages, half sent and delivered, half received, with
 // two peers, a second apart, in transactions of 1,000.
-func fill(b *testing.B, s *Store, n int) {
+func fill(b *testing.B, s *MessageDB, n int) {
 	b.Helper()
 	ctx := context.Background()
 	text := newChatText()
@@ -110,7 +110,7 @@ func reportRate(b *testing.B, n int) {
 // outbox write before the first datagram and the update when it is
 // acknowledged, two commits.
 func BenchmarkAddOutgoingDelivered(b *testing.B) {
-	benchPerMessage(b, func(b *testing.B, ctx context.Context, s *Store, m Message) {
+	benchPerMessage(b, func(b *testing.B, ctx context.Context, s *MessageDB, m Message) {
 		if err := s.AddOutgoing(ctx, m); err != nil {
 			b.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func BenchmarkAddOutgoingDelivered(b *testing.B) {
 // BenchmarkAddIncoming is the receiver's cost per message, paid before it
 // acknowledges: one commit.
 func BenchmarkAddIncoming(b *testing.B) {
-	benchPerMessage(b, func(b *testing.B, ctx context.Context, s *Store, m Message) {
+	benchPerMessage(b, func(b *testing.B, ctx context.Context, s *MessageDB, m Message) {
 		if isNew, err := s.AddIncoming(ctx, m); err != nil || !isNew {
 			b.Fatal(isNew, err)
 		}
@@ -133,7 +133,7 @@ func BenchmarkAddIncoming(b *testing.B) {
 // benchPerMessage times op on one message after another, each with an ID of
 // its own, in a fresh store under each synchronous setting, and reports
 // messages a second.
-func benchPerMessage(b *testing.B, op func(b *testing.B, ctx context.Context, s *Store, m Message)) {
+func benchPerMessage(b *testing.B, op func(b *testing.B, ctx context.Context, s *MessageDB, m Message)) {
 	for _, sync := range []string{syncNormal, syncFull} {
 		b.Run("sync="+sync, func(b *testing.B) {
 			ctx := context.Background()
@@ -217,7 +217,7 @@ func BenchmarkDiskSize100k(b *testing.B) {
 
 // tableSizes is the bytes each part of the schema takes (messages itself,
 // the search index), if the driver has the dbstat table.
-func tableSizes(b *testing.B, s *Store) map[string]int64 {
+func tableSizes(b *testing.B, s *MessageDB) map[string]int64 {
 	rows, err := s.db.Query(`SELECT CASE WHEN name LIKE 'messages_fts%' THEN 'fts' WHEN name = 'messages' THEN 'table' ELSE 'indexes' END,
 		sum(pgsize) FROM dbstat GROUP BY 1`)
 	if err != nil {

@@ -116,7 +116,7 @@ const (
 // leaves, so it is committed when AddOutgoing returns: a crash after that
 // leaves it Pending, and the next start sends it again. Reusing an ID for
 // the same peer is ErrDuplicate.
-func (s *Store) AddOutgoing(ctx context.Context, m Message) error {
+func (s *MessageDB) AddOutgoing(ctx context.Context, m Message) error {
 	if m.Peer == "" {
 		return errors.New("store: AddOutgoing: message has no peer")
 	}
@@ -135,7 +135,7 @@ func (s *Store) AddOutgoing(ctx context.Context, m Message) error {
 // never lists it and no later start sends it again. Its Direction, State
 // and DeliveredAt are ignored; a zero At is taken as now. Reusing an ID for
 // the same peer is ErrDuplicate.
-func (s *Store) AddSent(ctx context.Context, m Message) error {
+func (s *MessageDB) AddSent(ctx context.Context, m Message) error {
 	if m.Peer == "" {
 		return errors.New("store: AddSent: message has no peer")
 	}
@@ -154,7 +154,7 @@ func (s *Store) AddSent(ctx context.Context, m Message) error {
 // kept. A Cancelled message becomes Delivered too, since the peer has it
 // after all (the cancel lost a race with the acknowledgement), and so does
 // a Sent one. An unknown message is ErrNotFound.
-func (s *Store) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
+func (s *MessageDB) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE messages SET state = 1, delivered_at = ?
 		 WHERE peer = ? AND direction = 0 AND id = ? AND state IN (0, 2, 4)`,
@@ -177,7 +177,7 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, id [16]byte) err
 // Cancel gives up on our Pending message id to peer: it stays in the
 // history, marked Cancelled, and Pending no longer lists it. A message that
 // is not Pending is ErrNotPending, an unknown one ErrNotFound.
-func (s *Store) Cancel(ctx context.Context, peer string, id [16]byte) error {
+func (s *MessageDB) Cancel(ctx context.Context, peer string, id [16]byte) error {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE messages SET state = 2 WHERE peer = ? AND direction = 0 AND id = ? AND state = 0`,
 		peer, id[:])
@@ -197,7 +197,7 @@ func (s *Store) Cancel(ctx context.Context, peer string, id [16]byte) error {
 // CancelPeer cancels every Pending message to peer, as Cancel does one,
 // and returns how many it cancelled: how a user drops a peer that will
 // never answer (udpchat history --cancel-peer, /forget).
-func (s *Store) CancelPeer(ctx context.Context, peer string) (int, error) {
+func (s *MessageDB) CancelPeer(ctx context.Context, peer string) (int, error) {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE messages SET state = 2 WHERE peer = ? AND direction = 0 AND state = 0`, peer)
 	if err != nil {
@@ -211,7 +211,7 @@ func (s *Store) CancelPeer(ctx context.Context, peer string) (int, error) {
 }
 
 // state is the state of our message id to peer, or ErrNotFound.
-func (s *Store) state(ctx context.Context, peer string, id [16]byte) (State, error) {
+func (s *MessageDB) state(ctx context.Context, peer string, id [16]byte) (State, error) {
 	var st State
 	err := s.db.QueryRowContext(ctx,
 		`SELECT state FROM messages WHERE peer = ? AND direction = 0 AND id = ?`, peer, id[:]).Scan(&st)
@@ -227,7 +227,7 @@ func (s *Store) state(ctx context.Context, peer string, id [16]byte) (State, err
 // Pending returns every Pending outgoing message, oldest first: in the
 // order AddOutgoing stored them, so each peer's messages keep their order
 // when they are sent again.
-func (s *Store) Pending(ctx context.Context) ([]Message, error) {
+func (s *MessageDB) Pending(ctx context.Context) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT `+columns+` FROM messages WHERE state = 0 ORDER BY seq`)
 	if err != nil {
@@ -247,7 +247,7 @@ func (s *Store) Pending(ctx context.Context) ([]Message, error) {
 //
 // It is committed when AddIncoming returns, so the receiver may acknowledge
 // m then: what the sender sees as delivered is on our disk.
-func (s *Store) AddIncoming(ctx context.Context, m Message) (isNew bool, err error) {
+func (s *MessageDB) AddIncoming(ctx context.Context, m Message) (isNew bool, err error) {
 	if m.Peer == "" {
 		return false, errors.New("store: AddIncoming: message has no peer")
 	}
@@ -269,7 +269,7 @@ type Key struct {
 // (see MarkShown), oldest first: those a UI stored and did not get to
 // write out before it died, to show at the next start. Each peer's come
 // in the order they were sent.
-func (s *Store) Unshown(ctx context.Context) ([]Message, error) {
+func (s *MessageDB) Unshown(ctx context.Context) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT `+columns+` FROM messages WHERE direction = 1 AND shown = 0 ORDER BY seq`)
 	if err != nil {
@@ -287,7 +287,7 @@ func (s *Store) Unshown(ctx context.Context) ([]Message, error) {
 // leaves them unshown, and they are shown again at the next start: shown
 // at least once is the promise, and a consumer that must not see one twice
 // tells them apart by ID.
-func (s *Store) MarkShown(ctx context.Context, keys []Key) error {
+func (s *MessageDB) MarkShown(ctx context.Context, keys []Key) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -331,7 +331,7 @@ type Query struct {
 }
 
 // History returns the newest q.Limit messages that match q, oldest first.
-func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
+func (s *MessageDB) History(ctx context.Context, q Query) ([]Message, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -359,7 +359,7 @@ func (s *Store) History(ctx context.Context, q Query) ([]Message, error) {
 
 // Count returns how many messages match q, whatever its Limit: so that a
 // listing cut at the limit can say how much it left out.
-func (s *Store) Count(ctx context.Context, q Query) (int, error) {
+func (s *MessageDB) Count(ctx context.Context, q Query) (int, error) {
 	sel := q.selection()
 	var n int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*)"+sel.from(), sel.args...).Scan(&n); err != nil {
@@ -429,7 +429,7 @@ func (sel selection) from() string {
 // the matches the join loses turns that into the error it is, rather than
 // a short list of results. It looks at every match, not only the shown
 // ones: a damaged file is worth saying so whatever the limit.
-func (s *Store) checkIndexed(ctx context.Context, match string) error {
+func (s *MessageDB) checkIndexed(ctx context.Context, match string) error {
 	var lost int
 	err := s.db.QueryRowContext(ctx,
 		`SELECT count(*) FROM messages_fts f LEFT JOIN messages m ON m.seq = f.rowid
@@ -448,7 +448,7 @@ func (s *Store) checkIndexed(ctx context.Context, match string) error {
 // its address in the history. Names are matched exactly, case and all, as
 // the chat compares them. The messages table has no index on name, so it
 // reads every incoming row; that is for a command, not the chat's path.
-func (s *Store) PeersNamed(ctx context.Context, name string) ([]string, error) {
+func (s *MessageDB) PeersNamed(ctx context.Context, name string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT DISTINCT peer FROM messages WHERE direction = 1 AND name = ? ORDER BY peer`, name)
 	if err != nil {
@@ -500,7 +500,7 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 }
 
 // unixNano is how times are stored: Unix nanoseconds, now for zero.
-func (s *Store) unixNano(t time.Time) int64 {
+func (s *MessageDB) unixNano(t time.Time) int64 {
 	if t.IsZero() {
 		t = s.now()
 	}

@@ -75,7 +75,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // binary is refused with ErrNewerSchema rather than used: its rows may
 // mean things this binary does not know, and writing to it could break
 // the newer udpchat that made it.
-func (s *Store) migrate(ctx context.Context, to int) error {
+func (s *MessageDB) migrate(ctx context.Context, to int) error {
 	if to == 0 {
 		to = schemaVersion
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // openRO opens dir read-only, closed when the test ends.
-func openRO(t *testing.T, dir string) *Store {
+func openRO(t *testing.T, dir string) *MessageDB {
 	t.Helper()
 	s, err := OpenReadOnly(context.Background(), dir)
 	if err != nil {
@@ -22,7 +22,7 @@ func openRO(t *testing.T, dir string) *Store {
 	return s
 }
 
-// TestReadOnlyBesideTheWriter reads while another Store holds the data dir
+// TestReadOnlyBesideTheWriter reads while another MessageDB holds the data dir
 // and keeps writing: each query sees what was committed before it, and the
 // reader can write nothing.
 func TestReadOnlyBesideTheWriter(t *testing.T) {

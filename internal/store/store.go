@@ -61,7 +61,7 @@ const (
 )
 
 var (
-	// ErrLocked is returned by Open when another process (or another Store in
+	// ErrLocked is returned by Open when another process (or another MessageDB in
 	// this one) has the data dir open.
 	ErrLocked = errors.New("store: data dir is in use by another udpchat")
 	// ErrBusy is returned when another program (the sqlite3 shell, say)
@@ -105,8 +105,9 @@ func (e *userError) Unwrap() []error {
 	return []error{e.kind, e.cause}
 }
 
-// Store is udpchat's database. Its methods may be called from any goroutine.
-type Store struct {
+// MessageDB is udpchat's database of messages: the history and the outbox.
+// Its methods may be called from any goroutine.
+type MessageDB struct {
 	// db has a single connection: SQLite allows one writer at a time
 	// anyway, and with one connection our own statements never meet
 	// SQLITE_BUSY and never wait on each other's locks; they queue in
@@ -152,11 +153,11 @@ type options struct {
 //
 // Errors a user can act on name the file and match ErrLocked, ErrBusy,
 // ErrCorrupt, ErrNewerSchema or fs.ErrPermission.
-func Open(ctx context.Context, dir string) (*Store, error) {
+func Open(ctx context.Context, dir string) (*MessageDB, error) {
 	return open(ctx, dir, options{})
 }
 
-func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
+func open(ctx context.Context, dir string, o options) (_ *MessageDB, err error) {
 	if dir == "" {
 		return nil, errors.New("store: no data dir given")
 	}
@@ -172,7 +173,7 @@ func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, path: filepath.Join(dir, DBName), lock: lock, now: time.Now}
+	s := &MessageDB{dir: dir, path: filepath.Join(dir, DBName), lock: lock, now: time.Now}
 	defer func() {
 		if err != nil {
 			if s.db != nil {
@@ -216,7 +217,7 @@ func open(ctx context.Context, dir string, o options) (_ *Store, err error) {
 // A database of another schema version than this binary's is refused
 // (ErrNewerSchema, ErrOlderSchema) rather than misread; a data dir without
 // one is ErrNoHistory. Errors a user can act on name the file.
-func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
+func OpenReadOnly(ctx context.Context, dir string) (_ *MessageDB, err error) {
 	if dir == "" {
 		return nil, errors.New("store: no data dir given")
 	}
@@ -224,7 +225,7 @@ func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: data dir %s: %w", dir, err)
 	}
-	s := &Store{dir: abs, path: filepath.Join(abs, DBName), now: time.Now}
+	s := &MessageDB{dir: abs, path: filepath.Join(abs, DBName), now: time.Now}
 	if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) {
 		return nil, &userError{
 			msg:  fmt.Sprintf("no history in %s yet: %s does not exist (udpchat makes it when it first chats with this --data-dir)", abs, DBName),
@@ -251,7 +252,7 @@ func OpenReadOnly(ctx context.Context, dir string) (_ *Store, err error) {
 
 // checkSchema refuses, for OpenReadOnly, a database that is not exactly
 // this binary's schema.
-func (s *Store) checkSchema(ctx context.Context) error {
+func (s *MessageDB) checkSchema(ctx context.Context) error {
 	var appID, version, tables int
 	err := s.db.QueryRowContext(ctx,
 		"SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)").
@@ -298,7 +299,7 @@ func readOnlyDSN(path string) string {
 // is, and opens it. One, because SQLite writes one at a time and the store
 // orders its own work; kept open, because reopening it would re-run the
 // DSN's pragmas, and closing the last one checkpoints the WAL.
-func (s *Store) connect(ctx context.Context) error {
+func (s *MessageDB) connect(ctx context.Context) error {
 	s.db.SetMaxOpenConns(1)
 	s.db.SetMaxIdleConns(1)
 	s.db.SetConnMaxIdleTime(0)
@@ -336,17 +337,17 @@ func fileURI(path string, q url.Values) string {
 }
 
 // Path is the database file, for messages to the user.
-func (s *Store) Path() string { return s.path }
+func (s *MessageDB) Path() string { return s.path }
 
 // Notices are what Open did about the modes of the database files, one
 // sentence each, for the log: an older udpchat left them readable by other
 // users, and Open took that away, or could not (a file of another user's):
 // neither stops the store from working, so they are not errors.
-func (s *Store) Notices() []string { return s.notices }
+func (s *MessageDB) Notices() []string { return s.notices }
 
 // Close closes the database and then releases the data dir's lock. It is
 // safe to call more than once; later calls return what the first did.
-func (s *Store) Close() error {
+func (s *MessageDB) Close() error {
 	s.closeOnce.Do(func() {
 		// Closing the last connection checkpoints the WAL into
 		// udpchat.db; the lock is held until that is done.
@@ -364,7 +365,7 @@ func (s *Store) Close() error {
 
 // tx runs fn in a transaction, committing if it returns nil and rolling
 // back otherwise.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *MessageDB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -378,7 +379,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // wrap maps the driver's errors to the ones a user can act on, naming the
 // file, and adds op to the others.
-func (s *Store) wrap(op string, err error) error {
+func (s *MessageDB) wrap(op string, err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {

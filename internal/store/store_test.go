@@ -31,7 +31,7 @@ func testMessage(peer string, id [16]byte, text string) Message {
 
 // openT opens a store on dir, closed when the test ends, with a clock
 // that says t0+1h.
-func openT(t testing.TB, dir string) *Store {
+func openT(t testing.TB, dir string) *MessageDB {
 	t.Helper()
 	s, err := Open(context.Background(), dir)
 	if err != nil {
@@ -926,7 +926,7 @@ func TestUnshown(t *testing.T) {
 	if err := s.AddOutgoing(ctx, testMessage("a:1", testID(9), "ours")); err != nil {
 		t.Fatal(err)
 	}
-	unshown := func(s *Store, want ...string) {
+	unshown := func(s *MessageDB, want ...string) {
 		t.Helper()
 		ms, err := s.Unshown(ctx)
 		if got := texts(ms); err != nil || !slices.Equal(got, want) {

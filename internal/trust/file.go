@@ -103,7 +103,7 @@ func (t *table) upToDate(addr netip.AddrPort, key keys.PublicKey, fp, name strin
 
 // refreshLocked reads the file again if it is not the one last read (its
 // inode, size or modification time changed). s.mu must be held.
-func (s *Store) refreshLocked() {
+func (s *KnownPeers) refreshLocked() {
 	fi, err := os.Stat(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		fi, err = nil, nil

@@ -110,8 +110,8 @@ func (e *Entry) dropName(name string) {
 	e.Aliases = slices.DeleteFunc(slices.Clone(e.Aliases), func(a string) bool { return a == name })
 }
 
-// Store is the known-peers file, and what was last read of it.
-type Store struct {
+// KnownPeers is the known-peers file, and what was last read of it.
+type KnownPeers struct {
 	path     string
 	lockPath string
 	// writeMu lets one writer of this process at a time take the file
@@ -137,8 +137,8 @@ type Store struct {
 
 // Open returns the store for dir, checking that the file, if it exists,
 // can be read.
-func Open(dir string) (*Store, error) {
-	s := &Store{path: filepath.Join(dir, FileName), lockPath: filepath.Join(dir, lockName)}
+func Open(dir string) (*KnownPeers, error) {
+	s := &KnownPeers{path: filepath.Join(dir, FileName), lockPath: filepath.Join(dir, lockName)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
@@ -149,7 +149,7 @@ func Open(dir string) (*Store, error) {
 }
 
 // Path is the file's path, for messages.
-func (s *Store) Path() string { return s.path }
+func (s *KnownPeers) Path() string { return s.path }
 
 // KeyChangedError says a peer presented another key than the one known for
 // its address or name: an impostor, or a peer with a new identity.
@@ -172,7 +172,7 @@ func (e *KeyChangedError) Error() string {
 }
 
 // Known returns the key last seen at addr, so a handshake can use Noise IK.
-func (s *Store) Known(addr netip.AddrPort) (keys.PublicKey, bool) {
+func (s *KnownPeers) Known(addr netip.AddrPort) (keys.PublicKey, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
@@ -186,7 +186,7 @@ func (s *Store) Known(addr netip.AddrPort) (keys.PublicKey, bool) {
 // it: a known key may, from anywhere (peers roam); a new key may, unless
 // another is known at addr (*KeyChangedError). It writes nothing: a key is
 // remembered only when its peer joins (Admit).
-func (s *Store) Verify(addr netip.AddrPort, key keys.PublicKey) error {
+func (s *KnownPeers) Verify(addr netip.AddrPort, key keys.PublicKey) error {
 	fp := key.Fingerprint()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -204,7 +204,7 @@ func (s *Store) Verify(addr netip.AddrPort, key keys.PublicKey) error {
 // name, and if so remembers it there: the key at that address, the name
 // bound to the key (a name it used before stays bound to it too). A name
 // or address bound to another key gets a *KeyChangedError.
-func (s *Store) Admit(addr netip.AddrPort, key keys.PublicKey, name string) error {
+func (s *KnownPeers) Admit(addr netip.AddrPort, key keys.PublicKey, name string) error {
 	fp := key.Fingerprint()
 	s.mu.Lock()
 	s.refreshLocked()
@@ -248,7 +248,7 @@ func (s *Store) Admit(addr netip.AddrPort, key keys.PublicKey, name string) erro
 // bind a name), unless isNew says the user means it. Trust never takes a
 // name from the key it trusts: a name given to a key that has one already
 // is bound to it as well.
-func (s *Store) Trust(peer, fingerprint string, isNew bool) error {
+func (s *KnownPeers) Trust(peer, fingerprint string, isNew bool) error {
 	fp, err := keys.ParseFingerprint(fingerprint)
 	if err != nil {
 		return fmt.Errorf("%q is %w (the peer's udpchat id prints its fingerprint)", fingerprint, err)
@@ -303,7 +303,7 @@ func (s *Store) Trust(peer, fingerprint string, isNew bool) error {
 }
 
 // Entries lists what is known, for udpchat trust --list.
-func (s *Store) Entries() ([]Entry, error) {
+func (s *KnownPeers) Entries() ([]Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
@@ -317,7 +317,7 @@ func (s *Store) Entries() ([]Entry, error) {
 // it reads the file again if it changed, and writes what change returns
 // (nil: nothing to write), atomically. A file that cannot be read is
 // never written: it may hold keys we could not see.
-func (s *Store) update(change func(*table) ([]Entry, error)) error {
+func (s *KnownPeers) update(change func(*table) ([]Entry, error)) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	unlock, err := safefile.LockPath(s.lockPath)

@@ -27,7 +27,7 @@ var (
 	newAddr = netip.MustParseAddrPort("127.0.0.1:9003")
 )
 
-func open(t testing.TB, dir string) *Store {
+func open(t testing.TB, dir string) *KnownPeers {
 	t.Helper()
 	s, err := Open(dir)
 	if err != nil {
@@ -36,7 +36,7 @@ func open(t testing.TB, dir string) *Store {
 	return s
 }
 
-func admit(t testing.TB, s *Store, addr netip.AddrPort, k keys.PublicKey, name string) {
+func admit(t testing.TB, s *KnownPeers, addr netip.AddrPort, k keys.PublicKey, name string) {
 	t.Helper()
 	if err := s.Verify(addr, k); err != nil {
 		t.Fatalf("handshake of %s at %s refused: %v", name, addr, err)
@@ -281,7 +281,7 @@ func TestTrustUnknownPeerNeedsNew(t *testing.T) {
 }
 
 // 40 udpchat trust while the chat saved 600 peers kept 12 of the trusts
-// and lost 12 peers (issue 16, item 8). Each Store here is a process of
+// and lost 12 peers (issue 16, item 8). Each KnownPeers here is a process of
 // its own as far as the file lock is concerned.
 func TestConcurrentWritersLoseNothing(t *testing.T) {
 	dir := t.TempDir()
@@ -375,7 +375,7 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 // bigFile returns a store over a file of n peers, and their addresses.
-func bigFile(t testing.TB, n int) (*Store, []netip.AddrPort) {
+func bigFile(t testing.TB, n int) (*KnownPeers, []netip.AddrPort) {
 	dir := t.TempDir()
 	entries := make([]Entry, n)
 	addrs := make([]netip.AddrPort, n)

@@ -58,7 +58,7 @@ func TestShortFingerprint(t *testing.T) {
 // and the panel, whole in /peers. A peer whose key is not known yet has
 // none, and the panel says the link is encrypted all the same.
 func TestPeersShowTheirFingerprints(t *testing.T) {
-	node, link := fakeNode(t, chat.Config{Security: encrypted, Identities: fakeIdentities{bob: bobFP}})
+	node, link := fakeNode(t, chat.Config{Security: encrypted, PeerCheck: fakeIdentities{bob: bobFP}})
 	hs := newHarness(t, node, 100, 30)
 	join(t, link, bob, "bob")
 	join(t, link, carol, "carol")
@@ -116,7 +116,7 @@ func TestPanelSaysHowPeersAreProtected(t *testing.T) {
 // when there is less, and drops it before the rest when there is none;
 // "encrypted" always stays.
 func TestHeaderShortensOurFingerprint(t *testing.T) {
-	node, link := fakeNode(t, chat.Config{Security: encrypted, Identities: fakeIdentities{bob: bobFP}})
+	node, link := fakeNode(t, chat.Config{Security: encrypted, PeerCheck: fakeIdentities{bob: bobFP}})
 	hs := newHarness(t, node, 130, 30)
 	join(t, link, bob, "bob")
 	hs.waitFor("bob joined", "1 peer online")
@@ -153,7 +153,7 @@ func TestHeaderShortensOurFingerprint(t *testing.T) {
 // lists them all.
 func TestPanelSaysHowManyMore(t *testing.T) {
 	ids := fakeIdentities{}
-	node, link := fakeNode(t, chat.Config{Security: encrypted, Identities: ids})
+	node, link := fakeNode(t, chat.Config{Security: encrypted, PeerCheck: ids})
 	var peers []netip.AddrPort
 	for i := range 5 {
 		p := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + i)}), 7475)

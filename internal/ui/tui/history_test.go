@@ -19,7 +19,7 @@ import (
 )
 
 // openStore opens a store in a fresh dir, closed at the end of the test.
-func openStore(t *testing.T) *store.Store {
+func openStore(t *testing.T) *store.MessageDB {
 	t.Helper()
 	st, err := store.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -41,7 +41,7 @@ type earlier struct {
 	delivered, waiting, given chat.MessageID
 }
 
-func storeEarlier(t *testing.T, st *store.Store, at time.Time) earlier {
+func storeEarlier(t *testing.T, st *store.MessageDB, at time.Time) earlier {
 	t.Helper()
 	ctx := context.Background()
 	e := earlier{newMessageID(), newMessageID(), newMessageID()}

@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// Identities tells the node who is behind an address, on a link that knows
+// PeerCheck tells the node who is behind an address, on a link that knows
 // (an encrypted one), and whether they may use a display name. cmd/udpchat
 // implements it over the secure layer and the known-peers store; it is nil
-// on a plain link and in tests that do not care.
-type Identities interface {
+// on a plain link and in tests that do not care. It checks the peers' keys;
+// our own is package identity's, which the node never sees.
+type PeerCheck interface {
 	// Fingerprint is the verified key fingerprint of peer's current
 	// session, or "" if there is none yet.
 	Fingerprint(peer netip.AddrPort) string
@@ -66,10 +67,10 @@ func (n *Node) Warn(peer netip.AddrPort, err error) {
 // warning the user once. The message is not consumed: if the user accepts
 // the key (udpchat trust), the sender's next resend goes through.
 func (n *Node) checkName(peer netip.AddrPort, name string) error {
-	if n.ids == nil {
+	if n.peerCheck == nil {
 		return nil
 	}
-	err := n.ids.CheckName(peer, name)
+	err := n.peerCheck.CheckName(peer, name)
 	if err != nil {
 		n.stats.refused.Add(1)
 		n.Warn(peer, err)
