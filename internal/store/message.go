@@ -76,7 +76,7 @@ type Message struct {
 	ID [16]byte
 	// Peer is the other side: the recipient of an outgoing message, the
 	// sender of an incoming one. It is an address ("127.0.0.1:9002") today
-	// and a key fingerprint once encryption lands; the store only compares
+	// and a key fingerprint once peers are known by key; the store only compares
 	// it.
 	Peer      string
 	Direction Direction
