@@ -5,6 +5,36 @@ import (
 	"time"
 )
 
+// congestionControl is what a peer asks of its congestion controller
+// (RFC 9002 section 7): whether a packet may go, and what became of those
+// that went. Sizes are bytes of ack-eliciting packets. The peer holds one,
+// made by newController: a second controller implements this interface,
+// newController returns it, and the peer does not change.
+type congestionControl interface {
+	// canSend reports whether a full packet more may go out, with extra
+	// bytes allowed beyond the window.
+	canSend(extra int) bool
+	// onSent counts a packet of size bytes as in flight.
+	onSent(size int)
+	// onAcked takes an acknowledged packet sent at sentAt out of flight;
+	// srtt is the smoothed round-trip time.
+	onAcked(size int, sentAt, now time.Time, srtt time.Duration)
+	// onLost takes a lost packet sent at sentAt out of flight.
+	onLost(size int, sentAt, now time.Time)
+	// reset starts afresh, for a new session.
+	reset()
+	// cwnd and bytesInFlight are the window and the flight, in bytes, for
+	// PeerStats.
+	cwnd() int
+	bytesInFlight() int
+}
+
+// newController makes a peer's congestion controller: the one place that
+// names the algorithm.
+func newController() congestionControl { return newCubic() }
+
+var _ congestionControl = (*cubic)(nil)
+
 // Congestion control is CUBIC (RFC 9438) in RFC 9002's framework, counting
 // bytes of ack-eliciting packets in flight: slow start, then the cubic
 // window growth with its Reno-friendly floor; on loss, once per round trip
@@ -46,9 +76,16 @@ type cubic struct {
 	cwndPrior  float64 // bytes: the window at the last reduction
 }
 
-func newCubic() cubic {
-	return cubic{window: initialWindow, ssthresh: math.MaxInt}
+func newCubic() *cubic {
+	c := new(cubic)
+	c.reset()
+	return c
 }
+
+func (c *cubic) reset() { *c = cubic{window: initialWindow, ssthresh: math.MaxInt} }
+
+func (c *cubic) cwnd() int          { return c.window }
+func (c *cubic) bytesInFlight() int { return c.inFlight }
 
 // canSend reports whether a full packet more may go out, with extra bytes
 // allowed beyond the window.

@@ -22,7 +22,7 @@
 // does on arrival (epochs, frames, when to acknowledge); send.go packs and
 // writes packets; recovery.go is loss detection, the probe timeout and the
 // ACK handler (RFC 9002 section 6); rtt.go the RTT estimate (section 5);
-// cc.go congestion control (section 7; CUBIC);
+// cc.go congestion control, behind a small interface (section 7; CUBIC);
 // peer.go a peer's session state; reassembly.go and received.go the
 // receiving side's messages and packet numbers; pool.go recycled buffers.
 package transport

@@ -62,8 +62,8 @@ func FuzzHandle(f *testing.F) {
 			if p == nil {
 				continue
 			}
-			if p.cc.inFlight < 0 || p.cc.window < minimumWindow {
-				t.Fatalf("congestion state broken: in flight %d, window %d", p.cc.inFlight, p.cc.window)
+			if p.cc.bytesInFlight() < 0 || p.cc.cwnd() < minimumWindow {
+				t.Fatalf("congestion state broken: in flight %d, window %d", p.cc.bytesInFlight(), p.cc.cwnd())
 			}
 		}
 	})

@@ -269,7 +269,7 @@ func BenchmarkFlush(b *testing.B) {
 		b.Run(fmt.Sprintf("msgs=%d", k), func(b *testing.B) {
 			x := newBench(b, false)
 			p := x.peerA()
-			p.cc.window = 1 << 30 // measure packing, not the congestion window
+			p.cc.(*cubic).window = 1 << 30 // measure packing, not the congestion window
 			var pkt []byte
 			pnB := uint64(1 << 20)
 			ackAll := func() {
@@ -333,7 +333,7 @@ func BenchmarkHandleAck(b *testing.B) {
 		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
 			x := newBench(b, false)
 			p := x.peerA()
-			p.cc.window = 1 << 30
+			p.cc.(*cubic).window = 1 << 30
 			if _, err := x.a.Send(addrB, make([]byte, MaxMessage)); err != nil {
 				b.Fatal(err)
 			}

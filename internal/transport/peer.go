@@ -90,7 +90,7 @@ type peer struct {
 	largestAcked uint64
 	anyAcked     bool
 	rtt          rttStats
-	cc           cubic
+	cc           congestionControl
 	ptoCount     int
 	tailProbed   bool // the tail loss probe of this flight went; cleared by an ACK
 	lossTime     time.Time
@@ -120,7 +120,7 @@ type peer struct {
 }
 
 func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte) error, consumed func(*peer, *outMessage)) *peer {
-	p := &peer{addr: addr, cc: newCubic(), contactDelay: initialContactDelay}
+	p := &peer{addr: addr, cc: newController(), contactDelay: initialContactDelay}
 	// Made once per peer, so that handling a packet makes no closure.
 	p.deliver = func(b []byte) error {
 		if err := deliver(addr, b); err != nil {
@@ -220,7 +220,7 @@ func (p *peer) startSession(epoch uint64) {
 	p.sent = p.sent[:0]
 	p.anyAcked = false
 	p.largestAcked = 0
-	p.cc = newCubic()
+	p.cc.reset()
 	p.ptoCount = 0
 	p.tailProbed = false
 	p.lossTime = time.Time{}

@@ -388,8 +388,8 @@ func (e *Endpoint) peerStats() []PeerStats {
 		s.SmoothedRTT = p.rtt.smoothed
 		s.MinRTT = p.rtt.min
 		s.PathRTT, s.PathMinRTT = p.rtt.pathSmoothed, p.rtt.pathMin
-		s.Window = p.cc.window
-		s.InFlight = p.cc.inFlight
+		s.Window = p.cc.cwnd()
+		s.InFlight = p.cc.bytesInFlight()
 		s.Queued = p.queue.len()
 		out = append(out, s)
 	}
