@@ -465,19 +465,8 @@ func (c *Conn) verify(addr netip.AddrPort, key keys.PublicKey) error {
 	return c.cfg.Verify(addr, key)
 }
 
-// reasonOf maps a wire parse error to a drop reason.
-func reasonOf(err error) DropReason {
-	switch {
-	case errors.Is(err, wire.ErrVersion):
-		return DropVersion
-	case errors.Is(err, wire.ErrType):
-		return DropType
-	case errors.Is(err, wire.ErrTooBig):
-		return DropTooBig
-	default:
-		return DropMalformed
-	}
-}
+// reasonOf maps a wire parse error to a drop reason (wire.DropOf).
+func reasonOf(err error) DropReason { return DropReason(wire.DropOf(err)) }
 
 // drop counts a dropped datagram and logs it (at Debug, rate-limited).
 func (c *Conn) drop(reason DropReason, from netip.AddrPort, err error) {

@@ -1,32 +1,36 @@
 package secure
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
 
 // DropReason names why a datagram (or, for the outbound reasons, a packet)
 // was thrown away.
 type DropReason int
 
-// Drop reasons, each counted in Stats.Drops.
+// Drop reasons, each counted in Stats.Drops. The first four are wire's.
 const (
-	DropMalformed     DropReason = iota // did not parse: wrong length, bad padding
-	DropVersion                         // unknown protocol version
-	DropType                            // not a secure datagram (e.g. an unencrypted udpchat packet)
-	DropTooBig                          // over wire.MaxDatagram
-	DropMAC1                            // initiation with a wrong mac1: junk, or meant for another key
-	DropAuth                            // data that failed to authenticate: forged or corrupted
-	DropHandshakeAuth                   // handshake message that failed Noise processing
-	DropReplay                          // data counter already seen, or too old for the window
-	DropUnknownIndex                    // no session or handshake of ours has that index
-	DropWrongAddress                    // an index of ours, but from another address than its peer's
-	DropExpired                         // data on a session past RejectAfterTime
-	DropRateLimited                     // initiation over its source's rate limit
-	DropHalfOpenFull                    // initiation while MaxHalfOpen handshakes are pending
-	DropRefused                         // Verify refused the peer's key
-	DropTooManyPeers                    // a new peer while MaxPeers are in the table
-	DropBadCookie                       // cookie reply that did not decrypt for our initiation
-	DropQueueFull                       // outbound: a packet pushed out of a full handshake queue
-	DropOversize                        // outbound: packet + Overhead over wire.MaxDatagram
-	DropHandshakeLost                   // outbound: queued packets dropped with a handshake given up
+	DropMalformed                = DropReason(wire.DropMalformed) // did not parse: wrong length, bad padding
+	DropVersion                  = DropReason(wire.DropVersion)   // unknown protocol version
+	DropType                     = DropReason(wire.DropType)      // not a secure datagram (e.g. an unencrypted udpchat packet)
+	DropTooBig                   = DropReason(wire.DropTooBig)    // over wire.MaxDatagram
+	DropMAC1          DropReason = iota                           // initiation with a wrong mac1: junk, or meant for another key
+	DropAuth                                                      // data that failed to authenticate: forged or corrupted
+	DropHandshakeAuth                                             // handshake message that failed Noise processing
+	DropReplay                                                    // data counter already seen, or too old for the window
+	DropUnknownIndex                                              // no session or handshake of ours has that index
+	DropWrongAddress                                              // an index of ours, but from another address than its peer's
+	DropExpired                                                   // data on a session past RejectAfterTime
+	DropRateLimited                                               // initiation over its source's rate limit
+	DropHalfOpenFull                                              // initiation while MaxHalfOpen handshakes are pending
+	DropRefused                                                   // Verify refused the peer's key
+	DropTooManyPeers                                              // a new peer while MaxPeers are in the table
+	DropBadCookie                                                 // cookie reply that did not decrypt for our initiation
+	DropQueueFull                                                 // outbound: a packet pushed out of a full handshake queue
+	DropOversize                                                  // outbound: packet + Overhead over wire.MaxDatagram
+	DropHandshakeLost                                             // outbound: queued packets dropped with a handshake given up
 	numDropReasons
 )
 
@@ -66,13 +70,7 @@ type Stats struct {
 }
 
 // Dropped is the total of all drops.
-func (s Stats) Dropped() uint64 {
-	var n uint64
-	for _, d := range s.Drops {
-		n += d
-	}
-	return n
-}
+func (s Stats) Dropped() uint64 { return wire.Dropped(s.Drops[:]) }
 
 // counters is Stats as the Conn updates it: atomics, readable at any time.
 type counters struct {

@@ -24,7 +24,7 @@ func (e *Endpoint) handle(b []byte, from netip.AddrPort, now time.Time) {
 	e.count.bytesIn.Add(uint64(len(b)))
 	h, frames, err := wire.ParseHeader(b)
 	if err != nil {
-		e.drop(dropReasonOf(err), from, err)
+		e.drop(DropReason(wire.DropOf(err)), from, err)
 		return
 	}
 	if h.DstEpoch == 0 && len(b) < wire.MinInitialLen {
@@ -93,19 +93,6 @@ func hasClose(frames []byte) bool {
 	return false
 }
 
-func dropReasonOf(err error) DropReason {
-	switch {
-	case errors.Is(err, wire.ErrVersion):
-		return DropVersion
-	case errors.Is(err, wire.ErrType):
-		return DropType
-	case errors.Is(err, wire.ErrTooBig):
-		return DropTooBig
-	default:
-		return DropMalformed
-	}
-}
-
 // handleFrames acts on the frames of a packet of the current session and
 // schedules its acknowledgement. A packet with a malformed frame, or a chunk
 // that cannot be taken now, is not acknowledged, so the sender sends its
@@ -116,7 +103,7 @@ func (e *Endpoint) handleFrames(p *peer, pn uint64, frames []byte, now time.Time
 	for len(frames) > 0 {
 		n, err := wire.ParseFrame(frames, f)
 		if err != nil {
-			e.drop(dropReasonOf(err), p.addr, err)
+			e.drop(DropReason(wire.DropOf(err)), p.addr, err)
 			return
 		}
 		frames = frames[n:]

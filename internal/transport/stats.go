@@ -4,23 +4,24 @@ import (
 	"sync/atomic"
 
 	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // DropReason names why a datagram or frame was thrown away.
 type DropReason int
 
-// Drop reasons, each counted in Stats.Drops.
+// Drop reasons, each counted in Stats.Drops. The first four are wire's.
 const (
-	DropMalformed    DropReason = iota // did not parse
-	DropVersion                        // unknown protocol version
-	DropType                           // unknown datagram or frame type
-	DropTooBig                         // over wire.MaxDatagram
-	DropStale                          // from a peer's earlier incarnation, or one that left
-	DropOtherEpoch                     // addressed to an earlier incarnation of ours
-	DropOverWindow                     // chunk past the receive window; the sender will resend
-	DropBogusAck                       // acknowledges what was never sent
-	DropTooManyPeers                   // a new address while the peer table is full
-	DropNotConsumed                    // the handler could not take a message yet; the sender will resend
+	DropMalformed               = DropReason(wire.DropMalformed) // did not parse
+	DropVersion                 = DropReason(wire.DropVersion)   // unknown protocol version
+	DropType                    = DropReason(wire.DropType)      // unknown datagram or frame type
+	DropTooBig                  = DropReason(wire.DropTooBig)    // over wire.MaxDatagram
+	DropStale        DropReason = iota                           // from a peer's earlier incarnation, or one that left
+	DropOtherEpoch                                               // addressed to an earlier incarnation of ours
+	DropOverWindow                                               // chunk past the receive window; the sender will resend
+	DropBogusAck                                                 // acknowledges what was never sent
+	DropTooManyPeers                                             // a new address while the peer table is full
+	DropNotConsumed                                              // the handler could not take a message yet; the sender will resend
 	numDropReasons
 )
 
@@ -41,13 +42,7 @@ type Stats struct {
 }
 
 // Dropped is the total of all drops.
-func (s Stats) Dropped() uint64 {
-	var n uint64
-	for _, d := range s.Drops {
-		n += d
-	}
-	return n
-}
+func (s Stats) Dropped() uint64 { return wire.Dropped(s.Drops[:]) }
 
 // counters is Stats as the endpoint updates it (atomics, readable while it runs).
 type counters struct {

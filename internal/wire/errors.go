@@ -15,6 +15,42 @@ var (
 	ErrTooBig    = errors.New("wire: too big")
 )
 
+// Drop is why a receiver throws away what did not parse, as far as this
+// package can tell from the error. Every layer that parses datagrams counts
+// these four reasons first, in this order, so its DropReason converts from
+// a Drop (secure.DropReason and transport.DropReason both do).
+type Drop int
+
+const (
+	DropMalformed Drop = iota // did not parse: truncated, wrong length, bad padding
+	DropVersion               // unknown protocol version
+	DropType                  // unknown datagram or frame type
+	DropTooBig                // over MaxDatagram
+)
+
+// DropOf says which Drop a parse error calls for.
+func DropOf(err error) Drop {
+	switch {
+	case errors.Is(err, ErrVersion):
+		return DropVersion
+	case errors.Is(err, ErrType):
+		return DropType
+	case errors.Is(err, ErrTooBig):
+		return DropTooBig
+	default:
+		return DropMalformed
+	}
+}
+
+// Dropped totals a layer's drop counts, one per reason (its Stats.Drops).
+func Dropped(drops []uint64) uint64 {
+	var n uint64
+	for _, d := range drops {
+		n += d
+	}
+	return n
+}
+
 // userError is one of the errors above with a message for the person who
 // caused it, which the UIs show as it is: errors.Is still finds the kind,
 // and the message leaves out the package's prefix.
