@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // TestSmoke runs every system in every scenario it applies to for a tiny
@@ -100,13 +100,13 @@ func checkJSON(t *testing.T, sc *scenario, out []byte, want int) {
 }
 
 // TestLossDropperMatchesImpair: the wrapper kcp-go and quic-go write
-// through drops the same datagrams, by write index, as udp.Impair does for
+// through drops the same datagrams, by write index, as udptest.Impair does for
 // udpchat.
 func TestLossDropperMatchesImpair(t *testing.T) {
 	for _, loss := range []float64{0.1, 0.3} {
 		for seed := range uint64(3) {
 			rec := &recordConn{}
-			imp := udp.Impair(rec, udp.Impairment{Loss: loss, Seed: seed})
+			imp := udptest.Impair(rec, udptest.Impairment{Loss: loss, Seed: seed})
 			d := newLossDropper(loss, seed)
 			to := netip.MustParseAddrPort("127.0.0.1:9")
 			const n = 2000
@@ -123,7 +123,7 @@ func TestLossDropperMatchesImpair(t *testing.T) {
 					j++
 				}
 				if passed == dropped[i] {
-					t.Fatalf("loss %v seed %d: datagram %d: udp.Impair passed=%v, lossDropper dropped=%v", loss, seed, i, passed, dropped[i])
+					t.Fatalf("loss %v seed %d: datagram %d: udptest.Impair passed=%v, lossDropper dropped=%v", loss, seed, i, passed, dropped[i])
 				}
 			}
 			if got := float64(d.dropped.Load()) / n; got < loss-0.05 || got > loss+0.05 {

@@ -106,9 +106,9 @@ func listenUDP() (*net.UDPConn, error) {
 	return c, nil
 }
 
-// lossDropper decides which datagrams to drop exactly as udp.Impair does for
+// lossDropper decides which datagrams to drop exactly as udptest.Impair does for
 // the same Loss and Seed: the same PCG seeding and six draws per write, the
-// first deciding loss. So udpchat (through udp.Impair) and kcp-go and
+// first deciding loss. So udpchat (through udptest.Impair) and kcp-go and
 // quic-go (through lossyPacketConn) lose the same datagrams by write index.
 type lossDropper struct {
 	loss float64
@@ -140,7 +140,7 @@ func (d *lossDropper) drop() bool {
 // lossyPacketConn is a net.PacketConn that drops written datagrams as
 // lossDropper decides; reads pass through. It hides *net.UDPConn's batch
 // and OOB methods, so kcp-go and quic-go fall back to one datagram a call,
-// as udpchat's transport does behind udp.Impair (which is not a
+// as udpchat's transport does behind udptest.Impair (which is not a
 // udp.BatchConn).
 type lossyPacketConn struct {
 	net.PacketConn

@@ -9,6 +9,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // A connWrapper puts a layer between the transport and its socket (the
@@ -20,11 +21,11 @@ type connWrapper struct {
 }
 
 // udpchatLink is two transport.Endpoints on real loopback sockets
-// (udp.Listen), side 0's socket optionally behind udp.Impair for loss.
+// (udp.Listen), side 0's socket optionally behind udptest.Impair for loss.
 type udpchatLink struct {
 	eps      [2]*transport.Endpoint
 	addrs    [2]netip.AddrPort
-	impaired *udp.Impaired
+	impaired *udptest.Impaired
 	handlers [2]*udpchatHandler
 }
 
@@ -58,15 +59,15 @@ func (h *udpchatHandler) PeerGone(netip.AddrPort)        {}
 
 // newUDPChatEndpoint opens a loopback socket, wraps it (impairment, then the
 // layer w) and starts an endpoint on it.
-func newUDPChatEndpoint(side int, h transport.Handler, w connWrapper, imp *udp.Impairment) (*transport.Endpoint, *udp.Impaired, error) {
+func newUDPChatEndpoint(side int, h transport.Handler, w connWrapper, imp *udptest.Impairment) (*transport.Endpoint, *udptest.Impaired, error) {
 	s, err := udp.Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
 	}
 	var c udp.Conn = s
-	var impaired *udp.Impaired
+	var impaired *udptest.Impaired
 	if imp != nil {
-		impaired = udp.Impair(c, *imp)
+		impaired = udptest.Impair(c, *imp)
 		c = impaired
 	}
 	if w.wrap != nil {
@@ -87,9 +88,9 @@ func newUDPChatLink(w connWrapper) func(context.Context, linkOptions) (link, err
 	return func(_ context.Context, o linkOptions) (link, error) {
 		l := &udpchatLink{}
 		for i := range l.eps {
-			var imp *udp.Impairment
+			var imp *udptest.Impairment
 			if i == 0 && o.loss > 0 {
-				imp = &udp.Impairment{Loss: o.loss, Seed: o.seed}
+				imp = &udptest.Impairment{Loss: o.loss, Seed: o.seed}
 			}
 			l.handlers[i] = newUDPChatHandler(i, o.onRecv)
 			ep, impaired, err := newUDPChatEndpoint(i, l.handlers[i], w, imp)

@@ -19,6 +19,7 @@ import (
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -98,7 +99,7 @@ func (c *cutConn) WriteTo(b []byte, to netip.AddrPort) (int, error) {
 // secureNode is a chat node on the whole stack: transport over the secure
 // layer over mn. Its events go to onEvent, on a goroutine that ends when
 // the node closes (wait for done).
-func secureNode(t *testing.T, mn *udp.MemNetwork, addr, name string, table int, st chat.MessageStore, onEvent func(chat.Event)) (n *chat.Node, sec *secure.Conn, done <-chan struct{}) {
+func secureNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, table int, st chat.MessageStore, onEvent func(chat.Event)) (n *chat.Node, sec *secure.Conn, done <-chan struct{}) {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
@@ -144,7 +145,7 @@ type contact struct {
 	refs []uint64
 }
 
-func newContact(t *testing.T, mn *udp.MemNetwork, i int, to netip.AddrPort) *contact {
+func newContact(t *testing.T, mn *udptest.MemNetwork, i int, to netip.AddrPort) *contact {
 	t.Helper()
 	addr := netip.MustParseAddrPort(fmt.Sprintf("10.50.%d.%d:7475", i/250, i%250+1))
 	inner, err := mn.Listen(addr)
@@ -191,7 +192,7 @@ func TestContactFlood(t *testing.T) {
 	}
 	floodContacts, table := floodSize()
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		var (
 			mu       sync.Mutex
 			atBob    []string // messages bob got from alice

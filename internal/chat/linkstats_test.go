@@ -6,13 +6,13 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 func TestPeerStatsOverTheTransport(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
-		delay := udp.Impairment{Delay: 10 * time.Millisecond}
+		mn := udptest.NewMemNetwork()
+		delay := udptest.Impairment{Delay: 10 * time.Millisecond}
 		alice, aliceEvents := reliableNode(t, mn, "10.0.0.1:7475", "alice", delay)
 		bob, bobEvents := reliableNode(t, mn, "10.0.0.2:7475", "bob", delay)
 		alice.Connect(bob.LocalAddr())

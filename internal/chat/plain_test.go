@@ -8,11 +8,11 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/plain"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // plainNode starts a node named name on a plain link at addr on mn.
-func plainNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.Node {
+func plainNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
@@ -60,7 +60,7 @@ func expect(t *testing.T, n *chat.Node, want chat.Event) {
 }
 
 func TestTwoPlainNodesChat(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	alice := plainNode(t, mn, "10.0.0.1:7475", "alice")
 	bob := plainNode(t, mn, "10.0.0.2:7475", "bob")
 
@@ -89,7 +89,7 @@ func TestTwoPlainNodesChat(t *testing.T) {
 // is shown, and then the peer is seen to leave. What it sends next makes it
 // join again.
 func TestPlainPeerLeavesWithBye(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	alice := plainNode(t, mn, "10.0.0.1:7475", "alice")
 	bob := plainNode(t, mn, "10.0.0.2:7475", "bob")
 	if err := bob.Connect(alice.LocalAddr()); err != nil {

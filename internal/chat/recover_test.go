@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/transport"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // TestStoreRecoversOverTransport: bob's disk fills in the middle of
@@ -23,7 +23,7 @@ import (
 // TestDeliveryResumesWhenTheDiskHasRoom.)
 func TestStoreRecoversOverTransport(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		bobStore := openTestStore(t, t.TempDir())
 		alice, _ := transportNode(t, mn, "10.0.0.1:7475", "alice", nil)
 		bob, bobEvents := transportNode(t, mn, "10.0.0.2:7475", "bob", bobStore)
@@ -90,7 +90,7 @@ func TestStoreRecoversOverTransport(t *testing.T) {
 // transportNode starts a node named name, keeping its history in st (nil:
 // none), on a transport endpoint at addr on mn. Its events are collected
 // until the returned function, called after Close, returns them.
-func transportNode(t *testing.T, mn *udp.MemNetwork, addr, name string, st *testStore) (*Node, func() []Event) {
+func transportNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, st *testStore) (*Node, func() []Event) {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {

@@ -11,20 +11,20 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/transport"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // reliableNode starts a node named name on a transport endpoint at addr on
 // mn, whose outgoing datagrams suffer imp. Its events are collected until
 // the returned function, called after Close, returns them.
-func reliableNode(t *testing.T, mn *udp.MemNetwork, addr, name string, imp udp.Impairment) (*chat.Node, func() []chat.Event) {
+func reliableNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, imp udptest.Impairment) (*chat.Node, func() []chat.Event) {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, err := chat.New(chat.Config{Name: name}, func(h chat.Handler) (chat.Link, error) {
-		ep, err := transport.New(udp.Impair(conn, imp), h, transport.Config{})
+		ep, err := transport.New(udptest.Impair(conn, imp), h, transport.Config{})
 		if err != nil {
 			return nil, err
 		}
@@ -57,8 +57,8 @@ func messagesIn(evs []chat.Event) []string {
 
 func TestTwoReliableNodesOverALossyNetwork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
-		bad := udp.Impairment{Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, Jitter: 5 * time.Millisecond}
+		mn := udptest.NewMemNetwork()
+		bad := udptest.Impairment{Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, Jitter: 5 * time.Millisecond}
 		aliceImp, bobImp := bad, bad
 		aliceImp.Seed, bobImp.Seed = 1, 2
 		alice, aliceEvents := reliableNode(t, mn, "10.0.0.1:7475", "alice", aliceImp)

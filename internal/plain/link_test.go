@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // call is one Handler call, as the recording handler saw it.
@@ -38,7 +39,7 @@ func (r recorder) next(t *testing.T) call {
 	}
 }
 
-func listen(t *testing.T, mn *udp.MemNetwork, addr string) udp.Conn {
+func listen(t *testing.T, mn *udptest.MemNetwork, addr string) udp.Conn {
 	t.Helper()
 	c, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
@@ -71,7 +72,7 @@ func readOne(t *testing.T, c udp.Conn) (string, netip.AddrPort) {
 }
 
 func TestSendWritesExactlyThePayload(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	l, _ := newLink(t, listen(t, mn, "10.0.0.1:7475"))
 	peer := listen(t, mn, "10.0.0.2:7475")
 
@@ -94,7 +95,7 @@ func TestSendWritesExactlyThePayload(t *testing.T) {
 
 // Every datagram is handed up as it came, from whichever address.
 func TestReceiveEveryDatagram(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	l, rec := newLink(t, listen(t, mn, "10.0.0.1:7475"))
 	bob := listen(t, mn, "10.0.0.2:7475")
 	carol := listen(t, mn, "10.0.0.3:7475")
@@ -122,7 +123,7 @@ func TestReceiveEveryDatagram(t *testing.T) {
 }
 
 func TestConnectSendsNothingAndChecksTheAddress(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	l, _ := newLink(t, listen(t, mn, "10.0.0.1:7475"))
 	peer := listen(t, mn, "10.0.0.2:7475")
 	if err := l.Connect(peer.LocalAddr()); err != nil {
@@ -143,7 +144,7 @@ func TestConnectSendsNothingAndChecksTheAddress(t *testing.T) {
 }
 
 func TestCloseStopsTheReaderAndTheSocket(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	conn := listen(t, mn, "10.0.0.1:7475")
 	l := New(conn, make(recorder))
 	if err := l.Close(context.Background()); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -83,13 +84,13 @@ func (s *windowSet) find(b []byte) (string, bool) {
 // transport's headers and epochs.
 func TestCapture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		rec := &recorder{}
-		mild := udp.Impairment{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Observe: rec.observe}
+		mild := udptest.Impairment{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Observe: rec.observe}
 		mild.Seed = 1
-		ia := udp.Impair(listen(t, n, addrA), mild)
+		ia := udptest.Impair(listen(t, n, addrA), mild)
 		mild.Seed = 2
-		ib := udp.Impair(listen(t, n, addrB), mild)
+		ib := udptest.Impair(listen(t, n, addrB), mild)
 		tapA := &tap{Conn: newConn(t, ia, secure.Config{Static: mustKey(t)})}
 		tapB := &tap{Conn: newConn(t, ib, secure.Config{Static: mustKey(t)})}
 		a := newChatterOn(t, tapA)
@@ -217,7 +218,7 @@ func (s *switchConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
 // datagrams are accepted afterwards.
 func TestTamper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		innerA := listen(t, n, addrA)
 		sw := &switchConn{Conn: innerA}
 		a := newConn(t, sw, secure.Config{Static: mustKey(t)})
@@ -303,11 +304,11 @@ func diffDrops(before, after secure.Stats) map[string]uint64 {
 // out of ReadFrom exactly once.
 func TestReplay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		recA, recB := &recorder{}, &recorder{}
 		innerA, innerB := listen(t, n, addrA), listen(t, n, addrB)
-		a := newConn(t, udp.Impair(innerA, udp.Impairment{Observe: recA.observe}), secure.Config{Static: mustKey(t)})
-		b := newConn(t, udp.Impair(innerB, udp.Impairment{Observe: recB.observe}), secure.Config{Static: mustKey(t)})
+		a := newConn(t, udptest.Impair(innerA, udptest.Impairment{Observe: recA.observe}), secure.Config{Static: mustKey(t)})
+		b := newConn(t, udptest.Impair(innerB, udptest.Impairment{Observe: recB.observe}), secure.Config{Static: mustKey(t)})
 		ra, rb := startReader(a), startReader(b)
 		rng := rand.New(rand.NewPCG(1, 2))
 		replay := func(rec *recorder, from udp.Conn, k int) int {

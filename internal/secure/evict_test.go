@@ -10,6 +10,7 @@ import (
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // A table full of handshakes that were never followed by anything makes
@@ -17,7 +18,7 @@ import (
 // refusing new contacts until the sessions expire (issue 16, item 5).
 func TestFullTableMakesRoomForANewcomer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		const max = 8
 		a := newChatter(t, listen(t, mn, addrA), secure.Config{Static: mustKey(t), MaxPeers: max})
 		defer a.close()
@@ -58,7 +59,7 @@ func TestFullTableMakesRoomForANewcomer(t *testing.T) {
 // and nothing it sent is lost.
 func TestForgottenByTheTransportIsForgottenBelow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		a := newChatter(t, listen(t, mn, addrA), secure.Config{Static: mustKey(t)})
 		defer a.close()
 		b := newChatter(t, listen(t, mn, addrB), secure.Config{Static: mustKey(t)})

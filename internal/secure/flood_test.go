@@ -18,6 +18,7 @@ import (
 	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -128,7 +129,7 @@ func TestFlood(t *testing.T) {
 	innerA := listenLoopback(t, loopback(0, 0, 1))
 	kA, kB := mustKey(t), mustKey(t)
 	cfg := func(k keys.PrivateKey) secure.Config { return secure.Config{Static: k} }
-	a := newChatter(t, udp.Impair(innerA, udp.Impairment{Observe: rec.observe}), cfg(kA))
+	a := newChatter(t, udptest.Impair(innerA, udptest.Impairment{Observe: rec.observe}), cfg(kA))
 	b := newChatter(t, listenLoopback(t, loopback(0, 0, 2)), cfg(kB))
 	c := newChatter(t, listenLoopback(t, loopback(0, 0, 3)), cfg(mustKey(t))) // the newcomer, silent until the flood
 	defer a.close()

@@ -12,6 +12,7 @@ import (
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -23,10 +24,10 @@ type side struct {
 	r    *reader
 }
 
-func newSide(t *testing.T, n *udp.MemNetwork, addr netip.AddrPort, cfg secure.Config) *side {
+func newSide(t *testing.T, n *udptest.MemNetwork, addr netip.AddrPort, cfg secure.Config) *side {
 	t.Helper()
 	rec := &recorder{}
-	inner := udp.Impair(listen(t, n, addr), udp.Impairment{Observe: rec.observe})
+	inner := udptest.Impair(listen(t, n, addr), udptest.Impairment{Observe: rec.observe})
 	c := newConn(t, inner, cfg)
 	return &side{conn: c, rec: rec, r: startReader(c)}
 }
@@ -65,7 +66,7 @@ func receivedFrom(r *reader, want string) func() bool {
 
 func TestHandshakeXXThenIK(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		kA, kB := mustKey(t), mustKey(t)
 		storeA, storeB := newTrustStore(), newTrustStore()
 		cfg := func(k keys.PrivateKey, s *trustStore) secure.Config {
@@ -155,7 +156,7 @@ func TestVerifyRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := udp.NewMemNetwork()
+				n := udptest.NewMemNetwork()
 				kA, kB := mustKey(t), mustKey(t)
 				var refusedBy []string
 				var mu sync.Mutex
@@ -224,7 +225,7 @@ func TestFallbackToXX(t *testing.T) {
 	for _, accept := range []bool{true, false} {
 		t.Run(map[bool]string{true: "accepted", false: "refused"}[accept], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := udp.NewMemNetwork()
+				n := udptest.NewMemNetwork()
 				kA, kBOld, kB := mustKey(t), mustKey(t), mustKey(t)
 				store := newTrustStore()
 				store.keys[addrB] = kBOld.Public()
@@ -277,7 +278,7 @@ func TestFallbackToXX(t *testing.T) {
 // peer can be told: a refusal changed in flight, or replayed, is dropped.
 func TestRefuse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		kA, kB := mustKey(t), mustKey(t)
 		heard := make(chan string, 10)
 		ca := secure.Config{Static: kA, PeerRefused: func(peer netip.AddrPort, key keys.PublicKey) {

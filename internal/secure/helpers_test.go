@@ -14,6 +14,7 @@ import (
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -32,7 +33,7 @@ func mustKey(t testing.TB) keys.PrivateKey {
 	return k
 }
 
-func listen(t testing.TB, n *udp.MemNetwork, addr netip.AddrPort) udp.Conn {
+func listen(t testing.TB, n *udptest.MemNetwork, addr netip.AddrPort) udp.Conn {
 	t.Helper()
 	c, err := n.Listen(addr)
 	if err != nil {

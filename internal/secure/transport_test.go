@@ -12,6 +12,7 @@ import (
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // sizeOf: mostly short messages, some of a few chunks, and one of the
@@ -98,15 +99,15 @@ func TestTransportOverSecure(t *testing.T) {
 	for _, seed := range []uint64{1, 2} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := udp.NewMemNetwork()
-				bad := udp.Impairment{
+				n := udptest.NewMemNetwork()
+				bad := udptest.Impairment{
 					Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, ReorderDelay: 3 * time.Millisecond,
 					Delay: time.Millisecond, Jitter: 2 * time.Millisecond, MTU: 1200,
 				}
 				bad.Seed = seed
-				ia := udp.Impair(listen(t, n, addrA), bad)
+				ia := udptest.Impair(listen(t, n, addrA), bad)
 				bad.Seed = seed + 100
-				ib := udp.Impair(listen(t, n, addrB), bad)
+				ib := udptest.Impair(listen(t, n, addrB), bad)
 				storeA, storeB := newTrustStore(), newTrustStore()
 				a := newChatter(t, ia, secure.Config{Static: mustKey(t), Verify: storeA.verify})
 				b := newChatter(t, ib, secure.Config{Static: mustKey(t), Verify: storeB.verify})
@@ -121,7 +122,7 @@ func TestTransportOverSecure(t *testing.T) {
 				if sa.Drops[secure.DropReplay]+sb.Drops[secure.DropReplay] == 0 {
 					t.Error("duplicated datagrams were not dropped as replays")
 				}
-				for _, c := range []*udp.Impaired{ia, ib} {
+				for _, c := range []*udptest.Impaired{ia, ib} {
 					if s := c.Stats(); s.Dropped == 0 || s.Duplicated == 0 || s.Reordered == 0 {
 						t.Errorf("the impairment did not impair: %+v", s)
 					}
@@ -138,7 +139,7 @@ func TestTransportOverSecure(t *testing.T) {
 // is dropped for it and the transport never has to resend.
 func TestRekeyWhileStreaming(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		cfg := func() secure.Config {
 			return secure.Config{
 				Static:            mustKey(t),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // tally is a Conn that counts the datagrams written to each address.
@@ -43,7 +44,7 @@ func (c *tally) count(addrs []netip.AddrPort) int {
 // strangers starts n endpoints at 10.9.x.y that each send A one message
 // and then go silent for good (their cables cut), as a flood of contacts
 // would. It returns their addresses and a function that closes them.
-func strangers(t *testing.T, mn *udp.MemNetwork, n int, to netip.AddrPort, ra *transporttest.Recorder) ([]netip.AddrPort, func()) {
+func strangers(t *testing.T, mn *udptest.MemNetwork, n int, to netip.AddrPort, ra *transporttest.Recorder) ([]netip.AddrPort, func()) {
 	t.Helper()
 	var addrs []netip.AddrPort
 	var eps []*Endpoint
@@ -82,7 +83,7 @@ func strangers(t *testing.T, mn *udp.MemNetwork, n int, to netip.AddrPort, ra *t
 // pinned (Connect) stays, though it is as silent.
 func TestSilentStrangersAreForgotten(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		ra := transporttest.NewRecorder()
 		ca := &tally{Conn: listen(t, mn, addrA)}
 		a := start(t, ca, ra, Config{})
@@ -129,7 +130,7 @@ func TestSilentStrangersAreForgotten(t *testing.T) {
 // longest, never a pinned one nor one heard from within EvictAfter.
 func TestFullTableEvictsTheLongestSilent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		ra := transporttest.NewRecorder()
 		a := start(t, listen(t, mn, addrA), ra, Config{MaxPeers: 9})
 		defer closeNow(a)
@@ -182,7 +183,7 @@ func TestFullTableEvictsTheLongestSilent(t *testing.T) {
 // messages our forgotten state had numbered.
 func TestForgottenPeerStartsAfresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		mn := udp.NewMemNetwork()
+		mn := udptest.NewMemNetwork()
 		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, mn, addrA), ra, Config{})
 		defer closeNow(a)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // cable is a Conn whose writes can be cut, as when a network goes down.
@@ -50,7 +51,7 @@ func delivered(r *transporttest.Recorder, refs []uint64) func() bool {
 // consumed, and the sender hears it came up again.
 func TestPeerRestartGetsUndelivered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, n, addrA), ra, Config{})
 		defer closeNow(a)
@@ -99,7 +100,7 @@ func TestPeerRestartGetsUndelivered(t *testing.T) {
 // what is sent to it meanwhile waits, and goes when it answers again.
 func TestUnreachableThenBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		ca, cb := &cable{Conn: listen(t, n, addrA)}, &cable{Conn: listen(t, n, addrB)}
 		cfg := Config{KeepaliveInterval: time.Second, IdleTimeout: 3 * time.Second}
@@ -135,10 +136,10 @@ func TestUnreachableThenBack(t *testing.T) {
 // Close says goodbye: the peer hears it, and Close returns once it has.
 func TestCloseSaysGoodbye(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
-		a := start(t, udp.Impair(listen(t, n, addrA), udp.Impairment{Loss: 0.5, Seed: 7}), ra, Config{})
-		b := start(t, udp.Impair(listen(t, n, addrB), udp.Impairment{Loss: 0.5, Seed: 8}), rb, Config{})
+		a := start(t, udptest.Impair(listen(t, n, addrA), udptest.Impairment{Loss: 0.5, Seed: 7}), ra, Config{})
+		b := start(t, udptest.Impair(listen(t, n, addrB), udptest.Impairment{Loss: 0.5, Seed: 8}), rb, Config{})
 		defer closeNow(b)
 		ra.WaitFor(t, "delivery", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 5)))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -153,7 +154,7 @@ func TestCloseSaysGoodbye(t *testing.T) {
 // Garbage on the socket is dropped and counted; the session goes on.
 func TestGarbageIsDroppedAndCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, n, addrA), ra, Config{})
 		defer closeNow(a)
@@ -182,7 +183,7 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 
 func TestSendRefusesWhatCannotGo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		a := start(t, listen(t, n, addrA), transporttest.NewRecorder(), Config{MaxQueued: 3 * MaxMessage})
 		if _, err := a.Send(addrB, make([]byte, MaxMessage+1)); err != ErrTooBig {
 			t.Errorf("oversized: %v, want ErrTooBig", err)
@@ -209,7 +210,7 @@ func TestSendRefusesWhatCannotGo(t *testing.T) {
 // us what it consumed: a CLOSE carries an ACK.
 func TestGoodbyeCarriesTheLastAck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 		a := start(t, listen(t, n, addrA), ra, Config{})
 		defer closeNow(a)
@@ -266,14 +267,14 @@ func TestDeliveryResumesWhenTheDiskHasRoom(t *testing.T) {
 
 func testDeliveryResumes(t *testing.T, seed uint64) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		ra := transporttest.NewRecorder()
 		rb := &fullDisk{Recorder: transporttest.NewRecorder()}
 		const total, fits = 300, 100
 		rb.room.Store(fits)
 		// Reordering, so that later messages arrive whole, and are
 		// buffered and acknowledged, before earlier ones.
-		a := start(t, udp.Impair(listen(t, n, addrA), udp.Impairment{Reorder: 0.2, ReorderDelay: 20 * time.Millisecond, Seed: seed}), ra, Config{})
+		a := start(t, udptest.Impair(listen(t, n, addrA), udptest.Impairment{Reorder: 0.2, ReorderDelay: 20 * time.Millisecond, Seed: seed}), ra, Config{})
 		defer closeNow(a)
 		b := start(t, listen(t, n, addrB), rb, Config{})
 		defer closeNow(b)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -23,7 +24,7 @@ var (
 	addrB = netip.MustParseAddrPort("127.0.0.1:1002")
 )
 
-func listen(t *testing.T, n *udp.MemNetwork, addr netip.AddrPort) udp.Conn {
+func listen(t *testing.T, n *udptest.MemNetwork, addr netip.AddrPort) udp.Conn {
 	t.Helper()
 	c, err := n.Listen(addr)
 	if err != nil {
@@ -91,7 +92,7 @@ func exchange(t *testing.T, ca, cb udp.Conn, n int, cfg Config) (a, b *Endpoint)
 
 func TestExchangeClean(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
+		n := udptest.NewMemNetwork()
 		a, b := exchange(t, listen(t, n, addrA), listen(t, n, addrB), 1000, Config{})
 		for _, e := range []*Endpoint{a, b} {
 			ps, err := e.PeerStats(context.Background())
@@ -111,19 +112,19 @@ func TestExchangeImpaired(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := udp.NewMemNetwork()
-				bad := udp.Impairment{
+				n := udptest.NewMemNetwork()
+				bad := udptest.Impairment{
 					Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, ReorderDelay: 3 * time.Millisecond,
 					Delay: time.Millisecond, Jitter: 2 * time.Millisecond,
 				}
 				bad.Seed = seed
-				ca := udp.Impair(listen(t, n, addrA), bad)
+				ca := udptest.Impair(listen(t, n, addrA), bad)
 				bad.Seed = seed + 100
-				cb := udp.Impair(listen(t, n, addrB), bad)
+				cb := udptest.Impair(listen(t, n, addrB), bad)
 				a, b := exchange(t, ca, cb, 2000, Config{})
 				ps, _ := a.PeerStats(context.Background())
 				t.Logf("A: %+v\nimpair A %+v B %+v", ps, ca.Stats(), cb.Stats())
-				for _, c := range []*udp.Impaired{ca, cb} {
+				for _, c := range []*udptest.Impaired{ca, cb} {
 					if s := c.Stats(); s.Dropped == 0 || s.Duplicated == 0 || s.Reordered == 0 {
 						t.Errorf("the impairment did not impair: %+v", s)
 					}
@@ -139,11 +140,11 @@ func TestExchangeImpaired(t *testing.T) {
 // is ever written, and everything still arrives.
 func TestExchangeSmallestPackets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := udp.NewMemNetwork()
-		mtu := udp.Impairment{MTU: wire.MinPacket}
-		ca, cb := udp.Impair(listen(t, n, addrA), mtu), udp.Impair(listen(t, n, addrB), mtu)
+		n := udptest.NewMemNetwork()
+		mtu := udptest.Impairment{MTU: wire.MinPacket}
+		ca, cb := udptest.Impair(listen(t, n, addrA), mtu), udptest.Impair(listen(t, n, addrB), mtu)
 		a, b := exchange(t, ca, cb, 600, Config{MaxPacket: wire.MinPacket})
-		for _, c := range []*udp.Impaired{ca, cb} {
+		for _, c := range []*udptest.Impaired{ca, cb} {
 			if s := c.Stats(); s.Dropped != 0 {
 				t.Errorf("%d datagrams over %d bytes were written", s.Dropped, wire.MinPacket)
 			}
@@ -161,10 +162,10 @@ func TestWindowShrinksUnderHeavyLoss(t *testing.T) {
 	for _, loss := range []float64{0, 0.5} {
 		t.Run(fmt.Sprint("loss", loss), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := udp.NewMemNetwork()
-				path := udp.Impairment{Loss: loss, Delay: 10 * time.Millisecond, Seed: 7}
-				ca := udp.Impair(listen(t, n, addrA), path)
-				cb := udp.Impair(listen(t, n, addrB), udp.Impairment{Delay: 10 * time.Millisecond})
+				n := udptest.NewMemNetwork()
+				path := udptest.Impairment{Loss: loss, Delay: 10 * time.Millisecond, Seed: 7}
+				ca := udptest.Impair(listen(t, n, addrA), path)
+				cb := udptest.Impair(listen(t, n, addrB), udptest.Impairment{Delay: 10 * time.Millisecond})
 				ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
 				a, b := start(t, ca, ra, Config{}), start(t, cb, rb, Config{})
 				defer closeNow(b)

@@ -1,8 +1,8 @@
 // Package udp is the only code that touches a socket: the Conn interface the
 // transport reads and writes through (and BatchConn, for a socket that moves
-// several datagrams a system call), the real UDP implementation, an
-// in-memory network for tests, and an impairment wrapper (loss, duplication,
-// reordering, delay) that tests put between the two.
+// several datagrams a system call) and the real UDP implementation. The
+// in-memory network and the impairment wrapper that tests use are in
+// udptest.
 package udp
 
 import (
@@ -41,7 +41,7 @@ type Message struct {
 }
 
 // BatchConn is a Conn that can move several datagrams in one system call
-// (recvmmsg and sendmmsg on Linux). It is optional: the in-memory network,
+// (recvmmsg and sendmmsg on Linux). It is optional: udptest's in-memory network,
 // the impairment wrapper and the secure layer implement Conn alone, and
 // users fall back to one datagram a call over them.
 //

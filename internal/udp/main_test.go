@@ -11,3 +11,6 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
+
+// maxDatagram is the largest UDP payload over IPv4 (65535 - 20 - 8).
+const maxDatagram = 65507

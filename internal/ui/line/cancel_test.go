@@ -9,7 +9,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/store"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -62,7 +62,7 @@ func TestCancelJSONAndErrors(t *testing.T) {
 }
 
 func TestCancelInPlainMode(t *testing.T) {
-	s := run(t, plainNode(t, udp.NewMemNetwork(), "10.0.0.1:7475", "alice"), Options{})
+	s := run(t, plainNode(t, udptest.NewMemNetwork(), "10.0.0.1:7475", "alice"), Options{})
 	s.send(t, "/cancel")
 	s.stderr.waitFor(t, "udpchat: nothing to cancel: plain mode acknowledges nothing, so no message waits for delivery")
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/plain"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 // waitTimeout bounds every wait in these tests; none should come near it.
@@ -135,7 +135,7 @@ func (s *session) eof(t *testing.T) int {
 }
 
 // plainNode starts a node named name on a plain link at addr on mn.
-func plainNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.Node {
+func plainNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
 const plainWarning = PlainWarning
 
 func TestPlainChatBothWaysAndBye(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	alice := run(t, plainNode(t, mn, "10.0.0.1:7475", "alice"), Options{})
 	bobNode := plainNode(t, mn, "10.0.0.2:7475", "bob")
 	if err := bobNode.Connect(netip.MustParseAddrPort("10.0.0.1:7475")); err != nil {
@@ -54,7 +54,7 @@ func wantLines(t *testing.T, what string, l *lines, want ...string) {
 }
 
 func TestOutputCannotDriveTheTerminal(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	alice := run(t, plainNode(t, mn, "10.0.0.1:7475", "alice"), Options{})
 	evil, err := mn.Listen(netip.MustParseAddrPort("10.0.0.9:7475"))
 	if err != nil {
@@ -186,7 +186,7 @@ func TestLongLinesAreRefusedNotCutOrSplit(t *testing.T) {
 }
 
 func TestPlainLineOverOneDatagramIsNotSent(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	aliceNode := plainNode(t, mn, "10.0.0.1:7475", "alice")
 	bob := run(t, plainNode(t, mn, "10.0.0.2:7475", "bob"), Options{})
 	if err := aliceNode.Connect(netip.MustParseAddrPort("10.0.0.2:7475")); err != nil {

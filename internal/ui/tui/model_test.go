@@ -15,7 +15,7 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/plain"
 	"github.com/udpchat/udpchat/internal/transport"
-	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -443,7 +443,7 @@ func TestNickConnectPeersClear(t *testing.T) {
 }
 
 func TestStatsOverTheTransport(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	alice := transportNode(t, mn, "10.0.0.1:7475", "alice")
 	bobNode := transportNode(t, mn, "10.0.0.2:7475", "bob")
 	go func() { // bob's UI: reads and drops
@@ -462,7 +462,7 @@ func TestStatsOverTheTransport(t *testing.T) {
 		"sent 3 messages,", "received 2 messages,", "window")
 }
 
-func transportNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.Node {
+func transportNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
@@ -482,7 +482,7 @@ func transportNode(t *testing.T, mn *udp.MemNetwork, addr, name string) *chat.No
 }
 
 func TestPlainModeGlyphStopsAtSent(t *testing.T) {
-	mn := udp.NewMemNetwork()
+	mn := udptest.NewMemNetwork()
 	conn, err := mn.Listen(netip.MustParseAddrPort("10.0.0.1:7475"))
 	if err != nil {
 		t.Fatal(err)

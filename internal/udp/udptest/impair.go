@@ -1,4 +1,4 @@
-package udp
+package udptest
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/udpchat/udpchat/internal/udp"
 )
 
 // defaultReorderDelay is how long a reordered datagram is held when
@@ -54,7 +56,7 @@ type ImpairStats struct {
 	Delayed    uint64 // copies held for any time (Delay, Jitter or Reorder) rather than sent at once
 }
 
-// Impaired is a Conn that impairs what is written through it (egress) and
+// Impaired is a udp.Conn that impairs what is written through it (egress) and
 // passes reads through untouched; wrap both ends of a pair to impair both
 // directions.
 //
@@ -65,7 +67,7 @@ type ImpairStats struct {
 // Reorder and Jitter reorder. (A timer per datagram would not do: timers
 // that fire together run their functions in no particular order.)
 type Impaired struct {
-	inner        Conn
+	inner        udp.Conn
 	cfg          Impairment
 	reorderDelay time.Duration
 
@@ -86,7 +88,7 @@ type Impaired struct {
 	sent, dropped, duplicated, reordered, delayed atomic.Uint64
 }
 
-var _ Conn = (*Impaired)(nil)
+var _ udp.Conn = (*Impaired)(nil)
 
 // drawsPerWrite is how many random values every WriteTo draws: loss,
 // duplicate, then reorder and jitter for each of the two possible copies.
@@ -97,13 +99,13 @@ const drawsPerWrite = 6
 // Impair panics if cfg is out of range (a probability outside [0, 1], a
 // negative duration or MTU): that is a typo in a test (Loss: 30 for 30%),
 // better caught at once than run as something else.
-func Impair(c Conn, cfg Impairment) *Impaired {
+func Impair(c udp.Conn, cfg Impairment) *Impaired {
 	for _, p := range []struct {
 		name string
 		v    float64
 	}{{"Loss", cfg.Loss}, {"Duplicate", cfg.Duplicate}, {"Reorder", cfg.Reorder}} {
 		if !(p.v >= 0 && p.v <= 1) { // also catches NaN
-			panic(fmt.Sprintf("udp.Impair: %s %v is not a probability in [0, 1]", p.name, p.v))
+			panic(fmt.Sprintf("udptest.Impair: %s %v is not a probability in [0, 1]", p.name, p.v))
 		}
 	}
 	for _, d := range []struct {
@@ -111,11 +113,11 @@ func Impair(c Conn, cfg Impairment) *Impaired {
 		v    time.Duration
 	}{{"ReorderDelay", cfg.ReorderDelay}, {"Delay", cfg.Delay}, {"Jitter", cfg.Jitter}} {
 		if d.v < 0 {
-			panic(fmt.Sprintf("udp.Impair: %s %v is negative", d.name, d.v))
+			panic(fmt.Sprintf("udptest.Impair: %s %v is negative", d.name, d.v))
 		}
 	}
 	if cfg.MTU < 0 {
-		panic(fmt.Sprintf("udp.Impair: MTU %d is negative", cfg.MTU))
+		panic(fmt.Sprintf("udptest.Impair: MTU %d is negative", cfg.MTU))
 	}
 	rd := cfg.ReorderDelay
 	if rd == 0 {

@@ -1,4 +1,4 @@
-package udp
+package udptest
 
 import (
 	"errors"
@@ -12,9 +12,11 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/udpchat/udpchat/internal/udp"
 )
 
-// sink is a Conn that records what is written to it, and when: the simplest
+// sink is a udp.Conn that records what is written to it, and when: the simplest
 // thing to put under an Impaired conn to see what got through.
 type sink struct {
 	mu     sync.Mutex // guards the fields below
@@ -62,7 +64,7 @@ func (s *sink) arrivals() []arrival {
 var peer = netip.MustParseAddrPort("10.0.0.2:2")
 
 // writeN writes datagrams "0", "1", ... through c.
-func writeN(t *testing.T, c Conn, n int) {
+func writeN(t *testing.T, c udp.Conn, n int) {
 	t.Helper()
 	for i := range n {
 		if _, err := c.WriteTo(fmt.Appendf(nil, "%d", i), peer); err != nil {

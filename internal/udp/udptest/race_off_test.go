@@ -1,5 +1,5 @@
 //go:build !race
 
-package udp
+package udptest
 
 const raceEnabled = false

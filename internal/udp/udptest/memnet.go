@@ -1,4 +1,4 @@
-package udp
+package udptest
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+
+	"github.com/udpchat/udpchat/internal/udp"
 )
 
 // maxDatagram is the largest UDP payload over IPv4 (65535 - 20 - 8); the
@@ -47,14 +49,14 @@ func NewMemNetwork() *MemNetwork { return &MemNetwork{} }
 // network has no interfaces to bind "all" of, and a conn's address is the
 // source its datagrams carry). Port 0 picks a free ephemeral port, cycling
 // through the range so a port just closed is not reused at once. An address
-// already taken is an error matching ErrAddrInUse, as with Listen.
+// already taken is an error matching udp.ErrAddrInUse, as with udp.Listen.
 //
 // Each conn queues up to 4096 datagrams; beyond that it drops, as a full
 // socket buffer does.
-func (n *MemNetwork) Listen(addr netip.AddrPort) (Conn, error) {
+func (n *MemNetwork) Listen(addr netip.AddrPort) (udp.Conn, error) {
 	ip := addr.Addr().Unmap()
 	if !ip.IsValid() || ip.IsUnspecified() {
-		return nil, fmt.Errorf("memnet: listen %s: %w: need a specific IP, e.g. 10.0.0.1:7475", addr, ErrBadAddress)
+		return nil, fmt.Errorf("memnet: listen %s: %w: need a specific IP, e.g. 10.0.0.1:7475", addr, udp.ErrBadAddress)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -69,7 +71,7 @@ func (n *MemNetwork) Listen(addr netip.AddrPort) (Conn, error) {
 		}
 		local = netip.AddrPortFrom(ip, port)
 	} else if _, taken := n.conns[local]; taken {
-		return nil, fmt.Errorf("memnet: listen %s: %w", local, ErrAddrInUse)
+		return nil, fmt.Errorf("memnet: listen %s: %w", local, udp.ErrAddrInUse)
 	}
 	c := &memConn{
 		net:   n,
@@ -172,7 +174,7 @@ func (c *memConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
 	if !addr.IsValid() {
 		return 0, fmt.Errorf("memnet: write to %v: no destination address", addr)
 	}
-	dst := c.net.lookup(Unmap(addr))
+	dst := c.net.lookup(udp.Unmap(addr))
 	if dst == nil {
 		return len(b), nil // nobody there: lost, as UDP loses it
 	}

@@ -1,6 +1,6 @@
 //go:build race
 
-package udp
+package udptest
 
 // raceEnabled: the race detector makes sync.Pool drop items at random, so
 // allocation counts that rely on a pool do not hold under -race.
