@@ -27,9 +27,10 @@ var allowed = map[string][]string{
 	"internal/ui/command":  {"internal/chat", "internal/ui/termsafe"},
 	"internal/ui/termsafe": {},
 
-	"internal/chat":     {"internal/link", "internal/store", "internal/wire"},
-	"internal/identity": {"internal/keys"},
-	"internal/trust":    {"internal/keys", "internal/safefile"},
+	"internal/chat":          {"internal/link", "internal/store", "internal/wire"},
+	"internal/identity":      {"internal/keys"},
+	"internal/trust":         {"internal/keys", "internal/safefile"},
+	"internal/chat/chattest": {"internal/chat", "internal/plain", "internal/udp/udptest"},
 
 	"internal/link":                    {},
 	"internal/plain":                   {"internal/link", "internal/udp"},

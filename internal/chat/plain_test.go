@@ -2,28 +2,19 @@ package chat_test
 
 import (
 	"context"
-	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
-// plainNode starts a node named name on a plain link at addr on mn.
+// plainNode starts a node named name on a plain link at addr on mn, closed
+// at the end of the test.
 func plainNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
-	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := chat.New(chat.Config{Name: name, Plain: true}, func(h chat.Handler) (chat.Link, error) {
-		return plain.New(conn, h), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := chattest.PlainNode(t, mn, addr, name)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -38,24 +29,13 @@ func plainNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.No
 // Sent, and checks it is want (ignoring IDs and times, which vary).
 func expect(t *testing.T, n *chat.Node, want chat.Event) {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case ev := <-n.Events():
-			if _, ok := ev.(chat.Sent); ok {
-				continue
-			}
-			if m, ok := ev.(chat.Message); ok {
-				m.ID, m.At = chat.MessageID{}, time.Time{}
-				ev = m
-			}
-			if ev != want {
-				t.Fatalf("%s got %#v, want %#v", n.Name(), ev, want)
-			}
-			return
-		case <-timeout:
-			t.Fatalf("%s: no %#v within 5s", n.Name(), want)
-		}
+	ev := chattest.NextEvent(t, n, chat.Sent{})
+	if m, ok := ev.(chat.Message); ok {
+		m.ID, m.At = chat.MessageID{}, time.Time{}
+		ev = m
+	}
+	if ev != want {
+		t.Fatalf("%s got %#v, want %#v", n.Name(), ev, want)
 	}
 }
 

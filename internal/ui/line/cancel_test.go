@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // sentID is the ID of the chat message in s.
-func sentID(t *testing.T, s fakeSend) string {
+func sentID(t *testing.T, s chattest.Send) string {
 	t.Helper()
-	m, err := wire.ParseChat(s.msg)
+	m, err := wire.ParseChat(s.Msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func TestCancel(t *testing.T) {
 	node.Connect(netip.MustParseAddrPort("10.0.0.2:7475")) // nobody there
 	s := run(t, node, Options{})
 	s.send(t, "/cancel", "one", "two")
-	one, two := sentID(t, <-link.sends), sentID(t, <-link.sends)
+	one, two := sentID(t, <-link.Sends), sentID(t, <-link.Sends)
 	s.send(t, "/cancel", "/cancel "+one[:5], "/cancel", "/cancel zz")
 	s.stderr.waitFor(t, "udpchat: nothing to cancel: none of your messages is waiting for delivery")
 	if code := s.eof(t); code != 0 {
@@ -51,7 +52,7 @@ func TestCancelJSONAndErrors(t *testing.T) {
 	node.Connect(netip.MustParseAddrPort("10.0.0.2:7475"))
 	s := run(t, node, Options{JSON: true})
 	s.send(t, "one")
-	one := sentID(t, <-link.sends)
+	one := sentID(t, <-link.Sends)
 	s.send(t, "/cancel nothex", "/cancel ff"+one, "/cancel "+one)
 	s.stdout.waitFor(t, `{"type":"cancelled","id":"`+one+`","to":"10.0.0.2:7475"}`)
 	s.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"error","error":"/cancel nothex: want the start of a message ID; waiting: `+one[:8]+` \\"one\\""\}$`))
@@ -75,10 +76,10 @@ func TestEndOfInputSaysTheOutboxKeepsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	node, link := fakeNodeWith(t, chat.Config{Name: "alice", Store: st}, "10.0.0.1:7475")
+	node, link := chattest.NewNode(t, chat.Config{Name: "alice", Store: st}, "10.0.0.1:7475")
 	bob := netip.MustParseAddrPort("10.0.0.2:7475")
 	node.Connect(bob)
-	link.h.PeerUp(bob) // it answered, and then went quiet
+	link.H.PeerUp(bob) // it answered, and then went quiet
 	s := run(t, node, Options{Timeout: 50 * time.Millisecond})
 	s.send(t, "lost 1", "lost 2")
 	if code := s.eof(t); code != 1 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net/netip"
 	"regexp"
 	"slices"
 	"sync"
@@ -13,7 +12,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -134,114 +133,74 @@ func (s *session) eof(t *testing.T) int {
 	return s.wait(t)
 }
 
-// plainNode starts a node named name on a plain link at addr on mn.
+// plainNode starts a node named name on a plain link at addr on mn (Run
+// closes it).
 func plainNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
-	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := chat.New(chat.Config{Name: name, Plain: true}, func(h chat.Handler) (chat.Link, error) {
-		return plain.New(conn, h), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n // Run closes it
+	return chattest.PlainNode(t, mn, addr, name)
 }
 
-// fakeLink stands in for the reliable transport: what the node sends waits
-// in sends until the test, or a relay, plays the network's part.
-type fakeLink struct {
-	addr     netip.AddrPort
-	h        chat.Handler
-	sends    chan fakeSend
-	lastRef  uint64 // the node calls Send under its lock
-	closed   chan struct{}
-	holdAcks atomic.Bool // the relay delivers but does not acknowledge
-}
-
-type fakeSend struct {
-	peer netip.AddrPort
-	msg  []byte
-	ref  uint64
-}
-
-func (l *fakeLink) Connect(netip.AddrPort) error { return nil }
-func (l *fakeLink) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
-	l.lastRef++
-	l.sends <- fakeSend{peer, bytes.Clone(msg), l.lastRef}
-	return l.lastRef, nil
-}
-func (l *fakeLink) Close(context.Context) error { close(l.closed); return nil }
-func (l *fakeLink) LocalAddr() netip.AddrPort   { return l.addr }
-
-// fakeNode returns a reliable-mode node on a fakeLink at addr.
-func fakeNode(t *testing.T, name, addr string) (*chat.Node, *fakeLink) {
+// fakeNode returns a reliable-mode node on a chattest.Link at addr.
+func fakeNode(t *testing.T, name, addr string) (*chat.Node, *chattest.Link) {
 	t.Helper()
-	return fakeNodeWith(t, chat.Config{Name: name}, addr)
+	return chattest.NewNode(t, chat.Config{Name: name}, addr)
 }
 
-// fakeNodeWith is fakeNode with cfg (a store, say).
-func fakeNodeWith(t *testing.T, cfg chat.Config, addr string) (*chat.Node, *fakeLink) {
-	t.Helper()
-	link := &fakeLink{
-		addr:   netip.MustParseAddrPort(addr),
-		sends:  make(chan fakeSend, 100),
-		closed: make(chan struct{}),
-	}
-	n, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
-		link.h = h
-		return link, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n, link
-}
-
-// relay is a perfect network between two fakeLinks, run by one goroutine
-// so that each node's Handler is called one call at a time, as by a real
-// link. Sends to any other address are lost.
+// relay is a perfect network between two chattest.Links, run by one
+// goroutine so that each node's Handler is called one call at a time, as by
+// a real link. Sends to any other address are lost.
 type relay struct {
 	calls chan func() // run on the relay's goroutine
+	links [2]*chattest.Link
+	hold  [2]atomic.Bool // links[i]'s peer gets its messages but does not acknowledge them
 }
 
-func startRelay(t *testing.T, a, b *fakeLink) *relay {
-	r := &relay{calls: make(chan func())}
+func startRelay(t *testing.T, a, b *chattest.Link) *relay {
+	r := &relay{calls: make(chan func()), links: [2]*chattest.Link{a, b}}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		up := make(map[*fakeLink]bool)
+		up := make(map[*chattest.Link]bool)
 		for {
-			var s fakeSend
-			var from, to *fakeLink
+			var s chattest.Send
+			var from, to int
 			select {
-			case s = <-a.sends:
-				from, to = a, b
-			case s = <-b.sends:
-				from, to = b, a
+			case s = <-a.Sends:
+				from, to = 0, 1
+			case s = <-b.Sends:
+				from, to = 1, 0
 			case f := <-r.calls:
 				f()
 				continue
 			case <-stop:
 				return
 			}
-			if s.peer != to.addr {
+			src, dst := r.links[from], r.links[to]
+			if s.Peer != dst.Addr {
 				continue
 			}
-			if !up[to] { // the first packet starts the session, as in transport
-				up[to] = true
-				to.h.PeerUp(from.addr)
+			if !up[dst] { // the first packet starts the session, as in transport
+				up[dst] = true
+				dst.H.PeerUp(src.Addr)
 			}
-			to.h.Receive(from.addr, s.msg)
-			if !from.holdAcks.Load() {
-				from.h.Delivered(s.peer, s.ref)
+			dst.H.Receive(src.Addr, s.Msg)
+			if !r.hold[from].Load() {
+				src.H.Delivered(s.Peer, s.Ref)
 			}
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 	return r
+}
+
+// holdAcks makes the relay deliver what l sends from now on without
+// acknowledging it.
+func (r *relay) holdAcks(l *chattest.Link) {
+	for i := range r.links {
+		if r.links[i] == l {
+			r.hold[i].Store(true)
+		}
+	}
 }
 
 // do runs f on the relay's goroutine, as a link calls its Handler, and
@@ -255,19 +214,7 @@ func (r *relay) do(f func()) {
 // nextEvent returns n's next event other than Sent and Delivered.
 func nextEvent(t *testing.T, n *chat.Node) chat.Event {
 	t.Helper()
-	for {
-		select {
-		case ev := <-n.Events():
-			switch ev.(type) {
-			case chat.Sent, chat.Delivered:
-				continue
-			}
-			return ev
-		case <-time.After(waitTimeout):
-			t.Fatal("no event")
-			return nil
-		}
-	}
+	return chattest.NextEvent(t, n, chat.Sent{}, chat.Delivered{})
 }
 
 // closeAtEnd closes a node that no Run closes, at the end of the test.

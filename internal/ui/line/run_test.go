@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -89,9 +90,9 @@ func TestEndOfInputWaitsForDelivery(t *testing.T) {
 	s := run(t, node, Options{})
 	s.send(t, "a", "b", "c")
 	s.stdin.Close()
-	var sends []fakeSend
+	var sends []chattest.Send
 	for range 3 {
-		sends = append(sends, <-link.sends)
+		sends = append(sends, <-link.Sends)
 	}
 	select {
 	case code := <-s.exit:
@@ -99,7 +100,7 @@ func TestEndOfInputWaitsForDelivery(t *testing.T) {
 	default: // it cannot return before Delivered: the timeout is 10s
 	}
 	for _, sd := range sends {
-		link.h.Delivered(sd.peer, sd.ref)
+		link.H.Delivered(sd.Peer, sd.Ref)
 	}
 	if code := s.wait(t); code != 0 {
 		t.Errorf("exit %d, want 0", code)
@@ -118,10 +119,10 @@ func TestEndOfInputSaysWhatItWaitsFor(t *testing.T) {
 	s := run(t, node, Options{Timeout: time.Minute})
 	s.send(t, "a", "b")
 	s.stdin.Close()
-	sends := []fakeSend{<-link.sends, <-link.sends}
+	sends := []chattest.Send{<-link.Sends, <-link.Sends}
 	s.stderr.waitFor(t, "udpchat: waiting up to 1m0s for delivery: 2 messages to 10.0.0.3:7475 (Ctrl+C stops waiting)")
 	for _, sd := range sends {
-		link.h.Delivered(sd.peer, sd.ref)
+		link.H.Delivered(sd.Peer, sd.Ref)
 	}
 	if code := s.wait(t); code != 0 {
 		t.Errorf("exit %d, want 0", code)
@@ -135,12 +136,12 @@ func TestEndOfInputReportsWhatWasNotDelivered(t *testing.T) {
 	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
 	closeAtEnd(t, bob)
 	alice := run(t, aliceNode, Options{Timeout: 50 * time.Millisecond})
-	startRelay(t, aliceLink, bobLink)
-	bob.Connect(aliceLink.addr)
+	r := startRelay(t, aliceLink, bobLink)
+	bob.Connect(aliceLink.Addr)
 	bob.Send("hi")
 	alice.stdout.waitFor(t, "bob: hi")
 
-	aliceLink.holdAcks.Store(true)
+	r.holdAcks(aliceLink)
 	aliceNode.Connect(netip.MustParseAddrPort("10.0.0.3:7475")) // nobody there
 	alice.send(t, "lost 1", "lost 2")
 	if code := alice.eof(t); code != 1 {
@@ -157,7 +158,7 @@ func TestLongLinesAreRefusedNotCutOrSplit(t *testing.T) {
 	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
 	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
 	closeAtEnd(t, bob)
-	aliceNode.Connect(bobLink.addr)
+	aliceNode.Connect(bobLink.Addr)
 	alice := run(t, aliceNode, Options{})
 	startRelay(t, aliceLink, bobLink)
 
@@ -175,7 +176,7 @@ func TestLongLinesAreRefusedNotCutOrSplit(t *testing.T) {
 		"udpchat: line not sent: message is not valid UTF-8 text",
 		"* bob joined (10.0.0.2:7475)",
 		"udpchat: 2 lines of input not sent (see above)")
-	if ev := nextEvent(t, bob); ev != (chat.Joined{Peer: aliceLink.addr, Name: "alice"}) {
+	if ev := nextEvent(t, bob); ev != (chat.Joined{Peer: aliceLink.Addr, Name: "alice"}) {
 		t.Fatalf("bob's first event %#v, want alice joining", ev)
 	}
 	for _, want := range []string{longest, "after"} {
@@ -210,7 +211,7 @@ func TestCommands(t *testing.T) {
 	aliceNode, aliceLink := fakeNode(t, "alice", "10.0.0.1:7475")
 	bob, bobLink := fakeNode(t, "bob", "10.0.0.2:7475")
 	closeAtEnd(t, bob)
-	aliceNode.Connect(bobLink.addr)
+	aliceNode.Connect(bobLink.Addr)
 	alice := run(t, aliceNode, Options{})
 	startRelay(t, aliceLink, bobLink)
 
@@ -218,10 +219,10 @@ func TestCommands(t *testing.T) {
 		"/connect 10.0.0.3:7475", "/connect nowhere")
 	alice.stderr.waitFor(t, "udpchat: /connect nowhere: want IP:PORT, e.g. 192.0.2.7:7475")
 	for _, want := range []chat.Event{
-		chat.Joined{Peer: aliceLink.addr, Name: "alice"},
-		chat.Message{From: aliceLink.addr, Name: "alice", Text: "waves", Action: true},
-		chat.Renamed{Peer: aliceLink.addr, OldName: "alice", Name: "alicia"},
-		chat.Message{From: aliceLink.addr, Name: "alicia", Text: "/slash"},
+		chat.Joined{Peer: aliceLink.Addr, Name: "alice"},
+		chat.Message{From: aliceLink.Addr, Name: "alice", Text: "waves", Action: true},
+		chat.Renamed{Peer: aliceLink.Addr, OldName: "alice", Name: "alicia"},
+		chat.Message{From: aliceLink.Addr, Name: "alicia", Text: "/slash"},
 	} {
 		got := nextEvent(t, bob)
 		if m, ok := got.(chat.Message); ok {
@@ -270,14 +271,14 @@ func TestJSONEvents(t *testing.T) {
 	alice := run(t, aliceNode, Options{JSON: true})
 	r := startRelay(t, aliceLink, bobLink)
 
-	bob.Connect(aliceLink.addr)
+	bob.Connect(aliceLink.Addr)
 	bob.Send("hi <3")
 	alice.stdout.waitFor(t, `{"type":"joined","peer":"10.0.0.2:7475","name":"bob"}`)
 	alice.send(t, "yo")
 	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"delivered",`))
 	// bob has consumed "yo", so also the features alice sent before it:
 	// he knows she shows a message to her alone as such.
-	bob.SendTo(aliceLink.addr, "psst")
+	bob.SendTo(aliceLink.Addr, "psst")
 	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"message","id":"[0-9a-f]+","from":"10.0.0.2:7475","name":"bob","text":"psst","direct":true,`))
 	alice.send(t, "/bogus")
 	alice.stdout.waitMatch(t, regexp.MustCompile(`^\{"type":"error","error":"unknown command /bogus`))
@@ -287,9 +288,9 @@ func TestJSONEvents(t *testing.T) {
 	bob.SetName("robert")
 	alice.stdout.waitFor(t, `{"type":"renamed","peer":"10.0.0.2:7475","old_name":"bob","name":"robert"}`)
 	r.do(func() {
-		aliceLink.h.PeerUnreachable(bobLink.addr)
-		aliceLink.h.PeerReachable(bobLink.addr)
-		aliceLink.h.PeerClosed(bobLink.addr)
+		aliceLink.H.PeerUnreachable(bobLink.Addr)
+		aliceLink.H.PeerReachable(bobLink.Addr)
+		aliceLink.H.PeerClosed(bobLink.Addr)
 	})
 	if code := alice.eof(t); code != 0 {
 		t.Errorf("exit %d, want 0", code)
@@ -350,10 +351,10 @@ func TestDirectMessageIsMarked(t *testing.T) {
 	closeAtEnd(t, bob)
 	alice := run(t, aliceNode, Options{})
 	startRelay(t, aliceLink, bobLink)
-	bob.Connect(aliceLink.addr)
+	bob.Connect(aliceLink.Addr)
 	bob.Send("to all")
 	alice.stdout.waitFor(t, "bob: to all")
-	bob.SendTo(aliceLink.addr, "just you")
+	bob.SendTo(aliceLink.Addr, "just you")
 	alice.stdout.waitFor(t, "bob → you: just you")
 	alice.eof(t)
 	wantLines(t, "stdout", alice.stdout, "bob: to all", "bob → you: just you")
@@ -367,7 +368,7 @@ func TestInterruptLeavesGracefully(t *testing.T) {
 		t.Errorf("exit %d, want 0", code)
 	}
 	select {
-	case <-link.closed:
+	case <-link.Done():
 	default:
 		t.Error("Run returned without closing the node")
 	}

@@ -100,7 +100,7 @@ func TestPanelSaysHowPeersAreProtected(t *testing.T) {
 			node, link := fakeNode(t, tc.cfg)
 			hs := newHarness(t, node, 100, 30)
 			if tc.cfg.Plain {
-				link.h.Receive(bob, []byte("bob:hi"))
+				link.H.Receive(bob, []byte("bob:hi"))
 			} else {
 				join(t, link, bob, "bob")
 			}

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"net/netip"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -182,56 +182,13 @@ func (hs *harness) enter(line string) {
 	hs.press(tea.KeyEnter)
 }
 
-// fakeLink stands in for the transport: the test plays the network by
-// calling the node's Handler (h) itself.
-type fakeLink struct {
-	addr    netip.AddrPort
-	h       chat.Handler
-	mu      sync.Mutex
-	sends   []fakeSend
-	lastRef uint64
-	closed  bool
-}
-
-type fakeSend struct {
-	peer netip.AddrPort
-	msg  []byte
-	ref  uint64
-}
-
-func (l *fakeLink) Connect(netip.AddrPort) error { return nil }
-
-func (l *fakeLink) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lastRef++
-	l.sends = append(l.sends, fakeSend{peer, bytes.Clone(msg), l.lastRef})
-	return l.lastRef, nil
-}
-
-func (l *fakeLink) Close(context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	return nil
-}
-
-func (l *fakeLink) LocalAddr() netip.AddrPort { return l.addr }
-
-func (l *fakeLink) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
-
-// chats returns the chat messages (not hellos, nor features) sent so far.
-func (l *fakeLink) chats(t *testing.T) []fakeChat {
+// chatsSent returns the chat messages (not hellos, nor features) link was
+// given so far.
+func chatsSent(t *testing.T, link *chattest.Link) []fakeChat {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []fakeChat
-	for _, s := range l.sends {
-		m, err := wire.ParseChat(s.msg)
+	for _, s := range link.Sent() {
+		m, err := wire.ParseChat(s.Msg)
 		if err != nil {
 			t.Fatalf("the node sent an undecodable payload: %v", err)
 		}
@@ -243,26 +200,18 @@ func (l *fakeLink) chats(t *testing.T) []fakeChat {
 }
 
 type fakeChat struct {
-	fakeSend
+	chattest.Send
 	wire.ChatMessage
 }
 
-// fakeNode returns a reliable-mode node named alice at 10.0.0.1:7475 on a
-// fakeLink.
-func fakeNode(t *testing.T, cfg chat.Config) (*chat.Node, *fakeLink) {
+// fakeNode returns a reliable-mode node named alice (unless cfg names
+// another) at 10.0.0.1:7475 on a chattest.Link.
+func fakeNode(t *testing.T, cfg chat.Config) (*chat.Node, *chattest.Link) {
 	t.Helper()
-	link := &fakeLink{addr: netip.MustParseAddrPort("10.0.0.1:7475")}
 	if cfg.Name == "" {
 		cfg.Name = "alice"
 	}
-	n, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
-		link.h = h
-		return link, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n, link
+	return chattest.NewNode(t, cfg, "10.0.0.1:7475")
 }
 
 var (
@@ -272,14 +221,14 @@ var (
 
 // join plays peer introducing itself as name (a session starts, a hello
 // arrives), as the link would.
-func join(t *testing.T, link *fakeLink, peer netip.AddrPort, name string) {
+func join(t *testing.T, link *chattest.Link, peer netip.AddrPort, name string) {
 	t.Helper()
-	link.h.PeerUp(peer)
+	link.H.PeerUp(peer)
 	say(t, link, peer, wire.ChatHello, name, "")
 }
 
 // say plays peer sending a chat message.
-func say(t *testing.T, link *fakeLink, peer netip.AddrPort, kind wire.ChatKind, name, text string) {
+func say(t *testing.T, link *chattest.Link, peer netip.AddrPort, kind wire.ChatKind, name, text string) {
 	t.Helper()
 	var id chat.MessageID
 	rand.Read(id[:])
@@ -287,7 +236,7 @@ func say(t *testing.T, link *fakeLink, peer netip.AddrPort, kind wire.ChatKind, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := link.h.Receive(peer, payload); err != nil {
+	if err := link.H.Receive(peer, payload); err != nil {
 		t.Fatal(err)
 	}
 }

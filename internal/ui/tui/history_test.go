@@ -99,8 +99,8 @@ func TestHistoryShownAtStart(t *testing.T) {
 
 	// The node sent the waiting message again at start (to bob only).
 	var again []fakeChat
-	hs.waitUntil("the outbox sent again", func(string) bool { again = link.chats(t); return len(again) == 1 })
-	if again[0].Text != "still there?" || again[0].peer != bob {
+	hs.waitUntil("the outbox sent again", func(string) bool { again = chatsSent(t, link); return len(again) == 1 })
+	if again[0].Text != "still there?" || again[0].Peer != bob {
 		t.Fatalf("sent again: %+v", again)
 	}
 	hs.settle(50 * time.Millisecond)
@@ -108,7 +108,7 @@ func TestHistoryShownAtStart(t *testing.T) {
 		t.Errorf("the message sent again from the outbox shows %d times:\n%s", n, hs.screen())
 	}
 	join(t, link, bob, "bob")
-	link.h.Delivered(bob, again[0].ref)
+	link.H.Delivered(bob, again[0].Ref)
 	hs.waitFor("✓✓ alice: still there?")
 
 	// The live conversation follows the line, not dimmed.
@@ -231,8 +231,8 @@ func TestCancel(t *testing.T) {
 		hs.enter(text)
 		hs.waitUntil(text+" sent", func(s string) bool { return regexp.MustCompile(`✓ +alice: ` + text).MatchString(s) })
 	}
-	chats := link.chats(t)
-	link.h.Delivered(bob, chats[0].ref) // first is delivered: nothing to cancel there
+	chats := chatsSent(t, link)
+	link.H.Delivered(bob, chats[0].Ref) // first is delivered: nothing to cancel there
 	hs.waitFor("✓✓ alice: first")
 
 	hs.enter("/cancel")
@@ -261,7 +261,7 @@ func TestCancel(t *testing.T) {
 
 	// A message cancelled and then delivered after all (it was on its
 	// way) turns to ✓✓.
-	link.h.Delivered(bob, chats[2].ref)
+	link.H.Delivered(bob, chats[2].Ref)
 	hs.waitFor("✓✓ alice: third")
 }
 
@@ -273,7 +273,7 @@ func TestCancelCompletionListsWhatWaits(t *testing.T) {
 	hs.enter("one")
 	hs.enter("/me two")
 	hs.waitUntil("both sent", func(s string) bool { return strings.Count(s, "✓ ") == 2 })
-	chats := link.chats(t)
+	chats := chatsSent(t, link)
 	one, two := chat.MessageID(chats[0].ID).String()[:8], chat.MessageID(chats[1].ID).String()[:8]
 	hs.typeText("/canc")
 	hs.press(tea.KeyTab)

@@ -52,7 +52,7 @@ func TestWelcomeTellsAFriendWhatWorks(t *testing.T) {
 	} {
 		t.Run(tc.listen, func(t *testing.T) {
 			node, link := fakeNode(t, chat.Config{})
-			link.addr = netip.MustParseAddrPort(tc.listen)
+			link.Addr = netip.MustParseAddrPort(tc.listen)
 			hs := newHarness(t, node, 100, 30)
 			hs.waitFor(tc.want...)
 			for _, g := range tc.gone {
@@ -114,11 +114,11 @@ func TestOwnMessageGlyphFollowsDelivery(t *testing.T) {
 		return regexp.MustCompile(`✓ +alice: hello bob`).MatchString(lineWith(s, "hello bob")) &&
 			!strings.Contains(lineWith(s, "hello bob"), "✓✓")
 	})
-	chats := link.chats(t)
-	if len(chats) != 1 || chats[0].peer != bob || chats[0].Text != "hello bob" {
+	chats := chatsSent(t, link)
+	if len(chats) != 1 || chats[0].Peer != bob || chats[0].Text != "hello bob" {
 		t.Fatalf("sent %+v, want hello bob to bob", chats)
 	}
-	link.h.Delivered(bob, chats[0].ref)
+	link.H.Delivered(bob, chats[0].Ref)
 	hs.waitFor("✓✓ alice: hello bob")
 }
 
@@ -140,7 +140,7 @@ func TestSendsKeepTheOrderTyped(t *testing.T) {
 	}
 	hs.press('c', tea.ModCtrl)
 	hs.waitQuit()
-	chats := link.chats(t)
+	chats := chatsSent(t, link)
 	if len(chats) != n {
 		t.Fatalf("the link got %d messages, want %d", len(chats), n)
 	}
@@ -177,15 +177,15 @@ func TestPeerGoesUnreachableAndComesBack(t *testing.T) {
 	measured()
 	hs.waitFor("online 1.5ms")
 
-	link.h.PeerUnreachable(bob)
+	link.H.PeerUnreachable(bob)
 	hs.waitFor("bob is unreachable; messages to bob will wait", "○ bob", "unreachable")
 	measured()
 	hs.waitGone("1.5ms")
-	link.h.PeerReachable(bob)
+	link.H.PeerReachable(bob)
 	hs.waitFor("bob is back", "● bob")
 	measured()
 	hs.waitFor("online 1.5ms")
-	link.h.PeerClosed(bob)
+	link.H.PeerClosed(bob)
 	hs.waitFor("bob left", "· bob", "left")
 	measured()
 	hs.waitGone("1.5ms")
@@ -304,7 +304,7 @@ func TestMultiLinePasteIsOneMessage(t *testing.T) {
 	hs.press(tea.KeyEnter)
 	hs.waitFor("alice: one", "two", "three")
 	hs.settle(50 * time.Millisecond)
-	chats := link.chats(t)
+	chats := chatsSent(t, link)
 	if len(chats) != 1 || chats[0].Text != "one\ntwo\nthree" {
 		t.Fatalf("sent %+v, want one message of three lines", chats)
 	}
@@ -315,7 +315,7 @@ func TestMultiLinePasteIsOneMessage(t *testing.T) {
 	hs.press(tea.KeyEnter)
 	hs.waitFor("alice: four")
 	hs.settle(50 * time.Millisecond)
-	if chats := link.chats(t); len(chats) != 2 || chats[1].Text != "four\nfive" {
+	if chats := chatsSent(t, link); len(chats) != 2 || chats[1].Text != "four\nfive" {
 		t.Fatalf("sent %+v, want four\\nfive as the second message", chats)
 	}
 }
@@ -332,14 +332,14 @@ func TestTooBigIsAnErrorNotACrash(t *testing.T) {
 	hs.update(tea.PasteMsg{Content: strings.Repeat("y\n", maxInputLines)})
 	hs.waitFor("paste not added: the message would have")
 	hs.settle(50 * time.Millisecond)
-	if chats := link.chats(t); len(chats) != 0 {
+	if chats := chatsSent(t, link); len(chats) != 0 {
 		t.Errorf("sent %d messages, want none", len(chats))
 	}
 	// The largest message there can be goes through.
 	hs.update(tea.PasteMsg{Content: strings.Repeat("z", chat.MaxTextLen)})
 	hs.press(tea.KeyEnter)
-	hs.waitUntil("the largest message sent", func(string) bool { return len(link.chats(t)) == 1 })
-	if chats := link.chats(t); len(chats[0].Text) != chat.MaxTextLen {
+	hs.waitUntil("the largest message sent", func(string) bool { return len(chatsSent(t, link)) == 1 })
+	if chats := chatsSent(t, link); len(chats[0].Text) != chat.MaxTextLen {
 		t.Errorf("the largest message was not sent whole")
 	}
 }
@@ -395,8 +395,8 @@ func TestMsgGoesToOnePeer(t *testing.T) {
 	hs.enter("/msg 10.0.0.2:7475 by address")
 	hs.waitFor("alice → bob: by address")
 	hs.settle(50 * time.Millisecond)
-	chats := link.chats(t)
-	if len(chats) != 2 || chats[0].peer != carol || chats[0].Text != "psst, carol" || chats[1].peer != bob {
+	chats := chatsSent(t, link)
+	if len(chats) != 2 || chats[0].Peer != carol || chats[0].Text != "psst, carol" || chats[1].Peer != bob {
 		t.Fatalf("sent %+v, want one message to carol, then one to bob", chats)
 	}
 }
@@ -509,7 +509,7 @@ func TestCtrlCLeavesGracefully(t *testing.T) {
 	hs.waitFor("bob joined")
 	hs.press('c', tea.ModCtrl)
 	hs.waitQuit()
-	if !link.isClosed() {
+	if !link.Closed() {
 		t.Error("Ctrl+C quit without closing the link: peers would not see us leave")
 	}
 }
@@ -521,17 +521,17 @@ func TestByeSendsWaitsAndLeaves(t *testing.T) {
 	hs.enter(" Bye ")
 	hs.waitFor("leaving: waiting up to 2s for delivery")
 	var chats []fakeChat
-	hs.waitUntil("bye sent", func(string) bool { chats = link.chats(t); return len(chats) == 1 })
+	hs.waitUntil("bye sent", func(string) bool { chats = chatsSent(t, link); return len(chats) == 1 })
 	if chats[0].Text != "Bye" {
 		t.Errorf("sent %q, want Bye", chats[0].Text)
 	}
-	if link.isClosed() {
+	if link.Closed() {
 		t.Fatal("left before bye was delivered")
 	}
-	link.h.Delivered(bob, chats[0].ref)
+	link.H.Delivered(bob, chats[0].Ref)
 	hs.waitQuit()
-	if !link.isClosed() || hs.m.result.timedOut || len(node.Undelivered()) != 0 {
-		t.Errorf("after bye: closed %v, timed out %v, undelivered %v", link.isClosed(), hs.m.result.timedOut, node.Undelivered())
+	if !link.Closed() || hs.m.result.timedOut || len(node.Undelivered()) != 0 {
+		t.Errorf("after bye: closed %v, timed out %v, undelivered %v", link.Closed(), hs.m.result.timedOut, node.Undelivered())
 	}
 }
 
@@ -541,7 +541,7 @@ func TestQuitLeavesWithoutWaiting(t *testing.T) {
 	join(t, link, bob, "bob")
 	hs.enter("/quit")
 	hs.waitQuit()
-	if !link.isClosed() {
+	if !link.Closed() {
 		t.Error("/quit did not close the link")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 )
 
 // runSession is Run on a pipe for a terminal, as a real program.
@@ -45,11 +46,11 @@ func (s *runSession) wait(t *testing.T) int {
 	}
 }
 
-func waitSends(t *testing.T, link *fakeLink, n int) []fakeChat {
+func waitSends(t *testing.T, link *chattest.Link, n int) []fakeChat {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		if c := link.chats(t); len(c) >= n {
+		if c := chatsSent(t, link); len(c) >= n {
 			return c
 		}
 		if time.Now().After(deadline) {
@@ -68,12 +69,12 @@ func TestRunExitsZeroWhenAllIsDelivered(t *testing.T) {
 	if c[0].Text != "hello" {
 		t.Fatalf("sent %q", c[0].Text)
 	}
-	link.h.Delivered(bob, c[0].ref)
+	link.H.Delivered(bob, c[0].Ref)
 	s.keys.WriteString("/quit\r")
 	if code := s.wait(t); code != 0 {
 		t.Errorf("exit %d, want 0; stderr: %s", code, s.stderr)
 	}
-	if !link.isClosed() {
+	if !link.Closed() {
 		t.Error("Run returned without closing the node")
 	}
 }
@@ -95,7 +96,7 @@ func TestRunReportsWhatWasNotDelivered(t *testing.T) {
 	if want := "udpchat: not delivered before leaving: 1 message to bob (10.0.0.2:7475)\n"; !strings.Contains(s.stderr.String(), want) {
 		t.Errorf("stderr %q, want %q", s.stderr, want)
 	}
-	if !link.isClosed() {
+	if !link.Closed() {
 		t.Error("Run returned without closing the node")
 	}
 }
