@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 	"internal/transport/transporttest": {},
 	"internal/secure":                  {"internal/keys", "internal/secure/ratelimit", "internal/secure/replay", "internal/udp", "internal/wire"},
 	"internal/secure/ratelimit":        {},
+	"internal/secure/securetest":       {"internal/keys", "internal/wire"},
 	"internal/secure/replay":           {},
 
 	"internal/keys":        {},
@@ -48,6 +49,8 @@ var allowed = map[string][]string{
 	"internal/wire":        {},
 
 	"internal/archtest": {},
+	// Tests of several layers together; no code of its own.
+	"internal/integration": {},
 	// Imported by tests only: what they need of the machine.
 	"internal/testenv": {},
 }

@@ -1,4 +1,4 @@
-package secure_test
+package integration_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package secure_test
+package integration_test
 
 import (
 	"encoding/binary"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -157,7 +158,7 @@ func TestFlood(t *testing.T) {
 	pubB := kB.Public()
 	ik := make([][]byte, floodIKIdentity)
 	for i := range ik {
-		ik[i] = secure.ForgeInitiation(true, pubB)
+		ik[i] = securetest.ForgeInitiation(true, pubB)
 	}
 	dropsBefore, haveDrops := udpRcvbufErrors()
 
@@ -202,10 +203,10 @@ func TestFlood(t *testing.T) {
 				if (i+1)*floodInits/total > i*floodInits/total { // a forged initiation
 					var d []byte
 					if rng.IntN(10) == 0 {
-						d = secure.Readdress(ik[rng.IntN(len(ik))], rng.Uint32(), pubB)
+						d = securetest.Readdress(ik[rng.IntN(len(ik))], rng.Uint32(), pubB)
 						dst = b.addr
 					} else {
-						d = secure.ForgeInitiation(false, keys.PublicKey{})
+						d = securetest.ForgeInitiation(false, keys.PublicKey{})
 					}
 					send(src, d, dst)
 					sentInits.Add(1)
