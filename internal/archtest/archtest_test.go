@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 	"internal/transport/transporttest": {},
 	"internal/secure":                  {"internal/keys", "internal/secure/ratelimit", "internal/secure/replay", "internal/udp", "internal/wire"},
 	"internal/secure/ratelimit":        {},
-	"internal/secure/securetest":       {"internal/keys", "internal/wire"},
+	"internal/secure/securetest":       {"internal/keys", "internal/testenv", "internal/udp", "internal/udp/udptest", "internal/wire"},
 	"internal/secure/replay":           {},
 
 	"internal/keys":        {},

@@ -16,6 +16,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -84,14 +85,14 @@ func (s *windowSet) find(b []byte) (string, bool) {
 func TestCapture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
-		rec := &recorder{}
-		mild := udptest.Impairment{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Observe: rec.observe}
+		rec := &securetest.Recorder{}
+		mild := udptest.Impairment{Loss: 0.05, Duplicate: 0.05, Reorder: 0.05, Observe: rec.Observe}
 		mild.Seed = 1
-		ia := udptest.Impair(listen(t, n, addrA), mild)
+		ia := udptest.Impair(securetest.Listen(t, n, addrA), mild)
 		mild.Seed = 2
-		ib := udptest.Impair(listen(t, n, addrB), mild)
-		tapA := &tap{Conn: newConn(t, ia, secure.Config{Static: mustKey(t)})}
-		tapB := &tap{Conn: newConn(t, ib, secure.Config{Static: mustKey(t)})}
+		ib := udptest.Impair(securetest.Listen(t, n, addrB), mild)
+		tapA := &tap{Conn: newConn(t, ia, secure.Config{Static: securetest.MustKey(t)})}
+		tapB := &tap{Conn: newConn(t, ib, secure.Config{Static: securetest.MustKey(t)})}
 		a := newChatterOn(t, tapA)
 		b := newChatterOn(t, tapB)
 
@@ -164,19 +165,19 @@ func TestCapture(t *testing.T) {
 			tp.mu.Unlock()
 		}
 
-		grams := rec.all()
+		grams := rec.All()
 		if len(grams) < 200 {
 			t.Fatalf("only %d datagrams captured", len(grams))
 		}
 		for i, d := range grams {
-			if what, ok := secrets.find(d.b); ok {
-				t.Fatalf("datagram %d (type 0x%02x, %d bytes) shows a %s", i, d.b[1], len(d.b), what)
+			if what, ok := secrets.find(d.B); ok {
+				t.Fatalf("datagram %d (type 0x%02x, %d bytes) shows a %s", i, d.B[1], len(d.B), what)
 			}
-			if what, ok := headers.find(d.b); ok {
-				t.Fatalf("datagram %d (type 0x%02x) shows a %s", i, d.b[1], what)
+			if what, ok := headers.find(d.B); ok {
+				t.Fatalf("datagram %d (type 0x%02x) shows a %s", i, d.B[1], what)
 			}
-			if len(d.b) > wire.MaxDatagram || d.b[1] == wire.TypeTransport {
-				t.Fatalf("datagram %d: %d bytes, type 0x%02x", i, len(d.b), d.b[1])
+			if len(d.B) > wire.MaxDatagram || d.B[1] == wire.TypeTransport {
+				t.Fatalf("datagram %d: %d bytes, type 0x%02x", i, len(d.B), d.B[1])
 			}
 		}
 		t.Logf("%d datagrams checked against %d secret windows and %d epochs", len(grams), len(secrets.set), len(headers.set))

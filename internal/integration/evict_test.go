@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
@@ -20,13 +21,13 @@ func TestFullTableMakesRoomForANewcomer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mn := udptest.NewMemNetwork()
 		const max = 8
-		a := newChatter(t, listen(t, mn, addrA), secure.Config{Static: mustKey(t), MaxPeers: max})
+		a := newChatter(t, securetest.Listen(t, mn, addrA), secure.Config{Static: securetest.MustKey(t), MaxPeers: max})
 		defer a.close()
 		var conns []udp.Conn
-		var readers []*reader
+		var readers []*securetest.Reader
 		for i := range max {
-			c := newConn(t, listen(t, mn, netip.MustParseAddrPort(fmt.Sprintf("10.7.0.%d:7475", i+1))), secure.Config{Static: mustKey(t)})
-			r := startReader(c)
+			c := newConn(t, securetest.Listen(t, mn, netip.MustParseAddrPort(fmt.Sprintf("10.7.0.%d:7475", i+1))), secure.Config{Static: securetest.MustKey(t)})
+			r := securetest.StartReader(c)
 			// Not a transport packet: A's transport drops it, so all
 			// that is left of this peer is its session.
 			if _, err := c.WriteTo([]byte("only a handshake"), addrA); err != nil {
@@ -34,14 +35,14 @@ func TestFullTableMakesRoomForANewcomer(t *testing.T) {
 			}
 			conns, readers = append(conns, c), append(readers, r)
 		}
-		defer closeAll(t, conns, readers...)
+		defer securetest.CloseAll(t, conns, readers...)
 		synctest.Wait()
 		if s := a.sec.Stats(); s.Peers != max {
 			t.Fatalf("%d peers after %d handshakes, want a full table", s.Peers, max)
 		}
 
 		time.Sleep(2 * time.Second)
-		b := newChatter(t, listen(t, mn, addrB), secure.Config{Static: mustKey(t)})
+		b := newChatter(t, securetest.Listen(t, mn, addrB), secure.Config{Static: securetest.MustKey(t)})
 		defer b.close()
 		start := time.Now()
 		exchange(t, a, b, 5, time.Minute)
@@ -60,9 +61,9 @@ func TestFullTableMakesRoomForANewcomer(t *testing.T) {
 func TestForgottenByTheTransportIsForgottenBelow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mn := udptest.NewMemNetwork()
-		a := newChatter(t, listen(t, mn, addrA), secure.Config{Static: mustKey(t)})
+		a := newChatter(t, securetest.Listen(t, mn, addrA), secure.Config{Static: securetest.MustKey(t)})
 		defer a.close()
-		b := newChatter(t, listen(t, mn, addrB), secure.Config{Static: mustKey(t)})
+		b := newChatter(t, securetest.Listen(t, mn, addrB), secure.Config{Static: securetest.MustKey(t)})
 		defer b.close()
 		exchange(t, a, b, 5, time.Minute)
 		if err := a.ep.Forget(addrB); err != nil {

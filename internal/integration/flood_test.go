@@ -126,13 +126,13 @@ func udpRcvbufErrors() (uint64, bool) {
 // the transport resends what was dropped.
 func TestFlood(t *testing.T) {
 	testenv.SkipInShort(t, "flood")
-	rec := &recorder{}
-	innerA := listenLoopback(t, loopback(0, 0, 1))
-	kA, kB := mustKey(t), mustKey(t)
+	rec := &securetest.Recorder{}
+	innerA := securetest.ListenLoopback(t, loopback(0, 0, 1))
+	kA, kB := securetest.MustKey(t), securetest.MustKey(t)
 	cfg := func(k keys.PrivateKey) secure.Config { return secure.Config{Static: k} }
-	a := newChatter(t, udptest.Impair(innerA, udptest.Impairment{Observe: rec.observe}), cfg(kA))
-	b := newChatter(t, listenLoopback(t, loopback(0, 0, 2)), cfg(kB))
-	c := newChatter(t, listenLoopback(t, loopback(0, 0, 3)), cfg(mustKey(t))) // the newcomer, silent until the flood
+	a := newChatter(t, udptest.Impair(innerA, udptest.Impairment{Observe: rec.Observe}), cfg(kA))
+	b := newChatter(t, securetest.ListenLoopback(t, loopback(0, 0, 2)), cfg(kB))
+	c := newChatter(t, securetest.ListenLoopback(t, loopback(0, 0, 3)), cfg(securetest.MustKey(t))) // the newcomer, silent until the flood
 	defer a.close()
 	defer b.close()
 	defer c.close()
@@ -140,7 +140,7 @@ func TestFlood(t *testing.T) {
 	// Warm up (the first handshake), then the baseline.
 	measure(t, a, b, 100, 20, func() bool { return true })
 	base := measure(t, a, b, 110, 200, func() bool { return true })
-	captured := rec.all() // material for replays
+	captured := rec.All() // material for replays
 	heapBefore := transporttest.HeapInUse()
 
 	// The attackers: a socket on each of floodSources addresses. Nothing
@@ -153,7 +153,7 @@ func TestFlood(t *testing.T) {
 		}
 	}()
 	for i := range floodSources {
-		sources = append(sources, listenLoopback(t, loopback(66, byte(i>>8), byte(i))))
+		sources = append(sources, securetest.ListenLoopback(t, loopback(66, byte(i>>8), byte(i))))
 	}
 	pubB := kB.Public()
 	ik := make([][]byte, floodIKIdentity)
@@ -224,10 +224,10 @@ func TestFlood(t *testing.T) {
 					send(src, d, dst)
 				case k == 2: // a replay from elsewhere
 					g := captured[rng.IntN(len(captured))]
-					send(src, g.b, g.to)
+					send(src, g.B, g.To)
 				default: // a replay from the peer's own address
 					g := captured[rng.IntN(len(captured))]
-					send(innerA, g.b, g.to)
+					send(innerA, g.B, g.To)
 				}
 				sentJunk.Add(1)
 			}

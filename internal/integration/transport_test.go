@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -105,12 +106,12 @@ func TestTransportOverSecure(t *testing.T) {
 					Delay: time.Millisecond, Jitter: 2 * time.Millisecond, MTU: 1200,
 				}
 				bad.Seed = seed
-				ia := udptest.Impair(listen(t, n, addrA), bad)
+				ia := udptest.Impair(securetest.Listen(t, n, addrA), bad)
 				bad.Seed = seed + 100
-				ib := udptest.Impair(listen(t, n, addrB), bad)
-				storeA, storeB := newTrustStore(), newTrustStore()
-				a := newChatter(t, ia, secure.Config{Static: mustKey(t), Verify: storeA.verify})
-				b := newChatter(t, ib, secure.Config{Static: mustKey(t), Verify: storeB.verify})
+				ib := udptest.Impair(securetest.Listen(t, n, addrB), bad)
+				storeA, storeB := securetest.NewTrustStore(), securetest.NewTrustStore()
+				a := newChatter(t, ia, secure.Config{Static: securetest.MustKey(t), Verify: storeA.Verify})
+				b := newChatter(t, ib, secure.Config{Static: securetest.MustKey(t), Verify: storeB.Verify})
 				exchange(t, a, b, 2000, time.Hour)
 				sa, sb := a.sec.Stats(), b.sec.Stats()
 				t.Logf("A secure %+v\nB secure %+v\nimpair A %+v B %+v", sa, sb, ia.Stats(), ib.Stats())
@@ -142,14 +143,14 @@ func TestRekeyWhileStreaming(t *testing.T) {
 		n := udptest.NewMemNetwork()
 		cfg := func() secure.Config {
 			return secure.Config{
-				Static:            mustKey(t),
+				Static:            securetest.MustKey(t),
 				RekeyAfterPackets: 100,
 				RekeyAfterTime:    3 * time.Second,
 				RejectAfterTime:   5 * time.Second,
 			}
 		}
-		a := newChatter(t, listen(t, n, addrA), cfg())
-		b := newChatter(t, listen(t, n, addrB), cfg())
+		a := newChatter(t, securetest.Listen(t, n, addrA), cfg())
+		b := newChatter(t, securetest.Listen(t, n, addrB), cfg())
 		var refsA, refsB []uint64
 		const count = 600
 		for i := range count {

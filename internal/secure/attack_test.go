@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -43,15 +44,15 @@ func (s *switchConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
 func TestTamper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
-		innerA := listen(t, n, addrA)
+		innerA := securetest.Listen(t, n, addrA)
 		sw := &switchConn{Conn: innerA}
-		a := newConn(t, sw, secure.Config{Static: mustKey(t)})
-		b := newConn(t, listen(t, n, addrB), secure.Config{Static: mustKey(t)})
-		ra, rb := startReader(a), startReader(b)
+		a := newConn(t, sw, secure.Config{Static: securetest.MustKey(t)})
+		b := newConn(t, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t)})
+		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
 		if _, err := a.WriteTo([]byte("hello"), addrB); err != nil {
 			t.Fatal(err)
 		}
-		rb.next(t)
+		rb.Next(t)
 
 		// Captured, not delivered: counters B has not seen.
 		sw.swallow.Store(true)
@@ -84,7 +85,7 @@ func TestTamper(t *testing.T) {
 			}
 			synctest.Wait() // let B read them before its queue fills
 		}
-		rb.none(t)
+		rb.None(t)
 		after := b.Stats()
 		if got := after.Dropped() - before.Dropped(); got != uint64(injected) {
 			t.Errorf("%d forgeries injected, %d dropped", injected, got)
@@ -103,24 +104,14 @@ func TestTamper(t *testing.T) {
 			innerA.WriteTo(d, addrB)
 		}
 		for range sw.captured {
-			p := rb.next(t)
-			if !want[string(p.data)] {
-				t.Fatalf("unexpected packet %q", p.data)
+			p := rb.Next(t)
+			if !want[string(p.Data)] {
+				t.Fatalf("unexpected packet %q", p.Data)
 			}
-			delete(want, string(p.data))
+			delete(want, string(p.Data))
 		}
-		closeAll(t, []udp.Conn{a, b}, ra, rb)
+		securetest.CloseAll(t, []udp.Conn{a, b}, ra, rb)
 	})
-}
-
-func diffDrops(before, after secure.Stats) map[string]uint64 {
-	m := map[string]uint64{}
-	for i := range after.Drops {
-		if d := after.Drops[i] - before.Drops[i]; d > 0 {
-			m[secure.DropReason(i).String()] = d
-		}
-	}
-	return m
 }
 
 // TestReplay: every datagram either side sent is sent again, interleaved
@@ -129,17 +120,17 @@ func diffDrops(before, after secure.Stats) map[string]uint64 {
 func TestReplay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
-		recA, recB := &recorder{}, &recorder{}
-		innerA, innerB := listen(t, n, addrA), listen(t, n, addrB)
-		a := newConn(t, udptest.Impair(innerA, udptest.Impairment{Observe: recA.observe}), secure.Config{Static: mustKey(t)})
-		b := newConn(t, udptest.Impair(innerB, udptest.Impairment{Observe: recB.observe}), secure.Config{Static: mustKey(t)})
-		ra, rb := startReader(a), startReader(b)
+		recA, recB := &securetest.Recorder{}, &securetest.Recorder{}
+		innerA, innerB := securetest.Listen(t, n, addrA), securetest.Listen(t, n, addrB)
+		a := newConn(t, udptest.Impair(innerA, udptest.Impairment{Observe: recA.Observe}), secure.Config{Static: securetest.MustKey(t)})
+		b := newConn(t, udptest.Impair(innerB, udptest.Impairment{Observe: recB.Observe}), secure.Config{Static: securetest.MustKey(t)})
+		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
 		rng := rand.New(rand.NewPCG(1, 2))
-		replay := func(rec *recorder, from udp.Conn, k int) int {
-			grams := rec.all()
+		replay := func(rec *securetest.Recorder, from udp.Conn, k int) int {
+			grams := rec.All()
 			for range k {
 				d := grams[rng.IntN(len(grams))]
-				from.WriteTo(d.b, d.to)
+				from.WriteTo(d.B, d.To)
 			}
 			return k
 		}
@@ -160,22 +151,22 @@ func TestReplay(t *testing.T) {
 		}
 		synctest.Wait()
 		for _, rp := range []struct {
-			rec  *recorder
+			rec  *securetest.Recorder
 			from udp.Conn
 		}{{recA, innerA}, {recB, innerB}} {
-			for _, d := range rp.rec.all() {
-				rp.from.WriteTo(d.b, d.to)
+			for _, d := range rp.rec.All() {
+				rp.from.WriteTo(d.B, d.To)
 				replayed++
 			}
 			synctest.Wait()
 		}
-		check := func(r *reader, prefix string) {
+		check := func(r *securetest.Reader, prefix string) {
 			t.Helper()
 			seen := map[string]int{}
 			for done := false; !done; {
 				select {
-				case p := <-r.pkts:
-					seen[string(p.data)]++
+				case p := <-r.Packets:
+					seen[string(p.Data)]++
 				default:
 					done = true
 				}
@@ -196,6 +187,6 @@ func TestReplay(t *testing.T) {
 		if sa.Drops[secure.DropReplay] == 0 || sb.Drops[secure.DropReplay] == 0 {
 			t.Error("no replay drops counted")
 		}
-		closeAll(t, []udp.Conn{a, b}, ra, rb)
+		securetest.CloseAll(t, []udp.Conn{a, b}, ra, rb)
 	})
 }

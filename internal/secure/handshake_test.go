@@ -11,6 +11,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -20,19 +21,19 @@ import (
 // sends, and a reader.
 type side struct {
 	conn *secure.Conn
-	rec  *recorder
-	r    *reader
+	rec  *securetest.Recorder
+	r    *securetest.Reader
 }
 
 func newSide(t *testing.T, n *udptest.MemNetwork, addr netip.AddrPort, cfg secure.Config) *side {
 	t.Helper()
-	rec := &recorder{}
-	inner := udptest.Impair(listen(t, n, addr), udptest.Impairment{Observe: rec.observe})
+	rec := &securetest.Recorder{}
+	inner := udptest.Impair(securetest.Listen(t, n, addr), udptest.Impairment{Observe: rec.Observe})
 	c := newConn(t, inner, cfg)
-	return &side{conn: c, rec: rec, r: startReader(c)}
+	return &side{conn: c, rec: rec, r: securetest.StartReader(c)}
 }
 
-func (s *side) close(t *testing.T) { closeAll(t, []udp.Conn{s.conn}, s.r) }
+func (s *side) close(t *testing.T) { securetest.CloseAll(t, []udp.Conn{s.conn}, s.r) }
 
 // sendUntil writes data to `to` every 100ms until got reports success or a
 // minute passes. Under synctest the waiting is virtual time: it lets the
@@ -53,11 +54,11 @@ func sendUntil(t *testing.T, s *side, to netip.AddrPort, data string, got func()
 }
 
 // receivedFrom reports whether r has a packet waiting, and takes it.
-func receivedFrom(r *reader, want string) func() bool {
+func receivedFrom(r *securetest.Reader, want string) func() bool {
 	return func() bool {
 		select {
-		case p := <-r.pkts:
-			return string(p.data) == want
+		case p := <-r.Packets:
+			return string(p.Data) == want
 		default:
 			return false
 		}
@@ -67,10 +68,10 @@ func receivedFrom(r *reader, want string) func() bool {
 func TestHandshakeXXThenIK(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
-		kA, kB := mustKey(t), mustKey(t)
-		storeA, storeB := newTrustStore(), newTrustStore()
-		cfg := func(k keys.PrivateKey, s *trustStore) secure.Config {
-			return secure.Config{Static: k, KnownKey: s.known, Verify: s.verify}
+		kA, kB := securetest.MustKey(t), securetest.MustKey(t)
+		storeA, storeB := securetest.NewTrustStore(), securetest.NewTrustStore()
+		cfg := func(k keys.PrivateKey, s *securetest.TrustStore) secure.Config {
+			return secure.Config{Static: k, KnownKey: s.Known, Verify: s.Verify}
 		}
 
 		// First contact: no one knows anyone, so XX.
@@ -79,14 +80,14 @@ func TestHandshakeXXThenIK(t *testing.T) {
 		if _, err := a.conn.WriteTo([]byte("hello"), addrB); err != nil {
 			t.Fatal(err)
 		}
-		if p := b.r.next(t); string(p.data) != "hello" || p.from != addrA {
-			t.Fatalf("B got %q from %v", p.data, p.from)
+		if p := b.r.Next(t); string(p.Data) != "hello" || p.From != addrA {
+			t.Fatalf("B got %q from %v", p.Data, p.From)
 		}
 		if _, err := b.conn.WriteTo([]byte("hi"), addrA); err != nil {
 			t.Fatal(err)
 		}
-		if p := a.r.next(t); string(p.data) != "hi" || p.from != addrB {
-			t.Fatalf("A got %q from %v", p.data, p.from)
+		if p := a.r.Next(t); string(p.Data) != "hi" || p.From != addrB {
+			t.Fatalf("A got %q from %v", p.Data, p.From)
 		}
 		if k, ok := a.conn.PeerKey(addrB); !ok || !k.Equal(kB.Public()) {
 			t.Errorf("A: PeerKey(B) = %v, %v; want %v", k, ok, kB.Public())
@@ -94,10 +95,10 @@ func TestHandshakeXXThenIK(t *testing.T) {
 		if k, ok := b.conn.PeerKey(addrA); !ok || !k.Equal(kA.Public()) {
 			t.Errorf("B: PeerKey(A) = %v, %v; want %v", k, ok, kA.Public())
 		}
-		if ty := a.rec.types(); ty[wire.TypeInitXX] != 1 || ty[wire.TypeInitIK] != 0 || ty[wire.TypeFinishXX] != 1 {
+		if ty := a.rec.Types(); ty[wire.TypeInitXX] != 1 || ty[wire.TypeInitIK] != 0 || ty[wire.TypeFinishXX] != 1 {
 			t.Errorf("A sent %v, want one XX initiation and one msg3", ty)
 		}
-		if ty := b.rec.types(); ty[wire.TypeRespXX] != 1 || ty[wire.TypeInitXX]+ty[wire.TypeInitIK] != 0 {
+		if ty := b.rec.Types(); ty[wire.TypeRespXX] != 1 || ty[wire.TypeInitXX]+ty[wire.TypeInitIK] != 0 {
 			t.Errorf("B sent %v, want one XX response and no initiation", ty)
 		}
 		for _, s := range []*side{a, b} {
@@ -114,26 +115,26 @@ func TestHandshakeXXThenIK(t *testing.T) {
 		if _, err := a.conn.WriteTo([]byte("again"), addrB); err != nil {
 			t.Fatal(err)
 		}
-		if p := b.r.next(t); string(p.data) != "again" {
-			t.Fatalf("B got %q", p.data)
+		if p := b.r.Next(t); string(p.Data) != "again" {
+			t.Fatalf("B got %q", p.Data)
 		}
 		if _, err := b.conn.WriteTo([]byte("welcome back"), addrA); err != nil {
 			t.Fatal(err)
 		}
-		if p := a.r.next(t); string(p.data) != "welcome back" {
-			t.Fatalf("A got %q", p.data)
+		if p := a.r.Next(t); string(p.Data) != "welcome back" {
+			t.Fatalf("A got %q", p.Data)
 		}
-		if ty := a.rec.types(); ty[wire.TypeInitIK] != 1 || ty[wire.TypeInitXX] != 0 || ty[wire.TypeFinishXX] != 0 {
+		if ty := a.rec.Types(); ty[wire.TypeInitIK] != 1 || ty[wire.TypeInitXX] != 0 || ty[wire.TypeFinishXX] != 0 {
 			t.Errorf("A sent %v, want one IK initiation", ty)
 		}
-		if ty := b.rec.types(); ty[wire.TypeRespIK] != 1 {
+		if ty := b.rec.Types(); ty[wire.TypeRespIK] != 1 {
 			t.Errorf("B sent %v, want one IK response", ty)
 		}
 		if k, ok := b.conn.PeerKey(addrA); !ok || !k.Equal(kA.Public()) {
 			t.Errorf("B: PeerKey(A) = %v, %v", k, ok)
 		}
-		if storeA.refused+storeB.refused != 0 {
-			t.Errorf("refusals: %d, %d", storeA.refused, storeB.refused)
+		if storeA.Refused+storeB.Refused != 0 {
+			t.Errorf("refusals: %d, %d", storeA.Refused, storeB.Refused)
 		}
 		a.close(t)
 		b.close(t)
@@ -157,7 +158,7 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := udptest.NewMemNetwork()
-				kA, kB := mustKey(t), mustKey(t)
+				kA, kB := securetest.MustKey(t), securetest.MustKey(t)
 				var refusedBy []string
 				var mu sync.Mutex
 				ca, cb := secure.Config{Static: kA}, secure.Config{Static: kB}
@@ -191,13 +192,13 @@ func TestVerifyRefuses(t *testing.T) {
 					t.Error("the refusing side has a session")
 				}
 				t.Logf("refusals %d, A %+v", st.Drops[secure.DropRefused], a.conn.Stats())
-				b.r.none(t)
+				b.r.None(t)
 				// A responder that refuses tells the initiator, in a
 				// refusal it alone can open, smaller than what caused it.
 				mu.Lock()
 				got := refusedBy
 				mu.Unlock()
-				refusals := b.rec.types()[wire.TypeRefused]
+				refusals := b.rec.Types()[wire.TypeRefused]
 				switch {
 				case tc.refuseA && (len(got) > 0 || refusals > 0):
 					t.Errorf("A refused, yet B sent %d refusals and A heard %q", refusals, got)
@@ -206,9 +207,9 @@ func TestVerifyRefuses(t *testing.T) {
 				case !tc.refuseA && got[0] != addrB.String()+" "+kB.Public().Fingerprint():
 					t.Errorf("A heard %q, want B's address and key", got[0])
 				}
-				for _, d := range b.rec.all() {
-					if d.b[1] == wire.TypeRefused && (len(d.b) != wire.RefusedLen || d.to != addrA) {
-						t.Errorf("a refusal of %d bytes to %v", len(d.b), d.to)
+				for _, d := range b.rec.All() {
+					if d.B[1] == wire.TypeRefused && (len(d.B) != wire.RefusedLen || d.To != addrA) {
+						t.Errorf("a refusal of %d bytes to %v", len(d.B), d.To)
 					}
 				}
 				a.close(t)
@@ -226,19 +227,19 @@ func TestFallbackToXX(t *testing.T) {
 		t.Run(map[bool]string{true: "accepted", false: "refused"}[accept], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := udptest.NewMemNetwork()
-				kA, kBOld, kB := mustKey(t), mustKey(t), mustKey(t)
-				store := newTrustStore()
-				store.keys[addrB] = kBOld.Public()
-				verify := store.verify
+				kA, kBOld, kB := securetest.MustKey(t), securetest.MustKey(t), securetest.MustKey(t)
+				store := securetest.NewTrustStore()
+				store.Keys[addrB] = kBOld.Public()
+				verify := store.Verify
 				if accept {
 					verify = func(p netip.AddrPort, k keys.PublicKey) error {
-						store.mu.Lock()
-						defer store.mu.Unlock()
-						store.seen = append(store.seen, k) // the user accepted the new key
+						store.Mu.Lock()
+						defer store.Mu.Unlock()
+						store.Seen = append(store.Seen, k) // the user accepted the new key
 						return nil
 					}
 				}
-				a := newSide(t, n, addrA, secure.Config{Static: kA, KnownKey: store.known, Verify: verify})
+				a := newSide(t, n, addrA, secure.Config{Static: kA, KnownKey: store.Known, Verify: verify})
 				b := newSide(t, n, addrB, secure.Config{Static: kB})
 				ok := sendUntil(t, a, addrB, "ping", receivedFrom(b.r, "ping"))
 				if ok != accept {
@@ -252,12 +253,12 @@ func TestFallbackToXX(t *testing.T) {
 				if sb.Drops[secure.DropMAC1] < 3 {
 					t.Errorf("B dropped %d initiations for mac1, want the IK attempts", sb.Drops[secure.DropMAC1])
 				}
-				store.mu.Lock()
-				if len(store.seen) == 0 || !store.seen[len(store.seen)-1].Equal(kB.Public()) {
-					t.Errorf("Verify saw %v, want B's new key %v", store.seen, kB.Public())
+				store.Mu.Lock()
+				if len(store.Seen) == 0 || !store.Seen[len(store.Seen)-1].Equal(kB.Public()) {
+					t.Errorf("Verify saw %v, want B's new key %v", store.Seen, kB.Public())
 				}
-				store.mu.Unlock()
-				if ty := a.rec.types(); ty[wire.TypeInitIK] != 3 || ty[wire.TypeInitXX] == 0 {
+				store.Mu.Unlock()
+				if ty := a.rec.Types(); ty[wire.TypeInitIK] != 3 || ty[wire.TypeInitXX] == 0 {
 					t.Errorf("A sent %v, want 3 IK initiations then XX", ty)
 				}
 				if k, ok := a.conn.PeerKey(addrB); ok != accept || (ok && !k.Equal(kB.Public())) {
@@ -279,7 +280,7 @@ func TestFallbackToXX(t *testing.T) {
 func TestRefuse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
-		kA, kB := mustKey(t), mustKey(t)
+		kA, kB := securetest.MustKey(t), securetest.MustKey(t)
 		heard := make(chan string, 10)
 		ca := secure.Config{Static: kA, PeerRefused: func(peer netip.AddrPort, key keys.PublicKey) {
 			heard <- peer.String() + " " + key.Fingerprint()
@@ -298,13 +299,13 @@ func TestRefuse(t *testing.T) {
 			t.Errorf("A heard %q", got)
 		}
 		var refusal []byte
-		for _, d := range b.rec.all() {
-			if d.b[1] == wire.TypeRefused {
-				refusal = d.b
+		for _, d := range b.rec.All() {
+			if d.B[1] == wire.TypeRefused {
+				refusal = d.B
 			}
 		}
 		// Replayed, and forged from it: nothing.
-		raw := listen(t, n, addrC)
+		raw := securetest.Listen(t, n, addrC)
 		forged := bytes.Clone(refusal)
 		forged[len(forged)-1] ^= 1
 		for _, d := range [][]byte{refusal, forged} {

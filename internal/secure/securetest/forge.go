@@ -1,8 +1,10 @@
-// Package securetest is the attacker's side of secure's tests: handshake
-// initiations forged from the protocol's description (docs/PROTOCOL.md),
-// with only public keys, as anyone on the path can. It does not import
-// secure, so secure's own tests use it too, and its forgeries getting past
-// mac1 there checks that both follow the same description.
+// Package securetest is what the tests of secure, and of what runs over it,
+// share: the attacker's side (handshake initiations forged from the
+// protocol's description, docs/PROTOCOL.md, with only public keys, as anyone
+// on the path can), conns on udptest's network or on loopback sockets, a
+// reader and a recorder of datagrams, and a trust-on-first-use store. It does
+// not import secure, so secure's own tests use it too, and its forgeries
+// getting past mac1 there checks that both follow the same description.
 package securetest
 
 import (
