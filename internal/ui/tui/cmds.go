@@ -226,11 +226,9 @@ func (m *model) cancelCmd(arg string) tea.Cmd {
 
 // refreshCmd fetches the peers and their RTTs, one fetch at a time.
 func (m *model) refreshCmd() tea.Cmd {
-	if m.refreshing {
-		m.refreshAgain = true
+	if !m.panel.startRefresh() {
 		return nil
 	}
-	m.refreshing = true
 	node, ctx := m.node, m.ctx
 	return func() tea.Msg {
 		r := peersMsg{peers: node.Peers(), rtts: make(map[netip.AddrPort]time.Duration)}
@@ -281,8 +279,8 @@ func (m *model) leaveCmd(wait bool, bye string) tea.Cmd {
 	node, timeout := m.node, m.opts.Timeout
 	wctx, cancel := context.WithTimeout(m.ctx, timeout)
 	m.leaveWait, m.leaveCancel = wait, cancel
-	m.dirty = true
-	seq := m.seq
+	m.transcript.dirty = true
+	seq := m.transcript.seq
 	return func() tea.Msg {
 		defer cancel()
 		var r leftMsg

@@ -9,12 +9,13 @@ import (
 )
 
 // The earlier conversation: at start the model reads the recent history
-// (historyCmd) and shows it dimmed above an "— earlier —" line, so that
-// reopening udpchat shows where the conversation was. Our own messages
-// there keep their glyphs (✓✓ delivered, ✓ still waiting in the outbox,
-// ⊘ cancelled) and are found by ID like live ones, so the Sent, Delivered
-// and Cancelled events of the messages the node sends again from its
-// outbox at start update them in place rather than show them twice.
+// (historyCmd) and the transcript shows it dimmed above an "— earlier —"
+// line, so that reopening udpchat shows where the conversation was. Our
+// own messages there keep their glyphs (✓✓ delivered, ✓ still waiting in
+// the outbox, ⊘ cancelled) and are found by ID like live ones, so the
+// Sent, Delivered and Cancelled events of the messages the node sends
+// again from its outbox at start update them in place rather than show
+// them twice.
 
 const (
 	// recentMessages is how many messages of the history the UI shows.
@@ -35,13 +36,13 @@ type msgKey struct {
 
 // noteLive notes a peer's message shown live, and says whether to show it:
 // not if the history, read meanwhile, showed it already.
-func (m *model) noteLive(ev chat.Message) bool {
+func (t *transcript) noteLive(ev chat.Message) bool {
 	k := msgKey{ev.ID, chat.PeerKey(ev.From)}
-	if m.pastIn[k] {
+	if t.pastIn[k] {
 		return false
 	}
-	if m.liveIn != nil {
-		m.liveIn[k] = true
+	if t.liveIn != nil {
+		t.liveIn[k] = true
 	}
 	return true
 }
@@ -50,13 +51,13 @@ func (m *model) noteLive(ev chat.Message) bool {
 // what it read it leaves out what this run shows live: messages stored
 // since the model started (ours, and peers' that arrive as events) and
 // messages already shown.
-func (m *model) gotHistory(msg historyMsg) {
-	liveIn, replayed := m.liveIn, m.replayed
-	m.liveIn, m.replayed = nil, nil
+func (t *transcript) gotHistory(msg historyMsg) {
+	liveIn, replayed := t.liveIn, t.replayed
+	t.liveIn, t.replayed = nil, nil
 	if msg.err != nil {
-		m.add(&entry{kind: entryError, at: time.Now(), text: "the history could not be read: " + msg.err.Error()})
+		t.addError("the history could not be read: " + msg.err.Error())
 		for _, ev := range replayed {
-			m.add(messageEntry(ev))
+			t.add(messageEntry(ev))
 		}
 		return
 	}
@@ -70,13 +71,13 @@ func (m *model) gotHistory(msg historyMsg) {
 	keys := make(map[*entry]msgKey) // peers' messages in past
 	own := make(map[chat.MessageID]*entry)
 	for _, r := range msg.msgs {
-		if !r.At.Before(m.started) {
+		if !r.At.Before(t.started) {
 			continue
 		}
 		id := r.ID
 		action := r.Action
 		if r.Outgoing {
-			if m.byID[id] != nil {
+			if t.byID[id] != nil {
 				continue
 			}
 			e := own[id]
@@ -107,17 +108,17 @@ func (m *model) gotHistory(msg historyMsg) {
 	// node replays later (no UI showed it) is shown then.
 	for _, e := range past {
 		if k, ok := keys[e]; ok {
-			m.pastIn[k] = true
+			t.pastIn[k] = true
 		}
 	}
 	// A message no UI showed is shown even if it is older than the recent
 	// ones: that it was never seen is the point.
 	for _, ev := range replayed {
 		k := msgKey{ev.ID, chat.PeerKey(ev.From)}
-		if m.pastIn[k] {
+		if t.pastIn[k] {
 			continue
 		}
-		m.pastIn[k] = true
+		t.pastIn[k] = true
 		e := messageEntry(ev)
 		e.past = true
 		past = append(past, e)
@@ -142,53 +143,53 @@ func (m *model) gotHistory(msg historyMsg) {
 			continue
 		}
 		// Events may have come before the history did.
-		m.byID[e.id] = e
-		for peer, d := range m.orphans[e.id] {
+		t.byID[e.id] = e
+		for peer, d := range t.orphans[e.id] {
 			e.update(peer, d)
 		}
-		delete(m.orphans, e.id)
+		delete(t.orphans, e.id)
 	}
 	past = append(past, &entry{kind: entryEarlier, past: true, at: time.Now(), text: earlierLabel})
-	m.entries = append(past, m.entries...)
-	m.trim()
-	m.dirty = true
+	t.entries = append(past, t.entries...)
+	t.trim()
+	t.dirty = true
 }
 
 // showReplayed shows a message of an earlier run that no UI showed (the
 // node hands such messages over at start): in the history, where it
 // belongs, not as if it came now. While the history is being read it waits
 // for gotHistory, which places it.
-func (m *model) showReplayed(ev chat.Message) {
-	if m.liveIn != nil {
-		m.replayed = append(m.replayed, ev)
+func (t *transcript) showReplayed(ev chat.Message) {
+	if t.liveIn != nil {
+		t.replayed = append(t.replayed, ev)
 		return
 	}
 	k := msgKey{ev.ID, chat.PeerKey(ev.From)}
-	if m.pastIn[k] {
+	if t.pastIn[k] {
 		return
 	}
-	m.pastIn[k] = true
+	t.pastIn[k] = true
 	e := messageEntry(ev)
 	e.past = true
 	// Above the "— earlier —" line, which it makes if there is none yet.
 	end := 0
-	for end < len(m.entries) && m.entries[end].past && m.entries[end].kind != entryEarlier {
+	for end < len(t.entries) && t.entries[end].past && t.entries[end].kind != entryEarlier {
 		end++
 	}
-	if end == len(m.entries) || m.entries[end].kind != entryEarlier {
-		m.entries = slices.Insert(m.entries, 0, &entry{kind: entryEarlier, past: true, at: time.Now(), text: earlierLabel})
+	if end == len(t.entries) || t.entries[end].kind != entryEarlier {
+		t.entries = slices.Insert(t.entries, 0, &entry{kind: entryEarlier, past: true, at: time.Now(), text: earlierLabel})
 		end = 0
 	}
 	i := end
-	for i > 0 && m.entries[i-1].at.After(e.at) {
+	for i > 0 && t.entries[i-1].at.After(e.at) {
 		i--
 	}
 	if end > 0 {
-		e.stamp = m.entries[max(i, 1)-1].stamp
+		e.stamp = t.entries[max(i, 1)-1].stamp
 	}
-	m.entries = slices.Insert(m.entries, i, e)
-	m.trim()
-	m.dirty = true
+	t.entries = slices.Insert(t.entries, i, e)
+	t.trim()
+	t.dirty = true
 }
 
 // messageEntry is how a peer's message is shown.
@@ -217,4 +218,4 @@ func storedDelivery(s chat.MessageState) delivery {
 }
 
 // hasPast says the transcript begins with history.
-func (m *model) hasPast() bool { return len(m.entries) > 0 && m.entries[0].past }
+func (t *transcript) hasPast() bool { return len(t.entries) > 0 && t.entries[0].past }

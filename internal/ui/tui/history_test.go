@@ -164,7 +164,7 @@ func TestHistoryAndLiveEventsMeetOnce(t *testing.T) {
 	t.Cleanup(func() { node.Close(context.Background()) })
 	m := newModel(context.Background(), node, Options{Timeout: time.Second}, false)
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 40})
-	old := m.started.Add(-time.Minute)
+	old := m.transcript.started.Add(-time.Minute)
 	row := func(id chat.MessageID, dir store.Direction, peer netip.AddrPort, name, text string, state store.State, at time.Time) chat.HistoryMessage {
 		return chat.StoredMessage(store.Message{ID: id, Peer: chat.PeerKey(peer), Direction: dir, Kind: int(wire.ChatText), Name: name, Text: text, At: at, State: state})
 	}
@@ -211,7 +211,7 @@ func TestHistoryAndLiveEventsMeetOnce(t *testing.T) {
 	m = newModel(context.Background(), node2, Options{Timeout: time.Second}, false)
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 40})
 	inFlight := newMessageID()
-	m.Update(historyMsg{msgs: []chat.HistoryMessage{row(inFlight, store.Incoming, bob, "bob", "in flight", store.Received, m.started.Add(-time.Millisecond))}})
+	m.Update(historyMsg{msgs: []chat.HistoryMessage{row(inFlight, store.Incoming, bob, "bob", "in flight", store.Received, m.transcript.started.Add(-time.Millisecond))}})
 	m.Update(eventsMsg{chat.Message{ID: inFlight, From: bob, Name: "bob", Text: "in flight", At: time.Now()}})
 	if s := ansi.Strip(m.View().Content); strings.Count(s, "bob: in flight") != 1 {
 		t.Errorf("a message in the history and then live shows other than once:\n%s", s)

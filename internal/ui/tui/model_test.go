@@ -171,7 +171,7 @@ func TestPeerGoesUnreachableAndComesBack(t *testing.T) {
 	// refreshCmd makes it), while the peer is online: a peer that stopped
 	// answering or left still has one, but it is stale.
 	measured := func() {
-		hs.waitUntil("the peers refreshed", func(string) bool { return !hs.m.refreshing })
+		hs.waitUntil("the peers refreshed", func(string) bool { return !hs.m.panel.refreshing })
 		hs.update(peersMsg{peers: node.Peers(), rtts: map[netip.AddrPort]time.Duration{bob: 1500 * time.Microsecond}})
 	}
 	measured()

@@ -1,217 +1,343 @@
 package tui
 
 import (
+	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/ui/termsafe"
+	"github.com/udpchat/udpchat/internal/ui/command"
 )
-
-// maxEntries bounds the transcript: older entries scroll away for good
-// (history, not the screen, is where old messages live).
-const maxEntries = 2000
-
-type entryKind uint8
 
 const (
-	entryMessage entryKind = iota // a peer's message
-	entryOwn                      // one of ours
-	entryNotice                   // "* bob joined"
-	entryError                    // something went wrong
-	entryBlock                    // preformatted lines: /help, /peers, /stats
-	entryEarlier                  // the line under the history shown at start
+	// maxEntries bounds the transcript: older entries scroll away for good
+	// (history, not the screen, is where old messages live).
+	maxEntries = 2000
+	// maxOrphans bounds the delivery news kept for messages whose Send has
+	// not returned yet (see transcript.track); past it the oldest news is
+	// lost, which costs a glyph, never a message.
+	maxOrphans = 1024
 )
 
-// delivery is where one of our messages stands with one peer.
-type delivery uint8
+// transcript is the messages pane: what was said and shown, in order, and
+// the viewport that scrolls it. It owns the entries and the glyphs of our
+// own (news of their delivery comes from the node in any order, so finding
+// the entry it is about is this type's job), the history shown at start
+// (history.go), and where the user has scrolled to. It knows neither the
+// node nor the rest of the screen: the model hands it events and Send
+// results, and gives it its size and the welcome to show.
+type transcript struct {
+	keys keyMap
 
-// The order matters: a message's state for a peer only ever moves up (see
-// update), and a cancelled message may still be delivered after all.
-const (
-	pending   delivery = iota // Send has not returned yet
-	sent                      // queued on the link (or in the outbox), not yet acknowledged
-	cancelled                 // given up on (/cancel): not sent again
-	delivered                 // the peer has it
-)
+	// Own messages are found by ID (byID) once their Send has returned or
+	// their first Sent event came, and by the seq of their Send before
+	// (inFlight). Sent and Delivered events may overtake the Send's
+	// return; orphans keeps them until then.
+	entries  []*entry
+	byID     map[chat.MessageID]*entry
+	inFlight map[uint64]*entry
+	orphans  map[chat.MessageID]map[netip.AddrPort]delivery
+	seq      uint64
+	chatted  bool // a message went either way: the welcome is over
 
-// entry is one thing in the transcript.
-type entry struct {
-	kind   entryKind
-	at     time.Time
-	from   netip.AddrPort // the sender of a peer's message (its colour)
-	name   string         // who said it
-	text   string
-	action bool
-	to     string // for a /msg: whom it went to ("you" for one to us)
-	// past says it is from the history loaded at start (history.go):
-	// shown dimmed, above the live conversation.
-	past bool
-	// stamp is the layout of its time; "" is "15:04".
-	stamp string
+	vp     viewport.Model
+	follow bool   // the view stays at the newest messages (not scrolled up)
+	reveal *entry // a block to show from its top, once laid out
+	unseen int    // messages that arrived while scrolled up
+	dirty  bool   // the viewport's lines must be built again
 
-	// Own messages only.
-	seq    uint64 // names the Send in flight until its ID is known
-	id     chat.MessageID
-	peers  map[netip.AddrPort]delivery // what each peer has, once sent
-	failed bool
-
-	// rendered caches the lines for renderedW; nil when stale.
-	rendered  []string
-	renderedW int
+	// The history shown at start (history.go): liveIn notes peers'
+	// messages shown live until it is read (then nil), pastIn those it
+	// showed, and started is when the model began: what was stored since
+	// is this run's, and shown live.
+	liveIn  map[msgKey]bool
+	pastIn  map[msgKey]bool
+	started time.Time
+	// replayed are messages of earlier runs that no UI showed, which the
+	// node hands over again at start: they belong to the history, and wait
+	// for it here if they come before it is read.
+	replayed []chat.Message
 }
 
-// glyph is the state of an own message, as a small mark that changes in
-// place: ○ sending, ✓ sent (some peer has yet to get it), ⊘ cancelled (for
-// some peer, and none still waits), ✓✓ delivered to every peer, ✗ failed.
-func (e *entry) glyph(s styles) string {
-	switch {
-	case e.failed:
-		return s.fail.Render("✗ ")
-	case len(e.peers) == 0:
-		return s.pending.Render("○ ")
+func newTranscript(keys keyMap) transcript {
+	t := transcript{
+		keys:     keys,
+		byID:     make(map[chat.MessageID]*entry),
+		inFlight: make(map[uint64]*entry),
+		orphans:  make(map[chat.MessageID]map[netip.AddrPort]delivery),
+		liveIn:   make(map[msgKey]bool),
+		pastIn:   make(map[msgKey]bool),
+		started:  time.Now(),
+		vp:       viewport.New(),
+		follow:   true,
+		dirty:    true,
 	}
-	given := false
-	for _, d := range e.peers {
-		switch d {
-		case pending, sent:
-			return s.sent.Render("✓ ")
-		case cancelled:
-			given = true
-		}
-	}
-	if given {
-		return s.cancelled.Render("⊘ ")
-	}
-	return s.delivered.Render("✓✓")
+	t.vp.KeyMap = viewport.KeyMap{} // keys go to the input; see Update
+	t.vp.MouseWheelEnabled = true
+	t.vp.MouseWheelDelta = 3
+	return t
 }
 
-// waiting says e is ours and some peer still waits for it: what /cancel
-// can give up on.
-func (e *entry) waiting() bool {
-	if e.kind != entryOwn || e.failed || e.id == (chat.MessageID{}) {
-		return false
-	}
-	for _, d := range e.peers {
-		if d == sent {
-			return true
+// Update scrolls: by the mouse wheel, or by the keys of keys.scroll, which
+// the model hands here rather than to the input.
+func (t *transcript) Update(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		t.vp, _ = t.vp.Update(msg)
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, t.keys.PageUp):
+			t.vp.PageUp()
+		case key.Matches(msg, t.keys.PageDown):
+			t.vp.PageDown()
+		case key.Matches(msg, t.keys.Bottom):
+			t.vp.GotoBottom()
+		default:
+			return
 		}
+	default:
+		return
+	}
+	t.scrolled()
+}
+
+// View is the visible part of the transcript.
+func (t *transcript) View() string { return t.vp.View() }
+
+// setSize gives the transcript w columns and h lines.
+func (t *transcript) setSize(w, h int) {
+	t.vp.SetWidth(w)
+	t.vp.SetHeight(h)
+}
+
+// restyle forgets every entry's layout: the width or the styles changed.
+func (t *transcript) restyle() {
+	for _, e := range t.entries {
+		e.rendered = nil
+	}
+	t.dirty = true
+}
+
+// add appends e to the transcript.
+func (t *transcript) add(e *entry) {
+	if !t.follow && e.kind != entryBlock {
+		t.unseen++
+	}
+	t.entries = append(t.entries, e)
+	t.trim()
+	t.dirty = true
+}
+
+// trim drops the oldest entries past maxEntries, and the "— earlier —"
+// line once nothing is above it.
+func (t *transcript) trim() {
+	over := len(t.entries) - maxEntries
+	if over > 0 && t.entries[over].kind == entryEarlier {
+		over++
+	}
+	if over > 0 {
+		clear(t.entries[:over])
+		t.entries = t.entries[over:]
+	}
+}
+
+func (t *transcript) notice(format string, args ...any) {
+	t.add(&entry{kind: entryNotice, at: time.Now(), text: fmt.Sprintf(format, args...)})
+}
+
+func (t *transcript) addError(text string) {
+	t.add(&entry{kind: entryError, at: time.Now(), text: text})
+}
+
+// block adds preformatted lines the user asked for (/help, /peers, /stats),
+// and brings them into view.
+func (t *transcript) block(text string) {
+	e := &entry{kind: entryBlock, at: time.Now(), text: text}
+	t.add(e)
+	t.follow, t.reveal = true, e
+}
+
+// addOwn adds a message of ours, pending, to someone if to is not "", and
+// returns the seq that names its Send (see sendDone).
+func (t *transcript) addOwn(name, text string, action bool, to string) uint64 {
+	t.seq++
+	e := &entry{kind: entryOwn, at: time.Now(), name: name, text: text, action: action, seq: t.seq, to: to}
+	t.inFlight[t.seq] = e
+	t.add(e)
+	return t.seq
+}
+
+// clear is /clear: everything on screen goes, and the welcome stays away.
+func (t *transcript) clear() {
+	clear(t.entries)
+	t.entries = t.entries[:0]
+	clear(t.byID)
+	t.unseen = 0
+	t.chatted = true
+}
+
+// event shows one node event, and says whether the peers changed (for the
+// model to look at them again).
+func (t *transcript) event(ev chat.Event) (peersChanged bool) {
+	switch ev := ev.(type) {
+	case chat.Message:
+		if ev.At.Before(t.started) {
+			t.showReplayed(ev)
+			break
+		}
+		t.chatted = true
+		if !t.noteLive(ev) {
+			break
+		}
+		t.add(messageEntry(ev))
+	case chat.Sent:
+		t.track(ev.ID, ev.To, sent)
+	case chat.Delivered:
+		t.track(ev.ID, ev.To, delivered)
+	case chat.Cancelled:
+		t.track(ev.ID, ev.To, cancelled)
+	case chat.Joined:
+		if ev.Fingerprint != "" {
+			// Short, as in the panel: /peers has it whole.
+			t.notice("%s joined (%s, key %s)", ev.Name, ev.Peer, shortFingerprint(ev.Fingerprint))
+		} else {
+			t.notice("%s joined (%s)", ev.Name, ev.Peer)
+		}
+		return true
+	case chat.Left:
+		t.notice("%s left", ev.Name)
+		return true
+	case chat.Unreachable:
+		t.notice("%s is unreachable; messages to %[1]s will wait", ev.Name)
+		return true
+	case chat.Reachable:
+		t.notice("%s is back", ev.Name)
+		return true
+	case chat.Renamed:
+		t.notice("%s is now known as %s", ev.OldName, ev.Name)
+		return true
+	case chat.Error:
+		t.addError(ev.Err.Error())
+	case chat.StoreRecovered:
+		t.notice("%s", command.StoreRecovered)
 	}
 	return false
 }
 
-// update records that peer has d of the message, never going back (a late
-// Sent must not undo a Delivered that overtook it).
-func (e *entry) update(peer netip.AddrPort, d delivery) {
-	if e.peers == nil {
-		e.peers = make(map[netip.AddrPort]delivery)
+// track records what peer has of our message id.
+func (t *transcript) track(id chat.MessageID, peer netip.AddrPort, d delivery) {
+	if e := t.byID[id]; e != nil {
+		e.update(peer, d)
+		t.dirty = true
+		return
 	}
-	if cur, ok := e.peers[peer]; !ok || d > cur {
-		e.peers[peer] = d
+	o := t.orphans[id]
+	if o == nil {
+		if len(t.orphans) >= maxOrphans {
+			clear(t.orphans)
+		}
+		o = make(map[netip.AddrPort]delivery)
+		t.orphans[id] = o
 	}
-	e.rendered = nil
+	if cur, ok := o[peer]; !ok || d > cur {
+		o[peer] = d
+	}
 }
 
-// render returns e as lines no wider than w.
-func (e *entry) render(s styles, w int) []string {
-	if e.rendered != nil && e.renderedW == w {
-		return e.rendered
+// trackCancelled records what /cancel or /forget gave up on.
+func (t *transcript) trackCancelled(cs []chat.Cancelled) {
+	for _, c := range cs {
+		t.track(c.ID, c.To, cancelled)
 	}
-	stamp := e.stamp
-	if stamp == "" {
-		stamp = "15:04"
+}
+
+// sendDone binds a returned Send to its entry, and returns the Send's
+// error for the model to show.
+func (t *transcript) sendDone(msg sendDoneMsg) error {
+	e := t.inFlight[msg.seq]
+	delete(t.inFlight, msg.seq)
+	if e == nil {
+		return nil
 	}
-	ts := s.time.Render(e.at.Format(stamp)) + " "
+	for _, s := range msg.sent {
+		e.id = s.ID
+		t.byID[s.ID] = e
+		e.update(s.To, sent)
+		for peer, d := range t.orphans[s.ID] {
+			e.update(peer, d)
+		}
+		delete(t.orphans, s.ID)
+	}
+	if msg.err != nil && len(msg.sent) == 0 {
+		e.failed = true
+		e.rendered = nil
+	}
+	t.dirty = true
+	return msg.err
+}
+
+// waiting are our messages on screen that some peer still waits for,
+// newest first.
+func (t *transcript) waiting() []command.Pending {
+	var out []command.Pending
+	for i := len(t.entries) - 1; i >= 0; i-- {
+		if e := t.entries[i]; e.waiting() {
+			out = append(out, command.Pending{ID: e.id, Text: e.text, Action: e.action})
+		}
+	}
+	return out
+}
+
+// scrolled notes a scroll by the user: at the bottom, the view follows new
+// messages again and none are unseen; above it, it stays put.
+func (t *transcript) scrolled() {
+	t.follow = t.vp.AtBottom()
+	if t.follow {
+		t.unseen = 0
+	}
+}
+
+// rebuild lays the transcript out again for the viewport, w columns wide
+// and h lines high, keeping the view at the bottom if it follows (new
+// messages scroll in) and where it was if the user had scrolled up to
+// read. welcome, if not nil, gives the welcome's lines for a width and a
+// height; it goes under the history, if any, and then keeps to a few
+// lines, so that the history stays in view.
+func (t *transcript) rebuild(st styles, w, h int, welcome func(w, h int) []string) {
+	t.dirty = false
 	var lines []string
-	switch e.kind {
-	case entryMessage, entryOwn:
-		mark := "  "
-		nameStyle, textStyle := s.peerStyle(e.from.String()), lipgloss.NewStyle()
-		if e.kind == entryOwn {
-			mark, nameStyle = e.glyph(s), s.own
-		}
-		if e.past {
-			nameStyle, textStyle = s.past, s.past
-		}
-		name := nameStyle.Render(termsafe.Line(e.name))
-		if e.to != "" {
-			name += s.dim.Render(" → ") + s.own.Render(termsafe.Line(e.to))
-		}
-		prefix := ts + mark + " " + name + s.dim.Render(":") + " "
-		if e.action {
-			prefix = ts + mark + " " + s.dim.Render("* ") + name + " "
-		}
-		lines = hang(prefix, termsafe.Text(e.text), w, textStyle)
-	case entryEarlier:
-		// Centred, and subtle: what is above is history, what follows is
-		// now.
-		label := "— " + e.text + " —"
-		pad := max((w-ansi.StringWidth(label))/2, 0)
-		lines = []string{strings.Repeat(" ", pad) + s.dim.Render(label)}
-	case entryNotice:
-		lines = hang(ts+"   "+s.notice.Render("* "), termsafe.Text(e.text), w, s.notice)
-	case entryError:
-		lines = hang(ts+"   "+s.errText.Render("! "), termsafe.Text(e.text), w, s.errText)
-	case entryBlock:
-		// Each line wraps under its own indentation.
-		for _, l := range strings.Split(e.text, "\n") {
-			body := strings.TrimLeft(l, " ")
-			lead := strings.Repeat(" ", min(len(l)-len(body), w/2))
-			for i, wl := range strings.Split(ansi.Wrap(body, max(w-len(lead)-2, 1), ""), "\n") {
-				if i == 0 {
-					lines = append(lines, lead+wl)
-				} else {
-					lines = append(lines, lead+"  "+wl)
-				}
-			}
-		}
+	welcomeH := h
+	if t.hasPast() {
+		welcomeH = 0
 	}
-	for i, l := range lines {
-		lines[i] = ansi.Truncate(l, w, "")
-	}
-	e.rendered, e.renderedW = lines, w
-	return lines
-}
-
-// hang lays text out after prefix, wrapped to w columns, with the lines
-// after the first indented to where the text began: a message reads as a
-// block beside its sender. Where the prefix leaves too little room (a narrow
-// terminal, a long name), the text goes below it, indented by two. Each line
-// of text is styled with style on its own, so that no line relies on
-// another's escape codes.
-func hang(prefix, text string, w int, style lipgloss.Style) []string {
-	text = strings.ReplaceAll(text, "\t", "    ")
-	pw := ansi.StringWidth(prefix)
-	indent := pw
-	var lines []string
-	if w-pw < 16 {
-		lines = append(lines, strings.TrimRight(prefix, " "))
-		indent, prefix = 2, "  "
-	}
-	first := true
-	for _, para := range strings.Split(text, "\n") {
-		for _, l := range strings.Split(ansi.Wrap(para, max(w-indent, 1), ""), "\n") {
-			l = style.Render(l)
-			if first {
-				lines = append(lines, prefix+l)
-				first = false
-				continue
-			}
-			lines = append(lines, strings.Repeat(" ", indent)+l)
+	revealAt, revealLen := -1, 0
+	for _, e := range t.entries {
+		if welcome != nil && !e.past {
+			lines = append(lines, welcome(w, welcomeH)...)
+			welcome = nil
 		}
+		r := e.render(st, w)
+		if e == t.reveal {
+			revealAt, revealLen = len(lines), len(r)
+		}
+		lines = append(lines, r...)
 	}
-	return lines
-}
-
-// toYou is the to of a received message: "you" for one sent to us alone
-// (/msg), shown as "bob → you", as our own show "alice → bob".
-func toYou(direct bool) string {
-	if direct {
-		return "you"
+	if welcome != nil {
+		lines = append(lines, welcome(w, welcomeH)...)
 	}
-	return ""
+	t.vp.SetContentLines(lines)
+	if t.follow {
+		t.vp.GotoBottom()
+		t.unseen = 0
+	}
+	if revealAt >= 0 && revealLen > t.vp.Height() {
+		// Too tall to see whole: show its beginning.
+		t.vp.SetYOffset(revealAt)
+		t.follow = t.vp.AtBottom()
+	}
+	t.reveal = nil
 }

@@ -7,7 +7,11 @@
 // The model (model.go) is Elm-style: Update never does I/O. Node events
 // arrive as messages from a Cmd that reads Node.Events, and everything that
 // calls the node (sending, /nick, /connect, /cancel, the peers' RTTs, the
-// history shown at start, leaving) runs in the Cmds of cmds.go.
+// history shown at start, leaving) runs in the Cmds of cmds.go. The model
+// only wires the parts of the screen, each a sub-model with its own state
+// and View: the transcript (transcript.go, with entry.go and history.go),
+// the peers panel (peers.go) and the input (input.go); what a typed line
+// does is in commands.go, and the header and status line in views.go.
 package tui
 
 import (

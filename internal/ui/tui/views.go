@@ -7,11 +7,9 @@ import (
 	"strings"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
@@ -73,14 +71,8 @@ func (m *model) headerView() string {
 	}
 	sep := on(m.st.headerDim).Render(" · ")
 	// On the right, who is here; it goes first when space is short.
-	online := 0
-	for _, p := range m.peers {
-		if p.State == chat.PeerOnline {
-			online++
-		}
-	}
 	who := "nobody here yet"
-	if online > 0 {
+	if online := m.panel.online(); online > 0 {
 		who = command.Count(online, "peer") + " online"
 	}
 	right := on(m.st.headerDim).Render(who + " ")
@@ -131,12 +123,13 @@ func (m *model) headerView() string {
 func (m *model) statusView() string {
 	var right string
 	switch {
-	case m.unseen > 0:
-		right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %d new below ", m.unseen))
+	case m.transcript.unseen > 0:
+		unseen := m.transcript.unseen
+		right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %d new below ", unseen))
 		if m.width >= 60 {
-			right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %s below (PgDn, Esc) ", command.Count(m.unseen, "new message")))
+			right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %s below (PgDn, Esc) ", command.Count(unseen, "new message")))
 		}
-	case !m.follow:
+	case !m.transcript.follow:
 		right = m.st.dim.Render("↑ scrolled (Esc: newest)")
 	}
 	var left string
@@ -145,10 +138,10 @@ func (m *model) statusView() string {
 		left = m.st.status.Render(fmt.Sprintf("leaving: waiting up to %s for delivery (Ctrl+C: leave now)…", m.opts.Timeout))
 	case m.leaving:
 		left = m.st.status.Render("leaving…")
-	case m.status != "" && m.statusErr:
-		left = m.st.errText.Render(m.status)
-	case m.status != "":
-		left = m.st.status.Render(m.status)
+	case m.input.status != "" && m.input.statusErr:
+		left = m.st.errText.Render(m.input.status)
+	case m.input.status != "":
+		left = m.st.status.Render(m.input.status)
 	default:
 		left = m.st.status.Render("Enter send · Alt+Enter new line · Tab complete · PgUp/PgDn scroll · /help · Ctrl+C leave")
 	}
@@ -162,49 +155,6 @@ func (m *model) statusView() string {
 	left = truncate(left, room)
 	gap := m.width - ansi.StringWidth(left) - ansi.StringWidth(right)
 	return left + strings.Repeat(" ", max(gap, 0)) + right
-}
-
-// panelView lists the peers, in w columns and h lines: for each, its name,
-// address, state with RTT, how what we say to it is protected, and its
-// key's fingerprint, short (/peers shows it whole).
-func (m *model) panelView(w, h int) string {
-	inner := w - 2 // the border and the padding
-	lines := []string{m.st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(m.peers)))}
-	for i, p := range m.peers {
-		block := m.peerLines(p)
-		room := h - len(lines)
-		if i < len(m.peers)-1 {
-			room-- // for the line that says how many more there are
-		}
-		if len(block) > room {
-			lines = append(lines, m.st.dim.Render(fmt.Sprintf("+%d more: /peers", len(m.peers)-i)))
-			break
-		}
-		lines = append(lines, block...)
-	}
-	for i, l := range lines {
-		lines[i] = truncate(l, inner)
-	}
-	return m.st.panel.Height(h).MaxHeight(h).Width(w).Render(strings.Join(lines, "\n"))
-}
-
-// peerLines are p's lines in the peers panel.
-func (m *model) peerLines(p chat.PeerInfo) []string {
-	dot, stateStyle := m.stateLook(p.State)
-	name := p.Name
-	if name == "" {
-		name = p.Addr.String()
-	}
-	ls := []string{
-		stateStyle.Render(dot) + " " + m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
-		"  " + m.st.dim.Render(p.Addr.String()),
-		"  " + stateStyle.Render(p.State.String()) + m.rttText(p),
-		"  " + m.securityText(p),
-	}
-	if p.Fingerprint != "" {
-		ls = append(ls, "  "+m.st.dim.Render(shortFingerprint(termsafe.Line(p.Fingerprint))))
-	}
-	return ls
 }
 
 // shortFingerprint is fp cut to its first two groups ("BLAKE2s:IP35-TCWW…"),
@@ -222,39 +172,6 @@ func shortFingerprint(fp string) string {
 		return fp
 	}
 	return prefix + parts[0] + "-" + parts[1] + "…"
-}
-
-func (m *model) stateLook(s chat.PeerState) (string, lipgloss.Style) {
-	switch s {
-	case chat.PeerOnline:
-		return "●", m.st.online
-	case chat.PeerConnecting:
-		return "◌", m.st.connecting
-	case chat.PeerUnreachable:
-		return "○", m.st.away
-	case chat.PeerPlain:
-		return "◇", m.st.warning
-	}
-	return "·", m.st.left
-}
-
-// rttText is an online peer's round-trip time; the last one measured of a
-// peer that left or stopped answering would be stale.
-func (m *model) rttText(p chat.PeerInfo) string {
-	if rtt, ok := m.rtts[p.Addr]; ok && rtt > 0 && p.State == chat.PeerOnline {
-		return m.st.dim.Render(" " + duration(rtt))
-	}
-	return ""
-}
-
-func (m *model) securityText(p chat.PeerInfo) string {
-	switch {
-	case m.node.Plain():
-		return m.st.warning.Render("plain")
-	case m.node.Security().Encrypted:
-		return m.st.encrypted.Render("encrypted")
-	}
-	return m.st.away.Render("not encrypted")
 }
 
 // friendCommand is the command a friend runs to join us at addr (one of
@@ -305,13 +222,7 @@ func (m *model) welcomeLines(w, h int) []string {
 			m.st.dim.Render("chat machine to machine over UDP"),
 			"",
 			fmt.Sprintf("You are %s, listening on %s.", name, m.local))
-		var connecting []string
-		for _, p := range m.peers {
-			if p.State == chat.PeerConnecting {
-				connecting = append(connecting, p.Addr.String())
-			}
-		}
-		if len(connecting) > 0 {
+		if connecting := m.panel.connecting(); len(connecting) > 0 {
 			text = append(text, m.st.connecting.Render("Waiting for "+strings.Join(connecting, ", ")+" to answer…"))
 		}
 		text = append(text,
@@ -336,80 +247,6 @@ func (m *model) welcomeLines(w, h int) []string {
 		}
 	}
 	return lines
-}
-
-// gotPeers takes a fresh look at the peers.
-func (m *model) gotPeers(msg peersMsg) tea.Cmd {
-	m.refreshing = false
-	hadPanel := m.panelWidth()
-	m.peers, m.rtts = msg.peers, msg.rtts
-	if m.panelWidth() != hadPanel {
-		m.layout()
-		for _, e := range m.entries {
-			e.rendered = nil
-		}
-	}
-	m.dirty = true // the welcome depends on the peers
-	if m.refreshAgain {
-		m.refreshAgain = false
-		return m.refreshCmd()
-	}
-	return nil
-}
-
-// showPeers is /peers.
-func (m *model) showPeers() {
-	if len(m.peers) == 0 {
-		m.block("No peers yet: /connect HOST:PORT, or wait until someone contacts you.")
-		return
-	}
-	var b strings.Builder
-	b.WriteString(m.st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(m.peers))))
-	for _, p := range m.peers {
-		_, stateStyle := m.stateLook(p.State)
-		name := p.Name
-		if name == "" {
-			name = "(no name yet)"
-		}
-		fmt.Fprintf(&b, "\n  %s %s  %s%s %s", m.st.peerStyle(p.Addr.String()).Render(termsafe.Line(name)),
-			m.st.dim.Render(p.Addr.String()), stateStyle.Render(p.State.String()), m.rttText(p), m.securityText(p))
-		if p.Fingerprint != "" {
-			fmt.Fprintf(&b, "\n    key %s", termsafe.Line(p.Fingerprint))
-		}
-	}
-	m.block(b.String())
-}
-
-// gotStats shows /stats: per peer, the numbers that show the transport at
-// work.
-func (m *model) gotStats(msg statsMsg) {
-	if msg.err != nil {
-		m.fail(fmt.Errorf("/stats: %w", msg.err))
-		return
-	}
-	if len(msg.stats) == 0 {
-		m.block("No link statistics yet: nobody has been in touch.")
-		return
-	}
-	names := make(map[netip.AddrPort]string)
-	for _, p := range msg.peers {
-		names[p.Addr] = p.Name
-	}
-	var b strings.Builder
-	b.WriteString(m.st.panelTitle.Render("Link statistics"))
-	for _, s := range msg.stats {
-		who := s.Addr.String()
-		if n := names[s.Addr]; n != "" {
-			who = m.st.peerStyle(s.Addr.String()).Render(termsafe.Line(n)) + " " + m.st.dim.Render("("+who+")")
-		}
-		fmt.Fprintf(&b, "\n  %s", who)
-		fmt.Fprintf(&b, "\n    rtt %s (min %s) · lost %d of %s (%.1f%%) · %d retransmits",
-			duration(s.PathRTT), duration(s.PathMinRTT), s.PacketsLost, command.Count(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
-		fmt.Fprintf(&b, "\n    sent %s, %s · received %s, %s", command.Count(int(s.MessagesOut), "message"), byteSize(s.BytesOut),
-			command.Count(int(s.MessagesIn), "message"), byteSize(s.BytesIn))
-		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
-	}
-	m.block(b.String())
 }
 
 // duration is d rounded for people: 12ms, 1.3s.

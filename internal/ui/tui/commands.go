@@ -1,0 +1,279 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+)
+
+// What the keys and the lines typed do: the model's, not the input's,
+// since a command may touch every part of the screen and the node.
+
+// handleKey handles the keys that are the UI's, hands the scrolling keys
+// to the transcript and the rest to the input.
+func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, m.keys.Leave) {
+		return m.interrupt()
+	}
+	if m.leaving {
+		return nil
+	}
+	m.input.setStatus("", false)
+	switch {
+	case key.Matches(msg, m.keys.Send):
+		return m.submit()
+	case key.Matches(msg, m.keys.Complete):
+		m.input.complete(m.panel.names(), m.waiting)
+		return nil
+	case key.Matches(msg, m.keys.PageUp, m.keys.PageDown, m.keys.Bottom):
+		m.transcript.Update(msg)
+		return nil
+	}
+	return m.input.Update(msg)
+}
+
+// paste adds a bracketed paste to the input, unless leaving.
+func (m *model) paste(msg tea.PasteMsg) tea.Cmd {
+	if m.leaving {
+		return nil
+	}
+	cmd, err := m.input.paste(msg)
+	if err != nil {
+		m.fail(err)
+	}
+	return cmd
+}
+
+// waiting are our messages on screen that some peer still waits for,
+// newest first: what Tab offers after /cancel. (/cancel itself asks the
+// node, which knows them all.)
+func (m *model) waiting() []command.Pending {
+	if m.node.Plain() {
+		return nil
+	}
+	return m.transcript.waiting()
+}
+
+// findPeer resolves /msg's PEER: a name (any case) or an address.
+func (m *model) findPeer(who string) (chat.PeerInfo, error) {
+	p, err := command.FindPeer(m.panel.peers, who)
+	if errors.Is(err, chat.ErrUnknownPeer) {
+		return p, fmt.Errorf("%s is not in the conversation: /connect %[1]s first", who)
+	}
+	return p, err
+}
+
+// forget is /forget PEER: the first time it asks, the second (the same
+// peer, next) it drops the peer and cancels what waits for it.
+func (m *model) forget(who string) tea.Cmd {
+	if who == "" {
+		m.fail(errors.New("/forget needs a peer, e.g. /forget bob or /forget 192.0.2.7:7475"))
+		return nil
+	}
+	p, err := command.FindPeer(m.panel.peers, who)
+	if err != nil && !errors.Is(err, chat.ErrUnknownPeer) {
+		m.fail(err)
+		return nil
+	}
+	if m.input.confirmForget != p.Addr {
+		m.input.confirmForget = p.Addr
+		m.transcript.notice("forget %s, and cancel every message waiting for it? /forget %s again to confirm",
+			command.PeerName(p), termsafe.Line(who))
+		return nil
+	}
+	m.input.confirmForget = netip.AddrPort{}
+	node := m.node
+	return func() tea.Msg {
+		cancelled, err := node.Forget(p.Addr)
+		return forgetMsg{peer: p, cancelled: cancelled, err: err}
+	}
+}
+
+// gotForget shows what /forget did.
+func (m *model) gotForget(msg forgetMsg) {
+	m.transcript.trackCancelled(msg.cancelled)
+	if msg.err != nil {
+		m.fail(msg.err)
+		return
+	}
+	m.transcript.notice("%s", command.ForgotText(msg.peer, msg.cancelled))
+}
+
+// submit is Enter: it carries out the line, a message or a command.
+func (m *model) submit() tea.Cmd {
+	cmd, err := m.input.take()
+	if err != nil {
+		m.fail(err)
+		return nil
+	}
+	if cmd.Kind == command.Skip {
+		return nil
+	}
+	m.transcript.follow = true
+	m.transcript.dirty = true
+	switch cmd.Kind {
+	case command.Say:
+		return m.send(cmd.Arg, false, nil)
+	case command.Bye:
+		return m.leave(cmd.Arg)
+	case command.Quit:
+		return m.leave("")
+	case command.Me:
+		if cmd.Arg == "" {
+			m.fail(errors.New("/me needs an action, e.g. /me waves"))
+			return nil
+		}
+		return m.send(cmd.Arg, true, nil)
+	case command.Msg:
+		who, text := command.SplitPeer(cmd.Arg)
+		if who == "" || text == "" {
+			m.fail(errors.New("/msg needs a peer and a message, e.g. /msg bob hi (Tab completes names)"))
+			return nil
+		}
+		p, err := m.findPeer(who)
+		if err != nil {
+			m.fail(err)
+			return nil
+		}
+		return m.send(text, false, &p)
+	case command.Nick:
+		if cmd.Arg == "" {
+			m.transcript.notice("%s", command.WhoAmI(m.name))
+			return nil
+		}
+		return m.nickCmd(cmd.Arg)
+	case command.Connect:
+		if cmd.Arg == "" {
+			m.fail(errors.New("/connect needs an address, e.g. /connect 192.0.2.7:7475"))
+			return nil
+		}
+		return m.connectCmd(cmd.Arg)
+	case command.Cancel:
+		if m.node.Plain() {
+			m.fail(errPlainCancel)
+			return nil
+		}
+		return m.cancelCmd(cmd.Arg)
+	case command.Forget:
+		return m.forget(cmd.Arg)
+	case command.Peers:
+		m.transcript.block(m.panel.listText(m.st))
+		return m.refreshCmd()
+	case command.Stats:
+		return m.statsCmd()
+	case command.Clear:
+		m.transcript.clear()
+	case command.Help:
+		m.transcript.block(m.helpText())
+	case command.Unknown:
+		m.fail(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))
+	}
+	return nil
+}
+
+var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges nothing, so no message waits for delivery")
+
+// gotCancel shows what /cancel did; the glyph turns to ⊘ (the Cancelled
+// events say so too, and may come first).
+func (m *model) gotCancel(msg cancelMsg) {
+	m.transcript.trackCancelled(msg.cancelled)
+	if len(msg.cancelled) > 0 {
+		m.transcript.notice("%s", command.CancelledText(msg.p, msg.cancelled, msg.peers, msg.left))
+	}
+	if msg.err != nil {
+		m.fail(msg.err)
+	}
+}
+
+// send shows text as ours, pending, and sends it in a Cmd: to everyone,
+// or to one peer if to is not nil.
+func (m *model) send(text string, action bool, to *chat.PeerInfo) tea.Cmd {
+	var peer netip.AddrPort
+	var toName string
+	if to != nil {
+		peer = to.Addr
+		toName = to.Name
+		if toName == "" {
+			toName = to.Addr.String()
+		}
+	}
+	m.transcript.chatted = true
+	seq := m.transcript.addOwn(m.name, text, action, toName)
+	return m.input.inOrder(m.sendCmd(seq, text, action, peer))
+}
+
+// leave starts leaving: after sending bye (waiting for delivery, as line
+// mode does), or at once for /quit.
+func (m *model) leave(bye string) tea.Cmd {
+	m.leaving = true
+	if bye == "" {
+		return m.input.inOrder(m.leaveCmd(false, ""))
+	}
+	m.transcript.addOwn(m.name, bye, false, "")
+	return m.input.inOrder(m.leaveCmd(true, bye))
+}
+
+// gotStats shows /stats: per peer, the numbers that show the transport at
+// work.
+func (m *model) gotStats(msg statsMsg) {
+	if msg.err != nil {
+		m.fail(fmt.Errorf("/stats: %w", msg.err))
+		return
+	}
+	if len(msg.stats) == 0 {
+		m.transcript.block("No link statistics yet: nobody has been in touch.")
+		return
+	}
+	names := make(map[netip.AddrPort]string)
+	for _, p := range msg.peers {
+		names[p.Addr] = p.Name
+	}
+	var b strings.Builder
+	b.WriteString(m.st.panelTitle.Render("Link statistics"))
+	for _, s := range msg.stats {
+		who := s.Addr.String()
+		if n := names[s.Addr]; n != "" {
+			who = m.st.peerStyle(s.Addr.String()).Render(termsafe.Line(n)) + " " + m.st.dim.Render("("+who+")")
+		}
+		fmt.Fprintf(&b, "\n  %s", who)
+		fmt.Fprintf(&b, "\n    rtt %s (min %s) · lost %d of %s (%.1f%%) · %d retransmits",
+			duration(s.PathRTT), duration(s.PathMinRTT), s.PacketsLost, command.Count(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
+		fmt.Fprintf(&b, "\n    sent %s, %s · received %s, %s", command.Count(int(s.MessagesOut), "message"), byteSize(s.BytesOut),
+			command.Count(int(s.MessagesIn), "message"), byteSize(s.BytesIn))
+		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
+	}
+	m.transcript.block(b.String())
+}
+
+// helpText is /help: the commands, the keys and the glyphs.
+func (m *model) helpText() string {
+	var b strings.Builder
+	b.WriteString(m.st.panelTitle.Render("Commands") + "  (a line without / is a message to everyone)\n")
+	b.WriteString(command.Usage(true))
+	b.WriteString(m.st.panelTitle.Render("Keys") + "\n")
+	for _, k := range m.keys.help() {
+		h := k.Help()
+		fmt.Fprintf(&b, "  %-15s %s\n", h.Key, h.Desc)
+	}
+	fmt.Fprintf(&b, "  %-15s %s\n", "Shift+drag", "select text to copy (the mouse wheel scrolls)")
+	b.WriteString(m.st.panelTitle.Render("Your messages") + "\n")
+	fmt.Fprintf(&b, "  %s sending  %s sent  %s delivered  %s cancelled  %s failed", m.st.pending.Render("○"),
+		m.st.sent.Render("✓"), m.st.delivered.Render("✓✓"), m.st.cancelled.Render("⊘"), m.st.fail.Render("✗"))
+	if m.node.Plain() {
+		b.WriteString("\n  (plain mode acknowledges nothing: ✓ is as far as it goes)")
+	} else {
+		b.WriteString("\n  /cancel gives up on one not yet delivered (Tab after /cancel lists them)")
+	}
+	if m.transcript.hasPast() {
+		b.WriteString("\n  Dimmed, above " + m.st.dim.Render("— "+earlierLabel+" —") + ": the recent history, from before this start")
+	}
+	return b.String()
+}
