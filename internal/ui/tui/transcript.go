@@ -82,8 +82,8 @@ func newTranscript(keys keyMap) transcript {
 	return t
 }
 
-// Update scrolls: by the mouse wheel, or by the keys of keys.scroll, which
-// the model hands here rather than to the input.
+// Update scrolls: by the mouse wheel, or by PgUp, PgDn and Esc, which the
+// model hands here rather than to the input. Scrolling needs no Cmd.
 func (t *transcript) Update(msg tea.Msg) {
 	switch msg := msg.(type) {
 	case tea.MouseWheelMsg:
