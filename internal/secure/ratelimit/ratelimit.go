@@ -22,6 +22,9 @@ type Limiter struct {
 	cost      int64 // nanoseconds of credit one event costs: 1e9 / rate
 	capacity  int64 // most credit a bucket holds: cost × burst
 	maxSource int
+	// key is the source an address counts under: Source, or for
+	// NewPerAddress the address itself.
+	key func(netip.Addr) netip.Prefix
 
 	mu        sync.Mutex // guards the fields below
 	table     map[netip.Prefix]*bucket
@@ -45,8 +48,22 @@ func New(rate float64, burst, maxSources int) *Limiter {
 		cost:      cost,
 		capacity:  cost * int64(burst),
 		maxSource: maxSources,
+		key:       Source,
 		table:     make(map[netip.Prefix]*bucket),
 	}
+}
+
+// NewPerAddress is New for sources that are single addresses, IPv6 ones
+// too. On a LAN that is what one host is: every host on a link has an
+// address in the same fe80::/64, so limiting by /64 there would make the
+// whole link one source.
+func NewPerAddress(rate float64, burst, maxSources int) *Limiter {
+	l := New(rate, burst, maxSources)
+	l.key = func(a netip.Addr) netip.Prefix {
+		a = a.Unmap().WithZone("")
+		return netip.PrefixFrom(a, a.BitLen())
+	}
+	return l
 }
 
 // Source is the key an address is limited under.
@@ -63,7 +80,7 @@ func Source(a netip.Addr) netip.Prefix {
 // Allow reports whether one more event from addr may go ahead at now, and if
 // so charges it.
 func (l *Limiter) Allow(addr netip.Addr, now time.Time) bool {
-	key := Source(addr)
+	key := l.key(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.table[key]

@@ -63,6 +63,21 @@ func TestIPv6Prefix(t *testing.T) {
 	}
 }
 
+// On a link every host's IPv6 address is in fe80::/64: NewPerAddress gives
+// each address a bucket, whatever its zone.
+func TestPerAddress(t *testing.T) {
+	l := NewPerAddress(1, 1, 100)
+	if !l.Allow(netip.MustParseAddr("fe80::1%eth0"), t0) || !l.Allow(netip.MustParseAddr("fe80::2%eth0"), t0) {
+		t.Fatal("two hosts of one link share a bucket")
+	}
+	if l.Allow(netip.MustParseAddr("fe80::1%eth1"), t0) {
+		t.Fatal("the zone made a new source")
+	}
+	if !l.Allow(netip.MustParseAddr("192.0.2.9"), t0) || l.Allow(netip.MustParseAddr("::ffff:192.0.2.9"), t0) {
+		t.Fatal("v4-mapped and v4 differ")
+	}
+}
+
 func TestTableBoundedAndCleaned(t *testing.T) {
 	l := New(10, 2, 50)
 	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }
