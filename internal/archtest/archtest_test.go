@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"internal/chat/chattest": {"internal/chat", "internal/plain", "internal/udp/udptest"},
 
 	"internal/link":                    {},
+	"internal/discovery":               {"internal/keys", "internal/secure/ratelimit", "internal/wire"},
 	"internal/plain":                   {"internal/link", "internal/udp"},
 	"internal/transport":               {"internal/link", "internal/udp", "internal/wire"},
 	"internal/transport/transporttest": {},
