@@ -1,4 +1,0 @@
-package discovery
-
-func childRole() string { return "" }
-func childMain(string)  {}
