@@ -18,6 +18,11 @@ import (
 //
 // Integers are unsigned, big-endian. The key is the sender's X25519 public
 // key, a hint only: nothing is trusted until a Noise handshake proves it.
+//
+// An announcement is padded with zeros to MaxBeaconLen, the size of the
+// largest answer, so that answering one never sends more bytes than came in
+// (a forged source address gains nothing). Answers and leaves end with the
+// name.
 
 // BeaconMagic starts every beacon: "UDPc".
 const BeaconMagic = 0x55445063
@@ -30,7 +35,7 @@ type BeaconType uint8
 
 const (
 	// BeaconAnnounce is broadcast: "I am here". A receiver that did not
-	// know the sender answers it.
+	// know the sender answers it. It is always MaxBeaconLen bytes.
 	BeaconAnnounce BeaconType = 1
 	// BeaconAnswer is the unicast reply to an announcement from a sender
 	// the receiver did not know; it is never answered.
@@ -78,7 +83,11 @@ func AppendBeacon(b []byte, m Beacon) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, m.Instance)
 	b = binary.BigEndian.AppendUint16(b, m.ChatPort)
 	b = append(b, byte(len(m.Name)))
-	return append(b, m.Name...), nil
+	b = append(b, m.Name...)
+	if m.Type == BeaconAnnounce {
+		b = append(b, make([]byte, MaxNameLen-len(m.Name))...)
+	}
+	return b, nil
 }
 
 // ParseBeacon decodes a beacon. Anything but exactly one well-formed beacon
@@ -110,13 +119,23 @@ func ParseBeacon(b []byte) (Beacon, error) {
 	}
 	copy(m.Key[:], b[beaconKeyOff:])
 	n := int(b[BeaconHeaderLen-1])
-	switch {
-	case len(b) < BeaconHeaderLen+n:
-		return Beacon{}, ErrTruncated
-	case len(b) > BeaconHeaderLen+n:
-		return Beacon{}, fmt.Errorf("%w: %d bytes after the beacon's name", ErrMalformed, len(b)-BeaconHeaderLen-n)
+	end := BeaconHeaderLen + n // of the name, and of the beacon unless padded
+	size := end
+	if m.Type == BeaconAnnounce {
+		size = max(MaxBeaconLen, end)
 	}
-	m.Name = string(b[BeaconHeaderLen:])
+	switch {
+	case len(b) < size:
+		return Beacon{}, ErrTruncated
+	case len(b) > size:
+		return Beacon{}, fmt.Errorf("%w: %d bytes after the beacon's end", ErrMalformed, len(b)-size)
+	}
+	for _, z := range b[end:] {
+		if z != 0 {
+			return Beacon{}, fmt.Errorf("%w: an announcement's padding is not zero", ErrMalformed)
+		}
+	}
+	m.Name = string(b[BeaconHeaderLen:end])
 	if err := m.validate(); err != nil {
 		return Beacon{}, err
 	}

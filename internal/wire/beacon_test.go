@@ -11,7 +11,8 @@ var beaconKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 
 
 const beaconKeyHex = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"
 
-// beaconGolden: magic, version, type, key, instance, chat port, name length, name.
+// beaconGolden: magic, version, type, key, instance, chat port, name length,
+// name, and for an announcement zeros to MaxBeaconLen.
 var beaconGolden = []struct {
 	name string
 	m    Beacon
@@ -20,7 +21,7 @@ var beaconGolden = []struct {
 	{
 		name: "announce",
 		m:    Beacon{Type: BeaconAnnounce, Key: beaconKey, Instance: 0x1122334455667788, ChatPort: 7475, Name: "carol"},
-		hex:  "55445063 01 01" + beaconKeyHex + "1122334455667788 1d33 05 6361726f6c",
+		hex:  "55445063 01 01" + beaconKeyHex + "1122334455667788 1d33 05 6361726f6c" + strings.Repeat("00", MaxNameLen-5),
 	},
 	{
 		name: "answer",
@@ -56,8 +57,26 @@ func TestBeaconGolden(t *testing.T) {
 	}
 }
 
+// Answering an announcement never sends more bytes than it had: every
+// announcement is as long as the longest answer.
+func TestBeaconNoAmplification(t *testing.T) {
+	for n := 1; n <= MaxNameLen; n++ {
+		m := Beacon{Type: BeaconAnnounce, Key: beaconKey, Instance: 7, ChatPort: 7475, Name: strings.Repeat("n", n)}
+		ann, err := AppendBeacon(nil, m)
+		if err != nil || len(ann) != MaxBeaconLen {
+			t.Fatalf("announcement with a %d-byte name: %d bytes, %v; want %d", n, len(ann), err, MaxBeaconLen)
+		}
+		for _, typ := range []BeaconType{BeaconAnswer, BeaconLeave} {
+			m.Type = typ
+			if b, _ := AppendBeacon(nil, m); len(b) != BeaconHeaderLen+n {
+				t.Errorf("type %d with a %d-byte name: %d bytes, want %d", typ, n, len(b), BeaconHeaderLen+n)
+			}
+		}
+	}
+}
+
 func TestBeaconLongestName(t *testing.T) {
-	m := Beacon{Type: BeaconAnnounce, Key: beaconKey, Instance: 7, ChatPort: 7475, Name: strings.Repeat("n", MaxNameLen)}
+	m := Beacon{Type: BeaconAnswer, Key: beaconKey, Instance: 7, ChatPort: 7475, Name: strings.Repeat("n", MaxNameLen)}
 	b, err := AppendBeacon(nil, m)
 	if err != nil || len(b) != MaxBeaconLen {
 		t.Fatalf("AppendBeacon with a %d-byte name: %d bytes, %v; want %d", MaxNameLen, len(b), err, MaxBeaconLen)
@@ -70,6 +89,7 @@ func TestBeaconLongestName(t *testing.T) {
 
 func TestParseBeaconBad(t *testing.T) {
 	rest := beaconKeyHex + "0000000000000001 1d33 01 61"
+	pad := strings.Repeat("00", MaxNameLen-1)
 	for _, tc := range []struct {
 		name string
 		hex  string
@@ -82,13 +102,17 @@ func TestParseBeaconBad(t *testing.T) {
 		{name: "version 0", hex: "55445063 00 01", want: ErrVersion},
 		{name: "type 0", hex: "55445063 01 00" + rest, want: ErrType},
 		{name: "type 4", hex: "55445063 01 04" + rest, want: ErrType},
-		{name: "zero key", hex: "55445063 01 01" + strings.Repeat("00", 32) + "0000000000000001 1d33 01 61", want: ErrMalformed},
-		{name: "instance 0", hex: "55445063 01 01" + beaconKeyHex + "0000000000000000 1d33 01 61", want: ErrMalformed},
-		{name: "chat port 0", hex: "55445063 01 01" + beaconKeyHex + "0000000000000001 0000 01 61", want: ErrMalformed},
-		{name: "empty name", hex: "55445063 01 01" + beaconKeyHex + "0000000000000001 1d33 00", want: ErrMalformed},
-		{name: "name not UTF-8", hex: "55445063 01 01" + beaconKeyHex + "0000000000000001 1d33 01 ff", want: ErrMalformed},
-		{name: "name over MaxNameLen", hex: "55445063 01 01" + beaconKeyHex + "0000000000000001 1d33 41" + strings.Repeat("61", 65), want: ErrMalformed},
-		{name: "trailing byte", hex: "55445063 01 01" + rest + "00", want: ErrMalformed},
+		{name: "zero key", hex: "55445063 01 02" + strings.Repeat("00", 32) + "0000000000000001 1d33 01 61", want: ErrMalformed},
+		{name: "instance 0", hex: "55445063 01 02" + beaconKeyHex + "0000000000000000 1d33 01 61", want: ErrMalformed},
+		{name: "chat port 0", hex: "55445063 01 02" + beaconKeyHex + "0000000000000001 0000 01 61", want: ErrMalformed},
+		{name: "empty name", hex: "55445063 01 02" + beaconKeyHex + "0000000000000001 1d33 00", want: ErrMalformed},
+		{name: "name not UTF-8", hex: "55445063 01 02" + beaconKeyHex + "0000000000000001 1d33 01 ff", want: ErrMalformed},
+		{name: "name over MaxNameLen", hex: "55445063 01 03" + beaconKeyHex + "0000000000000001 1d33 41" + strings.Repeat("61", 65), want: ErrMalformed},
+		{name: "answer with a byte after the name", hex: "55445063 01 02" + rest + "00", want: ErrMalformed},
+		{name: "announce unpadded", hex: "55445063 01 01" + rest, want: ErrTruncated},
+		{name: "announce padded one short", hex: "55445063 01 01" + rest + pad[2:], want: ErrTruncated},
+		{name: "announce padded one over", hex: "55445063 01 01" + rest + pad + "00", want: ErrMalformed},
+		{name: "announce padding not zero", hex: "55445063 01 01" + rest + pad[2:] + "01", want: ErrMalformed},
 		{name: "over MaxDatagram", b: append(mustHex("55445063 01 01"), make([]byte, MaxDatagram)...), want: ErrTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
