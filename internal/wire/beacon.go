@@ -85,7 +85,9 @@ func AppendBeacon(b []byte, m Beacon) ([]byte, error) {
 	b = append(b, byte(len(m.Name)))
 	b = append(b, m.Name...)
 	if m.Type == BeaconAnnounce {
-		b = append(b, make([]byte, MaxNameLen-len(m.Name))...)
+		for range MaxNameLen - len(m.Name) {
+			b = append(b, 0)
+		}
 	}
 	return b, nil
 }
