@@ -42,7 +42,7 @@ func listen(cfg Config) (*sockets, error) {
 	ctx := context.Background()
 	c, err := lc.ListenPacket(ctx, "udp4", fmt.Sprintf("0.0.0.0:%d", cfg.Port))
 	if err != nil {
-		return nil, fmt.Errorf("discovery: listening on UDP port %d: %w (start udpchat with --no-discovery to do without)", cfg.Port, err)
+		return nil, fmt.Errorf("discovery: listening on UDP port %d: %w (another program may hold it without sharing it)", cfg.Port, err)
 	}
 	s.shared4 = c.(*net.UDPConn)
 	if s.own4, err = net.ListenUDP("udp4", &net.UDPAddr{}); err != nil {
