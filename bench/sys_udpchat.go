@@ -59,7 +59,7 @@ func (h *udpchatHandler) PeerGone(netip.AddrPort)        {}
 
 // newUDPChatEndpoint opens a loopback socket, wraps it (impairment, then the
 // layer w) and starts an endpoint on it.
-func newUDPChatEndpoint(side int, h transport.Handler, w connWrapper, imp *udptest.Impairment) (*transport.Endpoint, *udptest.Impaired, error) {
+func newUDPChatEndpoint(side int, h *udpchatHandler, w connWrapper, imp *udptest.Impairment) (*transport.Endpoint, *udptest.Impaired, error) {
 	s, err := udp.Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err

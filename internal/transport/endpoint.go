@@ -14,7 +14,7 @@
 //
 // One goroutine (run) owns every peer's state; a second reads the socket.
 // Send and Connect hand work to run through a mutex-guarded list and a wake
-// channel, so a Handler may call them.
+// channel, so a link.Handler may call them.
 //
 // Where each part lives: endpoint.go is the Endpoint's API and lifecycle
 // (New, Send, Connect, Forget, Close); run.go the run loop, the reader, the
@@ -43,17 +43,6 @@ import (
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
-// Handler is what an Endpoint calls as things happen (link.Handler says
-// what each call means). Calls come from the endpoint's run goroutine, one
-// at a time, never while it holds a lock that Send or Connect take. The msg
-// Receive gets is only valid during the call: its memory is the endpoint's,
-// and is reused.
-//
-// A message counts as consumed, and the peer is told so, only when Receive
-// returns nil; on an error the endpoint keeps it and offers it again when
-// the peer resends, so nothing is lost if, say, the disk is full for a while.
-type Handler = link.Handler
-
 // Config tunes an Endpoint; the zero value gives the defaults.
 type Config struct {
 	// KeepaliveInterval is how long a session may go without an
@@ -68,7 +57,7 @@ type Config struct {
 	// else its datagrams are dropped. Default 1024.
 	MaxPeers int
 	// ForgetAfter is how long a peer that is not pinned may stay silent
-	// before the endpoint forgets it (Handler.PeerGone): its queue and
+	// before the endpoint forgets it (link.Handler.PeerGone): its queue and
 	// state go, and no more keepalives go to it. An address that contacted
 	// us and went away must not cost us datagrams and memory for ever.
 	// Default 4 × IdleTimeout (one minute). A peer that never sent us a
@@ -131,7 +120,7 @@ var (
 // Endpoint is one socket's worth of peer sessions.
 type Endpoint struct {
 	conn  udp.Conn
-	h     Handler
+	h     link.Handler
 	cfg   Config
 	log   *slog.Logger
 	epoch uint64
@@ -146,7 +135,7 @@ type Endpoint struct {
 	wake    chan struct{} // capacity 1: run has hand-offs to take
 	rx      chan *rxBatch
 	rxPool  *sync.Pool // of *rxBatch: rxPools[0] or [1]
-	statsRq chan chan []PeerStats
+	statsRq chan chan []link.PeerStats
 	closeRq chan struct{}
 	closed  chan struct{} // run has finished closing; peers heard us or time ran out
 	done    chan struct{} // run and the reader have exited
@@ -177,8 +166,10 @@ type sendRequest struct {
 }
 
 // New starts an endpoint on conn that reports to h. The endpoint owns conn
-// from now on and closes it in Close.
-func New(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
+// from now on and closes it in Close. h's calls come from the endpoint's run
+// goroutine, one at a time, as link.Handler says; a message counts as
+// consumed, and the peer is told so, only when h.Receive returns nil.
+func New(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 	e, err := newEndpoint(conn, h, cfg)
 	if err != nil {
 		return nil, err
@@ -191,7 +182,7 @@ func New(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
 
 // newEndpoint builds an endpoint without starting its goroutines: New does
 // that; tests drive handle and flush by hand.
-func newEndpoint(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
+func newEndpoint(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 	cfg.setDefaults()
 	if cfg.MaxPacket < wire.MinPacket || cfg.MaxPacket > wire.MaxDatagram {
 		return nil, fmt.Errorf("transport: MaxPacket %d is outside [%d, %d]", cfg.MaxPacket, wire.MinPacket, wire.MaxDatagram)
@@ -203,7 +194,7 @@ func newEndpoint(conn udp.Conn, h Handler, cfg Config) (*Endpoint, error) {
 		log:     cfg.Logger,
 		epoch:   newEpoch(),
 		wake:    make(chan struct{}, 1),
-		statsRq: make(chan chan []PeerStats),
+		statsRq: make(chan chan []link.PeerStats),
 		closeRq: make(chan struct{}),
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
@@ -236,7 +227,7 @@ func (e *Endpoint) Connect(peer netip.AddrPort) error {
 }
 
 // Send queues msg for peer and returns the reference a later
-// Handler.Delivered names. The message waits, however long, until the peer
+// link.Handler.Delivered names. The message waits, however long, until the peer
 // (or a later incarnation of it) has consumed it, or the endpoint closes.
 func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
 	switch {
@@ -307,8 +298,8 @@ func (e *Endpoint) Close(ctx context.Context) error {
 func (e *Endpoint) Stats() Stats { return e.count.snapshot() }
 
 // PeerStats returns a snapshot of every peer's session.
-func (e *Endpoint) PeerStats(ctx context.Context) ([]PeerStats, error) {
-	reply := make(chan []PeerStats, 1)
+func (e *Endpoint) PeerStats(ctx context.Context) ([]link.PeerStats, error) {
+	reply := make(chan []link.PeerStats, 1)
 	select {
 	case e.statsRq <- reply:
 	case <-ctx.Done():

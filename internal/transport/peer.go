@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -116,7 +117,7 @@ type peer struct {
 	// are measured from it.
 	largestRecvAt time.Time
 
-	stats PeerStats
+	stats link.PeerStats
 }
 
 func newPeer(addr netip.AddrPort, deliver func(netip.AddrPort, []byte) error, consumed func(*peer, *outMessage)) *peer {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -377,8 +378,8 @@ func (e *Endpoint) onPeerTimers(p *peer, now time.Time) {
 	}
 }
 
-func (e *Endpoint) peerStats() []PeerStats {
-	out := make([]PeerStats, 0, len(e.peers))
+func (e *Endpoint) peerStats() []link.PeerStats {
+	out := make([]link.PeerStats, 0, len(e.peers))
 	for _, p := range e.peers {
 		s := p.stats
 		s.Addr = p.addr

@@ -64,12 +64,6 @@ func (c *counters) snapshot() Stats {
 	return s
 }
 
-// PeerStats describe one peer's session (see link.PeerStats): the numbers
-// that show the transport at work. PathRTT and PathMinRTT leave out the time
-// the peer held its ACKs (see rttStats); loss recovery uses SmoothedRTT and
-// MinRTT.
-type PeerStats = link.PeerStats
-
 // An Endpoint is a link: the chat node runs on it.
 var (
 	_ link.Link      = (*Endpoint)(nil)

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
@@ -33,7 +34,7 @@ func listen(t *testing.T, n *udptest.MemNetwork, addr netip.AddrPort) udp.Conn {
 	return c
 }
 
-func start(t *testing.T, c udp.Conn, h Handler, cfg Config) *Endpoint {
+func start(t *testing.T, c udp.Conn, h link.Handler, cfg Config) *Endpoint {
 	t.Helper()
 	e, err := New(c, h, cfg)
 	if err != nil {

@@ -1,10 +1,10 @@
 // Package transporttest is what the tests of a transport.Endpoint share, in
-// its own package and the layers around it: a Handler that records what an
+// its own package and the layers around it: a link.Handler that records what an
 // endpoint reports, and numbered test messages that show any loss,
 // duplication, reordering or corruption.
 //
 // It does not import transport, so that transport's in-package tests can
-// use it without an import cycle; Recorder meets transport.Handler by its
+// use it without an import cycle; Recorder meets link.Handler by its
 // method set alone.
 package transporttest
 
@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-// Recorder is a transport.Handler that remembers everything an endpoint
+// Recorder is a link.Handler that remembers everything an endpoint
 // reports, and lets a test wait for a condition on it. Its methods may be
 // called from any goroutine.
 type Recorder struct {
