@@ -20,6 +20,15 @@ import (
 // first 8 hex digits, as `udpchat history` shows them.
 func ShortID(id chat.MessageID) string { return id.String()[:8] }
 
+// IDPrefix is arg as the start of a message ID, in the lower-case hex
+// MessageID.String spells IDs in; ok is false if arg is not hex or is longer
+// than an ID.
+func IDPrefix(arg string) (prefix string, ok bool) {
+	prefix = strings.ToLower(arg)
+	_, err := hex.DecodeString(prefix + strings.Repeat("0", len(prefix)%2))
+	return prefix, err == nil && len(prefix) <= 32
+}
+
 // Pending is one of our messages still waiting for delivery, to one peer
 // or several.
 type Pending struct {
@@ -60,8 +69,8 @@ func FindPending(pending []Pending, arg string) (Pending, error) {
 	if arg == "" {
 		return pending[len(pending)-1], nil
 	}
-	prefix := strings.ToLower(arg)
-	if _, err := hex.DecodeString(prefix + strings.Repeat("0", len(prefix)%2)); err != nil || len(prefix) > 32 {
+	prefix, ok := IDPrefix(arg)
+	if !ok {
 		return Pending{}, fmt.Errorf("/cancel %s: want the start of a message ID; waiting: %s", termsafe.Line(arg), List(pending))
 	}
 	var found []Pending

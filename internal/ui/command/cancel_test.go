@@ -89,3 +89,22 @@ func TestKeptNote(t *testing.T) {
 		t.Errorf("KeptNote(2) = %q", got)
 	}
 }
+
+func TestIDPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		arg, want string
+		ok        bool
+	}{
+		{"5F0c2", "5f0c2", true},
+		{"", "", true},
+		{strings.Repeat("a", 32), strings.Repeat("a", 32), true},
+		{strings.Repeat("a", 33), "", false}, // longer than an ID
+		{"5f0g", "", false},
+		{"5f 0c", "", false},
+	} {
+		prefix, ok := IDPrefix(tc.arg)
+		if ok != tc.ok || (ok && prefix != tc.want) {
+			t.Errorf("IDPrefix(%q) = %q, %v; want %q, %v", tc.arg, prefix, ok, tc.want, tc.ok)
+		}
+	}
+}
