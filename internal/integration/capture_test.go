@@ -91,8 +91,8 @@ func TestCapture(t *testing.T) {
 		ia := udptest.Impair(securetest.Listen(t, n, addrA), mild)
 		mild.Seed = 2
 		ib := udptest.Impair(securetest.Listen(t, n, addrB), mild)
-		tapA := &tap{Conn: newConn(t, ia, secure.Config{Static: securetest.MustKey(t)})}
-		tapB := &tap{Conn: newConn(t, ib, secure.Config{Static: securetest.MustKey(t)})}
+		tapA := &tap{Conn: securetest.NewConn(t, secure.NewConn, ia, secure.Config{Static: securetest.MustKey(t)})}
+		tapB := &tap{Conn: securetest.NewConn(t, secure.NewConn, ib, secure.Config{Static: securetest.MustKey(t)})}
 		a := newChatterOn(t, tapA)
 		b := newChatterOn(t, tapB)
 

@@ -26,7 +26,7 @@ func TestFullTableMakesRoomForANewcomer(t *testing.T) {
 		var conns []udp.Conn
 		var readers []*securetest.Reader
 		for i := range max {
-			c := newConn(t, securetest.Listen(t, mn, netip.MustParseAddrPort(fmt.Sprintf("10.7.0.%d:7475", i+1))), secure.Config{Static: securetest.MustKey(t)})
+			c := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, mn, netip.MustParseAddrPort(fmt.Sprintf("10.7.0.%d:7475", i+1))), secure.Config{Static: securetest.MustKey(t)})
 			r := securetest.StartReader(c)
 			// Not a transport packet: A's transport drops it, so all
 			// that is left of this peer is its session.

@@ -309,9 +309,9 @@ func TestFlood(t *testing.T) {
 		t.Logf("the kernel dropped %d datagrams meanwhile at full receive buffers (all sockets)", dropsAfter-dropsBefore)
 	}
 	t.Logf("A: %d datagrams read, drops %v cookies sent %d, handshakes %d",
-		sa.DatagramsIn, diffDrops(secure.Stats{}, sa), sa.CookiesSent, sa.HandshakesCompleted)
+		sa.DatagramsIn, securetest.DiffDrops(nil, sa.Drops[:], secure.DropReason.String), sa.CookiesSent, sa.HandshakesCompleted)
 	t.Logf("B: %d datagrams read, drops %v cookies sent %d, handshakes %d",
-		sb.DatagramsIn, diffDrops(secure.Stats{}, sb), sb.CookiesSent, sb.HandshakesCompleted)
+		sb.DatagramsIn, securetest.DiffDrops(nil, sb.Drops[:], secure.DropReason.String), sb.CookiesSent, sb.HandshakesCompleted)
 	t.Logf("peak tables: half-open %d, peers %d, indexes %d, rate-limit entries %d", peak.HalfOpen, peak.Peers, peak.Indexes, peak.RateLimitSources)
 	t.Logf("heap in use: %.1f MiB before, %.1f MiB after (growth %.1f MiB, bound %d MiB)",
 		float64(heapBefore)/(1<<20), float64(heapAfter)/(1<<20), (float64(heapAfter)-float64(heapBefore))/(1<<20), floodHeapBound>>20)

@@ -29,6 +29,11 @@ func sizeOf(i int) int {
 	}
 }
 
+var (
+	addrA = netip.MustParseAddrPort("10.0.0.1:1001")
+	addrB = netip.MustParseAddrPort("10.0.0.2:1002")
+)
+
 // chatter is one side of a chat over a secure conn: transport on top.
 type chatter struct {
 	addr netip.AddrPort
@@ -42,7 +47,7 @@ var transportConfig = transport.Config{MaxPacket: secure.MaxPacket}
 
 func newChatter(t testing.TB, inner udp.Conn, cfg secure.Config) *chatter {
 	t.Helper()
-	sec := newConn(t, inner, cfg)
+	sec := securetest.NewConn(t, secure.NewConn, inner, cfg)
 	return newChatterConn(t, sec, sec)
 }
 

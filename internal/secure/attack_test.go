@@ -46,8 +46,8 @@ func TestTamper(t *testing.T) {
 		n := udptest.NewMemNetwork()
 		innerA := securetest.Listen(t, n, addrA)
 		sw := &switchConn{Conn: innerA}
-		a := newConn(t, sw, secure.Config{Static: securetest.MustKey(t)})
-		b := newConn(t, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t)})
+		a := securetest.NewConn(t, secure.NewConn, sw, secure.Config{Static: securetest.MustKey(t)})
+		b := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t)})
 		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
 		if _, err := a.WriteTo([]byte("hello"), addrB); err != nil {
 			t.Fatal(err)
@@ -97,7 +97,7 @@ func TestTamper(t *testing.T) {
 		if after.PacketsIn != before.PacketsIn {
 			t.Errorf("packets in went from %d to %d", before.PacketsIn, after.PacketsIn)
 		}
-		t.Logf("%d forgeries: drops %v", injected, diffDrops(before, after))
+		t.Logf("%d forgeries: drops %v", injected, securetest.DiffDrops(before.Drops[:], after.Drops[:], secure.DropReason.String))
 
 		// The genuine datagrams still open: no forgery moved the window.
 		for _, d := range sw.captured {
@@ -122,8 +122,8 @@ func TestReplay(t *testing.T) {
 		n := udptest.NewMemNetwork()
 		recA, recB := &securetest.Recorder{}, &securetest.Recorder{}
 		innerA, innerB := securetest.Listen(t, n, addrA), securetest.Listen(t, n, addrB)
-		a := newConn(t, udptest.Impair(innerA, udptest.Impairment{Observe: recA.Observe}), secure.Config{Static: securetest.MustKey(t)})
-		b := newConn(t, udptest.Impair(innerB, udptest.Impairment{Observe: recB.Observe}), secure.Config{Static: securetest.MustKey(t)})
+		a := securetest.NewConn(t, secure.NewConn, udptest.Impair(innerA, udptest.Impairment{Observe: recA.Observe}), secure.Config{Static: securetest.MustKey(t)})
+		b := securetest.NewConn(t, secure.NewConn, udptest.Impair(innerB, udptest.Impairment{Observe: recB.Observe}), secure.Config{Static: securetest.MustKey(t)})
 		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
 		rng := rand.New(rand.NewPCG(1, 2))
 		replay := func(rec *securetest.Recorder, from udp.Conn, k int) int {
@@ -183,7 +183,7 @@ func TestReplay(t *testing.T) {
 		check(rb, "A")
 		check(ra, "B")
 		sa, sb := a.Stats(), b.Stats()
-		t.Logf("%d datagrams replayed\nA drops %v\nB drops %v", replayed, diffDrops(secure.Stats{}, sa), diffDrops(secure.Stats{}, sb))
+		t.Logf("%d datagrams replayed\nA drops %v\nB drops %v", replayed, securetest.DiffDrops(nil, sa.Drops[:], secure.DropReason.String), securetest.DiffDrops(nil, sb.Drops[:], secure.DropReason.String))
 		if sa.Drops[secure.DropReplay] == 0 || sb.Drops[secure.DropReplay] == 0 {
 			t.Error("no replay drops counted")
 		}

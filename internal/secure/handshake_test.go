@@ -29,7 +29,7 @@ func newSide(t *testing.T, n *udptest.MemNetwork, addr netip.AddrPort, cfg secur
 	t.Helper()
 	rec := &securetest.Recorder{}
 	inner := udptest.Impair(securetest.Listen(t, n, addr), udptest.Impairment{Observe: rec.Observe})
-	c := newConn(t, inner, cfg)
+	c := securetest.NewConn(t, secure.NewConn, inner, cfg)
 	return &side{conn: c, rec: rec, r: securetest.StartReader(c)}
 }
 

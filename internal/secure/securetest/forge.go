@@ -2,9 +2,11 @@
 // share: the attacker's side (handshake initiations forged from the
 // protocol's description, docs/PROTOCOL.md, with only public keys, as anyone
 // on the path can), conns on udptest's network or on loopback sockets, a
-// reader and a recorder of datagrams, and a trust-on-first-use store. It does
-// not import secure, so secure's own tests use it too, and its forgeries
-// getting past mac1 there checks that both follow the same description.
+// reader and a recorder of datagrams, a trust-on-first-use store, and a
+// secure conn's making and drop counts (NewConn, DiffDrops). It does not
+// import secure (what those two need of it, the caller passes in), so
+// secure's own tests use it too, and its forgeries getting past mac1 there
+// checks that both follow the same description.
 package securetest
 
 import (

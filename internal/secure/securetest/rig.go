@@ -17,6 +17,18 @@ import (
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
+// NewConn is newConn(inner, cfg), or the test fails. newConn is
+// secure.NewConn: the caller passes it in, since this package does not
+// import secure.
+func NewConn[C, Config any](t testing.TB, newConn func(udp.Conn, Config) (C, error), inner udp.Conn, cfg Config) C {
+	t.Helper()
+	c, err := newConn(inner, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // MustKey generates an identity key or fails the test.
 func MustKey(t testing.TB) keys.PrivateKey {
 	t.Helper()
@@ -196,12 +208,18 @@ func (s *TrustStore) Known(peer netip.AddrPort) (keys.PublicKey, bool) {
 }
 
 // DiffDrops is what was dropped between two snapshots of a layer's drop
-// counts (its Stats.Drops), by name.
-func DiffDrops(before, after []uint64, name func(reason int) string) map[string]uint64 {
+// counts (its Stats.Drops), by the names the layer's String gives each
+// reason: DiffDrops(before.Drops[:], after.Drops[:], secure.DropReason.String).
+// A nil before counts from zero.
+func DiffDrops[R ~int](before, after []uint64, name func(R) string) map[string]uint64 {
 	m := map[string]uint64{}
 	for i := range after {
-		if d := after[i] - before[i]; d > 0 {
-			m[name(i)] = d
+		d := after[i]
+		if before != nil {
+			d -= before[i]
+		}
+		if d > 0 {
+			m[name(R(i))] = d
 		}
 	}
 	return m
