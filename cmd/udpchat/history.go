@@ -154,6 +154,8 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	return exitOK
 }
 
+// check refuses what the flags cannot mean together, before anything is
+// opened.
 func (h *historyOptions) check(fs *pflag.FlagSet) error {
 	switch {
 	case fs.NArg() > 0:
