@@ -3,136 +3,14 @@ package chat
 import (
 	"fmt"
 	"net/netip"
-	"strings"
-	"time"
-
-	"github.com/udpchat/udpchat/internal/store"
-	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // The Node is its Link's Handler: these methods turn what the link reports
-// into Events. The link calls them from its own goroutine, one at a time.
+// about peers and deliveries into Events (what it hands up to read goes to
+// Receive, in receive.go). The link calls them from its own goroutine, one
+// at a time.
 
 var _ Handler = (*Node)(nil)
-
-// Receive decodes one payload from peer and emits what it says. A payload
-// that does not decode is dropped, counted and logged: one bad peer must
-// not stop the chat.
-//
-// With a store, a message is stored before it is shown and before Receive
-// returns nil, which is when the link acknowledges it. One the store
-// already has (the peer sent it again, not knowing we had it: we crashed
-// before acknowledging it, or it did before hearing the acknowledgement)
-// is acknowledged and not shown again. One that cannot be stored is not
-// acknowledged: Receive returns the error, the link offers the message
-// again later, and the user hears of the trouble once, not once a retry.
-func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
-	if n.plain {
-		n.receivePlain(from, msg)
-		return nil
-	}
-	m, err := wire.ParseChat(msg)
-	if err != nil {
-		n.stats.undecodable.Add(1)
-		n.log.Debug("dropped undecodable chat message", "peer", from, "len", len(msg), "err", err)
-		return nil // resending it would not make it decodable
-	}
-	if err := n.checkName(from, m.Name); err != nil {
-		return err
-	}
-	n.stats.received.Add(1)
-	now := time.Now()
-	if isMessage(m.Kind) && n.store != nil {
-		isNew, err := n.store.AddIncoming(storeCtx, store.Message{
-			ID: m.ID, Peer: PeerKey(from), Kind: int(m.Kind), Name: m.Name, Text: m.Text, At: now,
-		})
-		if err != nil {
-			n.storeFailed(fmt.Errorf("a message from %s is not stored, so not yet accepted (it will come again): %w", from, err))
-			return err
-		}
-		n.storeWorked()
-		if !isNew {
-			n.stats.duplicates.Add(1)
-			n.log.Debug("message already stored: not shown again", "peer", from, "id", MessageID(m.ID))
-			return nil
-		}
-	}
-	fp := n.joinFingerprint(from)
-	n.update(func() []Event {
-		p := n.peerLocked(from)
-		var evs []Event
-		switch {
-		case !p.joined:
-			p.joined, p.present, p.state, p.name = true, true, PeerOnline, m.Name
-			// It wrote to us, so it is in the conversation, unless it
-			// said it only sends: it will be gone before anyone answers.
-			p.member = p.member || !p.sendOnly
-			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
-			if err := n.greetLocked(p); err != nil { // before what was held
-				evs = append(evs, Error{Err: err})
-			}
-			evs = append(evs, n.releaseLocked(p)...)
-		case m.Kind == wire.ChatHello && m.Name != p.name:
-			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
-			p.name = m.Name
-		}
-		if m.Kind == wire.ChatFeatures {
-			p.direct = wire.HasFeature(m.Text, wire.FeatureDirect)
-			p.sendOnly = wire.HasFeature(m.Text, wire.FeatureSendOnly)
-			if p.sendOnly && !p.chosen {
-				// Its features come after its hello, and may come after
-				// its message (sent before its session was up), which
-				// made it a member.
-				p.member = false
-			}
-		}
-		if isMessage(m.Kind) {
-			evs = append(evs, Message{
-				ID: m.ID, From: from, Name: m.Name, Text: m.Text,
-				Action: m.Kind == wire.ChatAction, Direct: m.Kind == wire.ChatDirect, At: now,
-			})
-		}
-		return evs
-	})
-	return nil
-}
-
-// isMessage says whether a chat payload of kind is something a person said,
-// to show and to store, rather than news about its sender (a hello, its
-// features).
-func isMessage(kind wire.ChatKind) bool {
-	return kind != wire.ChatHello && kind != wire.ChatFeatures
-}
-
-// joinFingerprint is the fingerprint for a Joined about peer: its key's,
-// if it has not joined this session yet (else no Joined follows, and it is
-// not looked up). It takes n.mu only briefly and calls PeerCheck without
-// it: see Peers about lock order. The link's calls to the Handler come one
-// at a time, so peer cannot join between this and Receive's update.
-func (n *Node) joinFingerprint(peer netip.AddrPort) string {
-	if n.peerCheck == nil {
-		return ""
-	}
-	n.mu.Lock()
-	p := n.peers[peer]
-	joined := p != nil && p.joined
-	n.mu.Unlock()
-	if joined {
-		return ""
-	}
-	return n.peerCheck.Fingerprint(peer)
-}
-
-// IsBye reports whether text, a whole line or message, is the word that
-// leaves the chat: bye or exit, in any case, with the spaces around it
-// ignored. Words that merely contain them ("goodbye", "existing") are
-// text. It is the rule for what a user types (command.Parse) and for what
-// a plain peer sends: the classic scripts send that line and quit, and
-// plain mode has no other sign that a peer has gone.
-func IsBye(text string) bool {
-	text = strings.TrimSpace(text)
-	return strings.EqualFold(text, "bye") || strings.EqualFold(text, "exit")
-}
 
 // PeerUp starts a new session with peer: its next chat message announces it
 // (Joined). We introduce ourselves with a hello, to a member at once, to
@@ -192,25 +70,6 @@ func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
 	n.mu.Unlock()
 	n.outMu.Unlock()
 	n.emit(t, evs)
-}
-
-// storeFailed tells the user that the store failed, unless it already did
-// and has not worked since.
-func (n *Node) storeFailed(err error) {
-	n.stats.storeErrors.Add(1)
-	n.log.Debug("store", "err", err)
-	if n.storeFailing.Swap(true) {
-		return
-	}
-	n.update(func() []Event { return []Event{Error{Err: err}} })
-}
-
-// storeWorked says so to the user (StoreRecovered) if the store had
-// failed: they were told it did, and may be waiting to hear it works.
-func (n *Node) storeWorked() {
-	if n.storeFailing.Swap(false) {
-		n.update(func() []Event { return []Event{StoreRecovered{}} })
-	}
 }
 
 // PeerClosed says peer left on purpose; its next session will announce it

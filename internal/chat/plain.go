@@ -122,6 +122,16 @@ func (n *Node) receivePlain(from netip.AddrPort, msg []byte) {
 	})
 }
 
+// encodePlainLocked is the plain datagram of one message from us: our
+// name, a colon, the text; an action gets plainActionPrefix, as plain
+// datagrams have no kinds. n.mu must be held (it reads n.name).
+func (n *Node) encodePlainLocked(kind wire.ChatKind, text string) ([]byte, error) {
+	if kind == wire.ChatAction {
+		text = plainActionPrefix + text
+	}
+	return wire.AppendPlain(nil, n.name, text, n.plainMax)
+}
+
 // plainSenderLocked is the peer a datagram from from, under name, is from:
 // from itself if it is a peer; else a chosen peer on from's host with that
 // name, or, if there is exactly one chosen peer there with no name yet,
