@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/plain"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
@@ -107,7 +108,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 		cfg.Security = enc.security()
 		cfg.PeerCheck = enc
 	}
-	node, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
+	node, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {
 		if o.plain {
 			return plain.New(conn, h), nil
 		}

@@ -30,9 +30,10 @@ var allowed = map[string][]string{
 	"internal/chat":          {"internal/link", "internal/store", "internal/wire"},
 	"internal/identity":      {"internal/keys"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},
-	"internal/chat/chattest": {"internal/chat", "internal/plain", "internal/udp/udptest"},
+	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/transport", "internal/udp/udptest"},
 
 	"internal/link":                    {},
+	"internal/link/linktest":           {"internal/link"},
 	"internal/discovery":               {"internal/keys", "internal/secure/ratelimit", "internal/wire"},
 	"internal/plain":                   {"internal/link", "internal/udp"},
 	"internal/transport":               {"internal/link", "internal/udp", "internal/wire"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -107,7 +108,7 @@ func benchNode(b *testing.B, name string, withStore bool, onEvent func(chat.Even
 		}
 		cfg.Store = st
 	}
-	n, err := chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
+	n, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {
 		ep, err := transport.New(conn, h, transport.Config{})
 		if err != nil {
 			return nil, err

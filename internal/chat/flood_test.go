@@ -14,6 +14,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
@@ -116,7 +117,7 @@ func secureNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, table i
 	if st != nil {
 		cfg.Store = st
 	}
-	n, err = chat.New(cfg, func(h chat.Handler) (chat.Link, error) {
+	n, err = chat.New(cfg, func(h link.Handler) (link.Link, error) {
 		ep, err := transport.New(sec, h, transport.Config{MaxPacket: secure.MaxPacket, MaxPeers: table})
 		if err != nil {
 			return nil, err

@@ -5,15 +5,19 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 
+	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
-// forgettingLink is a fakeLink that records what it was told to forget.
+// forgettingLink is a fake link that records what it was told to forget.
 type forgettingLink struct {
-	fakeLink
+	*linktest.Link
+	mu     sync.Mutex
 	forgot []netip.AddrPort
 }
 
@@ -55,7 +59,7 @@ func TestOutboxOnlyForChosenPeersThatAnswered(t *testing.T) {
 	if err := n.Receive(carol, chatPayload(t, wire.ChatHello, "carol", "")); err != nil {
 		t.Fatal(err)
 	}
-	link.takeSends()
+	link.Take()
 	sent, err := n.Send("hi")
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +81,9 @@ func TestOutboxOnlyForChosenPeersThatAnswered(t *testing.T) {
 		t.Errorf("Unanswered = %v, want %v", got, []netip.AddrPort{dead})
 	}
 	// A delivery to a peer whose copy is not kept is recorded all the same.
-	for _, f := range link.takeSends() {
-		if f.peer == carol {
-			n.Delivered(carol, f.ref)
+	for _, f := range link.Take() {
+		if f.Peer == carol {
+			n.Delivered(carol, f.Ref)
 		}
 	}
 	if st := stateOf(t, s, carol, sent[0].ID); st != store.Delivered {
@@ -97,7 +101,7 @@ func TestPeerGoneForgetsAStranger(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEvents(t, n, Joined{Peer: carol, Name: "carol"})
-	link.takeSends()
+	link.Take()
 	sent, err := n.Send("hi")
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +122,8 @@ func TestPeerGoneForgetsAStranger(t *testing.T) {
 // outbox too, and tells the link.
 func TestForgetDropsAPeerAndItsOutbox(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
-	link := &forgettingLink{}
-	n, err := New(Config{Name: "alice", Store: s}, func(Handler) (Link, error) { return link, nil })
+	fl := &forgettingLink{Link: linktest.New(ourAddr)}
+	n, err := New(Config{Name: "alice", Store: s}, func(h link.Handler) (link.Link, error) { return fl, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +145,8 @@ func TestForgetDropsAPeerAndItsOutbox(t *testing.T) {
 	if got := pendingTo(t, s); !slices.Equal(got, []string{PeerKey(bob) + " hi"}) {
 		t.Errorf("outbox after /forget carol: %q", got)
 	}
-	if !slices.Equal(link.forgot, []netip.AddrPort{carol}) {
-		t.Errorf("the link was told to forget %v", link.forgot)
+	if !slices.Equal(fl.forgot, []netip.AddrPort{carol}) {
+		t.Errorf("the link was told to forget %v", fl.forgot)
 	}
 	if _, err := n.Forget(carol); !errors.Is(err, ErrUnknownPeer) {
 		t.Errorf("Forget twice: %v, want ErrUnknownPeer", err)
@@ -172,7 +176,7 @@ func TestSendOnlyPeerIsNeverARecipient(t *testing.T) {
 		}
 	}
 	wantEvents(t, n, Joined{Peer: sender, Name: "alice"}, Message{From: sender, Name: "alice", Text: "hi"})
-	link.takeSends()
+	link.Take()
 	sent, err := n.Send("x")
 	if err != nil {
 		t.Fatal(err)
@@ -180,8 +184,8 @@ func TestSendOnlyPeerIsNeverARecipient(t *testing.T) {
 	if len(sent) != 1 || sent[0].To != carol {
 		t.Fatalf("sent %+v, want carol only", sent)
 	}
-	for _, f := range link.takeSends() {
-		if f.peer == sender {
+	for _, f := range link.Take() {
+		if f.Peer == sender {
 			t.Errorf("sent %+v to the send-only process", parseSend(t, f))
 		}
 	}
@@ -190,7 +194,7 @@ func TestSendOnlyPeerIsNeverARecipient(t *testing.T) {
 	s, sl := newFakeNode(t, Config{Name: "alice", SendOnly: true})
 	s.Connect(bob)
 	s.PeerUp(bob)
-	sends := sl.takeSends()
+	sends := sl.Take()
 	if len(sends) != 2 || !wire.HasFeature(parseSend(t, sends[1]).Text, wire.FeatureSendOnly) {
 		t.Fatalf("a send-only node's introduction: %+v", sends)
 	}

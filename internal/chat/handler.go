@@ -3,6 +3,8 @@ package chat
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/udpchat/udpchat/internal/link"
 )
 
 // The Node is its Link's Handler: these methods turn what the link reports
@@ -10,7 +12,7 @@ import (
 // Receive, in receive.go). The link calls them from its own goroutine, one
 // at a time.
 
-var _ Handler = (*Node)(nil)
+var _ link.Handler = (*Node)(nil)
 
 // PeerUp starts a new session with peer: its next chat message announces it
 // (Joined). We introduce ourselves with a hello, to a member at once, to

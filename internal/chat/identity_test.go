@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -162,7 +163,7 @@ func TestSendsGoOnlyToPeersTheUserSaw(t *testing.T) {
 		t.Fatalf("Receive of the impostor's hello: %v, want the refusal", err)
 	}
 	wantEvents(t, n, Error{Err: errImpostor})
-	link.takeSends() // the hellos
+	link.Take() // the hellos
 	if _, err := n.Send("for friends only"); !errors.Is(err, ErrNoPeers) {
 		t.Fatalf("Send with only a prober and an impostor about: %v, want ErrNoPeers", err)
 	}
@@ -170,28 +171,28 @@ func TestSendsGoOnlyToPeersTheUserSaw(t *testing.T) {
 	n.PeerUp(carol)
 	n.Receive(carol, chatPayload(t, wire.ChatHello, "carol", ""))
 	wantEvents(t, n, Joined{Peer: carol, Name: "carol"})
-	link.takeSends()
+	link.Take()
 	if _, err := n.Send("hi carol"); err != nil {
 		t.Fatal(err)
 	}
-	sends := link.takeSends()
-	if len(sends) != 1 || sends[0].peer != carol {
+	sends := link.Take()
+	if len(sends) != 1 || sends[0].Peer != carol {
 		t.Errorf("sent to %v, want carol alone", sends)
 	}
 }
 
 // sentTexts are the texts of the chat messages (not hellos, nor features)
 // in sends.
-func sentTexts(t *testing.T, sends []fakeSend) []string {
+func sentTexts(t *testing.T, sends []linktest.Send) []string {
 	t.Helper()
 	var texts []string
 	for _, s := range sends {
-		m, err := wire.ParseChat(s.msg)
+		m, err := wire.ParseChat(s.Msg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.Kind != wire.ChatHello && m.Kind != wire.ChatFeatures { // news about us, not what we said
-			texts = append(texts, s.peer.String()+" "+m.Text)
+			texts = append(texts, s.Peer.String()+" "+m.Text)
 		}
 	}
 	return texts
@@ -225,7 +226,7 @@ func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
 	if err := n.Receive(bob, hello); !errors.Is(err, errImpostor) {
 		t.Fatalf("Receive of the impostor's hello: %v, want the refusal", err)
 	}
-	if got := sentTexts(t, link.takeSends()); len(got) != 0 {
+	if got := sentTexts(t, link.Take()); len(got) != 0 {
 		t.Fatalf("sent to a peer whose name was refused: %q", got)
 	}
 	if u := n.Undelivered(); len(u) != 1 || u[0].Text != "SECRET" {
@@ -241,11 +242,11 @@ func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
 	if err := n.Receive(bob, hello); err != nil {
 		t.Fatal(err)
 	}
-	sends := link.takeSends()
+	sends := link.Take()
 	if got := sentTexts(t, sends); len(got) != 1 || got[0] != bob.String()+" SECRET" {
 		t.Fatalf("once bob joined, sent %q, want SECRET only", got)
 	}
-	n.Delivered(bob, sends[len(sends)-1].ref)
+	n.Delivered(bob, sends[len(sends)-1].Ref)
 	if err := n.WaitDelivered(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestNothingGoesToAPeerBeforeItJoins(t *testing.T) {
 	if _, err := n.Send("hi"); err != nil {
 		t.Fatal(err)
 	}
-	if got := sentTexts(t, link.takeSends()); len(got) != 1 {
+	if got := sentTexts(t, link.Take()); len(got) != 1 {
 		t.Errorf("to a joined peer, sent %q", got)
 	}
 }
@@ -273,13 +274,13 @@ func TestRenameWaitsBehindHeldMessages(t *testing.T) {
 	if err := n.SetName("robert"); err != nil {
 		t.Fatal(err)
 	}
-	link.takeSends() // the hello of PeerUp
+	link.Take() // the hello of PeerUp
 	if err := n.Receive(carol, chatPayload(t, wire.ChatHello, "carol", "")); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, s := range link.takeSends() {
-		m, err := wire.ParseChat(s.msg)
+	for _, s := range link.Take() {
+		m, err := wire.ParseChat(s.Msg)
 		if err != nil {
 			t.Fatal(err)
 		}

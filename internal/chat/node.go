@@ -1,6 +1,6 @@
 // Package chat is the node every UI drives: who is in the conversation, what
 // they said, and which of our messages they have. It knows names and text but
-// neither sockets nor terminals; a Link below it carries the bytes.
+// neither sockets nor terminals; a link.Link below it carries the bytes.
 package chat
 
 import (
@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -74,8 +75,9 @@ var (
 )
 
 // Node is one participant in a conversation: the peers it was told about
-// and those that contacted it. It turns UI calls into payloads on its Link,
-// and what the Link reports (it is the Link's Handler) into Events.
+// and those that contacted it. It turns UI calls into payloads on its
+// link.Link, and what the link reports (it is the link's Handler) into
+// Events.
 type Node struct {
 	plain    bool
 	sendOnly bool
@@ -110,11 +112,11 @@ type Node struct {
 
 	// mu guards the fields below. It is held across link.Send, so that the
 	// ref Send returns is recorded before a Delivered naming it can be
-	// handled; that is safe because a Link never calls its Handler while
+	// handled; that is safe because a link never calls its Handler while
 	// holding a lock its Send needs. It is never held while waiting for the
 	// UI to read an event (see turn.go).
 	mu      sync.Mutex
-	link    Link // nil until newLink returns, in New
+	link    link.Link // nil until newLink returns, in New
 	name    string
 	closed  bool
 	peers   map[netip.AddrPort]*peer
@@ -136,7 +138,7 @@ type Node struct {
 	plainClock uint64
 }
 
-// sentRef names one message on the link: the peer and the ref Link.Send
+// sentRef names one message on the link: the peer and the ref link.Send
 // returned for it — or, if held, a ref of the node's own for a message it
 // has not given the link yet (see holdLocked).
 type sentRef struct {
@@ -153,8 +155,11 @@ type pendingSent struct {
 }
 
 // New returns a node that runs on the link newLink builds with the node as
-// its Handler. The link may call the node before newLink returns.
-func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
+// its Handler. The link may call the node before newLink returns. The
+// reliable transport (transport.Endpoint) and the seed-compatible plain
+// link (plain.Link) are links; the node does not know which it has beyond
+// Config.Plain.
+func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, error) {
 	if err := ValidateName(cfg.Name); err != nil {
 		return nil, err
 	}
@@ -204,7 +209,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		replay = n.takeTurnLocked()
 		n.mu.Unlock()
 	}
-	link, err := newLink(n)
+	l, err := newLink(n)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +218,7 @@ func New(cfg Config, newLink func(Handler) (Link, error)) (*Node, error) {
 		go n.emit(replay, unshownEvents(unshown))
 	}
 	n.update(func() []Event {
-		n.link = link
+		n.link = l
 		var evs []Event
 		for _, p := range n.sortedPeersLocked() {
 			// The hellos of sessions that came up while New was still
@@ -276,10 +281,10 @@ func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
 		n.closed = true
-		link := n.link
+		l := n.link
 		n.mu.Unlock()
 		close(n.closing)
-		n.closeErr = link.Close(ctx)
+		n.closeErr = l.Close(ctx)
 		n.closeEvents()
 	})
 	return n.closeErr

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -27,17 +29,17 @@ func chatPayload(t *testing.T, kind wire.ChatKind, name, text string) []byte {
 	return b
 }
 
-func parseSend(t *testing.T, s fakeSend) wire.ChatMessage {
+func parseSend(t *testing.T, s linktest.Send) wire.ChatMessage {
 	t.Helper()
-	m, err := wire.ParseChat(s.msg)
+	m, err := wire.ParseChat(s.Msg)
 	if err != nil {
-		t.Fatalf("node sent an undecodable payload to %s: %v", s.peer, err)
+		t.Fatalf("node sent an undecodable payload to %s: %v", s.Peer, err)
 	}
 	return m
 }
 
 func TestNewRefusesAnInvalidName(t *testing.T) {
-	_, err := New(Config{Name: "a:b"}, func(Handler) (Link, error) {
+	_, err := New(Config{Name: "a:b"}, func(link.Handler) (link.Link, error) {
 		t.Fatal("newLink called for an invalid config")
 		return nil, nil
 	})
@@ -48,7 +50,7 @@ func TestNewRefusesAnInvalidName(t *testing.T) {
 
 func TestNewReturnsTheLinkError(t *testing.T) {
 	want := errors.New("no socket")
-	if _, err := New(Config{Name: "alice"}, func(Handler) (Link, error) { return nil, want }); err != want {
+	if _, err := New(Config{Name: "alice"}, func(link.Handler) (link.Link, error) { return nil, want }); err != want {
 		t.Fatalf("New = %v, want %v", err, want)
 	}
 }
@@ -58,8 +60,8 @@ func TestPeerUpSendsAHello(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice"})
 	n.Connect(bob)
 	n.PeerUp(bob)
-	sends := link.takeSends()
-	if len(sends) != 2 || sends[0].peer != bob || sends[1].peer != bob {
+	sends := link.Take()
+	if len(sends) != 2 || sends[0].Peer != bob || sends[1].Peer != bob {
 		t.Fatalf("sends after PeerUp: %+v, want a hello and our features to %s", sends, bob)
 	}
 	if m := parseSend(t, sends[0]); m.Kind != wire.ChatHello || m.Name != "alice" || m.Text != "" {
@@ -77,19 +79,19 @@ func TestPeerUpSendsAHello(t *testing.T) {
 func TestNoHelloToAnAddressThatDidNotIntroduceItself(t *testing.T) {
 	n, link := newFakeNode(t, Config{Name: "alice"})
 	n.PeerUp(bob)
-	if sends := link.takeSends(); len(sends) != 0 {
+	if sends := link.Take(); len(sends) != 0 {
 		t.Fatalf("sent %d payloads to an address that only opened a session", len(sends))
 	}
 	if err := n.Receive(bob, chatPayload(t, wire.ChatHello, "bob", "")); err != nil {
 		t.Fatal(err)
 	}
 	wantEvents(t, n, Joined{Peer: bob, Name: "bob"})
-	if sends := link.takeSends(); len(sends) != 2 || parseSend(t, sends[0]).Kind != wire.ChatHello {
+	if sends := link.Take(); len(sends) != 2 || parseSend(t, sends[0]).Kind != wire.ChatHello {
 		t.Fatalf("sends once it introduced itself: %+v, want our hello and features", sends)
 	}
 	// A later session of a peer that joined before gets ours at once.
 	n.PeerUp(bob)
-	if sends := link.takeSends(); len(sends) != 2 || parseSend(t, sends[0]).Kind != wire.ChatHello {
+	if sends := link.Take(); len(sends) != 2 || parseSend(t, sends[0]).Kind != wire.ChatHello {
 		t.Fatalf("sends at its next session: %+v", sends)
 	}
 }
@@ -100,17 +102,17 @@ func TestPeerUpWhileNewRunsIsGreetedOnceTheLinkExists(t *testing.T) {
 	if err := s.AddOutgoing(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	link := &fakeLink{}
-	n, err := New(Config{Name: "alice", Store: s}, func(h Handler) (Link, error) {
+	l := linktest.New(ourAddr)
+	n, err := New(Config{Name: "alice", Store: s}, func(h link.Handler) (link.Link, error) {
 		h.PeerUp(bob) // the link's goroutine may be this quick
-		return link, nil
+		return l.Open(h)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close(context.Background())
-	sends := link.takeSends()
-	if len(sends) != 3 || sends[0].peer != bob || parseSend(t, sends[0]).Kind != wire.ChatHello ||
+	sends := l.Take()
+	if len(sends) != 3 || sends[0].Peer != bob || parseSend(t, sends[0]).Kind != wire.ChatHello ||
 		parseSend(t, sends[2]).Text != "waiting" {
 		t.Fatalf("sends: %+v, want a hello (and our features) to %s, then what waited for it in the outbox", sends, bob)
 	}
@@ -167,7 +169,7 @@ func TestSendNeedsAPeer(t *testing.T) {
 	if _, err := n.Send("hello"); !errors.Is(err, ErrNoPeers) {
 		t.Fatalf("Send with no peers = %v, want ErrNoPeers", err)
 	}
-	if s := link.takeSends(); len(s) != 0 {
+	if s := link.Take(); len(s) != 0 {
 		t.Errorf("sent %+v", s)
 	}
 }
@@ -180,7 +182,7 @@ func TestSendRefusesWhatCannotBeAMessage(t *testing.T) {
 			t.Errorf("Send(%.10q…) accepted", text)
 		}
 	}
-	if s := link.takeSends(); len(s) != 0 {
+	if s := link.Take(); len(s) != 0 {
 		t.Errorf("sent %d payloads", len(s))
 	}
 	if _, err := n.Send(strings.Repeat("x", MaxTextLen)); err != nil {
@@ -204,10 +206,10 @@ func TestSendToEveryPeerUntilDelivered(t *testing.T) {
 	}
 	id := sent[0].ID
 	wantEvents(t, n, Sent{ID: id, To: bob, Text: "hello"}, Sent{ID: id, To: carol, Text: "hello"})
-	sends := link.takeSends()
+	sends := link.Take()
 	for _, s := range sends {
 		if m := parseSend(t, s); m.Kind != wire.ChatText || m.ID != id || m.Name != "alice" || m.Text != "hello" {
-			t.Errorf("payload to %s: %+v", s.peer, m)
+			t.Errorf("payload to %s: %+v", s.Peer, m)
 		}
 	}
 	if len(n.Undelivered()) != 2 {
@@ -216,13 +218,13 @@ func TestSendToEveryPeerUntilDelivered(t *testing.T) {
 
 	waited := make(chan error)
 	go func() { waited <- n.WaitDelivered(context.Background()) }()
-	n.Delivered(bob, sends[0].ref)
+	n.Delivered(bob, sends[0].Ref)
 	n.Delivered(bob, 999) // unknown refs (hellos) are ignored
 	wantEvents(t, n, Delivered{ID: id, To: bob})
 	if u := n.Undelivered(); len(u) != 1 || u[0].To != carol {
 		t.Fatalf("Undelivered = %+v, want carol's", u)
 	}
-	n.Delivered(carol, sends[1].ref)
+	n.Delivered(carol, sends[1].Ref)
 	wantEvents(t, n, Delivered{ID: id, To: carol})
 	if err := <-waited; err != nil {
 		t.Fatalf("WaitDelivered: %v", err)
@@ -240,7 +242,7 @@ func TestSendActionIsAnAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEvents(t, n, Sent{ID: sent[0].ID, To: bob, Text: "waves", Action: true})
-	if m := parseSend(t, link.takeSends()[0]); m.Kind != wire.ChatAction || m.Text != "waves" {
+	if m := parseSend(t, link.Take()[0]); m.Kind != wire.ChatAction || m.Text != "waves" {
 		t.Errorf("payload %+v, want an action", m)
 	}
 }
@@ -265,7 +267,7 @@ func TestSetNameTellsEveryPeer(t *testing.T) {
 	n.Connect(carol)
 	n.PeerUp(bob)
 	n.PeerUp(carol)
-	link.takeSends()
+	link.Take()
 	if err := n.SetName("bad\x1bname"); err == nil {
 		t.Fatal("SetName accepted an escape character")
 	}
@@ -275,13 +277,13 @@ func TestSetNameTellsEveryPeer(t *testing.T) {
 	if n.Name() != "alicia" {
 		t.Errorf("Name() = %q", n.Name())
 	}
-	sends := link.takeSends()
+	sends := link.Take()
 	if len(sends) != 2 {
 		t.Fatalf("%d sends, want a hello to each of 2 peers", len(sends))
 	}
 	for _, s := range sends {
 		if m := parseSend(t, s); m.Kind != wire.ChatHello || m.Name != "alicia" {
-			t.Errorf("to %s: %+v, want a hello from alicia", s.peer, m)
+			t.Errorf("to %s: %+v, want a hello from alicia", s.Peer, m)
 		}
 	}
 }
@@ -320,7 +322,7 @@ func TestCloseClosesEventsAndRefusesCalls(t *testing.T) {
 	if err := n.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !link.closed {
+	if !link.Closed() {
 		t.Error("Close did not close the link")
 	}
 	if _, ok := nextEvent(t, n).(Sent); !ok {
@@ -347,9 +349,10 @@ func TestLeaveSaysGoodbyeEvenAfterCtxEnded(t *testing.T) {
 	if err := n.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if link.closeCtxErr != nil || link.closeDeadline.IsZero() || time.Until(link.closeDeadline) > LeaveTimeout {
+	deadline, ctxErr := link.CloseContext()
+	if ctxErr != nil || deadline.IsZero() || time.Until(deadline) > LeaveTimeout {
 		t.Errorf("link closed with ctx error %v and deadline %v; want a live ctx ending within %v",
-			link.closeCtxErr, link.closeDeadline, LeaveTimeout)
+			ctxErr, deadline, LeaveTimeout)
 	}
 }
 
@@ -401,7 +404,7 @@ func TestEventsKeepTheOrderOfWhatHappened(t *testing.T) {
 	const count = 300
 	// Buffered: a link's Send never waits for its own goroutine.
 	acks := make(chan uint64, count)
-	link.onSend = func(s fakeSend) { acks <- s.ref }
+	link.OnSend(func(s linktest.Send) { acks <- s.Ref })
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for ref := range acks {
@@ -466,8 +469,8 @@ func TestPlainMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, s := range link.takeSends() {
-		got = append(got, s.peer.String()+" "+string(s.msg))
+	for _, s := range link.Take() {
+		got = append(got, s.Peer.String()+" "+string(s.Msg))
 	}
 	want := []string{
 		bob.String() + " alice:hello", carol.String() + " alice:hello",
@@ -485,7 +488,7 @@ func TestPlainMode(t *testing.T) {
 	if _, err := n.Send(strings.Repeat("x", wire.DefaultPlainMax)); !errors.Is(err, wire.ErrTooBig) {
 		t.Errorf("Send of a message over one datagram = %v, want wire.ErrTooBig", err)
 	}
-	if err := n.SetName("alicia"); err != nil || len(link.takeSends()) != 0 {
+	if err := n.SetName("alicia"); err != nil || len(link.Take()) != 0 {
 		t.Errorf("plain SetName: err %v or it sent something", err)
 	}
 }

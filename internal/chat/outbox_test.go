@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -79,7 +80,7 @@ func stateOf(t *testing.T, s *testStore, peer netip.AddrPort, id MessageID) stor
 	return 0
 }
 
-func newStoreNode(t *testing.T, cfg Config) (*Node, *fakeLink) {
+func newStoreNode(t *testing.T, cfg Config) (*Node, *linktest.Link) {
 	t.Helper()
 	n, link := newFakeNode(t, cfg)
 	for _, p := range []netip.AddrPort{bob, carol} {
@@ -96,7 +97,7 @@ func TestSendStoresBeforeSending(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	n, link := newStoreNode(t, Config{Name: "alice", Store: s})
 	var checked []string
-	link.onSend = func(f fakeSend) {
+	link.OnSend(func(f linktest.Send) {
 		m := parseSend(t, f)
 		if m.Kind == wire.ChatHello {
 			return
@@ -105,11 +106,11 @@ func TestSendStoresBeforeSending(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
-		if !slices.ContainsFunc(p, func(pm store.Message) bool { return pm.ID == m.ID && pm.Peer == PeerKey(f.peer) }) {
-			t.Errorf("%x went to %s before it was in the outbox", m.ID, f.peer)
+		if !slices.ContainsFunc(p, func(pm store.Message) bool { return pm.ID == m.ID && pm.Peer == PeerKey(f.Peer) }) {
+			t.Errorf("%x went to %s before it was in the outbox", m.ID, f.Peer)
 		}
-		checked = append(checked, f.peer.String())
-	}
+		checked = append(checked, f.Peer.String())
+	})
 	sent, err := n.Send("hello")
 	if err != nil {
 		t.Fatal(err)
@@ -133,16 +134,16 @@ func TestSendStoresBeforeSending(t *testing.T) {
 func TestDeliveredIsStoredBeforeItIsSeen(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	n, link := newStoreNode(t, Config{Name: "alice", Store: s})
-	link.takeSends()
+	link.Take()
 	sent, err := n.Send("hello")
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := sent[0].ID
-	sends := link.takeSends()
+	sends := link.Take()
 	wantEvents(t, n, Sent{ID: id, To: bob, Text: "hello", Kept: true}, Sent{ID: id, To: carol, Text: "hello", Kept: true})
-	n.Delivered(bob, sends[0].ref)
-	n.Delivered(carol, sends[1].ref)
+	n.Delivered(bob, sends[0].Ref)
+	n.Delivered(carol, sends[1].Ref)
 	if err := n.WaitDelivered(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -159,13 +160,13 @@ func TestDeliveredIsStoredBeforeItIsSeen(t *testing.T) {
 func TestSendNotStoredIsNotSent(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	n, link := newStoreNode(t, Config{Name: "alice", Store: s})
-	link.takeSends()
+	link.Take()
 	s.setFail(errors.New("disk full"))
 	sent, err := n.Send("hello")
 	if len(sent) != 0 || err == nil {
 		t.Fatalf("Send with a failing store: %+v, %v", sent, err)
 	}
-	if sends := link.takeSends(); len(sends) != 0 {
+	if sends := link.Take(); len(sends) != 0 {
 		t.Errorf("sent %d payloads with a failing store", len(sends))
 	}
 	if len(n.Undelivered()) != 0 {
@@ -203,7 +204,7 @@ func TestNewRequeuesThePending(t *testing.T) {
 	}()
 	s := openTestStore(t, dir)
 	n, link := newFakeNode(t, Config{Name: "alice-renamed", Store: s})
-	sends := link.takeSends()
+	sends := link.Take()
 	if len(sends) != count {
 		t.Fatalf("New sent %d payloads, want the %d pending", len(sends), count)
 	}
@@ -213,8 +214,8 @@ func TestNewRequeuesThePending(t *testing.T) {
 		if i%3 == 0 {
 			wantTo = carol
 		}
-		if f.peer != wantTo || m.ID != ids[i] || m.Text != fmt.Sprint("m", i) || m.Name != "alice" || (m.Kind == wire.ChatAction) != (i == 1) {
-			t.Fatalf("payload %d to %s: %+v", i, f.peer, m)
+		if f.Peer != wantTo || m.ID != ids[i] || m.Text != fmt.Sprint("m", i) || m.Name != "alice" || (m.Kind == wire.ChatAction) != (i == 1) {
+			t.Fatalf("payload %d to %s: %+v", i, f.Peer, m)
 		}
 	}
 	if len(n.Peers()) != 2 {
@@ -230,7 +231,7 @@ func TestNewRequeuesThePending(t *testing.T) {
 		t.Fatalf("Undelivered: %d, want %d", len(u), count)
 	}
 	for _, f := range sends {
-		n.Delivered(f.peer, f.ref)
+		n.Delivered(f.Peer, f.Ref)
 		nextEvent(t, n)
 	}
 	if p, err := s.Pending(context.Background()); err != nil || len(p) != 0 {
@@ -291,15 +292,15 @@ func TestReceiveStoresBeforeShowingAndDedupes(t *testing.T) {
 func TestCancel(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	n, link := newStoreNode(t, Config{Name: "alice", Store: s})
-	link.takeSends()
+	link.Take()
 	sent, err := n.Send("take it back")
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := sent[0].ID
-	sends := link.takeSends()
+	sends := link.Take()
 	wantEvents(t, n, Sent{ID: id, To: bob, Text: "take it back", Kept: true}, Sent{ID: id, To: carol, Text: "take it back", Kept: true})
-	n.Delivered(bob, sends[0].ref)
+	n.Delivered(bob, sends[0].Ref)
 	wantEvents(t, n, Delivered{ID: id, To: bob})
 
 	c, err := n.Cancel(id)
@@ -319,7 +320,7 @@ func TestCancel(t *testing.T) {
 	if _, err := n.Cancel(id); !errors.Is(err, ErrNotPending) {
 		t.Errorf("second Cancel: %v, want ErrNotPending", err)
 	}
-	n.Delivered(carol, sends[1].ref) // it was on its way
+	n.Delivered(carol, sends[1].Ref) // it was on its way
 	wantEvents(t, n, Delivered{ID: id, To: carol})
 	if st := stateOf(t, s, carol, id); st != store.Delivered {
 		t.Errorf("carol's copy is %v after all, want delivered", st)
@@ -329,7 +330,7 @@ func TestCancel(t *testing.T) {
 // TestCancelWithoutAStore still stops the wait.
 func TestCancelWithoutAStore(t *testing.T) {
 	n, link := newStoreNode(t, Config{Name: "alice"})
-	link.takeSends()
+	link.Take()
 	sent, err := n.Send("x")
 	if err != nil {
 		t.Fatal(err)
@@ -352,7 +353,7 @@ func TestPlainRecordsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, link := newFakeNode(t, Config{Name: "alice", Plain: true, Store: s})
-	if sends := link.takeSends(); len(sends) != 0 {
+	if sends := link.Take(); len(sends) != 0 {
 		t.Fatalf("a plain node sent the outbox: %d payloads", len(sends))
 	}
 	if err := n.Connect(bob); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -36,10 +37,10 @@ func drainEvents(t *testing.T, n *Node) (stop func() int) {
 }
 
 // sentTo lists the peers the sends went to.
-func sentTo(sends []fakeSend) []netip.AddrPort {
+func sentTo(sends []linktest.Send) []netip.AddrPort {
 	var to []netip.AddrPort
 	for _, s := range sends {
-		to = append(to, s.peer)
+		to = append(to, s.Peer)
 	}
 	return to
 }
@@ -84,7 +85,7 @@ func TestPlainFloodOfOneDatagramSources(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "more, which have written only once") {
 		t.Errorf("Send: %v, want it to say it left out those that wrote once", err)
 	}
-	if got := sentTo(link.takeSends()); !slices.Equal(got, []netip.AddrPort{bob, carol}) {
+	if got := sentTo(link.Take()); !slices.Equal(got, []netip.AddrPort{bob, carol}) {
 		t.Errorf("the line went to %d addresses %v, want bob and carol alone", len(got), got[:min(len(got), 5)])
 	}
 	if len(sent) != 2 {
@@ -95,7 +96,7 @@ func TestPlainFloodOfOneDatagramSources(t *testing.T) {
 	if _, err := n.SendTo(last, "you?"); err != nil {
 		t.Fatalf("SendTo %s: %v", last, err)
 	}
-	if got := sentTo(link.takeSends()); !slices.Equal(got, []netip.AddrPort{last}) {
+	if got := sentTo(link.Take()); !slices.Equal(got, []netip.AddrPort{last}) {
 		t.Errorf("SendTo went to %v, want %s", got, last)
 	}
 }
@@ -108,7 +109,7 @@ func TestPlainOneDatagramIsNotARecipient(t *testing.T) {
 	n.Receive(carol, []byte("carol:hello"))
 	wantEvents(t, n, Joined{Peer: carol, Name: "carol"}, Message{From: carol, Name: "carol", Text: "hello"})
 	sent, err := n.Send("hi carol")
-	if len(sent) != 0 || len(link.takeSends()) != 0 {
+	if len(sent) != 0 || len(link.Take()) != 0 {
 		t.Errorf("Send sent %v to an address that wrote once", sent)
 	}
 	if err == nil || !strings.Contains(err.Error(), "not sent to carol ("+carol.String()+"), which has written only once") || !strings.Contains(err.Error(), "/connect "+carol.String()) {
@@ -119,7 +120,7 @@ func TestPlainOneDatagramIsNotARecipient(t *testing.T) {
 	if _, err := n.Send("hi carol"); err != nil {
 		t.Fatal(err)
 	}
-	if got := sentTo(link.takeSends()); !slices.Equal(got, []netip.AddrPort{carol}) {
+	if got := sentTo(link.Take()); !slices.Equal(got, []netip.AddrPort{carol}) {
 		t.Errorf("sent to %v, want carol", got)
 	}
 }
@@ -159,7 +160,7 @@ func TestPlainScriptSendsFromAnotherPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantEvents(t, n, Sent{To: carol, Text: "hello"}, Sent{To: carol, Text: "psst", Direct: true})
-	if got := sentTo(link.takeSends()); !slices.Equal(got, []netip.AddrPort{carol, carol}) {
+	if got := sentTo(link.Take()); !slices.Equal(got, []netip.AddrPort{carol, carol}) {
 		t.Errorf("sent to %v, want carol's listening port twice", got)
 	}
 	// Another name from that host is someone else.
@@ -200,7 +201,7 @@ func TestPlainMax(t *testing.T) {
 		if _, err := n.Send(fits + "x"); !errors.Is(err, wire.ErrTooBig) || !strings.Contains(err.Error(), "at most "+strconv.Itoa(c.want)+" bytes") {
 			t.Errorf("PlainMax %d: Send of %d bytes: %v, want wire.ErrTooBig saying at most %d", c.max, c.want+1, err, c.want)
 		}
-		if s := link.takeSends(); len(s) != 1 || len(s[0].msg) != c.want {
+		if s := link.Take(); len(s) != 1 || len(s[0].Msg) != c.want {
 			t.Errorf("PlainMax %d: %d datagrams sent, want one of %d bytes", c.max, len(s), c.want)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
@@ -100,7 +101,7 @@ func transportNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, st *
 	if st != nil {
 		cfg.Store = st
 	}
-	n, err := New(cfg, func(h Handler) (Link, error) {
+	n, err := New(cfg, func(h link.Handler) (link.Link, error) {
 		ep, err := transport.New(conn, h, transport.Config{})
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
@@ -23,7 +24,7 @@ func reliableNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, imp u
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := chat.New(chat.Config{Name: name}, func(h chat.Handler) (chat.Link, error) {
+	n, err := chat.New(chat.Config{Name: name}, func(h link.Handler) (link.Link, error) {
 		ep, err := transport.New(udptest.Impair(conn, imp), h, transport.Config{})
 		if err != nil {
 			return nil, err

@@ -25,8 +25,8 @@ func TestSendToOnePeer(t *testing.T) {
 		t.Fatalf("SendTo returned %+v", s)
 	}
 	wantEvents(t, n, Sent{ID: s.ID, To: carol, Text: "psst", Direct: true})
-	sends := link.takeSends()
-	if len(sends) != 1 || sends[0].peer != carol {
+	sends := link.Take()
+	if len(sends) != 1 || sends[0].Peer != carol {
 		t.Fatalf("sends %+v, want one to carol", sends)
 	}
 	if m := parseSend(t, sends[0]); m.Kind != wire.ChatText || m.ID != s.ID || m.Text != "psst" {
@@ -35,7 +35,7 @@ func TestSendToOnePeer(t *testing.T) {
 	if u := n.Undelivered(); len(u) != 1 || u[0].To != carol {
 		t.Fatalf("Undelivered = %+v, want the message to carol", u)
 	}
-	n.Delivered(carol, sends[0].ref)
+	n.Delivered(carol, sends[0].Ref)
 	wantEvents(t, n, Delivered{ID: s.ID, To: carol})
 	if err := n.WaitDelivered(context.Background()); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestSendToRefuses(t *testing.T) {
 	if _, err := n.SendTo(bob, strings.Repeat("x", MaxTextLen+1)); err == nil {
 		t.Error("SendTo took a message over MaxTextLen")
 	}
-	if s := link.takeSends(); len(s) != 0 {
+	if s := link.Take(); len(s) != 0 {
 		t.Errorf("refused sends reached the link: %+v", s)
 	}
 	n.Close(context.Background())
@@ -77,9 +77,9 @@ func TestDirectMessagesAreMarked(t *testing.T) {
 	n.Connect(carol)
 	n.PeerUp(bob)
 	n.PeerUp(carol)
-	for _, s := range link.takeSends() {
+	for _, s := range link.Take() {
 		if m := parseSend(t, s); m.Kind == wire.ChatFeatures && !wire.HasFeature(m.Text, wire.FeatureDirect) {
-			t.Errorf("our features to %s are %q, want %q among them", s.peer, m.Text, wire.FeatureDirect)
+			t.Errorf("our features to %s are %q, want %q among them", s.Peer, m.Text, wire.FeatureDirect)
 		}
 	}
 	for _, p := range []struct {
@@ -103,7 +103,7 @@ func TestDirectMessagesAreMarked(t *testing.T) {
 			t.Fatalf("SendTo(%s) = %+v, %v; want it marked Direct", tc.to, s, err)
 		}
 		wantEvents(t, n, Sent{ID: s.ID, To: tc.to, Text: "psst", Direct: true})
-		if m := parseSend(t, link.takeSends()[0]); m.Kind != tc.kind || m.Text != "psst" {
+		if m := parseSend(t, link.Take()[0]); m.Kind != tc.kind || m.Text != "psst" {
 			t.Errorf("/msg to %s went as %+v, want kind %d", tc.to, m, tc.kind)
 		}
 	}

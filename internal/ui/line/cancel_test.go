@@ -9,13 +9,14 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/chat/chattest"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // sentID is the ID of the chat message in s.
-func sentID(t *testing.T, s chattest.Send) string {
+func sentID(t *testing.T, s linktest.Send) string {
 	t.Helper()
 	m, err := wire.ParseChat(s.Msg)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/chat/chattest"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -140,29 +141,29 @@ func plainNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.No
 	return chattest.PlainNode(t, mn, addr, name)
 }
 
-// fakeNode returns a reliable-mode node on a chattest.Link at addr.
-func fakeNode(t *testing.T, name, addr string) (*chat.Node, *chattest.Link) {
+// fakeNode returns a reliable-mode node on a fake link (linktest.Link) at addr.
+func fakeNode(t *testing.T, name, addr string) (*chat.Node, *linktest.Link) {
 	t.Helper()
 	return chattest.NewNode(t, chat.Config{Name: name}, addr)
 }
 
-// relay is a perfect network between two chattest.Links, run by one
+// relay is a perfect network between two fake links (linktest.Link), run by one
 // goroutine so that each node's Handler is called one call at a time, as by
 // a real link. Sends to any other address are lost.
 type relay struct {
 	calls chan func() // run on the relay's goroutine
-	links [2]*chattest.Link
+	links [2]*linktest.Link
 	hold  [2]atomic.Bool // links[i]'s peer gets its messages but does not acknowledge them
 }
 
-func startRelay(t *testing.T, a, b *chattest.Link) *relay {
-	r := &relay{calls: make(chan func()), links: [2]*chattest.Link{a, b}}
+func startRelay(t *testing.T, a, b *linktest.Link) *relay {
+	r := &relay{calls: make(chan func()), links: [2]*linktest.Link{a, b}}
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		up := make(map[*chattest.Link]bool)
+		up := make(map[*linktest.Link]bool)
 		for {
-			var s chattest.Send
+			var s linktest.Send
 			var from, to int
 			select {
 			case s = <-a.Sends:
@@ -195,7 +196,7 @@ func startRelay(t *testing.T, a, b *chattest.Link) *relay {
 
 // holdAcks makes the relay deliver what l sends from now on without
 // acknowledging it.
-func (r *relay) holdAcks(l *chattest.Link) {
+func (r *relay) holdAcks(l *linktest.Link) {
 	for i := range r.links {
 		if r.links[i] == l {
 			r.hold[i].Store(true)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/chat/chattest"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -90,7 +90,7 @@ func TestEndOfInputWaitsForDelivery(t *testing.T) {
 	s := run(t, node, Options{})
 	s.send(t, "a", "b", "c")
 	s.stdin.Close()
-	var sends []chattest.Send
+	var sends []linktest.Send
 	for range 3 {
 		sends = append(sends, <-link.Sends)
 	}
@@ -119,7 +119,7 @@ func TestEndOfInputSaysWhatItWaitsFor(t *testing.T) {
 	s := run(t, node, Options{Timeout: time.Minute})
 	s.send(t, "a", "b")
 	s.stdin.Close()
-	sends := []chattest.Send{<-link.Sends, <-link.Sends}
+	sends := []linktest.Send{<-link.Sends, <-link.Sends}
 	s.stderr.waitFor(t, "udpchat: waiting up to 1m0s for delivery: 2 messages to 10.0.0.3:7475 (Ctrl+C stops waiting)")
 	for _, sd := range sends {
 		link.H.Delivered(sd.Peer, sd.Ref)

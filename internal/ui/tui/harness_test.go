@@ -15,6 +15,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/chat/chattest"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -184,7 +185,7 @@ func (hs *harness) enter(line string) {
 
 // chatsSent returns the chat messages (not hellos, nor features) link was
 // given so far.
-func chatsSent(t *testing.T, link *chattest.Link) []fakeChat {
+func chatsSent(t *testing.T, link *linktest.Link) []fakeChat {
 	t.Helper()
 	var out []fakeChat
 	for _, s := range link.Sent() {
@@ -200,13 +201,13 @@ func chatsSent(t *testing.T, link *chattest.Link) []fakeChat {
 }
 
 type fakeChat struct {
-	chattest.Send
+	linktest.Send
 	wire.ChatMessage
 }
 
 // fakeNode returns a reliable-mode node named alice (unless cfg names
-// another) at 10.0.0.1:7475 on a chattest.Link.
-func fakeNode(t *testing.T, cfg chat.Config) (*chat.Node, *chattest.Link) {
+// another) at 10.0.0.1:7475 on a fake link (linktest.Link).
+func fakeNode(t *testing.T, cfg chat.Config) (*chat.Node, *linktest.Link) {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "alice"
@@ -221,14 +222,14 @@ var (
 
 // join plays peer introducing itself as name (a session starts, a hello
 // arrives), as the link would.
-func join(t *testing.T, link *chattest.Link, peer netip.AddrPort, name string) {
+func join(t *testing.T, link *linktest.Link, peer netip.AddrPort, name string) {
 	t.Helper()
 	link.H.PeerUp(peer)
 	say(t, link, peer, wire.ChatHello, name, "")
 }
 
 // say plays peer sending a chat message.
-func say(t *testing.T, link *chattest.Link, peer netip.AddrPort, kind wire.ChatKind, name, text string) {
+func say(t *testing.T, link *linktest.Link, peer netip.AddrPort, kind wire.ChatKind, name, text string) {
 	t.Helper()
 	var id chat.MessageID
 	rand.Read(id[:])

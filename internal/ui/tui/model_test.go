@@ -13,8 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/plain"
-	"github.com/udpchat/udpchat/internal/transport"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -444,8 +443,8 @@ func TestNickConnectPeersClear(t *testing.T) {
 
 func TestStatsOverTheTransport(t *testing.T) {
 	mn := udptest.NewMemNetwork()
-	alice := transportNode(t, mn, "10.0.0.1:7475", "alice")
-	bobNode := transportNode(t, mn, "10.0.0.2:7475", "bob")
+	alice := chattest.TransportNode(t, mn, "10.0.0.1:7475", "alice")
+	bobNode := chattest.TransportNode(t, mn, "10.0.0.2:7475", "bob")
 	go func() { // bob's UI: reads and drops
 		for range bobNode.Events() {
 		}
@@ -462,37 +461,8 @@ func TestStatsOverTheTransport(t *testing.T) {
 		"sent 3 messages,", "received 2 messages,", "window")
 }
 
-func transportNode(t *testing.T, mn *udptest.MemNetwork, addr, name string) *chat.Node {
-	t.Helper()
-	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := chat.New(chat.Config{Name: name}, func(h chat.Handler) (chat.Link, error) {
-		ep, err := transport.New(conn, h, transport.Config{})
-		if err != nil {
-			return nil, err
-		}
-		return ep, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestPlainModeGlyphStopsAtSent(t *testing.T) {
-	mn := udptest.NewMemNetwork()
-	conn, err := mn.Listen(netip.MustParseAddrPort("10.0.0.1:7475"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := chat.New(chat.Config{Name: "alice", Plain: true}, func(h chat.Handler) (chat.Link, error) {
-		return plain.New(conn, h), nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node := chattest.PlainNode(t, udptest.NewMemNetwork(), "10.0.0.1:7475", "alice")
 	node.Connect(bob)
 	hs := newHarness(t, node, 80, 50)
 	hs.waitFor("PLAIN — not encrypted")

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/chat/chattest"
+	"github.com/udpchat/udpchat/internal/link/linktest"
 )
 
 // runSession is Run on a pipe for a terminal, as a real program.
@@ -46,7 +46,7 @@ func (s *runSession) wait(t *testing.T) int {
 	}
 }
 
-func waitSends(t *testing.T, link *chattest.Link, n int) []fakeChat {
+func waitSends(t *testing.T, link *linktest.Link, n int) []fakeChat {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
