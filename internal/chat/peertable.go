@@ -11,7 +11,7 @@ import (
 // receiving, because it is what changes when peers are known by key
 // rather than by address: the table, its lookups and the recipient rules
 // are the node's whole idea of who a peer is. (Plain mode's own rules for
-// its table are in plain.go; dropping a peer is in forget.go.)
+// its table are in plainpeers.go; dropping a peer is in forget.go.)
 
 // Connect adds peer to the conversation and asks the link to start a
 // session with it; it does not wait for an answer (Joined says when the
