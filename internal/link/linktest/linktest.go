@@ -66,8 +66,8 @@ func NewQueued(addr netip.AddrPort) *Link {
 	return l
 }
 
-// Open is what a link's constructor is to its user (chat.New's newLink):
-// it keeps h as H and returns l.
+// Open plays the link's constructor, as chat.New's newLink: it keeps h,
+// the node, as H and returns l.
 func (l *Link) Open(h link.Handler) (link.Link, error) {
 	l.H = h
 	return l, nil
