@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,14 @@ import (
 
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
+
+// TestMain removes the udpchat executable the e2e scenarios built, if they
+// did.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	udpchatExe.remove()
+	os.Exit(code)
+}
 
 // TestSmoke runs every system in every scenario it applies to for a tiny
 // count: on clean loopback everything sent must arrive, and the JSON lines

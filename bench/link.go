@@ -64,9 +64,14 @@ type system struct {
 	lossy bool
 	// batchOnly: only in the throughput scenario (raw-udp-batch).
 	batchOnly bool
-	newLink   func(ctx context.Context, o linkOptions) (link, error)
+	// newLink makes a connected pair in this process; nil for a system that
+	// only carries lines (the e2e scenarios).
+	newLink func(ctx context.Context, o linkOptions) (link, error)
 	// newDialer, if set, measures connection set-up (the handshake scenario).
 	newDialer func(ctx context.Context) (dialer, error)
+	// withPipe, if set, carries text lines one way (the e2e scenarios): see
+	// pipeSystem.
+	withPipe pipeSystem
 }
 
 // A dialer makes fresh connections to a server that is already listening

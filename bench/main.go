@@ -28,7 +28,7 @@ import (
 // variant is a connWrapper (the layer between the transport and its socket):
 // udpchat-encrypted's, in sys_secure.go, is secure.NewConn over the socket.
 var systems = []*system{
-	{name: "raw-udp", newLink: newRawLink(false)},
+	{name: "raw-udp", newLink: newRawLink(false), withPipe: viaLink},
 	{name: "raw-udp-batch", batchOnly: true, newLink: newRawLink(true)},
 	{name: "udpchat", reliable: true, lossy: true,
 		newLink: newUDPChatLink(connWrapper{}), newDialer: newUDPChatDialer(connWrapper{})},
@@ -37,6 +37,10 @@ var systems = []*system{
 	{name: "kcp-go", peer: true, reliable: true, lossy: true, newLink: newKCPLink, newDialer: newKCPDialer},
 	{name: "quic-go", peer: true, reliable: true, lossy: true, newLink: newQUICLink, newDialer: newQUICDialer},
 	{name: "tcp", peer: true, reliable: true, newLink: newTCPLink, newDialer: newTCPDialer},
+	// The e2e scenarios only (e2e.go): two udpchat processes, and the
+	// disk's floor under them.
+	{name: "udpchat-cli", reliable: true, withPipe: viaProcesses},
+	{name: "sqlite-commit", reliable: true, withPipe: viaCommits},
 }
 
 // config is what the command line chose.
@@ -52,9 +56,12 @@ func main() {
 	jsonOut := flag.Bool("json", false, "one JSON object a line on stdout (the table goes to stderr)")
 	scenarioNames := flag.String("scenario", "", "only these scenarios, comma-separated: "+names(scenarios, func(s *scenario) string { return s.name }))
 	systemNames := flag.String("system", "", "only these systems, comma-separated: "+names(systems, func(s *system) string { return s.name }))
-	rounds := flag.Int("rounds", 0, "rounds per scenario (default 5, or 3 with --quick)")
+	rounds := flag.Int("rounds", 0, "rounds per scenario (default 5, or 3 with --quick; 1 for e2e and e2e-lone)")
 	pacedRates := flag.String("paced-rate", "", "run the paced scenario at these rates instead of 10000, comma-separated msgs/s (e.g. 1000,10000,50000): how CPU per message grows with load")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	e2eLines := flag.Int("e2e-lines", 0, "lines the e2e scenario pipes through (default 100000, or 10000 with --quick)")
+	loneLines := flag.Int("lone-lines", 0, "lines the e2e-lone scenario sends one at a time (default 500, or 100 with --quick)")
+	flag.StringVar(&udpchatExe.path, "udpchat", "", "the udpchat executable udpchat-cli runs (default: build ../cmd/udpchat)")
 	flag.Parse()
 
 	cfg := config{params: fullParams, json: *jsonOut}
@@ -62,7 +69,13 @@ func main() {
 		cfg.params = quickParams
 	}
 	if *rounds > 0 {
-		cfg.params.rounds = *rounds
+		cfg.params.rounds, cfg.params.e2eRounds = *rounds, *rounds
+	}
+	if *e2eLines > 0 {
+		cfg.params.e2eLines = *e2eLines
+	}
+	if *loneLines > 0 {
+		cfg.params.loneCount = *loneLines
 	}
 	all := scenarios
 	if *pacedRates != "" {
@@ -103,8 +116,10 @@ func main() {
 		table = os.Stderr
 	}
 	results := run(ctx, &cfg, os.Stdout, os.Stderr)
+	udpchatExe.remove()
 	printTable(table, &cfg, results)
 	printTargets(table, results)
+	printE2E(table, results)
 	fmt.Fprintf(table, "\nwall time %.1fs\n", time.Since(start).Seconds())
 	if ctx.Err() != nil {
 		fail(ctx.Err())
@@ -126,7 +141,11 @@ func run(ctx context.Context, cfg *config, jsonOut, progress io.Writer) []*resul
 		}
 		samples := make(map[*system][]sample)
 		errs := make(map[*system][]string)
-		for round := range cfg.params.rounds {
+		rounds := cfg.params.rounds
+		if sc.e2e {
+			rounds = cfg.params.e2eRounds
+		}
+		for round := range rounds {
 			seed := uint64(round + 1) // the same loss pattern for every system in a round
 			for i := range syss {
 				sys := syss[(i+round)%len(syss)]
@@ -136,11 +155,11 @@ func run(ctx context.Context, cfg *config, jsonOut, progress io.Writer) []*resul
 				s, err := sc.run(ctx, sys, &cfg.params, seed)
 				if err != nil {
 					errs[sys] = append(errs[sys], err.Error())
-					fmt.Fprintf(progress, "[%5.1fs] %s %d/%d %s: error: %v\n", time.Since(t0).Seconds(), sc.name, round+1, cfg.params.rounds, sys.name, err)
+					fmt.Fprintf(progress, "[%5.1fs] %s %d/%d %s: error: %v\n", time.Since(t0).Seconds(), sc.name, round+1, rounds, sys.name, err)
 					continue
 				}
 				samples[sys] = append(samples[sys], s)
-				fmt.Fprintf(progress, "[%5.1fs] %s %d/%d %s: %s\n", time.Since(t0).Seconds(), sc.name, round+1, cfg.params.rounds, sys.name, brief(sc, &s))
+				fmt.Fprintf(progress, "[%5.1fs] %s %d/%d %s: %s\n", time.Since(t0).Seconds(), sc.name, round+1, rounds, sys.name, brief(sc, &s))
 			}
 		}
 		var group []*result

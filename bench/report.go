@@ -231,6 +231,9 @@ func printTable(w io.Writer, cfg *config, results []*result) {
 	fmt.Fprintf(w, "\n%d rounds, interleaved; medians over rounds (delivered/sent and retransmits summed). "+
 		"Both ends in one process on 127.0.0.1; cpu is the whole process's (both ends) per message delivered. "+
 		"vs best peer: figure / best of kcp-go, quic-go, TCP.\n", cfg.params.rounds)
+	if slices.ContainsFunc(cfg.scenarios, func(sc *scenario) bool { return sc.e2e }) {
+		fmt.Fprintf(w, "e2e scenarios: %d round(s); udpchat-cli is two udpchat processes, its cpu theirs and the benchmark's.\n", cfg.params.e2eRounds)
+	}
 	fmt.Fprintln(w, strings.Join(legend, "\n"))
 	for _, r := range results {
 		for _, e := range r.Errors {
@@ -286,14 +289,7 @@ func writeRows(w io.Writer, rows [][]string, left int) {
 
 // printTargets checks the targets against this run.
 func printTargets(w io.Writer, results []*result) {
-	get := func(sc, sys string) *result {
-		for _, r := range results {
-			if r.Scenario == sc && r.System == sys && r.Rounds > 0 {
-				return r
-			}
-		}
-		return nil
-	}
+	get := func(sc, sys string) *result { return find(results, sc, sys) }
 	var lines []string
 	check := func(name string, ok bool, detail string) {
 		mark := "MISS"
@@ -348,6 +344,45 @@ func printTargets(w io.Writer, results []*result) {
 	}
 	if len(lines) > 0 {
 		fmt.Fprintf(w, "\n%s\n", strings.Join(lines, "\n"))
+	}
+}
+
+// find returns the result of sys in scenario sc, if it ran at least once.
+func find(results []*result, sc, sys string) *result {
+	for _, r := range results {
+		if r.Scenario == sc && r.System == sys && r.Rounds > 0 {
+			return r
+		}
+	}
+	return nil
+}
+
+// printE2E sets udpchat-cli's figures in the e2e scenarios beside its
+// floors in the same run: raw UDP (the network) and one SQLite commit at a
+// time (the disk).
+func printE2E(w io.Writer, results []*result) {
+	var lines []string
+	if u := find(results, "e2e", "udpchat-cli"); u != nil && u.MsgsPerS != nil {
+		line := fmt.Sprintf("  piped: %s msgs/s", fmtNum(*u.MsgsPerS))
+		if r := find(results, "e2e", "raw-udp"); r != nil && r.MsgsPerS != nil {
+			line += fmt.Sprintf("; raw-udp %s msgs/s (%.3f×, %d of %d lines lost)", fmtNum(*r.MsgsPerS), *u.MsgsPerS / *r.MsgsPerS, *r.Sent-*r.Delivered, *r.Sent)
+		}
+		if c := find(results, "e2e", "sqlite-commit"); c != nil && c.MsgsPerS != nil {
+			line += fmt.Sprintf("; sqlite-commit %s commits/s (%.2f×)", fmtNum(*c.MsgsPerS), *u.MsgsPerS / *c.MsgsPerS)
+		}
+		lines = append(lines, line)
+	}
+	if u := find(results, "e2e-lone", "udpchat-cli"); u != nil && u.P50us != nil {
+		line := fmt.Sprintf("  a lone line: p50 %s µs, p99 %s µs", fmtNum(*u.P50us), fmtNum(*u.P99us))
+		for _, floor := range []string{"raw-udp", "sqlite-commit"} {
+			if r := find(results, "e2e-lone", floor); r != nil && r.P50us != nil && *r.P50us > 0 {
+				line += fmt.Sprintf("; %s p50 %s µs (%.1f×)", floor, fmtNum(*r.P50us), *u.P50us / *r.P50us)
+			}
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "\nudpchat-cli against its floors (raw-udp: the network; sqlite-commit: one commit at a time on this disk):\n%s\n", strings.Join(lines, "\n"))
 	}
 }
 

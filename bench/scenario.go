@@ -56,6 +56,15 @@ type params struct {
 	bigTime         time.Duration
 	handshakeCount  int
 	handshakeTime   time.Duration
+	// The e2e scenarios: lines piped through (e2e), and lone lines, each
+	// waited for, loneGap apart (e2e-lone); e2eRounds replaces rounds for
+	// both, as one round of e2e takes minutes.
+	e2eLines  int
+	e2eTime   time.Duration
+	loneCount int
+	loneTime  time.Duration
+	loneGap   time.Duration
+	e2eRounds int
 }
 
 var (
@@ -67,6 +76,9 @@ var (
 		loss10Count: 100_000, loss30Count: 20_000, lossTime: 15 * time.Second,
 		bigCount: 20, bigTime: 10 * time.Second,
 		handshakeCount: 200, handshakeTime: 5 * time.Second,
+		e2eLines: 100_000, e2eTime: 5 * time.Minute,
+		loneCount: 500, loneTime: 30 * time.Second, loneGap: 10 * time.Millisecond,
+		e2eRounds: 1,
 	}
 	quickParams = params{
 		rounds:          3,
@@ -76,6 +88,9 @@ var (
 		loss10Count: 20_000, loss30Count: 5_000, lossTime: 4 * time.Second,
 		bigCount: 5, bigTime: 2 * time.Second,
 		handshakeCount: 30, handshakeTime: 1 * time.Second,
+		e2eLines: 10_000, e2eTime: time.Minute,
+		loneCount: 100, loneTime: 10 * time.Second, loneGap: 10 * time.Millisecond,
+		e2eRounds: 1,
 	}
 	// smokeParams: the tests' tiny runs.
 	smokeParams = params{
@@ -86,6 +101,9 @@ var (
 		loss10Count: 200, loss30Count: 200, lossTime: 10 * time.Second,
 		bigCount: 2, bigTime: 10 * time.Second,
 		handshakeCount: 3, handshakeTime: 10 * time.Second,
+		e2eLines: 200, e2eTime: 30 * time.Second,
+		loneCount: 10, loneTime: 10 * time.Second, loneGap: time.Millisecond,
+		e2eRounds: 1,
 	}
 )
 
@@ -117,8 +135,10 @@ type scenario struct {
 	// lossless: on clean loopback; sent must equal delivered, and udpchat
 	// must not retransmit.
 	lossless bool
-	applies  func(sys *system) bool
-	run      func(ctx context.Context, sys *system, p *params, seed uint64) (sample, error)
+	// e2e: the scenario's rounds are params.e2eRounds, not params.rounds.
+	e2e     bool
+	applies func(sys *system) bool
+	run     func(ctx context.Context, sys *system, p *params, seed uint64) (sample, error)
 }
 
 func (s *scenario) higherBetter() bool { return s.figure == "msgs/s" }
@@ -137,7 +157,7 @@ var scenarios = []*scenario{
 	{
 		name: "throughput", figure: "msgs/s", lossless: true,
 		desc:    "saturating one-way throughput, 100-byte messages, sent in bursts of 64",
-		applies: func(*system) bool { return true },
+		applies: func(sys *system) bool { return sys.newLink != nil },
 		run: func(ctx context.Context, sys *system, p *params, seed uint64) (sample, error) {
 			return runThroughput(ctx, sys, p.throughputCount, p.throughputTime, 0, seed)
 		},
@@ -145,13 +165,13 @@ var scenarios = []*scenario{
 	{
 		name: "rtt", figure: "p50", lossless: true,
 		desc:    "ping-pong round trip, 100-byte messages, client and server in this process on two sockets",
-		applies: func(sys *system) bool { return !sys.batchOnly },
+		applies: func(sys *system) bool { return sys.newLink != nil && !sys.batchOnly },
 		run:     runRTT,
 	},
 	{
 		name: "paced", figure: "p99", lossless: true,
 		desc:    "one-way latency at 10k msgs/s, 100-byte messages, send time in the payload",
-		applies: func(sys *system) bool { return !sys.batchOnly },
+		applies: func(sys *system) bool { return sys.newLink != nil && !sys.batchOnly },
 		run:     runPaced,
 	},
 	{
@@ -173,7 +193,7 @@ var scenarios = []*scenario{
 	{
 		name: "big256k", figure: "p50", lossless: true,
 		desc:    "one 256 KiB message at a time: time from send to delivery",
-		applies: func(sys *system) bool { return sys.reliable },
+		applies: func(sys *system) bool { return sys.newLink != nil && sys.reliable },
 		run:     runBig,
 	},
 	{
@@ -181,6 +201,18 @@ var scenarios = []*scenario{
 		desc:    "fresh connection to first message delivered, handshakes/s (client socket creation included)",
 		applies: func(sys *system) bool { return sys.newDialer != nil },
 		run:     runHandshake,
+	},
+	{
+		name: "e2e", figure: "msgs/s", lossless: true, e2e: true,
+		desc:    "lines of ~60 bytes piped in at one end as fast as it takes them: msgs/s from the first line written to the last printed at the other end",
+		applies: func(sys *system) bool { return sys.withPipe != nil },
+		run:     runE2E,
+	},
+	{
+		name: "e2e-lone", figure: "p50", lossless: true, e2e: true,
+		desc:    "one line at a time, as a person types: time from writing it to its printing at the other end",
+		applies: func(sys *system) bool { return sys.withPipe != nil },
+		run:     runLone,
 	},
 }
 
@@ -273,20 +305,9 @@ func withLink(ctx context.Context, sys *system, loss float64, seed uint64, recv 
 		}
 	}
 	base := l.stats(ctx)
-	runtime.GC()
-	rb0 := rcvbufErrors()
-	cpu0 := cpuTime()
-	s, err := body(l)
-	cpu := cpuTime() - cpu0
-	s.rcvbufErrors = -1
-	if rb1 := rcvbufErrors(); rb0 >= 0 && rb1 >= 0 {
-		s.rcvbufErrors = rb1 - rb0
-	}
+	s, err := measure(func() (sample, error) { return body(l) }, nil)
 	if err != nil {
 		return s, err
-	}
-	if n := max(s.delivered, 1); cpu > 0 {
-		s.cpuPerMsg = cpu / time.Duration(n)
 	}
 	st := l.stats(ctx)
 	s.retransmits, s.packetsLost = -1, -1
@@ -298,6 +319,36 @@ func withLink(ctx context.Context, sys *system, loss float64, seed uint64, recv 
 	}
 	s.dgramsSent, s.dgramsDropped = st.dgramsSent-base.dgramsSent, st.dgramsDropped-base.dgramsDropped
 	s.datagrams = st.datagrams - base.datagrams
+	return s, nil
+}
+
+// measure runs body and adds to its sample the CPU time the run took per
+// message delivered — this process's, plus what children (if not nil)
+// reports for the processes it started — and the kernel's receive-buffer
+// drops over it.
+func measure(body func() (sample, error), children func() time.Duration) (sample, error) {
+	runtime.GC()
+	rb0 := rcvbufErrors()
+	cpu0 := cpuTime()
+	var child0 time.Duration
+	if children != nil {
+		child0 = children()
+	}
+	s, err := body()
+	cpu := cpuTime() - cpu0
+	if children != nil {
+		cpu += children() - child0
+	}
+	s.rcvbufErrors = -1
+	if rb1 := rcvbufErrors(); rb0 >= 0 && rb1 >= 0 {
+		s.rcvbufErrors = rb1 - rb0
+	}
+	if err != nil {
+		return s, err
+	}
+	if n := max(s.delivered, 1); cpu > 0 {
+		s.cpuPerMsg = cpu / time.Duration(n)
+	}
 	return s, nil
 }
 
