@@ -123,8 +123,8 @@ func (r *receipt) result(s *sample, sys *system) {
 // runE2E writes p.e2eLines lines into the pipe as fast as it takes them and
 // times from the first line written to the last one arriving. The run ends
 // when every line has arrived, when the time bound passes, or (raw UDP,
-// which loses what a socket buffer cannot hold) when nothing more has
-// arrived for idleEnd after the last line was written.
+// which loses what a socket buffer cannot hold) when the last line has been
+// written and nothing has arrived for a while (idleSince).
 func runE2E(ctx context.Context, sys *system, p *params, seed uint64) (sample, error) {
 	lines := makeLines(p.e2eLines)
 	rec := newReceipt(lines)
@@ -178,9 +178,7 @@ func runE2E(ctx context.Context, sys *system, p *params, seed uint64) (sample, e
 			case <-ctx.Done():
 				return sample{}, ctx.Err()
 			case <-tick.C:
-				const idleEnd = 200 * time.Millisecond
-				if !sys.reliable && !writtenAt.IsZero() && time.Since(writtenAt) > idleEnd &&
-					time.Duration(stamp()-rec.lastAt.Load()) > idleEnd {
+				if !sys.reliable && writing == nil && idleSince(writtenAt, rec.lastAt.Load()) {
 					break wait
 				}
 			}

@@ -193,11 +193,14 @@ func printTable(w io.Writer, cfg *config, results []*result) {
 			if r.sc.higherBetter() {
 				dir = "higher is better"
 			}
-			best := r.bestPeer
-			if best == "" {
-				best = "none ran"
+			best := "best peer " + r.bestPeer
+			switch {
+			case r.sc.e2e:
+				best = "udpchat-cli against the others below"
+			case r.bestPeer == "":
+				best = "best peer: none ran"
 			}
-			legend = append(legend, fmt.Sprintf("  %-10s %s: figure %s (%s); best peer %s", r.Scenario, r.sc.desc, r.sc.figure, dir, best))
+			legend = append(legend, fmt.Sprintf("  %-10s %s: figure %s (%s); %s", r.Scenario, r.sc.desc, r.sc.figure, dir, best))
 		}
 		figure, ratio := "-", "-"
 		if !math.IsNaN(r.figure) {
@@ -228,9 +231,12 @@ func printTable(w io.Writer, cfg *config, results []*result) {
 			optNum(r.MsgsPerS), optNum(r.P50us), optNum(r.P99us), optNum(r.CPUusPerMsg), dsent, retrans})
 	}
 	writeRows(w, rows, 2)
-	fmt.Fprintf(w, "\n%d rounds, interleaved; medians over rounds (delivered/sent and retransmits summed). "+
-		"Both ends in one process on 127.0.0.1; cpu is the whole process's (both ends) per message delivered. "+
-		"vs best peer: figure / best of kcp-go, quic-go, TCP.\n", cfg.params.rounds)
+	fmt.Fprintln(w)
+	if slices.ContainsFunc(cfg.scenarios, func(sc *scenario) bool { return !sc.e2e }) {
+		fmt.Fprintf(w, "%d rounds, interleaved; medians over rounds (delivered/sent and retransmits summed). "+
+			"Both ends in one process on 127.0.0.1; cpu is the whole process's (both ends) per message delivered. "+
+			"vs best peer: figure / best of kcp-go, quic-go, TCP.\n", cfg.params.rounds)
+	}
 	if slices.ContainsFunc(cfg.scenarios, func(sc *scenario) bool { return sc.e2e }) {
 		fmt.Fprintf(w, "e2e scenarios: %d round(s); udpchat-cli is two udpchat processes, its cpu theirs and the benchmark's.\n", cfg.params.e2eRounds)
 	}

@@ -204,7 +204,7 @@ var scenarios = []*scenario{
 	},
 	{
 		name: "e2e", figure: "msgs/s", lossless: true, e2e: true,
-		desc:    "lines of ~60 bytes piped in at one end as fast as it takes them: msgs/s from the first line written to the last printed at the other end",
+		desc:    "60-byte lines piped in at one end as fast as it takes them: msgs/s from the first line written to the last printed at the other end",
 		applies: func(sys *system) bool { return sys.withPipe != nil },
 		run:     runE2E,
 	},
@@ -416,9 +416,7 @@ func runThroughput(ctx context.Context, sys *system, count int, bound time.Durat
 			case <-ctx.Done():
 				return sample{}, ctx.Err()
 			case <-tick.C:
-				const idleEnd = 200 * time.Millisecond
-				if !sys.reliable && time.Since(sentAt) > idleEnd &&
-					time.Duration(stamp()-lastAt.Load()) > idleEnd {
+				if !sys.reliable && idleSince(sentAt, lastAt.Load()) {
 					break wait
 				}
 			}
@@ -437,6 +435,14 @@ func runThroughput(ctx context.Context, sys *system, count int, bound time.Durat
 		}
 		return s, nil
 	})
+}
+
+// idleSince says whether an unreliable system's run is over: nothing sent
+// since sentAt and nothing delivered since lastAt (a stamp) for 200 ms.
+// What has not arrived by then is lost.
+func idleSince(sentAt time.Time, lastAt int64) bool {
+	const idleEnd = 200 * time.Millisecond
+	return time.Since(sentAt) > idleEnd && time.Duration(stamp()-lastAt) > idleEnd
 }
 
 // runRTT does ping-pong: the client sends a 100-byte ping, the server's
