@@ -154,34 +154,23 @@ func runE2E(ctx context.Context, sys *system, p *params, seed uint64) (sample, e
 			}
 			written <- nil
 		}()
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		var writtenAt time.Time
-		writing := written // nil once the writer is done
-		incomplete := false
-	wait:
-		for {
-			select {
-			case <-rec.all:
-				break wait
-			case err := <-writing:
-				if err != nil {
-					return sample{}, fmt.Errorf("line %d: %w", sent.Load()-1, err)
-				}
-				writtenAt = time.Now()
-				writing = nil
-			case <-timer.C:
-				incomplete = true
-				break wait
-			case <-ctx.Done():
-				return sample{}, ctx.Err()
-			case <-tick.C:
-				if !sys.reliable && writing == nil && idleSince(writtenAt, rec.lastAt.Load()) {
-					break wait
+		var writtenAt time.Time // when the writer was seen done
+		incomplete, err := awaitArrival(ctx, rec.all, deadline, func() (bool, error) {
+			if writtenAt.IsZero() {
+				select {
+				case err := <-written:
+					if err != nil {
+						return true, fmt.Errorf("line %d: %w", sent.Load()-1, err)
+					}
+					writtenAt = time.Now()
+				default:
+					return false, nil
 				}
 			}
+			return !sys.reliable && idleSince(writtenAt, rec.lastAt.Load()), nil
+		})
+		if err != nil {
+			return sample{}, err
 		}
 		s := sample{sent: sent.Load(), retransmits: -1, packetsLost: -1}
 		rec.result(&s, sys)

@@ -400,26 +400,11 @@ func runThroughput(ctx context.Context, sys *system, count int, bound time.Durat
 			sent += k
 		}
 		sentAt := time.Now()
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		incomplete := false
-	wait:
-		for {
-			select {
-			case <-done:
-				break wait
-			case <-timer.C:
-				incomplete = true
-				break wait
-			case <-ctx.Done():
-				return sample{}, ctx.Err()
-			case <-tick.C:
-				if !sys.reliable && idleSince(sentAt, lastAt.Load()) {
-					break wait
-				}
-			}
+		incomplete, err := awaitArrival(ctx, done, deadline, func() (bool, error) {
+			return !sys.reliable && idleSince(sentAt, lastAt.Load()), nil
+		})
+		if err != nil {
+			return sample{}, err
 		}
 		n := delivered.Load()
 		end := lastAt.Load()
@@ -435,6 +420,30 @@ func runThroughput(ctx context.Context, sys *system, count int, bound time.Durat
 		}
 		return s, nil
 	})
+}
+
+// awaitArrival waits until all is closed (everything arrived), the deadline
+// passes (incomplete), ctx ends, or check, polled every 20 ms, says the run
+// is over or has failed.
+func awaitArrival(ctx context.Context, all <-chan struct{}, deadline time.Time, check func() (over bool, err error)) (incomplete bool, err error) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-all:
+			return false, nil
+		case <-timer.C:
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-tick.C:
+			if over, err := check(); over || err != nil {
+				return false, err
+			}
+		}
+	}
 }
 
 // idleSince says whether an unreliable system's run is over: nothing sent
