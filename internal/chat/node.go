@@ -133,6 +133,9 @@ type Node struct {
 	drained        chan struct{}   // closed whenever pending is empty
 	lastTurn       <-chan struct{} // the done channel of the latest turn
 
+	// nearby is who LAN discovery hears (see nearby.go).
+	nearby nearbySet
+
 	// plainClock counts plain datagrams received: when each peer was last
 	// heard, for the plain peer table's evictions.
 	plainClock uint64
