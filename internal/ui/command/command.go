@@ -98,7 +98,7 @@ var Specs = []Spec{
 	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT), marked as for them alone", TerminalOnly: true},
 	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID)"},
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
-	{Kind: Connect, Name: "connect", Args: "ADDR", Help: "add the peer at ADDR (IP:PORT or HOST:PORT)"},
+	{Kind: Connect, Name: "connect", Args: "PEER", Help: "add a peer: HOST:PORT, or the name or key of someone known or nearby"},
 	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it"},
 	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
 	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes", TerminalOnly: true},

@@ -142,6 +142,10 @@ func (o *output) event(ev chat.Event) error {
 		}
 	case chat.Left:
 		fmt.Fprintf(o.stderr, "* %s left\n", termsafe.Line(ev.Name))
+	case chat.Nearby:
+		fmt.Fprintf(o.stderr, "* nearby: %s (%s, key %s)\n", termsafe.Line(ev.Name), ev.Addr, termsafe.Line(ev.Fingerprint))
+	case chat.Gone:
+		fmt.Fprintf(o.stderr, "* gone: %s (%s, key %s)\n", termsafe.Line(ev.Name), ev.Addr, termsafe.Line(ev.Fingerprint))
 	case chat.Unreachable:
 		name := termsafe.Line(ev.Name)
 		fmt.Fprintf(o.stderr, "* %s is unreachable; messages to %s will wait\n", name, name)
@@ -166,6 +170,12 @@ func jsonEvent(ev chat.Event) any {
 		Type string `json:"type"`
 		Peer string `json:"peer"`
 		Name string `json:"name"`
+	}
+	type nearbyEvent struct {
+		Type        string `json:"type"`
+		Peer        string `json:"peer"`
+		Name        string `json:"name"`
+		Fingerprint string `json:"fingerprint"`
 	}
 	switch ev := ev.(type) {
 	case chat.Message:
@@ -210,6 +220,10 @@ func jsonEvent(ev chat.Event) any {
 		}{"joined", ev.Peer.String(), ev.Name, ev.Fingerprint}
 	case chat.Left:
 		return peerEvent{"left", ev.Peer.String(), ev.Name}
+	case chat.Nearby:
+		return nearbyEvent{"nearby", ev.Addr.String(), ev.Name, ev.Fingerprint}
+	case chat.Gone:
+		return nearbyEvent{"gone", ev.Addr.String(), ev.Name, ev.Fingerprint}
 	case chat.Unreachable:
 		return peerEvent{"unreachable", ev.Peer.String(), ev.Name}
 	case chat.Reachable:

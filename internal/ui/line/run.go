@@ -235,7 +235,7 @@ var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges noth
 
 func (r *runner) connect(ctx context.Context, addr string) error {
 	if addr == "" {
-		return errors.New("/connect needs an address, e.g. /connect 192.0.2.7:7475")
+		return errors.New("/connect needs an address or a name, e.g. /connect 192.0.2.7:7475 or /connect carol")
 	}
 	peer, err := r.resolve(ctx, addr)
 	if err != nil {

@@ -419,19 +419,26 @@ func TestJoinedShowsTheFingerprint(t *testing.T) {
 		{chat.Joined{Peer: bob, Name: "bob", Fingerprint: "BLAKE2s:\x1b]0;pwned\x07"},
 			"* bob joined (10.0.0.2:7475, key BLAKE2s:\\x1b]0;pwned\\x07)\n", ""},
 	} {
-		var stdout, stderr strings.Builder
-		newOutput(&stdout, &stderr, false).event(tc.ev)
-		if stderr.String() != tc.text || stdout.Len() != 0 {
-			t.Errorf("%+v in text mode: stderr %q, stdout %q; want stderr %q", tc.ev, stderr.String(), stdout.String(), tc.text)
-		}
-		if tc.json == "" {
-			continue
-		}
-		stdout.Reset()
-		stderr.Reset()
-		newOutput(&stdout, &stderr, true).event(tc.ev)
-		if stdout.String() != tc.json || stderr.Len() != 0 {
-			t.Errorf("%+v in JSON: stdout %q, stderr %q; want stdout %q", tc.ev, stdout.String(), stderr.String(), tc.json)
-		}
+		wantShown(t, tc.ev, tc.text, tc.json)
+	}
+}
+
+// wantShown checks that ev prints as text on stderr in text mode and, if
+// json is not "", as json on stdout with --json.
+func wantShown(t *testing.T, ev chat.Event, text, json string) {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	newOutput(&stdout, &stderr, false).event(ev)
+	if stderr.String() != text || stdout.Len() != 0 {
+		t.Errorf("%+v in text mode: stderr %q, stdout %q; want stderr %q", ev, stderr.String(), stdout.String(), text)
+	}
+	if json == "" {
+		return
+	}
+	stdout.Reset()
+	stderr.Reset()
+	newOutput(&stdout, &stderr, true).event(ev)
+	if stdout.String() != json || stderr.Len() != 0 {
+		t.Errorf("%+v in JSON: stdout %q, stderr %q; want stdout %q", ev, stdout.String(), stderr.String(), json)
 	}
 }

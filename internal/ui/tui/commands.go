@@ -152,7 +152,7 @@ func (m *model) submit() tea.Cmd {
 		return m.nickCmd(cmd.Arg)
 	case command.Connect:
 		if cmd.Arg == "" {
-			m.fail(errors.New("/connect needs an address, e.g. /connect 192.0.2.7:7475"))
+			m.fail(errors.New("/connect needs an address or a name, e.g. /connect 192.0.2.7:7475 or /connect carol"))
 			return nil
 		}
 		return m.connectCmd(cmd.Arg)

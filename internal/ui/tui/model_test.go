@@ -347,7 +347,7 @@ func TestHelpListsCommandsKeysAndGlyphs(t *testing.T) {
 	node, _ := fakeNode(t, chat.Config{})
 	hs := newHarness(t, node, 100, 50)
 	hs.enter("/help")
-	hs.waitFor("/connect ADDR", "/nick NAME", "/me ACTION", "/msg PEER TEXT", "/peers", "/stats", "/clear", "/quit",
+	hs.waitFor("/connect PEER", "/nick NAME", "/me ACTION", "/msg PEER TEXT", "/peers", "/stats", "/clear", "/quit",
 		"/cancel [ID]", "bye, exit", "Ctrl+C", "PgUp/PgDn", "Tab", "Alt+Enter", "✓✓ delivered", "⊘ cancelled",
 		"/cancel gives up on one not yet delivered")
 }
