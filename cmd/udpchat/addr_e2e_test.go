@@ -28,7 +28,7 @@ func TestSendToIPv6PeerFromDefaultListen(t *testing.T) {
 func TestWildcardListenAnswersFromContactedAddress(t *testing.T) {
 	for _, listen := range []string{"0.0.0.0:0", "[::]:0"} {
 		t.Run(listen, func(t *testing.T) {
-			bob := udpchat(t, "-l", listen, "-n", "bob")
+			bob := udpchat(t, "-l", listen, "-n", "bob", "--no-discovery") // no beacons on the host's network
 			_, port, err := net.SplitHostPort(bob.listening(t))
 			if err != nil {
 				t.Fatal(err)

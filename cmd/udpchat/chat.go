@@ -29,9 +29,10 @@ func dumbTerminal() bool { return os.Getenv("TERM") == "dumb" }
 // chatFlags are chat's flags: the shared ones and the UI's.
 type chatFlags struct {
 	*pflag.FlagSet
-	line    bool
-	json    bool
-	version bool
+	line        bool
+	json        bool
+	version     bool
+	noDiscovery bool
 }
 
 func newChatFlags(o *options) *chatFlags {
@@ -39,6 +40,7 @@ func newChatFlags(o *options) *chatFlags {
 	o.addFlags(f.FlagSet, "[::]:7475")
 	f.BoolVar(&f.line, "line", false, "line mode even on a terminal")
 	f.BoolVar(&f.json, "json", false, "line mode, with every event as a JSON object a line on stdout")
+	f.BoolVar(&f.noDiscovery, "no-discovery", false, "do not announce yourself on the LAN, nor show who is nearby")
 	f.BoolVarP(&f.version, "version", "v", false, "print the version (as udpchat version does)")
 	return f
 }
@@ -95,17 +97,25 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "", err)
 	}
-	node, closeLog, err := startNode(ctx, &o, io.err)
+	o.discover = !f.noDiscovery && !o.plain
+	node, find, closeLog, err := startNode(ctx, &o, io.err)
 	if err != nil {
 		return fail(io, "", err)
 	}
 	defer closeLog()
-	// /connect refuses what --peer refuses: a multicast or broadcast
+	// /connect takes what --peer takes, without waiting for a name to be
+	// heard, and refuses what it refuses: a multicast or broadcast
 	// address, or this udpchat itself.
-	resolve := func(ctx context.Context, addr string) (netip.AddrPort, error) {
-		p, err := udp.ResolvePeer(ctx, addr)
+	resolve := func(ctx context.Context, who string) (netip.AddrPort, error) {
+		var p netip.AddrPort
+		var err error
+		if isPeerName(who) {
+			p, err = find.find(who)
+		} else {
+			p, err = udp.ResolvePeer(ctx, who)
+		}
 		if err == nil {
-			err = checkPeer(addr, p, node.LocalAddr(), localNets())
+			err = checkPeer(who, p, node.LocalAddr(), localNets())
 		}
 		return p, err
 	}

@@ -32,6 +32,9 @@ type options struct {
 	// sendOnly says the node only sends (send): its features say so, so
 	// that no peer makes it a recipient (chat.Config.SendOnly).
 	sendOnly bool
+	// discover says to announce this user on the LAN and hear who is
+	// nearby (chat without --no-discovery; never --plain or send).
+	discover bool
 }
 
 // minPlainMax is the least --plain-max: room for "a:b".

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,38 +25,40 @@ import (
 const resolveTimeout = 10 * time.Second
 
 // startNode checks o, opens everything it names and returns a node
-// connected to every --peer, and a function that closes the store and the
-// log once the node is closed. Mistakes in o come back as usageErrors.
+// connected to every --peer, a finder for the names /connect is given, and
+// a function that closes discovery, the store and the log once the node is
+// closed. Mistakes in o come back as usageErrors.
 //
 // Unless o.noStore, the node keeps its history and outbox in the data dir's
 // store, which it holds (locked) until the returned function closes it: a
 // second udpchat on the same data dir fails here, with an error naming the
 // dir. Messages an earlier run left undelivered go out again at once.
-// stderr gets the warning of makeDataDir.
-func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, func(), error) {
+// stderr gets the warning of makeDataDir, and says when a --peer name is
+// looked for on the LAN.
+func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *finder, func(), error) {
 	if o.nameSet {
 		if err := chat.ValidateName(o.name); err != nil {
-			return nil, nil, usageError{err} // before anything is made
+			return nil, nil, nil, usageError{err} // before anything is made
 		}
 	}
 	peers, err := resolvePeers(ctx, o.listen, o.peers)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	dataDir, err := makeDataDir(o.dataDir, stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	name, err := o.displayName(dataDir, !o.noStore)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var st *store.MessageDB
 	if !o.noStore {
 		// Before the socket: a data dir in use by another udpchat (which
 		// is likely on the same port, too) is the error to report.
 		if st, err = store.Open(ctx, dataDir); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	closeStore := func() {
@@ -66,34 +69,42 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 	log, closeLog, err := openLog(o.logFile)
 	if err != nil {
 		closeStore()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if st != nil {
 		for _, n := range st.Notices() {
 			log.Info("store: " + n)
 		}
 	}
+	f := new(finder)
 	cleanup := func() {
+		f.lan.close()
 		closeStore()
 		closeLog()
 	}
 	conn, err := udp.Listen(o.listen)
 	if err != nil {
 		cleanup()
-		return nil, nil, usageError{err}
+		return nil, nil, nil, usageError{err}
 	}
 	// Again with the socket's address: on a system without IPv6, [::]
 	// became 0.0.0.0.
-	for i, p := range peers {
-		if err := checkFamily(o.peers[i], p, conn.LocalAddr()); err != nil {
+	for _, p := range peers {
+		if !p.addr.IsValid() {
+			continue // a name: checked once found
+		}
+		if err := checkFamily(p.text, p.addr, conn.LocalAddr()); err != nil {
 			conn.Close()
 			cleanup()
-			return nil, nil, usageError{err}
+			return nil, nil, nil, usageError{err}
 		}
 	}
 	cfg := chat.Config{Name: name, Plain: o.plain, PlainMax: o.plainMax, Logger: log, SendOnly: o.sendOnly}
 	if !o.noStore {
-		cfg.SaveName = func(name string) error { return saveName(dataDir, name) }
+		cfg.SaveName = func(name string) error {
+			f.lan.setName(name)
+			return saveName(dataDir, name)
+		}
 	}
 	if st != nil {
 		cfg.Store = st
@@ -103,10 +114,11 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 		if enc, err = openEncryption(conn, dataDir, log); err != nil {
 			conn.Close()
 			cleanup()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		cfg.Security = enc.security()
 		cfg.PeerCheck = enc
+		f.known = enc.known
 	}
 	node, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {
 		if o.plain {
@@ -121,30 +133,69 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, f
 	if err != nil {
 		conn.Close()
 		cleanup()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	f.node = node
 	if enc != nil {
 		enc.node.Store(node)
 	}
-	for _, p := range peers {
-		if err := node.ConnectKept(p); err != nil {
-			node.Leave(ctx)
-			cleanup()
-			return nil, nil, err
+	fail := func(err error) (*chat.Node, *finder, func(), error) {
+		node.Leave(ctx)
+		cleanup()
+		return nil, nil, nil, err
+	}
+	// Only a chat on every address is where a beacon says it is: at the
+	// address the beacon comes from.
+	if o.discover && enc != nil && conn.LocalAddr().Addr().IsUnspecified() {
+		if f.lan, err = startLAN(ctx, node, enc.key.Public(), name, conn.LocalAddr().Port(), log); err != nil {
+			var ue usageError
+			if errors.As(err, &ue) {
+				return fail(err)
+			}
+			fmt.Fprintf(stderr, "udpchat: warning: no LAN discovery: %v\n", err)
 		}
 	}
-	return node, cleanup, nil
+	for _, p := range peers {
+		addr := p.addr
+		if !addr.IsValid() {
+			if addr, err = f.findWaiting(ctx, p.text, stderr); err == nil {
+				err = checkPeer(p.text, addr, conn.LocalAddr(), localNets())
+			}
+			if err != nil {
+				return fail(usageError{err})
+			}
+		}
+		if err := node.ConnectKept(addr); err != nil {
+			return fail(err)
+		}
+	}
+	return node, f, cleanup, nil
+}
+
+// peerArg is one --peer: as given, and its address, or none yet for a
+// name (see finder).
+type peerArg struct {
+	text string
+	addr netip.AddrPort
 }
 
 // resolvePeers resolves the --peer addresses, refusing those that are not
-// one other udpchat: see checkPeer. listen is --listen.
-func resolvePeers(ctx context.Context, listen string, addrs []string) ([]netip.AddrPort, error) {
+// one other udpchat: see checkPeer. listen is --listen. Names are checked
+// and left for the finder.
+func resolvePeers(ctx context.Context, listen string, args []string) ([]peerArg, error) {
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	local := localNets()
 	self, _ := listenAddr(listen)
-	peers := make([]netip.AddrPort, 0, len(addrs))
-	for _, a := range addrs {
+	peers := make([]peerArg, 0, len(args))
+	for _, a := range args {
+		if isPeerName(a) {
+			if err := checkPeerName(a); err != nil {
+				return nil, err
+			}
+			peers = append(peers, peerArg{text: a})
+			continue
+		}
 		p, err := udp.ResolvePeer(ctx, a)
 		if err != nil {
 			return nil, usageError{err}
@@ -152,7 +203,7 @@ func resolvePeers(ctx context.Context, listen string, addrs []string) ([]netip.A
 		if err := checkPeer(a, p, self, local); err != nil {
 			return nil, usageError{err}
 		}
-		peers = append(peers, p)
+		peers = append(peers, peerArg{a, p})
 	}
 	return peers, nil
 }

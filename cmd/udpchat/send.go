@@ -63,7 +63,7 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "send", err)
 	}
-	node, closeLog, err := startNode(ctx, &o, io.err)
+	node, _, closeLog, err := startNode(ctx, &o, io.err)
 	if err != nil {
 		return fail(io, "send", err)
 	}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/discovery"
+	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/trust"
+)
+
+// People, not addresses: a chat on every address of the LAN announces its
+// user there (internal/discovery) and hands the node whom it hears, so the
+// UIs show who is nearby and --peer, /connect and /msg take a name.
+
+// intervalEnv overrides discovery's beacon interval, as a Go duration. It
+// is for tests, which must see a vanished peer go within seconds, not
+// within discovery.ExpireIntervals intervals of 30 s.
+const intervalEnv = "UDPCHAT_DISCOVERY_INTERVAL"
+
+// lookingAfter is how long a --peer name may take to be found before
+// udpchat says it is looking: a peer nearby answers an announcement at
+// once, so a wait longer than this is worth a word.
+const lookingAfter = 300 * time.Millisecond
+
+// discoveryInterval is the beacon interval: discovery's own, or intervalEnv's.
+func discoveryInterval() (time.Duration, error) {
+	s := os.Getenv(intervalEnv)
+	if s == "" {
+		return discovery.DefaultInterval, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a Go duration more than zero (it is for tests)", intervalEnv, s)
+	}
+	return d, nil
+}
+
+// lan is LAN discovery feeding a node.
+type lan struct {
+	d        *discovery.Discoverer
+	interval time.Duration
+	done     chan struct{} // closed when every event is handed over
+}
+
+// startLAN announces key and name, chatting on chatPort, and hands node
+// whom it hears until close.
+func startLAN(ctx context.Context, node *chat.Node, key keys.PublicKey, name string, chatPort uint16, log *slog.Logger) (*lan, error) {
+	interval, err := discoveryInterval()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	d, err := discovery.Start(ctx, discovery.Config{Key: key, Name: name, ChatPort: chatPort, Interval: interval, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	l := &lan{d: d, interval: interval, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range d.Events() {
+			fp := ev.Peer.Key.Fingerprint()
+			if ev.Kind == discovery.Gone {
+				node.NearbyGone(fp)
+				continue
+			}
+			node.SawNearby(chat.Nearby{Name: ev.Peer.Name, Fingerprint: fp, Addr: ev.Peer.Endpoint})
+		}
+	}()
+	return l, nil
+}
+
+// setName announces a new name (after /nick).
+func (l *lan) setName(name string) {
+	if l != nil {
+		l.d.SetName(name) // a name the node took fits a beacon
+	}
+}
+
+// close says on the LAN that we leave, and stops.
+func (l *lan) close() {
+	if l != nil {
+		l.d.Close()
+		<-l.done
+	}
+}
+
+// lookWait bounds a wait for a --peer name to be heard: everyone nearby
+// answers our first announcement at once and announces every interval, so
+// whoever is not heard within an interval or two is not there.
+func (l *lan) lookWait() time.Duration { return min(resolveTimeout, 2*l.interval) }
+
+// isPeerName says whether a --peer or /connect argument names someone (a
+// display name, which has no colon, or a key's fingerprint) rather than
+// giving an address: an IP without its port is a mistaken address.
+func isPeerName(p string) bool {
+	if _, err := keys.ParseFingerprint(p); err == nil {
+		return true
+	}
+	if strings.Contains(p, ":") {
+		return false
+	}
+	_, err := netip.ParseAddr(p)
+	return err != nil
+}
+
+// checkPeerName refuses a name no one can have.
+func checkPeerName(p string) error {
+	if _, err := keys.ParseFingerprint(p); err == nil {
+		return nil
+	}
+	if err := chat.ValidateName(p); err != nil {
+		return usagef("--peer %q: neither HOST:PORT nor a display name: %v", p, err)
+	}
+	return nil
+}
+
+// finder turns a name or fingerprint into an address: someone in the
+// known peers (trust on first use's file: the last address they were
+// seen at, unless they are nearby now) or someone nearby.
+type finder struct {
+	node  *chat.Node
+	known *trust.KnownPeers // nil in plain mode, which has no keys
+	lan   *lan              // nil without discovery
+}
+
+// errNoOne says no one is called so, for a usage error.
+func errNoOne(who string, lan bool) error {
+	where := "known (udpchat trust --list)"
+	if lan {
+		where = "known or nearby"
+	}
+	return fmt.Errorf("no one called %q is %s; an address is HOST:PORT", who, where)
+}
+
+// find is who's address, now: for /connect and /msg.
+func (f *finder) find(who string) (netip.AddrPort, error) {
+	return f.findWaiting(context.Background(), who, nil)
+}
+
+// findWaiting is find, which waits (up to lan.lookWait) for someone
+// nearby to be heard when there is no one yet; a wait longer than
+// lookingAfter is said on stderr, if not nil.
+func (f *finder) findWaiting(ctx context.Context, who string, stderr io.Writer) (netip.AddrPort, error) {
+	if f.known == nil {
+		return netip.AddrPort{}, usagef("peer %q: plain mode knows peers by address only: give HOST:PORT", who)
+	}
+	want := who // a name, or the fingerprint of a known key
+	e, err := f.knownAs(who)
+	if err != nil {
+		return netip.AddrPort{}, usageError{err}
+	}
+	if e != nil {
+		want = e.Fingerprint
+	}
+	if f.lan == nil {
+		if e != nil && e.Addr.IsValid() {
+			return e.Addr, nil
+		}
+		return netip.AddrPort{}, usageError{errNoOne(who, false)}
+	}
+	p, err := f.node.FindNearby(want)
+	switch {
+	case err == nil:
+		return p.Addr, nil
+	case !errors.Is(err, chat.ErrNotNearby):
+		return netip.AddrPort{}, usageError{err}
+	case e != nil && e.Addr.IsValid():
+		return e.Addr, nil // not nearby: where it was last seen
+	case stderr == nil:
+		return netip.AddrPort{}, usageError{errNoOne(who, true)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.lan.lookWait())
+	defer cancel()
+	soon, cancelSoon := context.WithTimeout(ctx, lookingAfter)
+	p, err = f.node.WaitNearby(soon, want)
+	cancelSoon()
+	if errors.Is(err, chat.ErrNotNearby) && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "udpchat: looking for %s on the LAN…\n", who)
+		p, err = f.node.WaitNearby(ctx, want)
+	}
+	switch {
+	case err == nil:
+		return p.Addr, nil
+	case errors.Is(err, chat.ErrNotNearby):
+		return netip.AddrPort{}, usageError{errNoOne(who, true)}
+	}
+	return netip.AddrPort{}, usageError{err}
+}
+
+// knownAs is the known peer who is (a name it goes or went by, in any
+// case, or its fingerprint), or nil. Several are an error naming them.
+func (f *finder) knownAs(who string) (*trust.Entry, error) {
+	entries, err := f.known.Entries()
+	if err != nil {
+		return nil, err
+	}
+	fp, fpErr := keys.ParseFingerprint(who)
+	var found []trust.Entry
+	for _, e := range entries {
+		if fpErr == nil && e.Fingerprint == fp || fpErr != nil && calledSo(e, who) {
+			found = append(found, e)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &found[0], nil
+	}
+	fps := make([]string, len(found))
+	for i, e := range found {
+		fps[i] = e.Fingerprint
+	}
+	return nil, fmt.Errorf("%d known peers are called %q, with the keys %s: name one by its key", len(found), who, strings.Join(fps, ", "))
+}
+
+// calledSo says e goes or went by the name who, in any case.
+func calledSo(e trust.Entry, who string) bool {
+	if strings.EqualFold(e.Name, who) {
+		return true
+	}
+	for _, a := range e.Aliases {
+		if strings.EqualFold(a, who) {
+			return true
+		}
+	}
+	return false
+}
