@@ -42,8 +42,9 @@ type (
 	// peersMsg is a fresh look at the peers, with RTTs where the link
 	// keeps them.
 	peersMsg struct {
-		peers []chat.PeerInfo
-		rtts  map[netip.AddrPort]time.Duration
+		peers  []chat.PeerInfo
+		rtts   map[netip.AddrPort]time.Duration
+		nearby []chat.Nearby
 	}
 	// statsMsg answers /stats.
 	statsMsg struct {
@@ -144,6 +145,14 @@ func (m *model) sendCmd(seq uint64, text string, action bool, to netip.AddrPort)
 		r.seq = seq
 		switch {
 		case to.IsValid():
+			// Someone nearby, picked by /msg, joins the conversation
+			// first.
+			if !slices.ContainsFunc(node.Peers(), func(p chat.PeerInfo) bool { return p.Addr == to }) {
+				if err := node.Connect(to); err != nil {
+					r.err = err
+					return r
+				}
+			}
 			s, err := node.SendTo(to, text)
 			if err == nil {
 				r.sent = []chat.Sent{s}
@@ -231,7 +240,7 @@ func (m *model) refreshCmd() tea.Cmd {
 	}
 	node, ctx := m.node, m.ctx
 	return func() tea.Msg {
-		r := peersMsg{peers: node.Peers(), rtts: make(map[netip.AddrPort]time.Duration)}
+		r := peersMsg{peers: node.Peers(), rtts: make(map[netip.AddrPort]time.Duration), nearby: node.Nearby()}
 		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
 		defer cancel()
 		if stats, err := node.PeerStats(qctx); err == nil {

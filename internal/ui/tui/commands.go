@@ -140,8 +140,16 @@ func (m *model) submit() tea.Cmd {
 		}
 		p, err := m.findPeer(who)
 		if err != nil {
-			m.fail(err)
-			return nil
+			// Someone nearby becomes a peer by it.
+			n, nerr := chat.FindNearby(m.panel.nearby, who)
+			if nerr != nil {
+				if !errors.Is(nerr, chat.ErrNotNearby) {
+					err = nerr
+				}
+				m.fail(err)
+				return nil
+			}
+			p = chat.PeerInfo{Addr: n.Addr, Name: n.Name}
 		}
 		return m.send(text, false, &p)
 	case command.Nick:

@@ -225,7 +225,7 @@ func (in *input) complete(peers []string, waiting func() []command.Pending) {
 	switch {
 	case !hasArg:
 		candidates = command.Complete(name, true)
-	case strings.EqualFold(name, "/msg") && !strings.Contains(rest, " "):
+	case (strings.EqualFold(name, "/msg") || strings.EqualFold(name, "/connect")) && !strings.Contains(rest, " "):
 		base = name + " "
 		for _, p := range peers {
 			if strings.HasPrefix(strings.ToLower(p), strings.ToLower(rest)) {

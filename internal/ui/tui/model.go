@@ -139,6 +139,10 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 	case sendDoneMsg:
 		m.sendDone(msg)
+		if m.panel.newPeer(msg.sent) {
+			// /msg to someone nearby made them a peer.
+			return tea.Batch(m.input.doneInOrder(), m.refreshCmd())
+		}
 		return m.input.doneInOrder()
 	case historyMsg:
 		m.transcript.gotHistory(msg)

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,13 +23,14 @@ const narrowPanel = 72
 // startRefresh) when events say they changed, and every refreshEvery for
 // the RTTs; the header, the welcome and the commands that name a peer
 // (/msg, /forget, Tab) read it from here. The panel is a column of
-// sections, the peers being the first, so that another (peers found
-// nearby, on the LAN) can go under it as a field and a section of View.
+// sections: the peers, then the people nearby on the LAN who are not
+// peers (yet: /msg or /connect makes them so).
 type peersPanel struct {
 	plain     bool // the node's link is plain: nothing is protected
 	encrypted bool // the node's link encrypts what we say
 
 	peers        []chat.PeerInfo
+	nearby       []chat.Nearby // those of the node's who are not peers
 	rtts         map[netip.AddrPort]time.Duration
 	refreshing   bool // a refresh Cmd is out
 	refreshAgain bool // and another is due when it is back
@@ -54,39 +56,94 @@ func (p *peersPanel) startRefresh() bool {
 func (p *peersPanel) Update(msg peersMsg) (again bool) {
 	p.refreshing = false
 	p.peers, p.rtts = msg.peers, msg.rtts
+	p.nearby = notPeers(msg.nearby, msg.peers)
 	again, p.refreshAgain = p.refreshAgain, false
 	return again
 }
 
+// notPeers are the people of nearby who are not among peers, by key or by
+// address.
+func notPeers(nearby []chat.Nearby, peers []chat.PeerInfo) []chat.Nearby {
+	var out []chat.Nearby
+	for _, n := range nearby {
+		if !slices.ContainsFunc(peers, func(p chat.PeerInfo) bool {
+			return p.Addr == n.Addr || p.Fingerprint != "" && p.Fingerprint == n.Fingerprint
+		}) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // width is how wide the panel is on a terminal termWidth wide: 0 (no
-// panel) while there are no peers or the terminal is narrow.
+// panel) while there is no one to show or the terminal is narrow.
 func (p *peersPanel) width(termWidth int) int {
-	if termWidth < narrowPanel || len(p.peers) == 0 {
+	if termWidth < narrowPanel || len(p.peers)+len(p.nearby) == 0 {
 		return 0
 	}
 	return min(max(termWidth/4, 24), 32)
 }
 
-// View draws the panel in w columns and h lines.
+// View draws the panel in w columns and h lines: the peers, then the
+// people nearby, each section as much as fits.
 func (p *peersPanel) View(st styles, w, h int) string {
 	inner := w - 2 // the border and the padding
-	lines := []string{st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(p.peers)))}
-	for i, peer := range p.peers {
-		block := p.peerLines(st, peer)
-		room := h - len(lines)
-		if i < len(p.peers)-1 {
-			room-- // for the line that says how many more there are
+	var lines []string
+	if len(p.peers) > 0 || len(p.nearby) == 0 {
+		blocks := make([][]string, len(p.peers))
+		for i, peer := range p.peers {
+			blocks[i] = p.peerLines(st, peer)
 		}
-		if len(block) > room {
-			lines = append(lines, st.dim.Render(fmt.Sprintf("+%d more: /peers", len(p.peers)-i)))
-			break
+		lines = appendSection(st, lines, fmt.Sprintf("Peers (%d)", len(p.peers)), blocks, h)
+	}
+	if len(p.nearby) > 0 {
+		if len(lines) > 0 {
+			lines = append(lines, "")
 		}
-		lines = append(lines, block...)
+		blocks := make([][]string, len(p.nearby))
+		for i, n := range p.nearby {
+			blocks[i] = nearbyLines(st, n)
+		}
+		lines = appendSection(st, lines, fmt.Sprintf("Nearby (%d)", len(p.nearby)), blocks, h)
 	}
 	for i, l := range lines {
 		lines[i] = truncate(l, inner)
 	}
 	return st.panel.Height(h).MaxHeight(h).Width(w).Render(strings.Join(lines, "\n"))
+}
+
+// appendSection adds a section to lines: its title and as many of its
+// blocks as fit in h lines, and then how many more there are.
+func appendSection(st styles, lines []string, title string, blocks [][]string, h int) []string {
+	if len(lines) >= h {
+		return lines
+	}
+	lines = append(lines, st.panelTitle.Render(title))
+	for i, block := range blocks {
+		room := h - len(lines)
+		if i < len(blocks)-1 {
+			room-- // for the line that says how many more there are
+		}
+		if len(block) > room {
+			if room >= 0 {
+				lines = append(lines, st.dim.Render(fmt.Sprintf("+%d more: /peers", len(blocks)-i)))
+			}
+			break
+		}
+		lines = append(lines, block...)
+	}
+	return lines
+}
+
+// nearbyLines are someone nearby's lines in the panel: who, where, and
+// how to write to them.
+func nearbyLines(st styles, n chat.Nearby) []string {
+	name := termsafe.Line(n.Name)
+	return []string{
+		st.dim.Render("◦") + " " + st.peerStyle(n.Addr.String()).Render(name),
+		"  " + st.dim.Render(n.Addr.String()),
+		"  " + st.dim.Render(shortFingerprint(termsafe.Line(n.Fingerprint))),
+	}
 }
 
 // peerLines are peer's lines in the panel; its key's fingerprint is short
@@ -109,12 +166,26 @@ func (p *peersPanel) peerLines(st styles, peer chat.PeerInfo) []string {
 	return ls
 }
 
-// listText is /peers: every peer, with its key whole.
+// listText is /peers: every peer, with its key whole, and who is nearby.
 func (p *peersPanel) listText(st styles) string {
-	if len(p.peers) == 0 {
-		return "No peers yet: /connect HOST:PORT, or wait until someone contacts you."
-	}
 	var b strings.Builder
+	if len(p.peers) == 0 {
+		b.WriteString("No peers yet: /connect HOST:PORT, or wait until someone contacts you.")
+	} else {
+		p.writePeers(st, &b)
+	}
+	if len(p.nearby) > 0 {
+		fmt.Fprintf(&b, "\n%s", st.panelTitle.Render(fmt.Sprintf("Nearby (%d): /msg NAME TEXT or /connect NAME", len(p.nearby))))
+		for _, n := range p.nearby {
+			fmt.Fprintf(&b, "\n  %s %s\n    key %s", st.peerStyle(n.Addr.String()).Render(termsafe.Line(n.Name)),
+				st.dim.Render(n.Addr.String()), termsafe.Line(n.Fingerprint))
+		}
+	}
+	return b.String()
+}
+
+// writePeers writes /peers' list of the peers.
+func (p *peersPanel) writePeers(st styles, b *strings.Builder) {
 	b.WriteString(st.panelTitle.Render(fmt.Sprintf("Peers (%d)", len(p.peers))))
 	for _, peer := range p.peers {
 		_, stateStyle := stateLook(st, peer.State)
@@ -122,13 +193,12 @@ func (p *peersPanel) listText(st styles) string {
 		if name == "" {
 			name = "(no name yet)"
 		}
-		fmt.Fprintf(&b, "\n  %s %s  %s%s %s", st.peerStyle(peer.Addr.String()).Render(termsafe.Line(name)),
+		fmt.Fprintf(b, "\n  %s %s  %s%s %s", st.peerStyle(peer.Addr.String()).Render(termsafe.Line(name)),
 			st.dim.Render(peer.Addr.String()), stateStyle.Render(peer.State.String()), p.rttText(st, peer), p.securityText(st))
 		if peer.Fingerprint != "" {
-			fmt.Fprintf(&b, "\n    key %s", termsafe.Line(peer.Fingerprint))
+			fmt.Fprintf(b, "\n    key %s", termsafe.Line(peer.Fingerprint))
 		}
 	}
-	return b.String()
 }
 
 func stateLook(st styles, s chat.PeerState) (string, lipgloss.Style) {
@@ -165,6 +235,13 @@ func (p *peersPanel) securityText(st styles) string {
 	return st.away.Render("not encrypted")
 }
 
+// newPeer says whether sent went to someone not among the peers.
+func (p *peersPanel) newPeer(sent []chat.Sent) bool {
+	return slices.ContainsFunc(sent, func(s chat.Sent) bool {
+		return !slices.ContainsFunc(p.peers, func(peer chat.PeerInfo) bool { return peer.Addr == s.To })
+	})
+}
+
 // online counts the peers online.
 func (p *peersPanel) online() int {
 	n := 0
@@ -187,8 +264,8 @@ func (p *peersPanel) connecting() []string {
 	return addrs
 }
 
-// names are the names /msg accepts: each peer's name, or its address
-// while it has none.
+// names are the names /msg and /connect accept: each peer's name, or its
+// address while it has none, and the names of those nearby.
 func (p *peersPanel) names() []string {
 	var names []string
 	for _, peer := range p.peers {
@@ -196,6 +273,11 @@ func (p *peersPanel) names() []string {
 			names = append(names, peer.Name)
 		} else {
 			names = append(names, peer.Addr.String())
+		}
+	}
+	for _, n := range p.nearby {
+		if !slices.Contains(names, n.Name) {
+			names = append(names, n.Name)
 		}
 	}
 	return names

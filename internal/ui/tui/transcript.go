@@ -220,6 +220,8 @@ func (t *transcript) event(ev chat.Event) (peersChanged bool) {
 	case chat.Renamed:
 		t.notice("%s is now known as %s", ev.OldName, ev.Name)
 		return true
+	case chat.Nearby, chat.Gone:
+		return true // the panel and /peers show who is nearby
 	case chat.Error:
 		t.addError(ev.Err.Error())
 	case chat.StoreRecovered:
