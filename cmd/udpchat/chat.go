@@ -49,8 +49,8 @@ func chatUsage(f *chatFlags) string {
 	return `udpchat: chat machine to machine over UDP.
 
 Usage:
-  udpchat [flags]                     chat with the --peer addresses and anyone who contacts you
-  udpchat send -p ADDR [flags] TEXT   send one message; exit 0 once it is delivered
+  udpchat [flags]                     chat with each --peer and anyone who contacts you
+  udpchat send -p PEER [flags] TEXT   send one message; exit 0 once it is delivered
   udpchat history [flags]             list or search what was said, or what waits in the outbox
   udpchat id                          print your identity key's fingerprint
   udpchat trust PEER FINGERPRINT      accept a peer's new identity key (--list: the known ones)
@@ -58,6 +58,12 @@ Usage:
   udpchat help                        print this help
 
 Each command takes --help.
+
+On a LAN, just run udpchat on each machine: each shows who else is nearby
+(announced by UDP broadcast and multicast on port 7476; --no-discovery stops
+it), and /msg NAME, /connect NAME or --peer NAME picks one. A --peer is
+HOST:PORT, or the name or key fingerprint of a known peer (udpchat trust
+--list) or of someone nearby, which udpchat waits a few seconds to hear.
 
 On a terminal, udpchat opens a full-screen chat that starts with your recent
 history; /help there lists the commands and keys. Otherwise (input or output

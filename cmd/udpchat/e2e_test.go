@@ -142,7 +142,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"--help"}, append(shared, "--line", "--json", "-n,", "-l,", "-p,", "-v, --version")},
+		{[]string{"--help"}, append(shared, "--line", "--json", "--no-discovery", "-n,", "-l,", "-p,", "-v, --version")},
 		{[]string{"-h"}, append(shared, "--line", "--json")},
 		{[]string{"help"}, append(shared, "--line", "--json")},
 		{[]string{"send", "--help"}, shared},

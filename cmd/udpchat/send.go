@@ -21,8 +21,12 @@ func sendUsage(fs *pflag.FlagSet) string {
 	return `udpchat send: send messages and wait until they are delivered.
 
 Usage:
-  udpchat send -p ADDR [flags] TEXT...
-  udpchat send -p ADDR [flags] -        one message per line of the input
+  udpchat send -p PEER [flags] TEXT...
+  udpchat send -p PEER [flags] -        one message per line of the input
+
+PEER is HOST:PORT, or the name or key fingerprint of a known peer (udpchat
+trust --list), at the address it was last seen at: send does not look for
+people on the LAN, as the chat does.
 
 The words of TEXT are joined with spaces into one message. With -, each line
 of the input is one message, sent as it is (no commands; blank lines are
