@@ -116,8 +116,8 @@ func isEvent(typ, name string) func(jsonEvent) bool {
 
 // TestNearbyNamespaceLAN: three people run udpchat with no flags but
 // their names on one LAN, and each sees the other two nearby, at their
-// chat address; a fourth writes to carol by name; one that is killed is
-// gone for the others; a name no one has is an error.
+// chat address; others write to carol by name (--peer, /connect); one that
+// is killed is gone for the others; a name no one has is an error.
 func TestNearbyNamespaceLAN(t *testing.T) {
 	requireRootNetns(t, "ip", "nft")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -163,6 +163,15 @@ func TestNearbyNamespaceLAN(t *testing.T) {
 				t.Errorf("a message reached %s, whom dave did not pick: %s", names[i], l)
 			}
 		}
+	}
+
+	// erin, on the fourth host, picks carol with /connect by name.
+	erin := lab.chat(t, 3, "--line", "-n", "erin")
+	erin.stderr.waitLine(t, `^\* nearby: carol \(10\.199\.77\.3:7475, key BLAKE2s:`)
+	erin.say(t, "/connect carol", "hi carol, connected by name")
+	erin.wantExit(t, 0)
+	if m := waitEvent(t, chats[2], "carol getting erin's message", isEvent("message", "erin")); m.Text != "hi carol, connected by name" {
+		t.Errorf("carol got %q from erin", m.Text)
 	}
 
 	// bob vanishes without a word: alice and carol see him gone after

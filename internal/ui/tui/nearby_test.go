@@ -20,7 +20,7 @@ func TestNearbySection(t *testing.T) {
 	dave := chat.Nearby{Name: "dave", Fingerprint: "BLAKE2s:DDDD-DDDD-DDDD-DDDD-DDDD-DDDD-DDDD-DDDD", Addr: netip.MustParseAddrPort("192.0.2.8:7475")}
 	node.SawNearby(carolNearby)
 	node.SawNearby(dave)
-	hs.waitFor("Nearby (2)", "◦ carol", "192.0.2.7:7475", "BLAKE2s:CCCC", "◦ dave")
+	hs.waitFor("Nearby (2)", "◦ carol", "192.0.2.7:7475", "BLAKE2s:CCCC", "◦ dave", "Nearby: carol, dave · /msg NAME TEXT")
 	if s := hs.screen(); strings.Contains(s, "Peers (") {
 		t.Errorf("an empty Peers section is shown above the nearby:\n%s", s)
 	}

@@ -235,6 +235,13 @@ func (m *model) welcomeLines(w, h int) []string {
 			text = append(text, m.st.dim.Render("(or --peer "+strings.Join(reach[1:], ", ")+")"))
 		}
 		text = append(text, "or reach them: "+m.st.command.Render("/connect HOST:PORT"))
+		if len(m.panel.nearby) > 0 {
+			names := make([]string, len(m.panel.nearby))
+			for i, n := range m.panel.nearby {
+				names[i] = termsafe.Line(n.Name)
+			}
+			text = append(text, "Nearby: "+strings.Join(names, ", ")+m.st.dim.Render(" · /msg NAME TEXT writes to one"))
+		}
 		if fp := m.node.Security().Fingerprint; fp != "" {
 			text = append(text, "Your key: "+m.st.dim.Render(termsafe.Line(fp)))
 		}
