@@ -117,7 +117,8 @@ func isEvent(typ, name string) func(jsonEvent) bool {
 // TestNearbyNamespaceLAN: three people run udpchat with no flags but
 // their names on one LAN, and each sees the other two nearby, at their
 // chat address; others write to carol by name (--peer, /connect); one that
-// is killed is gone for the others; a name no one has is an error.
+// is killed is gone for the others; a name no one has is an error; a new
+// name is heard.
 func TestNearbyNamespaceLAN(t *testing.T) {
 	requireRootNetns(t, "ip", "nft")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -188,6 +189,13 @@ func TestNearbyNamespaceLAN(t *testing.T) {
 	}
 	if got := nobody.stderr.String(); !strings.Contains(got, `udpchat: no one called "nobody" is known or nearby`) {
 		t.Errorf("--peer nobody said %q", got)
+	}
+	// A new name is announced (at most one announcement out of turn per
+	// discovery.MinForcedGap).
+	chats[0].say(t, "/nick alicia")
+	ev := waitEvent(t, chats[2], "carol hearing alice's new name", isEvent("nearby", "alicia"))
+	if ev.Peer != "10.199.77.1:7475" {
+		t.Errorf("alicia is nearby at %s, want alice's address", ev.Peer)
 	}
 	for _, p := range []*proc{chats[0], chats[2]} {
 		p.wantExit(t, 0)
