@@ -95,7 +95,7 @@ type Spec struct {
 // Specs are the slash commands, in the order /help lists them.
 var Specs = []Spec{
 	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`},
-	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT), marked as for them alone", TerminalOnly: true},
+	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT; or someone known or nearby, who becomes a peer), marked as for them alone", TerminalOnly: true},
 	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID)"},
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
 	{Kind: Connect, Name: "connect", Args: "PEER", Help: "add a peer: HOST:PORT, or the name or key of someone known or nearby"},

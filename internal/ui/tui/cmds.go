@@ -140,31 +140,49 @@ func (m *model) markShownCmd(evs eventsMsg) tea.Cmd {
 
 func (m *model) sendCmd(seq uint64, text string, action bool, to netip.AddrPort) tea.Cmd {
 	node := m.node
+	return func() tea.Msg { return send(node, seq, text, action, to) }
+}
+
+// sendToNameCmd is /msg to someone neither a peer nor nearby: Resolve
+// (udpchat's knows the known peers' names and keys) finds them first.
+func (m *model) sendToNameCmd(seq uint64, text, who string) tea.Cmd {
+	node, ctx, resolve := m.node, m.ctx, m.opts.Resolve
 	return func() tea.Msg {
-		var r sendDoneMsg
-		r.seq = seq
-		switch {
-		case to.IsValid():
-			// Someone nearby, picked by /msg, joins the conversation
-			// first.
-			if !slices.ContainsFunc(node.Peers(), func(p chat.PeerInfo) bool { return p.Addr == to }) {
-				if err := node.Connect(to); err != nil {
-					r.err = err
-					return r
-				}
-			}
-			s, err := node.SendTo(to, text)
-			if err == nil {
-				r.sent = []chat.Sent{s}
-			}
-			r.err = err
-		case action:
-			r.sent, r.err = node.SendAction(text)
-		default:
-			r.sent, r.err = node.Send(text)
+		rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+		to, err := resolve(rctx, who)
+		cancel()
+		if err != nil {
+			return sendDoneMsg{seq: seq, err: err}
 		}
-		return r
+		return send(node, seq, text, false, to)
 	}
+}
+
+// send sends text (an action if action) to every peer, or to to alone if
+// it is valid, and says how it went about the entry seq.
+func send(node *chat.Node, seq uint64, text string, action bool, to netip.AddrPort) sendDoneMsg {
+	r := sendDoneMsg{seq: seq}
+	switch {
+	case to.IsValid():
+		// Someone nearby or known, picked by /msg, joins the
+		// conversation first.
+		if !slices.ContainsFunc(node.Peers(), func(p chat.PeerInfo) bool { return p.Addr == to }) {
+			if err := node.Connect(to); err != nil {
+				r.err = err
+				return r
+			}
+		}
+		s, err := node.SendTo(to, text)
+		if err == nil {
+			r.sent = []chat.Sent{s}
+		}
+		r.err = err
+	case action:
+		r.sent, r.err = node.SendAction(text)
+	default:
+		r.sent, r.err = node.Send(text)
+	}
+	return r
 }
 
 func (m *model) nickCmd(name string) tea.Cmd {

@@ -139,19 +139,24 @@ func (m *model) submit() tea.Cmd {
 			return nil
 		}
 		p, err := m.findPeer(who)
-		if err != nil {
-			// Someone nearby becomes a peer by it.
-			n, nerr := chat.FindNearby(m.panel.nearby, who)
-			if nerr != nil {
-				if !errors.Is(nerr, chat.ErrNotNearby) {
-					err = nerr
-				}
-				m.fail(err)
-				return nil
-			}
-			p = chat.PeerInfo{Addr: n.Addr, Name: n.Name}
+		if err == nil {
+			return m.send(text, false, &p)
 		}
-		return m.send(text, false, &p)
+		// Someone nearby, or known by name, becomes a peer by it.
+		n, nerr := chat.FindNearby(m.panel.nearby, who)
+		switch {
+		case nerr == nil:
+			return m.send(text, false, &chat.PeerInfo{Addr: n.Addr, Name: n.Name})
+		case !errors.Is(nerr, chat.ErrNotNearby):
+			m.fail(nerr)
+		case m.opts.Resolve != nil && m.panel.noneCalled(who):
+			m.transcript.chatted = true
+			seq := m.transcript.addOwn(m.name, text, false, who)
+			return m.input.inOrder(m.sendToNameCmd(seq, text, who))
+		default:
+			m.fail(err)
+		}
+		return nil
 	case command.Nick:
 		if cmd.Arg == "" {
 			m.transcript.notice("%s", command.WhoAmI(m.name))

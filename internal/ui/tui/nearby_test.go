@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -42,4 +44,25 @@ func TestNearbySection(t *testing.T) {
 	if ps := node.Peers(); len(ps) != 1 || ps[0].Addr != carolNearby.Addr {
 		t.Errorf("after /msg carol the peers are %v, want carol's address alone", ps)
 	}
+}
+
+// /msg to a name neither a peer nor nearby asks Resolve (udpchat's knows
+// the known peers), and what it cannot find is the send's error.
+func TestMsgToAKnownName(t *testing.T) {
+	node, _ := fakeNode(t, chat.Config{})
+	hs := newHarness(t, node, 100, 30)
+	erin := netip.MustParseAddrPort("198.51.100.5:7475")
+	hs.m.opts.Resolve = func(_ context.Context, who string) (netip.AddrPort, error) {
+		if who == "erin" {
+			return erin, nil
+		}
+		return netip.AddrPort{}, errors.New("no one called " + who + " is known or nearby")
+	}
+	hs.enter("/msg erin hello from afar")
+	hs.waitFor("alice → erin: hello from afar", "Peers (1)", "198.51.100.5:7475")
+	if ps := node.Peers(); len(ps) != 1 || ps[0].Addr != erin {
+		t.Errorf("after /msg erin the peers are %v, want erin's address alone", ps)
+	}
+	hs.enter("/msg frank hi")
+	hs.waitFor("no one called frank is known or nearby")
 }

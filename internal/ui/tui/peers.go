@@ -235,6 +235,15 @@ func (p *peersPanel) securityText(st styles) string {
 	return st.away.Render("not encrypted")
 }
 
+// noneCalled says whether who is a name (not an address) that no peer
+// has, in any case.
+func (p *peersPanel) noneCalled(who string) bool {
+	if _, err := netip.ParseAddrPort(who); err == nil {
+		return false
+	}
+	return !slices.ContainsFunc(p.peers, func(peer chat.PeerInfo) bool { return strings.EqualFold(peer.Name, who) })
+}
+
 // newPeer says whether sent went to someone not among the peers.
 func (p *peersPanel) newPeer(sent []chat.Sent) bool {
 	return slices.ContainsFunc(sent, func(s chat.Sent) bool {
