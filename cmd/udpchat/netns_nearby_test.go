@@ -80,12 +80,12 @@ func (lab *lanLab) beacons(ctx context.Context, t *testing.T, i int) int {
 	return n
 }
 
-// chat starts udpchat on host i with the lab's beacon interval, in its own
-// data dir, with args.
+// chat starts udpchat with args on host i with the lab's beacon interval,
+// in a data dir of its own.
 func (lab *lanLab) chat(t *testing.T, i int, args ...string) *proc {
 	t.Helper()
-	cmd := append([]string{"netns", "exec", lab.hosts[i], "env", intervalEnv + "=" + testInterval, udpchatBinary, "--data-dir", privateDir(t)}, args...)
-	return start(t, "ip", cmd...)
+	cmd := append([]string{"netns", "exec", lab.hosts[i], "env", intervalEnv + "=" + testInterval, udpchatBinary}, args...)
+	return start(t, "ip", append(cmd, "--data-dir", privateDir(t))...)
 }
 
 // jsonEvent is what --json prints of the events the lab looks at.
@@ -202,24 +202,36 @@ func TestNearbyNamespaceLAN(t *testing.T) {
 	}
 }
 
-// TestNoDiscoveryNamespace: --no-discovery sends no beacon, from start to
-// exit; the same run without it does (so the counter can see them).
+// TestNoDiscoveryNamespace: a chat with --no-discovery or --plain, a chat
+// on one address, and udpchat send send no beacon, from start to exit; a
+// chat with none of those does (so the counter can see them).
 func TestNoDiscoveryNamespace(t *testing.T) {
 	requireRootNetns(t, "ip", "nft")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	lab := newLANLab(ctx, t, 1)
+	lab := newLANLab(ctx, t, 2)
+	bob := lab.chat(t, 1, "--line", "-n", "bob", "--no-discovery")
+	bob.listening(t)
 	for _, tc := range []struct {
-		flag   string
+		args   []string
 		silent bool
-	}{{"--no-discovery", true}, {"--plain", true}, {"--line", false}} {
+	}{
+		{[]string{"--line", "--no-discovery"}, true},
+		{[]string{"--line", "--plain"}, true},
+		{[]string{"--line", "-l", "10.199.77.1:7475"}, true},
+		{[]string{"send", "-p", "10.199.77.2:7475", "hi bob"}, true},
+		{[]string{"--line"}, false},
+	} {
 		before := lab.beacons(ctx, t, 0)
-		p := lab.chat(t, 0, "--line", "-n", "alice", tc.flag)
-		p.listening(t)
+		p := lab.chat(t, 0, append(tc.args, "-n", "alice")...)
 		p.wantExit(t, 0)
 		sent := lab.beacons(ctx, t, 0) - before
 		if tc.silent && sent != 0 || !tc.silent && sent == 0 {
-			t.Errorf("udpchat %s sent %d beacons", tc.flag, sent)
+			t.Errorf("udpchat %s sent %d beacons", tc.args, sent)
 		}
+	}
+	bob.wantExit(t, 0)
+	if got := bob.stdout.lines(); len(got) != 1 || got[0] != "alice: hi bob" {
+		t.Errorf("bob got %q, want alice's one message", got)
 	}
 }
