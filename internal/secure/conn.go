@@ -29,17 +29,19 @@
 // MaxHalfOpen; XX completes when msg3 arrives, IK when the first data does.
 //
 // There is no goroutine: timers (retries, rekeys, expiry) are checked when
-// ReadFrom or WriteTo run, and the transport writes at least every keepalive.
+// ReadFrom or WriteTo (or their batch forms) run, and the transport writes at
+// least every keepalive.
 //
 // The files follow docs/PROTOCOL.md's sections. conn.go is the Conn: its
-// API and lifecycle, the peer table, and sending (S5.1); handshake.go
-// initiates and responds (S5.2, S5.3), with cookie.go's MACs and cookies
-// (S6); receive.go takes each datagram that arrives by its type, and opens
-// data and refusals (S5.4); rekey.go rotates a peer's key pairs: which one
-// sends, installing, promoting and retiring them (S5.5); sweep.go runs the
-// timers (expiry, handshake retries, idle peers). peer.go holds the state
-// per peer and per key pair (sealing, opening), config.go the knobs and
-// stats.go the counters.
+// API and lifecycle, the peer table, and sending (S5.1); batch.go reads and
+// writes many datagrams a call of the conn below (udp.BatchConn);
+// handshake.go initiates and responds (S5.2, S5.3), with cookie.go's MACs
+// and cookies (S6); receive.go takes each datagram that arrives by its
+// type, and opens data and refusals (S5.4); rekey.go rotates a peer's key
+// pairs: which one sends, installing, promoting and retiring them (S5.5);
+// sweep.go runs the timers (expiry, handshake retries, idle peers). peer.go
+// holds the state per peer and per key pair (sealing, opening), config.go
+// the knobs and stats.go the counters.
 package secure
 
 import (
@@ -103,6 +105,7 @@ var cipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, no
 // address. See the package doc.
 type Conn struct {
 	inner  udp.Conn
+	bc     udp.BatchConn // inner, if it batches (see batch.go)
 	cfg    Config
 	log    *slog.Logger
 	static noise.DHKey
@@ -168,6 +171,7 @@ func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
 		index:    make(map[uint32]*slot),
 	}
 	var zero keys.PublicKey
+	c.bc, _ = inner.(udp.BatchConn)
 	c.ikMAC1Key, c.xxMAC1Key = labelKey(labelMAC1, &pub), labelKey(labelMAC1, &zero)
 	c.ikCookieKey, c.xxCookieKey = labelKey(labelCookie, &pub), labelKey(labelCookie, &zero)
 	c.rxBufs.New = func() any {
@@ -228,23 +232,36 @@ func (c *Conn) Stats() Stats {
 func (c *Conn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 	bp := c.rxBufs.Get().(*[]byte)
 	defer c.rxBufs.Put(bp)
-	buf := *bp
+	in := [1]udp.Message{{Buf: *bp}}
+	out := [1]udp.Message{{Buf: b}}
 	for {
-		n, from, err := c.inner.ReadFrom(buf)
-		if err != nil {
-			if c.closed.Load() && !errors.Is(err, net.ErrClosed) {
-				err = fmt.Errorf("secure: read: %w (%v)", net.ErrClosed, err)
-			}
-			return 0, netip.AddrPort{}, err
+		var err error
+		if in[0].N, in[0].Addr, err = c.inner.ReadFrom(in[0].Buf); err != nil {
+			return 0, netip.AddrPort{}, c.closedErr("read", err)
 		}
-		from = udp.Unmap(from)
-		now := time.Now()
-		c.count.datagramsIn.Add(1)
-		c.maybeSweep(now)
-		if pkt := c.receive(buf[:n], from, now); pkt != nil {
-			return copy(b, pkt), from, nil
+		if c.openAll(in[:], out[:]) == 1 {
+			return out[0].N, out[0].Addr, nil
 		}
 	}
+}
+
+// openAll takes the datagrams read into in, one by one and each as it
+// comes (handshakes answered, the rest dropped and counted), and puts the
+// packets they carried into out, in order, cut to fit each buffer as UDP
+// would; it returns how many. out must be as long as in.
+func (c *Conn) openAll(in, out []udp.Message) int {
+	now := time.Now()
+	c.maybeSweep(now)
+	c.count.datagramsIn.Add(uint64(len(in)))
+	k := 0
+	for i := range in {
+		from := udp.Unmap(in[i].Addr)
+		if pkt := c.receive(in[i].Buf[:in[i].N], from, now); pkt != nil {
+			out[k].N, out[k].Addr = copy(out[k].Buf, pkt), from
+			k++
+		}
+	}
+	return k
 }
 
 // WriteTo encrypts pkt for addr and sends it; with no session yet, it queues
@@ -255,30 +272,36 @@ func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
 	if c.closed.Load() {
 		return 0, fmt.Errorf("secure: write to %s: %w", addr, net.ErrClosed)
 	}
+	now := time.Now()
+	c.maybeSweep(now)
+	if err := c.send(pkt, addr, now, nil); err != nil {
+		return 0, err
+	}
+	return len(pkt), nil
+}
+
+// send is WriteTo's work, and WriteBatch's for each packet: with tx, the
+// sealed datagram joins tx instead of going at once.
+func (c *Conn) send(pkt []byte, addr netip.AddrPort, now time.Time, tx *txBatch) error {
 	addr = udp.Unmap(addr)
 	if len(pkt) > MaxPacket {
 		c.count.drops[DropOversize].Add(1)
-		return 0, fmt.Errorf("secure: write to %s: %d bytes: %w", addr, len(pkt), ErrTooBig)
+		return fmt.Errorf("secure: write to %s: %d bytes: %w", addr, len(pkt), ErrTooBig)
 	}
-	now := time.Now()
-	c.maybeSweep(now)
 	for {
 		p := c.peerFor(addr, true)
 		if p == nil {
 			c.count.drops[DropTooManyPeers].Add(1)
-			return 0, fmt.Errorf("secure: write to %s: %w (%d)", addr, ErrTooManyPeers, c.cfg.MaxPeers)
+			return fmt.Errorf("secure: write to %s: %w (%d)", addr, ErrTooManyPeers, c.cfg.MaxPeers)
 		}
 		p.mu.Lock()
 		if p.removed { // the sweep took it out just now
 			p.mu.Unlock()
 			continue
 		}
-		err := c.sendLocked(p, pkt, now)
+		err := c.sendLocked(p, pkt, now, tx)
 		p.mu.Unlock()
-		if err != nil {
-			return 0, err
-		}
-		return len(pkt), nil
+		return err
 	}
 }
 
@@ -364,9 +387,9 @@ func (c *Conn) drain(p *peer) {
 	p.current, p.queue = nil, nil
 }
 
-// sendLocked sends pkt to p, or queues it and sees to a handshake. p.mu is
-// held.
-func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time) error {
+// sendLocked sends pkt to p (with tx, adds it to tx), or queues it and sees
+// to a handshake. p.mu is held.
+func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time, tx *txBatch) error {
 	p.lastWrite = now
 	kp := c.usableCurrent(p, now)
 	if kp == nil {
@@ -384,7 +407,7 @@ func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time) error {
 			k.finishSent = now
 		}
 	}
-	err := c.writeData(p, kp, pkt)
+	err := c.writeData(p, kp, pkt, tx)
 	if p.sendingSince.IsZero() {
 		p.sendingSince = now
 	}
@@ -404,23 +427,34 @@ func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time) error {
 	return err
 }
 
-// writeData seals pkt on kp and sends it to p. p.mu is held.
-func (c *Conn) writeData(p *peer, kp *keypair, pkt []byte) error {
-	b := kp.seal(p.buf[:0], pkt)
+// writeData seals pkt on kp and sends it to p, or with tx, adds it to tx
+// for WriteBatch to send. p.mu is held.
+func (c *Conn) writeData(p *peer, kp *keypair, pkt []byte, tx *txBatch) error {
 	c.count.packetsOut.Add(1)
-	return c.write(b, p.addr)
+	if tx != nil {
+		tx.add(kp.seal(tx.next(), pkt), p.addr)
+		c.count.datagramsOut.Add(1)
+		return nil
+	}
+	return c.write(kp.seal(p.buf[:0], pkt), p.addr)
 }
 
 // write sends a datagram on the inner conn.
 func (c *Conn) write(b []byte, addr netip.AddrPort) error {
 	c.count.datagramsOut.Add(1)
 	if _, err := c.inner.WriteTo(b, addr); err != nil {
-		if c.closed.Load() && !errors.Is(err, net.ErrClosed) {
-			err = fmt.Errorf("secure: write to %s: %w (%v)", addr, net.ErrClosed, err)
-		}
-		return err
+		return c.closedErr("write to "+addr.String(), err)
 	}
 	return nil
+}
+
+// closedErr is err from op on the inner conn, said to wrap net.ErrClosed if
+// we closed it (the inner conn may say otherwise).
+func (c *Conn) closedErr(op string, err error) error {
+	if c.closed.Load() && !errors.Is(err, net.ErrClosed) {
+		err = fmt.Errorf("secure: %s: %w (%v)", op, net.ErrClosed, err)
+	}
+	return err
 }
 
 // Refuse tells peer, on its current session, that the layer above refused

@@ -75,7 +75,7 @@ func (c *Conn) promote(p *peer, kp *keypair, now time.Time) {
 	p.current = kp
 	if len(p.queue) > 0 {
 		for i, pkt := range p.queue {
-			c.writeData(p, kp, pkt)
+			c.writeData(p, kp, pkt, nil)
 			p.queue[i] = nil
 		}
 		p.queue = p.queue[:0]

@@ -41,9 +41,10 @@ type Message struct {
 }
 
 // BatchConn is a Conn that can move several datagrams in one system call
-// (recvmmsg and sendmmsg on Linux). It is optional: udptest's in-memory network,
-// the impairment wrapper and the secure layer implement Conn alone, and
-// users fall back to one datagram a call over them.
+// (recvmmsg and sendmmsg on Linux). It is optional: udptest's in-memory
+// network and the impairment wrapper implement Conn alone, and users fall
+// back to one datagram a call over them. The secure layer implements it over
+// any Conn, batching its system calls when the conn below it batches.
 //
 // ReadBatch blocks until at least one datagram has arrived, then reads as
 // many as are waiting, up to len(ms) (an implementation may cap one call
