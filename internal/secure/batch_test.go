@@ -273,7 +273,7 @@ func TestBatchAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
-	const perBatch, runs = 16, 1000
+	const perBatch, runs = 32, 1000 // two chunks of writes, a whole batch of reads
 	kA, _ := keys.GenerateKey()
 	kB, _ := keys.GenerateKey()
 	sa, sb := &scriptConn{pipeConn: pipeConn{local: inA}}, &scriptConn{pipeConn: pipeConn{local: inB}}
