@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// insertIncoming adds a received message; its arguments are peer, id, kind,
+// name, text, at.
+const insertIncoming = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state, shown)
+		VALUES (?, ?, 1, ?, ?, ?, ?, 3, 0)
+		ON CONFLICT (peer, direction, id) DO NOTHING`
+
+// AddIncoming stores m as a message Peer sent us (its Direction, State and
+// DeliveredAt are ignored; a zero At is taken as now). It is idempotent on
+// (Peer, ID): a retransmission, even after a crash of either side, returns
+// isNew false and changes nothing, so the caller shows m only if isNew.
+//
+// It is committed when AddIncoming returns, so the receiver may acknowledge
+// m then: what the sender sees as delivered is on our disk.
+func (s *MessageDB) AddIncoming(ctx context.Context, m Message) (isNew bool, err error) {
+	if m.Peer == "" {
+		return false, errors.New("store: AddIncoming: message has no peer")
+	}
+	res, err := s.db.ExecContext(ctx, insertIncoming, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	if err != nil {
+		return false, s.wrap("AddIncoming", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Key names a message a peer sent us: the peer, and the ID it chose.
+type Key struct {
+	Peer string
+	ID   [16]byte
+}
+
+// Unshown returns the messages peers sent us that no UI has shown yet
+// (see MarkShown), oldest first: those a UI stored and did not get to
+// write out before it died, to show at the next start. Each peer's come
+// in the order they were sent.
+func (s *MessageDB) Unshown(ctx context.Context) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+columns+` FROM messages WHERE direction = 1 AND shown = 0 ORDER BY seq`)
+	if err != nil {
+		return nil, s.wrap("Unshown", err)
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return nil, s.wrap("Unshown", err)
+	}
+	return ms, nil
+}
+
+// MarkShown records that a UI has written out the messages keys name, in
+// one transaction. Unknown keys are ignored. A crash before it commits
+// leaves them unshown, and they are shown again at the next start: shown
+// at least once is the promise, and a consumer that must not see one twice
+// tells them apart by ID.
+func (s *MessageDB) MarkShown(ctx context.Context, keys []Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE messages SET shown = 1 WHERE peer = ? AND direction = 1 AND id = ? AND shown = 0`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, k := range keys {
+			if _, err := st.ExecContext(ctx, k.Peer, k.ID[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.wrap("MarkShown", err)
+	}
+	return nil
+}

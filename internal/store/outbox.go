@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The statements that add outgoing messages; their arguments are peer, id,
+// kind, name, text, at.
+const (
+	insertOutgoing = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
+		VALUES (?, ?, 0, ?, ?, ?, ?, 0)`
+	insertSent = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
+		VALUES (?, ?, 0, ?, ?, ?, ?, 4)`
+)
+
+// AddOutgoing stores m as a Pending outgoing message (its Direction, State
+// and DeliveredAt are ignored; a zero At is taken as now).
+//
+// The outbox rule is that a message is written before its first datagram
+// leaves, so it is committed when AddOutgoing returns: a crash after that
+// leaves it Pending, and the next start sends it again. Reusing an ID for
+// the same peer is ErrDuplicate.
+func (s *MessageDB) AddOutgoing(ctx context.Context, m Message) error {
+	if m.Peer == "" {
+		return errors.New("store: AddOutgoing: message has no peer")
+	}
+	_, err := s.db.ExecContext(ctx, insertOutgoing, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	if isConstraint(err) {
+		return fmt.Errorf("store: AddOutgoing %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
+	}
+	if err != nil {
+		return s.wrap("AddOutgoing", err)
+	}
+	return nil
+}
+
+// AddSent stores m as an outgoing message that was sent on a link with no
+// acknowledgements (plain mode), State Sent: it is history only, so Pending
+// never lists it and no later start sends it again. Its Direction, State
+// and DeliveredAt are ignored; a zero At is taken as now. Reusing an ID for
+// the same peer is ErrDuplicate.
+func (s *MessageDB) AddSent(ctx context.Context, m Message) error {
+	if m.Peer == "" {
+		return errors.New("store: AddSent: message has no peer")
+	}
+	_, err := s.db.ExecContext(ctx, insertSent, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	if isConstraint(err) {
+		return fmt.Errorf("store: AddSent %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
+	}
+	if err != nil {
+		return s.wrap("AddSent", err)
+	}
+	return nil
+}
+
+// MarkDelivered records that peer acknowledged our message id, now. It is
+// idempotent: acknowledgements may repeat, and the first one's time is
+// kept. A Cancelled message becomes Delivered too, since the peer has it
+// after all (the cancel lost a race with the acknowledgement), and so does
+// a Sent one. An unknown message is ErrNotFound.
+func (s *MessageDB) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET state = 1, delivered_at = ?
+		 WHERE peer = ? AND direction = 0 AND id = ? AND state IN (0, 2, 4)`,
+		s.now().UnixNano(), peer, id[:])
+	if err != nil {
+		return s.wrap("MarkDelivered", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	switch st, err := s.state(ctx, peer, id); {
+	case err != nil:
+		return fmt.Errorf("store: MarkDelivered: %w", err)
+	case st != Delivered:
+		return fmt.Errorf("store: MarkDelivered %x to %s: is %v", id, peer, st)
+	}
+	return nil
+}
+
+// Cancel gives up on our Pending message id to peer: it stays in the
+// history, marked Cancelled, and Pending no longer lists it. A message that
+// is not Pending is ErrNotPending, an unknown one ErrNotFound.
+func (s *MessageDB) Cancel(ctx context.Context, peer string, id [16]byte) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET state = 2 WHERE peer = ? AND direction = 0 AND id = ? AND state = 0`,
+		peer, id[:])
+	if err != nil {
+		return s.wrap("Cancel", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	st, err := s.state(ctx, peer, id)
+	if err != nil {
+		return fmt.Errorf("store: Cancel: %w", err)
+	}
+	return fmt.Errorf("store: Cancel %x to %s: it is %v: %w", id, peer, st, ErrNotPending)
+}
+
+// CancelPeer cancels every Pending message to peer, as Cancel does one,
+// and returns how many it cancelled: how a user drops a peer that will
+// never answer (udpchat history --cancel-peer, /forget).
+func (s *MessageDB) CancelPeer(ctx context.Context, peer string) (int, error) {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET state = 2 WHERE peer = ? AND direction = 0 AND state = 0`, peer)
+	if err != nil {
+		return 0, s.wrap("CancelPeer", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.wrap("CancelPeer", err)
+	}
+	return int(n), nil
+}
+
+// state is the state of our message id to peer, or ErrNotFound.
+func (s *MessageDB) state(ctx context.Context, peer string, id [16]byte) (State, error) {
+	var st State
+	err := s.db.QueryRowContext(ctx,
+		`SELECT state FROM messages WHERE peer = ? AND direction = 0 AND id = ?`, peer, id[:]).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%x to %s: %w", id, peer, ErrNotFound)
+	}
+	if err != nil {
+		return 0, s.wrap("state", err)
+	}
+	return st, nil
+}
+
+// Pending returns every Pending outgoing message, oldest first: in the
+// order AddOutgoing stored them, so each peer's messages keep their order
+// when they are sent again.
+func (s *MessageDB) Pending(ctx context.Context) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+columns+` FROM messages WHERE state = 0 ORDER BY seq`)
+	if err != nil {
+		return nil, s.wrap("Pending", err)
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return nil, s.wrap("Pending", err)
+	}
+	return ms, nil
+}
