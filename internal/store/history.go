@@ -16,6 +16,10 @@ type Query struct {
 	// Peers keeps the messages exchanged with any of these peers; empty
 	// keeps every peer's.
 	Peers []string
+	// People keeps the messages exchanged with any of these people (see
+	// Message.Person); empty keeps everyone's. With Peers too, a message
+	// must match both.
+	People [][32]byte
 	// Search keeps the messages whose text has every word of Search, each
 	// as a word or the start of one, ignoring case and diacritics; see
 	// ftsQuery.
@@ -97,6 +101,12 @@ func (q Query) selection() selection {
 		sel.where = append(sel.where, "m.peer IN (?"+strings.Repeat(", ?", len(q.Peers)-1)+")")
 		for _, p := range q.Peers {
 			sel.args = append(sel.args, p)
+		}
+	}
+	if len(q.People) > 0 {
+		sel.where = append(sel.where, "m.person IN (?"+strings.Repeat(", ?", len(q.People)-1)+")")
+		for _, k := range q.People {
+			sel.args = append(sel.args, k[:])
 		}
 	}
 	if !q.Since.IsZero() {

@@ -6,12 +6,6 @@ import (
 	"errors"
 )
 
-// insertIncoming adds a received message; its arguments are peer, id, kind,
-// name, text, at.
-const insertIncoming = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state, shown)
-		VALUES (?, ?, 1, ?, ?, ?, ?, 3, 0)
-		ON CONFLICT (peer, direction, id) DO NOTHING`
-
 // AddIncoming stores m as a message Peer sent us (its Direction, State and
 // DeliveredAt are ignored; a zero At is taken as now). It is idempotent on
 // (Peer, ID): a retransmission, even after a crash of either side, returns
@@ -23,7 +17,7 @@ func (s *MessageDB) AddIncoming(ctx context.Context, m Message) (isNew bool, err
 	if m.Peer == "" {
 		return false, errors.New("store: AddIncoming: message has no peer")
 	}
-	res, err := s.db.ExecContext(ctx, insertIncoming, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	res, err := s.insertMessage(ctx, incomingRow, m)
 	if err != nil {
 		return false, s.wrap("AddIncoming", err)
 	}

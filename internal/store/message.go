@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -91,10 +92,15 @@ type Message struct {
 	// DeliveredAt is when an outgoing message was acknowledged; zero until
 	// then.
 	DeliveredAt time.Time
+	// Person is the other side's public key (schema 5), zero where it is
+	// not known: rows stored by address only, before AssignPeople maps
+	// them or when their address maps to no key. No peer's key is all
+	// zeros (X25519 rejects it), so zero cannot be mistaken for one.
+	Person [32]byte
 }
 
 // columns are what scanMessage reads, in its order.
-const columns = "peer, id, direction, kind, name, text, at, state, delivered_at"
+const columns = "peer, id, direction, kind, name, text, at, state, delivered_at, person"
 
 func prefixColumns(p string) string {
 	return p + strings.ReplaceAll(columns, ", ", ", "+p)
@@ -109,14 +115,19 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 			id        []byte
 			at        int64
 			delivered sql.NullInt64
+			person    []byte
 		)
-		if err := rows.Scan(&m.Peer, &id, &m.Direction, &m.Kind, &m.Name, &m.Text, &at, &m.State, &delivered); err != nil {
+		if err := rows.Scan(&m.Peer, &id, &m.Direction, &m.Kind, &m.Name, &m.Text, &at, &m.State, &delivered, &person); err != nil {
 			return nil, err
 		}
 		if len(id) != len(m.ID) {
 			return nil, fmt.Errorf("message ID of %d bytes: %w", len(id), ErrCorrupt)
 		}
 		copy(m.ID[:], id)
+		if person != nil && len(person) != len(m.Person) {
+			return nil, fmt.Errorf("person key of %d bytes: %w", len(person), ErrCorrupt)
+		}
+		copy(m.Person[:], person)
 		m.At = time.Unix(0, at)
 		if delivered.Valid {
 			m.DeliveredAt = time.Unix(0, delivered.Int64)
@@ -124,6 +135,43 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 		ms = append(ms, m)
 	}
 	return ms, rows.Err()
+}
+
+// rowKind is what a kind of message row fixes when it is added: its
+// direction, its first state and the like, as columns and their values,
+// and what to do with a row that is already there.
+type rowKind struct {
+	fixed, values, onConflict string
+}
+
+var (
+	outgoingRow = rowKind{"direction, state", "0, 0", ""}
+	sentRow     = rowKind{"direction, state", "0, 4", ""}
+	incomingRow = rowKind{"direction, state, shown", "1, 3, 0", " ON CONFLICT (peer, direction, id) DO NOTHING"}
+)
+
+// insert is the statement that adds a row of kind k; its arguments are
+// peer, id, kind, name, text, at and, withPerson, the person's key. A
+// message known by address alone is stored without the person column, as
+// every schema stores it.
+func (k rowKind) insert(withPerson bool) string {
+	cols := "peer, id, kind, name, text, at, " + k.fixed
+	params := "?, ?, ?, ?, ?, ?, " + k.values
+	if withPerson {
+		cols += ", person"
+		params += ", ?"
+	}
+	return "INSERT INTO messages (" + cols + ") VALUES (" + params + ")" + k.onConflict
+}
+
+// insertMessage adds m as a row of kind k.
+func (s *MessageDB) insertMessage(ctx context.Context, k rowKind, m Message) (sql.Result, error) {
+	args := []any{m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At)}
+	hasPerson := m.Person != ([32]byte{})
+	if hasPerson {
+		args = append(args, m.Person[:])
+	}
+	return s.db.ExecContext(ctx, k.insert(hasPerson), args...)
 }
 
 // unixNano is how times are stored: Unix nanoseconds, now for zero.

@@ -7,15 +7,6 @@ import (
 	"fmt"
 )
 
-// The statements that add outgoing messages; their arguments are peer, id,
-// kind, name, text, at.
-const (
-	insertOutgoing = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
-		VALUES (?, ?, 0, ?, ?, ?, ?, 0)`
-	insertSent = `INSERT INTO messages (peer, id, direction, kind, name, text, at, state)
-		VALUES (?, ?, 0, ?, ?, ?, ?, 4)`
-)
-
 // AddOutgoing stores m as a Pending outgoing message (its Direction, State
 // and DeliveredAt are ignored; a zero At is taken as now).
 //
@@ -27,7 +18,7 @@ func (s *MessageDB) AddOutgoing(ctx context.Context, m Message) error {
 	if m.Peer == "" {
 		return errors.New("store: AddOutgoing: message has no peer")
 	}
-	_, err := s.db.ExecContext(ctx, insertOutgoing, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	_, err := s.insertMessage(ctx, outgoingRow, m)
 	if isConstraint(err) {
 		return fmt.Errorf("store: AddOutgoing %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
 	}
@@ -46,7 +37,7 @@ func (s *MessageDB) AddSent(ctx context.Context, m Message) error {
 	if m.Peer == "" {
 		return errors.New("store: AddSent: message has no peer")
 	}
-	_, err := s.db.ExecContext(ctx, insertSent, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At))
+	_, err := s.insertMessage(ctx, sentRow, m)
 	if isConstraint(err) {
 		return fmt.Errorf("store: AddSent %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
 	}
@@ -135,14 +126,28 @@ func (s *MessageDB) state(ctx context.Context, peer string, id [16]byte) (State,
 // order AddOutgoing stored them, so each peer's messages keep their order
 // when they are sent again.
 func (s *MessageDB) Pending(ctx context.Context) ([]Message, error) {
+	return s.pending(ctx, "Pending", "state = 0")
+}
+
+// PendingTo returns the Pending outgoing messages to person, oldest first,
+// as Pending does for everyone: what waits for one person, wherever they
+// are now. Rows whose person is not known (see Message.Person) are not in
+// it.
+func (s *MessageDB) PendingTo(ctx context.Context, person [32]byte) ([]Message, error) {
+	return s.pending(ctx, "PendingTo", "person = ? AND state = 0", person[:])
+}
+
+// pending returns the messages where selects, in the order they were
+// stored; op names the caller in errors.
+func (s *MessageDB) pending(ctx context.Context, op, where string, args ...any) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+columns+` FROM messages WHERE state = 0 ORDER BY seq`)
+		`SELECT `+columns+` FROM messages WHERE `+where+` ORDER BY seq`, args...)
 	if err != nil {
-		return nil, s.wrap("Pending", err)
+		return nil, s.wrap(op, err)
 	}
 	ms, err := scanMessages(rows)
 	if err != nil {
-		return nil, s.wrap("Pending", err)
+		return nil, s.wrap(op, err)
 	}
 	return ms, nil
 }

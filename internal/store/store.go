@@ -87,6 +87,9 @@ var (
 	// ErrDuplicate is returned by AddOutgoing for an ID already used for
 	// that peer.
 	ErrDuplicate = errors.New("store: message ID already stored")
+	// ErrNoContact is returned for a person (key or name) the contacts do
+	// not have.
+	ErrNoContact = errors.New("store: no such contact")
 )
 
 // userError is an error whose text a user can act on. It matches both its
