@@ -147,7 +147,9 @@ type rowKind struct {
 var (
 	outgoingRow = rowKind{"direction, state", "0, 0", ""}
 	sentRow     = rowKind{"direction, state", "0, 4", ""}
-	incomingRow = rowKind{"direction, state, shown", "1, 3, 0", " ON CONFLICT (peer, direction, id) DO NOTHING"}
+	// Any conflict: on (peer, direction, id), or on (person, direction,
+	// id) for a retransmission from another of the person's addresses.
+	incomingRow = rowKind{"direction, state, shown", "1, 3, 0", " ON CONFLICT DO NOTHING"}
 )
 
 // insert is the statement that adds a row of kind k; its arguments are

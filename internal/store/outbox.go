@@ -53,24 +53,50 @@ func (s *MessageDB) AddSent(ctx context.Context, m Message) error {
 // after all (the cancel lost a race with the acknowledgement), and so does
 // a Sent one. An unknown message is ErrNotFound.
 func (s *MessageDB) MarkDelivered(ctx context.Context, peer string, id [16]byte) error {
+	return s.markDelivered(ctx, "MarkDelivered", byAddress(peer), id)
+}
+
+// MarkDeliveredBy is MarkDelivered for a message stored with its person:
+// the acknowledgement counts whatever address of theirs it came from.
+func (s *MessageDB) MarkDeliveredBy(ctx context.Context, person [32]byte, id [16]byte) error {
+	return s.markDelivered(ctx, "MarkDeliveredBy", byPerson(person), id)
+}
+
+func (s *MessageDB) markDelivered(ctx context.Context, op string, to recipient, id [16]byte) error {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE messages SET state = 1, delivered_at = ?
-		 WHERE peer = ? AND direction = 0 AND id = ? AND state IN (0, 2, 4)`,
-		s.now().UnixNano(), peer, id[:])
+		 WHERE `+to.column+` = ? AND direction = 0 AND id = ? AND state IN (0, 2, 4)`,
+		s.now().UnixNano(), to.value, id[:])
 	if err != nil {
-		return s.wrap("MarkDelivered", err)
+		return s.wrap(op, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	switch st, err := s.state(ctx, peer, id); {
+	switch st, err := s.stateOf(ctx, to, id); {
 	case err != nil:
-		return fmt.Errorf("store: MarkDelivered: %w", err)
+		return fmt.Errorf("store: %s: %w", op, err)
 	case st != Delivered:
-		return fmt.Errorf("store: MarkDelivered %x to %s: is %v", id, peer, st)
+		return fmt.Errorf("store: %s %x to %s: is %v", op, id, to, st)
 	}
 	return nil
 }
+
+// recipient names the other side of our messages: by address (the peer
+// column) or by key (person).
+type recipient struct {
+	column string
+	value  any
+	name   string // for errors
+}
+
+func byAddress(peer string) recipient { return recipient{"peer", peer, peer} }
+
+func byPerson(person [32]byte) recipient {
+	return recipient{"person", person[:], fmt.Sprintf("person %x", person[:8])}
+}
+
+func (r recipient) String() string { return r.name }
 
 // Cancel gives up on our Pending message id to peer: it stays in the
 // history, marked Cancelled, and Pending no longer lists it. A message that
@@ -110,11 +136,16 @@ func (s *MessageDB) CancelPeer(ctx context.Context, peer string) (int, error) {
 
 // state is the state of our message id to peer, or ErrNotFound.
 func (s *MessageDB) state(ctx context.Context, peer string, id [16]byte) (State, error) {
+	return s.stateOf(ctx, byAddress(peer), id)
+}
+
+// stateOf is the state of our message id to to, or ErrNotFound.
+func (s *MessageDB) stateOf(ctx context.Context, to recipient, id [16]byte) (State, error) {
 	var st State
 	err := s.db.QueryRowContext(ctx,
-		`SELECT state FROM messages WHERE peer = ? AND direction = 0 AND id = ?`, peer, id[:]).Scan(&st)
+		`SELECT state FROM messages WHERE `+to.column+` = ? AND direction = 0 AND id = ?`, to.value, id[:]).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("%x to %s: %w", id, peer, ErrNotFound)
+		return 0, fmt.Errorf("%x to %s: %w", id, to, ErrNotFound)
 	}
 	if err != nil {
 		return 0, s.wrap("state", err)

@@ -17,6 +17,10 @@ type Backfill struct {
 	Ran bool
 	// Assigned is how many messages were given their person.
 	Assigned int
+	// Copies is how many messages were not given their person because
+	// the person has them already, from another address (a
+	// retransmission that came from two): they stay by address.
+	Copies int
 	// Unmapped is how many messages have an address no key was given for,
 	// and UnmappedPeers those addresses, sorted. They stay in the history,
 	// readable by address (Message.Peer), with no person: the caller says
@@ -27,13 +31,14 @@ type Backfill struct {
 
 // AssignPeople is the one-time move of a history kept by address (schemas
 // 1 to 4) to people: each message whose address keys maps to a key is
-// given that person, and the person becomes a contact, with the name they
-// last announced in it, the address as an endpoint (FromPacket if they
-// wrote from it, FromFlag if we only wrote to it) and the times of the
-// first and last message. It runs in one transaction, and records that it
-// ran in it: a crash leaves it to do again whole, and once done, later
-// calls (the next starts) return Ran false and touch nothing, so an
-// address that maps to a key only later is not mapped then.
+// given that person (but for copies, see Backfill.Copies), and the person
+// becomes a contact, with the name they last announced in it, the address
+// as an endpoint (FromPacket if they wrote from it, FromFlag if we only
+// wrote to it) and the times of the first and last message. It runs in
+// one transaction, and records that it ran in it: a crash leaves it to do
+// again whole, and once done, later calls (the next starts) return Ran
+// false and touch nothing, so an address that maps to a key only later
+// is not mapped then.
 func (s *MessageDB) AssignPeople(ctx context.Context, keys map[string][32]byte) (Backfill, error) {
 	var b Backfill
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -52,10 +57,12 @@ func (s *MessageDB) AssignPeople(ctx context.Context, keys map[string][32]byte) 
 				b.UnmappedPeers = append(b.UnmappedPeers, p.address)
 				continue
 			}
-			if err := s.assign(ctx, tx, p, key); err != nil {
+			n, err := s.assign(ctx, tx, p, key)
+			if err != nil {
 				return fmt.Errorf("%s: %w", p.address, err)
 			}
-			b.Assigned += p.messages
+			b.Assigned += int(n)
+			b.Copies += p.messages - int(n)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO meta (name, value) VALUES (?, ?)`, assignedMarker,
 			fmt.Sprintf("%s: %d messages assigned, %d unmapped", s.now().UTC().Format(time.RFC3339), b.Assigned, b.Unmapped))
@@ -101,9 +108,19 @@ func unassignedPeers(ctx context.Context, tx *sql.Tx) ([]addressHistory, error) 
 
 // assign gives h's messages the person key, and makes key a contact seen
 // at h's address.
-func (s *MessageDB) assign(ctx context.Context, tx *sql.Tx, h addressHistory, key [32]byte) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE messages SET person = ? WHERE peer = ? AND person IS NULL`, key[:], h.address); err != nil {
-		return err
+func (s *MessageDB) assign(ctx context.Context, tx *sql.Tx, h addressHistory, key [32]byte) (assigned int64, err error) {
+	// A message the person already has under another address (a
+	// retransmission that came from two) keeps no person: it stays as a
+	// copy by address, and the person has it once.
+	res, err := tx.ExecContext(ctx, `UPDATE messages SET person = ?1 WHERE peer = ?2 AND person IS NULL
+		AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.person = ?1 AND o.direction = messages.direction AND o.id = messages.id)`,
+		key[:], h.address)
+	if err != nil {
+		return 0, err
+	}
+	assigned, err = res.RowsAffected()
+	if err != nil {
+		return 0, err
 	}
 	source := FromFlag
 	if h.wroteUs {
@@ -113,7 +130,7 @@ func (s *MessageDB) assign(ctx context.Context, tx *sql.Tx, h addressHistory, ke
 	// name and address: times only move on in ContactSeen, so two
 	// sightings set both ends.
 	if err := s.contactSeen(ctx, tx, Sighting{Key: key, At: time.Unix(0, h.first)}); err != nil {
-		return err
+		return 0, err
 	}
-	return s.contactSeen(ctx, tx, Sighting{Key: key, AnnouncedName: h.lastName, Address: h.address, Source: source, At: time.Unix(0, h.last)})
+	return assigned, s.contactSeen(ctx, tx, Sighting{Key: key, AnnouncedName: h.lastName, Address: h.address, Source: source, At: time.Unix(0, h.last)})
 }

@@ -33,7 +33,7 @@ func TestAssignPeople(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const alice, bob, stranger = "127.0.0.1:9002", "[::1]:9003", "127.0.0.1:9009"
+	const alice, aliceToo, bob, stranger = "127.0.0.1:9002", "192.0.2.1:7475", "[::1]:9003", "127.0.0.1:9009"
 	add := func(peer string, n int, in bool, name string) {
 		t.Helper()
 		m := testMessage(peer, testID(n), fmt.Sprint("m", n))
@@ -54,6 +54,8 @@ func TestAssignPeople(t *testing.T) {
 	add(stranger, 5, true, "who")
 	add(stranger, 6, false, "me")
 	add(bob, 7, false, "me")
+	add(aliceToo, 1, true, "alice") // m1 again, retransmitted from her other address
+	add(aliceToo, 8, true, "alice")
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +65,8 @@ func TestAssignPeople(t *testing.T) {
 		t.Fatalf("user_version %d, want %d", v, schemaVersion)
 	}
 	all, err := s.History(ctx, Query{})
-	if err != nil || len(all) != 7 {
-		t.Fatalf("History after the migration: %d messages, %v; want 7", len(all), err)
+	if err != nil || len(all) != 9 {
+		t.Fatalf("History after the migration: %d messages, %v; want 9", len(all), err)
 	}
 	for _, m := range all {
 		if m.Person != ([32]byte{}) {
@@ -73,15 +75,15 @@ func TestAssignPeople(t *testing.T) {
 	}
 
 	ka, kb := testKey(1), testKey(2)
-	got, err := s.AssignPeople(ctx, map[string][32]byte{alice: ka, bob: kb, "10.0.0.1:1": testKey(3)})
+	got, err := s.AssignPeople(ctx, map[string][32]byte{alice: ka, aliceToo: ka, bob: kb, "10.0.0.1:1": testKey(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Backfill{Ran: true, Assigned: 5, Unmapped: 2, UnmappedPeers: []string{stranger}}
+	want := Backfill{Ran: true, Assigned: 6, Copies: 1, Unmapped: 2, UnmappedPeers: []string{stranger}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("AssignPeople = %+v, want %+v", got, want)
 	}
-	if ms, err := s.History(ctx, Query{People: [][32]byte{ka}}); err != nil || !slices.Equal(texts(ms), []string{"m1", "m2", "m4"}) {
+	if ms, err := s.History(ctx, Query{People: [][32]byte{ka}}); err != nil || !slices.Equal(texts(ms), []string{"m1", "m2", "m4", "m8"}) {
 		t.Errorf("alice's history: %q, %v", texts(ms), err)
 	}
 	if ms, err := s.History(ctx, Query{Peers: []string{stranger}}); err != nil || !slices.Equal(texts(ms), []string{"m5", "m6"}) {
@@ -96,7 +98,8 @@ func TestAssignPeople(t *testing.T) {
 	}
 	wantContacts := []Contact{
 		{Key: kb, Endpoints: []Endpoint{{bob, FromFlag, t0.Add(7 * time.Second)}}, FirstSeen: t0.Add(3 * time.Second), LastSeen: t0.Add(7 * time.Second)},
-		{Key: ka, AnnouncedName: "alice2", Endpoints: []Endpoint{{alice, FromPacket, t0.Add(4 * time.Second)}}, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(4 * time.Second)},
+		{Key: ka, AnnouncedName: "alice", FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(8 * time.Second), Endpoints: []Endpoint{
+			{aliceToo, FromPacket, t0.Add(8 * time.Second)}, {alice, FromPacket, t0.Add(4 * time.Second)}}},
 	}
 	if d := diffContacts(contacts, wantContacts); d != "" {
 		t.Error(d)
@@ -368,5 +371,37 @@ func TestMessagePerson(t *testing.T) {
 	}
 	if ms, err := s.PendingTo(ctx, k); err != nil || len(ms) != 0 {
 		t.Errorf("PendingTo lists a message stored without the person: %q, %v", texts(ms), err)
+	}
+}
+
+// A message is named by its sender's key and ID, whatever address it came
+// from: a retransmission from a person's new address is no new message, and
+// an acknowledgement from there counts.
+func TestPersonDedup(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	k := testKey(1)
+	in := testMessage("127.0.0.1:1", testID(1), "hi")
+	in.Person = k
+	if isNew, err := s.AddIncoming(ctx, in); err != nil || !isNew {
+		t.Fatal(isNew, err)
+	}
+	in.Peer = "192.0.2.1:7475"
+	if isNew, err := s.AddIncoming(ctx, in); err != nil || isNew {
+		t.Errorf("AddIncoming of the same ID from the person's other address: isNew %v, %v; want a duplicate", isNew, err)
+	}
+	out := testMessage("127.0.0.1:1", testID(2), "hello")
+	out.Person = k
+	if err := s.AddOutgoing(ctx, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDeliveredBy(ctx, k, out.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := s.History(ctx, Query{People: [][32]byte{k}}); err != nil || len(ms) != 2 || ms[1].State != Delivered {
+		t.Errorf("the person's history: %+v, %v; want hi, then hello delivered", ms, err)
+	}
+	if err := s.MarkDeliveredBy(ctx, testKey(2), out.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("MarkDeliveredBy another person: %v, want ErrNotFound", err)
 	}
 }

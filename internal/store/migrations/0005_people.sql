@@ -35,6 +35,11 @@ ALTER TABLE messages ADD COLUMN person BLOB CHECK (person IS NULL OR length(pers
 -- A person's conversation, newest last, and the outbox per person.
 CREATE INDEX messages_person ON messages (person, seq);
 
+-- An ID names a message with its sender, whatever address it came from:
+-- a retransmission that arrives from a person's new address is the same
+-- message, as (peer, direction, id) says for one address.
+CREATE UNIQUE INDEX messages_person_id ON messages (person, direction, id) WHERE person IS NOT NULL;
+
 -- meta records one-time work that is not a schema change, such as the
 -- backfill of messages.person (AssignPeople), so that it runs once.
 CREATE TABLE meta (
