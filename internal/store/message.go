@@ -137,43 +137,39 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 	return ms, rows.Err()
 }
 
-// rowKind is what a kind of message row fixes when it is added: its
-// direction, its first state and the like, as columns and their values,
-// and what to do with a row that is already there.
+// rowKind is how a kind of message row is added: the INSERT of a message
+// known by address alone, which every schema takes, and of one with its
+// person. Their arguments are peer, id, kind, name, text, at and then the
+// person's key.
 type rowKind struct {
-	fixed, values, onConflict string
+	byAddress, withPerson string
 }
 
 var (
-	outgoingRow = rowKind{"direction, state", "0, 0", ""}
-	sentRow     = rowKind{"direction, state", "0, 4", ""}
+	outgoingRow = newRowKind("direction, state", "0, 0", "")
+	sentRow     = newRowKind("direction, state", "0, 4", "")
 	// Any conflict: on (peer, direction, id), or on (person, direction,
 	// id) for a retransmission from another of the person's addresses.
-	incomingRow = rowKind{"direction, state, shown", "1, 3, 0", " ON CONFLICT DO NOTHING"}
+	incomingRow = newRowKind("direction, state, shown", "1, 3, 0", " ON CONFLICT DO NOTHING")
 )
 
-// insert is the statement that adds a row of kind k; its arguments are
-// peer, id, kind, name, text, at and, withPerson, the person's key. A
-// message known by address alone is stored without the person column, as
-// every schema stores it.
-func (k rowKind) insert(withPerson bool) string {
-	cols := "peer, id, kind, name, text, at, " + k.fixed
-	params := "?, ?, ?, ?, ?, ?, " + k.values
-	if withPerson {
-		cols += ", person"
-		params += ", ?"
+// newRowKind is the rowKind whose rows have the columns fixed set to
+// values, and then onConflict.
+func newRowKind(fixed, values, onConflict string) rowKind {
+	insert := func(cols, params string) string {
+		return "INSERT INTO messages (peer, id, kind, name, text, at, " + fixed + cols +
+			") VALUES (?, ?, ?, ?, ?, ?, " + values + params + ")" + onConflict
 	}
-	return "INSERT INTO messages (" + cols + ") VALUES (" + params + ")" + k.onConflict
+	return rowKind{byAddress: insert("", ""), withPerson: insert(", person", ", ?")}
 }
 
 // insertMessage adds m as a row of kind k.
 func (s *MessageDB) insertMessage(ctx context.Context, k rowKind, m Message) (sql.Result, error) {
-	args := []any{m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At)}
-	hasPerson := m.Person != ([32]byte{})
-	if hasPerson {
-		args = append(args, m.Person[:])
+	at := s.unixNano(m.At)
+	if m.Person == ([32]byte{}) {
+		return s.db.ExecContext(ctx, k.byAddress, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, at)
 	}
-	return s.db.ExecContext(ctx, k.insert(hasPerson), args...)
+	return s.db.ExecContext(ctx, k.withPerson, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, at, m.Person[:])
 }
 
 // unixNano is how times are stored: Unix nanoseconds, now for zero.

@@ -13,8 +13,8 @@ import (
 // The statements bench_test.go's fill adds rows with: by address, as
 // every schema stores them.
 var (
-	insertOutgoing = outgoingRow.insert(false)
-	insertIncoming = incomingRow.insert(false)
+	insertOutgoing = outgoingRow.byAddress
+	insertIncoming = incomingRow.byAddress
 )
 
 func testKey(n byte) [32]byte {
