@@ -75,9 +75,9 @@ type Message struct {
 	// names the message.
 	ID [16]byte
 	// Peer is the other side: the recipient of an outgoing message, the
-	// sender of an incoming one. It is an address ("127.0.0.1:9002") today
-	// and a key fingerprint once peers are known by key; the store only compares
-	// it.
+	// sender of an incoming one: the address ("127.0.0.1:9002") it was
+	// exchanged at, kept so that the history by address stays readable;
+	// Person says who it is. The store only compares it.
 	Peer      string
 	Direction Direction
 	// Kind is the payload kind (as wire.ChatKind: 2 text, 3 action),

@@ -2,8 +2,9 @@
 // the data dir, so that nothing acknowledged is ever lost across crashes.
 //
 // It knows nothing of sockets, transport or UIs: it stores chat messages by
-// value, keyed by the peer they were exchanged with and the 16-byte ID their
-// sender chose.
+// value, keyed by the peer they were exchanged with (its address, and since
+// schema 5 its person, a public key) and the 16-byte ID their sender chose,
+// and the contacts: the people, by key, with their names and endpoints.
 package store
 
 import (
