@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/udpchat/udpchat/internal/udp"
@@ -75,12 +76,49 @@ func (n *MemNetwork) Listen(addr netip.AddrPort) (udp.Conn, error) {
 	}
 	c := &memConn{
 		net:   n,
-		local: local,
 		queue: make(chan memDatagram, memQueueLen),
 		done:  make(chan struct{}),
 	}
+	c.local.Store(&local)
 	n.conns[local] = c
 	return c, nil
+}
+
+// Move gives conn, one of n's, the address to, as when a host's address
+// changes (a laptop that changes networks) or a NAT maps its socket anew:
+// from now on its datagrams carry the source to, datagrams to its old
+// address are lost, and those already queued for it are still read.
+// Port 0 picks a free ephemeral port on to's IP. An address already taken
+// is an error matching udp.ErrAddrInUse.
+func (n *MemNetwork) Move(conn udp.Conn, to netip.AddrPort) (netip.AddrPort, error) {
+	c, ok := conn.(*memConn)
+	if !ok || c.net != n {
+		return netip.AddrPort{}, fmt.Errorf("memnet: move %v: not a conn of this network", conn.LocalAddr())
+	}
+	ip := to.Addr().Unmap()
+	if !ip.IsValid() || ip.IsUnspecified() {
+		return netip.AddrPort{}, fmt.Errorf("memnet: move to %s: %w: need a specific IP", to, udp.ErrBadAddress)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := *c.local.Load()
+	if n.conns[old] != c {
+		return netip.AddrPort{}, fmt.Errorf("memnet: move %s: %w", old, net.ErrClosed)
+	}
+	local := netip.AddrPortFrom(ip, to.Port())
+	if to.Port() == 0 {
+		port, ok := n.freePort(ip)
+		if !ok {
+			return netip.AddrPort{}, fmt.Errorf("memnet: move to %s: no free ephemeral port", to)
+		}
+		local = netip.AddrPortFrom(ip, port)
+	} else if _, taken := n.conns[local]; taken {
+		return netip.AddrPort{}, fmt.Errorf("memnet: move to %s: %w", local, udp.ErrAddrInUse)
+	}
+	delete(n.conns, old)
+	n.conns[local] = c
+	c.local.Store(&local)
+	return local, nil
 }
 
 // freePort finds an unused ephemeral port on ip. n.mu must be held.
@@ -110,8 +148,8 @@ func (n *MemNetwork) lookup(addr netip.AddrPort) *memConn {
 func (n *MemNetwork) remove(c *memConn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.conns[c.local] == c {
-		delete(n.conns, c.local)
+	if local := *c.local.Load(); n.conns[local] == c {
+		delete(n.conns, local)
 	}
 }
 
@@ -130,10 +168,12 @@ const memBufSize = 2048
 var memBufs = sync.Pool{New: func() any { b := make([]byte, memBufSize); return &b }}
 
 // memConn is one end on a MemNetwork. queue is never closed (a writer may
-// still hold c after Close); done is closed once, by Close.
+// still hold c after Close); done is closed once, by Close. local changes
+// only by MemNetwork.Move, under the network's lock; writers read it
+// without.
 type memConn struct {
 	net       *MemNetwork
-	local     netip.AddrPort
+	local     atomic.Pointer[netip.AddrPort]
 	queue     chan memDatagram
 	done      chan struct{}
 	closeOnce sync.Once
@@ -188,14 +228,14 @@ func (c *memConn) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
 	}
 	copy(*buf, b)
 	select {
-	case dst.queue <- memDatagram{buf: buf, from: c.local}:
+	case dst.queue <- memDatagram{buf: buf, from: *c.local.Load()}:
 	default:
 		// Receive queue full: dropped, as by a full socket buffer.
 	}
 	return len(b), nil
 }
 
-func (c *memConn) LocalAddr() netip.AddrPort { return c.local }
+func (c *memConn) LocalAddr() netip.AddrPort { return *c.local.Load() }
 
 // Close detaches the conn, so datagrams to its address are dropped and the
 // address can be listened on again, and unblocks ReadFrom. Closing twice
@@ -214,5 +254,5 @@ func (c *memConn) Close() error {
 }
 
 func (c *memConn) closedErr(op string) error {
-	return fmt.Errorf("memnet: %s %s: %w", op, c.local, net.ErrClosed)
+	return fmt.Errorf("memnet: %s %s: %w", op, c.LocalAddr(), net.ErrClosed)
 }

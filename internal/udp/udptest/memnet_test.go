@@ -398,3 +398,57 @@ func BenchmarkMemNet(b *testing.B) {
 	defer dst.Close()
 	BenchWriteRead(b, src, dst)
 }
+
+// TestMemNetMove: a moved conn sends from its new address and receives
+// there; its old address is free, and what was queued before the move is
+// still read.
+func TestMemNetMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := NewMemNetwork()
+		a := memListen(t, n, "10.0.0.1:1000")
+		b := memListen(t, n, "10.0.0.2:2000")
+		c := memListen(t, n, "10.0.0.3:3000")
+		old := a.LocalAddr()
+		b.WriteTo([]byte("before"), old)
+		synctest.Wait()
+
+		if _, err := n.Move(a, c.LocalAddr()); !errors.Is(err, udp.ErrAddrInUse) {
+			t.Errorf("Move to a taken address: %v, want ErrAddrInUse", err)
+		}
+		if _, err := n.Move(b, netip.MustParseAddrPort("0.0.0.0:1")); !errors.Is(err, udp.ErrBadAddress) {
+			t.Errorf("Move to 0.0.0.0: %v, want ErrBadAddress", err)
+		}
+		if _, err := NewMemNetwork().Move(a, netip.MustParseAddrPort("10.0.0.9:1")); err == nil {
+			t.Error("Move on another network: no error")
+		}
+		to, err := n.Move(a, netip.MustParseAddrPort("10.0.0.99:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.LocalAddr() != to || to.Addr() != netip.MustParseAddr("10.0.0.99") || to.Port() == 0 {
+			t.Fatalf("after Move: LocalAddr %v, Move returned %v", a.LocalAddr(), to)
+		}
+		ra, rb := record(a), record(b)
+		b.WriteTo([]byte("lost"), old)
+		b.WriteTo([]byte("after"), to)
+		a.WriteTo([]byte("from new"), b.LocalAddr())
+		synctest.Wait()
+		if got := ra.arrivals(); len(got) != 2 || got[0].data != "before" || got[1].data != "after" {
+			t.Errorf("a got %v, want before (queued ahead of the move), then after", got)
+		}
+		if got := rb.arrivals(); len(got) != 1 || got[0].addr != to {
+			t.Errorf("b got %v, want one datagram from %v", got, to)
+		}
+		if o := memListen(t, n, old.String()); o.LocalAddr() != old {
+			t.Errorf("the old address is not free: %v", o.LocalAddr())
+		}
+		a.Close()
+		b.Close()
+		c.Close()
+		<-ra.done
+		<-rb.done
+		if _, err := n.Move(a, netip.MustParseAddrPort("10.0.0.98:1")); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Move of a closed conn: %v, want net.ErrClosed", err)
+		}
+	})
+}
