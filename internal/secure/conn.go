@@ -126,12 +126,17 @@ type Conn struct {
 	kpSeq     atomic.Uint64 // numbers keypairs in creation order
 	logLimit  logLimiter
 	count     counters
+	onRoam    atomic.Pointer[func(peer, endpoint netip.AddrPort)]
 
 	// mu guards the fields below. It is a leaf lock: it may be taken with a
 	// peer's lock held, never the other way round, and nothing slow runs
 	// under it (no crypto, no I/O).
-	mu       sync.Mutex
-	peers    map[netip.AddrPort]*peer
+	mu    sync.Mutex
+	peers map[netip.AddrPort]*peer // by handle
+	// roamed holds the peers whose endpoint is not their handle, by
+	// endpoint: an initiation from there (a rekey, say) belongs to them. At
+	// most one entry a peer, so bounded like peers.
+	roamed   map[netip.AddrPort]*peer
 	index    map[uint32]*slot
 	halfOpen int // slots holding a responder's handshake
 	load     struct {
@@ -145,10 +150,19 @@ type Conn struct {
 // slot is what an index names: a handshake in progress, or the session it
 // made. c.mu guards its fields.
 type slot struct {
-	addr netip.AddrPort
-	peer *peer      // nil for a handshake we answer, until it completes
-	hs   *handshake // a handshake in progress, or nil
-	kp   *keypair   // the session, once hs completed
+	addr netip.AddrPort // where a handshake we answer came from
+	peer *peer          // nil for a handshake we answer, until it completes
+	hs   *handshake     // a handshake in progress, or nil
+	kp   *keypair       // the session, once hs completed
+}
+
+// source is where datagrams naming s must come from: its peer's endpoint,
+// or, for a handshake we answer, the initiation's source. c.mu is held.
+func (s *slot) source() netip.AddrPort {
+	if s.peer != nil {
+		return s.peer.endpoint
+	}
+	return s.addr
 }
 
 var _ udp.Conn = (*Conn)(nil)
@@ -168,6 +182,7 @@ func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
 		unproven: ratelimit.New(cfg.PerSourceRate, cfg.PerSourceBurst, rateLimitSources),
 		proven:   ratelimit.New(cfg.PerSourceRate, cfg.PerSourceBurst, rateLimitSources),
 		peers:    make(map[netip.AddrPort]*peer),
+		roamed:   make(map[netip.AddrPort]*peer),
 		index:    make(map[uint32]*slot),
 	}
 	var zero keys.PublicKey
@@ -219,16 +234,17 @@ func (c *Conn) PeerKey(peer netip.AddrPort) (keys.PublicKey, bool) {
 func (c *Conn) Stats() Stats {
 	s := c.count.snapshot()
 	c.mu.Lock()
-	s.Peers, s.HalfOpen, s.Indexes = len(c.peers), c.halfOpen, len(c.index)
+	s.Peers, s.Roamed, s.HalfOpen, s.Indexes = len(c.peers), len(c.roamed), c.halfOpen, len(c.index)
 	c.mu.Unlock()
 	s.RateLimitSources = c.unproven.Len() + c.proven.Len()
 	return s
 }
 
 // ReadFrom returns the next transport packet that arrives, decrypted, and the
-// address it came from. Handshake datagrams are answered on the way; junk,
-// forgeries and replays are dropped and counted. A packet larger than b is
-// cut, as UDP cuts it.
+// peer it came from, by its handle: the address it first came from or we
+// first wrote to, however often it has moved since (see Endpoint).
+// Handshake datagrams are answered on the way; junk, forgeries and replays
+// are dropped and counted. A packet larger than b is cut, as UDP cuts it.
 func (c *Conn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 	bp := c.rxBufs.Get().(*[]byte)
 	defer c.rxBufs.Put(bp)
@@ -248,23 +264,24 @@ func (c *Conn) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 // openAll takes the datagrams read into in, one by one and each as it
 // comes (handshakes answered, the rest dropped and counted), and puts the
 // packets they carried into out, in order, cut to fit each buffer as UDP
-// would; it returns how many. out must be as long as in.
+// would, each with its peer's handle; it returns how many. out must be as
+// long as in.
 func (c *Conn) openAll(in, out []udp.Message) int {
 	now := time.Now()
 	c.maybeSweep(now)
 	c.count.datagramsIn.Add(uint64(len(in)))
 	k := 0
 	for i := range in {
-		from := udp.Unmap(in[i].Addr)
-		if pkt := c.receive(in[i].Buf[:in[i].N], from, now); pkt != nil {
-			out[k].N, out[k].Addr = copy(out[k].Buf, pkt), from
+		if pkt, peer := c.receive(in[i].Buf[:in[i].N], udp.Unmap(in[i].Addr), now); pkt != nil {
+			out[k].N, out[k].Addr = copy(out[k].Buf, pkt), peer
 			k++
 		}
 	}
 	return k
 }
 
-// WriteTo encrypts pkt for addr and sends it; with no session yet, it queues
+// WriteTo encrypts pkt for the peer whose handle is addr and sends it to the
+// peer's endpoint (addr itself, unless the peer moved); with no session yet, it queues
 // a copy (at most 16 per peer, the oldest dropped first) and starts a
 // handshake. It never waits for the network. A packet that would not fit in
 // a datagram once encrypted (over MaxPacket) is an error wrapping ErrTooBig.
@@ -325,10 +342,10 @@ func (c *Conn) peerFor(addr netip.AddrPort, create bool) *peer {
 			c.mu.Unlock()
 			return nil
 		}
-		delete(c.peers, victim.addr)
+		c.removeLocked(victim)
 		c.count.evicted.Add(1)
 	}
-	p := &peer{addr: addr}
+	p := &peer{addr: addr, endpoint: addr}
 	p.heard.Store(now.UnixNano())
 	c.peers[addr] = p
 	c.mu.Unlock()
@@ -365,12 +382,63 @@ func (c *Conn) Forget(peer netip.AddrPort) {
 	c.mu.Lock()
 	p := c.peers[peer]
 	if p != nil {
-		delete(c.peers, peer)
+		c.removeLocked(p)
 	}
 	c.mu.Unlock()
 	if p != nil {
 		c.count.forgotten.Add(1)
 		c.drain(p)
+	}
+}
+
+// removeLocked takes p out of the peer table and the endpoint index. c.mu is
+// held.
+func (c *Conn) removeLocked(p *peer) {
+	if c.peers[p.addr] == p {
+		delete(c.peers, p.addr)
+	}
+	if c.roamed[p.endpoint] == p {
+		delete(c.roamed, p.endpoint)
+	}
+}
+
+// moveLocked makes to p's endpoint. p.mu and c.mu are held.
+func (c *Conn) moveLocked(p *peer, to netip.AddrPort) {
+	if c.roamed[p.endpoint] == p {
+		delete(c.roamed, p.endpoint)
+	}
+	p.endpoint = to
+	if to != p.addr {
+		c.roamed[to] = p
+	}
+}
+
+// Endpoint returns where datagrams to peer (a handle, as ReadFrom returns
+// and WriteTo takes) go now: the address its latest datagrams came from.
+func (c *Conn) Endpoint(peer netip.AddrPort) (netip.AddrPort, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.peers[udp.Unmap(peer)]
+	if p == nil {
+		return netip.AddrPort{}, false
+	}
+	return p.endpoint, true
+}
+
+// OnRoam sets f, called whenever a peer moves to a new endpoint (roaming,
+// docs/PROTOCOL.md S5.4): peer is its handle, endpoint where it is now. f
+// runs on the goroutine that read the datagram (ReadFrom), with no lock
+// held; it must not block. The transport sets it (transport.RoamingConn) to
+// tell the layer above.
+func (c *Conn) OnRoam(f func(peer, endpoint netip.AddrPort)) { c.onRoam.Store(&f) }
+
+// roam tells OnRoam's function, if any, that peer moved to endpoint, and
+// counts the move. No lock is held.
+func (c *Conn) roam(peer, endpoint netip.AddrPort) {
+	c.count.roams.Add(1)
+	c.log.Debug("secure: peer moved", "peer", peer, "endpoint", endpoint)
+	if f := c.onRoam.Load(); f != nil {
+		(*f)(peer, endpoint)
 	}
 }
 
@@ -403,7 +471,7 @@ func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time, tx *txBatch) error
 		// Resend our XX msg3 for a session that is, or would become,
 		// current once the peer has it.
 		if k.finish != nil && k.seq >= kp.seq && now.Sub(k.finishSent) >= c.cfg.HandshakeRetry {
-			c.write(k.finish, p.addr) // the peer may not have our XX msg3 yet
+			c.write(k.finish, p.endpoint) // the peer may not have our XX msg3 yet
 			k.finishSent = now
 		}
 	}
@@ -432,11 +500,11 @@ func (c *Conn) sendLocked(p *peer, pkt []byte, now time.Time, tx *txBatch) error
 func (c *Conn) writeData(p *peer, kp *keypair, pkt []byte, tx *txBatch) error {
 	c.count.packetsOut.Add(1)
 	if tx != nil {
-		tx.add(kp.seal(tx.next(), pkt), p.addr)
+		tx.add(kp.seal(tx.next(), pkt), p.endpoint)
 		c.count.datagramsOut.Add(1)
 		return nil
 	}
-	return c.write(kp.seal(p.buf[:0], pkt), p.addr)
+	return c.write(kp.seal(p.buf[:0], pkt), p.endpoint)
 }
 
 // write sends a datagram on the inner conn.
@@ -478,7 +546,7 @@ func (c *Conn) Refuse(peer netip.AddrPort) {
 		return
 	}
 	p.lastRefusal = now
-	c.write(kp.sealRefusal(p.buf[:0]), p.addr)
+	c.write(kp.sealRefusal(p.buf[:0]), p.endpoint)
 }
 
 // newIndexLocked picks an unused random index (never 0). c.mu is held.

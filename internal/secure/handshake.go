@@ -88,13 +88,13 @@ func (c *Conn) startHandshake(p *peer, now time.Time, rekey bool) {
 		c.log.Warn("secure: handshake", "peer", p.addr, "err", err)
 		return
 	}
-	hs := &handshake{state: st, ik: ik, initiator: true, rekey: rekey, addr: p.addr, started: now, remoteKey: rk}
+	hs := &handshake{state: st, ik: ik, initiator: true, rekey: rekey, addr: p.endpoint, started: now, remoteKey: rk}
 	c.mu.Lock()
 	if p.hs != nil {
 		delete(c.index, p.hs.localIndex)
 	}
 	hs.localIndex = c.newIndexLocked()
-	c.index[hs.localIndex] = &slot{addr: p.addr, peer: p, hs: hs}
+	c.index[hs.localIndex] = &slot{addr: p.endpoint, peer: p, hs: hs}
 	c.mu.Unlock()
 	p.hs, p.lastInit = hs, now
 	if ik {
@@ -116,7 +116,7 @@ func (c *Conn) startHandshake(p *peer, now time.Time, rekey bool) {
 		hs.hadCookie = true
 	}
 	c.count.hsStarted.Add(1)
-	c.write(b, p.addr)
+	c.write(b, p.endpoint)
 }
 
 // abandon forgets p's handshake in progress. p.mu is held.
@@ -141,7 +141,7 @@ func (c *Conn) initiatorHandshake(index uint32, from netip.AddrPort) (*peer, *ha
 	switch {
 	case s == nil || s.peer == nil || s.hs == nil || !s.hs.initiator:
 		return nil, nil, DropUnknownIndex, false
-	case s.addr != from:
+	case s.source() != from:
 		return nil, nil, DropWrongAddress, false
 	}
 	return s.peer, s.hs, 0, true
@@ -189,7 +189,7 @@ func (c *Conn) receiveResponse(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	var rk keys.PublicKey
 	copy(rk[:], hs.state.PeerStatic())
-	if err := c.verify(from, rk); err != nil {
+	if err := c.verify(p.addr, rk); err != nil {
 		c.abandon(p)
 		c.refused(from, rk, err)
 		return
@@ -406,13 +406,14 @@ func (c *Conn) receiveFinish(b []byte, from netip.AddrPort, now time.Time) {
 	copy(rk[:], rh.state.PeerStatic())
 	kp := c.newKeypair(cs2, cs1, now)
 	kp.localIndex, kp.remoteIndex, kp.remoteKey = rh.localIndex, rh.remoteIndex, rk
-	if err := c.verify(from, rk); err != nil {
+	handle := c.handleAt(from)
+	if err := c.verify(handle, rk); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, rk, err)
 		c.write(kp.sealRefusal(nil), from)
 		return
 	}
-	c.establish(rh, kp, from, now)
+	c.establish(rh, kp, handle, from, now)
 }
 
 // refused counts and logs a session Verify refused. The caller then tells

@@ -73,7 +73,7 @@ func (p *pair) pump(log *[][]byte) map[string][][]byte {
 				if log != nil {
 					*log = append(*log, bytes.Clone(m))
 				}
-				if pkt := dir.to.receive(m, dir.src, time.Now()); pkt != nil {
+				if pkt, _ := dir.to.receive(m, dir.src, time.Now()); pkt != nil {
 					got[dir.reader] = append(got[dir.reader], bytes.Clone(pkt))
 				}
 			}
@@ -127,7 +127,7 @@ func TestSealOpenAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(1000, func() {
 			k := copy(buf, grams[i])
 			i++
-			if got := p.b.receive(buf[:k], inA, time.Now()); len(got) != len(pkt) {
+			if got, _ := p.b.receive(buf[:k], inA, time.Now()); len(got) != len(pkt) {
 				t.Fatalf("receive: %d bytes", len(got))
 			}
 		}); n != 0 {
@@ -337,7 +337,7 @@ func FuzzReceive(f *testing.F) {
 			from = []netip.AddrPort{inC, inC}
 		}
 		for i, c := range []*Conn{p.b, p.a, q.b, q.a} {
-			if pkt := c.receive(bytes.Clone(d), from[i%2], time.Now()); pkt != nil {
+			if pkt, _ := c.receive(bytes.Clone(d), from[i%2], time.Now()); pkt != nil {
 				t.Fatalf("a packet (%q) from datagram %x", pkt, d)
 			}
 		}
@@ -378,7 +378,7 @@ func BenchmarkOpen(b *testing.B) {
 			b.StartTimer()
 		}
 		n := copy(buf, grams[i%batch])
-		if p.b.receive(buf[:n], inA, now) == nil {
+		if pkt, _ := p.b.receive(buf[:n], inA, now); pkt == nil {
 			b.Fatal("did not open")
 		}
 	}
@@ -403,7 +403,7 @@ func benchmarkHandshake(b *testing.B, ik bool) {
 		done := false
 		for !done {
 			for _, s := range p.pa.take() {
-				if p.b.receive(bytes.Clone(s.b), addr, now) != nil {
+				if pkt, _ := p.b.receive(bytes.Clone(s.b), addr, now); pkt != nil {
 					done = true
 				}
 			}
@@ -462,7 +462,7 @@ func TestXXRekeyLostFinish(t *testing.T) {
 				if s.b[1] == drop {
 					continue
 				}
-				if pkt := to.receive(bytes.Clone(s.b), src, time.Now()); pkt != nil {
+				if pkt, _ := to.receive(bytes.Clone(s.b), src, time.Now()); pkt != nil {
 					pkts = append(pkts, string(pkt))
 				}
 			}

@@ -131,9 +131,15 @@ type handshake struct {
 	busy    bool     // claimed by a goroutine processing a message for it
 }
 
-// peer is everything about one address.
+// peer is everything about one peer.
 type peer struct {
+	// addr is the peer's handle: the address the layer above knows it by
+	// (ReadFrom, WriteTo), fixed for the peer's life.
 	addr netip.AddrPort
+	// endpoint is where it is now: where we send, and where its datagrams
+	// must come from, unless they prove it moved (roaming). Written with
+	// p.mu and c.mu held, so either lock makes reading it safe.
+	endpoint netip.AddrPort
 
 	// mu guards the fields below, and the keypairs and handshake they hold.
 	// Lock order: p.mu before c.mu.
@@ -146,6 +152,10 @@ type peer struct {
 
 	current *keypair   // what we send with
 	keys    []*keypair // every keypair that still accepts data (current included)
+	// newestSeq is the seq of the newest keypair a datagram was accepted
+	// on: with that keypair's replay window, it says which datagram is the
+	// newest yet, the only kind that may move the endpoint.
+	newestSeq uint64
 
 	queue     [][]byte // packets waiting for a session; at most maxQueued
 	cookie    [wire.MACLen]byte
@@ -164,6 +174,15 @@ type peer struct {
 	lastRefusal time.Time
 
 	buf [wire.MaxDatagram]byte // sealing scratch space
+}
+
+// newest reports whether a datagram on kp with counter would be newer than
+// every one accepted from p so far: on a newer session than any that has
+// carried one, or above the highest counter of that session. A delayed or
+// replayed datagram never is, so it cannot move p back to an old address.
+// p.mu is held.
+func (p *peer) newest(kp *keypair, counter uint64) bool {
+	return kp.seq > p.newestSeq || kp.seq == p.newestSeq && counter > kp.window.Largest()
 }
 
 // enqueue keeps a copy of pkt for when a session exists, dropping the oldest

@@ -8,12 +8,12 @@ import (
 )
 
 // receive handles one datagram and returns the packet it carried, if it was
-// an authentic data datagram.
-func (c *Conn) receive(b []byte, from netip.AddrPort, now time.Time) []byte {
+// an authentic data datagram, and its peer's handle.
+func (c *Conn) receive(b []byte, from netip.AddrPort, now time.Time) ([]byte, netip.AddrPort) {
 	t, err := wire.SecureType(b)
 	if err != nil {
 		c.drop(reasonOf(err), from, err)
-		return nil
+		return nil, from
 	}
 	switch t {
 	case wire.TypeData:
@@ -27,15 +27,15 @@ func (c *Conn) receive(b []byte, from netip.AddrPort, now time.Time) []byte {
 	case wire.TypeCookie:
 		c.receiveCookie(b, from, now)
 	case wire.TypeRefused:
-		c.receiveRefusal(b, from)
+		c.receiveRefusal(b, from, now)
 	}
-	return nil
+	return nil, from
 }
 
 // receiveRefusal opens a refusal of our key (see refused) and, if it is
 // authentic, tells Config.PeerRefused. Anyone can send the bytes; only the
 // peer we verified in that session can seal them.
-func (c *Conn) receiveRefusal(b []byte, from netip.AddrPort) {
+func (c *Conn) receiveRefusal(b []byte, from netip.AddrPort, now time.Time) {
 	h, tag, err := wire.ParseRefused(b)
 	if err != nil {
 		c.drop(reasonOf(err), from, err)
@@ -43,43 +43,36 @@ func (c *Conn) receiveRefusal(b []byte, from netip.AddrPort) {
 	}
 	c.mu.Lock()
 	s := c.index[h.Receiver]
-	switch {
-	case s == nil || s.kp == nil:
+	if s == nil || s.kp == nil {
 		c.mu.Unlock()
 		c.drop(DropUnknownIndex, from, nil)
-		return
-	case s.addr != from:
-		c.mu.Unlock()
-		c.drop(DropWrongAddress, from, nil)
 		return
 	}
 	p, kp := s.peer, s.kp
 	c.mu.Unlock()
 	p.mu.Lock()
-	ok := !kp.retired
-	reason := DropUnknownIndex
-	if ok {
-		_, reason, ok = kp.open(h, b[:wire.DataHeaderLen], tag)
-	}
+	_, moved, ok := c.openSession(p, kp, h, b[:wire.DataHeaderLen], tag, from, now)
 	key := kp.remoteKey
 	p.mu.Unlock()
+	if moved {
+		c.roam(p.addr, from)
+	}
 	if !ok {
-		c.drop(reason, from, nil)
 		return
 	}
 	c.count.refusals.Add(1)
-	c.log.Debug("secure: the peer refused our key", "peer", from, "key", key.Fingerprint())
+	c.log.Debug("secure: the peer refused our key", "peer", p.addr, "key", key.Fingerprint())
 	if c.cfg.PeerRefused != nil {
-		c.cfg.PeerRefused(from, key)
+		c.cfg.PeerRefused(p.addr, key)
 	}
 }
 
 // receiveData opens a data datagram.
-func (c *Conn) receiveData(b []byte, from netip.AddrPort, now time.Time) []byte {
+func (c *Conn) receiveData(b []byte, from netip.AddrPort, now time.Time) ([]byte, netip.AddrPort) {
 	h, ct, err := wire.ParseData(b)
 	if err != nil {
 		c.drop(reasonOf(err), from, err)
-		return nil
+		return nil, from
 	}
 	header := b[:wire.DataHeaderLen]
 	c.mu.Lock()
@@ -88,15 +81,15 @@ func (c *Conn) receiveData(b []byte, from netip.AddrPort, now time.Time) []byte 
 	case s == nil:
 		c.mu.Unlock()
 		c.drop(DropUnknownIndex, from, nil)
-		return nil
-	case s.addr != from:
-		c.mu.Unlock()
-		c.drop(DropWrongAddress, from, nil)
-		return nil
+		return nil, from
 	case s.kp != nil:
 		p, kp := s.peer, s.kp
 		c.mu.Unlock()
-		return c.openInstalled(p, kp, h, header, ct, from, now)
+		return c.openInstalled(p, kp, h, header, ct, from, now), p.addr
+	case s.addr != from:
+		c.mu.Unlock()
+		c.drop(DropWrongAddress, from, nil)
+		return nil, from
 	case s.hs != nil && s.hs.pending != nil && !s.hs.busy:
 		// The first packet of a session we answered with IK: it confirms
 		// the session.
@@ -107,73 +100,123 @@ func (c *Conn) receiveData(b []byte, from netip.AddrPort, now time.Time) []byte 
 	default:
 		c.mu.Unlock()
 		c.drop(DropUnknownIndex, from, nil) // e.g. an XX session whose msg3 we have not seen
-		return nil
+		return nil, from
 	}
 }
 
+// openInstalled opens a data datagram on kp, a session of p.
 func (c *Conn) openInstalled(p *peer, kp *keypair, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) []byte {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	pkt, moved, ok := c.openSession(p, kp, h, header, ct, from, now)
+	if ok {
+		if kp.finish != nil { // the peer has the session: our msg3 arrived
+			kp.finish = nil
+			if p.current != kp {
+				c.promote(p, kp, now)
+			}
+		}
+		p.lastRecv, p.sendingSince = now, time.Time{}
+		p.heard.Store(now.UnixNano())
+		c.count.packetsIn.Add(1)
+	}
+	p.mu.Unlock()
+	if moved {
+		c.roam(p.addr, from)
+	}
+	if !ok {
+		return nil
+	}
+	return pkt
+}
+
+// openSession authenticates a data datagram or a refusal on kp, a session of
+// p, in place, and returns what it carried; it drops and counts what does
+// not open. A datagram from elsewhere than p's endpoint opens only if it is
+// the newest p has sent (peer.newest); then p moves there (roaming: moved is
+// set, and the caller tells OnRoam once p.mu is released). Its index, which
+// only p was told, found the session and its tag proves p sealed it, so only
+// a copy of a datagram p sent can move p, and only before the original
+// arrives. p.mu is held.
+func (c *Conn) openSession(p *peer, kp *keypair, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) (pkt []byte, moved, ok bool) {
 	if kp.retired {
 		c.drop(DropUnknownIndex, from, nil)
-		return nil
+		return nil, false, false
 	}
 	if now.Sub(kp.created) >= c.cfg.RejectAfterTime {
 		c.retire(p, kp)
 		c.drop(DropExpired, from, nil)
-		return nil
+		return nil, false, false
+	}
+	elsewhere := from != p.endpoint
+	if elsewhere && !p.newest(kp, h.Counter) {
+		c.drop(DropWrongAddress, from, nil)
+		return nil, false, false
 	}
 	pkt, reason, ok := kp.open(h, header, ct)
 	if !ok {
 		c.drop(reason, from, nil)
-		return nil
+		return nil, false, false
 	}
-	if kp.finish != nil { // the peer has the session: our msg3 arrived
-		kp.finish = nil
-		if p.current != kp {
-			c.promote(p, kp, now)
-		}
+	p.newestSeq = max(p.newestSeq, kp.seq)
+	if elsewhere {
+		c.mu.Lock()
+		c.moveLocked(p, from)
+		c.mu.Unlock()
 	}
-	p.lastRecv, p.sendingSince = now, time.Time{}
-	p.heard.Store(now.UnixNano())
-	c.count.packetsIn.Add(1)
-	return pkt
+	return pkt, elsewhere, true
 }
 
 // confirm opens the first packet of an IK session we answered, and installs
-// the session if it authenticates. rh has been claimed (busy).
-func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) []byte {
+// the session if it authenticates. rh has been claimed (busy). It returns
+// the packet and the handle of the peer it came from.
+func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) ([]byte, netip.AddrPort) {
 	kp := rh.pending
 	if now.Sub(kp.created) >= halfOpenTimeout {
 		c.endHalfOpen(rh)
 		c.drop(DropExpired, from, nil)
-		return nil
+		return nil, from
 	}
 	pkt, reason, ok := kp.open(h, header, ct)
 	if !ok {
 		c.release(rh)
 		c.drop(reason, from, nil)
-		return nil
+		return nil, from
 	}
-	if err := c.verify(from, kp.remoteKey); err != nil {
+	handle := c.handleAt(from)
+	if err := c.verify(handle, kp.remoteKey); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, kp.remoteKey, err)
 		c.write(kp.sealRefusal(nil), from)
-		return nil
+		return nil, from
 	}
-	if !c.establish(rh, kp, from, now) {
-		return nil
+	if !c.establish(rh, kp, handle, from, now) {
+		return nil, from
 	}
 	c.count.packetsIn.Add(1)
-	return pkt
+	return pkt, handle
+}
+
+// handleAt is the handle of the peer a handshake completed from addr
+// belongs to: the peer that moved to addr, else the one known by addr
+// (which may be away: the handshake brings it back), else a new peer's,
+// addr itself. Never by key alone: two processes of one user (the chat, and
+// udpchat send beside it) are two peers, and one must not take the other's
+// endpoint.
+func (c *Conn) handleAt(addr netip.AddrPort) netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.roamed[addr]; p != nil {
+		return p.addr
+	}
+	return addr
 }
 
 // establish turns the claimed responder handshake rh into the session kp of
-// the peer at from. It reports false (and counts the drop) if the peer table
-// is full.
-func (c *Conn) establish(rh *handshake, kp *keypair, from netip.AddrPort, now time.Time) bool {
+// the peer handle, which completed it from from (its endpoint now). It
+// reports false (and counts the drop) if the peer table is full.
+func (c *Conn) establish(rh *handshake, kp *keypair, handle, from netip.AddrPort, now time.Time) bool {
 	for {
-		p := c.peerFor(from, true)
+		p := c.peerFor(handle, true)
 		if p == nil {
 			c.endHalfOpen(rh)
 			c.drop(DropTooManyPeers, from, nil)
@@ -189,13 +232,20 @@ func (c *Conn) establish(rh *handshake, kp *keypair, from netip.AddrPort, now ti
 			s.hs, s.kp, s.peer = nil, kp, p
 			c.halfOpen--
 		}
+		moved := p.endpoint != from
+		if moved {
+			c.moveLocked(p, from)
+		}
 		c.mu.Unlock()
 		c.install(p, kp, now)
 		p.lastRecv, p.sendingSince = now, time.Time{}
 		p.heard.Store(now.UnixNano())
 		p.mu.Unlock()
-		c.log.Debug("secure: session", "peer", from, "role", "responder", "ik", rh.ik,
+		c.log.Debug("secure: session", "peer", handle, "from", from, "role", "responder", "ik", rh.ik,
 			"key", kp.remoteKey.Fingerprint())
+		if moved {
+			c.roam(handle, from)
+		}
 		return true
 	}
 }

@@ -64,9 +64,12 @@ type Stats struct {
 	// Evicted counts peers dropped to make room in a full table, Forgotten
 	// those the layer above forgot (Forget).
 	Evicted, Forgotten uint64
+	// Roams counts peers moved to a new endpoint (Conn.OnRoam).
+	Roams uint64
 
-	// Table sizes now: the bounds the Config sets hold for these.
-	Peers, HalfOpen, Indexes, RateLimitSources int
+	// Table sizes now: the bounds the Config sets hold for these. Roamed
+	// is how many peers are away from their handle (at most Peers).
+	Peers, Roamed, HalfOpen, Indexes, RateLimitSources int
 }
 
 // Dropped is the total of all drops.
@@ -82,6 +85,7 @@ type counters struct {
 	cookiesSent, cookiesRecv  atomic.Uint64
 	refusals                  atomic.Uint64
 	evicted, forgotten        atomic.Uint64
+	roams                     atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -93,6 +97,7 @@ func (c *counters) snapshot() Stats {
 		CookiesSent: c.cookiesSent.Load(), CookiesReceived: c.cookiesRecv.Load(),
 		RefusedBy: c.refusals.Load(),
 		Evicted:   c.evicted.Load(), Forgotten: c.forgotten.Load(),
+		Roams: c.roams.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()

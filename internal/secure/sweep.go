@@ -69,9 +69,7 @@ func (c *Conn) sweepPeer(p *peer, now time.Time) {
 		now.Sub(p.lastRecv) >= c.cfg.RejectAfterTime {
 		p.removed = true
 		c.mu.Lock()
-		if c.peers[p.addr] == p {
-			delete(c.peers, p.addr)
-		}
+		c.removeLocked(p)
 		c.mu.Unlock()
 	}
 }
