@@ -1,0 +1,179 @@
+package secure_test
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/secure/securetest"
+	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
+)
+
+// moves records what a Conn's OnRoam reports, as "peer endpoint".
+type moves struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (m *moves) add(peer, endpoint netip.AddrPort) {
+	m.mu.Lock()
+	m.got = append(m.got, peer.String()+" "+endpoint.String())
+	m.mu.Unlock()
+}
+
+func (m *moves) all() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.got)
+}
+
+// TestRoam: A's address changes in the middle of a conversation. Its next
+// datagram moves B's endpoint for it, with no new handshake, and B goes on
+// naming A by its first address. Copies of A's datagrams sent from
+// elsewhere — one B has seen, one older than the newest, one forged — move
+// nothing; the newest one does (as in WireGuard: only a copy of a datagram
+// withheld from B can), and A's next datagram moves it back. A rekey from
+// the new address stays with A's peer, and Forget drops both tables' entries.
+func TestRoam(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udptest.NewMemNetwork()
+		innerA := securetest.Listen(t, n, addrA)
+		sw := &switchConn{Conn: innerA}
+		// A rekeys after its 10th packet: after the move.
+		a := securetest.NewConn(t, secure.NewConn, sw, secure.Config{Static: securetest.MustKey(t), RekeyAfterPackets: 10})
+		b := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t)})
+		var moved moves
+		b.OnRoam(moved.add)
+		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
+
+		sent := 0
+		send := func(pkt string) {
+			t.Helper()
+			if _, err := a.WriteTo([]byte(pkt), addrB); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+		}
+		arrives := func(pkt string) {
+			t.Helper()
+			if p := rb.Next(t); p.From != addrA || string(p.Data) != pkt {
+				t.Fatalf("B read %q from %v, want %q from A's handle %v", p.Data, p.From, pkt, addrA)
+			}
+		}
+		withhold := func(pkt string) []byte { // sent by A, captured, not delivered
+			t.Helper()
+			sw.swallow.Store(true)
+			send(pkt)
+			sw.swallow.Store(false)
+			sw.mu.Lock()
+			defer sw.mu.Unlock()
+			c := sw.captured[len(sw.captured)-1]
+			sw.captured = nil
+			return c
+		}
+		endpoint := func(want netip.AddrPort, roams uint64) {
+			t.Helper()
+			synctest.Wait()
+			if e, ok := b.Endpoint(addrA); !ok || e != want {
+				t.Fatalf("B's endpoint for A: %v, %v; want %v", e, ok, want)
+			}
+			if s := b.Stats(); s.Roams != roams {
+				t.Fatalf("B counted %d moves, want %d", s.Roams, roams)
+			}
+		}
+
+		send("hello")
+		arrives("hello")
+		handshakes := b.Stats().HandshakesCompleted
+		seen := withhold("seen")
+		older := withhold("older")
+		newest := withhold("newest")
+		innerA.WriteTo(seen, addrB)
+		arrives("seen")
+
+		addrA2, err := n.Move(innerA, netip.MustParseAddrPort("10.0.0.99:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		send("moved")
+		arrives("moved")
+		endpoint(addrA2, 1)
+		if _, err := b.WriteTo([]byte("reply"), addrA); err != nil {
+			t.Fatal(err)
+		}
+		if p := ra.Next(t); p.From != addrB || string(p.Data) != "reply" {
+			t.Fatalf("A read %q from %v, want B's reply", p.Data, p.From)
+		}
+		if s := b.Stats(); s.HandshakesCompleted != handshakes || s.Peers != 1 || s.Roamed != 1 {
+			t.Fatalf("after the move B has made %d sessions (want %d), has %d peers (1), %d away (1)",
+				s.HandshakesCompleted, handshakes, s.Peers, s.Roamed)
+		}
+
+		// Copies from elsewhere: the old address, and a new one.
+		old := securetest.Listen(t, n, addrA)
+		other := securetest.Listen(t, n, addrC)
+		before := b.Stats()
+		old.WriteTo(seen, addrB)     // replayed from the old address
+		other.WriteTo(older, addrB)  // never seen, but older than "moved"
+		other.WriteTo(newest, addrB) // likewise
+		forged := withhold("forged") // newer than all: a forgery of it
+		forged[len(forged)-1] ^= 1
+		other.WriteTo(forged, addrB)
+		endpoint(addrA2, 1)
+		rb.None(t)
+		after := b.Stats()
+		drops := securetest.DiffDrops(before.Drops[:], after.Drops[:], secure.DropReason.String)
+		if after.Drops[secure.DropWrongAddress]-before.Drops[secure.DropWrongAddress] != 3 ||
+			after.Drops[secure.DropAuth]-before.Drops[secure.DropAuth] != 1 {
+			t.Fatalf("drops %v, want 3 wrong-address and 1 auth", drops)
+		}
+
+		// The newest datagram from elsewhere moves the peer: only a copy of
+		// one withheld from B can be, and A's next datagram moves it back.
+		other.WriteTo(withhold("withheld"), addrB)
+		arrives("withheld")
+		endpoint(addrC, 2)
+		send("back")
+		arrives("back")
+		endpoint(addrA2, 3)
+		want := []string{addrA.String() + " " + addrA2.String(), addrA.String() + " " + addrC.String(),
+			addrA.String() + " " + addrA2.String()}
+		if got := moved.all(); !slices.Equal(got, want) {
+			t.Errorf("OnRoam heard %q, want %q", got, want)
+		}
+
+		// A rekey from the new address belongs to A's peer. (Virtual time:
+		// HandshakeRetry, 1 s, after A's first initiation, so A may send another.)
+		time.Sleep(time.Second)
+		for i := 0; b.Stats().HandshakesCompleted == handshakes; i++ {
+			if i == 100 {
+				t.Fatalf("no rekey after %d packets (RekeyAfterPackets 10)", sent)
+			}
+			send("more")
+			arrives("more")
+		}
+		send("rekeyed")
+		arrives("rekeyed")
+		if s := b.Stats(); s.Peers != 1 || s.Roamed != 1 || s.Roams != 3 || s.HandshakesCompleted != handshakes+1 {
+			t.Errorf("after the rekey B has %d peers (want 1), %d away (1), %d moves (3), %d sessions (%d)",
+				s.Peers, s.Roamed, s.Roams, s.HandshakesCompleted, handshakes+1)
+		}
+		if s := a.Stats(); s.Rekeys != 1 || s.Peers != 1 {
+			t.Errorf("A: %d rekeys, %d peers; want 1 and 1", s.Rekeys, s.Peers)
+		}
+
+		b.Forget(addrA)
+		if s := b.Stats(); s.Peers != 0 || s.Roamed != 0 {
+			t.Errorf("after Forget B has %d peers, %d away; want none", s.Peers, s.Roamed)
+		}
+		if _, ok := b.Endpoint(addrA); ok {
+			t.Error("after Forget B still has an endpoint for A")
+		}
+		securetest.CloseAll(t, []udp.Conn{a, b, old, other}, ra, rb)
+	})
+}
