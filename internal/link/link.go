@@ -68,6 +68,17 @@ type Handler interface {
 	PeerGone(peer netip.AddrPort)
 }
 
+// Roamer is a Handler that wants to hear when a peer moves to another
+// address. A link that can tell a peer that moved from a stranger (the
+// transport over the secure layer: the peer's datagrams authenticate in its
+// session) goes on naming it by the address it first knew it at, its
+// handle, in every call; a Roamer hears where it is now.
+type Roamer interface {
+	// PeerRoamed says that peer's datagrams now come from, and the link's
+	// go to, endpoint.
+	PeerRoamed(peer, endpoint netip.AddrPort)
+}
+
 // Forgetter is a Link that can drop a peer and what is queued for it
 // (transport.Endpoint can; the plain link keeps nothing worth dropping).
 type Forgetter interface {

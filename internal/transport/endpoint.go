@@ -130,6 +130,7 @@ type Endpoint struct {
 	incoming []sendRequest
 	connects []netip.AddrPort
 	forgets  []netip.AddrPort
+	roams    []roam
 	closing  bool
 
 	wake    chan struct{} // capacity 1: run has hand-offs to take
@@ -145,6 +146,9 @@ type Endpoint struct {
 
 	// bc is conn if it can move several datagrams a system call, else nil.
 	bc udp.BatchConn
+	// roamer is h if it wants to hear of peers' moves and conn reports
+	// them, else nil.
+	roamer link.Roamer
 
 	// Owned by run.
 	spareIncoming []sendRequest
@@ -164,6 +168,9 @@ type sendRequest struct {
 	peer netip.AddrPort
 	msg  *outMessage
 }
+
+// roam is a move the conn reported (RoamingConn), for run to pass on.
+type roam struct{ peer, endpoint netip.AddrPort }
 
 // New starts an endpoint on conn that reports to h. The endpoint owns conn
 // from now on and closes it in Close. h's calls come from the endpoint's run
@@ -208,6 +215,15 @@ func newEndpoint(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 		e.rxPool = &rxPools[1]
 	}
 	e.rx = make(chan *rxBatch, rxQueue/size)
+	if r, ok := h.(link.Roamer); ok {
+		if rc, ok := conn.(RoamingConn); ok {
+			rc.OnRoam(func(peer, endpoint netip.AddrPort) {
+				// From the reader, inside ReadFrom: run tells r.
+				e.handOff(func() { e.roams = append(e.roams, roam{peer, endpoint}) })
+			})
+			e.roamer = r
+		}
+	}
 	return e, nil
 }
 
@@ -269,6 +285,15 @@ func (e *Endpoint) Forget(peer netip.AddrPort) error {
 // so that the conn's table is bounded and recovers as the endpoint's does.
 type Forgetter interface {
 	Forget(peer netip.AddrPort)
+}
+
+// RoamingConn is a conn whose peers may move to other addresses while it
+// goes on naming each by one, its handle (secure.Conn: roaming). If the
+// handler is a link.Roamer, the endpoint asks the conn to report each move
+// and passes it on.
+type RoamingConn interface {
+	// OnRoam sets f, to be called, without blocking, on each move.
+	OnRoam(f func(peer, endpoint netip.AddrPort))
 }
 
 // Close says goodbye to every peer in session with us (a CLOSE frame, resent

@@ -203,10 +203,10 @@ func (e *Endpoint) nextDeadline() time.Time {
 // takeHandoffs moves what Send and Connect left into the peers' state.
 func (e *Endpoint) takeHandoffs() {
 	e.mu.Lock()
-	sends, connects, forgets := e.incoming, e.connects, e.forgets
+	sends, connects, forgets, roams := e.incoming, e.connects, e.forgets, e.roams
 	// Hand Send the emptied slices of the last round, so that a steady
 	// stream of sends does not grow new ones.
-	e.incoming, e.connects, e.forgets = e.spareIncoming[:0], e.spareConnects[:0], nil
+	e.incoming, e.connects, e.forgets, e.roams = e.spareIncoming[:0], e.spareConnects[:0], nil, nil
 	e.mu.Unlock()
 	defer func() {
 		clear(sends)
@@ -227,6 +227,9 @@ func (e *Endpoint) takeHandoffs() {
 			continue
 		}
 		p.enqueue(s.msg)
+	}
+	for _, r := range roams {
+		e.roamer.PeerRoamed(r.peer, r.endpoint)
 	}
 	// Last: a Forget undoes the Sends and Connects handed over with it,
 	// which the caller made before it (chat forgets a peer it no longer

@@ -28,7 +28,7 @@ type Recorder struct {
 	received  map[netip.AddrPort][][]byte
 	arrivedAt map[netip.AddrPort][]time.Time // when each of received came
 	delivered map[uint64]bool
-	events    []string // "up", "closed", "unreachable", "reachable" or "gone", a space and the peer
+	events    []string // "up", "closed", "unreachable", "reachable" or "gone", a space and the peer; "roamed", the peer and its endpoint
 
 	// changed wakes WaitFor after any change; one pending signal is
 	// enough, since WaitFor looks at everything again when it wakes.
@@ -71,8 +71,12 @@ func (r *Recorder) Delivered(p netip.AddrPort, ref uint64) {
 	r.update(func() { r.delivered[ref] = true })
 }
 
-func (r *Recorder) event(name string, p netip.AddrPort) {
-	r.update(func() { r.events = append(r.events, name+" "+p.String()) })
+func (r *Recorder) event(name string, addrs ...netip.AddrPort) {
+	e := name
+	for _, a := range addrs {
+		e += " " + a.String()
+	}
+	r.update(func() { r.events = append(r.events, e) })
 }
 
 // PeerUp records the event "up <p>".
@@ -89,6 +93,9 @@ func (r *Recorder) PeerReachable(p netip.AddrPort) { r.event("reachable", p) }
 
 // PeerGone records the event "gone <p>".
 func (r *Recorder) PeerGone(p netip.AddrPort) { r.event("gone", p) }
+
+// PeerRoamed records the event "roamed <p> <endpoint>".
+func (r *Recorder) PeerRoamed(p, endpoint netip.AddrPort) { r.event("roamed", p, endpoint) }
 
 // Received returns the messages from p so far, in the order they came.
 func (r *Recorder) Received(p netip.AddrPort) [][]byte {
@@ -133,7 +140,8 @@ func (r *Recorder) NumDelivered() int {
 }
 
 // Events returns the peer events so far, in order, each as "up <peer>",
-// "closed <peer>", "unreachable <peer>" or "reachable <peer>".
+// "closed <peer>", "unreachable <peer>", "reachable <peer>", "gone <peer>"
+// or "roamed <peer> <endpoint>".
 func (r *Recorder) Events() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
