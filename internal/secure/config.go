@@ -15,7 +15,8 @@ type Config struct {
 	// Static is this user's identity key.
 	Static keys.PrivateKey
 
-	// KnownKey, if set, returns the static key we expect at peer: with one,
+	// KnownKey, if set, returns the static key we expect of peer (a handle,
+	// as WriteTo takes): with one,
 	// we open with Noise IK (one round trip, our identity sent only to the
 	// holder of that key); without, with Noise XX, which learns the peer's
 	// key. Called from WriteTo or ReadFrom with internal locks held: it must
@@ -23,10 +24,11 @@ type Config struct {
 	KnownKey func(peer netip.AddrPort) (keys.PublicKey, bool)
 
 	// Verify is called whenever a handshake reveals (or proves) the static
-	// key of the peer at an address, on the initiating and the responding
-	// side alike, before any data of that session is accepted. An error
-	// refuses the session: nothing from it reaches the reader, and the refusal
-	// is counted (DropRefused) and logged. This is where the trust store
+	// key of a peer, named by its handle (as ReadFrom names it, however the
+	// peer has moved), on the initiating and the responding side alike,
+	// before any data of that session is accepted. An error refuses the
+	// session: nothing from it reaches the reader, and the refusal is
+	// counted (DropRefused) and logged. This is where the trust store
 	// does trust on first use. Nil accepts every key. Called from ReadFrom,
 	// possibly with internal locks held: it must not call back into the
 	// Conn.
@@ -37,7 +39,7 @@ type Config struct {
 	// initiation alone could be a replay from a forged address).
 	Verify func(peer netip.AddrPort, key keys.PublicKey) error
 
-	// PeerRefused, if set, is told that the peer at an address, holding
+	// PeerRefused, if set, is told that a peer (its handle), holding
 	// key (which Verify accepted), refused us: our key, or what we said
 	// with it (Conn.Refuse). The refusal is authenticated: it was sealed
 	// in our session with that key. Called from ReadFrom, with no lock

@@ -1,7 +1,7 @@
 // Package secure is udpchat's encryption layer: a udp.Conn that wraps another
-// and carries every datagram through it encrypted and authenticated, with a
-// Noise session per peer address, so that the transport above it works
-// unchanged and never sees a handshake, a forgery or a replay.
+// and carries every datagram through it encrypted and authenticated, with
+// Noise sessions per peer, so that the transport above it works unchanged
+// and never sees a handshake, a forgery or a replay.
 //
 // Sessions come from Noise_IK_25519_ChaChaPoly_BLAKE2s when the peer's static
 // key is known (Config.KnownKey, or the key of the previous session) and
@@ -9,10 +9,15 @@
 // unanswered (the key may have changed). Config.Verify decides whether a key
 // is trusted. Data datagrams carry an explicit 64-bit counter, the AEAD
 // nonce, and a sliding replay window (package replay) drops duplicates and
-// very old packets. DoS defences follow WireGuard: initiations are padded so
-// no reply is larger (no amplification), carry mac1 (junk filter) and, under
-// load, mac2 (a cookie proving the source address), and each source is rate
-// limited (package ratelimit). docs/PROTOCOL.md (the secure layer, sections
+// very old packets. As in WireGuard, a session is found by the receiver
+// index a datagram carries, not by its source: a peer keeps one handle (the
+// address it first came from or we first wrote to: what ReadFrom returns and
+// WriteTo takes) and is sent to at its endpoint, which the newest authentic
+// datagram from elsewhere moves (roaming: OnRoam, Endpoint). DoS defences
+// follow WireGuard: initiations are padded so no reply is larger (no
+// amplification), carry mac1 (junk filter) and, under load, mac2 (a cookie
+// proving the source address), and each source is rate limited (package
+// ratelimit). docs/PROTOCOL.md (the secure layer, sections
 // S1-S10) has the byte layouts and the state machine.
 //
 // A peer's session life, from the side that writes first:
@@ -101,8 +106,8 @@ var (
 
 var cipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashBLAKE2s)
 
-// Conn is a udp.Conn whose datagrams are encrypted and authenticated per peer
-// address. See the package doc.
+// Conn is a udp.Conn whose datagrams are encrypted and authenticated per
+// peer. See the package doc.
 type Conn struct {
 	inner  udp.Conn
 	bc     udp.BatchConn // inner, if it batches (see batch.go)
