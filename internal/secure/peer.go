@@ -152,10 +152,6 @@ type peer struct {
 
 	current *keypair   // what we send with
 	keys    []*keypair // every keypair that still accepts data (current included)
-	// newestSeq is the seq of the newest keypair a datagram was accepted
-	// on: with that keypair's replay window, it says which datagram is the
-	// newest yet, the only kind that may move the endpoint.
-	newestSeq uint64
 
 	queue     [][]byte // packets waiting for a session; at most maxQueued
 	cookie    [wire.MACLen]byte
@@ -174,15 +170,6 @@ type peer struct {
 	lastRefusal time.Time
 
 	buf [wire.MaxDatagram]byte // sealing scratch space
-}
-
-// newest reports whether a datagram on kp with counter would be newer than
-// every one accepted from p so far: on a newer session than any that has
-// carried one, or above the highest counter of that session. A delayed or
-// replayed datagram never is, so it cannot move p back to an old address.
-// p.mu is held.
-func (p *peer) newest(kp *keypair, counter uint64) bool {
-	return kp.seq > p.newestSeq || kp.seq == p.newestSeq && counter > kp.window.Largest()
 }
 
 // enqueue keeps a copy of pkt for when a session exists, dropping the oldest

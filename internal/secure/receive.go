@@ -132,11 +132,18 @@ func (c *Conn) openInstalled(p *peer, kp *keypair, h wire.DataHeader, header, ct
 // openSession authenticates a data datagram or a refusal on kp, a session of
 // p, in place, and returns what it carried; it drops and counts what does
 // not open. A datagram from elsewhere than p's endpoint opens only if it is
-// the newest p has sent (peer.newest); then p moves there (roaming: moved is
-// set, and the caller tells OnRoam once p.mu is released). Its index, which
-// only p was told, found the session and its tag proves p sealed it, so only
-// a copy of a datagram p sent can move p, and only before the original
-// arrives. p.mu is held.
+// newer than every one accepted in its session (a replayed or delayed one
+// never is, so it cannot move p back to an old address); then p moves there
+// (roaming: moved is set, and the caller tells OnRoam once p.mu is
+// released). Its index, which only p was told, found the session and its
+// tag proves p sealed it, so only a copy of a datagram p sent can move p,
+// and only before the original arrives.
+//
+// Newer in its session, not across sessions: both sides of a simultaneous
+// handshake hold both sessions, made in opposite orders, and a peer may
+// send on the one we made first; a rule across sessions would strand it.
+// The cost: a datagram of a session the peer has left, delayed past its
+// move, can move it back until its next datagram. p.mu is held.
 func (c *Conn) openSession(p *peer, kp *keypair, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) (pkt []byte, moved, ok bool) {
 	if kp.retired {
 		c.drop(DropUnknownIndex, from, nil)
@@ -148,7 +155,7 @@ func (c *Conn) openSession(p *peer, kp *keypair, h wire.DataHeader, header, ct [
 		return nil, false, false
 	}
 	elsewhere := from != p.endpoint
-	if elsewhere && !p.newest(kp, h.Counter) {
+	if elsewhere && !kp.window.Newer(h.Counter) {
 		c.drop(DropWrongAddress, from, nil)
 		return nil, false, false
 	}
@@ -157,7 +164,6 @@ func (c *Conn) openSession(p *peer, kp *keypair, h wire.DataHeader, header, ct [
 		c.drop(reason, from, nil)
 		return nil, false, false
 	}
-	p.newestSeq = max(p.newestSeq, kp.seq)
 	if elsewhere {
 		c.mu.Lock()
 		c.moveLocked(p, from)

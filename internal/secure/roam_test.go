@@ -152,10 +152,11 @@ func TestRoam(t *testing.T) {
 		time.Sleep(time.Second)
 		for i := 0; b.Stats().HandshakesCompleted == handshakes; i++ {
 			if i == 100 {
-				t.Fatalf("no rekey after %d packets (RekeyAfterPackets 10)", sent)
+				t.Fatalf("no rekey after %d packets (RekeyAfterPackets 10)\nA %+v\nB %+v", sent, a.Stats(), b.Stats())
 			}
 			send("more")
 			arrives("more")
+			synctest.Wait() // A has read B's answer to its initiation, if one came
 		}
 		send("rekeyed")
 		arrives("rekeyed")
@@ -175,5 +176,47 @@ func TestRoam(t *testing.T) {
 			t.Error("after Forget B still has an endpoint for A")
 		}
 		securetest.CloseAll(t, []udp.Conn{a, b, old, other}, ra, rb)
+	})
+}
+
+// TestRoamAfterCrossedHandshakes: when both sides start a handshake at
+// once, each holds both sessions, made in opposite orders, and may send on
+// either; whichever A sends on after it moves, the move is followed.
+func TestRoamAfterCrossedHandshakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udptest.NewMemNetwork()
+		innerA := securetest.Listen(t, n, addrA)
+		a := securetest.NewConn(t, secure.NewConn, innerA, secure.Config{Static: securetest.MustKey(t)})
+		b := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t)})
+		// Both write before either reads: two initiations cross.
+		a.WriteTo([]byte("a0"), addrB)
+		b.WriteTo([]byte("b0"), addrA)
+		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
+		for i := range 20 {
+			a.WriteTo([]byte("a"), addrB)
+			b.WriteTo([]byte("b"), addrA)
+			if i%5 == 0 {
+				synctest.Wait()
+			}
+		}
+		synctest.Wait()
+		if sa, sb := a.Stats(), b.Stats(); sa.HandshakesCompleted != 2 || sb.HandshakesCompleted != 2 {
+			t.Fatalf("sessions made: A %d, B %d; want 2 each (crossed)", sa.HandshakesCompleted, sb.HandshakesCompleted)
+		}
+		for len(rb.Packets) > 0 {
+			<-rb.Packets
+		}
+		addrA2, err := n.Move(innerA, netip.MustParseAddrPort("10.0.0.99:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.WriteTo([]byte("moved"), addrB)
+		if p := rb.Next(t); p.From != addrA || string(p.Data) != "moved" {
+			t.Fatalf("B read %q from %v, want moved from %v", p.Data, p.From, addrA)
+		}
+		if e, _ := b.Endpoint(addrA); e != addrA2 {
+			t.Errorf("B's endpoint for A: %v, want %v", e, addrA2)
+		}
+		securetest.CloseAll(t, []udp.Conn{a, b}, ra, rb)
 	})
 }

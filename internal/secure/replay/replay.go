@@ -63,6 +63,12 @@ func (w *Window) Accept(counter uint64) bool {
 	return true
 }
 
+// Newer reports whether counter is above every counter accepted so far (any
+// counter is, if none has been).
+func (w *Window) Newer(counter uint64) bool {
+	return counter > w.largest || counter == w.largest && w.Check(counter)
+}
+
 // Largest is the largest counter accepted so far (0 if none).
 func (w *Window) Largest() uint64 { return w.largest }
 

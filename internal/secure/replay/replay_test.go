@@ -151,3 +151,26 @@ func BenchmarkAccept(b *testing.B) {
 		w.Accept(c)
 	}
 }
+
+// TestNewer: a counter is newer only above every one accepted; any counter
+// is, in an empty window, 0 included; one accepted out of order below the
+// largest changes nothing.
+func TestNewer(t *testing.T) {
+	var w Window
+	for _, c := range []uint64{0, 1, 5000} {
+		if !w.Newer(c) {
+			t.Errorf("empty window: Newer(%d) = false", c)
+		}
+	}
+	w.Accept(0)
+	if w.Newer(0) || !w.Newer(1) {
+		t.Errorf("after 0: Newer(0) %v, Newer(1) %v; want false, true", w.Newer(0), w.Newer(1))
+	}
+	w.Accept(100)
+	w.Accept(50)
+	for c, want := range map[uint64]bool{0: false, 50: false, 99: false, 100: false, 101: true} {
+		if w.Newer(c) != want {
+			t.Errorf("after 0, 100, 50: Newer(%d) = %v, want %v", c, !want, want)
+		}
+	}
+}
