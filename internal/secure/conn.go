@@ -17,8 +17,8 @@
 // follow WireGuard: initiations are padded so no reply is larger (no
 // amplification), carry mac1 (junk filter) and, under load, mac2 (a cookie
 // proving the source address), and each source is rate limited (package
-// ratelimit). docs/PROTOCOL.md (the secure layer, sections
-// S1-S10) has the byte layouts and the state machine.
+// ratelimit). docs/PROTOCOL.md (the secure layer, sections S1-S10) has the
+// byte layouts and the state machine.
 //
 // A peer's session life, from the side that writes first:
 //
@@ -285,11 +285,12 @@ func (c *Conn) openAll(in, out []udp.Message) int {
 	return k
 }
 
-// WriteTo encrypts pkt for the peer whose handle is addr and sends it to the
-// peer's endpoint (addr itself, unless the peer moved); with no session yet, it queues
-// a copy (at most 16 per peer, the oldest dropped first) and starts a
-// handshake. It never waits for the network. A packet that would not fit in
-// a datagram once encrypted (over MaxPacket) is an error wrapping ErrTooBig.
+// WriteTo encrypts pkt for the peer whose handle is addr and sends it to
+// the peer's endpoint (addr itself, unless the peer moved); with no session
+// yet, it queues a copy (at most 16 per peer, the oldest dropped first) and
+// starts a handshake. It never waits for the network. A packet that would
+// not fit in a datagram once encrypted (over MaxPacket) is an error
+// wrapping ErrTooBig.
 func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
 	if c.closed.Load() {
 		return 0, fmt.Errorf("secure: write to %s: %w", addr, net.ErrClosed)
@@ -407,7 +408,7 @@ func (c *Conn) removeLocked(p *peer) {
 	}
 }
 
-// moveLocked makes to p's endpoint. p.mu and c.mu are held.
+// moveLocked moves p's endpoint to to. p.mu and c.mu are held.
 func (c *Conn) moveLocked(p *peer, to netip.AddrPort) {
 	if c.roamed[p.endpoint] == p {
 		delete(c.roamed, p.endpoint)

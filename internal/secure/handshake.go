@@ -94,7 +94,7 @@ func (c *Conn) startHandshake(p *peer, now time.Time, rekey bool) {
 		delete(c.index, p.hs.localIndex)
 	}
 	hs.localIndex = c.newIndexLocked()
-	c.index[hs.localIndex] = &slot{addr: p.endpoint, peer: p, hs: hs}
+	c.index[hs.localIndex] = &slot{peer: p, hs: hs}
 	c.mu.Unlock()
 	p.hs, p.lastInit = hs, now
 	if ik {
