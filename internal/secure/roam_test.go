@@ -3,11 +3,13 @@ package secure_test
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -38,7 +40,8 @@ func (m *moves) all() []string {
 // elsewhere — one B has seen, one older than the newest, one forged — move
 // nothing; the newest one does (as in WireGuard: only a copy of a datagram
 // withheld from B can), and A's next datagram moves it back. A rekey from
-// the new address stays with A's peer, and Forget drops both tables' entries.
+// the new address stays with A's peer, a refusal moves it as data does, and
+// Forget drops both tables' entries.
 func TestRoam(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
@@ -46,8 +49,11 @@ func TestRoam(t *testing.T) {
 		sw := &switchConn{Conn: innerA}
 		// A rekeys after its 10th packet: after the move.
 		a := securetest.NewConn(t, secure.NewConn, sw, secure.Config{Static: securetest.MustKey(t), RekeyAfterPackets: 10})
-		b := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t)})
-		var moved moves
+		var moved, refusedBy moves
+		b := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, n, addrB), secure.Config{
+			Static:      securetest.MustKey(t),
+			PeerRefused: func(peer netip.AddrPort, _ keys.PublicKey) { refusedBy.add(peer, netip.AddrPort{}) },
+		})
 		b.OnRoam(moved.add)
 		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
 
@@ -166,6 +172,18 @@ func TestRoam(t *testing.T) {
 		}
 		if s := a.Stats(); s.Rekeys != 1 || s.Peers != 1 {
 			t.Errorf("A: %d rekeys, %d peers; want 1 and 1", s.Rekeys, s.Peers)
+		}
+
+		// A refusal is a datagram of the session like data: the first from
+		// a new address moves the peer too.
+		addrA3, err := n.Move(innerA, netip.MustParseAddrPort("10.0.0.98:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Refuse(addrB)
+		endpoint(addrA3, 4)
+		if got := refusedBy.all(); len(got) != 1 || !strings.HasPrefix(got[0], addrA.String()+" ") {
+			t.Errorf("B heard refusals from %q, want one from A's handle %v", got, addrA)
 		}
 
 		b.Forget(addrA)
