@@ -1,17 +1,9 @@
 package udp
 
 import (
-	"context"
-	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/udpchat/udpchat/internal/testenv"
 )
@@ -33,7 +25,7 @@ func TestReplyFromContactedAddressNamespace(t *testing.T) {
 		for _, p := range ioPaths {
 			t.Run(c.listen+"/"+c.second+"/"+p.name, func(t *testing.T) {
 				var server, client *Socket
-				ns.do(t, func() {
+				ns.Do(t, func() {
 					server, client = listen(t, c.listen), listen(t, c.client)
 				})
 				checkReplySource(t, p, server, client, netip.MustParseAddr(c.second))
@@ -42,70 +34,17 @@ func TestReplyFromContactedAddressNamespace(t *testing.T) {
 	}
 }
 
-// addrNamespace is a network namespace made for one test.
-type addrNamespace struct{ name string }
-
 // newAddrNamespace makes a namespace whose loopback is up with addrs (each a
 // host address), and deletes it when t ends.
-func newAddrNamespace(t *testing.T, addrs ...string) *addrNamespace {
+func newAddrNamespace(t *testing.T, addrs ...string) *testenv.Namespace {
 	t.Helper()
-	testenv.SkipInShort(t, "network namespace")
-	testenv.RequireRoot(t, "a network namespace", "ip")
-	ns := &addrNamespace{name: fmt.Sprintf("udpc-src-%d", os.Getpid())}
-	run := func(args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("netns", "add", ns.name)
-	t.Cleanup(func() { run("netns", "del", ns.name) })
-	run("-n", ns.name, "link", "set", "lo", "up")
+	ns := testenv.NewNamespace(t, "udpc-src")
 	for _, a := range addrs {
 		bits := "/32"
 		if strings.Contains(a, ":") {
 			bits = "/128"
 		}
-		run("-n", ns.name, "addr", "add", a+bits, "dev", "lo")
+		ns.IP(t, "addr", "add", a+bits, "dev", "lo")
 	}
 	return ns
-}
-
-// do runs fn in the namespace: the sockets it opens stay in it, wherever
-// they are used from later. It enters on a thread of its own, which is
-// thrown away if it cannot come back.
-func (ns *addrNamespace) do(t *testing.T, fn func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer home.Close()
-		target, err := os.Open("/run/netns/" + ns.name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter %s: %w", ns.name, err)
-			return
-		}
-		fn()
-		if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("leave %s: %w", ns.name, err) // the thread ends locked: discarded
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
 }
