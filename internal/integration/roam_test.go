@@ -10,7 +10,6 @@ import (
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/transport"
-	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -32,68 +31,44 @@ func TestRoamMidStream(t *testing.T) {
 			secure.Config{Static: securetest.MustKey(t), Verify: storeA.Verify})
 		b := newChatter(t, securetest.Listen(t, n, addrB), secure.Config{Static: securetest.MustKey(t), Verify: storeB.Verify})
 
-		var refsA, refsB []uint64
-		sent := 0
+		s := streams{a: a, b: b}
 		stream := func(count int) {
 			t.Helper()
 			for range count {
-				ref, err := a.ep.Send(addrB, transporttest.Message(1, sent, sizeOf(sent)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				refsA = append(refsA, ref)
-				if ref, err = b.ep.Send(addrA, transporttest.Message(2, sent, sizeOf(sent))); err != nil {
-					t.Fatal(err)
-				}
-				refsB = append(refsB, ref)
-				sent++
+				s.queue(t, 1)
 				time.Sleep(20 * time.Millisecond) // a stream over (virtual) time, not one burst
 			}
 		}
 		stream(300)
-		handshakesA, handshakesB := a.sec.Stats().HandshakesStarted, b.sec.Stats().HandshakesCompleted
+		before := handshakesOf(a, b)
 		addrA2, err := n.Move(innerA, netip.MustParseAddrPort("10.0.0.99:0"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		stream(300)
-		waitExchange(t, a, b, refsA, refsB, sent, time.Hour)
-
-		sa, sb := a.sec.Stats(), b.sec.Stats()
-		t.Logf("A %+v\nB %+v", sa, sb)
-		if sa.HandshakesStarted != handshakesA || sb.HandshakesCompleted != handshakesB {
-			t.Errorf("handshakes: A started %d then %d, B completed %d then %d: the move made new ones",
-				handshakesA, sa.HandshakesStarted, handshakesB, sb.HandshakesCompleted)
-		}
-		if e, _ := b.sec.Endpoint(addrA); e != addrA2 || sb.Roams != 1 {
-			t.Errorf("B's endpoint for A is %v after %d moves, want %v after 1", e, sb.Roams, addrA2)
-		}
-		roamed := "roamed " + addrA.String() + " " + addrA2.String()
-		if !b.rec.HasEvent(roamed) {
-			t.Errorf("B's handler heard %q, not %q", b.rec.Events(), roamed)
-		}
-		onePeer(t, b, addrA)
+		s.wait(t, time.Hour)
+		checkFollowed(t, a, b, addrA2, before)
 
 		// Everything A sent, again, from its old address.
 		old := securetest.Listen(t, n, addrA)
-		before := b.sec.Stats()
+		beforeReplay := b.sec.Stats()
 		for _, d := range sentByA.All() {
 			old.WriteTo(d.B, d.To)
 		}
 		synctest.Wait()
 		after := b.sec.Stats()
-		if after.Roams != before.Roams || after.PacketsIn != before.PacketsIn {
+		if after.Roams != beforeReplay.Roams || after.PacketsIn != beforeReplay.PacketsIn {
 			t.Errorf("replays from the old address: %d moves (was %d), %d packets in (was %d)",
-				after.Roams, before.Roams, after.PacketsIn, before.PacketsIn)
+				after.Roams, beforeReplay.Roams, after.PacketsIn, beforeReplay.PacketsIn)
 		}
-		t.Logf("replays dropped: %v", securetest.DiffDrops(before.Drops[:], after.Drops[:], secure.DropReason.String))
+		t.Logf("replays dropped: %v", securetest.DiffDrops(beforeReplay.Drops[:], after.Drops[:], secure.DropReason.String))
 
 		// Past RekeyAfterTime: a new session, from A's new address, for the
 		// same peer; the stream goes on.
 		time.Sleep(2*time.Minute + 20*time.Second)
 		stream(100)
-		waitExchange(t, a, b, refsA, refsB, sent, time.Hour)
-		sa, sb = a.sec.Stats(), b.sec.Stats()
+		s.wait(t, time.Hour)
+		sa, sb := a.sec.Stats(), b.sec.Stats()
 		if sa.Rekeys+sb.Rekeys == 0 {
 			t.Errorf("no rekey after %v", 2*time.Minute+20*time.Second)
 		}
@@ -105,6 +80,31 @@ func TestRoamMidStream(t *testing.T) {
 		b.close()
 		old.Close()
 	})
+}
+
+// handshakes are how many handshakes A has started and B completed.
+type handshakes struct{ startedA, completedB uint64 }
+
+func handshakesOf(a, b *chatter) handshakes {
+	return handshakes{a.sec.Stats().HandshakesStarted, b.sec.Stats().HandshakesCompleted}
+}
+
+// checkFollowed checks that B followed A's move to endpoint, its one move,
+// with no handshake since before, told its handler, and still names A by
+// its handle (a.addr).
+func checkFollowed(t *testing.T, a, b *chatter, endpoint netip.AddrPort, before handshakes) {
+	t.Helper()
+	t.Logf("A %+v\nB %+v", a.sec.Stats(), b.sec.Stats())
+	if now := handshakesOf(a, b); now != before {
+		t.Errorf("handshakes (A started, B completed): %v before the move, %v after", before, now)
+	}
+	if e, _ := b.sec.Endpoint(a.addr); e != endpoint || b.sec.Stats().Roams != 1 {
+		t.Errorf("B's endpoint for A is %v after %d moves, want %v after 1", e, b.sec.Stats().Roams, endpoint)
+	}
+	if want := "roamed " + a.addr.String() + " " + endpoint.String(); !b.rec.HasEvent(want) {
+		t.Errorf("B's handler heard %q, not %q", b.rec.Events(), want)
+	}
+	onePeer(t, b, a.addr)
 }
 
 // onePeer checks that c's secure layer and transport each have one peer,

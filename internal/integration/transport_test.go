@@ -72,19 +72,39 @@ func (c *chatter) close() {
 // exactly once, in order, byte for byte, and are reported delivered.
 func exchange(t testing.TB, a, b *chatter, n int, limit time.Duration) {
 	t.Helper()
-	var refsA, refsB []uint64
-	for i := range n {
-		ref, err := a.ep.Send(b.addr, transporttest.Message(1, i, sizeOf(i)))
+	s := streams{a: a, b: b}
+	s.queue(t, n)
+	s.wait(t, limit)
+}
+
+// streams are the test streams between two chatters, A's (1) and B's (2),
+// and the references of the messages queued so far.
+type streams struct {
+	a, b         *chatter
+	refsA, refsB []uint64
+}
+
+// queue sends the next n messages of each stream.
+func (s *streams) queue(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		i := len(s.refsA)
+		ref, err := s.a.ep.Send(s.b.addr, transporttest.Message(1, i, sizeOf(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		refsA = append(refsA, ref)
-		if ref, err = b.ep.Send(a.addr, transporttest.Message(2, i, sizeOf(i))); err != nil {
+		s.refsA = append(s.refsA, ref)
+		if ref, err = s.b.ep.Send(s.a.addr, transporttest.Message(2, i, sizeOf(i))); err != nil {
 			t.Fatal(err)
 		}
-		refsB = append(refsB, ref)
+		s.refsB = append(s.refsB, ref)
 	}
-	waitExchange(t, a, b, refsA, refsB, n, limit)
+}
+
+// wait checks that everything queued arrives (see waitExchange).
+func (s *streams) wait(t testing.TB, limit time.Duration) {
+	t.Helper()
+	waitExchange(t, s.a, s.b, s.refsA, s.refsB, len(s.refsA), limit)
 }
 
 func waitExchange(t testing.TB, a, b *chatter, refsA, refsB []uint64, n int, limit time.Duration) {
