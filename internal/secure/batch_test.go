@@ -156,7 +156,8 @@ type outcome struct {
 // reads and writes of m: packets queued before the handshake and pushed out
 // of the queue, an oversized packet and one to a peer with no room, the
 // handshake answered by reads, then data among replays, forgeries, junk,
-// datagrams from the wrong address and a stranger's initiation, and replies.
+// datagrams from another address (one that moves the peer, one that does
+// not) and a stranger's initiation, and replies.
 func script(t *testing.T, m io) (outcome, *scriptConn, *scriptConn) {
 	t.Helper()
 	kA, _ := keys.GenerateKey()
@@ -213,9 +214,11 @@ func script(t *testing.T, m io) (outcome, *scriptConn, *scriptConn) {
 		{d[0], inA}, {d[1], inA}, {d[1], inA}, // a replay
 		{[]byte("\x01\x09junk"), inA}, {nil, inA}, {make([]byte, wire.MaxDatagram+1), inA},
 		{tampered, inA}, {d[2], inA}, // the original still opens
-		{d[3], inC}, // the wrong address
+		{d[3], inC}, // the newest yet, from another address: a moves there (roaming)
 		{ForgeInitiation(false, keys.PublicKey{}), inC}, // a stranger's XX initiation: answered
-		{d[4], inA}, {unknown, inA}, {d[6], inA}, {d[0], inA}, {d[7], inA}, {d[5], inA},
+		{d[4], inA}, // and back
+		{d[1], inC}, // not the newest, from another address: wrong-address
+		{unknown, inA}, {d[6], inA}, {d[0], inA}, {d[7], inA}, {d[5], inA},
 	} {
 		sb.put(g.b, g.from)
 	}
@@ -236,8 +239,11 @@ func script(t *testing.T, m io) (outcome, *scriptConn, *scriptConn) {
 // does, over a conn that batches and over one that cannot.
 func TestBatchLikeSingle(t *testing.T) {
 	want, _, _ := script(t, singly)
-	if n := len(want.Delivered["b"]); n != 16+7 {
-		t.Fatalf("the script delivers %d packets to b, not 23: %q", n, want.Delivered["b"])
+	if n := len(want.Delivered["b"]); n != 16+8 {
+		t.Fatalf("the script delivers %d packets to b, not 24: %q", n, want.Delivered["b"])
+	}
+	if want.StatsB.Roams != 2 {
+		t.Errorf("the script moves a %d times at b, not 2", want.StatsB.Roams)
 	}
 	for _, reason := range []DropReason{DropQueueFull, DropOversize, DropTooManyPeers} {
 		if want.StatsA.Drops[reason] == 0 {
