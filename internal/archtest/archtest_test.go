@@ -27,7 +27,10 @@ var allowed = map[string][]string{
 	"internal/ui/command":  {"internal/chat", "internal/ui/termsafe"},
 	"internal/ui/termsafe": {},
 
-	"internal/chat":          {"internal/link", "internal/store", "internal/wire"},
+	"internal/chat": {"internal/link", "internal/store", "internal/wire"},
+	// Files: the core of a transfer (hashing, verifying, resuming); the
+	// chat will carry its messages.
+	"internal/files":         {"internal/safefile", "internal/wire"},
 	"internal/identity":      {"internal/keys"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},
 	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/transport", "internal/udp/udptest"},

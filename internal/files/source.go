@@ -1,0 +1,185 @@
+package files
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// ErrSourceChanged is what a sender's file that was renamed, replaced or
+// written to since it was hashed into the offer makes every later read
+// fail with: the receiver would otherwise get blocks of another file.
+var ErrSourceChanged = errors.New("files: the file changed since it was offered")
+
+// Source is a file hashed into an offer, ready to serve its blocks. It
+// keeps the file open and its whole tree in memory (64 bytes a block: 1 MiB
+// a GiB at the default 64 KiB blocks), so any block's proof is at hand.
+// Its methods may be called from several goroutines at once.
+type Source struct {
+	path  string
+	f     *os.File
+	info  os.FileInfo // when hashed: size, mtime and identity
+	shift uint8
+	tree  *tree
+}
+
+// OpenSource hashes the file at path into blocks of 2^blockShift bytes
+// (wire.DefaultFileBlockShift unless the receiver is to resume an offer
+// made with another), reading it once, one block at a time.
+func OpenSource(path string, blockShift uint8) (*Source, error) {
+	if blockShift < wire.MinFileBlockShift || blockShift > wire.MaxFileBlockShift {
+		return nil, fmt.Errorf("files: a block size of 2^%d (must be 2^%d to 2^%d)", blockShift, wire.MinFileBlockShift, wire.MaxFileBlockShift)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("files: %s is not a regular file", path)
+	}
+	var leaves []Hash
+	if err == nil {
+		leaves, err = hashLeaves(f, info.Size(), blockShift)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &Source{path: path, f: f, info: info, shift: blockShift, tree: newTree(leaves)}
+	if err := s.unchanged(); err != nil { // written to while we read it
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ReopenSource opens the file of an offer made before (by this process or
+// one before a restart) to serve the rest of its blocks. It hashes the file
+// again, and fails with ErrSourceChanged unless it is still the content
+// offered.
+func ReopenSource(path string, offer wire.FileOfferMessage) (*Source, error) {
+	s, err := OpenSource(path, offer.BlockShift)
+	if err != nil {
+		return nil, err
+	}
+	if s.Size() != offer.Size || s.Root() != offer.Root {
+		s.Close()
+		return nil, fmt.Errorf("%w: %s is not the content offered as %q any more", ErrSourceChanged, path, offer.Name)
+	}
+	return s, nil
+}
+
+// hashLeaves reads size bytes of f, block by block, into their leaf hashes.
+func hashLeaves(f io.Reader, size int64, shift uint8) ([]Hash, error) {
+	n := blocksOf(uint64(size), shift)
+	leaves := make([]Hash, 0, n)
+	buf := make([]byte, 1<<shift)
+	for left := size; left > 0; {
+		b := buf[:min(left, int64(len(buf)))]
+		if _, err := io.ReadFull(f, b); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("%w: it was cut short while being read", ErrSourceChanged)
+			}
+			return nil, err
+		}
+		leaves = append(leaves, leafHash(b))
+		left -= int64(len(b))
+	}
+	return leaves, nil
+}
+
+func blocksOf(size uint64, shift uint8) uint64 { return (size + 1<<shift - 1) >> shift }
+
+// NewTransferID is a random transfer ID for a new offer.
+func NewTransferID() [wire.FileIDLen]byte {
+	var id [wire.FileIDLen]byte
+	rand.Read(id[:])
+	return id
+}
+
+// Root is the content's hash, the root of its tree.
+func (s *Source) Root() Hash { return s.tree.root() }
+
+// Size is the file's size when it was hashed.
+func (s *Source) Size() uint64 { return uint64(s.info.Size()) }
+
+// Offer is the offer of this file as transfer id. Its name is the file's
+// own, made valid UTF-8 and cut to wire.MaxFileNameLen bytes.
+func (s *Source) Offer(id [wire.FileIDLen]byte) wire.FileOfferMessage {
+	return wire.FileOfferMessage{
+		ID:         id,
+		Root:       s.Root(),
+		Size:       s.Size(),
+		BlockShift: s.shift,
+		Name:       offerName(filepath.Base(s.path)),
+	}
+}
+
+func offerName(name string) string {
+	name = strings.ToValidUTF8(name, "\uFFFD")
+	for len(name) > wire.MaxFileNameLen {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	return name
+}
+
+// ReadBlock reads block i, checks it is still what was hashed, and returns
+// it with its proof as transfer id's block message. A file renamed,
+// replaced, resized or touched since (its mtime), or a block whose content
+// changed even so, fails with ErrSourceChanged: the transfer cannot go on.
+func (s *Source) ReadBlock(id [wire.FileIDLen]byte, i uint64) (wire.FileBlockMessage, error) {
+	leaves := s.tree.levels[0]
+	if i >= uint64(len(leaves)) {
+		return wire.FileBlockMessage{}, fmt.Errorf("files: block %d of a file of %d blocks", i, len(leaves))
+	}
+	if err := s.unchanged(); err != nil {
+		return wire.FileBlockMessage{}, err
+	}
+	off := int64(i) << s.shift
+	data := make([]byte, min(int64(1)<<s.shift, s.info.Size()-off))
+	if _, err := s.f.ReadAt(data, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return wire.FileBlockMessage{}, fmt.Errorf("%w: %s is shorter than it was", ErrSourceChanged, s.path)
+		}
+		return wire.FileBlockMessage{}, err
+	}
+	if leafHash(data) != leaves[i] {
+		return wire.FileBlockMessage{}, fmt.Errorf("%w: block %d of %s is not what it was", ErrSourceChanged, i, s.path)
+	}
+	return wire.FileBlockMessage{ID: id, Index: i, Proof: s.tree.proof(i), Data: data}, nil
+}
+
+// unchanged checks that the path still names the file hashed, with its
+// size and mtime of then.
+func (s *Source) unchanged() error {
+	now, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %s is gone (renamed or removed)", ErrSourceChanged, s.path)
+	case err != nil:
+		return err
+	case !os.SameFile(now, s.info):
+		return fmt.Errorf("%w: %s is another file now (renamed or replaced)", ErrSourceChanged, s.path)
+	}
+	open, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	if open.Size() != s.info.Size() || !open.ModTime().Equal(s.info.ModTime()) {
+		return fmt.Errorf("%w: %s was written to (size %d → %d, modified %s)", ErrSourceChanged, s.path,
+			s.info.Size(), open.Size(), open.ModTime().Format("2006-01-02 15:04:05.000"))
+	}
+	return nil
+}
+
+// Close closes the file.
+func (s *Source) Close() error { return s.f.Close() }
