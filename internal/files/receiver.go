@@ -236,7 +236,8 @@ func (r *Receiver) Deliver(b wire.FileBlockMessage) error {
 		r.stats.Duplicates++
 		return nil
 	}
-	if err := r.verify(b); err != nil {
+	leaf, err := r.verify(b)
+	if err != nil {
 		r.failed = fmt.Errorf("%w: block %d of %q: %v", ErrBadBlock, b.Index, r.offer.Name, err)
 		return r.failed
 	}
@@ -244,7 +245,6 @@ func (r *Receiver) Deliver(b wire.FileBlockMessage) error {
 		r.stats.Duplicates++
 		return nil
 	}
-	leaf := leafHash(b.Data)
 	if _, err := r.part.WriteAt(b.Data, int64(b.Index)<<r.offer.BlockShift); err != nil {
 		return err
 	}
@@ -260,17 +260,19 @@ func (r *Receiver) Deliver(b wire.FileBlockMessage) error {
 	return nil
 }
 
-func (r *Receiver) verify(b wire.FileBlockMessage) error {
+// verify checks b against the offer's root and returns its leaf hash.
+func (r *Receiver) verify(b wire.FileBlockMessage) (Hash, error) {
 	if b.Index >= r.n {
-		return fmt.Errorf("no such block: the file has %d", r.n)
+		return Hash{}, fmt.Errorf("no such block: the file has %d", r.n)
 	}
 	if want := r.blockLen(b.Index); len(b.Data) != want {
-		return fmt.Errorf("%d bytes where %d belong", len(b.Data), want)
+		return Hash{}, fmt.Errorf("%d bytes where %d belong", len(b.Data), want)
 	}
-	if err := verifyProof(r.offer.Root, r.n, b.Index, leafHash(b.Data), b.Proof); err != nil {
-		return errors.New("its content does not hash to the offered root")
+	leaf := leafHash(b.Data)
+	if err := verifyProof(r.offer.Root, r.n, b.Index, leaf, b.Proof); err != nil {
+		return Hash{}, errors.New("its content does not hash to the offered root")
 	}
-	return nil
+	return leaf, nil
 }
 
 func (r *Receiver) blockLen(i uint64) int {
