@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,7 +67,7 @@ func (l *link) fetched() int {
 // round asks for what the receiver lacks and delivers what comes back.
 func (l *link) round(t testing.TB, src *Source, r *Receiver) error {
 	t.Helper()
-	req, err := wire.AppendFileRequest(nil, wire.FileRequestMessage{ID: r.Offer().ID, Ranges: r.Missing(l.maxRangesBlocks)})
+	req, err := wire.AppendFileRequest(nil, wire.FileRequestMessage{ID: r.Offer().ID, Ranges: r.Missing(0, l.maxRangesBlocks)})
 	if err != nil {
 		t.Fatalf("AppendFileRequest: %v", err)
 	}
@@ -272,7 +273,7 @@ func TestCorruptBlockOnDiskIsRefetchedAlone(t *testing.T) {
 	if _, err := r3.Finish(); !errors.Is(err, ErrRefetch) {
 		t.Fatalf("Finish over a damaged block: %v; want ErrRefetch", err)
 	}
-	if m := r3.Missing(100); len(m) != 1 || m[0] != (wire.FileRange{First: 7, Count: 1}) {
+	if m := r3.Missing(0, 100); len(m) != 1 || m[0] != (wire.FileRange{First: 7, Count: 1}) {
 		t.Fatalf("missing after the damage: %v; want block 7 alone", m)
 	}
 	l := newLink(5, 0, 0, false)
@@ -326,7 +327,7 @@ func TestLyingSenderFailsTheTransfer(t *testing.T) {
 			if err := r.Deliver(good(1)); !errors.Is(err, ErrBadBlock) {
 				t.Errorf("Deliver after the lie: %v; want the transfer failed", err)
 			}
-			if m := r.Missing(10); len(m) != 0 {
+			if m := r.Missing(0, 10); len(m) != 0 {
 				t.Errorf("a failed transfer asks for %v", m)
 			}
 			r.Abort()
@@ -463,7 +464,7 @@ func TestSameContentCompletesAtOnce(t *testing.T) {
 	if !r.Done() || r.Path() != filepath.Join(to, "song (1).ogg") {
 		t.Fatalf("Done() = %v, Path() = %q; want done at once as song (1).ogg", r.Done(), r.Path())
 	}
-	if m := r.Missing(10); len(m) != 0 {
+	if m := r.Missing(0, 10); len(m) != 0 {
 		t.Errorf("a done transfer asks for %v", m)
 	}
 	if all, _ := os.ReadDir(to); len(all) != 2 {
@@ -492,5 +493,44 @@ func TestMaxSize(t *testing.T) {
 	defer r.Abort()
 	if _, err := Receive(to, offer, Limits{MaxSize: 1000}); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("receiving a transfer in progress again: %v; want fs.ErrExist", err)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	path, _ := writeFile(t, t.TempDir(), "m.bin", 100<<smallShift, 16)
+	src := openSource(t, path, smallShift)
+	offer := src.Offer(NewTransferID())
+	r := receive(t, t.TempDir(), offer)
+	for i := uint64(0); i < 100; i += 3 { // have 0, 3, 6, ...: 66 gaps of 2
+		k, _ := src.ReadBlock(offer.ID, i)
+		if err := r.Deliver(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := r.Missing(0, 1000)
+	if len(all) != wire.MaxFileRanges || all[0] != (wire.FileRange{First: 1, Count: 2}) || all[31] != (wire.FileRange{First: 94, Count: 2}) {
+		t.Errorf("Missing(0, 1000) = %v; want the first %d gaps, 1-2 to 94-95", all, wire.MaxFileRanges)
+	}
+	if got := r.Missing(50, 5); !slices.Equal(got, []wire.FileRange{{First: 50, Count: 1}, {First: 52, Count: 2}, {First: 55, Count: 2}}) {
+		t.Errorf("Missing(50, 5) = %v; want 50, 52-53, 55-56", got)
+	}
+}
+
+func TestRenameNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := writeFile(t, dir, "a", 10, 1)
+	b, want := writeFile(t, dir, "b", 10, 2)
+	err := renameNoReplace(a, b)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("no rename without replacing here")
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("renaming onto a file: %v; want fs.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(b); !bytes.Equal(got, want) {
+		t.Fatal("the file renamed onto was replaced")
+	}
+	if err := renameNoReplace(a, filepath.Join(dir, "c")); err != nil {
+		t.Fatalf("renaming to a free name: %v", err)
 	}
 }

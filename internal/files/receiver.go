@@ -196,15 +196,17 @@ func (r *Receiver) Path() string { return r.path }
 
 func (r *Receiver) has(i uint64) bool { return r.have[i/64]&(1<<(i%64)) != 0 }
 
-// Missing lists the first blocks still lacking, up to max of them in at
-// most wire.MaxFileRanges ranges: the next request to send. It is empty
-// once every block has arrived (then Finish) or the transfer is done.
-func (r *Receiver) Missing(max uint64) []wire.FileRange {
+// Missing lists the blocks still lacking from block from on, up to max of
+// them in at most wire.MaxFileRanges ranges: the next request to send. A
+// caller with requests in flight passes where the last one ended, and 0 to
+// sweep again from the start for what was lost. It is empty once every
+// block has arrived (then Finish) or the transfer is done.
+func (r *Receiver) Missing(from, max uint64) []wire.FileRange {
 	var rs []wire.FileRange
 	if r.failed != nil || r.Done() {
 		return nil
 	}
-	for i := uint64(0); i < r.n && max > 0; i++ {
+	for i := from; i < r.n && max > 0; i++ {
 		if r.has(i) {
 			continue
 		}
@@ -398,10 +400,11 @@ func readFull(f *os.File, b []byte, off int64) error {
 	return err
 }
 
-// place links the finished content into the dir under the first free
-// name: a hard link never replaces what is there, so a file that appeared
-// meanwhile stays. A name already linked to the content (by a Finish cut
-// short by a crash) is where it is.
+// place puts the finished content into the dir under the first free name:
+// a hard link (or, where the file system has none, a rename) that never
+// replaces what is there, so a file that appeared meanwhile stays. A name
+// already linked to the content (by a Finish cut short by a crash) is where
+// it is.
 func (r *Receiver) place() (string, error) {
 	info, err := r.part.Stat()
 	if err != nil {
@@ -410,6 +413,11 @@ func (r *Receiver) place() (string, error) {
 	for k := range maxCopies {
 		p := filepath.Join(r.dir, numbered(r.name, k))
 		err := os.Link(r.part.Name(), p)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			if rerr := renameNoReplace(r.part.Name(), p); rerr == nil || errors.Is(rerr, fs.ErrExist) {
+				err = rerr
+			}
+		}
 		if err == nil {
 			return p, nil
 		}
