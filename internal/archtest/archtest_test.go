@@ -27,9 +27,7 @@ var allowed = map[string][]string{
 	"internal/ui/command":  {"internal/chat", "internal/ui/termsafe"},
 	"internal/ui/termsafe": {},
 
-	"internal/chat": {"internal/link", "internal/store", "internal/wire"},
-	// Files: the core of a transfer (hashing, verifying, resuming); the
-	// chat will carry its messages.
+	"internal/chat":          {"internal/link", "internal/store", "internal/wire"},
 	"internal/files":         {"internal/safefile", "internal/wire"},
 	"internal/identity":      {"internal/keys"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},

@@ -482,6 +482,10 @@ func TestMaxSize(t *testing.T) {
 	if _, err := Receive(to, offer, Limits{}); !errors.Is(err, ErrTooBig) {
 		t.Errorf("an offer over the default limit: %v; want ErrTooBig", err)
 	}
+	offer.Size, offer.BlockShift = (maxBlocks+1)<<smallShift, smallShift
+	if _, err := Receive(to, offer, Limits{MaxSize: 1 << 62}); !errors.Is(err, ErrTooBig) {
+		t.Errorf("an offer of %d blocks under a limit of 2^62 bytes: %v; want ErrTooBig", maxBlocks+1, err)
+	}
 	if all, _ := os.ReadDir(to); len(all) != 0 {
 		t.Errorf("refused offers left %v", all)
 	}

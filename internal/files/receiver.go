@@ -34,6 +34,12 @@ var (
 // DefaultMaxSize is the largest offer a receiver takes unless told otherwise.
 const DefaultMaxSize = 4 << 30
 
+// maxBlocks bounds the blocks of any offer, whatever Limits say: what a
+// receiver holds a block (a bit of bitmap, 32 bytes of leaf hash on disk)
+// stays bounded (2 MiB, 512 MiB) however large a size it is offered. At
+// 64 KiB blocks it is 1 TiB.
+const maxBlocks = 1 << 24
+
 // checkpointBlocks is how many new blocks make Deliver save the have-bitmap:
 // at most this many blocks (16 MiB of 64 KiB blocks) arrive again after a
 // crash. The caller may Checkpoint more often, on a timer.
@@ -85,13 +91,18 @@ func Receive(dir string, offer wire.FileOfferMessage, lim Limits) (*Receiver, er
 	if offer.Size > maxSize {
 		return nil, fmt.Errorf("%w: %q is %d bytes, the limit is %d", ErrTooBig, offer.Name, offer.Size, maxSize)
 	}
+	if err := checkBlocks(offer); err != nil {
+		return nil, err
+	}
 	r := newReceiver(dir, offer, SanitizeName(offer.Name))
 	if p, err := r.findSame(); err != nil || p != "" {
 		r.path = p
 		return r, err
 	}
 	var err error
-	if r.part, err = os.OpenFile(r.file(".part"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+	// The content's mode is the umask's, as any download's: the final file
+	// is this one, linked.
+	if r.part, err = os.OpenFile(r.file(".part"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666); err != nil {
 		return nil, err
 	}
 	if r.leaves, err = os.OpenFile(r.file(".leaves"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
@@ -105,6 +116,13 @@ func Receive(dir string, offer wire.FileOfferMessage, lim Limits) (*Receiver, er
 		return nil, err
 	}
 	return r, nil
+}
+
+func checkBlocks(offer wire.FileOfferMessage) error {
+	if offer.Blocks() > maxBlocks {
+		return fmt.Errorf("%w: %q is %d blocks of %d bytes, the limit is %d blocks", ErrTooBig, offer.Name, offer.Blocks(), offer.BlockSize(), maxBlocks)
+	}
+	return nil
 }
 
 func newReceiver(dir string, offer wire.FileOfferMessage, name string) *Receiver {
@@ -148,6 +166,9 @@ func Resume(dir string, id [wire.FileIDLen]byte) (*Receiver, error) {
 	}
 	copy(offer.Root[:], root)
 	if _, err := wire.AppendFileOffer(nil, offer); err != nil {
+		return nil, fmt.Errorf("files: %s: %w", probe.file(".state"), err)
+	}
+	if err := checkBlocks(offer); err != nil {
 		return nil, fmt.Errorf("files: %s: %w", probe.file(".state"), err)
 	}
 	r := newReceiver(dir, offer, SanitizeName(st.Name))
