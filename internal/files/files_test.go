@@ -500,6 +500,28 @@ func TestMaxSize(t *testing.T) {
 	}
 }
 
+// TestReceiveCutShortBeforeItsState: a crash between creating the
+// transfer's files and saving its state leaves files Resume cannot use;
+// receiving the offer again starts afresh.
+func TestReceiveCutShortBeforeItsState(t *testing.T) {
+	path, data := writeFile(t, t.TempDir(), "f", 9000, 17)
+	src := openSource(t, path, smallShift)
+	offer := src.Offer(NewTransferID())
+	to := t.TempDir()
+	r := receive(t, to, offer)
+	r.close()
+	os.Remove(r.file(".state"))
+	if _, err := Resume(to, offer.ID); err == nil {
+		t.Fatal("Resume without a state succeeded")
+	}
+	again := receive(t, to, offer)
+	p, err := newLink(17, 0, 0, false).run(t, src, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReceived(t, to, p, data)
+}
+
 func TestMissing(t *testing.T) {
 	path, _ := writeFile(t, t.TempDir(), "m.bin", 100<<smallShift, 16)
 	src := openSource(t, path, smallShift)

@@ -81,8 +81,8 @@ type Receiver struct {
 // Receive starts receiving offer into dir. If a file of the offered name
 // (or name (k)) already in dir has the offered content, the receiver is
 // done at once (Path says which). An offer over the limit fails with
-// ErrTooBig, and one already in progress in dir with fs.ErrExist: Resume
-// it instead.
+// ErrTooBig, and one already in progress in dir (its state saved) with
+// fs.ErrExist: Resume it instead.
 func Receive(dir string, offer wire.FileOfferMessage, lim Limits) (*Receiver, error) {
 	maxSize := lim.MaxSize
 	if maxSize == 0 {
@@ -98,6 +98,12 @@ func Receive(dir string, offer wire.FileOfferMessage, lim Limits) (*Receiver, er
 	if p, err := r.findSame(); err != nil || p != "" {
 		r.path = p
 		return r, err
+	}
+	// Files of this transfer without a state are of a Receive cut short
+	// before its first checkpoint: nothing in them counts.
+	if _, err := os.Lstat(r.file(".state")); errors.Is(err, fs.ErrNotExist) {
+		os.Remove(r.file(".part"))
+		os.Remove(r.file(".leaves"))
 	}
 	var err error
 	// The content's mode is the umask's, as any download's: the final file
