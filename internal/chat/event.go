@@ -84,6 +84,17 @@ type Renamed struct {
 	Name    string
 }
 
+// Moved says a peer's datagrams come from another address now, From to
+// To: a laptop that changed networks, say. It is the same peer in the same
+// session (the secure layer checked it: docs/PROTOCOL.md S5.4), so nothing
+// else changes: Peer goes on naming it, and what was on its way to it
+// follows it to To.
+type Moved struct {
+	Peer     netip.AddrPort
+	Name     string
+	From, To netip.AddrPort
+}
+
 // StoreRecovered says the store takes messages again after it failed (a
 // full disk, say), which an Error said: what arrived meanwhile, held
 // unacknowledged by the link and offered again, is stored now.
@@ -102,5 +113,6 @@ func (Left) isEvent()           {}
 func (Unreachable) isEvent()    {}
 func (Reachable) isEvent()      {}
 func (Renamed) isEvent()        {}
+func (Moved) isEvent()          {}
 func (Error) isEvent()          {}
 func (StoreRecovered) isEvent() {}

@@ -45,6 +45,19 @@ type PeerInfo struct {
 	// Fingerprint is the peer's verified key fingerprint, "" on a link
 	// without keys or before the peer's key is known.
 	Fingerprint string
+	// Endpoint is where the peer is now if it moved away from Addr
+	// (roaming: see Moved), zero while it is at Addr. Addr stays its name
+	// in every call; At is what to show.
+	Endpoint netip.AddrPort
+}
+
+// At is where the peer is now: its Endpoint if it moved, else Addr. It is
+// the address a UI shows.
+func (p PeerInfo) At() netip.AddrPort {
+	if p.Endpoint.IsValid() {
+		return p.Endpoint
+	}
+	return p.Addr
 }
 
 // peer is the node's record of one peer; Node.mu guards it.
@@ -103,6 +116,9 @@ type peer struct {
 	sendOnly bool
 	// plain is what plain mode knows of the peer besides.
 	plain plainSeen
+	// endpoint is where the peer's datagrams come from now, as the link
+	// last said (PeerRoamed); zero until it moves.
+	endpoint netip.AddrPort
 }
 
 // heldSend is one thing held for a peer: a message of ours (ref, in
@@ -134,5 +150,9 @@ func (p *peer) leave() []Event {
 }
 
 func (p *peer) info() PeerInfo {
-	return PeerInfo{Addr: p.addr, Name: p.name, State: p.state}
+	info := PeerInfo{Addr: p.addr, Name: p.name, State: p.state}
+	if p.endpoint != p.addr {
+		info.Endpoint = p.endpoint
+	}
+	return info
 }
