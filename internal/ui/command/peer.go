@@ -10,14 +10,15 @@ import (
 )
 
 // FindPeer resolves what a user calls a peer (/msg, /forget) among peers: a
-// name, in any case, or an address. An address that is not among them is an
+// name, in any case, or an address: the one it goes by, or where it moved
+// to (the one the UIs show). An address that is not among them is an
 // error wrapping chat.ErrUnknownPeer, with the peer's Addr set all the same,
 // for a command that can act on it anyway.
 func FindPeer(peers []chat.PeerInfo, who string) (chat.PeerInfo, error) {
 	if ap, err := netip.ParseAddrPort(who); err == nil {
 		ap = chat.Unmap(ap)
 		for _, p := range peers {
-			if p.Addr == ap {
+			if p.Addr == ap || p.Endpoint == ap {
 				return p, nil
 			}
 		}
@@ -38,13 +39,13 @@ func FindPeer(peers []chat.PeerInfo, who string) (chat.PeerInfo, error) {
 	return chat.PeerInfo{}, fmt.Errorf("%d peers are called %q: use the address (%s, ...)", len(found), termsafe.Line(who), found[0].Addr)
 }
 
-// PeerName is how a message names a peer: "bob (192.0.2.7:7475)", or the
-// address alone while it has no name.
+// PeerName is how a message names a peer: "bob (192.0.2.7:7475)", where
+// it is now, or the address alone while it has no name.
 func PeerName(p chat.PeerInfo) string {
 	if p.Name == "" {
 		return p.Addr.String()
 	}
-	return fmt.Sprintf("%s (%s)", termsafe.Line(p.Name), p.Addr)
+	return fmt.Sprintf("%s (%s)", termsafe.Line(p.Name), p.At())
 }
 
 // ForgotText says what /forget did.

@@ -153,6 +153,8 @@ func (o *output) event(ev chat.Event) error {
 		fmt.Fprintf(o.stderr, "* %s is back\n", termsafe.Line(ev.Name))
 	case chat.Renamed:
 		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", termsafe.Line(ev.OldName), termsafe.Line(ev.Name))
+	case chat.Moved:
+		fmt.Fprintf(o.stderr, "* %s moved to %s\n", termsafe.Line(ev.Name), ev.To)
 	case chat.Error:
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
 	case chat.StoreRecovered:
@@ -235,6 +237,14 @@ func jsonEvent(ev chat.Event) any {
 			OldName string `json:"old_name"`
 			Name    string `json:"name"`
 		}{"renamed", ev.Peer.String(), ev.OldName, ev.Name}
+	case chat.Moved:
+		return struct {
+			Type string `json:"type"`
+			Peer string `json:"peer"`
+			Name string `json:"name"`
+			From string `json:"from"`
+			To   string `json:"to"`
+		}{"moved", ev.Peer.String(), ev.Name, ev.From.String(), ev.To.String()}
 	case chat.Error:
 		return struct {
 			Type  string `json:"type"`

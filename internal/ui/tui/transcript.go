@@ -220,6 +220,9 @@ func (t *transcript) event(ev chat.Event) (peersChanged bool) {
 	case chat.Renamed:
 		t.notice("%s is now known as %s", ev.OldName, ev.Name)
 		return true
+	case chat.Moved:
+		t.notice("%s moved to %s", ev.Name, ev.To)
+		return true
 	case chat.Nearby, chat.Gone:
 		return true // the panel and /peers show who is nearby
 	case chat.Error:
