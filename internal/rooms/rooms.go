@@ -1,0 +1,473 @@
+// Package rooms is the replication core of group conversations (issue 11):
+// a room's signed membership log, per-sender sender keys that rotate with
+// every membership change, messages ordered by (Lamport clock, sender),
+// gap repair, status checksums that heal partitions, per-member delivery
+// (k of n stored), forwarding through a member and history for newcomers.
+//
+// It does no I/O and keeps no goroutines: the chat hands it each room
+// datagram that arrived from a member (Receive), calls Tick now and then,
+// and carries what Outbox returns to the members named there over their
+// pairwise Noise sessions. Time comes from Config.Now. docs/PROTOCOL.md,
+// "Rooms", is the specification. Not yet wired into the chat.
+package rooms
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// RoomID names a room: 16 random bytes chosen by its founder.
+type RoomID [wire.RoomIDLen]byte
+
+// MessageID names a message: its sender and the sender's seq in the room.
+type MessageID struct {
+	Sender keys.PublicKey
+	Seq    uint64
+}
+
+// Order is where a message goes in the room's one agreed order: by Lamport
+// clock, then by sender key (bytes), then seq.
+type Order struct {
+	Lamport uint64
+	Sender  keys.PublicKey
+}
+
+// Message is a room message as every member stores it.
+type Message struct {
+	Room    RoomID
+	ID      MessageID
+	Epoch   uint64 // the sender's key epoch (membership version)
+	Lamport uint64
+	Text    []byte
+	Sig     [64]byte // the sender's Ed25519 signature
+	// History: it reached this member as history (said before it was
+	// invited), not as a live message.
+	History bool
+}
+
+// Order returns m's place in the agreed order.
+func (m *Message) Order() Order { return Order{m.Lamport, m.ID.Sender} }
+
+func compareOrder(a, b Order) int {
+	return cmp.Or(cmp.Compare(a.Lamport, b.Lamport), bytes.Compare(a.Sender[:], b.Sender[:]))
+}
+
+// Timing and bounds (PROTOCOL.md, Rooms, constants).
+const (
+	// StatusPeriod is how often a member sends its status (membership
+	// version and hash, per-sender heads) to every other member.
+	StatusPeriod = 10 * time.Second
+	// MaxGapBatch bounds the messages one gap request asks for.
+	MaxGapBatch = 64
+	// MaxOutOfOrder bounds a room's decrypted messages that wait for an
+	// earlier one from the same sender; MaxPending its sealed ones that
+	// wait for a key or a log entry. Over either, new ones are dropped
+	// (and gap repair brings them back later).
+	MaxOutOfOrder = 4096
+	MaxPending    = 1024
+	// maxHistoryBytes bounds the texts of one history batch.
+	maxHistoryBytes = 64 << 10
+)
+
+// Errors.
+var (
+	ErrForged     = errors.New("rooms: forged or corrupted")
+	ErrNotMember  = errors.New("rooms: not a member of the room")
+	ErrNoRoom     = errors.New("rooms: no such room")
+	ErrNotFounder = errors.New("rooms: only the founder changes the membership")
+	ErrNoBinding  = errors.New("rooms: no signing key known for that person yet (they must be connected)")
+	ErrLogFull    = errors.New("rooms: the membership log is full")
+)
+
+// Config is what a Node needs.
+type Config struct {
+	Self    keys.PublicKey     // this user's Noise identity
+	Sign    ed25519.PrivateKey // this user's room signing key (kept beside the identity)
+	Storage Storage
+	Now     func() time.Time // default time.Now
+	Rand    io.Reader        // default crypto/rand; tests seed it
+}
+
+// Outgoing is a datagram for the chat to carry to member To.
+type Outgoing struct {
+	To       keys.PublicKey
+	Datagram []byte
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	EventMessage EventKind = iota + 1 // a message was stored (live or history)
+	EventJoined                       // this user was added to a room
+	EventMembers                      // the membership changed
+	EventRemoved                      // this user was removed from a room
+	EventFork                         // a member showed a log that contradicts ours
+)
+
+// Event is something the chat shows.
+type Event struct {
+	Kind    EventKind
+	Room    RoomID
+	Message *Message       // EventMessage
+	Member  keys.PublicKey // EventFork: who showed it
+}
+
+// DropReason is why a room datagram was thrown away.
+type DropReason int
+
+const (
+	DropMalformed DropReason = iota // did not parse
+	DropUnknownRoom
+	DropNotMember // from, about or for someone who is not a member
+	DropForged    // a bad signature, or does not decrypt
+	DropStale     // a duplicate, or about an older state
+	DropOverflow  // a bounded buffer was full
+	numDrops
+)
+
+// Stats counts what a Node did.
+type Stats struct {
+	Received, Sent, Forwarded uint64
+	Drops                     [numDrops]uint64
+}
+
+// Node is one user's rooms. Its methods are safe for concurrent use.
+type Node struct {
+	cfg     Config
+	signPub [32]byte
+
+	mu        sync.Mutex // guards the fields below
+	rooms     map[RoomID]*room
+	bindings  map[keys.PublicKey][32]byte // sign keys announced over pairwise sessions
+	unreached map[keys.PublicKey]bool     // members the chat cannot reach directly
+	out       []Outgoing
+	events    []Event
+	stats     Stats
+}
+
+// New returns a Node with the rooms in cfg.Storage.
+func New(cfg Config) (*Node, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if len(cfg.Sign) != ed25519.PrivateKeySize || cfg.Storage == nil {
+		return nil, errors.New("rooms: Config needs a signing key and a Storage")
+	}
+	n := &Node{cfg: cfg, rooms: make(map[RoomID]*room), bindings: make(map[keys.PublicKey][32]byte),
+		unreached: make(map[keys.PublicKey]bool)}
+	copy(n.signPub[:], cfg.Sign.Public().(ed25519.PublicKey))
+	recs, err := cfg.Storage.Rooms()
+	if err != nil {
+		return nil, fmt.Errorf("rooms: loading: %w", err)
+	}
+	for _, rec := range recs {
+		r, err := n.load(rec)
+		if err != nil {
+			return nil, fmt.Errorf("rooms: loading room %x: %w", rec.ID, err)
+		}
+		n.rooms[rec.ID] = r
+	}
+	n.out, n.events = nil, nil // loading re-announces nothing
+	return n, nil
+}
+
+// Binding returns the datagram that announces this user's signing key; the
+// chat sends it over every new pairwise session.
+func (n *Node) Binding() []byte {
+	d := wire.RoomDatagram{Type: wire.RoomBinding, Key: n.signPub}
+	copy(d.Sig[:], bindingSig(n.cfg.Sign, n.cfg.Self))
+	b, _ := wire.AppendRoom(nil, &d)
+	return b
+}
+
+// SetReachable tells the core whether peer can be reached directly; when
+// not, what is for it goes through a member that can reach it.
+func (n *Node) SetReachable(peer keys.PublicKey, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if ok {
+		delete(n.unreached, peer)
+	} else {
+		n.unreached[peer] = true
+	}
+}
+
+// Outbox returns, and forgets, the datagrams waiting to be sent.
+func (n *Node) Outbox() []Outgoing {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.out
+	n.out = nil
+	return out
+}
+
+// Events returns, and forgets, what happened since the last call.
+func (n *Node) Events() []Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ev := n.events
+	n.events = nil
+	return ev
+}
+
+// Stats returns the counters.
+func (n *Node) Stats() Stats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stats
+}
+
+// Create founds a room with the given history policy (keepN for
+// wire.RoomHistoryLast) and returns its ID.
+func (n *Node) Create(policy wire.RoomHistoryPolicy, keepN uint64) (RoomID, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var id RoomID
+	if _, err := io.ReadFull(n.cfg.Rand, id[:]); err != nil {
+		return id, err
+	}
+	e := wire.RoomLogEntry{Version: 1, Op: wire.RoomOpCreate, Member: n.cfg.Self, SignKey: n.signPub, Policy: policy, KeepN: keepN}
+	raw := n.signEntry(id, &e)
+	r := newRoom(id)
+	if err := n.cfg.Storage.PutRoom(r.rec); err != nil {
+		return id, err
+	}
+	if err := n.applyLog(r, [][]byte{raw}); err != nil {
+		return id, err
+	}
+	n.rooms[id] = r
+	return id, nil
+}
+
+func (n *Node) signEntry(id RoomID, e *wire.RoomLogEntry) []byte {
+	copy(e.Sig[:], ed25519.Sign(n.cfg.Sign, logSigned(id, e)))
+	return wire.AppendRoomLogEntry(nil, e)
+}
+
+// Add adds member to the room (founder only). Its signing key must have been
+// announced to this node (a binding over their pairwise session).
+func (n *Node) Add(id RoomID, member keys.PublicKey) error {
+	return n.changeMembers(id, member, wire.RoomOpAdd)
+}
+
+// Remove removes member from the room (founder only). From then on no
+// member sends it anything, and every member's next key leaves it out.
+func (n *Node) Remove(id RoomID, member keys.PublicKey) error {
+	return n.changeMembers(id, member, wire.RoomOpRemove)
+}
+
+func (n *Node) changeMembers(id RoomID, member keys.PublicKey, op wire.RoomOp) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	if r == nil {
+		return ErrNoRoom
+	}
+	if r.roster[0] != n.cfg.Self {
+		return ErrNotFounder
+	}
+	if len(r.log) >= wire.MaxRoomBatch {
+		return ErrLogFull
+	}
+	e := wire.RoomLogEntry{Version: r.version() + 1, PrevHash: r.hashes[len(r.hashes)-1], Op: op, Member: member}
+	switch op {
+	case wire.RoomOpAdd:
+		sk, ok := n.bindings[member]
+		if !ok {
+			return ErrNoBinding
+		}
+		if _, known := r.index[member]; known {
+			return fmt.Errorf("rooms: %s was already added (a removed member cannot come back yet)", member.Fingerprint())
+		}
+		e.SignKey = sk
+	case wire.RoomOpRemove:
+		i, ok := r.index[member]
+		if !ok || !r.isMember(i, r.version()) || i == 0 {
+			return fmt.Errorf("%w: cannot remove %s", ErrNotMember, member.Fingerprint())
+		}
+		e.SignKey = r.members[i].sign
+	}
+	raw := n.signEntry(id, &e)
+	if err := n.applyLog(r, [][]byte{raw}); err != nil {
+		return err
+	}
+	// Everyone at the new version, and the removed member, hears of it at
+	// once; the newcomer gets the whole log (its invitation). Status
+	// checksums repair what is lost.
+	logDgram := r.logDatagram(len(r.log) - 1)
+	for i := range r.roster {
+		if i == r.self || !(r.isMember(i, r.version()) || r.roster[i] == member) {
+			continue
+		}
+		if op == wire.RoomOpAdd && r.roster[i] == member {
+			n.sendTo(r, i, r.logDatagram(0), false)
+			continue
+		}
+		n.sendTo(r, i, logDgram, true)
+	}
+	return nil
+}
+
+// Send sends text to the room: stored first, then sealed to every member.
+func (n *Node) Send(id RoomID, text []byte) (MessageID, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	if r == nil {
+		return MessageID{}, ErrNoRoom
+	}
+	if !r.isMember(r.self, r.version()) {
+		return MessageID{}, ErrNotMember
+	}
+	if len(text) > wire.MaxRoomText {
+		return MessageID{}, fmt.Errorf("%w: a message of %d bytes", wire.ErrTooBig, len(text))
+	}
+	k := r.keys[keyRef{r.self, r.myEpoch}]
+	if k == nil {
+		return MessageID{}, fmt.Errorf("rooms: no sender key for epoch %d yet", r.myEpoch)
+	}
+	m := Message{Room: id, ID: MessageID{n.cfg.Self, r.senders[r.self].head + 1}, Epoch: r.myEpoch,
+		Lamport: r.lamport + 1, Text: slices.Clone(text)}
+	h := m.header()
+	copy(m.Sig[:], ed25519.Sign(n.cfg.Sign, messageSigned(&h, m.Text)))
+	sealed, err := seal(k.Key, &m)
+	if err != nil {
+		return MessageID{}, err
+	}
+	if err := n.accept(r, &m); err != nil {
+		return MessageID{}, err
+	}
+	for i := range r.roster {
+		if i != r.self && r.isMember(i, m.Epoch) {
+			n.sendTo(r, i, sealed, true)
+		}
+	}
+	return m.ID, nil
+}
+
+// Messages returns the room's messages in the agreed order.
+func (n *Node) Messages(id RoomID) []Message {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	if r == nil {
+		return nil
+	}
+	out := make([]Message, 0, len(r.msgs))
+	for _, m := range r.msgs {
+		out = append(out, *m)
+	}
+	slices.SortFunc(out, func(a, b Message) int {
+		return cmp.Or(compareOrder(a.Order(), b.Order()), cmp.Compare(a.ID.Seq, b.ID.Seq))
+	})
+	return out
+}
+
+// Delivery returns how many of the members a message was for (n: the
+// members at its epoch but its sender) have acknowledged storing it (k).
+func (n *Node) Delivery(id RoomID, msg MessageID) (k, total int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	if r == nil {
+		return 0, 0
+	}
+	m := r.msgs[msg]
+	s, ok := r.index[msg.Sender]
+	if m == nil || !ok {
+		return 0, 0
+	}
+	for i := range r.roster {
+		if i == s || !r.isMember(i, m.Epoch) {
+			continue
+		}
+		total++
+		if r.acked[i][s] >= msg.Seq {
+			k++
+		}
+	}
+	return k, total
+}
+
+// Members returns the room's current members, founder first.
+func (n *Node) Members(id RoomID) []keys.PublicKey {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	if r == nil {
+		return nil
+	}
+	var out []keys.PublicKey
+	for i, k := range r.roster {
+		if r.isMember(i, r.version()) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Version returns the room's membership version and the hash of its log.
+func (n *Node) Version(id RoomID) (uint64, [32]byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	if r == nil {
+		return 0, [32]byte{}
+	}
+	return r.version(), r.hashes[len(r.hashes)-1]
+}
+
+// Tick does what is due: each StatusPeriod a status to every member, and
+// the requests a newcomer still owes itself (keys, history).
+func (n *Node) Tick() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.cfg.Now()
+	for _, id := range n.roomOrder() {
+		r := n.rooms[id]
+		if !r.isMember(r.self, r.version()) || now.Before(r.nextStatus) {
+			continue
+		}
+		r.nextStatus = now.Add(StatusPeriod)
+		st := n.status(r)
+		for i := range r.roster {
+			if i != r.self && r.isMember(i, r.version()) {
+				n.sendTo(r, i, st, true)
+			}
+		}
+		n.requestMissingKeys(r)
+		n.requestHistory(r)
+		if r.self == 0 {
+			for i := range r.roster {
+				if i != r.self && r.isMember(i, r.version()) && !r.heard[i] {
+					n.sendTo(r, i, r.logDatagram(0), false) // the invitation again
+				}
+			}
+		}
+	}
+}
+
+// roomOrder lists the rooms in a fixed order, so that runs repeat.
+func (n *Node) roomOrder() []RoomID {
+	ids := make([]RoomID, 0, len(n.rooms))
+	for id := range n.rooms {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b RoomID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
