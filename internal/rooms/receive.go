@@ -233,10 +233,10 @@ func (n *Node) ackDuplicate(r *room, s int) {
 }
 
 // requestGap asks member `from` for sender s's messages from..to, at most
-// MaxGapBatch of them, unless that was asked within half a status period.
+// MaxGapBatch of them, unless that was asked within GapRetry.
 func (n *Node) requestGap(r *room, from, s int, lo, hi uint64) {
 	now := n.cfg.Now()
-	if now.Before(r.gapAsked[s].Add(StatusPeriod / 2)) {
+	if now.Before(r.gapAsked[s].Add(GapRetry)) {
 		return
 	}
 	r.gapAsked[s] = now
@@ -285,6 +285,9 @@ func (n *Node) onStatus(r *room, from int, d *wire.RoomDatagram) error {
 	for s := range min(len(d.Heads), len(r.roster)) {
 		n.noteAck(r, from, s, d.Heads[s])
 		st := &r.senders[s]
+		if s != r.self && d.Heads[s] > st.wanted {
+			st.wanted, st.wantedFrom = d.Heads[s], from
+		}
 		if s != r.self && st.base != 0 && d.Heads[s] > st.head {
 			n.requestGap(r, from, s, st.head+1, d.Heads[s])
 		}

@@ -68,6 +68,10 @@ const (
 	// StatusPeriod is how often a member sends its status (membership
 	// version and hash, per-sender heads) to every other member.
 	StatusPeriod = 10 * time.Second
+	// GapRetry is how long a member waits for the answer to a gap request
+	// before it asks again (Tick asks, toward the highest head a status
+	// claimed).
+	GapRetry = 2 * time.Second
 	// MaxGapBatch bounds the messages one gap request asks for.
 	MaxGapBatch = 64
 	// MaxOutOfOrder bounds a room's decrypted messages that wait for an
@@ -432,15 +436,25 @@ func (n *Node) Version(id RoomID) (uint64, [32]byte) {
 	return r.version(), r.hashes[len(r.hashes)-1]
 }
 
-// Tick does what is due: each StatusPeriod a status to every member, and
-// the requests a newcomer still owes itself (keys, history).
+// Tick does what is due: gap and key requests still unanswered after
+// GapRetry; each StatusPeriod a status to every member, and the requests a newcomer
+// still owes itself (history). The chat calls it every second or so.
 func (n *Node) Tick() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.cfg.Now()
 	for _, id := range n.roomOrder() {
 		r := n.rooms[id]
-		if !r.isMember(r.self, r.version()) || now.Before(r.nextStatus) {
+		if !r.isMember(r.self, r.version()) {
+			continue
+		}
+		for s := range r.senders {
+			if st := &r.senders[s]; s != r.self && st.base != 0 && st.head < st.wanted {
+				n.requestGap(r, st.wantedFrom, s, st.head+1, st.wanted)
+			}
+		}
+		n.requestMissingKeys(r)
+		if now.Before(r.nextStatus) {
 			continue
 		}
 		r.nextStatus = now.Add(StatusPeriod)
@@ -450,7 +464,6 @@ func (n *Node) Tick() {
 				n.sendTo(r, i, st, true)
 			}
 		}
-		n.requestMissingKeys(r)
 		n.requestHistory(r)
 		if r.self == 0 {
 			for i := range r.roster {

@@ -27,6 +27,58 @@ func TestLossyRoomConverges(t *testing.T) {
 		}
 	}
 	s.runUntil(500, "everyone has all 500", func() bool { return s.agreed(all, 500) })
-	s.runUntil(3*statusRounds, "every member counted as having every message", func() bool { return s.delivered(all) })
+	s.runUntil(10*statusRounds, "every member counted as having every message", func() bool { return s.delivered(all) })
+	s.checkOnce()
+}
+
+// Two halves of a room keep talking while cut off from each other, then
+// heal: within a few status periods everyone has everything in one order.
+func TestPartitionHeals(t *testing.T) {
+	s := newSim(t, 10, 2)
+	s.loss = 0.1
+	all := span(0, 10)
+	s.found(wire.RoomHistoryAll, 0, 10)
+	s.runUntil(300, "everyone joins", func() bool { return s.joined(all, 10) })
+	side := func(i int) bool { return i < 5 }
+	s.blocked = func(from, to int) bool { return side(from) != side(to) }
+	for i := range 200 {
+		s.send(s.rng.IntN(10), "split")
+		if i%4 == 3 {
+			s.step()
+		}
+	}
+	s.runUntil(300, "each half agrees within itself", func() bool {
+		return s.agreed(span(0, 5), len(s.nodes[0].Messages(s.room))) && s.agreed(span(5, 10), len(s.nodes[5].Messages(s.room)))
+	})
+	if a, b := len(s.nodes[0].Messages(s.room)), len(s.nodes[5].Messages(s.room)); a+b != 200 || a == 0 || b == 0 {
+		t.Fatalf("the halves hold %d and %d messages: the partition did not split them", a, b)
+	}
+	s.blocked = nil
+	rounds := s.runUntil(3*statusRounds, "after healing, everyone has all 200", func() bool { return s.agreed(all, 200) })
+	t.Logf("healed in %d rounds (%d s simulated; status period %v)", rounds, rounds, StatusPeriod)
+	s.runUntil(10*statusRounds, "every member counted as having every message", func() bool { return s.delivered(all) })
+	s.checkOnce()
+}
+
+// A member loses its memory mid-stream and restarts from its Storage:
+// nothing lost, nothing shown twice, k/n right for its own messages and the
+// others'.
+func TestRestartFromStorage(t *testing.T) {
+	s := newSim(t, 10, 3)
+	s.loss, s.dup = 0.2, 0.05
+	all := span(0, 10)
+	s.found(wire.RoomHistoryAll, 0, 10)
+	s.runUntil(300, "everyone joins", func() bool { return s.joined(all, 10) })
+	for i := range 300 {
+		if i == 150 {
+			s.start(3) // its in-flight datagrams still arrive, at the new one
+		}
+		s.send(s.rng.IntN(10), "message")
+		if i%5 == 4 {
+			s.step()
+		}
+	}
+	s.runUntil(500, "everyone has all 300", func() bool { return s.agreed(all, 300) })
+	s.runUntil(10*statusRounds, "every member counted as having every message", func() bool { return s.delivered(all) })
 	s.checkOnce()
 }

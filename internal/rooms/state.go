@@ -57,6 +57,10 @@ type keyRef struct {
 type senderState struct {
 	base uint64 // 0 while unknown
 	head uint64
+	// wanted is the highest head a member's status claimed for this
+	// sender, and wantedFrom that member: where gap repair asks.
+	wanted     uint64
+	wantedFrom int
 }
 
 func newRoom(id RoomID) *room {
@@ -101,6 +105,9 @@ func (n *Node) applyLog(r *room, raws [][]byte) error {
 				return errFork
 			}
 			continue
+		}
+		if e.Version > r.version()+1 {
+			break // a later batch: the status that follows asks for the gap
 		}
 		if err := r.verifyEntry(&e, raw); err != nil {
 			return err
@@ -318,11 +325,11 @@ func (n *Node) status(r *room) []byte {
 }
 
 // requestKey asks member `to` (or, if it cannot be reached, another) for
-// sender s's keys from epoch on, unless one was asked for within half a
-// status period.
+// sender s's keys from epoch on, unless one was asked for within
+// GapRetry.
 func (n *Node) requestKey(r *room, to, s int, epoch uint64) {
 	now := n.cfg.Now()
-	if now.Before(r.keyAsked[s].Add(StatusPeriod / 2)) {
+	if now.Before(r.keyAsked[s].Add(GapRetry)) {
 		return
 	}
 	if n.unreached[r.roster[to]] || !r.isMember(to, r.version()) {
