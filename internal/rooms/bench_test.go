@@ -1,0 +1,101 @@
+package rooms
+
+import (
+	"crypto/ed25519"
+	"fmt"
+	"testing"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// flush carries datagrams, with no loss and no clock, until none are left.
+func (s *sim) flush() (delivered int) {
+	for {
+		quiet := true
+		for i, node := range s.nodes {
+			for _, o := range node.Outbox() {
+				quiet = false
+				s.nodes[s.index(o.To)].Receive(s.ids[i], o.Datagram) //nolint:errcheck // counted
+				delivered++
+			}
+			node.Events()
+		}
+		if quiet {
+			return delivered
+		}
+	}
+}
+
+// BenchmarkRoomMessage sends messages of 100 bytes from members in turn into
+// a room of 10 or 50, in one process, each carried to every member (and
+// acknowledged) before the next: one op is one message delivered to all.
+// cpu-µs/delivery is the time of an op over the n-1 members it reaches:
+// everything runs on one goroutine, so that is CPU time.
+func BenchmarkRoomMessage(b *testing.B) {
+	for _, n := range []int{10, 50} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			s := newSim(b, n, 8)
+			s.found(wire.RoomHistoryAll, 0, n)
+			s.flush()
+			text := make([]byte, 100)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				s.send(i%n, string(text))
+				s.flush()
+			}
+			b.StopTimer()
+			perMsg := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			b.ReportMetric(1e9/perMsg, "msgs/s")
+			b.ReportMetric(perMsg/1e3/float64(n-1), "cpu-µs/delivery")
+			if got := len(s.nodes[n-1].Messages(s.room)); got != b.N {
+				b.Fatalf("the last member holds %d of %d messages", got, b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyBaseline is the floor under a delivery: one Ed25519
+// verification of a message of 100 bytes, run beside BenchmarkRoomMessage
+// so that BENCHMARKS.md can give a delivery's cost as a ratio to it.
+func BenchmarkVerifyBaseline(b *testing.B) {
+	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	msg := make([]byte, 100+64)
+	sig := ed25519.Sign(priv, msg)
+	pub := priv.Public().(ed25519.PublicKey)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("does not verify")
+		}
+	}
+}
+
+// FuzzReceive feeds a member of a room arbitrary datagrams from another
+// member: it drops what is wrong and never fails.
+func FuzzReceive(f *testing.F) {
+	for _, d := range []wire.RoomDatagram{
+		{Type: wire.RoomStatus, Heads: []uint64{5, 7}, Reach: []byte{3}, Epoch: 9},
+		{Type: wire.RoomGapRequest, Seq: 1, To: 3},
+		{Type: wire.RoomHistoryRequest},
+		{Type: wire.RoomForwardTo, Body: []byte{byte(wire.RoomAck)}},
+		{Type: wire.RoomLog, Entries: [][]byte{{1}}},
+	} {
+		b, _ := wire.AppendRoom(nil, &d)
+		f.Add(b)
+	}
+	s := newSim(f, 3, 9)
+	s.found(wire.RoomHistoryLast, 3, 3)
+	s.flush()
+	s.send(1, "hello")
+	s.flush()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1+wire.RoomIDLen {
+			copy(b[1:], s.room[:]) // most datagrams then reach the room's handlers
+		}
+		s.nodes[0].Receive(s.ids[2], b) //nolint:errcheck // drops are the point
+		s.nodes[0].Tick()
+		s.nodes[0].Outbox()
+		s.nodes[0].Events()
+	})
+}
