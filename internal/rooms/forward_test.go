@@ -105,3 +105,27 @@ func TestForwarderCannotAlter(t *testing.T) {
 		}
 	}
 }
+
+// A member whose session announces a signing key other than the one the
+// founder wrote into the log for it is reported as a fork.
+func TestBindingThatContradictsTheLog(t *testing.T) {
+	s := newSim(t, 3, 10)
+	s.found(wire.RoomHistoryAll, 0, 3)
+	s.runUntil(100, "everyone joins", func() bool { return s.joined(span(0, 3), 3) })
+	s.nodes[2].Events()
+	other := newSim(t, 1, 11) // a different signing key
+	b := other.nodes[0].Binding()
+	// The binding is signed over the Noise key it is for: re-sign it for member 1.
+	d, _ := wire.ParseRoom(b)
+	copy(d.Sig[:], bindingSig(other.signs[0], s.ids[1]))
+	b, _ = wire.AppendRoom(nil, &d)
+	if err := s.nodes[2].Receive(s.ids[1], b); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range s.nodes[2].Events() {
+		if e.Kind == EventFork && e.Member == s.ids[1] {
+			return
+		}
+	}
+	t.Error("no fork reported")
+}

@@ -43,6 +43,14 @@ func (n *Node) receive(from keys.PublicKey, d *wire.RoomDatagram, forwarded bool
 			return n.drop(DropForged, ErrForged)
 		}
 		n.bindings[from] = d.Key
+		for _, id := range n.roomOrder() {
+			r := n.rooms[id]
+			if i, ok := r.index[from]; ok && r.members[i].sign != d.Key {
+				// The log says another key speaks for this person: the
+				// founder wrote a key that is not theirs, or they changed it.
+				n.events = append(n.events, Event{Kind: EventFork, Room: id, Member: from})
+			}
+		}
 		return nil
 	}
 	r := n.rooms[RoomID(d.Room)]
