@@ -432,7 +432,7 @@ func (n *Node) onHistory(r *room, d *wire.RoomDatagram) error {
 		}
 		r.msgs[m.ID] = m
 		r.lamport = max(r.lamport, m.Lamport)
-		n.events = append(n.events, Event{Kind: EventMessage, Room: r.id, Message: m})
+		n.showMessage(r, m)
 	}
 	r.rec.HistoryCursor, r.rec.HistoryDone = cursor, d.Done
 	if err := n.cfg.Storage.PutRoom(r.rec); err != nil {

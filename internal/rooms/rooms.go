@@ -56,6 +56,13 @@ type Message struct {
 	History bool
 }
 
+// clone copies m, text and all, for a caller that may keep or change it.
+func (m *Message) clone() Message {
+	c := *m
+	c.Text = slices.Clone(m.Text)
+	return c
+}
+
 // Order returns m's place in the agreed order.
 func (m *Message) Order() Order { return Order{m.Lamport, m.ID.Sender} }
 
@@ -374,7 +381,7 @@ func (n *Node) Messages(id RoomID) []Message {
 	}
 	out := make([]Message, 0, len(r.msgs))
 	for _, m := range r.msgs {
-		out = append(out, *m)
+		out = append(out, m.clone())
 	}
 	slices.SortFunc(out, func(a, b Message) int {
 		return cmp.Or(compareOrder(a.Order(), b.Order()), cmp.Compare(a.ID.Seq, b.ID.Seq))

@@ -266,7 +266,7 @@ func (n *Node) accept(r *room, m *Message) error {
 		r.acked[r.self][s] = m.ID.Seq
 		r.lamport = max(r.lamport, m.Lamport)
 		if s != r.self {
-			n.events = append(n.events, Event{Kind: EventMessage, Room: r.id, Message: m})
+			n.showMessage(r, m)
 		}
 		next := MessageID{m.ID.Sender, m.ID.Seq + 1}
 		if m = r.ooo[next]; m == nil {
@@ -280,6 +280,12 @@ func (n *Node) accept(r *room, m *Message) error {
 		n.sendTo(r, s, b, true)
 	}
 	return nil
+}
+
+// showMessage reports a stored message to the chat, as a copy.
+func (n *Node) showMessage(r *room, m *Message) {
+	c := m.clone()
+	n.events = append(n.events, Event{Kind: EventMessage, Room: r.id, Message: &c})
 }
 
 // sendTo queues b for member i: directly, or, when the chat cannot reach i

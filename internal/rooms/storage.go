@@ -11,6 +11,20 @@ import (
 // one backed by SQLite (internal/store); MemStorage keeps it in memory.
 // Every Put is durable when it returns: the core acknowledges a message
 // ("stored") only after PutMessage, and sends its own only after it.
+//
+// The SQLite one proposed (a migration of internal/store):
+//
+//	room_rooms(room BLOB PRIMARY KEY, history_done INT, cursor_lamport INT, cursor_sender BLOB)
+//	room_log(room BLOB, version INT, entry BLOB, PRIMARY KEY(room, version))
+//	room_keys(room BLOB, sender BLOB, epoch INT, prev_epoch INT, first_seq INT, key BLOB, sig BLOB,
+//	          PRIMARY KEY(room, sender, epoch))
+//	room_messages(room BLOB, sender BLOB, seq INT, epoch INT, lamport INT, text BLOB, sig BLOB,
+//	          history INT, PRIMARY KEY(room, sender, seq))  -- INSERT OR IGNORE; index (room, lamport, sender)
+//	room_delivery(room BLOB, member BLOB, sender BLOB, head INT, PRIMARY KEY(room, member, sender))
+//	          -- upsert with head = max(head, excluded.head)
+//
+// Sender keys are secrets: the table lives in the same 0600 database as
+// the history they protect.
 type Storage interface {
 	Rooms() ([]RoomRecord, error)
 	PutRoom(RoomRecord) error
