@@ -164,9 +164,7 @@ func (n *Node) onMessage(r *room, from int, d *wire.RoomDatagram) error {
 	if d.Epoch > r.version() {
 		// Sent under a membership we have not seen yet: ask for the log.
 		n.keepPending(r, id, d)
-		req := wire.RoomDatagram{Type: wire.RoomLogRequest, Room: r.id, Epoch: r.version() + 1}
-		b, _ := wire.AppendRoom(nil, &req)
-		n.sendTo(r, from, b, true)
+		n.requestLog(r, from)
 		return nil
 	}
 	if !r.isMember(s, d.Epoch) || !r.isMember(r.self, d.Epoch) || d.Epoch < r.entitledFrom(s) {
@@ -203,6 +201,19 @@ func (n *Node) onMessage(r *room, from int, d *wire.RoomDatagram) error {
 		return nil
 	}
 	return n.accept(r, &m)
+}
+
+// requestLog asks member `from` for the log entries after ours, unless
+// that was asked within GapRetry.
+func (n *Node) requestLog(r *room, from int) {
+	now := n.cfg.Now()
+	if now.Before(r.logAsked.Add(GapRetry)) {
+		return
+	}
+	r.logAsked = now
+	req := wire.RoomDatagram{Type: wire.RoomLogRequest, Room: r.id, Epoch: r.version() + 1}
+	b, _ := wire.AppendRoom(nil, &req)
+	n.sendTo(r, from, b, true)
 }
 
 func (n *Node) keepPending(r *room, id MessageID, d *wire.RoomDatagram) {
@@ -279,9 +290,7 @@ func (n *Node) onKey(r *room, d *wire.RoomDatagram) error {
 func (n *Node) onStatus(r *room, from int, d *wire.RoomDatagram) error {
 	switch {
 	case d.Epoch > r.version():
-		req := wire.RoomDatagram{Type: wire.RoomLogRequest, Room: r.id, Epoch: r.version() + 1}
-		b, _ := wire.AppendRoom(nil, &req)
-		n.sendTo(r, from, b, true)
+		n.requestLog(r, from)
 	case d.Epoch < r.version():
 		n.sendTo(r, from, r.logDatagram(int(d.Epoch)), true)
 	case d.Key != r.hashes[len(r.hashes)-1]:

@@ -39,6 +39,7 @@ type room struct {
 	nextStatus time.Time
 	gapAsked   []time.Time // per sender: when a gap was last requested
 	keyAsked   []time.Time // per sender: when a key was last requested
+	logAsked   time.Time   // when log entries were last requested
 	heard      []bool      // per member: a status came from it (the founder re-invites until one does)
 }
 
