@@ -165,3 +165,31 @@ func FuzzParseRoomLogEntry(f *testing.F) {
 		}
 	})
 }
+
+// Golden encodings, as docs/PROTOCOL.md (Rooms, R3) lays them out, for a
+// second implementation to check itself against.
+func TestRoomGolden(t *testing.T) {
+	room := [RoomIDLen]byte{0: 0xaa, 15: 0xbb}
+	peer := [RoomKeyLen]byte{0: 0x11, 31: 0x22}
+	const roomHex = "aa" + "0000000000000000000000000000" + "bb"
+	const peerHex = "11" + "000000000000000000000000000000000000000000000000000000000000" + "22"
+	for _, tc := range []struct {
+		d   RoomDatagram
+		hex string
+	}{
+		{RoomDatagram{Type: RoomMessage, Room: room, Peer: peer, Epoch: 3, Seq: 300, Lamport: 70000, Body: []byte{0xde, 0xad}},
+			"02" + roomHex + peerHex + "03 412c 80011170 dead"},
+		{RoomDatagram{Type: RoomStatus, Room: room, Epoch: 2, Key: peer, Heads: []uint64{0, 64}, Reach: []byte{0x03}},
+			"05" + roomHex + "02" + peerHex + "02 00 4040 03"},
+		{RoomDatagram{Type: RoomGapRequest, Room: room, Peer: peer, Seq: 5, To: 9},
+			"07" + roomHex + peerHex + "05 09"},
+	} {
+		b, err := AppendRoom(nil, &tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := mustHex(tc.hex); !bytes.Equal(b, want) {
+			t.Errorf("type %#x: %x, want %x", tc.d.Type, b, want)
+		}
+	}
+}
