@@ -118,6 +118,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		}
 		cfg.Security = enc.security()
 		cfg.PeerCheck = enc
+		cfg.KnownKeys = enc.knownKeys()
 		f.known = enc.known
 	}
 	node, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {

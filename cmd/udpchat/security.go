@@ -127,6 +127,30 @@ func (e *encryption) Fingerprint(peer netip.AddrPort) string {
 	return ""
 }
 
+// PeerKey implements chat.PeerKeys: the person behind peer's session.
+func (e *encryption) PeerKey(peer netip.AddrPort) ([32]byte, bool) {
+	k, ok := e.conn.PeerKey(peer)
+	return k, ok
+}
+
+// knownKeys are the keys the known peers bind to addresses, for the node's
+// one-time move of a history kept by address to people
+// (chat.Config.KnownKeys). A file that cannot be read maps nothing: the
+// move then leaves those messages by address, and says so.
+func (e *encryption) knownKeys() map[netip.AddrPort][32]byte {
+	entries, err := e.known.Entries()
+	if err != nil {
+		return nil
+	}
+	keys := make(map[netip.AddrPort][32]byte, len(entries))
+	for _, en := range entries {
+		if en.Addr.IsValid() && !en.Key.IsZero() {
+			keys[en.Addr] = en.Key
+		}
+	}
+	return keys
+}
+
 // Known tells the node that a key answered at peer before (it is in the
 // known peers), so what the user sends it is kept in the outbox even
 // while it is away: see chat.Sent.Kept.

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/store"
 )
 
 // Forget drops peer from the conversation: it is no longer a recipient,
@@ -16,19 +17,31 @@ import (
 // its session and queue. It is /forget: how a user gives up on an address
 // that will never answer, or on a peer they no longer want to write to. If
 // the peer writes again it is a new contact, as if never seen.
+//
+// A peer whose key is known is a person: the person goes, from the
+// contacts too, with what waits for them at any address (see
+// PeopleStore.Forget).
 func (n *Node) Forget(peer netip.AddrPort) ([]Cancelled, error) {
 	peer = Unmap(peer)
 	if err := n.lockOpen(); err != nil {
 		return nil, err
 	}
 	p := n.peers[peer]
+	var person [32]byte
+	addrs := []netip.AddrPort{peer}
+	if p != nil && p.person != ([32]byte{}) {
+		person = p.person
+		for _, q := range n.sortedPeersLocked() {
+			if q.person == person && q != p {
+				addrs = append(addrs, q.addr)
+			}
+		}
+	}
 	l := n.link
 	n.mu.Unlock()
 	var storeErr error
 	if n.Durable() {
-		if _, err := n.store.CancelPeer(storeCtx, PeerKey(peer)); err != nil {
-			storeErr = fmt.Errorf("forget %s: what waits for it stays in the outbox: %w", peer, err)
-		}
+		storeErr = n.forgetStored(peer, person)
 	}
 	if p == nil && storeErr == nil {
 		n.outMu.Unlock()
@@ -36,25 +49,48 @@ func (n *Node) Forget(peer netip.AddrPort) ([]Cancelled, error) {
 	}
 	n.mu.Lock()
 	var evs []Event
-	if p != nil && n.peers[peer] == p {
-		evs = n.dropPeerLocked(p)
+	for _, addr := range addrs {
+		if q := n.peers[addr]; q != nil && (q == p || person != ([32]byte{}) && q.person == person) {
+			evs = append(evs, n.dropPeerLocked(q)...)
+		}
 	}
 	t := n.takeTurnLocked()
 	n.mu.Unlock()
 	if f, ok := l.(link.Forgetter); ok {
 		// After the node's own: no Send to peer can follow it now.
-		if err := f.Forget(peer); err != nil {
-			storeErr = fmt.Errorf("forget %s: %w", peer, err)
+		for _, addr := range addrs {
+			if err := f.Forget(addr); err != nil {
+				storeErr = fmt.Errorf("forget %s: %w", addr, err)
+			}
 		}
 	}
 	n.outMu.Unlock()
-	n.warned.forget(peer)
+	for _, addr := range addrs {
+		n.warned.forget(addr)
+	}
 	n.emit(t, evs)
 	cancelled := make([]Cancelled, len(evs))
 	for i, ev := range evs {
 		cancelled[i] = ev.(Cancelled)
 	}
 	return cancelled, storeErr
+}
+
+// forgetStored cancels in the store what waits for peer, and for person
+// if known (which also drops them from the contacts). n.outMu must be
+// held.
+func (n *Node) forgetStored(peer netip.AddrPort, person [32]byte) error {
+	if n.people != nil && person != ([32]byte{}) {
+		if _, err := n.people.Forget(storeCtx, person); err != nil && !errors.Is(err, store.ErrNoContact) {
+			return fmt.Errorf("forget %s: what waits for them stays in the outbox: %w", peer, err)
+		}
+	}
+	// And what was written to the address alone (before people were
+	// kept by key).
+	if _, err := n.store.CancelPeer(storeCtx, PeerKey(peer)); err != nil {
+		return fmt.Errorf("forget %s: what waits for it stays in the outbox: %w", peer, err)
+	}
+	return nil
 }
 
 // ErrUnknownPeer is returned by Forget for a peer the node does not know.
@@ -96,7 +132,7 @@ func (n *Node) dropPeerLocked(p *peer) []Event {
 	slices.SortFunc(dropped, func(a, b pendingSent) int { return cmp.Compare(a.seq, b.seq) })
 	evs := make([]Event, len(dropped))
 	for i, s := range dropped {
-		evs[i] = Cancelled{ID: s.ID, To: p.addr}
+		evs[i] = Cancelled{ID: s.ID, To: s.To}
 	}
 	return evs
 }

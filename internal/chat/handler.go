@@ -40,18 +40,19 @@ func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
 	n.outMu.Lock()
 	n.mu.Lock()
 	s, pending := n.pending[r]
-	id, cancelled := n.cancelled[r]
+	if !pending {
+		var cancelled bool
+		if s, cancelled = n.cancelled[r]; !cancelled {
+			n.mu.Unlock()
+			n.outMu.Unlock()
+			return // a hello: not a message anyone waits for
+		}
+	}
 	n.mu.Unlock()
-	if !pending && !cancelled {
-		n.outMu.Unlock()
-		return // a hello: not a message anyone waits for
-	}
-	if pending {
-		id = s.ID
-	}
+	id := s.ID
 	var evs []Event
 	if n.store != nil {
-		if err := n.store.MarkDelivered(storeCtx, PeerKey(peer), [16]byte(id)); err != nil {
+		if err := n.markDelivered(s); err != nil {
 			// The peer has it; our store still says pending, so the next
 			// start sends it again, and the peer, which has stored its
 			// ID, does not show it twice.
@@ -67,11 +68,22 @@ func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
 	} else {
 		delete(n.cancelled, r)
 	}
-	evs = append(evs, Delivered{ID: id, To: peer})
+	// Named as it was sent, wherever the person took it (follow.go):
+	// that is the Sent the UI shows.
+	evs = append(evs, Delivered{ID: id, To: s.To})
 	t := n.takeTurnLocked()
 	n.mu.Unlock()
 	n.outMu.Unlock()
 	n.emit(t, evs)
+}
+
+// markDelivered records in the store that the recipient of s has it: by
+// person if known, so that it counts whatever address they took it at.
+func (n *Node) markDelivered(s pendingSent) error {
+	if n.people != nil && s.person != ([32]byte{}) {
+		return n.people.MarkDeliveredBy(storeCtx, s.person, [16]byte(s.ID))
+	}
+	return n.store.MarkDelivered(storeCtx, s.row, [16]byte(s.ID))
 }
 
 // PeerClosed says peer left on purpose; its next session will announce it

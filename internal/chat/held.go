@@ -19,10 +19,10 @@ const maxHeld = 64 << 20
 // that have not joined.
 var ErrHeldFull = errors.New("too much is waiting for peers that have not joined yet")
 
-// holdLocked keeps our message s for p, pending, until p joins
+// holdLocked keeps our message s for p (its payload set here), pending, until p joins
 // (releaseLocked). The first one held asks the link to reach p, as sending
 // would have. n.mu must be held.
-func (n *Node) holdLocked(p *peer, payload []byte, s Sent) error {
+func (n *Node) holdLocked(p *peer, payload []byte, s pendingSent) error {
 	if n.heldBytes+len(payload) > maxHeld {
 		return ErrHeldFull
 	}
@@ -33,10 +33,8 @@ func (n *Node) holdLocked(p *peer, payload []byte, s Sent) error {
 	}
 	n.heldSeq++
 	r := sentRef{peer: p.addr, ref: n.heldSeq, held: true}
+	s.payload = payload
 	n.addPendingLocked(r, s)
-	ps := n.pending[r]
-	ps.payload = payload
-	n.pending[r] = ps
 	n.heldBytes += len(payload)
 	p.held = append(p.held, heldSend{ref: r})
 	return nil

@@ -40,6 +40,12 @@ type Config struct {
 	// PeerCheck, if not nil, names the key behind each peer and guards
 	// display names against impostors: see PeerCheck.
 	PeerCheck PeerCheck
+	// KnownKeys are the keys known to have answered at each address before
+	// people were kept by key (the trust file's): New gives the history
+	// kept by address to those people, once per store (see
+	// PeopleStore.AssignPeople), and says what it could not
+	// (HistoryByAddress). Nil on a link without keys.
+	KnownKeys map[netip.AddrPort][32]byte
 	// SendOnly says this node only sends (udpchat send): its features say
 	// so, and peers never make it a recipient of what they type, since it
 	// will have gone by then (docs/PROTOCOL.md, the chat payload).
@@ -91,6 +97,7 @@ type Node struct {
 	closeErr  error
 	stats     counters
 	store     MessageStore // nil: nothing is stored
+	people    PeopleStore  // the store, if it keeps contacts; else nil
 	// storeFailing says the last message Receive tried to store could not
 	// be, and the user has been told; it is reset by the next success,
 	// which is announced too (StoreRecovered), so that a store that keeps
@@ -123,7 +130,7 @@ type Node struct {
 	pending map[sentRef]pendingSent // sent and not yet delivered
 	// cancelled are the messages Cancel took out of pending, which the
 	// link may still deliver.
-	cancelled map[sentRef]MessageID
+	cancelled map[sentRef]pendingSent
 	// pendingDropped counts entries dropPeerLocked took out of pending
 	// since pending was last made anew.
 	pendingDropped int
@@ -153,6 +160,14 @@ type sentRef struct {
 type pendingSent struct {
 	seq uint64
 	Sent
+	// row is the peer the store has the message under (PeerKey of the
+	// address it was first sent to), and person its recipient's key, zero
+	// if not known: with it the message follows the person (follow.go).
+	row    string
+	person [32]byte
+	// name is ours when it was sent, for the payload sent again to the
+	// person's new address.
+	name string
 	// payload is a held message's, for the link once the peer joins.
 	payload []byte
 }
@@ -186,15 +201,24 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 		peers:     make(map[netip.AddrPort]*peer),
 		pending:   make(map[sentRef]pendingSent),
 		store:     cfg.Store,
-		cancelled: make(map[sentRef]MessageID),
+		cancelled: make(map[sentRef]pendingSent),
 		drained:   closedChan,
 		lastTurn:  closedChan,
 	}
+	if !n.plain {
+		n.people, _ = cfg.Store.(PeopleStore)
+	}
 	var pending, unshown []store.Message
+	var startEvents []Event
 	if n.store != nil {
 		// Read before the link exists, so a store that cannot be read
 		// stops udpchat before it has a socket to clean up.
 		var err error
+		if n.people != nil && cfg.KnownKeys != nil {
+			if startEvents, err = n.assignPeople(cfg.KnownKeys); err != nil {
+				return nil, err
+			}
+		}
 		if !n.plain {
 			if pending, err = n.store.Pending(storeCtx); err != nil {
 				return nil, fmt.Errorf("reading the outbox: %w", err)
@@ -206,8 +230,9 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	}
 	// What an earlier run stored and did not show goes first, before
 	// anything the link reports (it may, before newLink returns).
+	startEvents = append(startEvents, unshownEvents(unshown)...)
 	var replay turn
-	if len(unshown) > 0 {
+	if len(startEvents) > 0 {
 		n.mu.Lock()
 		replay = n.takeTurnLocked()
 		n.mu.Unlock()
@@ -216,9 +241,9 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	if err != nil {
 		return nil, err
 	}
-	if len(unshown) > 0 {
+	if len(startEvents) > 0 {
 		// No one reads Events until New returns (see below).
-		go n.emit(replay, unshownEvents(unshown))
+		go n.emit(replay, startEvents)
 	}
 	n.update(func() []Event {
 		n.link = l
@@ -233,8 +258,18 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 		return evs
 	})
 	if len(pending) > 0 {
+		// Where each person waited for was last seen: not the store.
+		lastSeen := make(map[[32]byte]netip.AddrPort)
+		for _, m := range pending {
+			if _, done := lastSeen[m.Person]; done || m.Person == ([32]byte{}) {
+				continue
+			}
+			if addr, ok := n.lastSeenAt(m.Person); ok {
+				lastSeen[m.Person] = addr
+			}
+		}
 		n.outMu.Lock()
-		evs := n.requeueLocked(pending)
+		evs := n.requeueLocked(pending, lastSeen)
 		n.mu.Lock()
 		t := n.takeTurnLocked()
 		n.mu.Unlock()

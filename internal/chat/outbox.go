@@ -114,11 +114,11 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 		return nil, err
 	}
 	var refs []sentRef
-	kept := make(map[sentRef]bool)
+	sent := make(map[sentRef]pendingSent)
 	for r, s := range n.pending {
 		if s.ID == id {
 			refs = append(refs, r)
-			kept[r] = s.Kept
+			sent[r] = s
 		}
 	}
 	n.mu.Unlock()
@@ -130,9 +130,9 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 	var errs []error
 	done := refs[:0]
 	for _, r := range refs {
-		if n.store != nil && kept[r] {
-			if err := n.store.Cancel(storeCtx, PeerKey(r.peer), [16]byte(id)); err != nil {
-				errs = append(errs, fmt.Errorf("cancel %s to %s: %w", id, r.peer, err))
+		if n.store != nil && sent[r].Kept {
+			if err := n.store.Cancel(storeCtx, sent[r].row, [16]byte(id)); err != nil {
+				errs = append(errs, fmt.Errorf("cancel %s to %s: %w", id, sent[r].To, err))
 				continue
 			}
 		}
@@ -144,10 +144,10 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 		if r.held { // it never reached the link, so is never delivered
 			n.heldBytes -= len(n.pending[r].payload)
 		} else {
-			n.cancelled[r] = id
+			n.cancelled[r] = n.pending[r]
 		}
 		delete(n.pending, r)
-		cancelled = append(cancelled, Cancelled{ID: id, To: r.peer})
+		cancelled = append(cancelled, Cancelled{ID: id, To: sent[r].To})
 	}
 	if len(done) > 0 && len(n.pending) == 0 {
 		close(n.drained)
@@ -164,14 +164,15 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 }
 
 // requeue sends again, in the order they were first sent, the messages the
-// store still has pending: those of an earlier run that exited, or was
+// store still has pending (to a person, where lastSeen says they were last
+// seen, if it knows): those of an earlier run that exited, or was
 // killed, before their peers had them. They keep their IDs, so a peer that
 // had in fact got one recognises it and does not show it twice. The
 // returned events (a Sent for each, so the UI can show them pending, and
 // an Error for each that cannot be sent) are for the caller to emit.
 //
 // n.outMu must be held and n.link set.
-func (n *Node) requeueLocked(pending []store.Message) []Event {
+func (n *Node) requeueLocked(pending []store.Message, lastSeen map[[32]byte]netip.AddrPort) []Event {
 	var evs []Event
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -180,6 +181,9 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 		if err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("a message waiting in the outbox cannot be sent: %w", err)})
 			continue
+		}
+		if seen, ok := lastSeen[m.Person]; ok {
+			addr = seen // the person moved since it was written
 		}
 		kind := wire.ChatKind(m.Kind)
 		sendKind := kind
@@ -192,6 +196,9 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 			continue
 		}
 		p := n.peerLocked(addr)
+		if p.person == ([32]byte{}) {
+			p.person = m.Person
+		}
 		if !p.chosen {
 			// We sent it this before: the user chose it, and the link
 			// keeps it however long it is silent.
@@ -206,7 +213,7 @@ func (n *Node) requeueLocked(pending []store.Message) []Event {
 			}
 		}
 		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: m.At, Kept: true}
-		if err := n.sendLocked(p, payload, s); err != nil {
+		if err := n.sendLocked(p, payload, pendingSent{Sent: s, row: m.Peer, person: m.Person, name: m.Name}); err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})
 			continue
 		}

@@ -39,9 +39,14 @@ func (s PeerState) String() string {
 
 // PeerInfo is a snapshot of one peer, for a UI's peer list.
 type PeerInfo struct {
-	Addr  netip.AddrPort
-	Name  string // "" until the peer has introduced itself
-	State PeerState
+	Addr netip.AddrPort
+	Name string // "" until the peer has introduced itself
+	// Announced is the name the peer announces when the user gave it
+	// another (Node.Rename), which Name is then; "" otherwise.
+	Announced string
+	State     PeerState
+	// Person is the peer's key, zero if not known (see PeerKeys).
+	Person [32]byte
 	// Fingerprint is the peer's verified key fingerprint, "" on a link
 	// without keys or before the peer's key is known.
 	Fingerprint string
@@ -65,6 +70,13 @@ type peer struct {
 	addr  netip.AddrPort
 	name  string
 	state PeerState
+	// person is the key of who is at addr, zero if not known: the verified
+	// key of the session that joined last, or, before one has, the key the
+	// outbox has messages waiting at addr for (see Node.requeueLocked).
+	person [32]byte
+	// given is the name the user gave the person (Node.Rename), "" for
+	// none: what the UIs call them, while name is what they announce.
+	given string
 	// joined says the current session has carried a chat message, so
 	// Joined has been emitted for it; PeerUp and PeerClosed reset it. On
 	// a link with identities, only a joined peer gets our messages (see
@@ -129,10 +141,13 @@ type heldSend struct {
 	hello []byte
 }
 
-// displayName is how events name the peer: its name, or its address until
-// it has one.
+// displayName is how events name the peer: the name the user gave it, else
+// the one it announced, or its address until it has one.
 func (p *peer) displayName() string {
-	if p.name == "" {
+	switch {
+	case p.given != "":
+		return p.given
+	case p.name == "":
 		return p.addr.String()
 	}
 	return p.name
@@ -150,9 +165,12 @@ func (p *peer) leave() []Event {
 }
 
 func (p *peer) info() PeerInfo {
-	info := PeerInfo{Addr: p.addr, Name: p.name, State: p.state}
+	info := PeerInfo{Addr: p.addr, Name: p.name, State: p.state, Person: p.person}
 	if p.endpoint != p.addr {
 		info.Endpoint = p.endpoint
+	}
+	if p.given != "" {
+		info.Name, info.Announced = p.given, p.name
 	}
 	return info
 }

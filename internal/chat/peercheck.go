@@ -77,3 +77,28 @@ func (n *Node) checkName(peer netip.AddrPort, name string) error {
 	}
 	return err
 }
+
+// PeerKeys is a PeerCheck that also gives the verified public key of a
+// peer's session: the person behind the address. With it the node keeps
+// its messages and contacts by person (see PeopleStore), so that a peer
+// that comes back from another address is the same person to the outbox.
+// cmd/udpchat implements it over the secure layer; a PeerCheck without it
+// leaves everything keyed by address, as before.
+type PeerKeys interface {
+	PeerKey(peer netip.AddrPort) (key [32]byte, ok bool)
+}
+
+// personAt is the verified key of peer's current session, zero if there
+// is none or the PeerCheck cannot tell. Like PeerCheck's methods it must
+// not be called under n.mu (see Peers about lock order).
+func (n *Node) personAt(peer netip.AddrPort) [32]byte {
+	k, ok := n.peerCheck.(PeerKeys)
+	if !ok {
+		return [32]byte{}
+	}
+	key, ok := k.PeerKey(peer)
+	if !ok {
+		return [32]byte{}
+	}
+	return key
+}

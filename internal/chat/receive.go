@@ -41,9 +41,10 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	}
 	n.stats.received.Add(1)
 	now := time.Now()
+	person := n.personAt(from)
 	if isMessage(m.Kind) && n.store != nil {
 		isNew, err := n.store.AddIncoming(storeCtx, store.Message{
-			ID: m.ID, Peer: PeerKey(from), Kind: int(m.Kind), Name: m.Name, Text: m.Text, At: now,
+			ID: m.ID, Peer: PeerKey(from), Kind: int(m.Kind), Name: m.Name, Text: m.Text, At: now, Person: person,
 		})
 		if err != nil {
 			n.storeFailed(fmt.Errorf("a message from %s is not stored, so not yet accepted (it will come again): %w", from, err))
@@ -56,20 +57,37 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			return nil
 		}
 	}
-	fp := n.joinFingerprint(from)
+	a := n.arrival(from)
+	var fp, given string
+	var seenErr error
+	if !a.joined || (m.Kind == wire.ChatHello && m.Name != a.name) {
+		// Not under n.mu: a store write.
+		given, seenErr = n.sighted(person, m.Name, from, a.chosen)
+	}
+	if !a.joined && n.peerCheck != nil {
+		fp = n.peerCheck.Fingerprint(from)
+	}
 	n.update(func() []Event {
 		p := n.peerLocked(from)
 		var evs []Event
+		if seenErr != nil {
+			evs = append(evs, Error{Err: seenErr})
+		}
 		switch {
 		case !p.joined:
 			p.joined, p.present, p.state, p.name = true, true, PeerOnline, m.Name
+			if person != ([32]byte{}) {
+				p.person, p.given = person, given
+			}
 			// It wrote to us, so it is in the conversation, unless it
 			// said it only sends: it will be gone before anyone answers.
 			p.member = p.member || !p.sendOnly
-			evs = append(evs, Joined{Peer: from, Name: m.Name, Fingerprint: fp})
+			evs = append(evs, Joined{Peer: from, Name: p.displayName(), Fingerprint: fp})
 			if err := n.greetLocked(p); err != nil { // before what was held
 				evs = append(evs, Error{Err: err})
 			}
+			// What waited for the person elsewhere, then here.
+			evs = append(evs, n.followLocked(p)...)
 			evs = append(evs, n.releaseLocked(p)...)
 		case m.Kind == wire.ChatHello && m.Name != p.name:
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
@@ -86,8 +104,12 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			}
 		}
 		if isMessage(m.Kind) {
+			name := m.Name
+			if p.given != "" {
+				name = p.given // what the user calls them
+			}
 			evs = append(evs, Message{
-				ID: m.ID, From: from, Name: m.Name, Text: m.Text,
+				ID: m.ID, From: from, Name: name, Text: m.Text,
 				Action: m.Kind == wire.ChatAction, Direct: m.Kind == wire.ChatDirect, At: now,
 			})
 		}
@@ -103,23 +125,28 @@ func isMessage(kind wire.ChatKind) bool {
 	return kind != wire.ChatHello && kind != wire.ChatFeatures
 }
 
-// joinFingerprint is the fingerprint for a Joined about peer: its key's,
-// if it has not joined this session yet (else no Joined follows, and it is
-// not looked up). It takes n.mu only briefly and calls PeerCheck without
-// it: see Peers about lock order. The link's calls to the Handler come one
-// at a time, so peer cannot join between this and Receive's update.
-func (n *Node) joinFingerprint(peer netip.AddrPort) string {
-	if n.peerCheck == nil {
-		return ""
-	}
+// arrived is what Receive needs to know of a peer before it takes n.mu to
+// change it: whether it joined this session already (else a Joined
+// follows, with its key's fingerprint, and it is a contact seen), whether
+// the user chose its address, and the name it announced.
+type arrived struct {
+	joined, chosen bool
+	name           string
+}
+
+// arrival is what is known of peer before a message of its is handled. It
+// takes n.mu only briefly, so that PeerCheck and the store are called
+// without it: see Peers about lock order. The link's calls to the Handler
+// come one at a time, so peer cannot join between this and Receive's
+// update.
+func (n *Node) arrival(peer netip.AddrPort) arrived {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	p := n.peers[peer]
-	joined := p != nil && p.joined
-	n.mu.Unlock()
-	if joined {
-		return ""
+	if p == nil {
+		return arrived{}
 	}
-	return n.peerCheck.Fingerprint(peer)
+	return arrived{joined: p.joined, chosen: p.chosen, name: p.name}
 }
 
 // IsBye reports whether text, a whole line or message, is the word that

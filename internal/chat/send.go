@@ -92,6 +92,10 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 		}
 	}
 	kept := n.keepsLocked(peers)
+	persons := make(map[netip.AddrPort][32]byte, len(peers))
+	for _, p := range peers {
+		persons[p.addr] = p.person
+	}
 	n.mu.Unlock()
 
 	// The outbox rule: the message is on disk before its first datagram
@@ -99,7 +103,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 	// peer has is always in our history and a crash never forgets what
 	// was sent. (Plain mode only records, and sends regardless.)
 	peers = slices.DeleteFunc(peers, func(p *peer) bool {
-		err := n.record(kind, id, name, text, now, p.addr, kept[p.addr])
+		err := n.record(kind, id, name, text, now, p.addr, persons[p.addr], kept[p.addr])
 		if err == nil {
 			return false
 		}
@@ -120,7 +124,7 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 			continue
 		}
 		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: now, Kept: kept[p.addr]}
-		if err := n.sendLocked(p, payload, s); err != nil {
+		if err := n.sendLocked(p, payload, pendingSent{Sent: s, row: PeerKey(p.addr), person: persons[p.addr], name: name}); err != nil {
 			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
 			unsent = append(unsent, p.addr)
 			continue
@@ -150,14 +154,14 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 	return sent, errors.Join(errs...)
 }
 
-// record writes our message to the store, if there is one: in the outbox
-// if kept (see keepsLocked), else in the history only. n.outMu must be
+// record writes our message to person at to in the store, if there is
+// one: in the outbox if kept (see keepsLocked), else in the history only. n.outMu must be
 // held.
-func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at time.Time, to netip.AddrPort, kept bool) error {
+func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at time.Time, to netip.AddrPort, person [32]byte, kept bool) error {
 	if n.store == nil {
 		return nil
 	}
-	m := store.Message{ID: id, Peer: PeerKey(to), Kind: int(kind), Name: name, Text: text, At: at}
+	m := store.Message{ID: id, Peer: PeerKey(to), Kind: int(kind), Name: name, Text: text, At: at, Person: person}
 	if !kept {
 		return n.store.AddSent(storeCtx, m)
 	}
@@ -184,7 +188,7 @@ func (n *Node) encodeLocked(kind wire.ChatKind, id MessageID, text string) ([]by
 // impostor at a new address under a known peer's name would otherwise get
 // — and acknowledge — what we sent before its hello was refused. A held
 // message waits, pending, as it would for an unreachable peer.
-func (n *Node) sendLocked(p *peer, payload []byte, s Sent) error {
+func (n *Node) sendLocked(p *peer, payload []byte, s pendingSent) error {
 	if n.peerCheck != nil && !p.joined {
 		return n.holdLocked(p, payload, s)
 	}
@@ -212,12 +216,13 @@ func (n *Node) lockOpen() error {
 	return nil
 }
 
-func (n *Node) addPendingLocked(r sentRef, s Sent) {
+func (n *Node) addPendingLocked(r sentRef, s pendingSent) {
 	if len(n.pending) == 0 {
 		n.drained = make(chan struct{})
 	}
 	n.sendSeq++
-	n.pending[r] = pendingSent{seq: n.sendSeq, Sent: s}
+	s.seq = n.sendSeq
+	n.pending[r] = s
 }
 
 // Undelivered lists what was sent and not yet delivered (nor cancelled),

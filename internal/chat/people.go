@@ -1,0 +1,103 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/udpchat/udpchat/internal/store"
+)
+
+// People: on a link with keys (PeerKeys), a peer is a person, its public
+// key, wherever it writes from. The store keeps them as contacts
+// (PeopleStore), the messages exchanged with them carry their key, and what
+// waits for a person follows them to the address they come back from
+// (follow.go).
+
+// PeopleStore is a MessageStore that also keeps contacts: people by key,
+// with the names and addresses they were seen at. *store.MessageDB is one;
+// the node finds it by asking its Config.Store, so that a store made for a
+// test that has no people keeps everything by address, as before.
+type PeopleStore interface {
+	ContactSeen(ctx context.Context, sg store.Sighting) error
+	Contact(ctx context.Context, key [32]byte) (store.Contact, error)
+	MarkDeliveredBy(ctx context.Context, person [32]byte, id [16]byte) error
+	// Forget drops the person and cancels what waits for them, at once.
+	Forget(ctx context.Context, key [32]byte) ([]store.Message, error)
+	Rename(ctx context.Context, key [32]byte, given string) error
+	AssignPeople(ctx context.Context, keys map[string][32]byte) (store.Backfill, error)
+}
+
+var _ PeopleStore = (*store.MessageDB)(nil)
+
+// HistoryByAddress says, once, that the history kept from before people
+// (schemas 1 to 4) has messages exchanged with addresses whose keys were
+// never known: they stay readable under their address, but belong to no
+// contact. New emits it when the one-time move to people (see
+// Config.KnownKeys) leaves such messages.
+type HistoryByAddress struct {
+	Messages  int
+	Addresses []string
+}
+
+func (HistoryByAddress) isEvent() {}
+
+func (e HistoryByAddress) String() string {
+	return fmt.Sprintf("%d messages from %d addresses whose keys were never known stay in history under their address",
+		e.Messages, len(e.Addresses))
+}
+
+// assignPeople is the one-time move of the history to people: the
+// addresses of keys (see Config.KnownKeys) become contacts with their
+// messages. It returns the event that says what could not be moved, the
+// first time only.
+func (n *Node) assignPeople(keys map[netip.AddrPort][32]byte) ([]Event, error) {
+	byAddr := make(map[string][32]byte, len(keys))
+	for addr, key := range keys {
+		byAddr[PeerKey(Unmap(addr))] = key
+	}
+	b, err := n.people.AssignPeople(storeCtx, byAddr)
+	if err != nil {
+		return nil, fmt.Errorf("moving the history to people: %w", err)
+	}
+	if !b.Ran || b.Unmapped == 0 {
+		return nil, nil
+	}
+	return []Event{HistoryByAddress{Messages: b.Unmapped, Addresses: b.UnmappedPeers}}, nil
+}
+
+// sighted records that the person key, announcing name, was seen at addr,
+// in the contacts: the user chose the address (Source flag) or a packet
+// came from it. It returns the name the user gave them, if any. A store
+// that fails is reported, not fatal: the chat goes on by address.
+func (n *Node) sighted(key [32]byte, name string, addr netip.AddrPort, chosen bool) (given string, err error) {
+	if n.people == nil || key == ([32]byte{}) {
+		return "", nil
+	}
+	src := store.FromPacket
+	if chosen {
+		src = store.FromFlag
+	}
+	if err := n.people.ContactSeen(storeCtx, store.Sighting{Key: key, AnnouncedName: name, Address: PeerKey(addr), Source: src}); err != nil {
+		return "", fmt.Errorf("%s at %s is not in the contacts: %w", name, addr, err)
+	}
+	c, err := n.people.Contact(storeCtx, key)
+	if err != nil {
+		return "", err
+	}
+	return c.GivenName, nil
+}
+
+// lastSeenAt is the address person was last seen at, by the contacts, or
+// ok false if the store does not know.
+func (n *Node) lastSeenAt(person [32]byte) (addr netip.AddrPort, ok bool) {
+	if n.people == nil || person == ([32]byte{}) {
+		return netip.AddrPort{}, false
+	}
+	c, err := n.people.Contact(storeCtx, person)
+	if err != nil || len(c.Endpoints) == 0 {
+		return netip.AddrPort{}, false
+	}
+	addr, err = peerAddr(c.Endpoints[0].Address)
+	return addr, err == nil
+}
