@@ -75,7 +75,8 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if o.plain {
 		fmt.Fprintln(io.err, line.PlainWarning)
 	}
-	// Nothing here shows events but errors; the rest must still be read,
+	// Nothing here shows events but errors (and the one-time news of a
+	// history left by address); the rest must still be read,
 	// or the node would wait for a reader. A peer's refusal of our key is
 	// kept for the end: it is why the message was not delivered.
 	drained := make(chan struct{})
@@ -83,8 +84,13 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	go func() {
 		defer close(drained)
 		for ev := range node.Events() {
-			if e, ok := ev.(chat.Error); ok && !refused.note(e.Err) {
-				fmt.Fprintf(io.err, "udpchat: %s\n", termsafe.Line(e.Err.Error()))
+			switch ev := ev.(type) {
+			case chat.Error:
+				if !refused.note(ev.Err) {
+					fmt.Fprintf(io.err, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
+				}
+			case chat.HistoryByAddress:
+				fmt.Fprintf(io.err, "udpchat: %s\n", ev)
 			}
 		}
 	}()

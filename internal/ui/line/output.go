@@ -159,6 +159,8 @@ func (o *output) event(ev chat.Event) error {
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
 	case chat.StoreRecovered:
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", command.StoreRecovered)
+	case chat.HistoryByAddress:
+		fmt.Fprintf(o.stderr, "udpchat: %s\n", ev)
 	}
 	// Sent and Delivered are silent in text mode: no news is good news, and
 	// what is not delivered is reported when the program ends. Cancelled
@@ -254,6 +256,12 @@ func jsonEvent(ev chat.Event) any {
 		return struct {
 			Type string `json:"type"`
 		}{"store_recovered"}
+	case chat.HistoryByAddress:
+		return struct {
+			Type      string   `json:"type"`
+			Messages  int      `json:"messages"`
+			Addresses []string `json:"addresses"`
+		}{"history_by_address", ev.Messages, ev.Addresses}
 	}
 	return nil // an event this version does not know how to show
 }

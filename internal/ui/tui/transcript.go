@@ -229,6 +229,8 @@ func (t *transcript) event(ev chat.Event) (peersChanged bool) {
 		t.addError(ev.Err.Error())
 	case chat.StoreRecovered:
 		t.notice("%s", command.StoreRecovered)
+	case chat.HistoryByAddress:
+		t.notice("%s", ev)
 	}
 	return false
 }
