@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -100,4 +101,47 @@ func (n *Node) lastSeenAt(person [32]byte) (addr netip.AddrPort, ok bool) {
 	}
 	addr, err = peerAddr(c.Endpoints[0].Address)
 	return addr, err == nil
+}
+
+// ErrNoKey is returned by Rename for a peer whose key is not known: one
+// that has not joined on a link with keys, or any peer on one without.
+var ErrNoKey = errors.New("its key is not known yet, so it is not a contact (it has not joined, or the link has no keys)")
+
+// Rename gives the person at peer the name given, which the UIs call them
+// by from now on (and the store remembers for later runs), whatever name
+// they announce: it is /rename. "" takes the given name away. It needs the
+// person's key: a name belongs to a person, not to an address.
+func (n *Node) Rename(peer netip.AddrPort, given string) error {
+	if given != "" {
+		if err := ValidateName(given); err != nil {
+			return err
+		}
+	}
+	peer = Unmap(peer)
+	n.mu.Lock()
+	p := n.peers[peer]
+	var person [32]byte
+	if p != nil {
+		person = p.person
+	}
+	n.mu.Unlock()
+	switch {
+	case p == nil:
+		return fmt.Errorf("rename %s: %w", peer, ErrUnknownPeer)
+	case n.people == nil:
+		return fmt.Errorf("rename %s: names given to people are kept in the store, and there is none (--no-store, or plain mode)", peer)
+	case person == ([32]byte{}):
+		return fmt.Errorf("rename %s: %w", peer, ErrNoKey)
+	}
+	if err := n.people.Rename(storeCtx, person, given); err != nil {
+		return fmt.Errorf("rename %s: %w", peer, err)
+	}
+	n.mu.Lock()
+	for _, q := range n.peers {
+		if q.person == person {
+			q.given = given
+		}
+	}
+	n.mu.Unlock()
+	return nil
 }

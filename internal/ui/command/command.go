@@ -25,6 +25,7 @@ const (
 	Nick                // change our name to Arg
 	Connect             // add the peer at Arg
 	Forget              // drop the peer Arg names and what waits for it
+	Rename              // give a peer a name of ours: Arg is "PEER NAME" (see SplitPeer)
 	Msg                 // send to one peer: Arg is "PEER TEXT" (see SplitPeer)
 	Cancel              // give up on a message waiting for delivery: Arg is "" (the newest) or an ID prefix
 	Peers               // list the peers
@@ -74,8 +75,8 @@ func WhoAmI(name string) string {
 	return fmt.Sprintf("you are %s; /nick NAME changes it", name)
 }
 
-// SplitPeer splits /msg's argument into the peer (the first word) and the
-// text (the rest).
+// SplitPeer splits /msg's (and /rename's) argument into the peer (the
+// first word) and the text (the rest).
 func SplitPeer(arg string) (peer, text string) {
 	peer, text, _ = strings.Cut(arg, " ")
 	return peer, strings.TrimLeft(text, " ")
@@ -100,6 +101,7 @@ var Specs = []Spec{
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
 	{Kind: Connect, Name: "connect", Args: "PEER", Help: "add a peer: HOST:PORT, or the name or key of someone known or nearby"},
 	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it"},
+	{Kind: Rename, Name: "rename", Args: "PEER NAME", Help: "call a peer NAME here, whatever name it announces (no NAME: its own again)"},
 	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
 	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes", TerminalOnly: true},
 	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true},

@@ -87,7 +87,7 @@ func TestComplete(t *testing.T) {
 		{"/m", true, []string{"/me", "/msg"}},
 		{"/m", false, []string{"/me"}},
 		{"/ST", true, []string{"/stats"}},
-		{"/", false, []string{"/me", "/cancel", "/nick", "/connect", "/forget", "/quit", "/help"}},
+		{"/", false, []string{"/me", "/cancel", "/nick", "/connect", "/forget", "/rename", "/quit", "/help"}},
 		{"/c", true, []string{"/cancel", "/connect", "/clear"}},
 		{"/x", true, nil},
 		{"m", true, nil},

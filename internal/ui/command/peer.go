@@ -67,3 +67,14 @@ func Unanswered(addr netip.AddrPort, kept bool) string {
 	}
 	return s + "; nothing is kept for it"
 }
+
+// RenameUsage is what /rename with no peer says.
+const RenameUsage = "/rename needs a peer and a name, e.g. /rename 192.0.2.7:7475 carol (/rename carol alone: her own name again)"
+
+// RenamedText says what /rename did to p.
+func RenamedText(p chat.PeerInfo, given string) string {
+	if given == "" {
+		return fmt.Sprintf("%s goes by the name it announces again", PeerName(p))
+	}
+	return fmt.Sprintf("%s is %s here now", PeerName(p), termsafe.Line(given))
+}

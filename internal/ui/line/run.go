@@ -164,6 +164,8 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 		r.cancel(cmd.Arg)
 	case command.Forget:
 		r.forget(cmd.Arg)
+	case command.Rename:
+		r.rename(cmd.Arg)
 	case command.Help:
 		r.out.raw(help)
 	case command.Unknown:
@@ -229,6 +231,24 @@ func (r *runner) forget(who string) {
 		return
 	}
 	r.out.info("%s", command.ForgotText(p, cancelled))
+}
+
+// rename is /rename PEER [NAME], said on stderr.
+func (r *runner) rename(arg string) {
+	who, given := command.SplitPeer(arg)
+	if who == "" {
+		r.out.error(errors.New(command.RenameUsage))
+		return
+	}
+	p, err := command.FindPeer(r.node.Peers(), who)
+	if err == nil {
+		err = r.node.Rename(p.Addr, given)
+	}
+	if err != nil {
+		r.out.error(err)
+		return
+	}
+	r.out.info("%s", command.RenamedText(p, given))
 }
 
 var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges nothing, so no message waits for delivery")

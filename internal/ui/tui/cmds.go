@@ -80,6 +80,12 @@ type (
 		cancelled []chat.Cancelled
 		err       error
 	}
+	// renameMsg says what /rename did.
+	renameMsg struct {
+		peer  chat.PeerInfo
+		given string
+		err   error
+	}
 	// reachMsg lists where peers can reach us.
 	reachMsg []string
 	tickMsg  struct{}

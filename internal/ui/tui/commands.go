@@ -97,6 +97,34 @@ func (m *model) forget(who string) tea.Cmd {
 	}
 }
 
+// rename is /rename PEER [NAME].
+func (m *model) rename(arg string) tea.Cmd {
+	who, given := command.SplitPeer(arg)
+	if who == "" {
+		m.fail(errors.New(command.RenameUsage))
+		return nil
+	}
+	p, err := m.findPeer(who)
+	if err != nil {
+		m.fail(err)
+		return nil
+	}
+	node := m.node
+	return func() tea.Msg {
+		return renameMsg{peer: p, given: given, err: node.Rename(p.Addr, given)}
+	}
+}
+
+// gotRename shows what /rename did, and the peers under their new name.
+func (m *model) gotRename(msg renameMsg) tea.Cmd {
+	if msg.err != nil {
+		m.fail(msg.err)
+		return nil
+	}
+	m.transcript.notice("%s", command.RenamedText(msg.peer, msg.given))
+	return m.refreshCmd()
+}
+
 // gotForget shows what /forget did.
 func (m *model) gotForget(msg forgetMsg) {
 	m.transcript.trackCancelled(msg.cancelled)
@@ -177,6 +205,8 @@ func (m *model) submit() tea.Cmd {
 		return m.cancelCmd(cmd.Arg)
 	case command.Forget:
 		return m.forget(cmd.Arg)
+	case command.Rename:
+		return m.rename(cmd.Arg)
 	case command.Peers:
 		m.transcript.block(m.panel.listText(m.st))
 		return m.refreshCmd()

@@ -151,6 +151,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case forgetMsg:
 		m.gotForget(msg)
 		return m.refreshCmd()
+	case renameMsg:
+		return m.gotRename(msg)
 	case peersMsg:
 		return m.gotPeers(msg)
 	case statsMsg:

@@ -190,8 +190,11 @@ func (p *peersPanel) writePeers(st styles, b *strings.Builder) {
 	for _, peer := range p.peers {
 		_, stateStyle := stateLook(st, peer.State)
 		name := peer.Name
-		if name == "" {
+		switch {
+		case name == "":
 			name = "(no name yet)"
+		case peer.Announced != "":
+			name += " (calls themselves " + peer.Announced + ")"
 		}
 		fmt.Fprintf(b, "\n  %s %s  %s%s %s", st.peerStyle(peer.Addr.String()).Render(termsafe.Line(name)),
 			st.dim.Render(peer.At().String()), stateStyle.Render(peer.State.String()), p.rttText(st, peer), p.securityText(st))
