@@ -44,8 +44,15 @@ type HistoryByAddress struct {
 func (HistoryByAddress) isEvent() {}
 
 func (e HistoryByAddress) String() string {
-	return fmt.Sprintf("%d messages from %d addresses whose keys were never known stay in history under their address",
-		e.Messages, len(e.Addresses))
+	msgs, stay := "messages", "stay"
+	if e.Messages == 1 {
+		msgs, stay = "message", "stays"
+	}
+	if len(e.Addresses) == 1 {
+		return fmt.Sprintf("%d %s with %s, whose key was never known, %s in the history under that address", e.Messages, msgs, e.Addresses[0], stay)
+	}
+	return fmt.Sprintf("%d %s with %d addresses whose keys were never known %s in the history under their address",
+		e.Messages, msgs, len(e.Addresses), stay)
 }
 
 // assignPeople is the one-time move of the history to people: the
