@@ -330,3 +330,19 @@ func TestRenameNamesThePerson(t *testing.T) {
 		t.Errorf("contact %+v (%v), want named caz", c, err)
 	}
 }
+
+// A peer whose session roams (the link keeps it, under its first address)
+// is seen at the new one: that is where the outbox looks for them next.
+func TestRoamedPersonIsSeenWhereTheyAre(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	n, _, _ := newPeopleNode(t, s, Config{})
+	join(t, n, bob, "bob")
+	n.PeerRoamed(bob, bobMoved)
+	c, err := s.Contact(context.Background(), bobPerson)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Endpoints) == 0 || c.Endpoints[0].Address != PeerKey(bobMoved) {
+		t.Errorf("bob's endpoints %+v, want %s newest", c.Endpoints, bobMoved)
+	}
+}

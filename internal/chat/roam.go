@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/store"
 )
 
 // Roaming: a peer that changes address (a laptop moving to another
@@ -22,6 +23,7 @@ var _ link.Roamer = (*Node)(nil)
 // method, and it waits for the UI as they do (see emit).
 func (n *Node) PeerRoamed(peer, endpoint netip.AddrPort) {
 	endpoint = Unmap(endpoint)
+	n.contactRoamed(peer, endpoint)
 	n.update(func() []Event {
 		p := n.peers[peer]
 		if p == nil {
@@ -37,4 +39,28 @@ func (n *Node) PeerRoamed(peer, endpoint netip.AddrPort) {
 		}
 		return []Event{Moved{Peer: peer, Name: p.displayName(), From: from, To: endpoint}}
 	})
+}
+
+// contactRoamed records in the contacts that the person at peer (if it
+// joined, so its key is known) is now seen at endpoint: where the outbox
+// looks for them at the next start. Not under n.mu: a store write. A store
+// that fails costs only that: the person is found again when they write.
+func (n *Node) contactRoamed(peer, endpoint netip.AddrPort) {
+	if n.people == nil {
+		return
+	}
+	n.mu.Lock()
+	var person [32]byte
+	var name string
+	if p := n.peers[peer]; p != nil && p.joined {
+		person, name = p.person, p.name
+	}
+	n.mu.Unlock()
+	if person == ([32]byte{}) {
+		return
+	}
+	sg := store.Sighting{Key: person, AnnouncedName: name, Address: PeerKey(endpoint), Source: store.FromPacket}
+	if err := n.people.ContactSeen(storeCtx, sg); err != nil {
+		n.log.Debug("a contact's new endpoint is not stored", "peer", peer, "endpoint", endpoint, "err", err)
+	}
 }
