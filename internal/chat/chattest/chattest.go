@@ -7,6 +7,7 @@
 package chattest
 
 import (
+	"context"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
@@ -100,4 +102,31 @@ func sameType(ev chat.Event, of []chat.Event) bool {
 		}
 	}
 	return false
+}
+
+// PeopleNode is NewNode for a node that knows people by key: its store is
+// a new one in a temporary dir, and each peer's session has a key of its
+// own (see chat.PeerKeys), made from its address; every name is accepted.
+func PeopleNode(t testing.TB, name, addr string) (*chat.Node, *linktest.Link) {
+	t.Helper()
+	st, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return NewNode(t, chat.Config{Name: name, PeerCheck: addressKeys{}, Store: st}, addr)
+}
+
+// addressKeys is a PeerCheck that keys each peer by its address.
+type addressKeys struct{}
+
+func (addressKeys) Fingerprint(netip.AddrPort) string      { return "" }
+func (addressKeys) CheckName(netip.AddrPort, string) error { return nil }
+
+func (addressKeys) PeerKey(peer netip.AddrPort) ([32]byte, bool) {
+	var key [32]byte
+	b, _ := peer.MarshalBinary()
+	copy(key[1:], b)
+	key[0] = 1 // never all zeros
+	return key, true
 }
