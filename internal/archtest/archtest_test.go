@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/rooms":         {"internal/keys", "internal/wire"},
 	"internal/identity":      {"internal/keys"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},
-	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/transport", "internal/udp/udptest"},
+	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/store", "internal/transport", "internal/udp/udptest"},
 
 	"internal/link":                    {},
 	"internal/link/linktest":           {"internal/link"},
