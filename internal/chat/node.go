@@ -98,6 +98,10 @@ type Node struct {
 	stats     counters
 	store     MessageStore // nil: nothing is stored
 	people    PeopleStore  // the store, if it keeps contacts; else nil
+	// expected is who answered at each address before (Config.KnownKeys):
+	// the person a new record of the address is for, until one joins
+	// there (see peer.person). Read-only once New returns.
+	expected map[netip.AddrPort][32]byte
 	// storeFailing says the last message Receive tried to store could not
 	// be, and the user has been told; it is reset by the next success,
 	// which is announced too (StoreRecovered), so that a store that keeps
@@ -207,6 +211,10 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	}
 	if !n.plain {
 		n.people, _ = cfg.Store.(PeopleStore)
+		n.expected = make(map[netip.AddrPort][32]byte, len(cfg.KnownKeys))
+		for addr, key := range cfg.KnownKeys {
+			n.expected[Unmap(addr)] = key
+		}
 	}
 	var pending, unshown []store.Message
 	var startEvents []Event

@@ -71,7 +71,8 @@ type peer struct {
 	name  string
 	state PeerState
 	// person is the key of who is at addr, zero if not known: the verified
-	// key of the session that joined last, or, before one has, the key the
+	// key of the session that joined last, or, before one has, the key
+	// that answered there in an earlier run (Config.KnownKeys) or that the
 	// outbox has messages waiting at addr for (see Node.requeueLocked).
 	person [32]byte
 	// given is the name the user gave the person (Node.Rename), "" for

@@ -346,3 +346,24 @@ func TestRoamedPersonIsSeenWhereTheyAre(t *testing.T) {
 		t.Errorf("bob's endpoints %+v, want %s newest", c.Endpoints, bobMoved)
 	}
 }
+
+// What is sent, at a new start, to a --peer that is not up yet is for the
+// person who answered there before: it follows them to another port too.
+func TestOutboxForAKnownAddressFollowsItsPerson(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	n, l, _ := newPeopleNode(t, s, Config{KnownKeys: map[netip.AddrPort][32]byte{bob: bobPerson}})
+	if err := n.ConnectKept(bob); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Send("while you were away"); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := s.PendingTo(context.Background(), bobPerson)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending to bob by key: %+v (%v), want the message", pending, err)
+	}
+	join(t, n, bobMoved, "bob")
+	if got := texts(t, l.Take(), bobMoved); !slices.Equal(got, []string{"while you were away"}) {
+		t.Errorf("bob at another port got %q, want what waited for him", got)
+	}
+}
