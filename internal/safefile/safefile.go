@@ -14,12 +14,27 @@ import (
 // a crash leaves the old file or the new one, never half of one, and a
 // Replace that returned is on disk. Readers see the old content or the new.
 func Replace(path string, data []byte, perm os.FileMode) error {
+	return putInPlace(path, data, perm, os.Rename)
+}
+
+// Create writes data to path only if nothing is there yet: as Replace
+// does, but the temporary file is linked into place, not renamed, so if
+// another writer got there first Create fails with an error matching
+// fs.ErrExist and leaves that writer's file as it is. It is for a file made
+// once and never replaced, such as a key: two first runs end up with one.
+func Create(path string, data []byte, perm os.FileMode) error {
+	return putInPlace(path, data, perm, os.Link)
+}
+
+// putInPlace writes data to a synced temporary file beside path, puts it
+// at path with place (rename or link), and syncs the directory.
+func putInPlace(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename, nothing is there
+	defer os.Remove(tmp.Name()) // once placed, path keeps the file
 	err = tmp.Chmod(perm)
 	if err == nil {
 		_, err = tmp.Write(data)
@@ -31,7 +46,7 @@ func Replace(path string, data []byte, perm os.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = place(tmp.Name(), path)
 	}
 	if err != nil {
 		return err

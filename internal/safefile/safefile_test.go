@@ -1,6 +1,8 @@
 package safefile_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,5 +65,26 @@ func TestLocksExcludeEachOther(t *testing.T) {
 	defer third.Close()
 	if held, err := safefile.TryLock(third); err != nil || !held {
 		t.Fatalf("a second TryLock: held=%v err=%v, want held", held, err)
+	}
+}
+
+func TestCreateNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "signing.key")
+	if err := safefile.Create(path, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := safefile.Create(path, []byte("second\n"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("a second Create: %v, want fs.ErrExist", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != "first\n" {
+		t.Fatalf("after two Creates the file holds %q (%v), want the first", got, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Fatalf("the dir holds %v (%v): a temporary file was left behind", entries, err)
 	}
 }
