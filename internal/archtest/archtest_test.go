@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"internal/files": {"internal/safefile", "internal/wire"},
 	// The rooms core: no I/O; the chat will drive it.
 	"internal/rooms":         {"internal/keys", "internal/wire"},
-	"internal/identity":      {"internal/keys"},
+	"internal/identity":      {"internal/keys", "internal/safefile"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},
 	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/store", "internal/transport", "internal/udp/udptest"},
 
