@@ -35,6 +35,12 @@ var allowed = map[string][]string{
 	"internal/trust":         {"internal/keys", "internal/safefile"},
 	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/store", "internal/transport", "internal/udp/udptest"},
 
+	// The rooms core's Storage on the database: it knows both, so that
+	// neither knows the other (store is below rooms; rooms does no I/O).
+	"internal/rooms/roomstore": {"internal/rooms", "internal/store"},
+	// Imported by tests only: the behaviour every rooms.Storage must have.
+	"internal/rooms/storagetest": {"internal/keys", "internal/rooms"},
+
 	"internal/link":                    {},
 	"internal/link/linktest":           {"internal/link"},
 	"internal/discovery":               {"internal/keys", "internal/secure/ratelimit", "internal/wire"},

@@ -140,13 +140,8 @@ func (n *Node) invited(from keys.PublicKey, d *wire.RoomDatagram) error {
 	if len(r.roster) == 0 || r.roster[0] != from || r.self < 0 || !r.isMember(r.self, r.version()) {
 		return n.drop(DropNotMember, errDropNotMember)
 	}
-	if err := n.cfg.Storage.PutRoom(r.rec); err != nil {
+	if err := n.cfg.Storage.AddRoom(r.rec, r.log); err != nil {
 		return err
-	}
-	for _, raw := range r.log {
-		if err := n.cfg.Storage.AppendLog(r.id, raw); err != nil {
-			return err
-		}
 	}
 	n.rooms[r.id] = r
 	n.events = append(n.events, Event{Kind: EventJoined, Room: r.id})

@@ -255,13 +255,12 @@ func (n *Node) Create(policy wire.RoomHistoryPolicy, keepN uint64) (RoomID, erro
 	e := wire.RoomLogEntry{Version: 1, Op: wire.RoomOpCreate, Member: n.cfg.Self, SignKey: n.signPub, Policy: policy, KeepN: keepN}
 	raw := n.signEntry(id, &e)
 	r := newRoom(id)
-	if err := n.cfg.Storage.PutRoom(r.rec); err != nil {
-		return id, err
-	}
-	if err := n.applyLog(r, [][]byte{raw}); err != nil {
+	r.applyEntry(&e, raw, n.cfg.Self)
+	if err := n.cfg.Storage.AddRoom(r.rec, r.log); err != nil {
 		return id, err
 	}
 	n.rooms[id] = r
+	n.afterLogChange(r)
 	return id, nil
 }
 

@@ -1,37 +1,39 @@
 package rooms
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/udpchat/udpchat/internal/keys"
 )
 
-// Storage is what the core keeps across restarts. The chat will give it
-// one backed by SQLite (internal/store); MemStorage keeps it in memory.
-// Every Put is durable when it returns: the core acknowledges a message
-// ("stored") only after PutMessage, and sends its own only after it.
+// Storage is what the core keeps across restarts. The chat gives it one
+// backed by SQLite (internal/rooms/roomstore, over internal/store's schema
+// 6); MemStorage keeps it in memory.
 //
-// The SQLite one proposed (a migration of internal/store):
+// Every write is durable when it returns: the core acknowledges a message
+// ("stored") only after PutMessage, and sends its own only after it. A room
+// comes into being with AddRoom, its record and log so far in one step, so
+// that a crash never leaves a room whose log lacks this user (which could
+// not be loaded); the other writes are to a room added before, and return
+// an error otherwise. Reads of a room never added return nothing.
 //
-//	room_rooms(room BLOB PRIMARY KEY, history_done INT, cursor_lamport INT, cursor_sender BLOB)
-//	room_log(room BLOB, version INT, entry BLOB, PRIMARY KEY(room, version))
-//	room_keys(room BLOB, sender BLOB, epoch INT, prev_epoch INT, first_seq INT, key BLOB, sig BLOB,
-//	          PRIMARY KEY(room, sender, epoch))
-//	room_messages(room BLOB, sender BLOB, seq INT, epoch INT, lamport INT, text BLOB, sig BLOB,
-//	          history INT, PRIMARY KEY(room, sender, seq))  -- INSERT OR IGNORE; index (room, lamport, sender)
-//	room_delivery(room BLOB, member BLOB, sender BLOB, head INT, PRIMARY KEY(room, member, sender))
-//	          -- upsert with head = max(head, excluded.head)
-//
-// Sender keys are secrets: the table lives in the same 0600 database as
-// the history they protect.
+// Sender keys are secrets: they live in the same 0600 database as the
+// history they protect.
 type Storage interface {
+	// AddRoom keeps a room this user founded or joined, with its verified
+	// membership log so far, all or nothing.
+	AddRoom(rec RoomRecord, log [][]byte) error
+	// Rooms returns every room's record, in the order they were added.
 	Rooms() ([]RoomRecord, error)
+	// PutRoom replaces a room's record.
 	PutRoom(RoomRecord) error
 	// AppendLog adds a verified membership log entry; Log returns them in order.
 	AppendLog(room RoomID, entry []byte) error
 	Log(room RoomID) ([][]byte, error)
-	// PutKey keeps a sender key (its signed announcement).
+	// PutKey keeps a sender key (its signed announcement); one the room
+	// has for that sender and epoch already stays as it is.
 	PutKey(room RoomID, k SenderKey) error
 	Keys(room RoomID) ([]SenderKey, error)
 	// PutMessage keeps a message; putting one with the same ID again is a no-op.
@@ -39,6 +41,7 @@ type Storage interface {
 	Messages(room RoomID) ([]Message, error)
 	// PutDelivery records that member has stored sender's messages up to
 	// and including seq head (cumulative, from the start of its share).
+	// Heads only grow: a smaller one than that kept changes nothing.
 	PutDelivery(room RoomID, d Delivery) error
 	Deliveries(room RoomID) ([]Delivery, error)
 }
@@ -78,14 +81,34 @@ type memRoom struct {
 // NewMemStorage returns an empty MemStorage.
 func NewMemStorage() *MemStorage { return &MemStorage{rooms: make(map[RoomID]*memRoom)} }
 
-func (s *MemStorage) room(id RoomID) *memRoom {
-	r, ok := s.rooms[id]
-	if !ok {
-		r = &memRoom{rec: RoomRecord{ID: id}, seen: make(map[MessageID]bool), deliv: make(map[[2]keys.PublicKey]uint64)}
-		s.rooms[id] = r
-		s.order = append(s.order, id)
+// room returns the room id, or nil if it was never added.
+func (s *MemStorage) room(id RoomID) *memRoom { return s.rooms[id] }
+
+// write runs fn on the room id under the lock, or says there is none.
+func (s *MemStorage) write(id RoomID, fn func(*memRoom)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[id]
+	if r == nil {
+		return fmt.Errorf("%w: %x", ErrNoRoom, id)
 	}
-	return r
+	fn(r)
+	return nil
+}
+
+func (s *MemStorage) AddRoom(rec RoomRecord, log [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[rec.ID] != nil {
+		return fmt.Errorf("rooms: room %x added twice", rec.ID)
+	}
+	r := &memRoom{rec: rec, seen: make(map[MessageID]bool), deliv: make(map[[2]keys.PublicKey]uint64)}
+	for _, e := range log {
+		r.log = append(r.log, slices.Clone(e))
+	}
+	s.rooms[rec.ID] = r
+	s.order = append(s.order, rec.ID)
+	return nil
 }
 
 func (s *MemStorage) Rooms() ([]RoomRecord, error) {
@@ -98,72 +121,74 @@ func (s *MemStorage) Rooms() ([]RoomRecord, error) {
 	return out, nil
 }
 
-func (s *MemStorage) PutRoom(r RoomRecord) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.room(r.ID).rec = r
-	return nil
+func (s *MemStorage) PutRoom(rec RoomRecord) error {
+	return s.write(rec.ID, func(r *memRoom) { r.rec = rec })
 }
 
 func (s *MemStorage) AppendLog(room RoomID, entry []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.room(room)
-	r.log = append(r.log, slices.Clone(entry))
-	return nil
+	return s.write(room, func(r *memRoom) { r.log = append(r.log, slices.Clone(entry)) })
 }
 
 func (s *MemStorage) Log(room RoomID) ([][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.room(room).log), nil
+	if r := s.room(room); r != nil {
+		return slices.Clone(r.log), nil
+	}
+	return nil, nil
 }
 
 func (s *MemStorage) PutKey(room RoomID, k SenderKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.room(room)
-	r.keys = append(r.keys, k)
-	return nil
+	return s.write(room, func(r *memRoom) {
+		if !slices.ContainsFunc(r.keys, func(o SenderKey) bool { return o.Sender == k.Sender && o.Epoch == k.Epoch }) {
+			r.keys = append(r.keys, k)
+		}
+	})
 }
 
 func (s *MemStorage) Keys(room RoomID) ([]SenderKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.room(room).keys), nil
+	if r := s.room(room); r != nil {
+		return slices.Clone(r.keys), nil
+	}
+	return nil, nil
 }
 
 func (s *MemStorage) PutMessage(m Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.room(m.Room)
-	if r.seen[m.ID] {
-		return nil
-	}
-	r.seen[m.ID] = true
-	m.Text = slices.Clone(m.Text)
-	r.msgs = append(r.msgs, m)
-	return nil
+	return s.write(m.Room, func(r *memRoom) {
+		if !r.seen[m.ID] {
+			r.seen[m.ID] = true
+			r.msgs = append(r.msgs, m.clone())
+		}
+	})
 }
 
 func (s *MemStorage) Messages(room RoomID) ([]Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.room(room).msgs), nil
+	if r := s.room(room); r != nil {
+		return slices.Clone(r.msgs), nil
+	}
+	return nil, nil
 }
 
 func (s *MemStorage) PutDelivery(room RoomID, d Delivery) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.room(room).deliv[[2]keys.PublicKey{d.Member, d.Sender}] = d.Head
-	return nil
+	return s.write(room, func(r *memRoom) {
+		k := [2]keys.PublicKey{d.Member, d.Sender}
+		r.deliv[k] = max(r.deliv[k], d.Head)
+	})
 }
 
 func (s *MemStorage) Deliveries(room RoomID) ([]Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r := s.room(room)
+	if r == nil {
+		return nil, nil
+	}
 	var out []Delivery
-	for k, h := range s.room(room).deliv {
+	for k, h := range r.deliv {
 		out = append(out, Delivery{Member: k[0], Sender: k[1], Head: h})
 	}
 	return out, nil
