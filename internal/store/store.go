@@ -4,7 +4,8 @@
 // It knows nothing of sockets, transport or UIs: it stores chat messages by
 // value, keyed by the peer they were exchanged with (its address, and since
 // schema 5 its person, a public key) and the 16-byte ID their sender chose,
-// and the contacts: the people, by key, with their names and endpoints.
+// the contacts: the people, by key, with their names and endpoints, and
+// since schema 6 what the rooms core keeps (rooms.go), by value.
 package store
 
 import (
