@@ -1,0 +1,132 @@
+package relay
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// DropReason names why the relay threw a message away.
+type DropReason int
+
+const (
+	DropMalformed                = DropReason(wire.DropMalformed) // did not parse
+	DropVersion                  = DropReason(wire.DropVersion)   // unknown protocol version
+	DropType                     = DropReason(wire.DropType)      // not a relay message, or one only the relay sends
+	DropTooBig                   = DropReason(wire.DropTooBig)    // over wire.MaxRelayMessage
+	DropUnregistered  DropReason = iota                           // a request from a key that has not registered (or expired)
+	DropRateLimited                                               // over the sender's rate
+	DropNoDestination                                             // forward to a key not registered here
+	DropQueueFull                                                 // pushed out of a full queue by a newer packet
+	DropTableFull                                                 // a registration with MaxClients registered
+	DropMailboxFull                                               // a mail put to a full mailbox
+	DropStore                                                     // the mailbox store failed
+	DropStale                                                     // a queued packet whose client left before it went
+	DropMailBusy                                                  // a mailbox request while the store is behind
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{
+	"malformed", "version", "type", "too_big", "unregistered", "rate_limited", "no_destination",
+	"queue_full", "table_full", "mailbox_full", "store", "stale", "mail_busy",
+}
+
+func (r DropReason) String() string {
+	if r < 0 || r >= numDropReasons {
+		return "unknown"
+	}
+	return dropNames[r]
+}
+
+// Stats are the relay's counters since it started, and the sizes now.
+type Stats struct {
+	Clients       int    // registered now
+	Registrations uint64 // register messages answered, refreshes included
+	Relayed       uint64 // datagrams forwarded by key
+	RelayedBytes  uint64 // their bytes, as the sender's session carried them
+	Lookups       uint64 // candidate requests: punch attempts
+	PunchDirect   uint64 // punch results reported by clients
+	PunchFailed   uint64
+	MailStored    uint64
+	MailSent      uint64 // mails sent to recipients (a mail fetched twice counts twice)
+	MailAcked     uint64
+	Queued        int // packets waiting in the clients' queues now
+	Drops         [numDropReasons]uint64
+}
+
+// Dropped totals Drops.
+func (s Stats) Dropped() uint64 { return wire.Dropped(s.Drops[:]) }
+
+// counters are Stats' counting fields, updated from the reader and the
+// writer at once.
+type counters struct {
+	registrations, relayed, relayedBytes, lookups atomic.Uint64
+	punchDirect, punchFailed                      atomic.Uint64
+	mailStored, mailSent, mailAcked               atomic.Uint64
+	drops                                         [numDropReasons]atomic.Uint64
+}
+
+var (
+	descClients       = prometheus.NewDesc("udpchat_relay_clients", "Clients registered now.", nil, nil)
+	descRegistrations = prometheus.NewDesc("udpchat_relay_registrations_total", "Registrations answered, refreshes included.", nil, nil)
+	descRelayed       = prometheus.NewDesc("udpchat_relay_relayed_datagrams_total", "Datagrams forwarded by key.", nil, nil)
+	descRelayedBytes  = prometheus.NewDesc("udpchat_relay_relayed_bytes_total", "Bytes of the datagrams forwarded by key.", nil, nil)
+	descPunch         = prometheus.NewDesc("udpchat_relay_punch_attempts_total", "Candidate requests (each one a hole punching attempt).", nil, nil)
+	descPunchOutcome  = prometheus.NewDesc("udpchat_relay_punch_outcomes_total", "Hole punching outcomes the clients reported.", []string{"outcome"}, nil)
+	descMail          = prometheus.NewDesc("udpchat_relay_mail_total", "Mailbox events.", []string{"event"}, nil)
+	descMailboxed     = prometheus.NewDesc("udpchat_relay_mailbox_blobs", "Sealed blobs held for offline recipients now.", nil, nil)
+	descQueued        = prometheus.NewDesc("udpchat_relay_queue_depth", "Packets waiting in the clients' queues now.", nil, nil)
+	descDrops         = prometheus.NewDesc("udpchat_relay_drops_total", "Messages thrown away, by reason.", []string{"reason"}, nil)
+	descSecureDrops   = prometheus.NewDesc("udpchat_relay_secure_drops_total", "Datagrams the Noise layer threw away (junk, forgeries, replays).", nil, nil)
+	descHandshakes    = prometheus.NewDesc("udpchat_relay_handshakes_total", "Noise sessions made with clients.", nil, nil)
+)
+
+// collector exports a Server's Stats to Prometheus when scraped, so the
+// hot path counts with plain atomics and nothing else.
+type collector struct{ s *Server }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descClients, descRegistrations, descRelayed, descRelayedBytes, descPunch,
+		descPunchOutcome, descMail, descMailboxed, descQueued, descDrops, descSecureDrops, descHandshakes} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats()
+	sec := c.s.conn.Stats()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descClients, float64(st.Clients))
+	counter(descRegistrations, st.Registrations)
+	counter(descRelayed, st.Relayed)
+	counter(descRelayedBytes, st.RelayedBytes)
+	counter(descPunch, st.Lookups)
+	counter(descPunchOutcome, st.PunchDirect, "direct")
+	counter(descPunchOutcome, st.PunchFailed, "failed")
+	counter(descMail, st.MailStored, "stored")
+	counter(descMail, st.MailSent, "sent")
+	counter(descMail, st.MailAcked, "acked")
+	gauge(descQueued, float64(st.Queued))
+	for r, n := range st.Drops {
+		counter(descDrops, n, DropReason(r).String())
+	}
+	counter(descSecureDrops, sec.Dropped())
+	counter(descHandshakes, sec.HandshakesCompleted)
+	if c.s.mail != nil {
+		if n, err := c.s.mail.Len(context.Background()); err == nil {
+			gauge(descMailboxed, float64(n))
+		}
+	}
+}
+
+// Collector is the relay's Prometheus collector: register it with a
+// registry that an HTTP handler serves.
+func (s *Server) Collector() prometheus.Collector { return collector{s} }
