@@ -39,8 +39,10 @@ type ClientConfig struct {
 	// reached: ping those candidates now, so the two punch at once.
 	OnCallMeMaybe func(from keys.PublicKey, candidates []netip.AddrPort)
 	// OnMail hears each mail the relay holds for us: store it, then Ack its
-	// ID (until then the relay keeps it, and hands it over again at the
-	// next fetch, so it may come twice). Nil: the Client never fetches.
+	// ID. Until then the relay keeps it and sends it again at each fetch;
+	// the Client passes it on once, but a new Client (after a restart)
+	// hears of it again, and so may one whose ack was lost: the chat drops
+	// a message it already has. Nil: the Client never fetches.
 	OnMail func(m Mail)
 
 	// Retry is how long a request waits for its answer before it is sent
@@ -250,9 +252,13 @@ func (c *Client) Handle(pkt []byte) error {
 	case wire.TypeRelayMail:
 		if c.cfg.OnMail != nil {
 			c.mu.Lock()
+			seen := c.unacked[m.ID]
 			c.unacked[m.ID] = true
 			c.sinceFetch++
 			c.mu.Unlock()
+			if seen { // handed over already, and not yet acknowledged
+				return nil
+			}
 			c.cfg.OnMail(Mail{ID: m.ID, StoredAt: time.Unix(int64(min(m.StoredAt, 1<<62)), 0), Blob: slices.Clone(m.Payload)})
 		}
 	default:
