@@ -54,6 +54,7 @@ Usage:
   udpchat history [flags]             list or search what was said, or what waits in the outbox
   udpchat id                          print your identity key's fingerprint
   udpchat trust PEER FINGERPRINT      accept a peer's new identity key (--list: the known ones)
+  udpchat relay [flags]               run a rendezvous and relay server (udpchat relay --help)
   udpchat version                     print the version
   udpchat help                        print this help
 

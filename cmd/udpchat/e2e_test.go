@@ -114,7 +114,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--peer", "no-such-host.invalid:7475"}, `cannot resolve host "no-such-host.invalid"`},
 		{[]string{"--name", "a:b"}, `name "a:b" contains a colon`},
 		{[]string{"-n", "alice", "hello"}, `unexpected argument "hello".*udpchat send -p ADDR TEXT`},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"; the commands are send, history, id, trust, version and help`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; the commands are send, history, id, trust, relay, version and help`},
 		{[]string{"send", "hello"}, `no peer to send to: give one with -p ADDR \(see 'udpchat send --help'\)`},
 		{[]string{"send", "-p", "127.0.0.1:9"}, `nothing to send`},
 		{[]string{"send", "-p", "127.0.0.1:9", "--timeout", "0s", "x"}, `--timeout 0s: must be more than zero`},

@@ -55,9 +55,11 @@ func run(ctx context.Context, args []string, io stdio) int {
 		return trustCommand(rest, io)
 	case "version":
 		return versionCommand(rest, io)
+	case "relay":
+		return relayCommand(ctx, rest, io)
 	case "help":
 		fmt.Fprint(io.out, chatUsage(newChatFlags(new(options))))
 		return exitOK
 	}
-	return fail(io, "", usagef("unknown command %q; the commands are send, history, id, trust, version and help (to chat, give no command)", name))
+	return fail(io, "", usagef("unknown command %q; the commands are send, history, id, trust, relay, version and help (to chat, give no command)", name))
 }
