@@ -49,7 +49,7 @@ type testRelay struct {
 	stop func()
 }
 
-func startRelay(t *testing.T, cfg Config) *testRelay {
+func startRelay(t testing.TB, cfg Config) *testRelay {
 	t.Helper()
 	if cfg.Static.IsZero() {
 		cfg.Static = newKey(t)
@@ -109,7 +109,7 @@ type delivery struct {
 // clientOpts change a test client's config before it starts.
 type clientOpts func(*ClientConfig)
 
-func startClient(t *testing.T, r *testRelay, key keys.PrivateKey, opts ...clientOpts) *testClient {
+func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...clientOpts) *testClient {
 	t.Helper()
 	sock, err := udp.Listen("127.0.0.1:0")
 	if err != nil {
