@@ -111,26 +111,7 @@ type clientOpts func(*ClientConfig)
 
 func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...clientOpts) *testClient {
 	t.Helper()
-	sock, err := udp.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	relayKey, relayAddr := r.PublicKey(), r.Addr()
-	sec, err := secure.NewConn(sock, secure.Config{
-		Static: key,
-		KnownKey: func(peer netip.AddrPort) (keys.PublicKey, bool) {
-			return relayKey, peer == relayAddr
-		},
-		Verify: func(peer netip.AddrPort, k keys.PublicKey) error {
-			if peer != relayAddr || k != relayKey {
-				return errors.New("not the relay")
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sec := dialRelay(t, r, key)
 	tc := &testClient{
 		key:       key,
 		delivered: make(chan delivery, 1024),
@@ -139,7 +120,7 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 	}
 	cfg := ClientConfig{
 		Conn:  sec,
-		Relay: relayAddr,
+		Relay: r.Addr(),
 		OnDeliver: func(from keys.PublicKey, d []byte) {
 			tc.delivered <- delivery{from: from, data: bytes.Clone(d)}
 		},
@@ -152,6 +133,7 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var err error
 	tc.Client, err = NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +157,33 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 		t.Fatal(err)
 	}
 	return tc
+}
+
+// dialRelay is a Noise session with r for key, on a loopback socket of its
+// own: the relay pinned by its key, as a client pins it.
+func dialRelay(t testing.TB, r *testRelay, key keys.PrivateKey) *secure.Conn {
+	t.Helper()
+	sock, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayKey, relayAddr := r.PublicKey(), r.Addr()
+	sec, err := secure.NewConn(sock, secure.Config{
+		Static: key,
+		KnownKey: func(peer netip.AddrPort) (keys.PublicKey, bool) {
+			return relayKey, peer == relayAddr
+		},
+		Verify: func(peer netip.AddrPort, k keys.PublicKey) error {
+			if peer != relayAddr || k != relayKey {
+				return errors.New("not the relay")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec
 }
 
 func (tc *testClient) public() keys.PublicKey { return tc.key.Public() }
