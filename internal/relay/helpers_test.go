@@ -111,7 +111,7 @@ type clientOpts func(*ClientConfig)
 
 func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...clientOpts) *testClient {
 	t.Helper()
-	sec := dialRelay(t, r, key)
+	sec := dialRelay(t, r, key, netip.MustParseAddr("127.0.0.1"))
 	tc := &testClient{
 		key:       key,
 		delivered: make(chan delivery, 1024),
@@ -159,11 +159,11 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 	return tc
 }
 
-// dialRelay is a Noise session with r for key, on a loopback socket of its
-// own: the relay pinned by its key, as a client pins it.
-func dialRelay(t testing.TB, r *testRelay, key keys.PrivateKey) *secure.Conn {
+// dialRelay is a Noise session with r for key, on a socket of its own at
+// ip: the relay pinned by its key, as a client pins it.
+func dialRelay(t testing.TB, r *testRelay, key keys.PrivateKey, ip netip.Addr) *secure.Conn {
 	t.Helper()
-	sock, err := udp.Listen("127.0.0.1:0")
+	sock, err := udp.Listen(netip.AddrPortFrom(ip, 0).String())
 	if err != nil {
 		t.Fatal(err)
 	}

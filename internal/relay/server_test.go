@@ -217,7 +217,7 @@ func TestMalformedAndUnregisteredCountedNeverFatal(t *testing.T) {
 	}
 
 	// A key that has not registered is answered nothing.
-	stranger := dialRelay(t, r, newKey(t))
+	stranger := dialRelay(t, r, newKey(t), netip.MustParseAddr("127.0.0.1"))
 	t.Cleanup(func() { stranger.Close() })
 	go func() { // completes the handshake, and would read an answer
 		buf := make([]byte, wire.MaxDatagram)
