@@ -27,12 +27,18 @@ const (
 )
 
 func BenchmarkForward(b *testing.B) {
-	b.Run("relay", benchRelay)
+	b.Run("relay", func(b *testing.B) { benchRelay(b, 0) })
+	b.Run("relay-1000-clients", func(b *testing.B) { benchRelay(b, 1000) })
 	b.Run("raw-udp", benchRawUDP)
 }
 
-func benchRelay(b *testing.B) {
+// benchRelay forwards between two clients of a relay that has others
+// registered besides them (idle: their sessions and registrations held).
+func benchRelay(b *testing.B, others int) {
 	r := startRelay(b, Config{Rate: 1e9, Burst: 1 << 30, QueueLen: benchWindow})
+	for i := range others {
+		registerOnce(b, r, netip.AddrFrom4([4]byte{127, 1, byte(i >> 8), byte(i)}))
+	}
 	got := counter{wake: make(chan struct{}, 1)}
 	alice := startClient(b, r, newKey(b))
 	bob := startClient(b, r, newKey(b), func(c *ClientConfig) {
