@@ -27,14 +27,14 @@ type historyOptions struct {
 
 func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
 	fs := newFlagSet("udpchat history")
-	fs.StringVarP(&h.peer, "peer", "p", "", "only the messages exchanged with `P`: an address (HOST:PORT) or a display name")
+	fs.StringVarP(&h.peer, "peer", "p", "", "only the messages exchanged with `P`: an address (HOST:PORT), a contact's name or fingerprint, or a display name")
 	fs.StringVarP(&h.search, "search", "s", "", "only the messages whose text has every word of `TEXT` (each as a word or the start of one; case and accents ignored)")
 	fs.StringVar(&h.since, "since", "", "only the messages since `T`: a Go duration back from now (90m, 2h, or 3d for days) or a time (2026-11-25, 2026-11-25 09:14, RFC 3339)")
 	fs.IntVar(&h.limit, "limit", -1, "show the newest `N` matches; 0 shows all (default: 1000 when the output is a terminal, else all)")
 	fs.BoolVar(&h.json, "json", false, "one JSON object a line")
 	fs.BoolVar(&h.pending, "pending", false, "only the messages still waiting for delivery (the outbox), with their IDs")
 	fs.StringVar(&h.cancel, "cancel", "", "cancel the pending message with this `ID` (or a unique start of it): it is not sent again")
-	fs.StringVar(&h.cancelPeer, "cancel-peer", "", "cancel everything pending to `PEER` (an address or a display name): for a peer that will never answer")
+	fs.StringVar(&h.cancelPeer, "cancel-peer", "", "cancel everything pending to `PEER` (as --peer takes it): for a peer that will never answer")
 	fs.StringVar(&h.dataDir, "data-dir", "", "`DIR` of the history (default: the user config dir + /udpchat)")
 	return fs
 }
@@ -65,16 +65,19 @@ On a terminal history shows the newest 1000 matches; piped or redirected,
 all of them. --limit N shows the newest N (0: all); when it leaves some
 out, a line on stderr says how many.
 
---peer P is an address (HOST:PORT) or a display name, matched exactly, case
-included, as the chat shows it. A name means every address the known peers
-bind it to and every address that sent messages under it. A name that
-matches none prints one line on stderr and exits 1: an empty listing would
-hide a typo.
+--peer P is an address (HOST:PORT), or a contact (udpchat contacts): their
+fingerprint or name, the one you gave them or else the one they announce,
+matched exactly, case included. A contact means that person, whatever
+address they wrote from. A name no contact has means every address the
+known peers bind it to and every address that sent messages under it. A
+name that matches none prints one line on stderr and exits 1: an empty
+listing would hide a typo.
 
 history reads the database while udpchat runs (it takes no lock and writes
 nothing). A message waits in the outbox, and goes again at each start of
 udpchat, until its peer has it; --cancel ID gives up on it, --cancel-peer PEER
-on everything waiting for that peer. Both need the
+on everything waiting for that peer (PEER as --peer; to drop a contact too,
+use udpchat contacts forget PEER). Both need the
 data dir to itself, so stop the chat first: while it runs, it keeps offering
 what it has queued. A message already on its way may still arrive.
 
@@ -118,16 +121,16 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	}
 	defer st.Close()
 	if h.peer != "" && len(q.Peers) == 0 {
-		// --peer is a display name.
-		if q.Peers, err = peersNamed(ctx, st, dir, h.peer); err != nil {
+		// --peer is a name or a fingerprint.
+		if q.Peers, q.People, err = historyPeople(ctx, st, dir, h.peer); err != nil {
 			return fail(io, "history", err)
 		}
 	}
 	var ms []store.Message
 	if h.pending {
 		ms, err = st.Pending(ctx)
-		if len(q.Peers) > 0 {
-			ms = slices.DeleteFunc(ms, func(m store.Message) bool { return !slices.Contains(q.Peers, m.Peer) })
+		if h.peer != "" {
+			ms = slices.DeleteFunc(ms, func(m store.Message) bool { return !toAny(m, q.Peers, q.People) })
 		}
 	} else {
 		ms, err = st.History(ctx, q)
@@ -170,4 +173,10 @@ func (h *historyOptions) check(fs *pflag.FlagSet) error {
 		return usagef("--pending lists the whole outbox; of the filters it takes only --peer")
 	}
 	return nil
+}
+
+// toAny says whether m was exchanged with one of peers (by address) or
+// people (by key).
+func toAny(m store.Message, peers []string, people [][32]byte) bool {
+	return slices.Contains(peers, m.Peer) || m.Person != [32]byte{} && slices.Contains(people, m.Person)
 }

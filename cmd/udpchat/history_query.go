@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/trust"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -38,48 +39,69 @@ func (h *historyOptions) query(ctx context.Context, now time.Time, onTerminal bo
 		}
 		q.Since = t
 	}
+	flag, peer := "--peer", h.peer
 	if h.cancelPeer != "" {
-		h.peer = h.cancelPeer // resolved as --peer is
-		defer func() { h.peer = "" }()
+		flag, peer = "--cancel-peer", h.cancelPeer // resolved as --peer is
 	}
-	if h.peer != "" {
-		p, err := historyPeer(ctx, h.peer)
+	if peer != "" {
+		p, err := historyPeer(ctx, flag, peer)
 		if err != nil {
 			return q, err
 		}
 		if p != "" {
 			q.Peers = []string{p}
-		} // else a name, looked up in the data dir
+		} // else a name or fingerprint, looked up in the data dir
 	}
 	return q, nil
 }
 
-// historyPeer is the store's name for the peer the user gave as an
-// address, as the chat saw it (so localhost:9002 is 127.0.0.1:9002), or ""
-// if p is a display name, which only the data dir can resolve (see
-// peersNamed). A display name has no colon, so anything with one is meant
-// as an address, and a bad one is a usage error rather than a name that
-// silently matches nothing.
-func historyPeer(ctx context.Context, p string) (string, error) {
+// historyPeer is the store's name for the peer the user gave (with flag)
+// as an address, as the chat saw it (so localhost:9002 is
+// 127.0.0.1:9002), or "" if p is a display name or a key's fingerprint,
+// which only the data dir can resolve (see historyPeople). A display name
+// has no colon, so anything else with one is meant as an address, and a
+// bad one is a usage error rather than a name that silently matches
+// nothing.
+func historyPeer(ctx context.Context, flag, p string) (string, error) {
 	if addr, err := netip.ParseAddrPort(p); err == nil {
 		return chat.PeerKey(chat.Unmap(addr)), nil
 	}
+	if _, err := keys.ParseFingerprint(p); err == nil {
+		return "", nil
+	}
 	if !strings.Contains(p, ":") {
 		if err := chat.ValidateName(p); err != nil {
-			return "", usagef("--peer %q: neither HOST:PORT nor a display name: %v", p, err)
+			return "", usagef("%s %q: neither HOST:PORT nor a display name: %v", flag, p, err)
 		}
 		return "", nil
 	}
 	if _, _, err := net.SplitHostPort(p); err != nil {
-		return "", usagef("--peer %q: not HOST:PORT (e.g. 127.0.0.1:9002), nor a display name, which has no colon", p)
+		return "", usagef("%s %q: not HOST:PORT (e.g. 127.0.0.1:9002), nor a display name, which has no colon", flag, p)
 	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	addr, err := udp.ResolvePeer(ctx, p)
 	if err != nil {
-		return "", usageError{fmt.Errorf("--peer: %w", err)}
+		return "", usageError{fmt.Errorf("%s: %w", flag, err)}
 	}
 	return chat.PeerKey(addr), nil
+}
+
+// historyPeople is whom a --peer or --cancel-peer that is no address
+// stands for: a contact (by fingerprint, or by name: see contactFor) is
+// that person, wherever they wrote from; a name no contact has is the
+// addresses peersNamed finds for it, as before udpchat kept contacts. A
+// fingerprint no contact has is an error, as is a name no one has.
+func historyPeople(ctx context.Context, st *store.MessageDB, dir, who string) (peers []string, people [][32]byte, err error) {
+	c, ok, err := contactFor(ctx, st, who)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok {
+		return nil, [][32]byte{c.Key}, nil
+	}
+	peers, err = peersNamed(ctx, st, dir, who)
+	return peers, nil, err
 }
 
 // peersNamed is the store's names for the peers called name: the
