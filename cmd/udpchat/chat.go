@@ -52,6 +52,9 @@ Usage:
   udpchat [flags]                     chat with each --peer and anyone who contacts you
   udpchat send -p PEER [flags] TEXT   send one message; exit 0 once it is delivered
   udpchat history [flags]             list or search what was said, or what waits in the outbox
+  udpchat contacts [--json]           list the people udpchat knows: names, keys, addresses
+  udpchat contacts rename PEER NAME   call a contact by a name of your choosing
+  udpchat contacts forget PEER        drop a contact and cancel what waits for them
   udpchat id                          print your identity key's fingerprint
   udpchat trust PEER FINGERPRINT      accept a peer's new identity key (--list: the known ones)
   udpchat relay [flags]               run a rendezvous and relay server (udpchat relay --help)
@@ -63,8 +66,10 @@ Each command takes --help.
 On a LAN, just run udpchat on each machine: each shows who else is nearby
 (announced by UDP broadcast and multicast on port 7476; --no-discovery stops
 it), and /msg NAME, /connect NAME or --peer NAME picks one. A --peer is
-HOST:PORT, or the name or key fingerprint of a known peer (udpchat trust
---list) or of someone nearby, which udpchat waits a few seconds to hear.
+HOST:PORT, or the name you gave a contact (udpchat contacts rename: at the
+address they were last seen at, unless nearby now), or the name or key
+fingerprint of a known peer (udpchat trust --list) or of someone nearby,
+which udpchat waits a few seconds to hear.
 
 On a terminal, udpchat opens a full-screen chat that starts with your recent
 history; /help there lists the commands and keys. Otherwise (input or output

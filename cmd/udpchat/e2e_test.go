@@ -114,7 +114,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--peer", "no-such-host.invalid:7475"}, `cannot resolve host "no-such-host.invalid"`},
 		{[]string{"--name", "a:b"}, `name "a:b" contains a colon`},
 		{[]string{"-n", "alice", "hello"}, `unexpected argument "hello".*udpchat send -p ADDR TEXT`},
-		{[]string{"frobnicate"}, `unknown command "frobnicate"; the commands are send, history, id, trust, relay, version and help`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; the commands are send, history, contacts, id, trust, relay, version and help`},
 		{[]string{"send", "hello"}, `no peer to send to: give one with -p ADDR \(see 'udpchat send --help'\)`},
 		{[]string{"send", "-p", "127.0.0.1:9"}, `nothing to send`},
 		{[]string{"send", "-p", "127.0.0.1:9", "--timeout", "0s", "x"}, `--timeout 0s: must be more than zero`},
@@ -146,6 +146,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		{[]string{"-h"}, append(shared, "--line", "--json")},
 		{[]string{"help"}, append(shared, "--line", "--json")},
 		{[]string{"send", "--help"}, shared},
+		{[]string{"contacts", "--help"}, []string{"--json", "-y, --yes", "--data-dir", "rename PEER NAME", "forget PEER"}},
 		{[]string{"version", "-h"}, []string{"udpchat version"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

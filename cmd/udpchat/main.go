@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, io stdio) int {
 		return sendCommand(ctx, rest, io)
 	case "history":
 		return historyCommand(ctx, rest, io)
+	case "contacts":
+		return contactsCommand(ctx, rest, io)
 	case "id":
 		return idCommand(rest, io)
 	case "trust":
@@ -61,5 +63,5 @@ func run(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprint(io.out, chatUsage(newChatFlags(new(options))))
 		return exitOK
 	}
-	return fail(io, "", usagef("unknown command %q; the commands are send, history, id, trust, relay, version and help (to chat, give no command)", name))
+	return fail(io, "", usagef("unknown command %q; the commands are send, history, contacts, id, trust, relay, version and help (to chat, give no command)", name))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/discovery"
 	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/trust"
 )
 
@@ -122,13 +124,28 @@ func checkPeerName(p string) error {
 	return nil
 }
 
-// finder turns a name or fingerprint into an address: someone in the
-// known peers (trust on first use's file: the last address they were
-// seen at, unless they are nearby now) or someone nearby.
+// finder turns a name or fingerprint into an address: a contact by the
+// name the user gave them or by fingerprint (their newest endpoint,
+// unless they are nearby now), someone in the known peers (trust on first
+// use's file: the last address they were seen at, unless they are nearby
+// now) or someone nearby.
 type finder struct {
-	node  *chat.Node
-	known *trust.KnownPeers // nil in plain mode, which has no keys
-	lan   *lan              // nil without discovery
+	node     *chat.Node
+	contacts contactBook       // nil without a store
+	known    *trust.KnownPeers // nil in plain mode, which has no keys
+	lan      *lan              // nil without discovery
+}
+
+// contactBook is where the finder looks contacts up: the store.
+type contactBook interface {
+	Contacts(context.Context) ([]store.Contact, error)
+}
+
+// someone is whom a name or fingerprint stands for before discovery is
+// asked: a key, and where it was last seen (invalid if nowhere).
+type someone struct {
+	fingerprint string
+	addr        netip.AddrPort
 }
 
 // errNoOne says no one is called so, for a usage error.
@@ -153,16 +170,16 @@ func (f *finder) findWaiting(ctx context.Context, who string, stderr io.Writer) 
 		return netip.AddrPort{}, usagef("peer %q: plain mode knows peers by address only: give HOST:PORT", who)
 	}
 	want := who // a name, or the fingerprint of a known key
-	e, err := f.knownAs(who)
+	e, err := f.whoIs(ctx, who)
 	if err != nil {
 		return netip.AddrPort{}, usageError{err}
 	}
 	if e != nil {
-		want = e.Fingerprint
+		want = e.fingerprint
 	}
 	if f.lan == nil {
-		if e != nil && e.Addr.IsValid() {
-			return e.Addr, nil
+		if e != nil && e.addr.IsValid() {
+			return e.addr, nil
 		}
 		return netip.AddrPort{}, usageError{errNoOne(who, false)}
 	}
@@ -172,8 +189,8 @@ func (f *finder) findWaiting(ctx context.Context, who string, stderr io.Writer) 
 		return p.Addr, nil
 	case !errors.Is(err, chat.ErrNotNearby):
 		return netip.AddrPort{}, usageError{err}
-	case e != nil && e.Addr.IsValid():
-		return e.Addr, nil // not nearby: where it was last seen
+	case e != nil && e.addr.IsValid():
+		return e.addr, nil // not nearby: where it was last seen
 	case stderr == nil:
 		return netip.AddrPort{}, usageError{errNoOne(who, true)}
 	}
@@ -193,6 +210,60 @@ func (f *finder) findWaiting(ctx context.Context, who string, stderr io.Writer) 
 		return netip.AddrPort{}, usageError{errNoOne(who, true)}
 	}
 	return netip.AddrPort{}, usageError{err}
+}
+
+// whoIs is whom who names, before discovery is asked: a contact (see
+// contactAs), else a known peer (see knownAs); nil for no one.
+func (f *finder) whoIs(ctx context.Context, who string) (*someone, error) {
+	c, err := f.contactAs(ctx, who)
+	if err != nil {
+		return nil, err
+	}
+	var fp string
+	if c != nil {
+		fp = fingerprint(*c)
+		if addr := newestEndpoint(*c); addr.IsValid() {
+			return &someone{fp, addr}, nil
+		}
+	}
+	e, err := f.knownAs(cmp.Or(fp, who)) // a contact seen nowhere may be known somewhere
+	switch {
+	case err != nil:
+		return nil, err
+	case e != nil:
+		return &someone{e.Fingerprint, e.Addr}, nil
+	case c != nil:
+		return &someone{fingerprint: fp}, nil
+	}
+	return nil, nil
+}
+
+// contactAs is the contact who is: the one the user named so (udpchat
+// contacts rename; in any case, as known peers are named), or the one
+// whose key has that fingerprint; nil for none. Several are an error
+// naming them.
+func (f *finder) contactAs(ctx context.Context, who string) (*store.Contact, error) {
+	if f.contacts == nil {
+		return nil, nil
+	}
+	cs, err := f.contacts.Contacts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fp, fpErr := keys.ParseFingerprint(who)
+	var found []store.Contact
+	for _, c := range cs {
+		if fpErr == nil && fingerprint(c) == fp || fpErr != nil && c.GivenName != "" && strings.EqualFold(c.GivenName, who) {
+			found = append(found, c)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &found[0], nil
+	}
+	return nil, ambiguous(who, found)
 }
 
 // knownAs is the known peer who is (a name it goes or went by, in any

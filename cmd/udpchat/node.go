@@ -53,7 +53,8 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var st *store.MessageDB
+	// st is the node's store; ro, send's, is read for contacts only.
+	var st, ro *store.MessageDB
 	if !o.noStore {
 		// Before the socket: a data dir in use by another udpchat (which
 		// is likely on the same port, too) is the error to report.
@@ -62,8 +63,10 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		}
 	}
 	closeStore := func() {
-		if st != nil {
-			st.Close()
+		for _, s := range []*store.MessageDB{st, ro} {
+			if s != nil {
+				s.Close()
+			}
 		}
 	}
 	log, closeLog, err := openLog(o.logFile)
@@ -108,6 +111,14 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	}
 	if st != nil {
 		cfg.Store = st
+		f.contacts = st
+	} else if !o.plain {
+		// send: the chat may hold the store, but the contacts --peer
+		// names can be read beside it. Without them (no history yet,
+		// or one this udpchat cannot read), the known peers still are.
+		if ro, err = store.OpenReadOnly(ctx, dataDir); err == nil {
+			f.contacts = ro
+		}
 	}
 	var enc *encryption
 	if !o.plain {
