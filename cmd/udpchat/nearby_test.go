@@ -12,6 +12,7 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/trust"
 )
 
@@ -154,5 +155,46 @@ func TestFinderPlain(t *testing.T) {
 	f := &finder{}
 	if _, err := f.find("carol"); err == nil || !strings.Contains(err.Error(), "plain mode knows peers by address only") {
 		t.Errorf("find(carol) in plain mode = %v", err)
+	}
+}
+
+// contactList is a contactBook of fixed contacts.
+type contactList []store.Contact
+
+func (l contactList) Contacts(context.Context) ([]store.Contact, error) { return l, nil }
+
+// The name the user gave a contact is found before the known peers' names,
+// at the contact's newest endpoint, unless they are nearby now; so is a
+// contact's fingerprint. A contact seen nowhere is found where the known
+// peers last saw its key. Names the contact only announced are left to the
+// known peers and discovery.
+func TestFinderContacts(t *testing.T) {
+	l := newFinderLab(t, true)
+	newest := netip.MustParseAddrPort("192.0.2.40:7475")
+	erin := newKey(t)
+	l.f.contacts = contactList{
+		{Key: [32]byte(erin), AnnouncedName: "erin", GivenName: "carol", Endpoints: []store.Endpoint{
+			{Address: newest.String(), Source: store.FromPacket}, {Address: "192.0.2.41:7475", Source: store.FromFlag},
+		}},
+		{Key: [32]byte(l.carol), AnnouncedName: "carol", GivenName: "cc"}, // seen nowhere the store kept
+		{Key: [32]byte(newKey(t)), AnnouncedName: "zed"},
+	}
+	for who, want := range map[string]netip.AddrPort{
+		"carol":            newest, // erin, whom the user calls carol, not the known carol
+		"CAROL":            newest,
+		erin.Fingerprint(): newest,
+		"cc":               l.carolLastAt, // the known carol's address
+	} {
+		if got, err := l.f.find(who); err != nil || got != want {
+			t.Errorf("find(%q) = %v, %v; want %v", who, got, err, want)
+		}
+	}
+	if _, err := l.f.find("zed"); err == nil || !strings.Contains(err.Error(), `no one called "zed" is known or nearby`) {
+		t.Errorf("find(zed), a name only announced = %v", err)
+	}
+	now := netip.MustParseAddrPort("192.0.2.42:7475")
+	l.node.SawNearby(chat.Nearby{Name: "erin", Fingerprint: erin.Fingerprint(), Addr: now})
+	if got, err := l.f.find("carol"); err != nil || got != now {
+		t.Errorf("find(carol) with erin nearby = %v, %v; want %v", got, err, now)
 	}
 }
