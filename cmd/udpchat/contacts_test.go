@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/identity"
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/store"
 )
@@ -284,4 +285,39 @@ func pendingTexts(t *testing.T, dir string, args ...string) []string {
 		out = append(out, m.Text)
 	}
 	return out
+}
+
+// send -p NAME finds the contact the user gave that name, at the address
+// he was last seen at, reading the contacts beside the store a chat holds.
+func TestSendToContactByGivenName(t *testing.T) {
+	bobDir := t.TempDir()
+	bob := udpchat(t, "-l", anyPort, "-n", "bob", "--data-dir", bobDir)
+	bobAddr := bob.listening(t)
+	bobKey, err := identity.Load(bobDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	aliceDir := t.TempDir()
+	st, err := store.Open(ctx, aliceDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key := [32]byte(bobKey.Public())
+	if err := st.ContactSeen(ctx, store.Sighting{Key: key, AnnouncedName: "bob", Address: bobAddr, Source: store.FromPacket}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Rename(ctx, key, "robert"); err != nil {
+		t.Fatal(err)
+	}
+
+	send := udpchat(t, "send", "-p", "robert", "--data-dir", aliceDir, "--name", "alice", "hi robert")
+	if code := send.exit(t); code != 0 {
+		t.Errorf("send -p robert exited %d, want 0; stderr:\n%s", code, send.stderr)
+	}
+	if got := bob.stdout.lines(); !slices.Equal(got, []string{"alice: hi robert"}) {
+		t.Errorf("bob's stdout %q", got)
+	}
+	bob.wantExit(t, 0)
 }

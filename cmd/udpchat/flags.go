@@ -57,7 +57,7 @@ func newFlagSet(name string) *pflag.FlagSet {
 func (o *options) addFlags(fs *pflag.FlagSet, listen string) {
 	fs.StringVarP(&o.name, "name", "n", "", "display `NAME` peers see (default: your login name)")
 	fs.StringVarP(&o.listen, "listen", "l", listen, "local UDP address `IP:PORT`; [::] is every address of both IP families, port 0 picks a free one")
-	fs.StringArrayVarP(&o.peers, "peer", "p", nil, "a `PEER` to talk to: HOST:PORT, or a known or nearby name or fingerprint; repeatable")
+	fs.StringArrayVarP(&o.peers, "peer", "p", nil, "a `PEER` to talk to: HOST:PORT, or the name or fingerprint of a contact, a known peer or someone nearby; repeatable")
 	fs.BoolVar(&o.plain, "plain", false, "seed-compatible name:text datagrams: NO encryption, NO acknowledgements")
 	fs.IntVar(&o.plainMax, "plain-max", wire.DefaultPlainMax, "with --plain, the largest datagram to send, in `BYTES`: what the peers read")
 	fs.StringVar(&o.dataDir, "data-dir", "", "`DIR` for identity, known peers and history (default: the user config dir + /udpchat)")

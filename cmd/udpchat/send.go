@@ -24,9 +24,10 @@ Usage:
   udpchat send -p PEER [flags] TEXT...
   udpchat send -p PEER [flags] -        one message per line of the input
 
-PEER is HOST:PORT, or the name or key fingerprint of a known peer (udpchat
-trust --list), at the address it was last seen at: send does not look for
-people on the LAN, as the chat does.
+PEER is HOST:PORT, or the name you gave a contact or a contact's key
+fingerprint (udpchat contacts), or the name or fingerprint of a known peer
+(udpchat trust --list), at the address they were last seen at: send does not
+look for people on the LAN, as the chat does.
 
 The words of TEXT are joined with spaces into one message. With -, each line
 of the input is one message, sent as it is (no commands; blank lines are
@@ -37,7 +38,7 @@ input). With --plain nothing is acknowledged, so 0 only means sent.
 send is the tool for scripts, and works beside a running chat: it uses the
 data dir's identity and the name the chat goes by (see --name), takes a free
 port unless --listen says otherwise, and keeps no history and no outbox: it
-does not open the database in the data dir, so it works the same whether or
+only reads the contacts in the data dir's database, so it works the same whether or
 not a chat is running there, a message it could not deliver is never sent
 again later behind your back (the exit status is the whole story), and what
 it sends is not in 'udpchat history'.
