@@ -68,7 +68,8 @@ out, a line on stderr says how many.
 --peer P is an address (HOST:PORT), or a contact (udpchat contacts): their
 fingerprint or name, the one you gave them or else the one they announce,
 matched exactly, case included. A contact means that person, whatever
-address they wrote from. A name no contact has means every address the
+address they wrote from, and what was said at their addresses before their
+key was known. A name no contact has means every address the
 known peers bind it to and every address that sent messages under it. A
 name that matches none prints one line on stderr and exits 1: an empty
 listing would hide a typo.
@@ -133,14 +134,14 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 			ms = slices.DeleteFunc(ms, func(m store.Message) bool { return !toAny(m, q.Peers, q.People) })
 		}
 	} else {
-		ms, err = st.History(ctx, q)
+		ms, err = historyOf(ctx, st, q)
 	}
 	if err != nil {
 		return fail(io, "history", err)
 	}
 	var leftOut int
 	if !h.pending && len(ms) == q.Limit {
-		n, err := st.Count(ctx, q)
+		n, err := countOf(ctx, st, q)
 		if err != nil {
 			return fail(io, "history", err)
 		}

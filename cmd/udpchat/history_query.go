@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -88,20 +89,86 @@ func historyPeer(ctx context.Context, flag, p string) (string, error) {
 }
 
 // historyPeople is whom a --peer or --cancel-peer that is no address
-// stands for: a contact (by fingerprint, or by name: see contactFor) is
-// that person, wherever they wrote from; a name no contact has is the
-// addresses peersNamed finds for it, as before udpchat kept contacts. A
-// fingerprint no contact has is an error, as is a name no one has.
+// stands for. A contact (by fingerprint, or by name: see contactFor) is
+// that person, whatever address they wrote from, and also the addresses
+// they were seen at and those the name stands for (peersNamed), which
+// hold what was said before their key was known. A name no contact has is
+// the addresses peersNamed finds for it, as before udpchat kept contacts.
+// A fingerprint no contact has is an error, as is a name no one has.
 func historyPeople(ctx context.Context, st *store.MessageDB, dir, who string) (peers []string, people [][32]byte, err error) {
 	c, ok, err := contactFor(ctx, st, who)
 	if err != nil {
 		return nil, nil, err
 	}
-	if ok {
-		return nil, [][32]byte{c.Key}, nil
+	if !ok {
+		peers, err = peersNamed(ctx, st, dir, who)
+		return peers, nil, err
 	}
-	peers, err = peersNamed(ctx, st, dir, who)
-	return peers, nil, err
+	for _, e := range c.Endpoints {
+		peers = append(peers, e.Address)
+	}
+	if _, err := keys.ParseFingerprint(who); err != nil {
+		named, err := peersNamed(ctx, st, dir, who)
+		if err != nil && !errors.Is(err, errNoPeerNamed) {
+			return nil, nil, err
+		}
+		peers = append(peers, named...)
+	}
+	slices.Sort(peers)
+	return slices.Compact(peers), [][32]byte{c.Key}, nil
+}
+
+// historyOf is the newest q.Limit messages exchanged with any of q.Peers
+// (by address) or q.People (by person), oldest first. The store keeps the
+// messages that match both, so with both it asks for each apart and
+// merges them, once each.
+func historyOf(ctx context.Context, st *store.MessageDB, q store.Query) ([]store.Message, error) {
+	if len(q.Peers) == 0 || len(q.People) == 0 {
+		return st.History(ctx, q)
+	}
+	byPerson, byAddress := q, q
+	byPerson.Peers, byAddress.People = nil, nil
+	a, err := st.History(ctx, byPerson)
+	if err != nil {
+		return nil, err
+	}
+	b, err := st.History(ctx, byAddress)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		peer string
+		dir  store.Direction
+		id   [16]byte
+	}
+	seen := map[key]bool{}
+	var ms []store.Message
+	for _, m := range append(a, b...) {
+		if k := (key{m.Peer, m.Direction, m.ID}); !seen[k] {
+			seen[k] = true
+			ms = append(ms, m)
+		}
+	}
+	slices.SortStableFunc(ms, func(x, y store.Message) int { return x.At.Compare(y.At) })
+	return ms[max(0, len(ms)-q.Limit):], nil
+}
+
+// countOf is how many messages historyOf would return with no limit: the
+// sum of those by person and those by address, less those that are both.
+func countOf(ctx context.Context, st *store.MessageDB, q store.Query) (int, error) {
+	if len(q.Peers) == 0 || len(q.People) == 0 {
+		return st.Count(ctx, q)
+	}
+	byPerson, byAddress := q, q
+	byPerson.Peers, byAddress.People = nil, nil
+	var n [3]int
+	for i, q := range []store.Query{byPerson, byAddress, q} {
+		var err error
+		if n[i], err = st.Count(ctx, q); err != nil {
+			return 0, err
+		}
+	}
+	return n[0] + n[1] - n[2], nil
 }
 
 // peersNamed is the store's names for the peers called name: the
@@ -129,11 +196,14 @@ func peersNamed(ctx context.Context, st *store.MessageDB, dir, name string) ([]s
 		}
 	}
 	if len(peers) == 0 {
-		return nil, fmt.Errorf("no peer named %q in the history or the known peers", name)
+		return nil, fmt.Errorf("%w %q in the history or the known peers", errNoPeerNamed, name)
 	}
 	slices.Sort(peers)
 	return slices.Compact(peers), nil
 }
+
+// errNoPeerNamed is peersNamed's error for a name no one has.
+var errNoPeerNamed = errors.New("no peer named")
 
 // dateLayouts are the times --since takes besides RFC 3339, in local time.
 var dateLayouts = []string{
