@@ -321,3 +321,29 @@ func TestSendToContactByGivenName(t *testing.T) {
 	}
 	bob.wantExit(t, 0)
 }
+
+// After a chat, alice's contacts list bob, with his fingerprint and the
+// address she wrote to him at; renamed, history --peer finds what they
+// said by his new name.
+func TestContactsAfterAChat(t *testing.T) {
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	bob := chatAt(t, bobDir, anyPort, "bob")
+	bobAddr := bob.listening(t)
+	alice := chatAt(t, aliceDir, anyPort, "alice", "-p", bobAddr)
+	alice.listening(t)
+	alice.say(t, "hello bob")
+	bob.stdout.waitLine(t, `^alice: hello bob$`)
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+	bobFP := strings.TrimSpace(runOK(t, "id", "--data-dir", bobDir))
+
+	out := runOK(t, "contacts", "--data-dir", aliceDir)
+	want := `(?m)^bob  ` + regexp.QuoteMeta(bobFP) + `\n  last seen .*\n  ` + regexp.QuoteMeta(bobAddr) + `  `
+	if !regexp.MustCompile(want).MatchString(out) {
+		t.Errorf("alice's contacts:\n%s\nwant a match for %s", out, want)
+	}
+	runOK(t, "contacts", "--data-dir", aliceDir, "rename", bobFP, "robert")
+	if got := historyTexts(t, aliceDir, "--peer", "robert"); !slices.Equal(got, []string{"hello bob"}) {
+		t.Errorf("alice's history --peer robert: %q", got)
+	}
+}
