@@ -39,13 +39,14 @@ Usage:
   udpchat contacts forget PEER [--yes]
 
 A contact is a person: a key, the name they announce, and the addresses
-they were seen at. udpchat adds whoever it chats with or hears nearby.
+they were seen at. udpchat adds whoever it chats with (someone merely heard
+nearby is not a contact: a beacon proves nothing until a chat does).
 contacts lists them by name, one block each:
 
   bob (announces "bobby")  BLAKE2s:MZXW-6YTB-OI3D-EMRT-GQ2T-MNZU-GY3D-KMJV
     last seen 2026-11-25 09:14:03, nearby as last heard
-    192.168.1.20:7475  heard on the LAN  2026-11-25 09:14:03
-    127.0.0.1:9002     wrote from it     2026-11-25 08:02:41
+    192.168.1.20:7475  wrote from it      2026-11-25 09:14:03
+    127.0.0.1:9002     given with --peer  2026-11-25 08:02:41
 
 Nearby means heard on the LAN in the last 99 s (three beacon intervals) as
 the chat last recorded it: contacts does not listen itself. It reads the

@@ -47,7 +47,7 @@ func listContacts(ctx context.Context, dir string, asJSON bool, io stdio) error 
 		return nil
 	}
 	if len(cs) == 0 {
-		_, err := fmt.Fprintln(io.out, "No contacts yet: udpchat adds the people you chat with and those it hears nearby.")
+		_, err := fmt.Fprintln(io.out, "No contacts yet: udpchat adds the people you chat with.")
 		return err
 	}
 	for i, c := range cs {
@@ -62,14 +62,10 @@ func listContacts(ctx context.Context, dir string, asJSON bool, io stdio) error 
 }
 
 // isNearby says whether c was heard on the LAN within the last within
-// (discovery's expiry) before now: nearby as the chat last recorded it.
+// (discovery's expiry) before now: nearby as a running chat last recorded
+// it (store.Contact.NearbyAt).
 func isNearby(c store.Contact, now time.Time, within time.Duration) bool {
-	for _, e := range c.Endpoints {
-		if e.Source == store.FromDiscovery && now.Sub(e.LastSeen) < within {
-			return true
-		}
-	}
-	return false
+	return !c.NearbyAt.IsZero() && now.Sub(c.NearbyAt) < within
 }
 
 // sourceWords says how an endpoint was learned, in the listing.

@@ -67,16 +67,34 @@ func startLAN(ctx context.Context, node *chat.Node, key keys.PublicKey, name str
 	l := &lan{d: d, interval: interval, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		for ev := range d.Events() {
-			fp := ev.Peer.Key.Fingerprint()
-			if ev.Kind == discovery.Gone {
-				node.NearbyGone(fp)
-				continue
+		// Everyone still heard is told again every interval, so that the
+		// contacts among them stay marked as nearby (see Node.SawNearby).
+		again := time.NewTicker(interval)
+		defer again.Stop()
+		for {
+			select {
+			case ev, ok := <-d.Events():
+				if !ok {
+					return
+				}
+				if ev.Kind == discovery.Gone {
+					node.NearbyGone(ev.Peer.Key.Fingerprint())
+					continue
+				}
+				node.SawNearby(nearbyOf(ev.Peer))
+			case <-again.C:
+				for _, p := range d.Nearby() {
+					node.SawNearby(nearbyOf(p))
+				}
 			}
-			node.SawNearby(chat.Nearby{Name: ev.Peer.Name, Fingerprint: fp, Addr: ev.Peer.Endpoint})
 		}
 	}()
 	return l, nil
+}
+
+// nearbyOf is p as the node takes it.
+func nearbyOf(p discovery.Peer) chat.Nearby {
+	return chat.Nearby{Name: p.Name, Fingerprint: p.Key.Fingerprint(), Addr: p.Endpoint, Key: [32]byte(p.Key)}
 }
 
 // setName announces a new name (after /nick).

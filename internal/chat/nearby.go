@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // People nearby: whom LAN discovery hears (udpchat wires it to the node;
@@ -23,6 +24,9 @@ type Nearby struct {
 	// handshake): two people may share a name, never a key.
 	Fingerprint string
 	Addr        netip.AddrPort // where they chat
+	// Key is the key announced, whose Fingerprint is above: a contact
+	// with it is marked as heard nearby (PeopleStore.ContactNearby).
+	Key [32]byte
 }
 
 // Gone says someone nearby left the LAN, or has not been heard for a while.
@@ -30,6 +34,7 @@ type Gone struct {
 	Name        string
 	Fingerprint string
 	Addr        netip.AddrPort
+	Key         [32]byte
 }
 
 func (Nearby) isEvent() {}
@@ -65,11 +70,21 @@ func (s *nearbySet) notifyLocked() {
 // SawNearby tells the node that p was heard on the LAN. It emits Nearby if
 // p is new or its name or address changed. Our own key (another process
 // of ours, on a copy of the data dir) is not someone nearby.
+//
+// Call it for everyone still heard, every beacon interval or so, too: a
+// contact among them is marked as heard nearby now, for `udpchat
+// contacts` in another process to tell (never made a contact: a beacon is
+// anyone's to send, and proves nothing).
 func (n *Node) SawNearby(p Nearby) {
 	if p.Fingerprint == "" || !p.Addr.IsValid() {
 		return // nothing to tell people apart by, or to reach them at
 	}
 	p.Addr = Unmap(p.Addr)
+	if n.people != nil && p.Key != ([32]byte{}) && p.Fingerprint != n.security.Fingerprint {
+		if _, err := n.people.ContactNearby(storeCtx, p.Key, time.Time{}); err != nil {
+			n.log.Debug("recording a contact heard nearby", "name", p.Name, "err", err)
+		}
+	}
 	n.update(func() []Event {
 		if n.closed || p.Fingerprint == n.security.Fingerprint {
 			return nil

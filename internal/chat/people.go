@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/udpchat/udpchat/internal/store"
 )
@@ -26,6 +27,8 @@ type PeopleStore interface {
 	// Forget drops the person and cancels what waits for them, at once.
 	Forget(ctx context.Context, key [32]byte) ([]store.Message, error)
 	Rename(ctx context.Context, key [32]byte, given string) error
+	// ContactNearby marks a contact as heard on the LAN (see SawNearby).
+	ContactNearby(ctx context.Context, key [32]byte, at time.Time) (bool, error)
 	AssignPeople(ctx context.Context, keys map[string][32]byte) (store.Backfill, error)
 }
 

@@ -367,3 +367,31 @@ func TestOutboxForAKnownAddressFollowsItsPerson(t *testing.T) {
 		t.Errorf("bob at another port got %q, want what waited for him", got)
 	}
 }
+
+// Someone heard on the LAN is never made a contact (a beacon proves
+// nothing), and where they announced from never becomes an endpoint; a
+// contact heard so is marked as nearby, for `udpchat contacts`.
+func TestNearbyMarksOnlyContacts(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	n, _, _ := newPeopleNode(t, s, Config{})
+	join(t, n, bob, "bob")
+	lan := netip.MustParseAddrPort("192.0.2.7:7475")
+	n.SawNearby(Nearby{Name: "bob", Fingerprint: "BLAKE2s:BOB", Addr: lan, Key: bobPerson})
+	n.SawNearby(Nearby{Name: "carol", Fingerprint: "BLAKE2s:CAROL", Addr: lan, Key: carolPerson})
+	ctx := context.Background()
+	c, err := s.Contact(ctx, bobPerson)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NearbyAt.IsZero() {
+		t.Error("bob, a contact heard nearby, is not marked as nearby")
+	}
+	for _, e := range c.Endpoints {
+		if e.Address == PeerKey(lan) {
+			t.Errorf("bob's announced address %s became an endpoint: %+v", lan, c.Endpoints)
+		}
+	}
+	if _, err := s.Contact(ctx, carolPerson); !errors.Is(err, store.ErrNoContact) {
+		t.Errorf("carol, only heard nearby, is a contact (err %v)", err)
+	}
+}

@@ -46,6 +46,10 @@ type Contact struct {
 	Endpoints []Endpoint
 	FirstSeen time.Time
 	LastSeen  time.Time
+	// NearbyAt is when a running chat last heard them announce themselves
+	// on the local network (ContactNearby); zero for never. An
+	// announcement is unproven, so it is kept apart from the endpoints.
+	NearbyAt time.Time
 }
 
 // Name is what to call the contact: the given name, or else the announced
@@ -133,6 +137,23 @@ func (s *MessageDB) contactSeen(ctx context.Context, tx *sql.Tx, sg Sighting) er
 	return err
 }
 
+// ContactNearby records that the contact with key was heard announcing
+// itself on the local network at (zero: now). It never adds a contact — a
+// beacon is anyone's to send — and reports whether one was there. Times
+// only move on.
+func (s *MessageDB) ContactNearby(ctx context.Context, key [32]byte, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE contacts SET nearby_at = max(coalesce(nearby_at, 0), ?) WHERE key = ?`,
+		s.unixNano(at), key[:])
+	if err != nil {
+		return false, s.wrap("ContactNearby", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.wrap("ContactNearby", err)
+	}
+	return n > 0, nil
+}
+
 // Contacts returns every contact, by name (given, else announced), then
 // by key.
 func (s *MessageDB) Contacts(ctx context.Context) ([]Contact, error) {
@@ -181,7 +202,7 @@ func (s *MessageDB) ContactNamed(ctx context.Context, name string) (Contact, err
 // contacts returns the contacts where selects, with their endpoints, in
 // Contacts' order.
 func (s *MessageDB) contacts(ctx context.Context, where string, args ...any) ([]Contact, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, announced_name, given_name, first_seen, last_seen FROM contacts `+where, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, announced_name, given_name, first_seen, last_seen, nearby_at FROM contacts `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +215,9 @@ func (s *MessageDB) contacts(ctx context.Context, where string, args ...any) ([]
 			key         []byte
 			given       sql.NullString
 			first, last int64
+			nearby      sql.NullInt64
 		)
-		if err := rows.Scan(&key, &c.AnnouncedName, &given, &first, &last); err != nil {
+		if err := rows.Scan(&key, &c.AnnouncedName, &given, &first, &last, &nearby); err != nil {
 			return nil, err
 		}
 		if len(key) != len(c.Key) {
@@ -204,6 +226,9 @@ func (s *MessageDB) contacts(ctx context.Context, where string, args ...any) ([]
 		copy(c.Key[:], key)
 		c.GivenName = given.String
 		c.FirstSeen, c.LastSeen = time.Unix(0, first), time.Unix(0, last)
+		if nearby.Valid {
+			c.NearbyAt = time.Unix(0, nearby.Int64)
+		}
 		index[c.Key] = len(cs)
 		cs = append(cs, c)
 	}

@@ -405,3 +405,28 @@ func TestPersonDedup(t *testing.T) {
 		t.Errorf("MarkDeliveredBy another person: %v, want ErrNotFound", err)
 	}
 }
+
+// ContactNearby marks a contact, never adds one, and its time only moves on.
+func TestContactNearby(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	bob, stranger := testKey(1), testKey(2)
+	if err := s.ContactSeen(ctx, Sighting{Key: bob, AnnouncedName: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(time.Hour)
+	for _, at := range []time.Time{later, later.Add(-time.Hour)} {
+		if ok, err := s.ContactNearby(ctx, bob, at); !ok || err != nil {
+			t.Fatalf("ContactNearby(bob, %v) = %v, %v; want true, nil", at, ok, err)
+		}
+	}
+	if c, err := s.Contact(ctx, bob); err != nil || !c.NearbyAt.Equal(later) {
+		t.Errorf("bob nearby at %v (err %v), want %v: an older report moved it back", c.NearbyAt, err, later)
+	}
+	if ok, err := s.ContactNearby(ctx, stranger, later); ok || err != nil {
+		t.Errorf("ContactNearby(stranger) = %v, %v; want false, nil", ok, err)
+	}
+	if _, err := s.Contact(ctx, stranger); !errors.Is(err, ErrNoContact) {
+		t.Errorf("a stranger heard nearby became a contact (err %v)", err)
+	}
+}

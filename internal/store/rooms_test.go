@@ -30,10 +30,10 @@ func TestRoomsMigrationKeepsSchema5(t *testing.T) {
 	if err := old.ContactSeen(ctx, Sighting{Key: alice, AnnouncedName: "alice", Address: "127.0.0.1:9002", Source: FromPacket, At: t0}); err != nil {
 		t.Fatal(err)
 	}
-	wantContacts, err := old.Contacts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What schema 5 holds of alice (read with today's code only after the
+	// migration: Contacts reads the columns of the latest schema).
+	wantContacts := []Contact{{Key: alice, AnnouncedName: "alice", FirstSeen: t0, LastSeen: t0,
+		Endpoints: []Endpoint{{Address: "127.0.0.1:9002", Source: FromPacket, LastSeen: t0}}}}
 	wantHistory, err := old.History(ctx, Query{})
 	if err != nil {
 		t.Fatal(err)
