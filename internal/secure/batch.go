@@ -43,10 +43,13 @@ type rxBatch struct {
 }
 
 // txBatch is the datagrams a batch write has sealed, for one write of the
-// inner conn.
+// inner conn. They are sealed end to end into buf, so that a run of them to
+// one peer is one buffer, which the socket can hand the system whole (GSO:
+// see udp.Socket.WriteBatch).
 type txBatch struct {
-	ms   []udp.Message // sealed so far; Buf in bufs
-	bufs [writeChunk][wire.MaxDatagram]byte
+	ms   []udp.Message // sealed so far; Buf in buf
+	used int           // bytes of buf they take
+	buf  [writeChunk * wire.MaxDatagram]byte
 	room [writeChunk]udp.Message // ms's backing array
 }
 
@@ -68,12 +71,14 @@ var (
 	}}
 )
 
-// next is the empty buffer the next datagram is sealed into.
-func (t *txBatch) next() []byte { return t.bufs[len(t.ms)][:0] }
+// next is the empty buffer the next datagram is sealed into, right after
+// the last, with room for the largest.
+func (t *txBatch) next() []byte { return t.buf[t.used:t.used:t.used+wire.MaxDatagram] }
 
 // add appends datagram b, sealed into next, for addr.
 func (t *txBatch) add(b []byte, addr netip.AddrPort) {
 	t.ms = append(t.ms, udp.Message{Buf: b, Addr: addr})
+	t.used += len(b)
 }
 
 func (t *txBatch) full() bool { return len(t.ms) == writeChunk }
@@ -162,7 +167,7 @@ func (c *Conn) writeOut(tx *txBatch) (int, error) {
 	n, err := c.bc.WriteBatch(tx.ms)
 	lost := len(tx.ms) - n
 	clear(tx.ms)
-	tx.ms = tx.ms[:0]
+	tx.ms, tx.used = tx.ms[:0], 0
 	if err != nil {
 		return lost, c.closedErr("write", err)
 	}

@@ -22,24 +22,35 @@ const maxBatch = 64
 
 // mmsg is one direction's scratch space for recvmmsg or sendmmsg, made once
 // per socket so that a call allocates nothing: the headers, an iovec, an
-// address and control messages (the local address, see srcTable) per
-// datagram, and the function RawConn.Read or Write runs (a closure, made
-// once). mu makes calls in one direction take turns.
+// address and control messages (the local address, see srcTable; the
+// segment size, see offload) per header, and the function RawConn.Read or
+// Write runs (a closure, made once). mu makes calls in one direction take
+// turns.
+//
+// Without offload a header is one datagram. A write with GSO makes a header
+// of a run of datagrams to one address (segs of them, iovecs from iov on);
+// a read with GRO may get several datagrams in a header, which gro splits.
 type mmsg struct {
 	mu    sync.Mutex
 	hs    [maxBatch]unix.Mmsghdr
 	iovs  [maxBatch]unix.Iovec
 	names [maxBatch]unix.RawSockaddrInet6 // room for either family
 	ctrl  [maxBatch]oob
-	n     int           // datagrams in this call
-	done  int           // datagrams moved so far
-	errno syscall.Errno // the call's error, if any
-	skip  int           // sendmmsg: datagrams refused
-	// unpinned has bit i set if sendmmsg refused datagram i's source (the
+	segs  [maxBatch]uint8 // writes: the datagrams each header carries
+	n     int             // headers in this call
+	done  int             // headers moved so far
+	errno syscall.Errno   // the call's error, if any
+	skip  int             // sendmmsg: headers refused
+	sent  int             // sendmmsg: datagrams in the headers that went
+	// unpinned has bit i set if sendmmsg refused header i's source (the
 	// address is gone), and it was sent again without one.
 	unpinned uint64
-	fn       func(fd uintptr) bool
-	zones    map[uint32]string // reads: interface index to zone name
+	// gsoRefused is set when the system refused a header of several
+	// datagrams as such (see gsoRefused): the call stopped there.
+	gsoRefused bool
+	fn         func(fd uintptr) bool
+	zones      map[uint32]string // reads: interface index to zone name
+	gro        groState          // reads with GRO: what the last call brought
 }
 
 // batcher is the Linux part of a Socket. Each direction's scratch space is
@@ -50,6 +61,7 @@ type batcher struct {
 	family         int // AF_INET or AF_INET6: what the socket is
 	rdOnce, wrOnce sync.Once
 	rd, wr         *mmsg
+	off            offload
 }
 
 // initBatch sets up the batcher. bound is the socket's address as the
@@ -64,6 +76,7 @@ func (s *Socket) initBatch(bound netip.AddrPort) {
 	if bound.Addr().Is4() {
 		b.family = unix.AF_INET
 	}
+	b.off.detect(rc)
 	s.batch = b
 }
 
@@ -71,6 +84,7 @@ func (b *batcher) reader() *mmsg {
 	b.rdOnce.Do(func() {
 		b.rd = newMmsg()
 		b.rd.fn = b.rd.recv
+		b.off.enableGRO(b.rc)
 	})
 	return b.rd
 }
@@ -115,7 +129,7 @@ func (m *mmsg) recv(fd uintptr) bool {
 	}
 }
 
-// send runs sendmmsg until every datagram has gone or been refused; false
+// send runs sendmmsg until every header has gone or been refused; false
 // asks RawConn.Write to wait until the socket is writable.
 func (m *mmsg) send(fd uintptr) bool {
 	for m.done+m.skip < m.n {
@@ -123,17 +137,25 @@ func (m *mmsg) send(fd uintptr) bool {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hs[i])), uintptr(m.n-i), 0, 0, 0)
 		switch e {
 		case 0:
+			for _, k := range m.segs[i : i+int(r)] {
+				m.sent += int(k)
+			}
 			m.done += int(r)
 		case unix.EINTR:
 		case unix.EAGAIN:
 			return false
 		default:
-			// sendmmsg fails only for the first datagram of the call.
-			if h := &m.hs[i].Hdr; h.Controllen != 0 && sourceGone(e) {
+			// sendmmsg fails only for the first header of the call.
+			if m.pinned(i) && sourceGone(e) {
 				// Its source is no longer ours: let the system pick one.
-				h.Control, h.Controllen = nil, 0
+				m.unpin(i)
 				m.unpinned |= 1 << i
 				continue
+			}
+			if m.segs[i] > 1 && gsoRefused(e) {
+				// WriteBatch sends the run again, one datagram a header.
+				m.gsoRefused = true
+				return true
 			}
 			// Skip it, as a failed WriteTo would be, and go on with the rest.
 			if m.errno == 0 {
@@ -150,40 +172,55 @@ func (s *Socket) ReadBatch(ms []Message) (int, error) {
 	m := s.batch.reader()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.n, m.done, m.errno = min(len(ms), maxBatch), 0, 0
-	if m.n == 0 {
+	if len(ms) == 0 {
 		return 0, nil
 	}
+	if s.batch.off.gro.Load() {
+		return s.readGRO(m, ms)
+	}
+	m.n, m.done, m.errno = min(len(ms), maxBatch), 0, 0
 	for i := range m.n {
 		m.iovs[i] = iovec(ms[i].Buf)
+	}
+	if err := s.recv(m); err != nil {
+		return 0, err
+	}
+	for i := range m.done {
+		ms[i].N = int(m.hs[i].Len)
+		ms[i].Addr, _ = s.received(m, i)
+	}
+	return m.done, nil
+}
+
+// recv runs recvmmsg for the m.n headers whose iovecs are set.
+func (s *Socket) recv(m *mmsg) error {
+	m.done, m.errno = 0, 0
+	for i := range m.n {
 		m.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		if s.srcs != nil {
-			m.hs[i].Hdr.Control = &m.ctrl[i].b[0]
-			m.hs[i].Hdr.SetControllen(oobSize)
-		}
+		m.hs[i].Hdr.Control = &m.ctrl[i].b[0]
+		m.hs[i].Hdr.SetControllen(oobSize)
 	}
 	err := s.batch.rc.Read(m.fn)
 	clear(m.iovs[:m.n]) // do not keep the caller's buffers alive
 	if err == nil && m.errno != 0 {
 		err = &net.OpError{Op: "read", Net: "udp", Addr: net.UDPAddrFromAddrPort(s.local), Err: os.NewSyscallError("recvmmsg", m.errno)}
 	}
-	if err != nil {
-		return 0, err
-	}
-	for i := range m.done {
-		ms[i].N = int(m.hs[i].Len)
-		ms[i].Addr = m.addrFrom(&m.names[i])
-		if s.srcs == nil {
-			continue
-		}
-		if src, ok := parseSource(m.ctrl[i].b[:m.hs[i].Hdr.Controllen]); ok {
-			s.srcs.learn(ms[i].Addr, src)
-		}
-	}
-	return m.done, nil
+	return err
 }
 
-// WriteBatch sends every message, in order, in as few system calls as it can.
+// received is header i's source, having learnt the address it was sent to
+// (see srcTable), and the size of the datagrams GRO joined in it (0: one).
+func (s *Socket) received(m *mmsg, i int) (netip.AddrPort, int) {
+	from := m.addrFrom(&m.names[i])
+	c := readControl(m.ctrl[i].b[:m.hs[i].Hdr.Controllen])
+	if c.hasSource && s.srcs != nil {
+		s.srcs.learn(from, c.source)
+	}
+	return from, c.segment
+}
+
+// WriteBatch sends every message, in order, in as few system calls as it
+// can: with GSO, a run of datagrams to one address in one header.
 func (s *Socket) WriteBatch(ms []Message) (int, error) {
 	m := s.batch.writer()
 	m.mu.Lock()
@@ -195,43 +232,57 @@ func (s *Socket) WriteBatch(ms []Message) (int, error) {
 			first = err
 		}
 	}
+	plain := 0 // messages to send one a header, to see if GSO was refused
 	for len(ms) > 0 {
-		m.n, m.done, m.skip, m.errno, m.unpinned = 0, 0, 0, 0, 0
-		for m.n < min(len(ms), maxBatch) {
-			i := m.n
-			namelen, ok := s.batch.sockaddr(&m.names[i], ms[i].Addr)
+		m.n, m.done, m.skip, m.sent, m.errno, m.unpinned, m.gsoRefused = 0, 0, 0, 0, 0, 0, false
+		lim, gso := min(len(ms), maxBatch), s.batch.off.gsoOn()
+		if plain > 0 {
+			lim, gso = min(lim, plain), false
+		}
+		probing := plain > 0
+		plain = 0
+		taken, iov := 0, 0
+		for taken < lim {
+			namelen, ok := s.batch.sockaddr(&m.names[m.n], ms[taken].Addr)
 			if !ok {
 				break // for WriteTo, below: a zone, or the other family
 			}
-			m.iovs[i] = iovec(ms[i].Buf)
-			h := &m.hs[i].Hdr
-			h.Namelen = namelen
-			h.Control, h.Controllen = nil, 0
-			if s.srcs != nil {
-				if src, ok := s.srcs.lookup(ms[i].Addr); ok {
-					c := m.ctrl[i].put(src)
-					h.Control = &c[0]
-					h.SetControllen(len(c))
-				}
+			run := 1
+			if gso {
+				run = gsoRun(ms[taken:lim])
 			}
+			iov = m.header(m.n, namelen, ms[taken:taken+run], iov, s.srcs)
+			taken += run
 			m.n++
 		}
 		if m.n > 0 {
 			err := s.batch.rc.Write(m.fn)
-			clear(m.iovs[:m.n])
-			for i := range m.n {
+			clear(m.iovs[:iov])
+			moved := 0 // messages in the headers sent or refused
+			for i := range m.done + m.skip {
 				if m.unpinned&(1<<i) != 0 {
-					s.srcs.forget(ms[i].Addr)
+					s.srcs.forget(ms[moved].Addr)
 				}
+				moved += int(m.segs[i])
 			}
 			if err != nil {
-				return sent + m.done, err // closed
+				return sent + m.sent, err // closed
 			}
 			if m.errno != 0 {
 				note(&net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(s.local), Err: os.NewSyscallError("sendmmsg", m.errno)})
 			}
-			sent += m.done
-			ms = ms[m.n:]
+			if probing && m.sent > 0 {
+				// What the system refused as one went as several: the
+				// path cannot segment (see gsoRefused).
+				s.batch.off.disableGSO()
+			}
+			if m.gsoRefused {
+				plain = int(m.segs[m.done+m.skip])
+			} else {
+				moved = taken
+			}
+			sent += m.sent
+			ms = ms[moved:]
 			continue
 		}
 		// One the batch cannot carry: WriteTo knows zones and reports the
@@ -244,6 +295,72 @@ func (s *Socket) WriteBatch(ms []Message) (int, error) {
 		ms = ms[1:]
 	}
 	return sent, first
+}
+
+// header makes header h of a write: the datagrams of run, all to one
+// address (already in names[h], namelen long), from iovs[iov] on, where
+// datagrams that lie end to end in memory share an iovec; and its control
+// messages, the segment size and the source. It returns the next free iovec.
+func (m *mmsg) header(h int, namelen uint32, run []Message, iov int, srcs *srcTable) int {
+	hdr := &m.hs[h].Hdr
+	hdr.Namelen = namelen
+	hdr.Iov = &m.iovs[iov]
+	n := 0
+	for _, msg := range run {
+		if n > 0 && adjacent(m.iovs[iov+n-1], msg.Buf) {
+			m.iovs[iov+n-1].SetLen(int(m.iovs[iov+n-1].Len) + len(msg.Buf))
+			continue
+		}
+		m.iovs[iov+n] = iovec(msg.Buf)
+		n++
+	}
+	hdr.SetIovlen(n)
+	m.segs[h] = uint8(len(run))
+	c := m.ctrl[h].b[:0]
+	if len(run) > 1 {
+		c = m.ctrl[h].putSegment(len(run[0].Buf))
+	}
+	if srcs != nil {
+		if src, ok := srcs.lookup(run[0].Addr); ok {
+			c = m.ctrl[h].put(len(c), src)
+		}
+	}
+	hdr.Control, hdr.Controllen = nil, 0
+	if len(c) > 0 {
+		hdr.Control = &c[0]
+		hdr.SetControllen(len(c))
+	}
+	return iov + n
+}
+
+// pinned says header i names its source.
+func (m *mmsg) pinned(i int) bool {
+	return int(m.hs[i].Hdr.Controllen) > m.segmentLen(i)
+}
+
+// unpin takes header i's source out, keeping its segment size.
+func (m *mmsg) unpin(i int) {
+	h := &m.hs[i].Hdr
+	if n := m.segmentLen(i); n > 0 {
+		h.SetControllen(n)
+	} else {
+		h.Control, h.Controllen = nil, 0
+	}
+}
+
+// segmentLen is the length of header i's segment size control message,
+// which comes first: 0 for a header of one datagram.
+func (m *mmsg) segmentLen(i int) int {
+	if m.segs[i] > 1 {
+		return unix.CmsgSpace(2)
+	}
+	return 0
+}
+
+// adjacent says b starts where v ends, in memory.
+func adjacent(v unix.Iovec, b []byte) bool {
+	return len(b) > 0 && v.Base != nil &&
+		uintptr(unsafe.Pointer(v.Base))+uintptr(v.Len) == uintptr(unsafe.Pointer(&b[0]))
 }
 
 func iovec(b []byte) unix.Iovec {

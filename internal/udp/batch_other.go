@@ -9,3 +9,8 @@ import "net/netip"
 type batcher struct{}
 
 func (s *Socket) initBatch(netip.AddrPort) {}
+
+// readCoalesced is for sockets whose reads GRO may join, which are Linux's.
+func (s *Socket) readCoalesced([]byte) (int, netip.AddrPort, bool, error) {
+	return 0, netip.AddrPort{}, false, nil
+}

@@ -112,6 +112,9 @@ func Reaches(local, peer netip.AddrPort) bool {
 // should be as large as the largest datagram expected. After Close it returns
 // an error wrapping net.ErrClosed.
 func (s *Socket) ReadFrom(b []byte) (int, netip.AddrPort, error) {
+	if n, from, ok, err := s.readCoalesced(b); ok {
+		return n, from, err
+	}
 	if s.srcs != nil {
 		return s.readMsg(b)
 	}

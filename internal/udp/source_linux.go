@@ -44,57 +44,70 @@ func enableSources(c *net.UDPConn, v6 bool) *srcTable {
 	return newSrcTable()
 }
 
-// parseSource finds in b, the control messages of one datagram, the local
-// address it was sent to. For IPv4 that is the address the system itself
-// would answer from had the datagram come to it alone (ipi_spec_dst: for a
-// broadcast, the interface's address); an IPv6 multicast destination is
-// not a source, and ok is false.
-func parseSource(b []byte) (src localSource, ok bool) {
+// control is what readControl found in one datagram's control messages.
+type control struct {
+	source    localSource
+	hasSource bool
+	segment   int // UDP_GRO: the size of the datagrams joined; 0 if none
+}
+
+// readControl reads the control messages of one datagram (or of datagrams
+// GRO joined): the local address it was sent to, and the size GRO cut it
+// by. For IPv4 the address is the one the system itself would answer from
+// had the datagram come to it alone (ipi_spec_dst: for a broadcast, the
+// interface's address); an IPv6 multicast destination is not a source.
+func readControl(b []byte) control {
+	var c control
+	multicast := false // then no source, whatever follows
 	for len(b) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
 		end := int(h.Len)
 		if end < unix.CmsgLen(0) || end > len(b) {
-			return src, ok
+			return c
 		}
 		data := b[unix.CmsgLen(0):end]
 		switch {
+		case multicast && (h.Level == unix.IPPROTO_IP || h.Level == unix.IPPROTO_IPV6):
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
-			src, ok = localSource{addr: netip.AddrFrom4(info.Spec_dst)}, true
+			c.source, c.hasSource = localSource{addr: netip.AddrFrom4(info.Spec_dst)}, true
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
 			// An IPv4 datagram on a dual-stack socket: the IP_PKTINFO after
 			// this one, if any, says it better.
 			a := netip.AddrFrom16(info.Addr).Unmap()
 			if a.IsMulticast() {
-				return localSource{}, false
+				c.source, c.hasSource, multicast = localSource{}, false, true
+				break
 			}
-			src, ok = localSource{addr: a}, true
+			c.source, c.hasSource = localSource{addr: a}, true
 			if a.IsLinkLocalUnicast() {
-				src.ifindex = info.Ifindex
+				c.source.ifindex = info.Ifindex
 			}
+		case h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(data) >= 4:
+			c.segment = int(*(*int32)(unsafe.Pointer(&data[0])))
 		}
 		b = b[min(unix.CmsgSpace(end-unix.CmsgLen(0)), len(b)):]
 	}
-	return src, ok
+	return c
 }
 
-// put writes the control message that sends from src into o, and returns
-// it. An IPv4 source is IP_PKTINFO, which an IPv6 socket takes for an IPv4
+// put writes the control message that sends from src into o at off (after
+// another control message, if not 0), and returns o up to its end. An IPv4 source is IP_PKTINFO, which an IPv6 socket takes for an IPv4
 // destination too.
-func (o *oob) put(src localSource) []byte {
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&o.b[0]))
-	data := o.b[unix.CmsgLen(0):]
+func (o *oob) put(off int, src localSource) []byte {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&o.b[off]))
+	data := o.b[off+unix.CmsgLen(0):]
 	if src.addr.Is4() {
 		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
 		h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
 		*(*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0])) = unix.Inet4Pktinfo{Spec_dst: src.addr.As4()}
-		return o.b[:unix.CmsgSpace(unix.SizeofInet4Pktinfo)]
+		return o.b[:off+unix.CmsgSpace(unix.SizeofInet4Pktinfo)]
 	}
 	h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
 	h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
 	*(*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0])) = unix.Inet6Pktinfo{Addr: src.addr.As16(), Ifindex: src.ifindex}
-	return o.b[:unix.CmsgSpace(unix.SizeofInet6Pktinfo)]
+	return o.b[:off+unix.CmsgSpace(unix.SizeofInet6Pktinfo)]
 }
 
 // sourceGone says a write that named its source may have failed because of
@@ -115,8 +128,8 @@ func (s *Socket) readMsg(b []byte) (int, netip.AddrPort, error) {
 		return n, netip.AddrPort{}, err
 	}
 	from = Unmap(from)
-	if src, ok := parseSource(o.b[:oobn]); ok {
-		s.srcs.learn(from, src)
+	if c := readControl(o.b[:oobn]); c.hasSource {
+		s.srcs.learn(from, c.source)
 	}
 	return n, from, nil
 }
@@ -129,7 +142,7 @@ func (s *Socket) writeMsg(b []byte, addr netip.AddrPort) (int, error) {
 		return s.conn.WriteToUDPAddrPort(b, addr)
 	}
 	var o oob
-	n, _, err := s.conn.WriteMsgUDPAddrPort(b, o.put(src), addr)
+	n, _, err := s.conn.WriteMsgUDPAddrPort(b, o.put(0, src), addr)
 	if err != nil && sourceGone(err) {
 		s.srcs.forget(addr)
 		return s.conn.WriteToUDPAddrPort(b, addr)

@@ -1,0 +1,90 @@
+package udp
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// offloadModes are the ways a batch can go: with GSO and GRO where the
+// system has them, and without, as where it has not (the fallback).
+var offloadModes = []struct {
+	name string
+	off  bool
+}{{"offload", false}, {"fallback", true}}
+
+// listenMode is listen with offload on or off for the socket made.
+func listenMode(t testing.TB, addr string, off bool) *Socket {
+	t.Helper()
+	was := disableOffload.Swap(off)
+	defer disableOffload.Store(was)
+	return listen(t, addr)
+}
+
+// mixedBatch is a batch as a busy socket sends one: runs of full-size
+// datagrams to one peer ending in a shorter one, sizes changing mid-run,
+// empty datagrams, and the other peer in between.
+func mixedBatch(b, c netip.AddrPort) []Message {
+	var out []Message
+	add := func(to netip.AddrPort, size int) {
+		buf := bytes.Repeat([]byte{byte(len(out))}, size)
+		copy(buf, fmt.Sprintf("#%d", len(out)))
+		out = append(out, Message{Buf: buf[:size], Addr: to})
+	}
+	for range 40 {
+		add(b, 1200)
+	}
+	add(b, 700)
+	add(b, 1200)
+	add(c, 100)
+	add(c, 100)
+	add(b, 0)
+	for i := range 30 {
+		add(b, 300+i%2) // equal neighbours only in pairs: runs of two
+	}
+	for range 70 { // longer than a call
+		add(c, 999)
+	}
+	return out
+}
+
+// GSO and GRO deliver what sendmmsg and recvmmsg deliver: every datagram,
+// in order, whole, from the right source, whichever end offloads.
+func TestSocketBatchOffload(t *testing.T) {
+	for _, send := range offloadModes {
+		for _, recv := range offloadModes {
+			t.Run("send "+send.name+"/receive "+recv.name, func(t *testing.T) {
+				a := listenMode(t, ":0", send.off)
+				b, c := listenMode(t, "127.0.0.1:0", recv.off), listenMode(t, "127.0.0.1:0", recv.off)
+				for _, r := range []*Socket{b, c} {
+					// A first read turns GRO on: later datagrams may be joined.
+					if _, err := a.WriteBatch([]Message{{Buf: []byte("hello"), Addr: r.LocalAddr()}}); err != nil {
+						t.Fatal(err)
+					}
+					readBatchWithin(t, r, newMessages(1, 100), 1)
+				}
+				out := mixedBatch(b.LocalAddr(), c.LocalAddr())
+				if sent, err := a.WriteBatch(out); sent != len(out) || err != nil {
+					t.Fatalf("WriteBatch: %d of %d sent, %v", sent, len(out), err)
+				}
+				from := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), a.LocalAddr().Port())
+				for _, r := range []*Socket{b, c} {
+					var want [][]byte
+					for _, m := range out {
+						if m.Addr == r.LocalAddr() {
+							want = append(want, m.Buf)
+						}
+					}
+					in := newMessages(len(want), 1300)
+					readBatchWithin(t, r, in, len(want))
+					for i := range want {
+						if got := in[i].Buf[:in[i].N]; !bytes.Equal(got, want[i]) || in[i].Addr != from {
+							t.Fatalf("datagram %d: %d bytes %.8q from %v, want %d bytes %.8q from %v", i, len(got), got, in[i].Addr, len(want[i]), want[i], from)
+						}
+					}
+				}
+			})
+		}
+	}
+}
