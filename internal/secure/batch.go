@@ -73,7 +73,7 @@ var (
 
 // next is the empty buffer the next datagram is sealed into, right after
 // the last, with room for the largest.
-func (t *txBatch) next() []byte { return t.buf[t.used:t.used:t.used+wire.MaxDatagram] }
+func (t *txBatch) next() []byte { return t.buf[t.used : t.used : t.used+wire.MaxDatagram] }
 
 // add appends datagram b, sealed into next, for addr.
 func (t *txBatch) add(b []byte, addr netip.AddrPort) {

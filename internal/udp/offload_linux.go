@@ -124,13 +124,13 @@ func (o *oob) putSegment(size int) []byte {
 // out: header hdr of n, from byte off on. bufs is held from groBufs while
 // any is left.
 type groState struct {
-	bufs   *[groSlots][groBufSize]byte
-	n      int
-	hdr    int
-	off    int
-	lens   [groSlots]int
-	segs   [groSlots]int // the joined datagrams' size; 0: one datagram
-	from   [groSlots]netip.AddrPort
+	bufs *[groSlots][groBufSize]byte
+	n    int
+	hdr  int
+	off  int
+	lens [groSlots]int
+	segs [groSlots]int // the joined datagrams' size; 0: one datagram
+	from [groSlots]netip.AddrPort
 }
 
 // groBufs are shared by the sockets reading with GRO, as a socket holds
