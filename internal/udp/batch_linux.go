@@ -45,9 +45,9 @@ type mmsg struct {
 	// unpinned has bit i set if sendmmsg refused header i's source (the
 	// address is gone), and it was sent again without one.
 	unpinned uint64
-	// gsoRefused is set when the system refused a header of several
-	// datagrams as such (see gsoRefused): the call stopped there.
-	gsoRefused bool
+	// gsoRefused is why the system refused a header of several datagrams
+	// as such (see gsoRefused), if it did: the call stopped there.
+	gsoRefused syscall.Errno
 	fn         func(fd uintptr) bool
 	zones      map[uint32]string // reads: interface index to zone name
 	gro        groState          // reads with GRO: what the last call brought
@@ -154,7 +154,7 @@ func (m *mmsg) send(fd uintptr) bool {
 			}
 			if m.segs[i] > 1 && gsoRefused(e) {
 				// WriteBatch sends the run again, one datagram a header.
-				m.gsoRefused = true
+				m.gsoRefused = e
 				return true
 			}
 			// Skip it, as a failed WriteTo would be, and go on with the rest.
@@ -232,14 +232,15 @@ func (s *Socket) WriteBatch(ms []Message) (int, error) {
 			first = err
 		}
 	}
-	plain := 0 // messages to send one a header, to see if GSO was refused
+	plain := 0 // messages to send one a header, as GSO was refused
+	var refused syscall.Errno
 	for len(ms) > 0 {
-		m.n, m.done, m.skip, m.sent, m.errno, m.unpinned, m.gsoRefused = 0, 0, 0, 0, 0, 0, false
+		m.n, m.done, m.skip, m.sent, m.errno, m.unpinned, m.gsoRefused = 0, 0, 0, 0, 0, 0, 0
 		lim, gso := min(len(ms), maxBatch), s.batch.off.gsoOn()
 		if plain > 0 {
 			lim, gso = min(lim, plain), false
 		}
-		probing := plain > 0
+		probing := plain > 0 && gsoBroken(refused)
 		plain = 0
 		taken, iov := 0, 0
 		for taken < lim {
@@ -272,12 +273,12 @@ func (s *Socket) WriteBatch(ms []Message) (int, error) {
 				note(&net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(s.local), Err: os.NewSyscallError("sendmmsg", m.errno)})
 			}
 			if probing && m.sent > 0 {
-				// What the system refused as one went as several: the
-				// path cannot segment (see gsoRefused).
+				// What the system refused as one went as several: it
+				// cannot segment here (see gsoBroken).
 				s.batch.off.disableGSO()
 			}
-			if m.gsoRefused {
-				plain = int(m.segs[m.done+m.skip])
+			if m.gsoRefused != 0 {
+				plain, refused = int(m.segs[m.done+m.skip]), m.gsoRefused
 			} else {
 				moved = taken
 			}

@@ -48,3 +48,26 @@ func newAddrNamespace(t *testing.T, addrs ...string) *testenv.Namespace {
 	}
 	return ns
 }
+
+// A run of datagrams larger than the path's MTU, which the kernel will not
+// segment (EMSGSIZE) but fragments one at a time, is sent again one a
+// header and arrives whole; GSO stays on for the paths that take it. A
+// namespace whose loopback MTU is below the datagrams' size is such a path.
+// Needs root and ip.
+func TestSocketBatchGSOOverMTU(t *testing.T) {
+	ns := testenv.NewNamespace(t, "udpc-gso")
+	ns.IP(t, "link", "set", "lo", "mtu", "1000")
+	var a, b *Socket
+	ns.Do(t, func() {
+		a, b = listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
+	})
+	if !a.batch.off.gsoOn() {
+		t.Skip("no GSO on this system: nothing to refuse")
+	}
+	for round := range 2 {
+		checkRunDelivered(t, a, b, 1200)
+		if !a.batch.off.gsoOn() {
+			t.Fatalf("round %d: GSO off after one path's MTU refused it", round)
+		}
+	}
+}

@@ -80,10 +80,19 @@ func (o *offload) gsoOn() bool { return o.gso.Load() }
 func (o *offload) disableGSO() { o.gso.Store(false) }
 
 // gsoRefused says a GSO send may have failed for being one: EIO where the
-// device cannot checksum what the kernel segments, EINVAL where a path (an
-// IPv6 one on some kernels, or one with IPsec) will not segment. WriteBatch
-// sends the run again one datagram a header; if that goes, GSO stays off.
+// device cannot checksum what the kernel segments, EINVAL where the socket
+// or the path will not segment (a socket without checksums, IPsec, some
+// kernels' IPv6), EMSGSIZE where a datagram of the run is more than the
+// path's MTU, which the kernel fragments only when it is sent alone.
+// WriteBatch sends such a run again one datagram a header.
 func gsoRefused(err syscall.Errno) bool {
+	return err == unix.EIO || err == unix.EINVAL || err == unix.EMSGSIZE
+}
+
+// gsoBroken says a refusal is the socket's, not one path's: if the run then
+// goes one datagram a header, GSO is turned off for the socket. An MTU too
+// small is one route's, and GSO stays for the others.
+func gsoBroken(err syscall.Errno) bool {
 	return err == unix.EIO || err == unix.EINVAL
 }
 

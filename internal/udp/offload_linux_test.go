@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // offloadModes are the ways a batch can go: with GSO and GRO where the
@@ -57,9 +59,16 @@ func TestSocketBatchOffload(t *testing.T) {
 			t.Run("send "+send.name+"/receive "+recv.name, func(t *testing.T) {
 				a := listenMode(t, ":0", send.off)
 				b, c := listenMode(t, "127.0.0.1:0", recv.off), listenMode(t, "127.0.0.1:0", recv.off)
+				// b and c write to a at a second address first: a answers
+				// from it (PKTINFO, with the segment size), and their reads
+				// turn GRO on for what follows.
+				contacted := netip.AddrPortFrom(secondLoopback, a.LocalAddr().Port())
 				for _, r := range []*Socket{b, c} {
-					// A first read turns GRO on: later datagrams may be joined.
-					if _, err := a.WriteBatch([]Message{{Buf: []byte("hello"), Addr: r.LocalAddr()}}); err != nil {
+					if _, err := r.WriteBatch([]Message{{Buf: []byte("hello"), Addr: contacted}}); err != nil {
+						t.Fatal(err)
+					}
+					readBatchWithin(t, a, newMessages(1, 100), 1)
+					if _, err := a.WriteBatch([]Message{{Buf: []byte("welcome"), Addr: r.LocalAddr()}}); err != nil {
 						t.Fatal(err)
 					}
 					readBatchWithin(t, r, newMessages(1, 100), 1)
@@ -68,7 +77,7 @@ func TestSocketBatchOffload(t *testing.T) {
 				if sent, err := a.WriteBatch(out); sent != len(out) || err != nil {
 					t.Fatalf("WriteBatch: %d of %d sent, %v", sent, len(out), err)
 				}
-				from := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), a.LocalAddr().Port())
+				from := contacted
 				for _, r := range []*Socket{b, c} {
 					var want [][]byte
 					for _, m := range out {
@@ -85,6 +94,48 @@ func TestSocketBatchOffload(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// checkRunDelivered sends a run of 20 datagrams of size bytes from a to b in
+// one WriteBatch, and checks b reads each, whole and in order.
+func checkRunDelivered(t *testing.T, a, b *Socket, size int) {
+	t.Helper()
+	out := make([]Message, 20)
+	for i := range out {
+		out[i] = Message{Buf: bytes.Repeat([]byte{byte(i)}, size), Addr: b.LocalAddr()}
+	}
+	if sent, err := a.WriteBatch(out); sent != len(out) || err != nil {
+		t.Fatalf("WriteBatch: %d of %d sent, %v", sent, len(out), err)
+	}
+	in := newMessages(len(out), size+100)
+	readBatchWithin(t, b, in, len(out))
+	for i := range out {
+		if got := in[i].Buf[:in[i].N]; !bytes.Equal(got, out[i].Buf) {
+			t.Fatalf("datagram %d: %d bytes of %d, starting %v", i, len(got), len(out[i].Buf), got[:min(len(got), 1)])
+		}
+	}
+}
+
+// A socket the kernel will not segment for (here, one sending without UDP
+// checksums, SO_NO_CHECK: EINVAL) has its run sent again one datagram a
+// header, and stops asking: every datagram arrives, both times.
+func TestSocketBatchGSORefused(t *testing.T) {
+	a, b := listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
+	if !a.batch.off.gsoOn() {
+		t.Skip("no GSO on this system: nothing to refuse")
+	}
+	var serr error
+	if err := a.batch.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1)
+	}); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	for round := range 2 { // the second with GSO off from the start
+		checkRunDelivered(t, a, b, 1200)
+		if a.batch.off.gsoOn() {
+			t.Fatalf("round %d: GSO still on after the socket refused it", round)
 		}
 	}
 }
