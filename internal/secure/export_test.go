@@ -46,3 +46,6 @@ func (p *pipeConn) take() []sent {
 func (p *pipeConn) ReadFrom([]byte) (int, netip.AddrPort, error) { select {} }
 func (p *pipeConn) LocalAddr() netip.AddrPort                    { return p.local }
 func (p *pipeConn) Close() error                                 { return nil }
+
+// RaceEnabled is raceEnabled, for the external tests.
+const RaceEnabled = raceEnabled

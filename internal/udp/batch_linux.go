@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -60,7 +61,8 @@ type batcher struct {
 	rc             syscall.RawConn
 	family         int // AF_INET or AF_INET6: what the socket is
 	rdOnce, wrOnce sync.Once
-	rd, wr         *mmsg
+	rd             atomic.Pointer[mmsg] // atomic for Close (see release)
+	wr             *mmsg
 	off            offload
 }
 
@@ -82,11 +84,12 @@ func (s *Socket) initBatch(bound netip.AddrPort) {
 
 func (b *batcher) reader() *mmsg {
 	b.rdOnce.Do(func() {
-		b.rd = newMmsg()
-		b.rd.fn = b.rd.recv
+		m := newMmsg()
+		m.fn = m.recv
 		b.off.enableGRO(b.rc)
+		b.rd.Store(m)
 	})
-	return b.rd
+	return b.rd.Load()
 }
 
 func (b *batcher) writer() *mmsg {

@@ -130,8 +130,7 @@ func (o *oob) putSegment(size int) []byte {
 }
 
 // groState is what a GRO read brought and ReadBatch has not yet handed
-// out: header hdr of n, from byte off on. bufs is held from groBufs while
-// any is left.
+// out: header hdr of n, from byte off on, in bufs.
 type groState struct {
 	bufs *[groSlots][groBufSize]byte
 	n    int
@@ -142,9 +141,10 @@ type groState struct {
 	from [groSlots]netip.AddrPort
 }
 
-// groBufs are shared by the sockets reading with GRO, as a socket holds
-// its 1 MiB only from a read until its datagrams are handed out: a
-// benchmark that makes thousands of sockets does not make as many buffers.
+// groBufs are the buffers of the sockets reading with GRO: a socket takes
+// its 1 MiB at its first read and gives it back at Close, so that one
+// reading all along keeps it, and a benchmark that makes thousands of
+// sockets one after the other does not make as many buffers.
 var groBufs = sync.Pool{New: func() any { return new([groSlots][groBufSize]byte) }}
 
 // readGRO is ReadBatch with GRO on: what is left of the last read, or a
@@ -160,8 +160,6 @@ func (s *Socket) readGRO(m *mmsg, ms []Message) (int, error) {
 			m.iovs[i] = iovec(g.bufs[i][:])
 		}
 		if err := s.recv(m); err != nil {
-			groBufs.Put(g.bufs)
-			g.bufs = nil
 			return 0, err
 		}
 		g.n, g.hdr, g.off = m.done, 0, 0
@@ -170,12 +168,7 @@ func (s *Socket) readGRO(m *mmsg, ms []Message) (int, error) {
 			g.from[i], g.segs[i] = s.received(m, i)
 		}
 	}
-	k := g.split(ms)
-	if g.hdr == g.n {
-		groBufs.Put(g.bufs)
-		g.bufs = nil
-	}
-	return k, nil
+	return g.split(ms), nil
 }
 
 // split copies the next datagrams into ms, as many as fit, and returns how
@@ -210,4 +203,22 @@ func (s *Socket) readCoalesced(b []byte) (n int, from netip.AddrPort, ok bool, e
 		return 0, netip.AddrPort{}, true, err
 	}
 	return one[0].N, one[0].Addr, true, nil
+}
+
+// release gives the socket's GRO buffer back, at Close: a read under way
+// has returned (the socket is closed) once the lock is had.
+func (b *batcher) release() {
+	if b == nil {
+		return
+	}
+	m := b.rd.Load()
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g := &m.gro; g.bufs != nil {
+		groBufs.Put(g.bufs)
+		*g = groState{}
+	}
 }

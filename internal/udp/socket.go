@@ -144,7 +144,11 @@ func (s *Socket) LocalAddr() netip.AddrPort { return s.local }
 
 // Close closes the socket and unblocks a pending ReadFrom. Closing twice
 // returns an error wrapping net.ErrClosed.
-func (s *Socket) Close() error { return s.conn.Close() }
+func (s *Socket) Close() error {
+	err := s.conn.Close()
+	s.batch.release()
+	return err
+}
 
 // ResolvePeer turns a peer address, "HOST:PORT", into the address datagrams
 // are sent to. HOST is an IP literal or a hostname; a hostname with both IPv4
