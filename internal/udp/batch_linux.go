@@ -52,6 +52,7 @@ type mmsg struct {
 	fn         func(fd uintptr) bool
 	zones      map[uint32]string // reads: interface index to zone name
 	gro        groState          // reads with GRO: what the last call brought
+	groAsked   bool              // reads: UDP_GRO asked for (see groAfter)
 }
 
 // batcher is the Linux part of a Socket. Each direction's scratch space is
@@ -86,7 +87,6 @@ func (b *batcher) reader() *mmsg {
 	b.rdOnce.Do(func() {
 		m := newMmsg()
 		m.fn = m.recv
-		b.off.enableGRO(b.rc)
 		b.rd.Store(m)
 	})
 	return b.rd.Load()
@@ -191,6 +191,10 @@ func (s *Socket) ReadBatch(ms []Message) (int, error) {
 	for i := range m.done {
 		ms[i].N = int(m.hs[i].Len)
 		ms[i].Addr, _ = s.received(m, i)
+	}
+	if m.done >= groAfter && !m.groAsked {
+		m.groAsked = true
+		s.batch.off.enableGRO(s.batch.rc)
 	}
 	return m.done, nil
 }

@@ -41,7 +41,8 @@ type Message struct {
 }
 
 // BatchConn is a Conn that can move several datagrams in one system call
-// (recvmmsg and sendmmsg on Linux). It is optional: udptest's in-memory
+// (recvmmsg and sendmmsg on Linux, with GSO and GRO where the kernel has
+// them: a run of datagrams to one peer as one buffer). It is optional: udptest's in-memory
 // network and the impairment wrapper implement Conn alone, and users fall
 // back to one datagram a call over them. The secure layer implements it over
 // any Conn, batching its system calls when the conn below it batches.

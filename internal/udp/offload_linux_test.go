@@ -60,18 +60,25 @@ func TestSocketBatchOffload(t *testing.T) {
 				a := listenMode(t, ":0", send.off)
 				b, c := listenMode(t, "127.0.0.1:0", recv.off), listenMode(t, "127.0.0.1:0", recv.off)
 				// b and c write to a at a second address first: a answers
-				// from it (PKTINFO, with the segment size), and their reads
-				// turn GRO on for what follows.
+				// from it (PKTINFO, with the segment size).
 				contacted := netip.AddrPortFrom(secondLoopback, a.LocalAddr().Port())
 				for _, r := range []*Socket{b, c} {
 					if _, err := r.WriteBatch([]Message{{Buf: []byte("hello"), Addr: contacted}}); err != nil {
 						t.Fatal(err)
 					}
 					readBatchWithin(t, a, newMessages(1, 100), 1)
-					if _, err := a.WriteBatch([]Message{{Buf: []byte("welcome"), Addr: r.LocalAddr()}}); err != nil {
+					// A burst turns GRO on where offloading.
+					burst := make([]Message, groAfter)
+					for i := range burst {
+						burst[i] = Message{Buf: []byte("welcome"), Addr: r.LocalAddr()}
+					}
+					if _, err := a.WriteBatch(burst); err != nil {
 						t.Fatal(err)
 					}
-					readBatchWithin(t, r, newMessages(1, 100), 1)
+					readBatchWithin(t, r, newMessages(len(burst), 100), len(burst))
+					if on := r.batch.off.gro.Load(); on == recv.off {
+						t.Fatalf("GRO on: %v after a burst, with offload disabled: %v", on, recv.off)
+					}
 				}
 				out := mixedBatch(b.LocalAddr(), c.LocalAddr())
 				if sent, err := a.WriteBatch(out); sent != len(out) || err != nil {
