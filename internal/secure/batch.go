@@ -26,7 +26,8 @@ var _ udp.BatchConn = (*Conn)(nil)
 // (on loopback, the other core) starts on the first while the rest are
 // sealed, and the chunk (~19 KB) stays in the cache between sealing and
 // sending; in interleaved runs this moved more messages a second than
-// sealing all 64 first.
+// sealing all 64 first. With GSO a chunk to one peer goes as one run;
+// chunks of 64, one sendmsg a batch, measured the same within the noise.
 const (
 	readBatch  = 32
 	writeChunk = 16
