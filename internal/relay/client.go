@@ -64,7 +64,16 @@ type Client struct {
 	waiters    map[waitKey][]chan wire.RelayMessage
 	unacked    map[uint64]bool
 	sinceFetch int
+	// acked are the mails acknowledged lately, oldest first: a fetch the
+	// relay answered before our ack reached it (two registrations each
+	// fetch, say) hands one over again, and that one is acknowledged
+	// again, not handed to OnMail twice.
+	acked []uint64
 }
+
+// maxAcked bounds Client.acked: far more than the mails of one fetch that
+// can be in flight when an ack goes.
+const maxAcked = 4 * MailPerFetch
 
 // waitKey is the answer a request waits for.
 type waitKey struct {
@@ -134,8 +143,9 @@ func (c *Client) readLoop() error {
 // Register registers (or refreshes) with the relay and returns the address
 // it sees us at. It resends every Retry until answered or ctx ends.
 func (c *Client) Register(ctx context.Context) (netip.AddrPort, error) {
-	m, err := c.request(ctx, wire.RelayMessage{Type: wire.TypeRelayRegister, Addrs: c.cfg.Locals},
-		waitKey{typ: wire.TypeRelayRegistered})
+	id := newNonce()
+	m, err := c.request(ctx, wire.RelayMessage{Type: wire.TypeRelayRegister, Addrs: c.cfg.Locals, ID: id},
+		waitKey{typ: wire.TypeRelayRegistered, id: id})
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
@@ -161,9 +171,17 @@ func (c *Client) Refresh() time.Duration {
 // peer is not registered with the relay. The relay also tells peer to ping
 // us back (OnCallMeMaybe on its side), so ping the candidates at once.
 func (c *Client) Lookup(ctx context.Context, peer keys.PublicKey) ([]netip.AddrPort, error) {
-	m, err := c.request(ctx, wire.RelayMessage{Type: wire.TypeRelayLookup, Key: peer},
-		waitKey{typ: wire.TypeRelayCandidates, key: peer})
+	id := newNonce()
+	m, err := c.request(ctx, wire.RelayMessage{Type: wire.TypeRelayLookup, Key: peer, ID: id},
+		waitKey{typ: wire.TypeRelayCandidates, key: peer, id: id})
 	return m.Addrs, err
+}
+
+// newNonce is a request's: a random number its answer echoes.
+func newNonce() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // Forward sends datagram, already sealed for peer by our session with it,
@@ -177,9 +195,7 @@ func (c *Client) Forward(peer keys.PublicKey, datagram []byte) error {
 // MailRefused. A put resent because its answer was lost may be stored
 // twice; the recipient drops the copy.
 func (c *Client) PutMail(ctx context.Context, peer keys.PublicKey, blob []byte) (uint8, error) {
-	var nonce [8]byte
-	rand.Read(nonce[:])
-	id := binary.BigEndian.Uint64(nonce[:])
+	id := newNonce()
 	m, err := c.request(ctx, wire.RelayMessage{Type: wire.TypeRelayMailPut, Key: peer, ID: id, Payload: blob},
 		waitKey{typ: wire.TypeRelayMailStored, id: id})
 	return m.Status, err
@@ -200,6 +216,10 @@ func (c *Client) Fetch() error {
 func (c *Client) Ack(id uint64) error {
 	c.mu.Lock()
 	delete(c.unacked, id)
+	if len(c.acked) == maxAcked {
+		c.acked = slices.Delete(c.acked, 0, 1)
+	}
+	c.acked = append(c.acked, id)
 	more := len(c.unacked) == 0 && c.sinceFetch >= MailPerFetch
 	c.mu.Unlock()
 	if err := c.send(wire.RelayMessage{Type: wire.TypeRelayMailAck, ID: id}); err != nil {
@@ -233,12 +253,12 @@ func (c *Client) Handle(pkt []byte) error {
 		c.mu.Lock()
 		c.observed, c.refresh = m.Addrs[0], time.Duration(m.Refresh)*time.Second
 		c.mu.Unlock()
-		c.answer(waitKey{typ: m.Type}, m)
+		c.answer(waitKey{typ: m.Type, id: m.ID}, m)
 		if c.cfg.OnMail != nil {
 			return c.Fetch()
 		}
 	case wire.TypeRelayCandidates:
-		c.answer(waitKey{typ: m.Type, key: m.Key}, m)
+		c.answer(waitKey{typ: m.Type, key: m.Key, id: m.ID}, m)
 	case wire.TypeRelayMailStored:
 		c.answer(waitKey{typ: m.Type, id: m.ID}, m)
 	case wire.TypeRelayCallMeMaybe:
@@ -252,6 +272,12 @@ func (c *Client) Handle(pkt []byte) error {
 	case wire.TypeRelayMail:
 		if c.cfg.OnMail != nil {
 			c.mu.Lock()
+			if slices.Contains(c.acked, m.ID) {
+				c.mu.Unlock()
+				// Ours already: the relay sent it before our ack arrived,
+				// or the ack was lost. Acknowledge it again.
+				return c.send(wire.RelayMessage{Type: wire.TypeRelayMailAck, ID: m.ID})
+			}
 			seen := c.unacked[m.ID]
 			c.unacked[m.ID] = true
 			c.sinceFetch++

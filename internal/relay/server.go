@@ -239,7 +239,7 @@ func (s *Server) handleFrom(key keys.PublicKey, from netip.AddrPort, b []byte, n
 		return
 	}
 	if m.Type == wire.TypeRelayRegister {
-		s.register(key, from, m.Addrs, now)
+		s.register(key, from, m.Addrs, m.ID, now)
 		return
 	}
 	c := s.live(key, now)
@@ -256,7 +256,7 @@ func (s *Server) handleFrom(key keys.PublicKey, from netip.AddrPort, b []byte, n
 	}
 	switch m.Type {
 	case wire.TypeRelayLookup:
-		s.lookup(c, m.Key, now)
+		s.lookup(c, m.Key, m.ID, now)
 	case wire.TypeRelayForward:
 		dst := s.live(m.Key, now)
 		if dst == nil {
@@ -281,7 +281,7 @@ func (s *Server) handleFrom(key keys.PublicKey, from netip.AddrPort, b []byte, n
 
 // register adds or refreshes key at from and tells it the address it is
 // seen at.
-func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []netip.AddrPort, now time.Time) {
+func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []netip.AddrPort, nonce uint64, now time.Time) {
 	c := s.clients[key]
 	if c == nil {
 		if len(s.clients) >= s.cfg.MaxClients {
@@ -305,14 +305,15 @@ func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []neti
 		Type:    wire.TypeRelayRegistered,
 		Addrs:   []netip.AddrPort{observed(from)},
 		Refresh: uint16(max(1, s.cfg.Refresh/time.Second)),
+		ID:      nonce,
 	}, false)
 }
 
 // lookup answers c's request for key's candidates, and tells key to ping
 // c back.
-func (s *Server) lookup(c *client, key keys.PublicKey, now time.Time) {
+func (s *Server) lookup(c *client, key keys.PublicKey, nonce uint64, now time.Time) {
 	s.c.lookups.Add(1)
-	reply := wire.RelayMessage{Type: wire.TypeRelayCandidates, Key: key}
+	reply := wire.RelayMessage{Type: wire.TypeRelayCandidates, Key: key, ID: nonce}
 	if t := s.live(key, now); t != nil && t != c {
 		reply.Addrs = t.candidates()
 		s.enqueue(t, wire.RelayMessage{Type: wire.TypeRelayCallMeMaybe, Key: c.key, Addrs: c.candidates()}, false)

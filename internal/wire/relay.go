@@ -102,8 +102,10 @@ type RelayMessage struct {
 	// Refresh is how often, in seconds, the relay wants the client to
 	// register again (registered; never 0).
 	Refresh uint16
-	// ID is a mail put's and mail stored's nonce (the client's, to match
-	// them), or a mail's and mail ack's id (the relay's).
+	// ID is a register's and registered's, a lookup's and candidates', or a mail put's and mail stored's,
+	// nonce (the client's, to match an answer to its request: a resent
+	// request's late answer must not answer a later one), or a mail's and
+	// mail ack's id (the relay's).
 	ID uint64
 	// StoredAt is when the relay stored a mail, in Unix seconds.
 	StoredAt uint64
@@ -121,10 +123,10 @@ type relayLayout struct {
 }
 
 var relayLayouts = map[RelayType]relayLayout{
-	TypeRelayRegister:    {addrs: true},
-	TypeRelayRegistered:  {observed: true, refresh: true},
-	TypeRelayLookup:      {key: true},
-	TypeRelayCandidates:  {key: true, addrs: true},
+	TypeRelayRegister:    {addrs: true, id: true},
+	TypeRelayRegistered:  {observed: true, refresh: true, id: true},
+	TypeRelayLookup:      {key: true, id: true},
+	TypeRelayCandidates:  {key: true, addrs: true, id: true},
 	TypeRelayCallMeMaybe: {key: true, addrs: true},
 	TypeRelayForward:     {key: true, payload: true, maxPayload: MaxRelayedDatagram},
 	TypeRelayDeliver:     {key: true, payload: true, maxPayload: MaxRelayedDatagram},

@@ -18,13 +18,13 @@ var relayGolden = []struct {
 	hex  string
 }{
 	{"register", RelayMessage{Type: TypeRelayRegister, Addrs: []netip.AddrPort{
-		netip.MustParseAddrPort("192.168.1.2:7475"), netip.MustParseAddrPort("[2001:db8::1]:7475")}},
-		"01 30 02 04 c0a80102 1d33 06 20010db8000000000000000000000001 1d33"},
-	{"register, no local addresses", RelayMessage{Type: TypeRelayRegister}, "01 30 00"},
-	{"registered", RelayMessage{Type: TypeRelayRegistered, Addrs: []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000")}, Refresh: 25},
-		"01 31 04 cb007107 9c40 0019"},
-	{"lookup", RelayMessage{Type: TypeRelayLookup, Key: relayKey}, "01 32" + beaconKeyHex},
-	{"candidates, none", RelayMessage{Type: TypeRelayCandidates, Key: relayKey}, "01 33" + beaconKeyHex + "00"},
+		netip.MustParseAddrPort("192.168.1.2:7475"), netip.MustParseAddrPort("[2001:db8::1]:7475")}, ID: 3},
+		"01 30 02 04 c0a80102 1d33 06 20010db8000000000000000000000001 1d33 0000000000000003"},
+	{"register, no local addresses", RelayMessage{Type: TypeRelayRegister, ID: 3}, "01 30 00 0000000000000003"},
+	{"registered", RelayMessage{Type: TypeRelayRegistered, Addrs: []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000")}, Refresh: 25, ID: 3},
+		"01 31 04 cb007107 9c40 0019 0000000000000003"},
+	{"lookup", RelayMessage{Type: TypeRelayLookup, Key: relayKey, ID: 5}, "01 32" + beaconKeyHex + "0000000000000005"},
+	{"candidates, none", RelayMessage{Type: TypeRelayCandidates, Key: relayKey, ID: 5}, "01 33" + beaconKeyHex + "00 0000000000000005"},
 	{"call me maybe", RelayMessage{Type: TypeRelayCallMeMaybe, Key: relayKey, Addrs: []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000")}},
 		"01 34" + beaconKeyHex + "01 04 cb007107 9c40"},
 	{"forward", RelayMessage{Type: TypeRelayForward, Key: relayKey, Payload: []byte{1, 0x16, 9}}, "01 35" + beaconKeyHex + "011609"},
@@ -109,7 +109,7 @@ func TestParseRelayRefusesMalformed(t *testing.T) {
 		{"address truncated", "01 30 01 04 c0a801", ErrTruncated},
 		{"addresses missing", "01 30 02 04 c0a80102 1d33", ErrTruncated},
 		{"mapped address", "01 30 01 06 00000000000000000000ffffc0a80102 1d33", ErrMalformed},
-		{"zero key", "01 32" + strings.Repeat("00", 32), ErrMalformed},
+		{"zero key", "01 32" + strings.Repeat("00", 32+8), ErrMalformed},
 		{"empty deliver", "01 36" + beaconKeyHex, ErrMalformed},
 		{"over MaxRelayMessage", "01 36" + beaconKeyHex + strings.Repeat("00", MaxRelayedDatagram+1), ErrTooBig},
 	} {
