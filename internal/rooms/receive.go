@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/udpchat/udpchat/internal/keys"
@@ -140,14 +141,50 @@ func (n *Node) invited(from keys.PublicKey, d *wire.RoomDatagram) error {
 	if len(r.roster) == 0 || r.roster[0] != from || r.self < 0 || !r.isMember(r.self, r.version()) {
 		return n.drop(DropNotMember, errDropNotMember)
 	}
+	if n.cfg.AskToJoin {
+		if old := n.invites[r.id]; old == nil || old.version() < r.version() {
+			n.invites[r.id] = r
+			n.events = append(n.events, Event{Kind: EventInvited, Room: r.id})
+		}
+		return nil
+	}
+	return n.join(r)
+}
+
+// join makes r, a verified invitation, one of this user's rooms.
+func (n *Node) join(r *room) error {
 	if err := n.cfg.Storage.AddRoom(r.rec, r.log); err != nil {
 		return err
 	}
+	delete(n.invites, r.id)
 	n.rooms[r.id] = r
 	n.events = append(n.events, Event{Kind: EventJoined, Room: r.id})
 	n.afterLogChange(r)
 	n.requestHistory(r)
 	return nil
+}
+
+// Invitation returns a pending invitation's founder and members (founder
+// first), ok false if there is none for id.
+func (n *Node) Invitation(id RoomID) (founder keys.PublicKey, members []keys.PublicKey, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.invites[id]
+	if r == nil {
+		return founder, nil, false
+	}
+	return r.roster[0], r.current(), true
+}
+
+// Accept joins the room of a pending invitation (Config.AskToJoin).
+func (n *Node) Accept(id RoomID) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.invites[id]
+	if r == nil {
+		return fmt.Errorf("%w: no invitation to %x", ErrNoRoom, id)
+	}
+	return n.join(r)
 }
 
 func (n *Node) onMessage(r *room, from int, d *wire.RoomDatagram) error {

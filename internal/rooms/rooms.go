@@ -108,6 +108,12 @@ type Config struct {
 	Storage Storage
 	Now     func() time.Time // default time.Now
 	Rand    io.Reader        // default crypto/rand; tests seed it
+	// AskToJoin says an invitation waits for the user's consent: it is
+	// verified and kept in memory (EventInvited, Invitation), and only
+	// Accept joins the room. Without it a verified invitation joins at
+	// once. The founder sends the invitation again each StatusPeriod until
+	// the newcomer answers, so one forgotten at a restart comes back.
+	AskToJoin bool
 }
 
 // Outgoing is a datagram for the chat to carry to member To.
@@ -125,6 +131,7 @@ const (
 	EventMembers                      // the membership changed
 	EventRemoved                      // this user was removed from a room
 	EventFork                         // a member showed a log that contradicts ours
+	EventInvited                      // an invitation waits for Accept (Config.AskToJoin)
 )
 
 // Event is something the chat shows.
@@ -163,6 +170,7 @@ type Node struct {
 	rooms     map[RoomID]*room
 	bindings  map[keys.PublicKey][32]byte // sign keys announced over pairwise sessions
 	unreached map[keys.PublicKey]bool     // members the chat cannot reach directly
+	invites   map[RoomID]*room            // verified invitations awaiting Accept
 	out       []Outgoing
 	events    []Event
 	stats     Stats
@@ -180,7 +188,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, errors.New("rooms: Config needs a signing key and a Storage")
 	}
 	n := &Node{cfg: cfg, rooms: make(map[RoomID]*room), bindings: make(map[keys.PublicKey][32]byte),
-		unreached: make(map[keys.PublicKey]bool)}
+		unreached: make(map[keys.PublicKey]bool), invites: make(map[RoomID]*room)}
 	copy(n.signPub[:], cfg.Sign.Public().(ed25519.PublicKey))
 	recs, err := cfg.Storage.Rooms()
 	if err != nil {
@@ -422,6 +430,11 @@ func (n *Node) Members(id RoomID) []keys.PublicKey {
 	if r == nil {
 		return nil
 	}
+	return r.current()
+}
+
+// current lists the members at the room's version, founder first.
+func (r *room) current() []keys.PublicKey {
 	var out []keys.PublicKey
 	for i, k := range r.roster {
 		if r.isMember(i, r.version()) {

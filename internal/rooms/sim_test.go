@@ -25,6 +25,8 @@ type sim struct {
 	nodes  []*Node
 	room   RoomID
 
+	askToJoin bool // each member's Config.AskToJoin, from its next start
+
 	loss, dup float64
 	// blocked drops everything from one member to another (a partition,
 	// or a pair that cannot reach each other).
@@ -35,6 +37,8 @@ type sim struct {
 	tamper func(from, to int, b []byte) []byte
 	// shown counts the messages each member's events showed, by ID.
 	shown []map[MessageID]int
+	// seen keeps each member's invitations and joins, in order.
+	seen [][]Event
 
 	inflight []packet
 }
@@ -60,21 +64,27 @@ func newSim(t testing.TB, n int, seed uint64) *sim {
 		s.stores = append(s.stores, NewMemStorage())
 		s.nodes = append(s.nodes, nil)
 		s.shown = append(s.shown, make(map[MessageID]int))
+		s.seen = append(s.seen, nil)
 	}
 	for i := range n {
 		s.start(i)
 	}
-	// Everyone has a pairwise session with everyone: bindings go first.
-	for i := range n {
-		for j := range n {
+	s.bind()
+	return s
+}
+
+// bind gives every member everyone's binding: each has a pairwise session
+// with each other, and bindings go first on it.
+func (s *sim) bind() {
+	for i := range s.nodes {
+		for j := range s.nodes {
 			if i != j {
 				if err := s.nodes[j].Receive(s.ids[i], s.nodes[i].Binding()); err != nil {
-					t.Fatal(err)
+					s.t.Fatal(err)
 				}
 			}
 		}
 	}
-	return s
 }
 
 // start (re)starts member i from its storage, as after a crash.
@@ -84,7 +94,7 @@ func (s *sim) start(i int) {
 		seed[j] = byte(s.rng.Uint32())
 	}
 	node, err := New(Config{Self: s.ids[i], Sign: s.signs[i], Storage: s.stores[i],
-		Now: func() time.Time { return s.now }, Rand: rand.NewChaCha8(seed)})
+		Now: func() time.Time { return s.now }, Rand: rand.NewChaCha8(seed), AskToJoin: s.askToJoin})
 	if err != nil {
 		s.t.Fatalf("starting member %d: %v", i, err)
 	}
@@ -149,8 +159,11 @@ func (s *sim) step() {
 	for i, node := range s.nodes {
 		node.Tick()
 		for _, e := range node.Events() {
-			if e.Kind == EventMessage {
+			switch e.Kind {
+			case EventMessage:
 				s.shown[i][e.Message.ID]++
+			case EventInvited, EventJoined:
+				s.seen[i] = append(s.seen[i], e)
 			}
 		}
 	}
