@@ -90,6 +90,7 @@ func (n *Node) markDelivered(s pendingSent) error {
 // again. Only a peer that joined is said to leave (see peer.present).
 func (n *Node) PeerClosed(peer netip.AddrPort) {
 	n.update(func() []Event { return n.peerLocked(peer).leave() })
+	n.roomsPersonDown(peer)
 }
 
 // PeerGone says the link forgot peer: one the user did not choose, silent
@@ -97,6 +98,7 @@ func (n *Node) PeerClosed(peer netip.AddrPort) {
 // and gives up on what it held for it (a Cancelled each), so that a flood
 // of contacts that went away leaves no trace in memory.
 func (n *Node) PeerGone(peer netip.AddrPort) {
+	n.roomsPersonDown(peer)
 	n.outMu.Lock()
 	n.mu.Lock()
 	p := n.peers[peer]
@@ -118,6 +120,7 @@ func (n *Node) PeerGone(peer netip.AddrPort) {
 // PeerUnreachable says peer stopped answering. Only about a peer that
 // joined is that news (see peer.present).
 func (n *Node) PeerUnreachable(peer netip.AddrPort) {
+	n.roomsPersonDown(peer)
 	n.update(func() []Event {
 		p := n.peers[peer]
 		if p == nil || p.state == PeerUnreachable {
@@ -134,6 +137,7 @@ func (n *Node) PeerUnreachable(peer netip.AddrPort) {
 // PeerReachable says an unreachable peer answers again; like
 // PeerUnreachable, it is news only about a peer that joined.
 func (n *Node) PeerReachable(peer netip.AddrPort) {
+	defer n.roomsPersonUp(n.personAt(peer))
 	n.update(func() []Event {
 		p := n.peers[peer]
 		if p == nil || p.state != PeerUnreachable {

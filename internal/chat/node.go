@@ -110,6 +110,7 @@ type Node struct {
 	peerCheck    PeerCheck
 	saveName     func(string) error // Config.SaveName
 	warned       warnings
+	rooms        roomCarrier // see CarryRooms
 
 	// outMu orders the changes to the outbox: Send's writes before its
 	// link.Send, Delivered's and Cancel's updates, New's requeue. It is

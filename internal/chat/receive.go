@@ -30,6 +30,9 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		n.receivePlain(from, msg)
 		return nil
 	}
+	if wire.IsRoomPayload(msg) {
+		return n.receiveRoom(from, msg)
+	}
 	m, err := wire.ParseChat(msg)
 	if err != nil {
 		n.stats.undecodable.Add(1)
@@ -115,6 +118,9 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		}
 		return evs
 	})
+	if !a.joined {
+		n.roomsPersonUp(person)
+	}
 	return nil
 }
 

@@ -401,25 +401,46 @@ func (n *Node) Messages(id RoomID) []Message {
 func (n *Node) Delivery(id RoomID, msg MessageID) (k, total int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	missing, total := n.missing(id, msg)
+	return total - len(missing), total
+}
+
+// Missing returns the members a message was for that have not acknowledged
+// storing it yet.
+func (n *Node) Missing(id RoomID, msg MessageID) []keys.PublicKey {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	missing, _ := n.missing(id, msg)
+	return missing
+}
+
+func (n *Node) missing(id RoomID, msg MessageID) (missing []keys.PublicKey, total int) {
 	r := n.rooms[id]
 	if r == nil {
-		return 0, 0
+		return nil, 0
 	}
 	m := r.msgs[msg]
 	s, ok := r.index[msg.Sender]
 	if m == nil || !ok {
-		return 0, 0
+		return nil, 0
 	}
 	for i := range r.roster {
 		if i == s || !r.isMember(i, m.Epoch) {
 			continue
 		}
 		total++
-		if r.acked[i][s] >= msg.Seq {
-			k++
+		if r.acked[i][s] < msg.Seq {
+			missing = append(missing, r.roster[i])
 		}
 	}
-	return k, total
+	return missing, total
+}
+
+// Rooms lists this user's rooms, in a fixed order.
+func (n *Node) Rooms() []RoomID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.roomOrder()
 }
 
 // Members returns the room's current members, founder first.

@@ -60,11 +60,30 @@ func PlainNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *chat.No
 // on mn, unencrypted. Nothing closes it: the test, or the UI it runs, does.
 func TransportNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
+	return transportNode(t, mn, addr, chat.Config{Name: name})
+}
+
+// KeyedTransportNode is TransportNode for a node that knows people by key:
+// each peer's key is made from its address (PersonKey), as PeopleNode's.
+func KeyedTransportNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *chat.Node {
+	t.Helper()
+	return transportNode(t, mn, addr, chat.Config{Name: name, PeerCheck: addressKeys{}})
+}
+
+// PersonKey is the key a keyed node (PeopleNode, KeyedTransportNode) knows
+// the peer at addr by.
+func PersonKey(addr string) [32]byte {
+	k, _ := addressKeys{}.PeerKey(netip.MustParseAddrPort(addr))
+	return k
+}
+
+func transportNode(t testing.TB, mn *udptest.MemNetwork, addr string, cfg chat.Config) *chat.Node {
+	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := chat.New(chat.Config{Name: name}, func(h link.Handler) (link.Link, error) {
+	n, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {
 		ep, err := transport.New(conn, h, transport.Config{})
 		if err != nil {
 			return nil, err // not ep: a nil *Endpoint in a Link is not a nil Link

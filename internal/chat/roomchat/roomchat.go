@@ -1,0 +1,485 @@
+// Package roomchat carries rooms (internal/rooms) over a chat node: it is
+// the node's RoomCarrier. Room datagrams ride the pairwise sessions as room
+// payloads (wire.ChatRoom); who is connected tells the core who it can
+// reach; a ticker drives the core's repairs; what happens in the rooms
+// becomes chat Events. The UIs see only chat.Rooms.
+package roomchat
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/rooms"
+	"github.com/udpchat/udpchat/internal/safefile"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// TickEvery is how often the core's Tick runs: its repairs are due every
+// rooms.GapRetry at the soonest.
+const TickEvery = time.Second
+
+// Config is what Start needs.
+type Config struct {
+	Node    *chat.Node
+	Self    [32]byte           // this user's identity key, as peers see it
+	Sign    ed25519.PrivateKey // this user's room signing key
+	Storage rooms.Storage
+	// Labels is the file that keeps this user's names for rooms; "" keeps
+	// them in memory only.
+	Labels string
+	Logger *slog.Logger
+	// Now is the core's clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Bridge is a chat node's rooms.
+type Bridge struct {
+	node   *chat.Node
+	core   *rooms.Node
+	self   keys.PublicKey
+	file   string
+	log    *slog.Logger
+	stop   chan struct{}
+	done   chan struct{}
+	closer sync.Once
+
+	// mu guards the fields below and orders the core's calls with the
+	// drains of its outbox that follow, so that datagrams leave in the
+	// order the core made them. Never held while posting events.
+	mu      sync.Mutex
+	labels  map[rooms.RoomID]string
+	offered map[rooms.RoomID]string    // an invitation's label, from its payload
+	waiting map[rooms.MessageID]waitAt // our messages not yet on every member's disk
+}
+
+type waitAt struct {
+	room rooms.RoomID
+	k    int
+}
+
+var _ chat.RoomCarrier = (*Bridge)(nil)
+
+// Start loads the rooms, makes them cfg.Node's and starts the ticker.
+func Start(cfg Config) (*Bridge, error) {
+	core, err := rooms.New(rooms.Config{Self: keys.PublicKey(cfg.Self), Sign: cfg.Sign, Storage: cfg.Storage, Now: cfg.Now, AskToJoin: true})
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{node: cfg.Node, core: core, self: keys.PublicKey(cfg.Self), file: cfg.Labels, log: cfg.Logger,
+		stop: make(chan struct{}), done: make(chan struct{}),
+		labels: make(map[rooms.RoomID]string), offered: make(map[rooms.RoomID]string),
+		waiting: make(map[rooms.MessageID]waitAt)}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if err := b.loadLabels(); err != nil {
+		return nil, err
+	}
+	cfg.Node.CarryRooms(b)
+	go b.tick()
+	return b, nil
+}
+
+// Close stops the ticker.
+func (b *Bridge) Close() {
+	b.closer.Do(func() { close(b.stop) })
+	<-b.done
+}
+
+func (b *Bridge) tick() {
+	defer close(b.done)
+	t := time.NewTicker(TickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.do(b.core.Tick)
+		}
+	}
+}
+
+// do runs fn on the core, sends what it produced and posts what happened.
+func (b *Bridge) do(fn func()) {
+	b.mu.Lock()
+	fn()
+	b.sendLocked()
+	evs := b.eventsLocked()
+	b.mu.Unlock()
+	if len(evs) > 0 {
+		b.node.Post(evs...)
+	}
+}
+
+// sendLocked carries the core's outbox. Invitations (log datagrams) carry
+// this user's label for the room, which the invitee takes as its default.
+func (b *Bridge) sendLocked() {
+	for _, o := range b.core.Outbox() {
+		label := ""
+		if o.Datagram[0] == byte(wire.RoomLog) && len(o.Datagram) > wire.RoomIDLen {
+			label = b.labels[rooms.RoomID(o.Datagram[1:1+wire.RoomIDLen])]
+		}
+		p, err := wire.AppendRoomPayload(nil, label, o.Datagram)
+		if err == nil {
+			err = b.node.SendRoom(o.To, p)
+		}
+		if errors.Is(err, chat.ErrNotConnected) {
+			b.core.SetReachable(o.To, false) // through a member, until it is back
+		} else if err != nil {
+			b.log.Debug("room datagram not sent", "to", o.To.Fingerprint(), "err", err)
+		}
+	}
+}
+
+// RoomPayload hands a room datagram from person to the core.
+func (b *Bridge) RoomPayload(person [32]byte, payload []byte) {
+	label, d, err := wire.ParseRoomPayload(payload)
+	if err != nil {
+		return
+	}
+	b.do(func() {
+		if label != "" && d[0] == byte(wire.RoomLog) && len(d) > wire.RoomIDLen {
+			if id := rooms.RoomID(d[1 : 1+wire.RoomIDLen]); b.offered[id] == "" {
+				b.offered[id] = label
+			}
+		}
+		if err := b.core.Receive(person, d); err != nil {
+			b.log.Debug("room datagram dropped", "from", keys.PublicKey(person).Fingerprint(), "err", err)
+		}
+	})
+}
+
+// PersonUp announces our signing key to person and reaches it directly.
+func (b *Bridge) PersonUp(person [32]byte) {
+	b.core.SetReachable(person, true)
+	p, _ := wire.AppendRoomPayload(nil, "", b.core.Binding())
+	if err := b.node.SendRoom(person, p); err != nil {
+		b.log.Debug("binding not sent", "to", keys.PublicKey(person).Fingerprint(), "err", err)
+	}
+	b.do(func() {}) // what waited for it
+}
+
+// PersonDown reaches person through other members until it is back.
+func (b *Bridge) PersonDown(person [32]byte) { b.core.SetReachable(person, false) }
+
+// eventsLocked turns the core's events, and changes in our messages'
+// delivery, into chat Events.
+func (b *Bridge) eventsLocked() []chat.Event {
+	var evs []chat.Event
+	for _, e := range b.core.Events() {
+		switch e.Kind {
+		case rooms.EventMessage:
+			if e.Message.ID.Sender != b.self {
+				evs = append(evs, b.message(e.Message))
+			}
+		case rooms.EventInvited:
+			founder, members, ok := b.core.Invitation(e.Room)
+			if ok {
+				evs = append(evs, chat.RoomInvite{Room: chat.RoomID(e.Room), RoomName: b.offerLabel(e.Room),
+					From: b.name(founder), Members: b.names(members)})
+			}
+		case rooms.EventJoined:
+			b.setLabelLocked(e.Room, b.offerLabel(e.Room))
+		case rooms.EventMembers, rooms.EventRemoved:
+			if _, known := b.labels[e.Room]; known {
+				evs = append(evs, chat.MembersChanged{Room: chat.RoomID(e.Room), RoomName: b.labels[e.Room],
+					Members: b.names(b.core.Members(e.Room)), Removed: e.Kind == rooms.EventRemoved})
+			}
+		case rooms.EventFork:
+			evs = append(evs, chat.Error{Err: fmt.Errorf("room %s: %s showed a membership log that contradicts ours",
+				b.labels[e.Room], b.name(e.Member))})
+		}
+	}
+	for id, w := range b.waiting {
+		k, n := b.core.Delivery(w.room, id)
+		if k == w.k {
+			continue
+		}
+		evs = append(evs, chat.RoomDelivery{Room: chat.RoomID(w.room), RoomName: b.labels[w.room], ID: msgID(id), K: k, N: n})
+		if k >= n {
+			delete(b.waiting, id)
+		} else {
+			b.waiting[id] = waitAt{w.room, k}
+		}
+	}
+	return evs
+}
+
+func msgID(id rooms.MessageID) chat.RoomMsgID { return chat.RoomMsgID{Sender: id.Sender, Seq: id.Seq} }
+
+func (b *Bridge) message(m *rooms.Message) chat.RoomMessage {
+	return chat.RoomMessage{Room: chat.RoomID(m.Room), RoomName: b.labels[m.Room], ID: msgID(m.ID),
+		From: b.name(m.ID.Sender), Text: string(m.Text), Own: m.ID.Sender == b.self, History: m.History, At: time.Now()}
+}
+
+// offerLabel is the label an invitation came with, made unique here.
+func (b *Bridge) offerLabel(id rooms.RoomID) string {
+	l := b.offered[id]
+	if l == "" {
+		l = "room-" + hex.EncodeToString(id[:3])
+	}
+	if other, taken := b.byLabel(l); taken && other != id {
+		l += "-" + hex.EncodeToString(id[:2])
+	}
+	return l
+}
+
+// name is how a UI shows person: the name of the peer with that key, or
+// its fingerprint.
+func (b *Bridge) name(person keys.PublicKey) string {
+	if person == b.self {
+		return "you"
+	}
+	for _, p := range b.node.Peers() {
+		if p.Person == person && p.Name != "" {
+			return p.Name
+		}
+	}
+	return person.Fingerprint()
+}
+
+func (b *Bridge) names(ps []keys.PublicKey) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = b.name(p)
+	}
+	return out
+}
+
+func (b *Bridge) byLabel(label string) (rooms.RoomID, bool) {
+	for id, l := range b.labels {
+		if l == label {
+			return id, true
+		}
+	}
+	return rooms.RoomID{}, false
+}
+
+// room finds a room of ours by label.
+func (b *Bridge) room(label string) (rooms.RoomID, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id, ok := b.byLabel(label)
+	if !ok {
+		return id, fmt.Errorf("no room called %q (you are in: %s)", label, strings.Join(b.labelsLocked(), ", "))
+	}
+	return id, nil
+}
+
+func (b *Bridge) labelsLocked() []string {
+	var out []string
+	for _, l := range b.labels {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Create founds a room called name, of which every newcomer gets the whole history.
+func (b *Bridge) Create(name string) (chat.RoomInfo, error) {
+	if err := checkLabel(name); err != nil {
+		return chat.RoomInfo{}, err
+	}
+	var id rooms.RoomID
+	var err error
+	b.mu.Lock()
+	if _, taken := b.byLabel(name); taken {
+		b.mu.Unlock()
+		return chat.RoomInfo{}, fmt.Errorf("you already have a room called %q", name)
+	}
+	b.mu.Unlock()
+	b.do(func() {
+		if id, err = b.core.Create(wire.RoomHistoryAll, 0); err == nil {
+			err = b.setLabelLocked(id, name)
+		}
+	})
+	if err != nil {
+		return chat.RoomInfo{}, err
+	}
+	return b.info(id, name), nil
+}
+
+func checkLabel(name string) error {
+	if name == "" || len(name) > wire.MaxRoomLabel || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("a room name is 1 to %d bytes without spaces or control characters", wire.MaxRoomLabel)
+	}
+	return nil
+}
+
+func (b *Bridge) info(id rooms.RoomID, label string) chat.RoomInfo {
+	ms := b.core.Members(id)
+	return chat.RoomInfo{ID: chat.RoomID(id), Name: label, Members: b.names(ms), Founder: len(ms) > 0 && ms[0] == b.self}
+}
+
+// Invite adds the connected peer named person (a name or address) to room.
+func (b *Bridge) Invite(room, person string) error {
+	id, err := b.room(room)
+	if err != nil {
+		return err
+	}
+	key, err := b.person(person)
+	if err != nil {
+		return err
+	}
+	b.do(func() { err = b.core.Add(id, key) })
+	if errors.Is(err, rooms.ErrNoBinding) {
+		return fmt.Errorf("%s has not announced a room key yet (an older udpchat, or not connected long): %w", person, err)
+	}
+	return err
+}
+
+func (b *Bridge) person(who string) (keys.PublicKey, error) {
+	var found []keys.PublicKey
+	for _, p := range b.node.Peers() {
+		if p.Person == ([32]byte{}) {
+			continue
+		}
+		if strings.EqualFold(p.Name, who) || p.Addr.String() == who || p.At().String() == who {
+			if !slices.Contains(found, keys.PublicKey(p.Person)) {
+				found = append(found, p.Person)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return keys.PublicKey{}, fmt.Errorf("no connected peer called %q with a known key", who)
+	case 1:
+		return found[0], nil
+	}
+	return keys.PublicKey{}, fmt.Errorf("%q names %d people: use an address", who, len(found))
+}
+
+// Join accepts the invitation to the room offered as label.
+func (b *Bridge) Join(label string) error {
+	b.mu.Lock()
+	var id rooms.RoomID
+	found := false
+	for oid := range b.offered {
+		if _, _, ok := b.core.Invitation(oid); ok && b.offerLabel(oid) == label {
+			id, found = oid, true
+		}
+	}
+	b.mu.Unlock()
+	if !found {
+		return fmt.Errorf("no invitation to a room called %q", label)
+	}
+	var err error
+	b.do(func() { err = b.core.Accept(id) })
+	return err
+}
+
+// Say sends text to room.
+func (b *Bridge) Say(room, text string) (chat.RoomMessage, error) {
+	id, err := b.room(room)
+	if err != nil {
+		return chat.RoomMessage{}, err
+	}
+	var mid rooms.MessageID
+	b.do(func() {
+		if mid, err = b.core.Send(id, []byte(text)); err == nil {
+			b.waiting[mid] = waitAt{room: id}
+		}
+	})
+	if err != nil {
+		return chat.RoomMessage{}, err
+	}
+	return chat.RoomMessage{Room: chat.RoomID(id), RoomName: room, ID: msgID(mid), From: "you", Text: text, Own: true, At: time.Now()}, nil
+}
+
+// List returns the rooms this user is in.
+func (b *Bridge) List() []chat.RoomInfo {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []chat.RoomInfo
+	for _, l := range b.labelsLocked() {
+		id, _ := b.byLabel(l)
+		out = append(out, b.info(id, l))
+	}
+	return out
+}
+
+// History returns room's messages in its one order.
+func (b *Bridge) History(room string) ([]chat.RoomMessage, error) {
+	id, err := b.room(room)
+	if err != nil {
+		return nil, err
+	}
+	ms := b.core.Messages(id)
+	out := make([]chat.RoomMessage, len(ms))
+	for i := range ms {
+		out[i] = b.message(&ms[i])
+		out[i].RoomName = room
+	}
+	return out, nil
+}
+
+// Missing lists the members that do not have msg on disk yet.
+func (b *Bridge) Missing(room string, msg chat.RoomMsgID) ([]string, error) {
+	id, err := b.room(room)
+	if err != nil {
+		return nil, err
+	}
+	missing := b.core.Missing(id, rooms.MessageID{Sender: msg.Sender, Seq: msg.Seq})
+	return b.names(missing), nil
+}
+
+// setLabelLocked names room id label, and keeps the labels.
+func (b *Bridge) setLabelLocked(id rooms.RoomID, label string) error {
+	b.labels[id] = label
+	delete(b.offered, id)
+	if b.file == "" {
+		return nil
+	}
+	m := make(map[string]string, len(b.labels))
+	for id, l := range b.labels {
+		m[hex.EncodeToString(id[:])] = l
+	}
+	data, err := json.MarshalIndent(m, "", "\t")
+	if err != nil {
+		return err
+	}
+	return safefile.Replace(b.file, append(data, '\n'), 0o600)
+}
+
+// loadLabels reads the labels kept, and names the rooms without one.
+func (b *Bridge) loadLabels() error {
+	if b.file != "" {
+		data, err := os.ReadFile(b.file)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		m := map[string]string{}
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &m); err != nil {
+				return fmt.Errorf("%s: %w", b.file, err)
+			}
+		}
+		for h, l := range m {
+			raw, err := hex.DecodeString(h)
+			if err != nil || len(raw) != wire.RoomIDLen {
+				return fmt.Errorf("%s: %q is not a room ID", b.file, h)
+			}
+			b.labels[rooms.RoomID(raw)] = l
+		}
+	}
+	for _, id := range b.core.Rooms() {
+		if _, ok := b.labels[id]; !ok {
+			b.labels[id] = b.offerLabel(id)
+		}
+	}
+	return nil
+}
+
+func (b *Bridge) Stats() rooms.Stats { return b.core.Stats() }

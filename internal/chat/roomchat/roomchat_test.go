@@ -1,0 +1,211 @@
+package roomchat_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
+	"github.com/udpchat/udpchat/internal/chat/roomchat"
+	"github.com/udpchat/udpchat/internal/rooms"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
+)
+
+// member is one person of a test: a chat node on the in-memory network,
+// its rooms, and the room events it showed.
+type member struct {
+	name, addr string
+	node       *chat.Node
+	rooms      *roomchat.Bridge
+	events     chan chat.Event
+	shown      map[string]int // room messages shown, by text
+	backlog    []chat.Event   // events read that no await took yet
+}
+
+func start(t *testing.T, mn *udptest.MemNetwork, name, addr string) *member {
+	t.Helper()
+	m := &member{name: name, addr: addr, events: make(chan chat.Event, 4096), shown: map[string]int{}}
+	m.node = chattest.KeyedTransportNode(t, mn, addr, name)
+	_, sign, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.rooms, err = roomchat.Start(roomchat.Config{Node: m.node, Self: chattest.PersonKey(addr), Sign: sign,
+		Storage: rooms.NewMemStorage(), Labels: filepath.Join(t.TempDir(), "rooms.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev := range m.node.Events() {
+			switch ev.(type) {
+			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
+				m.events <- ev
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		m.rooms.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		m.node.Close(ctx)
+	})
+	return m
+}
+
+// await returns m's first room event not yet awaited that ok accepts,
+// failing the test if none comes in time.
+func await[E chat.Event](t *testing.T, m *member, ok func(E) bool) E {
+	t.Helper()
+	take := func(ev chat.Event) (E, bool) {
+		e, is := ev.(E)
+		return e, is && ok(e)
+	}
+	for i, ev := range m.backlog {
+		if e, is := take(ev); is {
+			m.backlog = slices.Delete(m.backlog, i, i+1)
+			return e
+		}
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-m.events:
+			if e, is := take(ev); is {
+				return e
+			}
+			m.backlog = append(m.backlog, ev)
+		case <-deadline:
+			var zero E
+			t.Fatalf("%s: no %T in time", m.name, zero)
+			return zero
+		}
+	}
+}
+
+// eventually waits for cond, checking it as time passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("not in time: %s", what)
+		}
+	}
+}
+
+// A founder creates a room and invites two people, who see the invitation
+// (who, and the members) and join by choice; what each says reaches the
+// others once, in the same order everywhere, and the sender sees ✓✓ 2/2.
+func TestRoomAmongThree(t *testing.T) {
+	mn := udptest.NewMemNetwork()
+	alice := start(t, mn, "alice", "10.0.0.1:7000")
+	bob := start(t, mn, "bob", "10.0.0.2:7000")
+	carol := start(t, mn, "carol", "10.0.0.3:7000")
+	for _, pair := range [][2]*member{{alice, bob}, {alice, carol}, {bob, carol}} {
+		if err := pair[0].node.Connect(netip.MustParseAddrPort(pair[1].addr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.rooms.Create("ops"); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"bob", "carol"} {
+		eventually(t, "alice can invite "+who, func() bool { return alice.rooms.Invite("ops", who) == nil })
+	}
+	for _, m := range []*member{bob, carol} {
+		inv := await(t, m, func(chat.RoomInvite) bool { return true })
+		if inv.RoomName != "ops" || inv.From != "alice" || !slices.Contains(inv.Members, "alice") || !slices.Contains(inv.Members, "you") {
+			t.Fatalf("%s was shown the invitation %+v; want ops, from alice, with alice and you as members", m.name, inv)
+		}
+		if got := m.rooms.List(); len(got) != 0 {
+			t.Fatalf("%s is in %v before joining", m.name, got)
+		}
+		if err := m.rooms.Join("ops"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []*member{alice, bob, carol}
+	// Everyone speaks once everyone knows everyone is in: what a member
+	// says under an older membership reaches a newcomer only as history.
+	eventually(t, "every member sees three members", func() bool {
+		for _, m := range all {
+			if l := m.rooms.List(); len(l) != 1 || len(l[0].Members) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	var said []string
+	for i := range 3 {
+		for _, m := range all {
+			text := fmt.Sprintf("%s %d", m.name, i)
+			if _, err := m.rooms.Say("ops", text); err != nil {
+				t.Fatal(err)
+			}
+			said = append(said, text)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, m := range all {
+				t.Logf("%s has %q; %+v", m.name, texts(t, m), m.rooms.Stats())
+			}
+		}
+	})
+	eventually(t, "everyone has all 9 messages", func() bool {
+		for _, m := range all {
+			if len(texts(t, m)) != len(said) {
+				return false
+			}
+		}
+		return true
+	})
+	want := texts(t, alice)
+	for _, m := range all[1:] {
+		if got := texts(t, m); !slices.Equal(got, want) {
+			t.Fatalf("%s has %q, alice %q: not the same order", m.name, got, want)
+		}
+	}
+	slices.Sort(said)
+	slices.Sort(want)
+	if !slices.Equal(said, want) {
+		t.Fatalf("the room has %q, want what was said: %q", want, said)
+	}
+	// Each received message is shown once; alice sees ✓✓ 2/2.
+	for _, m := range all {
+		for len(m.shown) < 6 {
+			e := await(t, m, func(chat.RoomMessage) bool { return true })
+			if m.shown[e.Text]++; m.shown[e.Text] > 1 || e.From == m.name || e.RoomName != "ops" {
+				t.Fatalf("%s was shown %q from %s in %s again, or its own", m.name, e.Text, e.From, e.RoomName)
+			}
+		}
+	}
+	d := await(t, alice, func(d chat.RoomDelivery) bool { return d.K == d.N })
+	if d.N != 2 || d.RoomName != "ops" {
+		t.Fatalf("alice's delivery %+v, want ✓✓ 2/2 in ops", d)
+	}
+}
+
+func texts(t *testing.T, m *member) []string {
+	t.Helper()
+	h, err := m.rooms.History("ops")
+	if err != nil {
+		t.Fatalf("%s: %v", m.name, err)
+	}
+	var out []string
+	for _, msg := range h {
+		out = append(out, msg.Text)
+	}
+	return out
+}

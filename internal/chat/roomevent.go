@@ -1,0 +1,93 @@
+package chat
+
+import "time"
+
+// RoomID names a room: 16 random bytes its founder chose. A room's name
+// (RoomInfo.Name) is only this user's label for it.
+type RoomID [16]byte
+
+// RoomMsgID names a room message: its sender and the sender's seq in the room.
+type RoomMsgID struct {
+	Sender [32]byte
+	Seq    uint64
+}
+
+// RoomInfo is one room as a UI lists it.
+type RoomInfo struct {
+	ID      RoomID
+	Name    string   // this user's label for it
+	Members []string // display names, founder first
+	Founder bool     // this user founded it (and so may invite)
+}
+
+// Rooms is what a UI asks of the rooms (Node.Rooms): group conversations
+// replicated among their members (docs/PROTOCOL.md, Rooms). A room is named
+// by its label; a person by a display name or address of a connected peer.
+type Rooms interface {
+	// Create founds a room called name.
+	Create(name string) (RoomInfo, error)
+	// Invite adds person to room (founder only); the invitee joins with Join.
+	Invite(room, person string) error
+	// Join accepts the invitation to room.
+	Join(room string) error
+	// Say sends text to room; it is stored before it goes.
+	Say(room, text string) (RoomMessage, error)
+	// List returns the rooms this user is in, in the order they were added.
+	List() []RoomInfo
+	// History returns room's messages in the room's one order.
+	History(room string) ([]RoomMessage, error)
+	// Missing lists the members that do not have the message yet.
+	Missing(room string, msg RoomMsgID) ([]string, error)
+}
+
+// Rooms returns the node's rooms, nil if it carries none (see CarryRooms).
+func (n *Node) Rooms() Rooms {
+	if c := n.rooms.get(); c != nil {
+		return c
+	}
+	return nil
+}
+
+// RoomMessage is a message said in a room: someone else's that arrived, or
+// (Own) ours as sent.
+type RoomMessage struct {
+	Room     RoomID
+	RoomName string
+	ID       RoomMsgID
+	From     string // the sender's display name
+	Text     string
+	Own      bool
+	History  bool // said before this user joined
+	At       time.Time
+}
+
+// RoomInvite says someone invited this user to a room; Rooms.Join accepts.
+type RoomInvite struct {
+	Room     RoomID
+	RoomName string // the founder's name for it, this user's until changed
+	From     string // the founder
+	Members  []string
+}
+
+// RoomDelivery says K of the N members one of our room messages was for
+// have it on disk.
+type RoomDelivery struct {
+	Room     RoomID
+	RoomName string
+	ID       RoomMsgID
+	K, N     int
+}
+
+// MembersChanged says a room's membership changed (this user joined it,
+// someone was added or removed); Removed says this user was.
+type MembersChanged struct {
+	Room     RoomID
+	RoomName string
+	Members  []string
+	Removed  bool
+}
+
+func (RoomMessage) isEvent()    {}
+func (RoomInvite) isEvent()     {}
+func (RoomDelivery) isEvent()   {}
+func (MembersChanged) isEvent() {}
