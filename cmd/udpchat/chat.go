@@ -33,6 +33,7 @@ type chatFlags struct {
 	json        bool
 	version     bool
 	noDiscovery bool
+	room        string
 }
 
 func newChatFlags(o *options) *chatFlags {
@@ -40,6 +41,7 @@ func newChatFlags(o *options) *chatFlags {
 	o.addFlags(f.FlagSet, "[::]:7475")
 	f.BoolVar(&f.line, "line", false, "line mode even on a terminal")
 	f.BoolVar(&f.json, "json", false, "line mode, with every event as a JSON object a line on stdout")
+	f.StringVar(&f.room, "room", "", "make room `NAME` the conversation: yours, one you are invited to (joining it), or a new one (line mode for now)")
 	f.BoolVar(&f.noDiscovery, "no-discovery", false, "do not announce yourself on the LAN, nor show who is nearby")
 	f.BoolVarP(&f.version, "version", "v", false, "print the version (as udpchat version does)")
 	return f
@@ -131,7 +133,10 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 		}
 		return p, err
 	}
-	if !f.line && !f.json && isTerminal(io.in) && isTerminal(io.out) && !dumbTerminal() {
+	if f.room != "" && o.plain {
+		return fail(io, "", usagef("--room needs encryption: rooms are not for --plain"))
+	}
+	if !f.line && !f.json && f.room == "" && isTerminal(io.in) && isTerminal(io.out) && !dumbTerminal() {
 		return tui.Run(ctx, node, tui.Options{
 			Timeout: o.timeout,
 			Resolve: resolve,
@@ -148,6 +153,7 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 		JSON:    f.json,
 		Timeout: o.timeout,
 		Resolve: resolve,
+		Room:    f.room,
 	})
 }
 

@@ -156,6 +156,18 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		cleanup()
 		return nil, nil, nil, err
 	}
+	// Rooms need keys and a store: not in plain mode, nor for send.
+	if enc != nil && st != nil {
+		rooms, err := startRooms(node, enc, st, dataDir, log)
+		if err != nil {
+			return fail(err)
+		}
+		closeRest := cleanup
+		cleanup = func() {
+			rooms.Close()
+			closeRest()
+		}
+	}
 	// Only a chat on every address is where a beacon says it is: at the
 	// address the beacon comes from.
 	if o.discover && enc != nil && conn.LocalAddr().Addr().IsUnspecified() {

@@ -87,6 +87,12 @@ func Start(cfg Config) (*Bridge, error) {
 		return nil, err
 	}
 	cfg.Node.CarryRooms(b)
+	// Those who joined before the node carried rooms learn our key now.
+	for _, p := range cfg.Node.Peers() {
+		if p.Person != ([32]byte{}) && p.Name != "" && p.State == chat.PeerOnline {
+			b.PersonUp(p.Person)
+		}
+	}
 	go b.tick()
 	return b, nil
 }
@@ -482,4 +488,5 @@ func (b *Bridge) loadLabels() error {
 	return nil
 }
 
+// Stats returns the rooms core's counters.
 func (b *Bridge) Stats() rooms.Stats { return b.core.Stats() }

@@ -32,6 +32,12 @@ const (
 	Stats               // show each peer's link numbers
 	Clear               // clear the screen's messages
 	Help                // show help
+	Room                // rooms: Arg is "create NAME", "NAME" (make it the conversation) or "" (list them)
+	Invite              // invite the peer Arg to the current room
+	Join                // accept the invitation to the room Arg
+	Part                // leave the current room's conversation
+	Members             // list the current room's members
+	Info                // who is still missing our newest room message
 	Unknown             // an unknown /command, named by Arg
 )
 
@@ -61,7 +67,7 @@ func Parse(line string) Command {
 	arg = strings.TrimSpace(arg)
 	if s, ok := lookup(name); ok {
 		switch s.Kind {
-		case Quit, Help, Peers, Stats, Clear:
+		case Quit, Help, Peers, Stats, Clear, Part, Members, Info:
 			arg = "" // they take no argument; the rest is ignored
 		}
 		return Command{Kind: s.Kind, Arg: arg}
@@ -91,6 +97,9 @@ type Spec struct {
 	// TerminalOnly says only the terminal UI has it: line mode's output is
 	// for scripts, and a listing or a cleared screen means nothing there.
 	TerminalOnly bool
+	// LineOnly says only line mode has it so far: rooms, until the
+	// terminal UI has its conversation list.
+	LineOnly bool
 }
 
 // Specs are the slash commands, in the order /help lists them.
@@ -105,6 +114,12 @@ var Specs = []Spec{
 	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
 	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes", TerminalOnly: true},
 	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true},
+	{Kind: Room, Name: "room", Args: "[create] NAME", Help: "make room NAME the conversation (create: found it); alone: list your rooms", LineOnly: true},
+	{Kind: Invite, Name: "invite", Args: "PEER", Help: "invite a connected peer (a name or IP:PORT) to the current room (its founder only)", LineOnly: true},
+	{Kind: Join, Name: "join", Args: "NAME", Help: "accept the invitation to room NAME, and make it the conversation", LineOnly: true},
+	{Kind: Part, Name: "part", Help: "leave the current room's conversation (lines go to the peers again)", LineOnly: true},
+	{Kind: Members, Name: "members", Help: "list the current room's members", LineOnly: true},
+	{Kind: Info, Name: "info", Help: "who does not yet have your newest message in the current room", LineOnly: true},
 	{Kind: Quit, Name: "quit", Help: "leave without sending anything more"},
 	{Kind: Help, Name: "help", Help: "show this help"},
 }
@@ -132,7 +147,7 @@ func Usage(terminal bool) string {
 	var b strings.Builder
 	row := func(left, right string) { fmt.Fprintf(&b, "  %-15s %s\n", left, right) }
 	for _, s := range Specs {
-		if s.TerminalOnly && !terminal {
+		if s.TerminalOnly && !terminal || s.LineOnly && terminal {
 			continue
 		}
 		row(strings.TrimSpace("/"+s.Name+" "+s.Args), s.Help)
@@ -151,7 +166,7 @@ func Complete(prefix string, terminal bool) []string {
 	}
 	var out []string
 	for _, s := range Specs {
-		if (!s.TerminalOnly || terminal) && strings.HasPrefix(s.Name, strings.ToLower(name)) {
+		if (!s.TerminalOnly || terminal) && (!s.LineOnly || !terminal) && strings.HasPrefix(s.Name, strings.ToLower(name)) {
 			out = append(out, "/"+s.Name)
 		}
 	}

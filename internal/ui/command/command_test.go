@@ -64,8 +64,8 @@ func TestSplitPeer(t *testing.T) {
 func TestUsage(t *testing.T) {
 	line, term := Usage(false), Usage(true)
 	for _, s := range Specs {
-		if !strings.Contains(term, "/"+s.Name) {
-			t.Errorf("terminal usage lacks /%s", s.Name)
+		if listed := strings.Contains(term, "  /"+s.Name+" "); listed == s.LineOnly {
+			t.Errorf("terminal usage lists /%s: %v, want %v", s.Name, listed, !s.LineOnly)
 		}
 		if listed := strings.Contains(line, "  /"+s.Name+" "); listed == s.TerminalOnly {
 			t.Errorf("line mode usage lists /%s: %v, want %v", s.Name, listed, !s.TerminalOnly)
@@ -85,9 +85,9 @@ func TestComplete(t *testing.T) {
 		want     []string
 	}{
 		{"/m", true, []string{"/me", "/msg"}},
-		{"/m", false, []string{"/me"}},
+		{"/m", false, []string{"/me", "/members"}},
 		{"/ST", true, []string{"/stats"}},
-		{"/", false, []string{"/me", "/cancel", "/nick", "/connect", "/forget", "/rename", "/quit", "/help"}},
+		{"/", false, []string{"/me", "/cancel", "/nick", "/connect", "/forget", "/rename", "/room", "/invite", "/join", "/part", "/members", "/info", "/quit", "/help"}},
 		{"/c", true, []string{"/cancel", "/connect", "/clear"}},
 		{"/x", true, nil},
 		{"m", true, nil},

@@ -155,6 +155,8 @@ func (o *output) event(ev chat.Event) error {
 		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", termsafe.Line(ev.OldName), termsafe.Line(ev.Name))
 	case chat.Moved:
 		fmt.Fprintf(o.stderr, "* %s moved to %s\n", termsafe.Line(ev.Name), ev.To)
+	case chat.RoomMessage, chat.RoomInvite, chat.MembersChanged:
+		return roomEvent(o.stdout, o.stderr, ev)
 	case chat.Error:
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
 	case chat.StoreRecovered:
@@ -247,6 +249,8 @@ func jsonEvent(ev chat.Event) any {
 			From string `json:"from"`
 			To   string `json:"to"`
 		}{"moved", ev.Peer.String(), ev.Name, ev.From.String(), ev.To.String()}
+	case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
+		return roomJSON(ev)
 	case chat.Error:
 		return struct {
 			Type  string `json:"type"`

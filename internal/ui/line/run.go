@@ -39,6 +39,9 @@ type Options struct {
 	// Resolve turns /connect's argument into a peer address (udpchat passes
 	// udp.ResolvePeer, which knows hostnames); nil accepts IP:PORT only.
 	Resolve func(ctx context.Context, addr string) (netip.AddrPort, error)
+	// Room, if not "", is the room to make the conversation at the start
+	// (--room): one of ours, an invitation's, or a new one (see openRoom).
+	Room string
 }
 
 // Run chats on node in line mode until the input ends, a line says bye,
@@ -68,6 +71,14 @@ func Run(ctx context.Context, node *chat.Node, in io.Reader, stdout, stderr io.W
 		defer close(printed)
 		r.out.printEvents(node, node.Events())
 	}()
+	if opts.Room != "" {
+		if err := r.openRoom(opts.Room); err != nil {
+			r.out.error(fmt.Errorf("--room %s: %w", opts.Room, err))
+			r.leave(ctx, false)
+			<-printed
+			return 1
+		}
+	}
 	stop := make(chan struct{})
 	waitForDelivery, readErr := r.chat(ctx, ReadLines(in, chat.MaxTextLen, stop))
 	close(stop)
@@ -94,6 +105,10 @@ type runner struct {
 	opts Options
 	// notSent counts the lines meant as messages that went to no one.
 	notSent int
+	// room is the room that is the conversation, "" for the peers.
+	room string
+	// lastRoomMsg is our newest room message, for /info.
+	lastRoomMsg *chat.RoomMessage
 }
 
 // chat handles input until it is time to leave, and says whether to wait
@@ -129,11 +144,17 @@ var help = "Each line you type is sent to everyone in the conversation.\n" + com
 func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitForDelivery bool) {
 	switch cmd.Kind {
 	case command.Skip:
-	case command.Say:
-		r.reportSend(r.node.Send(cmd.Arg))
-	case command.Bye:
-		r.reportSend(r.node.Send(cmd.Arg))
-		return true, true
+	case command.Say, command.Bye:
+		if r.room != "" {
+			r.sayRoom(cmd.Arg)
+		} else {
+			r.reportSend(r.node.Send(cmd.Arg))
+		}
+		return cmd.Kind == command.Bye, true
+	case command.Room, command.Invite, command.Join, command.Part, command.Members, command.Info:
+		if err := r.roomCommand(cmd); err != nil {
+			r.out.error(err)
+		}
 	case command.Quit:
 		return true, false
 	case command.Me:

@@ -216,6 +216,8 @@ func (m *model) submit() tea.Cmd {
 		m.transcript.clear()
 	case command.Help:
 		m.transcript.block(m.helpText())
+	case command.Room, command.Invite, command.Join, command.Part, command.Members, command.Info:
+		m.fail(errors.New("rooms are in line mode only so far: udpchat --line --room NAME"))
 	case command.Unknown:
 		m.fail(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))
 	}

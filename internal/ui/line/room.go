@@ -1,0 +1,118 @@
+package line
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
+)
+
+// Rooms in line mode: --room NAME (Options.Room) or /room makes a room the
+// conversation, and each line goes to it; /part goes back to the peers.
+
+// errNoRooms is said when the node carries no rooms: plain mode, or a run
+// without a store.
+var errNoRooms = errors.New("rooms need encryption and the data dir's store (not --plain)")
+
+// openRoom makes the room name the conversation: one of ours, the one an
+// invitation offers (joining it), or else a new one we found.
+func (r *runner) openRoom(name string) error {
+	rs := r.node.Rooms()
+	if rs == nil {
+		return errNoRooms
+	}
+	if slices.ContainsFunc(rs.List(), func(i chat.RoomInfo) bool { return i.Name == name }) {
+		r.room = name
+		return nil
+	}
+	if err := rs.Join(name); err == nil {
+		r.room = name
+		return nil
+	}
+	info, err := rs.Create(name)
+	if err != nil {
+		return err
+	}
+	r.room = info.Name
+	r.out.info("created room #%s; /invite PEER asks someone in", info.Name)
+	return nil
+}
+
+// roomCommand carries out a room command.
+func (r *runner) roomCommand(cmd command.Command) error {
+	rs := r.node.Rooms()
+	if rs == nil {
+		return errNoRooms
+	}
+	switch cmd.Kind {
+	case command.Room:
+		if name, ok := strings.CutPrefix(cmd.Arg, "create "); ok {
+			info, err := rs.Create(strings.TrimSpace(name))
+			if err == nil {
+				r.room = info.Name
+			}
+			return err
+		}
+		if cmd.Arg == "" {
+			for _, i := range rs.List() {
+				r.out.info("#%s: %s", i.Name, strings.Join(i.Members, ", "))
+			}
+			return nil
+		}
+		return r.openRoom(cmd.Arg)
+	case command.Join:
+		if err := rs.Join(cmd.Arg); err != nil {
+			return err
+		}
+		r.room = cmd.Arg
+		return nil
+	case command.Part:
+		r.room = ""
+		return nil
+	}
+	if r.room == "" {
+		return errors.New("no room is the conversation: /room NAME or /join NAME first")
+	}
+	switch cmd.Kind {
+	case command.Invite:
+		if cmd.Arg == "" {
+			return errors.New("/invite needs a peer, e.g. /invite bob or /invite 192.0.2.7:7475")
+		}
+		return rs.Invite(r.room, cmd.Arg)
+	case command.Members:
+		for _, i := range rs.List() {
+			if i.Name == r.room {
+				r.out.info("#%s members: %s", i.Name, strings.Join(i.Members, ", "))
+			}
+		}
+	case command.Info:
+		if r.lastRoomMsg == nil || r.lastRoomMsg.RoomName != r.room {
+			return fmt.Errorf("you have said nothing in #%s in this run", r.room)
+		}
+		missing, err := rs.Missing(r.room, r.lastRoomMsg.ID)
+		if err != nil {
+			return err
+		}
+		if len(missing) == 0 {
+			r.out.info("every member has %q", r.lastRoomMsg.Text)
+		} else {
+			r.out.info("%q is not yet with: %s", r.lastRoomMsg.Text, strings.Join(missing, ", "))
+		}
+	}
+	return nil
+}
+
+// sayRoom sends text to the current room.
+func (r *runner) sayRoom(text string) {
+	m, err := r.node.Rooms().Say(r.room, text)
+	if err != nil {
+		r.notSent++
+		r.out.error(fmt.Errorf("line not sent to #%s: %w", r.room, err))
+		return
+	}
+	r.lastRoomMsg = &m
+	r.out.event(m)
+}

@@ -1,0 +1,85 @@
+package line
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+)
+
+// roomEvent shows a room's news: someone's message on stdout as
+// "#ROOM NAME: TEXT", the rest on stderr. Our own messages and deliveries
+// are silent, as to peers (/info asks).
+func roomEvent(stdout, stderr io.Writer, ev chat.Event) error {
+	switch ev := ev.(type) {
+	case chat.RoomMessage:
+		if ev.Own {
+			return nil
+		}
+		_, err := fmt.Fprintf(stdout, "#%s %s: %s\n", termsafe.Line(ev.RoomName), termsafe.Line(ev.From), termsafe.Line(ev.Text))
+		return err
+	case chat.RoomInvite:
+		fmt.Fprintf(stderr, "* %s invites you to room #%s (members: %s); /join %s to join\n", termsafe.Line(ev.From),
+			termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", ")), termsafe.Line(ev.RoomName))
+	case chat.MembersChanged:
+		if ev.Removed {
+			fmt.Fprintf(stderr, "* you were removed from #%s\n", termsafe.Line(ev.RoomName))
+		} else {
+			fmt.Fprintf(stderr, "* #%s members: %s\n", termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", ")))
+		}
+	}
+	return nil
+}
+
+// roomMsgID is how a room message's ID prints: its sender's key, a dash,
+// its seq.
+func roomMsgID(id chat.RoomMsgID) string {
+	return fmt.Sprintf("%s-%d", hex.EncodeToString(id.Sender[:]), id.Seq)
+}
+
+// roomJSON is a room event as --json prints it: each carries "room".
+func roomJSON(ev chat.Event) any {
+	switch ev := ev.(type) {
+	case chat.RoomMessage:
+		typ := "message"
+		if ev.Own {
+			typ = "sent"
+		}
+		return struct {
+			Type    string `json:"type"`
+			Room    string `json:"room"`
+			ID      string `json:"id"`
+			Name    string `json:"name"`
+			Text    string `json:"text"`
+			History bool   `json:"history,omitempty"`
+			Time    string `json:"time"`
+		}{typ, ev.RoomName, roomMsgID(ev.ID), ev.From, ev.Text, ev.History, ev.At.Format(time.RFC3339Nano)}
+	case chat.RoomInvite:
+		return struct {
+			Type    string   `json:"type"`
+			Room    string   `json:"room"`
+			Name    string   `json:"name"`
+			Members []string `json:"members"`
+		}{"invite", ev.RoomName, ev.From, ev.Members}
+	case chat.RoomDelivery:
+		return struct {
+			Type string `json:"type"`
+			Room string `json:"room"`
+			ID   string `json:"id"`
+			K    int    `json:"k"`
+			N    int    `json:"n"`
+		}{"delivered", ev.RoomName, roomMsgID(ev.ID), ev.K, ev.N}
+	case chat.MembersChanged:
+		return struct {
+			Type    string   `json:"type"`
+			Room    string   `json:"room"`
+			Members []string `json:"members"`
+			Removed bool     `json:"removed,omitempty"`
+		}{"members", ev.RoomName, ev.Members, ev.Removed}
+	}
+	return nil
+}
