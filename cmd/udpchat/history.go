@@ -23,6 +23,7 @@ type historyOptions struct {
 	pending    bool
 	cancel     string
 	cancelPeer string
+	room       string
 }
 
 func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
@@ -35,6 +36,7 @@ func newHistoryFlags(h *historyOptions) *pflag.FlagSet {
 	fs.BoolVar(&h.pending, "pending", false, "only the messages still waiting for delivery (the outbox), with their IDs")
 	fs.StringVar(&h.cancel, "cancel", "", "cancel the pending message with this `ID` (or a unique start of it): it is not sent again")
 	fs.StringVar(&h.cancelPeer, "cancel-peer", "", "cancel everything pending to `PEER` (as --peer takes it): for a peer that will never answer")
+	fs.StringVar(&h.room, "room", "", "the messages of room `NAME`, in the order every member has them (with --json and --data-dir only)")
 	fs.StringVar(&h.dataDir, "data-dir", "", "`DIR` of the history (default: the user config dir + /udpchat)")
 	return fs
 }
@@ -45,6 +47,7 @@ func historyUsage(fs *pflag.FlagSet) string {
 Usage:
   udpchat history [--peer P] [--search TEXT] [--since T] [--limit N] [--json]
   udpchat history --pending [--peer P] [--json]
+  udpchat history --room NAME [--json]
   udpchat history --cancel ID
   udpchat history --cancel-peer PEER
 
@@ -112,6 +115,9 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	if h.cancel != "" {
 		return cancelCommand(ctx, dir, h.cancel, io)
 	}
+	if h.room != "" {
+		return roomHistoryCommand(ctx, dir, h.room, h.json, io)
+	}
 	if h.cancelPeer != "" {
 		return cancelPeerCommand(ctx, dir, h.cancelPeer, q.Peers, io)
 	}
@@ -170,6 +176,8 @@ func (h *historyOptions) check(fs *pflag.FlagSet) error {
 		return usagef("--cancel takes no other flag but --data-dir")
 	case h.cancelPeer != "" && (h.cancel != "" || h.pending || h.peer != "" || h.search != "" || h.since != "" || h.json || fs.Changed("limit")):
 		return usagef("--cancel-peer takes no other flag but --data-dir")
+	case h.room != "" && (h.cancel != "" || h.cancelPeer != "" || h.pending || h.peer != "" || h.search != "" || h.since != "" || fs.Changed("limit")):
+		return usagef("--room takes no other flag but --json and --data-dir")
 	case h.pending && (h.search != "" || h.since != "" || fs.Changed("limit")):
 		return usagef("--pending lists the whole outbox; of the filters it takes only --peer")
 	}

@@ -462,22 +462,12 @@ func (b *Bridge) setLabelLocked(id rooms.RoomID, label string) error {
 // loadLabels reads the labels kept, and names the rooms without one.
 func (b *Bridge) loadLabels() error {
 	if b.file != "" {
-		data, err := os.ReadFile(b.file)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		m, err := LoadLabels(b.file)
+		if err != nil {
 			return err
 		}
-		m := map[string]string{}
-		if len(data) > 0 {
-			if err := json.Unmarshal(data, &m); err != nil {
-				return fmt.Errorf("%s: %w", b.file, err)
-			}
-		}
-		for h, l := range m {
-			raw, err := hex.DecodeString(h)
-			if err != nil || len(raw) != wire.RoomIDLen {
-				return fmt.Errorf("%s: %q is not a room ID", b.file, h)
-			}
-			b.labels[rooms.RoomID(raw)] = l
+		for id, l := range m {
+			b.labels[rooms.RoomID(id)] = l
 		}
 	}
 	for _, id := range b.core.Rooms() {
@@ -486,6 +476,31 @@ func (b *Bridge) loadLabels() error {
 		}
 	}
 	return nil
+}
+
+// LoadLabels reads a labels file (Config.Labels): this user's name for
+// each room, by room ID. A file that does not exist holds none.
+func LoadLabels(file string) (map[[16]byte]string, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	out := make(map[[16]byte]string, len(m))
+	for h, l := range m {
+		raw, err := hex.DecodeString(h)
+		if err != nil || len(raw) != wire.RoomIDLen {
+			return nil, fmt.Errorf("%s: %q is not a room ID", file, h)
+		}
+		out[[16]byte(raw)] = l
+	}
+	return out, nil
 }
 
 // Stats returns the rooms core's counters.
