@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/udpchat/udpchat/internal/chat/roomchat"
+	"github.com/udpchat/udpchat/internal/identity"
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
@@ -46,7 +47,13 @@ func roomHistoryCommand(ctx context.Context, dir, room string, asJSON bool, io s
 	slices.SortFunc(ms, func(a, b store.RoomMessage) int {
 		return cmp.Or(cmp.Compare(a.Lamport, b.Lamport), bytes.Compare(a.Sender[:], b.Sender[:]), cmp.Compare(a.Seq, b.Seq))
 	})
-	names := map[[32]byte]string{}
+	// The identity made the room's messages of ours; it exists where a
+	// room does, so this reads it and makes nothing.
+	self, err := identity.Load(dir)
+	if err != nil {
+		return fail(io, "history", err)
+	}
+	names := map[[32]byte]string{self.Public(): "you"}
 	name := func(k [32]byte) string {
 		if n, ok := names[k]; ok {
 			return n
