@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// roomMember is one udpchat process of a room test, with what it needs to
+// be started again where it was.
+type roomMember struct {
+	name, addr, dir string
+	*proc
+}
+
+func startRoomMember(t *testing.T, m *roomMember, args ...string) {
+	t.Helper()
+	m.proc = udpchat(t, append([]string{"--json", "--no-discovery", "-n", m.name, "-l", m.addr, "--data-dir", m.dir}, args...)...)
+}
+
+// roomMessages returns the texts of the room messages of room on s so far.
+func roomMessages(t *testing.T, s *stream, room string) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range jsonEvents(t, s, "message") {
+		if ev["room"] == room {
+			out = append(out, fmt.Sprint(ev["text"]))
+		}
+	}
+	return out
+}
+
+// hasEvent says whether s has an event of type typ for which ok holds.
+func hasEvent(t *testing.T, s *stream, typ string, ok func(map[string]any) bool) bool {
+	return slices.ContainsFunc(jsonEvents(t, s, typ), ok)
+}
+
+func members(ev map[string]any) []string {
+	var out []string
+	for _, m := range ev["members"].([]any) {
+		out = append(out, fmt.Sprint(m))
+	}
+	return out
+}
+
+// roomHistory is udpchat history --room of m's data dir, one text a line.
+func roomHistory(t *testing.T, m *roomMember, room string) []string {
+	t.Helper()
+	out, err := exec.Command(udpchatBinary, "history", "--room", room, "--data-dir", m.dir).Output()
+	if err != nil {
+		t.Fatalf("history --room %s of %s: %v", room, m.name, err)
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+}
+
+// Three udpchats on loopback: alice founds #ops with --room and invites bob
+// and carol, who see the invitation and /join. What each says reaches the
+// other two once; carol, killed with SIGKILL and started again, gets what
+// was said while she was gone and says more; in the end every member's
+// history of the room is the same, every line once, in the same order.
+func TestRoomThreeProcessesAndARestart(t *testing.T) {
+	alice := &roomMember{name: "alice", addr: loopback(t), dir: t.TempDir()}
+	bob := &roomMember{name: "bob", addr: loopback(t), dir: t.TempDir()}
+	carol := &roomMember{name: "carol", addr: loopback(t), dir: t.TempDir()}
+	all := []*roomMember{alice, bob, carol}
+	startRoomMember(t, carol)
+	startRoomMember(t, bob, "-p", carol.addr)
+	startRoomMember(t, alice, "--room", "ops", "-p", bob.addr, "-p", carol.addr)
+
+	for _, m := range all[1:] {
+		// Its room key comes right after it joins; until then /invite
+		// says so, and is said again.
+		invited := func() bool {
+			return hasEvent(t, alice.stdout, "members", func(ev map[string]any) bool { return slices.Contains(members(ev), m.name) })
+		}
+		for try := 0; !invited(); try++ {
+			if try == 20 {
+				t.Fatalf("alice could not invite %s:\n%s", m.name, alice.stdout)
+			}
+			alice.stdout.waitLine(t, `"type":"joined".*"name":"`+m.name+`"`)
+			alice.say(t, "/invite "+m.name)
+			alice.stdout.waitFor(t, "the invitation or an error", func() bool {
+				return invited() || len(jsonEvents(t, alice.stdout, "error")) > try
+			})
+		}
+		m.stdout.waitLine(t, `"type":"invite","room":"ops","name":"alice"`)
+		m.say(t, "/join ops")
+	}
+	for _, m := range all {
+		m.stdout.waitFor(t, m.name+" sees three members", func() bool {
+			return hasEvent(t, m.stdout, "members", func(ev map[string]any) bool { return len(members(ev)) == 3 })
+		})
+	}
+	var said []string
+	say := func(m *roomMember, n int) {
+		text := fmt.Sprintf("%s %d", m.name, n)
+		m.say(t, text)
+		said = append(said, text)
+	}
+	for n := range 2 {
+		for _, m := range all {
+			say(m, n)
+		}
+	}
+	for _, m := range all {
+		m.stdout.waitFor(t, m.name+"'s 4 room messages", func() bool { return len(roomMessages(t, m.stdout, "ops")) == 4 })
+	}
+	before := roomMessages(t, carol.stdout, "ops")
+	carol.kill9(t)
+	say(alice, 2)
+	say(bob, 2)
+	startRoomMember(t, carol, "--room", "ops")
+	say(carol, 2)
+
+	for _, m := range all {
+		want := len(said)
+		m.stdout.waitFor(t, m.name+"'s room messages", func() bool {
+			got := roomMessages(t, m.stdout, "ops")
+			if m == carol {
+				got = append(before, got...)
+			}
+			return len(got) == want-3
+		})
+	}
+	want := roomHistory(t, alice, "ops")
+	if got := roomTexts(want); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(said))) {
+		t.Fatalf("alice's history of #ops: %q; want every line of %q once", want, said)
+	}
+	for _, m := range all[1:] {
+		if got := roomHistory(t, m, "ops"); !slices.Equal(roomTexts(got), roomTexts(want)) {
+			t.Errorf("%s's history of #ops:\n%s\nalice's:\n%s", m.name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	shown := map[string]int{}
+	for _, m := range all {
+		got := roomMessages(t, m.stdout, "ops")
+		if m == carol {
+			got = append(before, got...)
+		}
+		for _, text := range got {
+			if shown[m.name+"/"+text]++; shown[m.name+"/"+text] > 1 || strings.HasPrefix(text, m.name) {
+				t.Errorf("%s was shown %q twice, or its own", m.name, text)
+			}
+		}
+	}
+}
+
+// roomTexts are the texts of history lines ("#ROOM NAME: TEXT"): each
+// member names the senders its own way ("you" for itself).
+func roomTexts(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		_, out[i], _ = strings.Cut(l, ": ")
+	}
+	return out
+}
