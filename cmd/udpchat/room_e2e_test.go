@@ -12,12 +12,18 @@ import (
 // be started again where it was.
 type roomMember struct {
 	name, addr, dir string
+	netns           string // the network namespace it runs in; "" for ours
 	*proc
 }
 
 func startRoomMember(t *testing.T, m *roomMember, args ...string) {
 	t.Helper()
-	m.proc = udpchat(t, append([]string{"--json", "--no-discovery", "-n", m.name, "-l", m.addr, "--data-dir", m.dir}, args...)...)
+	args = append([]string{"--json", "--no-discovery", "-n", m.name, "-l", m.addr, "--data-dir", m.dir}, args...)
+	if m.netns == "" {
+		m.proc = udpchat(t, args...)
+		return
+	}
+	m.proc = start(t, "ip", append([]string{"netns", "exec", m.netns, udpchatBinary}, args...)...)
 }
 
 // roomMessages returns the texts of the room messages of room on s so far.
@@ -55,6 +61,54 @@ func roomHistory(t *testing.T, m *roomMember, room string) []string {
 	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 }
 
+// formRoom has all[0], which founded room, invite the others, who join;
+// it returns when every member sees them all.
+func formRoom(t *testing.T, room string, all []*roomMember) {
+	t.Helper()
+	founder := all[0]
+	for _, m := range all[1:] {
+		// Its room key comes right after it joins; until then /invite
+		// says so, and is said again.
+		invited := func() bool {
+			return hasEvent(t, founder.stdout, "members", func(ev map[string]any) bool { return slices.Contains(members(ev), m.name) })
+		}
+		founder.stdout.waitLine(t, `"type":"joined".*"name":"`+m.name+`"`)
+		m.stdout.waitLine(t, `"type":"joined".*"name":"`+founder.name+`"`)
+		for try := 0; !invited(); try++ {
+			if try == 50 {
+				t.Fatalf("%s could not invite %s:\n%s", founder.name, m.name, founder.stdout)
+			}
+			errors := len(jsonEvents(t, founder.stdout, "error"))
+			founder.say(t, "/invite "+m.name)
+			founder.stdout.waitFor(t, "the invitation or an error", func() bool {
+				return invited() || len(jsonEvents(t, founder.stdout, "error")) > errors
+			})
+		}
+		m.stdout.waitLine(t, `"type":"invite","room":"`+room+`","name":"`+founder.name+`"`)
+		m.say(t, "/join "+room)
+	}
+	for _, m := range all {
+		m.stdout.waitFor(t, m.name+" sees every member", func() bool {
+			return hasEvent(t, m.stdout, "members", func(ev map[string]any) bool { return len(members(ev)) == len(all) })
+		})
+	}
+}
+
+// sameHistories checks that every member's history of room has the same
+// texts in the same order, and that they are those said, each once.
+func sameHistories(t *testing.T, room string, all []*roomMember, said []string) {
+	t.Helper()
+	want := roomHistory(t, all[0], room)
+	if got := roomTexts(want); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(said))) {
+		t.Fatalf("%s's history of #%s: %q; want every line of %q once", all[0].name, room, want, said)
+	}
+	for _, m := range all[1:] {
+		if got := roomHistory(t, m, room); !slices.Equal(roomTexts(got), roomTexts(want)) {
+			t.Errorf("%s's history of #%s:\n%s\n%s's:\n%s", m.name, room, strings.Join(got, "\n"), all[0].name, strings.Join(want, "\n"))
+		}
+	}
+}
+
 // Three udpchats on loopback: alice founds #ops with --room and invites bob
 // and carol, who see the invitation and /join. What each says reaches the
 // other two once; carol, killed with SIGKILL and started again, gets what
@@ -69,30 +123,7 @@ func TestRoomThreeProcessesAndARestart(t *testing.T) {
 	startRoomMember(t, bob, "-p", carol.addr)
 	startRoomMember(t, alice, "--room", "ops", "-p", bob.addr, "-p", carol.addr)
 
-	for _, m := range all[1:] {
-		// Its room key comes right after it joins; until then /invite
-		// says so, and is said again.
-		invited := func() bool {
-			return hasEvent(t, alice.stdout, "members", func(ev map[string]any) bool { return slices.Contains(members(ev), m.name) })
-		}
-		for try := 0; !invited(); try++ {
-			if try == 20 {
-				t.Fatalf("alice could not invite %s:\n%s", m.name, alice.stdout)
-			}
-			alice.stdout.waitLine(t, `"type":"joined".*"name":"`+m.name+`"`)
-			alice.say(t, "/invite "+m.name)
-			alice.stdout.waitFor(t, "the invitation or an error", func() bool {
-				return invited() || len(jsonEvents(t, alice.stdout, "error")) > try
-			})
-		}
-		m.stdout.waitLine(t, `"type":"invite","room":"ops","name":"alice"`)
-		m.say(t, "/join ops")
-	}
-	for _, m := range all {
-		m.stdout.waitFor(t, m.name+" sees three members", func() bool {
-			return hasEvent(t, m.stdout, "members", func(ev map[string]any) bool { return len(members(ev)) == 3 })
-		})
-	}
+	formRoom(t, "ops", all)
 	var said []string
 	say := func(m *roomMember, n int) {
 		text := fmt.Sprintf("%s %d", m.name, n)
@@ -124,15 +155,7 @@ func TestRoomThreeProcessesAndARestart(t *testing.T) {
 			return len(got) == want-3
 		})
 	}
-	want := roomHistory(t, alice, "ops")
-	if got := roomTexts(want); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(said))) {
-		t.Fatalf("alice's history of #ops: %q; want every line of %q once", want, said)
-	}
-	for _, m := range all[1:] {
-		if got := roomHistory(t, m, "ops"); !slices.Equal(roomTexts(got), roomTexts(want)) {
-			t.Errorf("%s's history of #ops:\n%s\nalice's:\n%s", m.name, strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-	}
+	sameHistories(t, "ops", all, said)
 	shown := map[string]int{}
 	for _, m := range all {
 		got := roomMessages(t, m.stdout, "ops")
