@@ -1,0 +1,46 @@
+package line
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/udpchat/udpchat/internal/chat"
+)
+
+// Someone's room message prints as "#ROOM NAME: TEXT" on stdout; our own
+// is silent in text mode; in JSON every room event names its room.
+func TestRoomOutput(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	o := newOutput(&stdout, &stderr, false)
+	o.event(chat.RoomMessage{RoomName: "ops", From: "bob", Text: "hi\x1b[2J"})
+	o.event(chat.RoomMessage{RoomName: "ops", From: "you", Text: "mine", Own: true})
+	o.event(chat.RoomInvite{RoomName: "ops", From: "alice", Members: []string{"alice", "you"}})
+	if got, want := stdout.String(), "#ops bob: hi\\x1b[2J\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	if got, want := stderr.String(), "* alice invites you to room #ops (members: alice, you); /join ops to join\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+
+	stdout.Reset()
+	o = newOutput(&stdout, &stderr, true)
+	for _, ev := range []chat.Event{
+		chat.RoomMessage{RoomName: "ops", From: "bob", Text: "hi"},
+		chat.RoomInvite{RoomName: "ops", From: "alice"},
+		chat.RoomDelivery{RoomName: "ops", K: 1, N: 2},
+		chat.MembersChanged{RoomName: "ops", Members: []string{"you"}},
+	} {
+		o.event(ev)
+	}
+	dec := json.NewDecoder(&stdout)
+	for _, typ := range []string{"message", "invite", "delivered", "members"} {
+		var ev map[string]any
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev["type"] != typ || ev["room"] != "ops" {
+			t.Errorf("JSON event %v, want type %s in room ops", ev, typ)
+		}
+	}
+}
