@@ -8,7 +8,8 @@
 // datagram that arrived from a member (Receive), calls Tick now and then,
 // and carries what Outbox returns to the members named there over their
 // pairwise Noise sessions. Time comes from Config.Now. docs/PROTOCOL.md,
-// "Rooms", is the specification. Not yet wired into the chat.
+// "Rooms", is the specification; internal/chat/roomchat carries it over
+// the chat (R0).
 package rooms
 
 import (
