@@ -114,6 +114,7 @@ func sameHistories(t *testing.T, room string, all []*roomMember, said []string) 
 // other two once; carol, killed with SIGKILL and started again, gets what
 // was said while she was gone and says more; in the end every member's
 // history of the room is the same, every line once, in the same order.
+// Then bob leaves and posts with udpchat send --room through alice.
 func TestRoomThreeProcessesAndARestart(t *testing.T) {
 	alice := &roomMember{name: "alice", addr: loopback(t), dir: t.TempDir()}
 	bob := &roomMember{name: "bob", addr: loopback(t), dir: t.TempDir()}
@@ -156,6 +157,21 @@ func TestRoomThreeProcessesAndARestart(t *testing.T) {
 		})
 	}
 	sameHistories(t, "ops", all, said)
+
+	// bob leaves, and posts once more with udpchat send, through alice.
+	bob.say(t, "/quit")
+	if code := bob.exit(t); code != 0 {
+		t.Fatalf("bob exited %d after /quit:\n%s", code, bob.stderr)
+	}
+	send := udpchat(t, "send", "--room", "ops", "-p", alice.addr, "--data-dir", bob.dir, "-n", "bob", "-l", "127.0.0.1:0", "bob by send")
+	if code := send.exit(t); code != 0 {
+		t.Fatalf("send --room exited %d:\n%s", code, send.stderr)
+	}
+	for _, m := range []*roomMember{alice, carol} {
+		m.stdout.waitFor(t, m.name+" gets what bob sent", func() bool {
+			return slices.Contains(roomMessages(t, m.stdout, "ops"), "bob by send")
+		})
+	}
 	shown := map[string]int{}
 	for _, m := range all {
 		got := roomMessages(t, m.stdout, "ops")

@@ -23,6 +23,7 @@ func sendUsage(fs *pflag.FlagSet) string {
 Usage:
   udpchat send -p PEER [flags] TEXT...
   udpchat send -p PEER [flags] -        one message per line of the input
+  udpchat send --room NAME -p PEER TEXT post to a room you are in, through a member
 
 PEER is HOST:PORT, or the name you gave a contact or a contact's key
 fingerprint (udpchat contacts), or the name or fingerprint of a known peer
@@ -52,6 +53,7 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	o := options{noStore: true, sendOnly: true} // see sendUsage
 	fs := newFlagSet("udpchat send")
 	o.addFlags(fs, "[::]:0")
+	room := fs.String("room", "", "post to room `NAME` through the -p PEER, a member, and exit once it has it on disk (needs the data dir to itself)")
 	help, err := parseFlags(fs, args)
 	if help {
 		fmt.Fprint(io.out, sendUsage(fs))
@@ -65,8 +67,14 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if err == nil {
 		err = checkSend(&o, text, fromInput)
 	}
+	if err == nil && *room != "" && fromInput {
+		err = usagef("--room posts one message: give it after the flags, not -")
+	}
 	if err != nil {
 		return fail(io, "send", err)
+	}
+	if *room != "" {
+		return sendRoom(ctx, &o, *room, text, io)
 	}
 	node, _, closeLog, err := startNode(ctx, &o, io.err)
 	if err != nil {
