@@ -1,6 +1,9 @@
 package chat
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // RoomID names a room: 16 random bytes its founder chose. A room's name
 // (RoomInfo.Name) is only this user's label for it.
@@ -26,7 +29,9 @@ type RoomInfo struct {
 type Rooms interface {
 	// Create founds a room called name.
 	Create(name string) (RoomInfo, error)
-	// Invite adds person to room (founder only); the invitee joins with Join.
+	// Invite adds person to room (founder only); the invitee joins with
+	// Join. ErrInviteWaits says it is made once their room key arrives:
+	// they connected a moment ago, or run an udpchat without rooms.
 	Invite(room, person string) error
 	// Join accepts the invitation to room.
 	Join(room string) error
@@ -39,6 +44,10 @@ type Rooms interface {
 	// Missing lists the members that do not have the message yet.
 	Missing(room string, msg RoomMsgID) ([]string, error)
 }
+
+// ErrInviteWaits is Rooms.Invite's news that the invitation is made as soon
+// as the invitee's room key arrives (a MembersChanged says when).
+var ErrInviteWaits = errors.New("the invitation goes as soon as their room key arrives (they connected a moment ago, or their udpchat has no rooms)")
 
 // Rooms returns the node's rooms, nil if it carries none (see CarryRooms).
 func (n *Node) Rooms() Rooms {

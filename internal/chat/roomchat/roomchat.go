@@ -61,6 +61,9 @@ type Bridge struct {
 	labels  map[rooms.RoomID]string
 	offered map[rooms.RoomID]string    // an invitation's label, from its payload
 	waiting map[rooms.MessageID]waitAt // our messages not yet on every member's disk
+	// inviting are the rooms each person is invited to as soon as their
+	// room key (binding) arrives: one invited right after connecting.
+	inviting map[keys.PublicKey][]rooms.RoomID
 }
 
 type waitAt struct {
@@ -79,7 +82,7 @@ func Start(cfg Config) (*Bridge, error) {
 	b := &Bridge{node: cfg.Node, core: core, self: keys.PublicKey(cfg.Self), file: cfg.Labels, log: cfg.Logger,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		labels: make(map[rooms.RoomID]string), offered: make(map[rooms.RoomID]string),
-		waiting: make(map[rooms.MessageID]waitAt)}
+		waiting: make(map[rooms.MessageID]waitAt), inviting: make(map[keys.PublicKey][]rooms.RoomID)}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,6 +166,9 @@ func (b *Bridge) RoomPayload(person [32]byte, payload []byte) {
 		}
 		if err := b.core.Receive(person, d); err != nil {
 			b.log.Debug("room datagram dropped", "from", keys.PublicKey(person).Fingerprint(), "err", err)
+		}
+		if d[0] == byte(wire.RoomBinding) {
+			b.inviteLocked(person)
 		}
 	})
 }
@@ -339,11 +345,24 @@ func (b *Bridge) Invite(room, person string) error {
 	if err != nil {
 		return err
 	}
-	b.do(func() { err = b.core.Add(id, key) })
-	if errors.Is(err, rooms.ErrNoBinding) {
-		return fmt.Errorf("%s has not announced a room key yet (an older udpchat, or not connected long): %w", person, err)
-	}
+	b.do(func() {
+		if err = b.core.Add(id, key); errors.Is(err, rooms.ErrNoBinding) {
+			b.inviting[key] = append(b.inviting[key], id)
+			err = chat.ErrInviteWaits
+		}
+	})
 	return err
+}
+
+// inviteLocked invites person to the rooms it waits for, its room key
+// having arrived.
+func (b *Bridge) inviteLocked(person keys.PublicKey) {
+	for _, id := range b.inviting[person] {
+		if err := b.core.Add(id, person); err != nil {
+			b.log.Debug("invitation not made", "to", person.Fingerprint(), "err", err)
+		}
+	}
+	delete(b.inviting, person)
 }
 
 func (b *Bridge) person(who string) (keys.PublicKey, error) {

@@ -81,7 +81,11 @@ func (r *runner) roomCommand(cmd command.Command) error {
 		if cmd.Arg == "" {
 			return errors.New("/invite needs a peer, e.g. /invite bob or /invite 192.0.2.7:7475")
 		}
-		return rs.Invite(r.room, cmd.Arg)
+		if err := rs.Invite(r.room, cmd.Arg); errors.Is(err, chat.ErrInviteWaits) {
+			r.out.info("%s: %s", cmd.Arg, err)
+		} else if err != nil {
+			return err
+		}
 	case command.Members:
 		for _, i := range rs.List() {
 			if i.Name == r.room {
