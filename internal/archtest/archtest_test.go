@@ -27,8 +27,10 @@ var allowed = map[string][]string{
 	"internal/ui/command":  {"internal/chat", "internal/ui/termsafe"},
 	"internal/ui/termsafe": {},
 
-	"internal/chat":  {"internal/link", "internal/store", "internal/wire"},
+	"internal/chat":  {"internal/files/transfer", "internal/link", "internal/store", "internal/wire"},
 	"internal/files": {"internal/safefile", "internal/wire"},
+	// The transfer engine: files between people, driven by the chat.
+	"internal/files/transfer": {"internal/files", "internal/wire"},
 	// The rooms core: no I/O; roomchat drives it.
 	"internal/rooms": {"internal/keys", "internal/wire"},
 	// Rooms over the chat: a capability of its own beside the chat, not
