@@ -29,6 +29,9 @@ func (n *Node) PeerUp(peer netip.AddrPort) {
 		}
 		return nil
 	})
+	if n.files != nil { // after the hello: what we offered it, again
+		n.files.PeerUp(peer)
+	}
 }
 
 // Delivered turns the link's ref back into the message it names, and marks

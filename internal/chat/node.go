@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/files/transfer"
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -55,6 +56,8 @@ type Config struct {
 	// SaveName, if not nil, is called by SetName with the new name, to
 	// remember it for the next start (udpchat keeps it in the data dir).
 	SaveName func(name string) error
+	// Files says whether and where files offered to us land (files.go).
+	Files FileConfig
 }
 
 // Security describes how the node's link protects what it carries.
@@ -151,6 +154,9 @@ type Node struct {
 	// plainClock counts plain datagrams received: when each peer was last
 	// heard, for the plain peer table's evictions.
 	plainClock uint64
+
+	// files runs the file transfers (files.go); nil on the plain link.
+	files *transfer.Engine
 }
 
 // sentRef names one message on the link: the peer and the ref link.Send
@@ -211,6 +217,7 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 		lastTurn:  closedChan,
 	}
 	if !n.plain {
+		n.files = n.newFiles(cfg.Files)
 		n.people, _ = cfg.Store.(PeopleStore)
 		n.expected = make(map[netip.AddrPort][32]byte, len(cfg.KnownKeys))
 		for addr, key := range cfg.KnownKeys {
@@ -331,6 +338,9 @@ func (n *Node) Close(ctx context.Context) error {
 		l := n.link
 		n.mu.Unlock()
 		close(n.closing)
+		if n.files != nil {
+			n.files.Close() // what is being received is saved for later
+		}
 		n.closeErr = l.Close(ctx)
 		n.closeEvents()
 	})

@@ -33,6 +33,10 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	if wire.IsRoomPayload(msg) {
 		return n.receiveRoom(from, msg)
 	}
+	if len(msg) > 0 && wire.IsFileKind(msg[0]) {
+		n.receiveFile(from, msg)
+		return nil
+	}
 	m, err := wire.ParseChat(msg)
 	if err != nil {
 		n.stats.undecodable.Add(1)
