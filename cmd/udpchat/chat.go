@@ -34,6 +34,7 @@ type chatFlags struct {
 	version     bool
 	noDiscovery bool
 	room        string
+	files       fileFlags
 }
 
 func newChatFlags(o *options) *chatFlags {
@@ -44,6 +45,7 @@ func newChatFlags(o *options) *chatFlags {
 	f.StringVar(&f.room, "room", "", "make room `NAME` the conversation: yours, one you are invited to (joining it), or a new one (line mode for now)")
 	f.BoolVar(&f.noDiscovery, "no-discovery", false, "do not announce yourself on the LAN, nor show who is nearby")
 	f.BoolVarP(&f.version, "version", "v", false, "print the version (as udpchat version does)")
+	f.files.add(f.FlagSet)
 	return f
 }
 
@@ -107,6 +109,9 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 	}
 	if err == nil {
 		err = o.check(f.FlagSet)
+	}
+	if err == nil && !o.plain {
+		o.files, err = f.files.config()
 	}
 	if err != nil {
 		return fail(io, "", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -35,6 +36,8 @@ type options struct {
 	// discover says to announce this user on the LAN and hear who is
 	// nearby (chat without --no-discovery; never --plain or send).
 	discover bool
+	// files says where files offered to us land (chat only).
+	files chat.FileConfig
 }
 
 // minPlainMax is the least --plain-max: room for "a:b".

@@ -102,7 +102,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 			return nil, nil, nil, usageError{err}
 		}
 	}
-	cfg := chat.Config{Name: name, Plain: o.plain, PlainMax: o.plainMax, Logger: log, SendOnly: o.sendOnly}
+	cfg := chat.Config{Name: name, Plain: o.plain, PlainMax: o.plainMax, Logger: log, SendOnly: o.sendOnly, Files: o.files}
 	if !o.noStore {
 		cfg.SaveName = func(name string) error {
 			f.lan.setName(name)

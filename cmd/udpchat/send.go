@@ -24,6 +24,7 @@ Usage:
   udpchat send -p PEER [flags] TEXT...
   udpchat send -p PEER [flags] -        one message per line of the input
   udpchat send --room NAME -p PEER TEXT post to a room you are in, through a member
+  udpchat send -p PEER --file PATH      one file
 
 PEER is HOST:PORT, or the name you gave a contact or a contact's key
 fingerprint (udpchat contacts), or the name or fingerprint of a known peer
@@ -35,6 +36,12 @@ of the input is one message, sent as it is (no commands; blank lines are
 skipped). The exit status is 0 once every peer has every message, and 1,
 with the reason, if one does not within --timeout (after the end of the
 input). With --plain nothing is acknowledged, so 0 only means sent.
+
+With --file, send offers the file to PEER, waits (without a limit) for the
+person there to accept it, and exits 0 once PEER has the whole file and has
+verified it; 1 if it is declined, cancelled, or makes no progress for
+--timeout. A send killed and run again with the same file resumes: the
+peer fetches only what it lacks.
 
 send is the tool for scripts, and works beside a running chat: it uses the
 data dir's identity and the name the chat goes by (see --name), takes a free
@@ -54,6 +61,8 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("udpchat send")
 	o.addFlags(fs, "[::]:0")
 	room := fs.String("room", "", "post to room `NAME` through the -p PEER, a member, and exit once it has it on disk (needs the data dir to itself)")
+	var file string
+	fs.StringVar(&file, "file", "", "send the file at `PATH` to the one PEER; exit 0 once it has verified the whole of it")
 	help, err := parseFlags(fs, args)
 	if help {
 		fmt.Fprint(io.out, sendUsage(fs))
@@ -64,7 +73,9 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if err == nil {
 		err = o.check(fs)
 	}
-	if err == nil {
+	if err == nil && file != "" {
+		err = checkSendFile(&o, text)
+	} else if err == nil {
 		err = checkSend(&o, text, fromInput)
 	}
 	if err == nil && *room != "" && fromInput {
@@ -90,6 +101,10 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	// kept for the end: it is why the message was not delivered.
 	drained := make(chan struct{})
 	var refused refusals
+	var files *fileEvents
+	if file != "" {
+		files = newFileEvents()
+	}
 	go func() {
 		defer close(drained)
 		for ev := range node.Events() {
@@ -101,11 +116,15 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 			case chat.HistoryByAddress:
 				fmt.Fprintf(io.err, "udpchat: %s\n", ev)
 			}
+			files.pass(ev)
 		}
 	}()
-	if fromInput {
+	switch {
+	case file != "":
+		err = sendFile(ctx, node, file, o.timeout, files)
+	case fromInput:
 		err = deliverLines(ctx, node, io, o.timeout, refused.by)
-	} else {
+	default:
 		err = deliver(ctx, node, text, o.timeout, refused.by)
 	}
 	node.Leave(ctx)
@@ -114,6 +133,20 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 		return fail(io, "send", err)
 	}
 	return exitOK
+}
+
+// checkSendFile checks send --file's arguments: one peer, no text, a link
+// that carries files.
+func checkSendFile(o *options, text string) error {
+	switch {
+	case len(o.peers) != 1:
+		return usagef("--file goes to one peer: give it with -p PEER")
+	case text != "":
+		return usagef("--file sends a file, not text: leave out %q", text)
+	case o.plain:
+		return usageError{chat.ErrNoFiles}
+	}
+	return nil
 }
 
 func checkSend(o *options, text string, fromInput bool) error {

@@ -121,6 +121,9 @@ func (o *output) event(ev chat.Event) error {
 		}
 		return nil
 	}
+	if o.fileText(ev) {
+		return nil
+	}
 	switch ev := ev.(type) {
 	case chat.Message:
 		name := termsafe.Line(ev.Name)
@@ -267,5 +270,5 @@ func jsonEvent(ev chat.Event) any {
 			Addresses []string `json:"addresses"`
 		}{"history_by_address", ev.Messages, ev.Addresses}
 	}
-	return nil // an event this version does not know how to show
+	return fileJSON(ev) // nil: an event this version does not know how to show
 }
