@@ -147,3 +147,19 @@ func progressPast(line string, n int) bool {
 	}
 	return json.Unmarshal([]byte(line), &ev) == nil && ev.Bytes > n
 }
+
+// /decline in line mode refuses an offer; send says who declined.
+func TestSendFileDeclinedByThePerson(t *testing.T) {
+	bob := receiver(t, anyPort, t.TempDir(), t.TempDir())
+	bobAddr := bob.listening(t)
+	path, _ := fileOf(t, t.TempDir(), "notes.txt", 5000)
+	send := udpchat(t, "send", "-p", bobAddr, "-n", "alice", "--file", path)
+	jsonLine(t, bob.stdout, "file_offer")
+	bob.say(t, "/decline")
+	if code := send.exit(t); code != 1 {
+		t.Fatalf("send --file of a declined file exited %d, want 1", code)
+	}
+	if got := send.stderr.String(); !strings.Contains(got, "bob declined notes.txt: declined: by the person") {
+		t.Errorf("stderr %q, want it to say bob declined the file", got)
+	}
+}

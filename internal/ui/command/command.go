@@ -17,28 +17,31 @@ import (
 type Kind int
 
 const (
-	Skip    Kind = iota // a blank line
-	Say                 // send Arg as a message
-	Bye                 // send Arg (the word), wait for delivery, leave
-	Quit                // leave without sending
-	Me                  // send Arg as an action
-	Nick                // change our name to Arg
-	Connect             // add the peer at Arg
-	Forget              // drop the peer Arg names and what waits for it
-	Rename              // give a peer a name of ours: Arg is "PEER NAME" (see SplitPeer)
-	Msg                 // send to one peer: Arg is "PEER TEXT" (see SplitPeer)
-	Cancel              // give up on a message waiting for delivery: Arg is "" (the newest) or an ID prefix
-	Peers               // list the peers
-	Stats               // show each peer's link numbers
-	Clear               // clear the screen's messages
-	Help                // show help
-	Room                // rooms: Arg is "create NAME", "NAME" (make it the conversation) or "" (list them)
-	Invite              // invite the peer Arg to the current room
-	Join                // accept the invitation to the room Arg
-	Part                // leave the current room's conversation
-	Members             // list the current room's members
-	Info                // who is still missing our newest room message
-	Unknown             // an unknown /command, named by Arg
+	Skip     Kind = iota // a blank line
+	Say                  // send Arg as a message
+	Bye                  // send Arg (the word), wait for delivery, leave
+	Quit                 // leave without sending
+	Me                   // send Arg as an action
+	Nick                 // change our name to Arg
+	Connect              // add the peer at Arg
+	Forget               // drop the peer Arg names and what waits for it
+	Rename               // give a peer a name of ours: Arg is "PEER NAME" (see SplitPeer)
+	Msg                  // send to one peer: Arg is "PEER TEXT" (see SplitPeer)
+	Cancel               // give up on a message waiting for delivery: Arg is "" (the newest) or an ID prefix
+	Peers                // list the peers
+	Stats                // show each peer's link numbers
+	Clear                // clear the screen's messages
+	Help                 // show help
+	Room                 // rooms: Arg is "create NAME", "NAME" (make it the conversation) or "" (list them)
+	Invite               // invite the peer Arg to the current room
+	Join                 // accept the invitation to the room Arg
+	Part                 // leave the current room's conversation
+	Members              // list the current room's members
+	Info                 // who is still missing our newest room message
+	SendFile             // offer a file: Arg is "[PEER] PATH" (see RunFile)
+	Accept               // take a file offered: Arg is "" (the only one waiting) or an ID prefix
+	Decline              // refuse a file offered: as Accept
+	Unknown              // an unknown /command, named by Arg
 )
 
 // Command is one parsed line of input.
@@ -106,7 +109,10 @@ type Spec struct {
 var Specs = []Spec{
 	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`},
 	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT; or someone known or nearby, who becomes a peer), marked as for them alone", TerminalOnly: true},
-	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID)"},
+	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID), or stop the file transfer ID"},
+	{Kind: SendFile, Name: "send", Args: "[PEER] PATH", Help: "offer the file at PATH to PEER (or to the one peer there is)"},
+	{Kind: Accept, Name: "accept", Args: "[ID]", Help: "take the file offered (the one whose ID starts with ID) into the downloads dir"},
+	{Kind: Decline, Name: "decline", Args: "[ID]", Help: "refuse the file offered (the one whose ID starts with ID)"},
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
 	{Kind: Connect, Name: "connect", Args: "PEER", Help: "add a peer: HOST:PORT, or the name or key of someone known or nearby"},
 	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it"},

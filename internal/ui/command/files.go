@@ -1,7 +1,11 @@
 package command
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -61,3 +65,80 @@ func direction(t chat.FileTransfer) string {
 // short is the part of a transfer ID a person types: enough to tell it
 // from the few under way.
 func short(id chat.FileID) string { return id.String()[:8] }
+
+// RunFile carries out /send, /accept or /decline on node, or /cancel of a
+// file transfer, and returns what to tell the person. /send hashes the
+// file first: call it from another goroutine than the one reading events.
+func RunFile(node *chat.Node, cmd Command) (string, error) {
+	switch cmd.Kind {
+	case SendFile:
+		peer, path, err := sendTarget(node.Peers(), cmd.Arg)
+		if err != nil {
+			return "", err
+		}
+		ft, err := node.SendFile(peer.Addr, path)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("offered %s (%s) to %s [%s]", ft.Name, humanize.IBytes(ft.Size), who(ft), short(ft.ID)), nil
+	case Accept, Decline:
+		id, err := node.FindFile(cmd.Arg)
+		if err != nil {
+			return "", err
+		}
+		if cmd.Kind == Accept {
+			return fmt.Sprintf("accepted [%s]", short(id)), node.AcceptFile(id)
+		}
+		return fmt.Sprintf("declined [%s]", short(id)), node.DeclineFile(id)
+	case Cancel:
+		id, err := node.FindFile(cmd.Arg)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("stopped [%s]", short(id)), node.CancelFile(id)
+	}
+	return "", fmt.Errorf("not a file command")
+}
+
+// IsFileCancel says whether /cancel's argument names a file transfer
+// under way rather than a message.
+func IsFileCancel(node *chat.Node, arg string) bool {
+	if arg == "" {
+		return false
+	}
+	_, err := node.FindFile(arg)
+	return err == nil
+}
+
+// sendTarget reads /send's argument: a peer and a path, or only a path
+// when there is one peer in the conversation.
+func sendTarget(peers []chat.PeerInfo, arg string) (chat.PeerInfo, string, error) {
+	if arg == "" {
+		return chat.PeerInfo{}, "", errors.New("/send needs a file, e.g. /send ~/photo.jpg or /send bob ~/photo.jpg")
+	}
+	if first, rest := SplitPeer(arg); rest != "" {
+		if p, err := FindPeer(peers, first); err == nil {
+			return p, expandHome(rest), nil
+		}
+	}
+	var joined []chat.PeerInfo
+	for _, p := range peers {
+		if p.Name != "" && p.State == chat.PeerOnline {
+			joined = append(joined, p)
+		}
+	}
+	if len(joined) != 1 {
+		return chat.PeerInfo{}, "", fmt.Errorf("%d peers are here: say which, /send PEER PATH", len(joined))
+	}
+	return joined[0], expandHome(arg), nil
+}
+
+// expandHome turns a leading ~/ into the home dir, as a shell would.
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
+}

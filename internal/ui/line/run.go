@@ -182,7 +182,13 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 			r.out.error(err)
 		}
 	case command.Cancel:
+		if command.IsFileCancel(r.node, cmd.Arg) {
+			r.file(cmd)
+			break
+		}
 		r.cancel(cmd.Arg)
+	case command.SendFile, command.Accept, command.Decline:
+		r.file(cmd)
 	case command.Forget:
 		r.forget(cmd.Arg)
 	case command.Rename:
@@ -196,6 +202,16 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 		r.out.error(fmt.Errorf("/%s works in the terminal UI only (nothing sent); /help lists the commands of line mode", spec.Name))
 	}
 	return false, false
+}
+
+// file carries out a file command and says what came of it on stderr.
+func (r *runner) file(cmd command.Command) {
+	said, err := command.RunFile(r.node, cmd)
+	if err != nil {
+		r.out.error(err)
+		return
+	}
+	r.out.info("%s", said)
 }
 
 // reportSend shows why a send failed, if it did, and counts a line that
