@@ -197,7 +197,12 @@ func (m *model) submit() tea.Cmd {
 			return nil
 		}
 		return m.connectCmd(cmd.Arg)
+	case command.SendFile, command.Accept, command.Decline:
+		return m.fileCmd(cmd)
 	case command.Cancel:
+		if command.IsFileCancel(m.node, cmd.Arg) {
+			return m.fileCmd(cmd)
+		}
 		if m.node.Plain() {
 			m.fail(errPlainCancel)
 			return nil

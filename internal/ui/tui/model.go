@@ -41,6 +41,7 @@ type model struct {
 	transcript transcript
 	panel      peersPanel
 	input      input
+	files      transfers // the file transfers under way (files.go)
 
 	leaving     bool
 	leaveWait   bool               // leaving waits for delivery
@@ -124,6 +125,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case eventsMsg:
 		peersChanged := false
 		for _, ev := range msg {
+			if m.fileEvent(ev) {
+				continue
+			}
 			peersChanged = m.transcript.event(ev) || peersChanged
 		}
 		cmds := []tea.Cmd{m.eventsCmd(), m.markShownCmd(msg)}
@@ -146,6 +150,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.input.doneInOrder()
 	case historyMsg:
 		m.transcript.gotHistory(msg)
+	case fileMsg:
+		m.gotFile(msg)
 	case cancelMsg:
 		m.gotCancel(msg)
 	case forgetMsg:

@@ -142,6 +142,8 @@ func (m *model) statusView() string {
 		left = m.st.errText.Render(m.input.status)
 	case m.input.status != "":
 		left = m.st.status.Render(m.input.status)
+	case len(m.files.order) > 0:
+		left = m.files.view(m.width)
 	default:
 		left = m.st.status.Render("Enter send · Alt+Enter new line · Tab complete · PgUp/PgDn scroll · /help · Ctrl+C leave")
 	}
