@@ -64,6 +64,7 @@ func (m *model) fileEvent(ev chat.Event) bool {
 	default:
 		return false
 	}
+	m.transcript.chatted = true // a file is a conversation: no welcome over it
 	return true
 }
 
