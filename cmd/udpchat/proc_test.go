@@ -54,13 +54,13 @@ func (s *stream) lines() []string {
 }
 
 // waitFor waits until the stream satisfies done, failing after waitTimeout.
-func (s *stream) waitFor(t *testing.T, what string, done func() bool) {
+func (s *stream) waitFor(t testing.TB, what string, done func() bool) {
 	t.Helper()
 	s.waitWithin(t, waitTimeout, what, done)
 }
 
 // waitWithin is waitFor with a bound of d.
-func (s *stream) waitWithin(t *testing.T, d time.Duration, what string, done func() bool) {
+func (s *stream) waitWithin(t testing.TB, d time.Duration, what string, done func() bool) {
 	t.Helper()
 	deadline := time.After(d)
 	for {
@@ -81,7 +81,7 @@ func (s *stream) waitWithin(t *testing.T, d time.Duration, what string, done fun
 
 // waitLine waits for a complete line matching pattern and returns its
 // submatches.
-func (s *stream) waitLine(t *testing.T, pattern string) []string {
+func (s *stream) waitLine(t testing.TB, pattern string) []string {
 	t.Helper()
 	re := regexp.MustCompile(pattern)
 	var match []string
@@ -108,7 +108,7 @@ type proc struct {
 
 // start runs name with args, in an environment whose home and config
 // directories are the test's own.
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	home := t.TempDir()
 	p := &proc{cmd: exec.Command(name, args...), stdout: newStream(), stderr: newStream(), done: make(chan struct{})}
@@ -137,13 +137,13 @@ func start(t *testing.T, name string, args ...string) *proc {
 }
 
 // udpchat starts the binary under test.
-func udpchat(t *testing.T, args ...string) *proc {
+func udpchat(t testing.TB, args ...string) *proc {
 	t.Helper()
 	return start(t, udpchatBinary, args...)
 }
 
 // say writes lines to the process's input.
-func (p *proc) say(t *testing.T, lines ...string) {
+func (p *proc) say(t testing.TB, lines ...string) {
 	t.Helper()
 	for _, l := range lines {
 		if _, err := io.WriteString(p.stdin, l+"\n"); err != nil {
@@ -154,19 +154,19 @@ func (p *proc) say(t *testing.T, lines ...string) {
 
 // listening waits for udpchat's first line and returns the address it
 // names, which is how a test learns a port picked with --listen IP:0.
-func (p *proc) listening(t *testing.T) string {
+func (p *proc) listening(t testing.TB) string {
 	t.Helper()
 	return p.stderr.waitLine(t, `^udpchat: listening on (\S+) as `)[1]
 }
 
 // exit waits for the process to exit and returns its exit code.
-func (p *proc) exit(t *testing.T) int {
+func (p *proc) exit(t testing.TB) int {
 	t.Helper()
 	return p.exitWithin(t, waitTimeout)
 }
 
 // exitWithin is exit with a bound of d.
-func (p *proc) exitWithin(t *testing.T, d time.Duration) int {
+func (p *proc) exitWithin(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -178,7 +178,7 @@ func (p *proc) exitWithin(t *testing.T, d time.Duration) int {
 }
 
 // wantExit ends the input and checks the exit code.
-func (p *proc) wantExit(t *testing.T, code int) {
+func (p *proc) wantExit(t testing.TB, code int) {
 	t.Helper()
 	p.stdin.Close()
 	if got := p.exit(t); got != code {

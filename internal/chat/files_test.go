@@ -77,7 +77,7 @@ func waitFor[T chat.Event](t *testing.T, n *chat.Node) T {
 	}
 }
 
-func randomFile(t *testing.T, size int) (string, [32]byte) {
+func randomFile(t testing.TB, size int) (string, [32]byte) {
 	t.Helper()
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{7}).Read(data)

@@ -1,0 +1,107 @@
+package chat_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/transport"
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+// loopbackNode is a node on the transport over a real UDP socket on
+// 127.0.0.1 (unencrypted), taking files as files says.
+func loopbackNode(b *testing.B, name string, files chat.FileConfig) *chat.Node {
+	conn, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, err := chat.New(chat.Config{Name: name, Files: files}, func(h link.Handler) (link.Link, error) {
+		ep, err := transport.New(conn, h, transport.Config{})
+		if err != nil {
+			return nil, err
+		}
+		return ep, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close(context.Background()) })
+	return n
+}
+
+// BenchmarkChatLatencyDuringFile measures how long a chat message takes
+// from Send to the peer's Message event on loopback, alone ("idle") and
+// while a 256 MiB file goes the same way ("file"): the message waits
+// behind at most the receiver's window of blocks (transfer.DefaultWindow),
+// not behind the file. It reports the medians of both, in ms.
+func BenchmarkChatLatencyDuringFile(b *testing.B) {
+	a := loopbackNode(b, "alice", chat.FileConfig{})
+	bob := loopbackNode(b, "bob", chat.FileConfig{Dir: b.TempDir(), AutoAccept: true})
+	a.ConnectKept(bob.LocalAddr())
+	joined := make(chan struct{})
+	go func() {
+		var once sync.Once
+		for ev := range a.Events() {
+			if _, ok := ev.(chat.Joined); ok {
+				once.Do(func() { close(joined) })
+			}
+		}
+	}()
+	msgs := make(chan time.Time, 16)
+	var fileDone = make(chan struct{})
+	go func() {
+		for ev := range bob.Events() {
+			switch ev.(type) {
+			case chat.Message:
+				msgs <- time.Now()
+			case chat.FileDone, chat.FileFailed:
+				close(fileDone)
+			}
+		}
+	}()
+	latency := func() time.Duration {
+		start := time.Now()
+		if _, err := a.Send("ping"); err != nil {
+			b.Fatal(err)
+		}
+		return (<-msgs).Sub(start)
+	}
+	latency()
+	<-joined
+	b.ResetTimer()
+	var idle, busy []time.Duration
+	for b.Loop() {
+		idle = append(idle, latency())
+	}
+	b.StopTimer()
+	big, _ := randomFile(b, 256<<20)
+	if _, err := a.SendFile(bob.LocalAddr(), big); err != nil {
+		b.Fatal(err)
+	}
+	for range 50 {
+		select {
+		case <-fileDone:
+		default:
+			busy = append(busy, latency())
+			time.Sleep(10 * time.Millisecond) // spread over the transfer
+			continue
+		}
+		break
+	}
+	b.ReportMetric(median(idle), "idle-ms")
+	b.ReportMetric(median(busy), "file-ms")
+	b.ReportMetric(float64(len(busy)), "samples-during-file")
+}
+
+func median(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return float64(ds[len(ds)/2]) / float64(time.Millisecond)
+}
