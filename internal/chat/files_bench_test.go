@@ -1,15 +1,12 @@
 package chat_test
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/link"
-	"github.com/udpchat/udpchat/internal/transport"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -20,18 +17,7 @@ func loopbackNode(b *testing.B, name string, files chat.FileConfig) *chat.Node {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := chat.New(chat.Config{Name: name, Files: files}, func(h link.Handler) (link.Link, error) {
-		ep, err := transport.New(conn, h, transport.Config{})
-		if err != nil {
-			return nil, err
-		}
-		return ep, nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { n.Close(context.Background()) })
-	return n
+	return fileNodeOn(b, conn, name, files)
 }
 
 // BenchmarkChatLatencyDuringFile measures how long a chat message takes

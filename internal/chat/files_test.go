@@ -14,6 +14,7 @@ import (
 	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/transport"
+	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -25,8 +26,15 @@ func fileNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, imp udpte
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fileNodeOn(t, udptest.Impair(conn, imp), name, files)
+}
+
+// fileNodeOn starts a node named name on the transport over conn, taking
+// files as files says; the test's end closes it.
+func fileNodeOn(t testing.TB, conn udp.Conn, name string, files chat.FileConfig) *chat.Node {
+	t.Helper()
 	n, err := chat.New(chat.Config{Name: name, Files: files}, func(h link.Handler) (link.Link, error) {
-		ep, err := transport.New(udptest.Impair(conn, imp), h, transport.Config{})
+		ep, err := transport.New(conn, h, transport.Config{})
 		if err != nil {
 			return nil, err
 		}

@@ -113,6 +113,13 @@ func (p *pipe) engine(t *testing.T, at netip.AddrPort, cfg Config) (*Engine, eve
 	return e, ev
 }
 
+// setDrop changes what the pipe loses from now on.
+func (p *pipe) setDrop(drop func(from netip.AddrPort, payload []byte) bool) {
+	p.mu.Lock()
+	p.drop = drop
+	p.mu.Unlock()
+}
+
 // settle waits until every payload sent so far has been handled.
 func (p *pipe) settle() {
 	b := make(chan struct{})
@@ -209,13 +216,13 @@ func TestLostRequestsAskedAgain(t *testing.T) {
 	stallAfter = 300 * time.Millisecond
 	p := newPipe(t)
 	lost := 0
-	p.drop = func(from netip.AddrPort, payload []byte) bool {
+	p.setDrop(func(from netip.AddrPort, payload []byte) bool {
 		if payload[0] == wire.FileRequest && lost < 3 {
 			lost++
 			return true
 		}
 		return false
-	}
+	})
 	path, sum := writeFile(t, 3<<20)
 	a, _ := p.engine(t, alice, Config{})
 	_, bev := p.engine(t, bob, Config{Dir: t.TempDir(), AutoAccept: true})
@@ -233,7 +240,7 @@ func TestReceiverRestartFetchesOnlyMissing(t *testing.T) {
 	b, bev := p.engine(t, bob, Config{Dir: dir, AutoAccept: true})
 	// From block 100 on, everything is lost with the receiver.
 	stopped := make(chan struct{})
-	p.drop = func(from netip.AddrPort, payload []byte) bool {
+	p.setDrop(func(from netip.AddrPort, payload []byte) bool {
 		select {
 		case <-stopped:
 			return true
@@ -246,15 +253,13 @@ func TestReceiverRestartFetchesOnlyMissing(t *testing.T) {
 			}
 		}
 		return false
-	}
+	})
 	a.Offer(bob, [32]byte{}, path)
 	<-stopped
 	p.settle()
 	p.unplug(bob)
 	b.Close() // as a kill after its last checkpoint
-	p.mu.Lock()
-	p.drop = nil
-	p.mu.Unlock()
+	p.setDrop(nil)
 	_, bev = p.engine(t, bob, Config{Dir: dir, AutoAccept: true})
 	a.PeerUp(bob)
 	off := wait[Offered](t, bev)
@@ -277,14 +282,12 @@ func TestTraversalNameLandsInDir(t *testing.T) {
 	_, bev := p.engine(t, bob, Config{Dir: dir, AutoAccept: true})
 	// The offer's name is the sender's to choose: a hostile one goes in
 	// place of the honest one.
-	p.drop = func(_ netip.AddrPort, payload []byte) bool { return payload[0] == wire.FileOffer }
+	p.setDrop(func(_ netip.AddrPort, payload []byte) bool { return payload[0] == wire.FileOffer })
 	info, err := a.Offer(bob, [32]byte{}, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.mu.Lock()
-	p.drop = nil
-	p.mu.Unlock()
+	p.setDrop(nil)
 	a.mu.Lock()
 	o := a.out[info.ID]
 	o.offer.Name = "../../etc/passwd"
