@@ -300,3 +300,42 @@ func TestTraversalNameLandsInDir(t *testing.T) {
 	}
 	checkFile(t, done.Path, sum)
 }
+
+// A sender that stops mid-way and offers the same file again (restarted,
+// or run again) is the same transfer: the receiver asks for only what it
+// lacks, and only that is sent.
+func TestSenderRestartSendsOnlyMissing(t *testing.T) {
+	p := newPipe(t)
+	path, sum := writeFile(t, 12<<20)
+	a, _ := p.engine(t, alice, Config{})
+	_, bev := p.engine(t, bob, Config{Dir: t.TempDir(), AutoAccept: true})
+	stopped := make(chan struct{})
+	p.setDrop(func(from netip.AddrPort, payload []byte) bool {
+		select {
+		case <-stopped:
+			return from == alice
+		default:
+		}
+		if from == alice && payload[0] == wire.FileBlock {
+			if k, _ := wire.ParseFileBlock(payload); k.Index >= 100 {
+				close(stopped)
+				return true
+			}
+		}
+		return false
+	})
+	a.Offer(bob, [32]byte{9}, path)
+	<-stopped
+	p.settle()
+	p.unplug(alice)
+	a.Close()
+	p.setDrop(nil)
+	a, aev := p.engine(t, alice, Config{})
+	if _, err := a.Offer(bob, [32]byte{9}, path); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, wait[Done](t, bev).Path, sum)
+	if sent, total := wait[Done](t, aev).Fetched, uint64(12<<4); sent != total-100 {
+		t.Fatalf("the sender sent %d blocks after its restart, want the %d missing", sent, total-100)
+	}
+}
