@@ -102,42 +102,89 @@ func TestSendFileDeclinedFails(t *testing.T) {
 // up from what it had saved: the sender, still waiting, offers it again,
 // and only the missing blocks move.
 func TestSendFileResumesAfterReceiverKilled(t *testing.T) {
-	const size = 48 << 20
-	const blocks = size >> 16
 	downloads, dataDir := t.TempDir(), t.TempDir()
 	listen := "127.0.0.1:" + freeUDPPort(t)
 	bob := receiver(t, listen, dataDir, downloads, "--accept-files")
 	bob.listening(t)
-	path, sum := fileOf(t, t.TempDir(), "video.mkv", size)
+	path, sum := fileOf(t, t.TempDir(), "video.mkv", resumeFileSize)
 	send := udpchat(t, "send", "-p", listen, "--timeout", "60s", "--file", path)
-	// Killed once past a third.
-	bob.stdout.waitFor(t, "progress past a third", func() bool {
-		for _, l := range bob.stdout.lines() {
+	killPastAThird(t, bob, bob)
+	bob = receiver(t, listen, dataDir, downloads, "--accept-files")
+	if offer := jsonLine(t, bob.stdout, "file_offer"); offer["resumed"] != true {
+		t.Errorf("the offer after the restart is not a resume: %v", offer)
+	}
+	wantOnlyMissing(t, bob)
+	if code := send.exit(t); code != 0 {
+		t.Fatalf("send --file exited %d; stderr:\n%s", code, send.stderr)
+	}
+	wantSameFile(t, filepath.Join(downloads, "video.mkv"), sum)
+}
+
+// A send killed mid-way (SIGKILL) and run again with the same file (from
+// another port, as send takes a free one) is the same transfer: the
+// receiver, still running, fetches only what it lacks.
+func TestSendFileResumesAfterSenderKilled(t *testing.T) {
+	downloads := t.TempDir()
+	bob := receiver(t, anyPort, t.TempDir(), downloads, "--accept-files")
+	bobAddr := bob.listening(t)
+	path, sum := fileOf(t, t.TempDir(), "backup.tar", resumeFileSize)
+	alice := t.TempDir() // the same person both times
+	send := udpchat(t, "send", "-p", bobAddr, "-n", "alice", "--data-dir", alice, "--file", path)
+	killPastAThird(t, bob, send)
+	send = udpchat(t, "send", "-p", bobAddr, "-n", "alice", "--data-dir", alice, "--file", path)
+	if code := send.exit(t); code != 0 {
+		t.Fatalf("send --file run again exited %d; stderr:\n%s", code, send.stderr)
+	}
+	// One transfer, taken up again: no second offer to accept, and no
+	// block written twice.
+	done := jsonLine(t, bob.stdout, "file_done")
+	offers := 0
+	for _, l := range bob.stdout.lines() {
+		if strings.Contains(l, `"file_offer"`) {
+			offers++
+		}
+	}
+	if offers != 1 || done["id"] != jsonLine(t, bob.stdout, "file_offer")["id"] || done["blocks"] != float64(resumeFileSize>>16) {
+		t.Errorf("%d offers, then %v: want the first transfer done, each block written once", offers, done)
+	}
+	wantSameFile(t, filepath.Join(downloads, "backup.tar"), sum)
+}
+
+// resumeFileSize is large enough that a transfer on loopback is still under
+// way when the test, reading the receiver's progress, kills one side.
+const resumeFileSize = 48 << 20
+
+// killPastAThird kills victim (SIGKILL) once the receiver is past a third
+// of resumeFileSize, by its file_progress events; victim may be the
+// receiver itself. It fails if the transfer was done before.
+func killPastAThird(t *testing.T, receiver, victim *proc) {
+	t.Helper()
+	receiver.stdout.waitFor(t, "progress past a third", func() bool {
+		for _, l := range receiver.stdout.lines() {
 			if strings.Contains(l, `"file_done"`) {
-				t.Fatal("the transfer was done before the receiver could be killed")
+				t.Fatal("the transfer was done before it could be cut")
 			}
-			if strings.Contains(l, `"file_progress"`) && progressPast(l, size/3) {
+			if strings.Contains(l, `"file_progress"`) && progressPast(l, resumeFileSize/3) {
 				return true
 			}
 		}
 		return false
 	})
-	bob.cmd.Process.Signal(syscall.SIGKILL)
-	bob.exit(t)
-	bob = receiver(t, listen, dataDir, downloads, "--accept-files")
-	if offer := jsonLine(t, bob.stdout, "file_offer"); offer["resumed"] != true {
-		t.Errorf("the offer after the restart is not a resume: %v", offer)
-	}
-	done := jsonLine(t, bob.stdout, "file_done")
+	victim.cmd.Process.Signal(syscall.SIGKILL)
+	victim.exit(t)
+}
+
+// wantOnlyMissing checks the receiver's file_done: some blocks were there
+// from before, and only the others were fetched.
+func wantOnlyMissing(t *testing.T, receiver *proc) {
+	t.Helper()
+	const blocks = resumeFileSize >> 16
+	done := jsonLine(t, receiver.stdout, "file_done")
 	fetched, resumed := done["blocks"].(float64), done["resumed_blocks"].(float64)
 	if resumed == 0 || fetched+resumed != blocks {
 		t.Errorf("after the restart %v blocks were there and %v fetched; want some there, and together %d", resumed, fetched, blocks)
 	}
 	t.Logf("after the restart: %v of %d blocks there, %v fetched", resumed, blocks, fetched)
-	if code := send.exit(t); code != 0 {
-		t.Fatalf("send --file exited %d; stderr:\n%s", code, send.stderr)
-	}
-	wantSameFile(t, filepath.Join(downloads, "video.mkv"), sum)
 }
 
 // progressPast reports whether a file_progress line says more than n bytes.

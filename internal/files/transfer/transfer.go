@@ -343,11 +343,16 @@ func (e *Engine) offered(peer netip.AddrPort, o wire.FileOfferMessage) {
 	e.mu.Lock()
 	t := e.in[o.ID]
 	if t != nil {
-		if t.peer != peer || t.offer != o {
+		if t.offer != o {
 			e.mu.Unlock()
-			e.log.Debug("an offer of a transfer ID in use, from another peer or of other content: dropped", "peer", peer)
+			e.log.Debug("an offer of a transfer ID in use, of other content: dropped", "peer", peer)
 			return
 		}
+		// The same offer from another address is the sender back from a
+		// restart on another port (send takes a free one each time) or
+		// network: the transfer follows it. Only the offered content can
+		// pass the blocks' checks, whoever sends them.
+		t.peer = peer
 		var sends []send
 		if t.r != nil { // the sender restarted: what we asked may be lost
 			t.next, t.asked = 0, 0
