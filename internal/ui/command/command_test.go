@@ -3,6 +3,8 @@ package command
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -139,5 +141,29 @@ func TestUndeliveredSummarisesManyPeers(t *testing.T) {
 		"1 message to peer2 (10.0.0.2:7475) and 1021 more peers"
 	if got != want {
 		t.Errorf("Undelivered to 1024 peers = %q (%d bytes), want %q", got, len(got), want)
+	}
+}
+
+func TestCompletePath(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"photos", ".cache"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"photo.jpg", "notes.txt", ".profile"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for prefix, want := range map[string][]string{
+		dir + "/pho": {dir + "/photo.jpg", dir + "/photos/"},
+		dir + "/n":   {dir + "/notes.txt"},
+		dir + "/.":   {dir + "/.cache/", dir + "/.profile"},
+		dir + "/x":   nil,
+	} {
+		if got := CompletePath(prefix); !slices.Equal(got, want) {
+			t.Errorf("CompletePath(%q) = %q, want %q", prefix, got, want)
+		}
 	}
 }

@@ -142,3 +142,31 @@ func expandHome(path string) string {
 	}
 	return path
 }
+
+// CompletePath lists what a path being typed after /send may go on as:
+// the entries of its dir that start with its last element, a dir's with
+// a "/" after it, hidden ones only if the element starts with a dot. A
+// leading ~/ stays as typed.
+func CompletePath(prefix string) []string {
+	dir, base := filepath.Split(prefix)
+	read := expandHome(dir)
+	if read == "" {
+		read = "."
+	}
+	entries, err := os.ReadDir(read)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, base) || (strings.HasPrefix(name, ".") && !strings.HasPrefix(base, ".")) {
+			continue
+		}
+		if e.IsDir() {
+			name += "/"
+		}
+		out = append(out, dir+name)
+	}
+	return out
+}

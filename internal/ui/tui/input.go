@@ -232,6 +232,9 @@ func (in *input) complete(peers []string, waiting func() []command.Pending) {
 				candidates = append(candidates, p)
 			}
 		}
+	case strings.EqualFold(name, "/send"):
+		base = name + " "
+		candidates = command.CompletePath(rest)
 	case strings.EqualFold(name, "/cancel") && !strings.Contains(rest, " "):
 		base = name + " "
 		for _, p := range waiting() {
@@ -247,6 +250,10 @@ func (in *input) complete(peers []string, waiting func() []command.Pending) {
 	case 0:
 		in.status = "no completion"
 	case 1:
+		if strings.HasSuffix(candidates[0], "/") { // a dir: go on into it
+			in.ta.SetValue(base + candidates[0])
+			break
+		}
 		in.ta.SetValue(base + candidates[0] + " ")
 		if labels != nil {
 			in.status = "Enter cancels " + labels[0]
