@@ -88,13 +88,17 @@ type Engine struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// ticking says the timer of receivers (tick) runs: from the first
+	// transfer received on, so that an engine that never receives (a
+	// send, a node in a test) has no goroutine to stop. Guarded by mu.
+	ticking bool
 
 	mu  sync.Mutex
 	out map[ID]*outgoing
 	in  map[ID]*incoming
 }
 
-// New starts an engine; Close stops its timer.
+// New returns an engine; Close stops it.
 func New(cfg Config) *Engine {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
@@ -106,10 +110,7 @@ func New(cfg Config) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, log: log, stop: make(chan struct{}), out: map[ID]*outgoing{}, in: map[ID]*incoming{}}
-	e.wg.Add(1)
-	go e.tick()
-	return e
+	return &Engine{cfg: cfg, log: log, stop: make(chan struct{}), out: map[ID]*outgoing{}, in: map[ID]*incoming{}}
 }
 
 // Close stops the engine: what is being received is saved for Resume, the
@@ -117,6 +118,9 @@ func New(cfg Config) *Engine {
 func (e *Engine) Close() { e.once.Do(e.close) }
 
 func (e *Engine) close() {
+	e.mu.Lock()
+	e.ticking = true // none from now on
+	e.mu.Unlock()
 	close(e.stop)
 	e.wg.Wait()
 	e.mu.Lock()
@@ -372,6 +376,7 @@ func (e *Engine) offered(peer netip.AddrPort, o wire.FileOfferMessage) {
 			if r.Offer() == o {
 				t.r, t.resumed, t.saved = r, r.Have(), r.Have()
 				t.lastBlock = time.Now()
+				e.startTickLocked()
 				evs = append(evs, t.offered(true))
 				sends = e.requestLocked(t)
 				e.mu.Unlock()
@@ -421,6 +426,7 @@ func (e *Engine) acceptLocked(t *incoming) ([]Event, []send) {
 	}
 	t.r, t.resumed, t.saved = r, r.Have(), r.Have()
 	t.lastBlock = time.Now()
+	e.startTickLocked()
 	payload, _ := wire.AppendFileControl(nil, wire.FileControlMessage{Kind: wire.FileAccept, ID: id})
 	sends := []send{{t.peer, payload}}
 	if r.Complete() {
@@ -616,6 +622,15 @@ func (e *Engine) controlled(peer netip.AddrPort, c wire.FileControlMessage) erro
 	}
 	e.mu.Unlock()
 	return ErrUnknown
+}
+
+// startTickLocked starts tick, once.
+func (e *Engine) startTickLocked() {
+	if !e.ticking {
+		e.ticking = true
+		e.wg.Add(1)
+		go e.tick()
+	}
 }
 
 // tick saves receivers' progress and asks again where blocks stopped coming.
