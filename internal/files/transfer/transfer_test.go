@@ -340,3 +340,26 @@ func TestSenderRestartSendsOnlyMissing(t *testing.T) {
 		t.Fatalf("the sender sent %d blocks after its restart, want the %d missing", sent, total-100)
 	}
 }
+
+// FuzzReceive: whatever a peer sends, after an offer or alone, from the
+// offering peer or another, the engine does not panic.
+func FuzzReceive(f *testing.F) {
+	offer := wire.FileOfferMessage{ID: ID{1}, Size: 5000, BlockShift: wire.MinFileBlockShift, Name: "a"}
+	seed, _ := wire.AppendFileOffer(nil, offer)
+	f.Add(seed)
+	req, _ := wire.AppendFileRequest(nil, wire.FileRequestMessage{ID: ID{1}, Ranges: []wire.FileRange{{First: 0, Count: 2}}})
+	f.Add(req)
+	blk, _ := wire.AppendFileBlock(nil, wire.FileBlockMessage{ID: ID{1}, Index: 1, Data: make([]byte, 904)})
+	f.Add(blk)
+	ctl, _ := wire.AppendFileControl(nil, wire.FileControlMessage{Kind: wire.FileCancel, ID: ID{1}})
+	f.Add(ctl)
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		dir := t.TempDir()
+		e := New(Config{Dir: dir, AutoAccept: true, MaxSize: 1 << 20,
+			Send: func(netip.AddrPort, []byte) error { return nil }})
+		defer e.Close()
+		e.Receive(alice, seed) // an offer under way, for what follows to touch
+		e.Receive(alice, msg)
+		e.Receive(bob, msg)
+	})
+}
