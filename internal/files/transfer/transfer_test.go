@@ -120,6 +120,27 @@ func (p *pipe) setDrop(drop func(from netip.AddrPort, payload []byte) bool) {
 	p.mu.Unlock()
 }
 
+// cutAtBlock makes the pipe lose everything alice sends from the first
+// block numbered index or more on; the channel is closed then.
+func (p *pipe) cutAtBlock(index uint64) <-chan struct{} {
+	cut := make(chan struct{})
+	p.setDrop(func(from netip.AddrPort, payload []byte) bool {
+		select {
+		case <-cut:
+			return from == alice
+		default:
+		}
+		if from == alice && payload[0] == wire.FileBlock {
+			if k, _ := wire.ParseFileBlock(payload); k.Index >= index {
+				close(cut)
+				return true
+			}
+		}
+		return false
+	})
+	return cut
+}
+
 // settle waits until every payload sent so far has been handled.
 func (p *pipe) settle() {
 	b := make(chan struct{})
@@ -239,21 +260,7 @@ func TestReceiverRestartFetchesOnlyMissing(t *testing.T) {
 	a, aev := p.engine(t, alice, Config{})
 	b, bev := p.engine(t, bob, Config{Dir: dir, AutoAccept: true})
 	// From block 100 on, everything is lost with the receiver.
-	stopped := make(chan struct{})
-	p.setDrop(func(from netip.AddrPort, payload []byte) bool {
-		select {
-		case <-stopped:
-			return true
-		default:
-		}
-		if from == alice && payload[0] == wire.FileBlock {
-			if k, _ := wire.ParseFileBlock(payload); k.Index >= 100 {
-				close(stopped)
-				return true
-			}
-		}
-		return false
-	})
+	stopped := p.cutAtBlock(100)
 	a.Offer(bob, [32]byte{}, path)
 	<-stopped
 	p.settle()
@@ -309,21 +316,7 @@ func TestSenderRestartSendsOnlyMissing(t *testing.T) {
 	path, sum := writeFile(t, 12<<20)
 	a, _ := p.engine(t, alice, Config{})
 	_, bev := p.engine(t, bob, Config{Dir: t.TempDir(), AutoAccept: true})
-	stopped := make(chan struct{})
-	p.setDrop(func(from netip.AddrPort, payload []byte) bool {
-		select {
-		case <-stopped:
-			return from == alice
-		default:
-		}
-		if from == alice && payload[0] == wire.FileBlock {
-			if k, _ := wire.ParseFileBlock(payload); k.Index >= 100 {
-				close(stopped)
-				return true
-			}
-		}
-		return false
-	})
+	stopped := p.cutAtBlock(100)
 	a.Offer(bob, [32]byte{9}, path)
 	<-stopped
 	p.settle()
