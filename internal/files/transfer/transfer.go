@@ -92,6 +92,7 @@ type Engine struct {
 	// transfer received on, so that an engine that never receives (a
 	// send, a node in a test) has no goroutine to stop. Guarded by mu.
 	ticking bool
+	closed  bool // Close began: no goroutine starts any more
 
 	mu  sync.Mutex
 	out map[ID]*outgoing
@@ -120,6 +121,7 @@ func (e *Engine) Close() { e.once.Do(e.close) }
 func (e *Engine) close() {
 	e.mu.Lock()
 	e.ticking = true // none from now on
+	e.closed = true
 	e.mu.Unlock()
 	close(e.stop)
 	e.wg.Wait()
@@ -131,9 +133,8 @@ func (e *Engine) close() {
 		}
 		delete(e.in, id)
 	}
-	for id, t := range e.out {
-		t.src.Close()
-		delete(e.out, id)
+	for id := range e.out {
+		e.removeOutLocked(id)
 	}
 }
 
@@ -143,8 +144,12 @@ type outgoing struct {
 	offer    wire.FileOfferMessage
 	src      *files.Source
 	accepted bool
-	sent     uint64 // blocks sent
-	meter    meter
+	// reqs are the requests to answer, in order, on the transfer's own
+	// goroutine (serveOut); gone is closed when the transfer ends.
+	reqs  chan wire.FileRequestMessage
+	gone  chan struct{}
+	sent  uint64 // blocks sent
+	meter meter
 }
 
 // incoming is a file offered to us.
@@ -192,18 +197,25 @@ func (e *Engine) Offer(peer netip.AddrPort, to [32]byte, path string) (Info, err
 		return Info{}, err
 	}
 	e.mu.Lock()
-	if old := e.out[offer.ID]; old != nil {
-		old.src.Close()
+	if e.closed {
+		e.mu.Unlock()
+		src.Close()
+		return Info{}, errors.New("the file engine is closed")
 	}
-	t := &outgoing{peer: peer, offer: offer, src: src}
+	e.removeOutLocked(offer.ID) // offered again: this one takes over
+	t := &outgoing{peer: peer, offer: offer, src: src,
+		reqs: make(chan wire.FileRequestMessage, requestQueue), gone: make(chan struct{})}
 	e.out[offer.ID] = t
+	e.wg.Add(1)
+	go e.serveOut(t)
 	info := t.info()
 	e.mu.Unlock()
 	if err := e.cfg.Send(peer, payload); err != nil {
 		e.mu.Lock()
-		delete(e.out, offer.ID)
+		if e.out[offer.ID] == t {
+			e.removeOutLocked(offer.ID)
+		}
 		e.mu.Unlock()
-		src.Close()
 		return Info{}, err
 	}
 	return info, nil
@@ -258,8 +270,7 @@ func (e *Engine) Cancel(id ID) error {
 		}
 		ev, peer = t.failed(wire.FileReasonUser, errors.New("cancelled here")), t.peer
 	} else if t := e.out[id]; t != nil {
-		delete(e.out, id)
-		t.src.Close()
+		e.removeOutLocked(id)
 		ev, peer = t.failed(wire.FileReasonUser, errors.New("cancelled here")), t.peer
 	} else {
 		e.mu.Unlock()
@@ -323,7 +334,7 @@ func (e *Engine) Receive(peer netip.AddrPort, msg []byte) error {
 	case wire.FileRequest:
 		var r wire.FileRequestMessage
 		if r, err = wire.ParseFileRequest(msg); err == nil {
-			err = e.requested(peer, r)
+			err = e.queueRequest(peer, r)
 		}
 	case wire.FileBlock:
 		var b wire.FileBlockMessage
@@ -459,6 +470,56 @@ func (e *Engine) requestLocked(t *incoming) []send {
 	return []send{{t.peer, payload}}
 }
 
+// requestQueue bounds the requests of a transfer waiting to be answered: a
+// receiver keeps at most a window asked for, a half window a request, so
+// a handful is plenty; one past it is dropped (the receiver asks again).
+const requestQueue = 16
+
+// removeOutLocked ends our offer id, if there is one: its goroutine stops
+// and its file is closed (a read under way fails, and is ignored).
+func (e *Engine) removeOutLocked(id ID) {
+	t := e.out[id]
+	if t == nil {
+		return
+	}
+	delete(e.out, id)
+	close(t.gone)
+	t.src.Close()
+}
+
+// queueRequest hands a request to its transfer's goroutine: reading and
+// checking blocks (a stat, a read and a hash each) on the link's goroutine
+// would hold up acknowledgements and chat messages.
+func (e *Engine) queueRequest(peer netip.AddrPort, r wire.FileRequestMessage) error {
+	e.mu.Lock()
+	t := e.out[r.ID]
+	e.mu.Unlock()
+	if t == nil || t.peer != peer {
+		return ErrUnknown
+	}
+	select {
+	case t.reqs <- r:
+	default:
+		e.log.Debug("a file request dropped: too many wait", "peer", peer)
+	}
+	return nil
+}
+
+// serveOut answers t's requests in order until t ends or the engine closes.
+func (e *Engine) serveOut(t *outgoing) {
+	defer e.wg.Done()
+	for {
+		select {
+		case r := <-t.reqs:
+			e.requested(t.peer, r)
+		case <-t.gone:
+			return
+		case <-e.stop:
+			return
+		}
+	}
+}
+
 // requested answers a request with the blocks it names.
 func (e *Engine) requested(peer netip.AddrPort, r wire.FileRequestMessage) error {
 	e.mu.Lock()
@@ -476,7 +537,7 @@ func (e *Engine) requested(peer netip.AddrPort, r wire.FileRequestMessage) error
 			b, err := src.ReadBlock(r.ID, i)
 			if err != nil {
 				e.flush(nil, sends)
-				return e.failOut(r.ID, wire.FileReasonSourceChanged, err)
+				return e.failOut(t, wire.FileReasonSourceChanged, err)
 			}
 			payload, err := wire.AppendFileBlock(nil, b)
 			if err != nil {
@@ -498,16 +559,16 @@ func (e *Engine) requested(peer netip.AddrPort, r wire.FileRequestMessage) error
 	return nil
 }
 
-// failOut gives up our offer id, telling the peer why.
-func (e *Engine) failOut(id ID, reason wire.FileCancelReason, err error) error {
+// failOut gives up our offer t, telling the peer why, unless it ended (or
+// was offered anew) meanwhile.
+func (e *Engine) failOut(t *outgoing, reason wire.FileCancelReason, err error) error {
+	id := t.offer.ID
 	e.mu.Lock()
-	t := e.out[id]
-	if t == nil {
+	if e.out[id] != t {
 		e.mu.Unlock()
 		return err
 	}
-	delete(e.out, id)
-	t.src.Close()
+	e.removeOutLocked(id)
 	e.mu.Unlock()
 	e.flush([]Event{t.failed(reason, err)}, []send{control(t.peer, wire.FileCancel, id, reason)})
 	return err
@@ -605,8 +666,7 @@ func (e *Engine) controlled(peer netip.AddrPort, c wire.FileControlMessage) erro
 				evs = append(evs, p, Done{Info: t.info(), Fetched: t.sent})
 			}
 		}
-		delete(e.out, c.ID)
-		t.src.Close()
+		e.removeOutLocked(c.ID)
 		e.mu.Unlock()
 		e.flush(evs, nil)
 		return nil
