@@ -140,6 +140,26 @@ func TestReceiveJoinsRenamesAndShowsMessages(t *testing.T) {
 	wantEvents(t, n, Joined{Peer: bob, Name: "robert"}, Message{From: bob, Name: "robert", Text: "back"})
 }
 
+// A message under a new name that overtakes the hello announcing it (bob's
+// /nick went before his session with us was up at his end, so the hello
+// came later) renames him before it is shown, and the hello then says
+// nothing more.
+func TestMessageUnderANewNameRenamesFirst(t *testing.T) {
+	n, _ := newFakeNode(t, Config{Name: "alice"})
+	n.PeerUp(bob)
+	n.Receive(bob, chatPayload(t, wire.ChatText, "bob", "hi"))
+	n.Receive(bob, chatPayload(t, wire.ChatText, "robert", "renamed"))
+	n.Receive(bob, chatPayload(t, wire.ChatHello, "robert", ""))
+	n.Receive(bob, chatPayload(t, wire.ChatText, "robert", "again"))
+	wantEvents(t, n,
+		Joined{Peer: bob, Name: "bob"},
+		Message{From: bob, Name: "bob", Text: "hi"},
+		Renamed{Peer: bob, OldName: "bob", Name: "robert"},
+		Message{From: bob, Name: "robert", Text: "renamed"},
+		Message{From: bob, Name: "robert", Text: "again"},
+	)
+}
+
 func TestMessageKeepsTheSendersID(t *testing.T) {
 	n, _ := newFakeNode(t, Config{Name: "alice"})
 	m := wire.ChatMessage{Kind: wire.ChatText, ID: [16]byte{1, 2, 3}, Name: "bob", Text: "x"}

@@ -67,7 +67,8 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	a := n.arrival(from)
 	var fp, given string
 	var seenErr error
-	if !a.joined || (m.Kind == wire.ChatHello && m.Name != a.name) {
+	renamed := (m.Kind == wire.ChatHello || isMessage(m.Kind)) && m.Name != a.name
+	if !a.joined || renamed {
 		// Not under n.mu: a store write.
 		given, seenErr = n.sighted(person, m.Name, from, a.chosen)
 	}
@@ -96,7 +97,11 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			// What waited for the person elsewhere, then here.
 			evs = append(evs, n.followLocked(p)...)
 			evs = append(evs, n.releaseLocked(p)...)
-		case m.Kind == wire.ChatHello && m.Name != p.name:
+		case (m.Kind == wire.ChatHello || isMessage(m.Kind)) && m.Name != p.name:
+			// A message under a new name may overtake the hello that
+			// announces it (sent by /nick before the peer's session was
+			// up at the sender, so the hello went later): the name
+			// changes before the message is shown under it, either way.
 			evs = append(evs, Renamed{Peer: from, OldName: p.name, Name: m.Name})
 			p.name = m.Name
 		}
