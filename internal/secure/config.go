@@ -46,6 +46,13 @@ type Config struct {
 	// held.
 	PeerRefused func(peer netip.AddrPort, key keys.PublicKey)
 
+	// Intercept, if set, sees each packet that arrives, decrypted, with
+	// its peer's handle, before the reader does, and keeps it from the
+	// reader by returning true: the relay's own messages go to the relay
+	// client, not to the transport. Called from ReadFrom or ReadBatch with
+	// no lock held; it may write on the Conn. It must not keep pkt.
+	Intercept func(pkt []byte, peer netip.AddrPort) bool
+
 	// Logger receives handshake events (Debug), refusals (Warn) and, at
 	// Debug and rate-limited, drops. Nil discards.
 	Logger *slog.Logger

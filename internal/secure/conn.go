@@ -277,10 +277,15 @@ func (c *Conn) openAll(in, out []udp.Message) int {
 	c.count.datagramsIn.Add(uint64(len(in)))
 	k := 0
 	for i := range in {
-		if pkt, peer := c.receive(in[i].Buf[:in[i].N], udp.Unmap(in[i].Addr), now); pkt != nil {
-			out[k].N, out[k].Addr = copy(out[k].Buf, pkt), peer
-			k++
+		pkt, peer := c.receive(in[i].Buf[:in[i].N], udp.Unmap(in[i].Addr), now)
+		if len(pkt) == 0 { // nothing, or a keepalive (a probe: see Probe)
+			continue
 		}
+		if c.cfg.Intercept != nil && c.cfg.Intercept(pkt, peer) {
+			continue
+		}
+		out[k].N, out[k].Addr = copy(out[k].Buf, pkt), peer
+		k++
 	}
 	return k
 }
