@@ -25,6 +25,9 @@ type options struct {
 	dataDir  string
 	timeout  time.Duration
 	logFile  string
+	// relay is --relay: [KEY@]HOST:PORT of a relay to reach people across
+	// the internet through ("" for the one remembered in the data dir).
+	relay string
 	// nameSet says --name was given, so an invalid one is an error rather
 	// than a login name to sanitise.
 	nameSet bool
@@ -66,6 +69,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, listen string) {
 	fs.StringVar(&o.dataDir, "data-dir", "", "`DIR` for identity, known peers and history (default: the user config dir + /udpchat)")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for delivery, as a Go `DURATION` (2s, 1m)")
 	fs.StringVar(&o.logFile, "log", "", "append a debug log to `FILE`")
+	fs.StringVar(&o.relay, "relay", "", "reach people across the internet through the relay at `[KEY@]HOST:PORT` (its key pinned on first use; remembered in the data dir)")
 }
 
 // flagUsages lists fs's flags, one a line, for --help. (pflag's own list
@@ -118,6 +122,9 @@ func (o *options) check(fs *pflag.FlagSet) error {
 		if o.plainMax < minPlainMax || o.plainMax > wire.MaxPlainDatagram {
 			return usagef("--plain-max %d: must be from %d to %d bytes", o.plainMax, minPlainMax, wire.MaxPlainDatagram)
 		}
+	}
+	if o.plain && o.relay != "" {
+		return usagef("--relay is for encrypted chat: a relay forwards sessions by key, and --plain has none")
 	}
 	o.nameSet = fs.Changed("name")
 	return nil

@@ -152,6 +152,7 @@ type finder struct {
 	contacts contactBook       // nil without a store
 	known    *trust.KnownPeers // nil in plain mode, which has no keys
 	lan      *lan              // nil without discovery
+	relay    *relayPath        // nil without --relay
 }
 
 // contactBook is where the finder looks contacts up: the store.
@@ -164,6 +165,23 @@ type contactBook interface {
 type someone struct {
 	fingerprint string
 	addr        netip.AddrPort
+	key         keys.PublicKey
+}
+
+// viaRelay is the handle of e, someone known not nearby, through the
+// relay, if there is one and e is registered with it; else e's last
+// address, if any.
+func (f *finder) viaRelay(ctx context.Context, who string, e *someone) (netip.AddrPort, error) {
+	if f.relay != nil {
+		h, err := f.relay.reach(ctx, e.key)
+		if err == nil {
+			return h, nil
+		}
+		if !e.addr.IsValid() {
+			return netip.AddrPort{}, usagef("%s is not known nearby, and the relay cannot reach them: %v", who, err)
+		}
+	}
+	return e.addr, nil
 }
 
 // errNoOne says no one is called so, for a usage error.
@@ -196,8 +214,8 @@ func (f *finder) findWaiting(ctx context.Context, who string, stderr io.Writer) 
 		want = e.fingerprint
 	}
 	if f.lan == nil {
-		if e != nil && e.addr.IsValid() {
-			return e.addr, nil
+		if e != nil && (e.addr.IsValid() || f.relay != nil) {
+			return f.viaRelay(ctx, who, e)
 		}
 		return netip.AddrPort{}, usageError{errNoOne(who, false)}
 	}
@@ -207,8 +225,8 @@ func (f *finder) findWaiting(ctx context.Context, who string, stderr io.Writer) 
 		return p.Addr, nil
 	case !errors.Is(err, chat.ErrNotNearby):
 		return netip.AddrPort{}, usageError{err}
-	case e != nil && e.addr.IsValid():
-		return e.addr, nil // not nearby: where it was last seen
+	case e != nil && (e.addr.IsValid() || f.relay != nil):
+		return f.viaRelay(ctx, who, e) // not nearby: through the relay, or where it was last seen
 	case stderr == nil:
 		return netip.AddrPort{}, usageError{errNoOne(who, true)}
 	}
@@ -241,7 +259,7 @@ func (f *finder) whoIs(ctx context.Context, who string) (*someone, error) {
 	if c != nil {
 		fp = fingerprint(*c)
 		if addr := newestEndpoint(*c); addr.IsValid() {
-			return &someone{fp, addr}, nil
+			return &someone{fp, addr, keys.PublicKey(c.Key)}, nil
 		}
 	}
 	e, err := f.knownAs(cmp.Or(fp, who)) // a contact seen nowhere may be known somewhere
@@ -249,9 +267,9 @@ func (f *finder) whoIs(ctx context.Context, who string) (*someone, error) {
 	case err != nil:
 		return nil, err
 	case e != nil:
-		return &someone{e.Fingerprint, e.Addr}, nil
+		return &someone{e.Fingerprint, e.Addr, e.Key}, nil
 	case c != nil:
-		return &someone{fingerprint: fp}, nil
+		return &someone{fingerprint: fp, key: keys.PublicKey(c.Key)}, nil
 	}
 	return nil, nil
 }

@@ -121,11 +121,31 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		}
 	}
 	var enc *encryption
+	maxPacket := secure.MaxPacket
 	if !o.plain {
-		if enc, err = openEncryption(conn, dataDir, log); err != nil {
+		rp, under, err := openRelayPath(ctx, o.relay, conn, dataDir, log)
+		if err != nil {
 			conn.Close()
 			cleanup()
 			return nil, nil, nil, err
+		}
+		if enc, err = openEncryption(under, dataDir, log, rp); err != nil {
+			conn.Close()
+			cleanup()
+			return nil, nil, nil, err
+		}
+		if rp != nil {
+			relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+			if err := rp.start(relayCtx, enc.conn); err != nil {
+				stopRelay()
+				conn.Close()
+				cleanup()
+				return nil, nil, nil, err
+			}
+			f.relay, maxPacket = rp, relayedPacket
+			cfg.Paths = rp.describe
+			closeRest := cleanup
+			cleanup = func() { stopRelay(); closeRest() }
 		}
 		cfg.Security = enc.security()
 		cfg.PeerCheck = enc
@@ -136,7 +156,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		if o.plain {
 			return plain.New(conn, h), nil
 		}
-		ep, err := transport.New(enc.conn, h, transport.Config{MaxPacket: secure.MaxPacket, Logger: log})
+		ep, err := transport.New(enc.conn, h, transport.Config{MaxPacket: maxPacket, Logger: log})
 		if err != nil {
 			return nil, err // not ep: a nil *Endpoint in a Link is not a nil Link
 		}

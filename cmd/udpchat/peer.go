@@ -25,6 +25,9 @@ import (
 //
 // local is this machine's networks (localNets).
 func checkPeer(text string, p, listen netip.AddrPort, local []netip.Prefix) error {
+	if isRelayHandle(p) {
+		return nil // someone the relay reaches: no address of ours
+	}
 	if err := checkFamily(text, p, listen); err != nil {
 		return err
 	}

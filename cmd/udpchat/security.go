@@ -24,11 +24,46 @@ type encryption struct {
 	// node is set once the node exists; until then warnings have no one
 	// to go to (and none can come: nothing has been read yet).
 	node atomic.Pointer[chat.Node]
+	// relay is the relay path, or nil without --relay.
+	relay *relayPath
+}
+
+// knownKey is the secure layer's KnownKey: the relay's pinned key and
+// relayed people's by rp, the rest by the known peers.
+func (e *encryption) knownKey(peer netip.AddrPort) (keys.PublicKey, bool) {
+	if e.relay != nil {
+		if k, decided, ok := e.relay.knownKey(peer); decided {
+			return k, ok
+		}
+		if isRelayHandle(peer) {
+			return e.relayedKnown(peer)
+		}
+	}
+	return e.known.Known(peer)
+}
+
+// relayedKnown is the key of the known person whose relay handle is h (the
+// outbox, after a restart, names people reached through the relay so),
+// which the relay path learns.
+func (e *encryption) relayedKnown(h netip.AddrPort) (keys.PublicKey, bool) {
+	entries, err := e.known.Entries()
+	if err != nil {
+		return keys.PublicKey{}, false
+	}
+	for _, en := range entries {
+		if !en.Key.IsZero() && relayHandle(en.Key) == h {
+			e.relay.introduce(en.Key)
+			return en.Key, true
+		}
+	}
+	return keys.PublicKey{}, false
 }
 
 // openEncryption loads (or makes) the identity in dataDir and wraps conn in
 // the secure layer, with trust on first use deciding whose keys to accept.
-func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger) (*encryption, error) {
+// With rp, the relay and the people it reaches are verified by rp, and the
+// relay's messages go to its client.
+func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger, rp *relayPath) (*encryption, error) {
 	key, err := identity.Load(dataDir)
 	if err != nil {
 		return nil, err
@@ -37,14 +72,18 @@ func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger) (*encryptio
 	if err != nil {
 		return nil, err
 	}
-	e := &encryption{key: key, known: known}
-	e.conn, err = secure.NewConn(conn, secure.Config{
+	e := &encryption{key: key, known: known, relay: rp}
+	cfg := secure.Config{
 		Static:      key,
-		KnownKey:    known.Known,
+		KnownKey:    e.knownKey,
 		Verify:      e.verify,
 		PeerRefused: e.peerRefused,
 		Logger:      log,
-	})
+	}
+	if rp != nil {
+		cfg.Intercept = rp.intercept
+	}
+	e.conn, err = secure.NewConn(conn, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +98,14 @@ func (e *encryption) security() chat.Security {
 // verify is the secure layer's question "may this key speak from this
 // address?", answered by the known peers; a refusal is shown to the user.
 func (e *encryption) verify(peer netip.AddrPort, key keys.PublicKey) error {
+	if e.relay != nil {
+		if err, decided := e.relay.verify(peer, key); decided {
+			if err != nil {
+				e.tell(peer, err)
+			}
+			return err
+		}
+	}
 	err := e.known.Verify(peer, key)
 	if err != nil {
 		e.warn(peer, err)
@@ -73,6 +120,11 @@ func (e *encryption) warn(peer netip.AddrPort, err error) {
 		// peer is refused all the same, and the user must know why.
 		err = fmt.Errorf("refusing a peer's key because the known peers cannot be checked: %w", err)
 	}
+	e.tell(peer, err)
+}
+
+// tell shows the user err about peer.
+func (e *encryption) tell(peer netip.AddrPort, err error) {
 	if n := e.node.Load(); n != nil {
 		// Not on this goroutine: the secure layer holds a peer's lock
 		// here, and the node may be waiting for the UI.

@@ -57,6 +57,9 @@ type Joined struct {
 	// Fingerprint is the peer's verified key fingerprint (see PeerCheck),
 	// "" on a link without keys.
 	Fingerprint string
+	// Path is how the way to the peer goes, if there is more than one
+	// (PeerInfo.Path).
+	Path string
 }
 
 // Left says a peer said goodbye.
@@ -93,6 +96,9 @@ type Moved struct {
 	Peer     netip.AddrPort
 	Name     string
 	From, To netip.AddrPort
+	// Path is how the way to the peer goes now, if there is more than one
+	// (PeerInfo.Path): a move between the relay and a direct path.
+	Path string
 }
 
 // StoreRecovered says the store takes messages again after it failed (a

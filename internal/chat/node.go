@@ -53,6 +53,12 @@ type Config struct {
 	SendOnly bool
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
+	// Paths, if not nil, says how the way to a peer (its handle) at
+	// endpoint goes when there is more than one (a relay, and direct paths
+	// punched past NATs): "relayed via HOST", "direct (LAN)", "direct";
+	// "" for nothing to say. It must be quick: it runs under the node's
+	// lock.
+	Paths func(peer, endpoint netip.AddrPort) string
 	// SaveName, if not nil, is called by SetName with the new name, to
 	// remember it for the next start (udpchat keeps it in the data dir).
 	SaveName func(name string) error
@@ -111,6 +117,7 @@ type Node struct {
 	// failing is reported once, not once a retry.
 	storeFailing atomic.Bool
 	peerCheck    PeerCheck
+	paths        func(peer, endpoint netip.AddrPort) string
 	saveName     func(string) error // Config.SaveName
 	warned       warnings
 	rooms        roomCarrier // see CarryRooms
@@ -204,6 +211,7 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 		plainMax:  cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
 		security:  cfg.Security,
 		peerCheck: cfg.PeerCheck,
+		paths:     cfg.Paths,
 		saveName:  cfg.SaveName,
 		log:       log,
 		events:    make(chan Event, eventBuffer),

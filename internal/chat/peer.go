@@ -54,6 +54,23 @@ type PeerInfo struct {
 	// (roaming: see Moved), zero while it is at Addr. Addr stays its name
 	// in every call; At is what to show.
 	Endpoint netip.AddrPort
+	// Path says how the way to the peer goes, when there is more than one
+	// (Config.Paths): "relayed via HOST", "direct (LAN)", "direct"; "" if
+	// there is nothing to say.
+	Path string
+}
+
+// Where is what a UI shows of where the peer is: At, with the Path if
+// there is one; only the Path while a relay carries it (At is then a
+// handle, no place).
+func (p PeerInfo) Where() string {
+	switch {
+	case p.Path == "":
+		return p.At().String()
+	case !p.Endpoint.IsValid():
+		return p.Path
+	}
+	return p.At().String() + ", " + p.Path
 }
 
 // At is where the peer is now: its Endpoint if it moved, else Addr. It is
@@ -67,7 +84,9 @@ func (p PeerInfo) At() netip.AddrPort {
 
 // peer is the node's record of one peer; Node.mu guards it.
 type peer struct {
-	addr  netip.AddrPort
+	addr netip.AddrPort
+	// paths is the node's Config.Paths, for info.
+	paths func(peer, endpoint netip.AddrPort) string
 	name  string
 	state PeerState
 	// person is the key of who is at addr, zero if not known: the verified
@@ -172,6 +191,9 @@ func (p *peer) info() PeerInfo {
 	}
 	if p.given != "" {
 		info.Name, info.Announced = p.given, p.name
+	}
+	if p.paths != nil {
+		info.Path = p.paths(info.Addr, info.At())
 	}
 	return info
 }

@@ -101,7 +101,7 @@ func (n *Node) recipientLocked(addr netip.AddrPort) (*peer, error) {
 func (n *Node) peerLocked(addr netip.AddrPort) *peer {
 	p := n.peers[addr]
 	if p == nil {
-		p = &peer{addr: addr, person: n.expected[addr]}
+		p = &peer{addr: addr, person: n.expected[addr], paths: n.paths}
 		if n.plain {
 			p.state = PeerPlain
 		}

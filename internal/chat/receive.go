@@ -90,7 +90,7 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			// It wrote to us, so it is in the conversation, unless it
 			// said it only sends: it will be gone before anyone answers.
 			p.member = p.member || !p.sendOnly
-			evs = append(evs, Joined{Peer: from, Name: p.displayName(), Fingerprint: fp})
+			evs = append(evs, Joined{Peer: from, Name: p.displayName(), Fingerprint: fp, Path: p.info().Path})
 			if err := n.greetLocked(p); err != nil { // before what was held
 				evs = append(evs, Error{Err: err})
 			}

@@ -37,7 +37,7 @@ func (n *Node) PeerRoamed(peer, endpoint netip.AddrPort) {
 		if !p.present {
 			return nil
 		}
-		return []Event{Moved{Peer: peer, Name: p.displayName(), From: from, To: endpoint}}
+		return []Event{Moved{Peer: peer, Name: p.displayName(), From: from, To: endpoint, Path: p.info().Path}}
 	})
 }
 

@@ -138,10 +138,14 @@ func (o *output) event(ev chat.Event) error {
 		}
 		return err
 	case chat.Joined:
+		where := ev.Peer.String()
+		if ev.Path != "" {
+			where = ev.Path // a relayed peer's handle is no place
+		}
 		if ev.Fingerprint != "" {
-			fmt.Fprintf(o.stderr, "* %s joined (%s, key %s)\n", termsafe.Line(ev.Name), ev.Peer, termsafe.Line(ev.Fingerprint))
+			fmt.Fprintf(o.stderr, "* %s joined (%s, key %s)\n", termsafe.Line(ev.Name), where, termsafe.Line(ev.Fingerprint))
 		} else {
-			fmt.Fprintf(o.stderr, "* %s joined (%s)\n", termsafe.Line(ev.Name), ev.Peer)
+			fmt.Fprintf(o.stderr, "* %s joined (%s)\n", termsafe.Line(ev.Name), where)
 		}
 	case chat.Left:
 		fmt.Fprintf(o.stderr, "* %s left\n", termsafe.Line(ev.Name))
@@ -157,7 +161,11 @@ func (o *output) event(ev chat.Event) error {
 	case chat.Renamed:
 		fmt.Fprintf(o.stderr, "* %s is now known as %s\n", termsafe.Line(ev.OldName), termsafe.Line(ev.Name))
 	case chat.Moved:
-		fmt.Fprintf(o.stderr, "* %s moved to %s\n", termsafe.Line(ev.Name), ev.To)
+		if ev.Path != "" {
+			fmt.Fprintf(o.stderr, "* %s: the path is %s now\n", termsafe.Line(ev.Name), termsafe.Line(ev.Path))
+		} else {
+			fmt.Fprintf(o.stderr, "* %s moved to %s\n", termsafe.Line(ev.Name), ev.To)
+		}
 	case chat.RoomMessage, chat.RoomInvite, chat.MembersChanged:
 		return roomEvent(o.stdout, o.stderr, ev)
 	case chat.Error:
@@ -226,7 +234,8 @@ func jsonEvent(ev chat.Event) any {
 			Peer        string `json:"peer"`
 			Name        string `json:"name"`
 			Fingerprint string `json:"fingerprint,omitempty"`
-		}{"joined", ev.Peer.String(), ev.Name, ev.Fingerprint}
+			Path        string `json:"path,omitempty"`
+		}{"joined", ev.Peer.String(), ev.Name, ev.Fingerprint, ev.Path}
 	case chat.Left:
 		return peerEvent{"left", ev.Peer.String(), ev.Name}
 	case chat.Nearby:
@@ -251,7 +260,8 @@ func jsonEvent(ev chat.Event) any {
 			Name string `json:"name"`
 			From string `json:"from"`
 			To   string `json:"to"`
-		}{"moved", ev.Peer.String(), ev.Name, ev.From.String(), ev.To.String()}
+			Path string `json:"path,omitempty"`
+		}{"moved", ev.Peer.String(), ev.Name, ev.From.String(), ev.To.String(), ev.Path}
 	case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
 		return roomJSON(ev)
 	case chat.Error:

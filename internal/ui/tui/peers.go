@@ -156,7 +156,7 @@ func (p *peersPanel) peerLines(st styles, peer chat.PeerInfo) []string {
 	}
 	ls := []string{
 		stateStyle.Render(dot) + " " + st.peerStyle(peer.Addr.String()).Render(termsafe.Line(name)),
-		"  " + st.dim.Render(peer.At().String()),
+		"  " + st.dim.Render(termsafe.Line(peer.Where())),
 		"  " + stateStyle.Render(peer.State.String()) + p.rttText(st, peer),
 		"  " + p.securityText(st),
 	}
@@ -197,7 +197,7 @@ func (p *peersPanel) writePeers(st styles, b *strings.Builder) {
 			name += " (calls themselves " + peer.Announced + ")"
 		}
 		fmt.Fprintf(b, "\n  %s %s  %s%s %s", st.peerStyle(peer.Addr.String()).Render(termsafe.Line(name)),
-			st.dim.Render(peer.At().String()), stateStyle.Render(peer.State.String()), p.rttText(st, peer), p.securityText(st))
+			st.dim.Render(termsafe.Line(peer.Where())), stateStyle.Render(peer.State.String()), p.rttText(st, peer), p.securityText(st))
 		if peer.Fingerprint != "" {
 			fmt.Fprintf(b, "\n    key %s", termsafe.Line(peer.Fingerprint))
 		}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// startRelay runs udpchat relay on loopback and returns its address.
+func startRelay(t *testing.T) string {
+	t.Helper()
+	srv := udpchat(t, "relay", "--listen", "127.0.0.1:0", "--data-dir", privateDir(t))
+	return srv.stderr.waitLine(t, `"msg":"relay listening","addr":"([^"]+)"`)[1]
+}
+
+// meetDirectly has alice and bob chat once at their addresses, so each
+// knows the other's key, and quit.
+func meetDirectly(t *testing.T, aliceDir, bobDir string) {
+	t.Helper()
+	aliceAddr := loopback(t)
+	alice := chatAt(t, aliceDir, aliceAddr, "alice")
+	alice.listening(t)
+	bob := chatAt(t, bobDir, loopback(t), "bob", "-p", aliceAddr)
+	bob.listening(t)
+	bob.say(t, "hello")
+	alice.stdout.waitLine(t, `^bob: hello$`)
+	alice.say(t, "hi")
+	bob.stdout.waitLine(t, `^alice: hi$`)
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+}
+
+// TestRelayCarriesAChatByName: alice and bob know each other's keys from
+// an earlier chat; now at new addresses, with --relay and no punching,
+// alice reaches bob by his name: the relay carries the session both ways,
+// messages longer than one packet among them, and the peers' joined events
+// say "relayed via" the relay. The relay's address is remembered: bob's
+// second start needs no --relay.
+func TestRelayCarriesAChatByName(t *testing.T) {
+	t.Setenv(noPunchEnv, "1")
+	relayAddr := startRelay(t)
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
+	bob.listening(t)
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob")
+	alice.listening(t)
+	long := strings.Repeat("x", 3000)
+	alice.say(t, "through the relay", long)
+	bob.stdout.waitFor(t, "alice's two messages", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 2 })
+	bob.say(t, "back the same way")
+	alice.stdout.waitFor(t, "bob's answer", func() bool { return len(jsonEvents(t, alice.stdout, "message")) == 1 })
+	alice.stdout.waitFor(t, "both delivered", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == 2 })
+	texts := []string{}
+	for _, m := range jsonEvents(t, bob.stdout, "message") {
+		texts = append(texts, m["text"].(string))
+	}
+	if !slices.Equal(texts, []string{"through the relay", long}) {
+		t.Errorf("bob got %.60q, want alice's two messages", texts)
+	}
+	for who, p := range map[string]*proc{"alice": alice, "bob": bob} {
+		j := jsonLine(t, p.stdout, "joined")
+		if j["path"] != "relayed via "+relayAddr {
+			t.Errorf("%s's joined event %v: want the path relayed via %s", who, j, relayAddr)
+		}
+	}
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+
+	saved, err := os.ReadFile(bobDir + "/" + relayFile)
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(saved)), "@"+relayAddr) {
+		t.Fatalf("bob's data dir remembers the relay as %q (%v), want KEY@%s", saved, err, relayAddr)
+	}
+}
+
+// TestRelayPunchesToDirect: the same, punching allowed: on one machine
+// every candidate answers, so the path moves to direct at once, and the
+// chat goes on.
+func TestRelayPunchesToDirect(t *testing.T) {
+	relayAddr := startRelay(t)
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+
+	bobAddr := loopback(t)
+	bob := chatAt(t, bobDir, bobAddr, "bob", "--json", "--relay", relayAddr)
+	bob.listening(t)
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob")
+	alice.listening(t)
+	alice.say(t, "first")
+	bob.stdout.waitFor(t, "alice's message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
+	alice.stdout.waitFor(t, "a move to the direct path", func() bool {
+		for _, m := range jsonEvents(t, alice.stdout, "moved") {
+			if m["path"] == "direct (LAN)" && m["to"] == bobAddr {
+				return true
+			}
+		}
+		return false
+	})
+	for i := range 5 {
+		alice.say(t, fmt.Sprint("direct ", i))
+	}
+	bob.stdout.waitFor(t, "every message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 6 })
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+}
