@@ -1,0 +1,264 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The NAT lab: an "internet" (a bridge in a namespace of its own, on
+// 203.0.113.0/24, TEST-NET-3) with the relay on it at .10, and homes: each
+// a router namespace with wan0 on the internet (203.0.113.N) and a bridge
+// lan0 (192.168.N.1/24) its hosts hang off, and a NAT of one kind in nft.
+// Nothing is added to the host's own network.
+
+const (
+	labRelayIP = "203.0.113.10"
+	labMetrics = labRelayIP + ":9476"
+	// natMessages are sent each way once the path is chosen.
+	natMessages = 20
+)
+
+// natRecipes are the issue's NATs, as nft scripts; HOST is the home's
+// first host, the one a full cone forwards to.
+var natRecipes = map[string]string{
+	// Full cone: masquerade, and every inbound UDP port forwarded to the
+	// host.
+	"full-cone": `
+table ip nat {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+	chain pre { type nat hook prerouting priority dstnat; iifname "wan0" meta l4proto udp dnat to HOST; }
+}`,
+	// Port-restricted cone: masquerade (which keeps the source port, so
+	// the mapping is the same for every destination), forward only what
+	// answers a flow from inside, and drop unsolicited packets to the
+	// router itself before conntrack confirms them: a peer's early probe
+	// must not take the port the host's own mapping will want.
+	"port-restricted": `
+table ip nat {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan0" masquerade; }
+}
+table inet guard {
+	chain passing { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "lan0" accept; }
+	chain toself { type filter hook input priority 0; iifname "wan0" ct state new drop; }
+}`,
+	// Symmetric: a random port for every flow.
+	"symmetric": `
+table ip nat {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan0" masquerade fully-random; }
+}
+table inet guard {
+	chain passing { type filter hook forward priority 0; policy drop; ct state established,related accept; iifname "lan0" accept; }
+	chain toself { type filter hook input priority 0; iifname "wan0" ct state new drop; }
+}`,
+}
+
+// natLab is the internet and its relay.
+type natLab struct {
+	inet     string
+	relayKey string
+	homes    int
+}
+
+// natHome is a router and its hosts' namespaces.
+type natHome struct {
+	router string
+	hosts  []string
+	addrs  []string // the hosts' addresses
+	wan    string   // the router's public address
+}
+
+func newNATLab(ctx context.Context, t *testing.T) *natLab {
+	t.Helper()
+	removeStaleLabs(ctx, t)
+	lab := &natLab{inet: fmt.Sprintf("%snet-%d", labNamePrefix, os.Getpid())}
+	addNamespace(ctx, t, lab.inet)
+	labRun(ctx, t, "ip", "-n", lab.inet, "link", "add", "br0", "type", "bridge", "stp_state", "0")
+	labRun(ctx, t, "ip", "-n", lab.inet, "addr", "add", labRelayIP+"/24", "dev", "br0")
+	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", "br0", "up")
+	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", "lo", "up")
+
+	dir := privateDir(t)
+	id := udpchat(t, "relay", "id", "--data-dir", dir)
+	id.wantExit(t, 0)
+	lab.relayKey = strings.SplitN(id.stdout.String(), "\n", 2)[0]
+	srv := start(t, "ip", "netns", "exec", lab.inet, udpchatBinary, "relay", "--listen", labRelayIP+":7477",
+		"--data-dir", dir, "--metrics", labMetrics)
+	srv.stderr.waitLine(t, `"msg":"metrics listening"`)
+	return lab
+}
+
+// relayFlag is --relay for the lab's relay, its key pinned.
+func (lab *natLab) relayFlag() string { return lab.relayKey + "@" + labRelayIP + ":7477" }
+
+// relayed is how many datagrams the relay has forwarded by key.
+func (lab *natLab) relayed(ctx context.Context, t *testing.T) int {
+	t.Helper()
+	out := labRun(ctx, t, "ip", "netns", "exec", lab.inet, "curl", "-sf", "http://"+labMetrics+"/metrics")
+	m := regexp.MustCompile(`(?m)^udpchat_relay_relayed_datagrams_total (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no relayed count in the relay's metrics:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// addHome makes a home behind a NAT of the kind named (natRecipes) with
+// n hosts.
+func (lab *natLab) addHome(ctx context.Context, t *testing.T, nat string, n int) *natHome {
+	t.Helper()
+	lab.homes++
+	i, pid := lab.homes, os.Getpid()
+	h := &natHome{router: fmt.Sprintf("%sr%d-%d", labNamePrefix, i, pid), wan: fmt.Sprintf("203.0.113.%d", i)}
+	addNamespace(ctx, t, h.router)
+	port := fmt.Sprintf("w%d", i)
+	labRun(ctx, t, "ip", "link", "add", port, "netns", lab.inet, "type", "veth", "peer", "name", "wan0", "netns", h.router)
+	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", port, "master", "br0", "up")
+	labRun(ctx, t, "ip", "-n", h.router, "addr", "add", h.wan+"/24", "dev", "wan0")
+	labRun(ctx, t, "ip", "-n", h.router, "link", "add", "lan0", "type", "bridge", "stp_state", "0")
+	labRun(ctx, t, "ip", "-n", h.router, "addr", "add", fmt.Sprintf("192.168.%d.1/24", i), "dev", "lan0")
+	for _, dev := range []string{"lo", "wan0", "lan0"} {
+		labRun(ctx, t, "ip", "-n", h.router, "link", "set", dev, "up")
+	}
+	labRun(ctx, t, "ip", "netns", "exec", h.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	for j := range n {
+		host := fmt.Sprintf("%sh%d%d-%d", labNamePrefix, i, j, pid)
+		addr := fmt.Sprintf("192.168.%d.%d", i, j+2)
+		addNamespace(ctx, t, host)
+		hp := fmt.Sprintf("h%d", j)
+		labRun(ctx, t, "ip", "link", "add", hp, "netns", h.router, "type", "veth", "peer", "name", "eth0", "netns", host)
+		labRun(ctx, t, "ip", "-n", h.router, "link", "set", hp, "master", "lan0", "up")
+		labRun(ctx, t, "ip", "-n", host, "addr", "add", addr+"/24", "dev", "eth0")
+		labRun(ctx, t, "ip", "-n", host, "link", "set", "lo", "up")
+		labRun(ctx, t, "ip", "-n", host, "link", "set", "eth0", "up")
+		labRun(ctx, t, "ip", "-n", host, "route", "add", "default", "via", fmt.Sprintf("192.168.%d.1", i))
+		h.hosts, h.addrs = append(h.hosts, host), append(h.addrs, addr)
+	}
+	script := filepath.Join(t.TempDir(), "nat.nft")
+	if err := os.WriteFile(script, []byte(strings.ReplaceAll(natRecipes[nat], "HOST", h.addrs[0])), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	labRun(ctx, t, "ip", "netns", "exec", h.router, "nft", "-f", script)
+	for _, host := range h.hosts {
+		waitLinkReady(ctx, t, host, "eth0")
+	}
+	waitLinkReady(ctx, t, h.router, "wan0")
+	return h
+}
+
+// chatIn starts udpchat --line --json in namespace ns on the data dir dir,
+// with the lab's relay.
+func (lab *natLab) chatIn(t *testing.T, ns, dir, name string, args ...string) *proc {
+	t.Helper()
+	cmd := append([]string{"netns", "exec", ns, udpchatBinary, "--line", "--json", "--no-discovery", "-n", name,
+		"--data-dir", dir, "-l", "0.0.0.0:7475", "--relay", lab.relayFlag(), "--timeout", "20s"}, args...)
+	return start(t, "ip", cmd...)
+}
+
+// movedTo waits for p's move of peer to a path (a "moved" event).
+func movedTo(t *testing.T, p *proc, path string) {
+	t.Helper()
+	p.stdout.waitFor(t, "a move to the path "+path, func() bool {
+		for _, m := range jsonEvents(t, p.stdout, "moved") {
+			if m["path"] == path {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestNATLab: alice and bob, who know each other's keys, each behind a NAT,
+// chat through udpchat processes by name with the relay's help. Behind
+// cones the path goes direct and the relay forwards nothing after the
+// switch; behind symmetric NATs it stays relayed; behind one NAT the two
+// find each other on their LAN. Nothing is lost in any case.
+func TestNATLab(t *testing.T) {
+	requireRootNetns(t, "ip", "nft", "curl")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	lab := newNATLab(ctx, t)
+	for _, tc := range []struct {
+		name       string
+		alice, bob string // NATs; bob "" for behind alice's
+		path       string // the path both end on; "" for relayed
+	}{
+		{"full cone", "full-cone", "full-cone", "direct"},
+		{"port-restricted cone", "port-restricted", "port-restricted", "direct"},
+		{"symmetric", "symmetric", "symmetric", ""},
+		{"hairpin", "port-restricted", "", "direct (LAN)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			aliceDir, bobDir := privateDir(t), privateDir(t)
+			meetDirectly(t, aliceDir, bobDir)
+			var aliceNS, bobNS string
+			if tc.bob == "" {
+				home := lab.addHome(ctx, t, tc.alice, 2)
+				aliceNS, bobNS = home.hosts[0], home.hosts[1]
+			} else {
+				aliceNS = lab.addHome(ctx, t, tc.alice, 1).hosts[0]
+				bobNS = lab.addHome(ctx, t, tc.bob, 1).hosts[0]
+			}
+			bob := lab.chatIn(t, bobNS, bobDir, "bob")
+			bob.listening(t)
+			alice := lab.chatIn(t, aliceNS, aliceDir, "alice", "-p", "bob")
+			alice.listening(t)
+			alice.say(t, "hello through the relay")
+			bob.stdout.waitFor(t, "alice's first message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
+			bob.say(t, "hello back")
+			alice.stdout.waitFor(t, "bob's first message", func() bool { return len(jsonEvents(t, alice.stdout, "message")) == 1 })
+			if tc.path != "" {
+				movedTo(t, alice, tc.path)
+				movedTo(t, bob, tc.path)
+			}
+			before := lab.relayed(ctx, t)
+			for i := range natMessages {
+				alice.say(t, fmt.Sprintf("a%02d", i))
+				bob.say(t, fmt.Sprintf("b%02d", i))
+			}
+			for who, p := range map[string]*proc{"alice": alice, "bob": bob} {
+				p.stdout.waitFor(t, who+"'s messages delivered", func() bool {
+					return len(jsonEvents(t, p.stdout, "delivered")) == natMessages+1
+				})
+				p.stdout.waitFor(t, "every message to "+who, func() bool {
+					return len(jsonEvents(t, p.stdout, "message")) == natMessages+1
+				})
+			}
+			after := lab.relayed(ctx, t)
+			t.Logf("%s: the relay forwarded %d datagrams after the path was chosen (%d in all)", tc.name, after-before, after)
+			switch {
+			case tc.path != "" && after != before:
+				t.Errorf("the relay forwarded %d datagrams after the switch to %s, want 0", after-before, tc.path)
+			case tc.path == "" && after == before:
+				t.Errorf("the relay forwarded nothing, yet no direct path was found")
+			case tc.path == "" && len(jsonEvents(t, alice.stdout, "moved")) > 0:
+				t.Errorf("alice moved through a symmetric NAT: %v", jsonEvents(t, alice.stdout, "moved"))
+			}
+			for who, p := range map[string]*proc{"alice": alice, "bob": bob} {
+				for i, m := range jsonEvents(t, p.stdout, "message")[1:] {
+					want := fmt.Sprintf("%c%02d", 'a'+('b'-'a')*boolInt(who == "alice"), i)
+					if m["text"] != want {
+						t.Errorf("%s's message %d: %v, want %q", who, i, m["text"], want)
+					}
+				}
+			}
+			alice.wantExit(t, 0)
+			bob.wantExit(t, 0)
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
