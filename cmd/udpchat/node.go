@@ -121,7 +121,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		}
 	}
 	var enc *encryption
-	maxPacket := secure.MaxPacket
+	tc := transport.Config{MaxPacket: secure.MaxPacket, Logger: log}
 	if !o.plain {
 		rp, under, err := openRelayPath(ctx, o.relay, conn, dataDir, log)
 		if err != nil {
@@ -142,7 +142,11 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 				cleanup()
 				return nil, nil, nil, err
 			}
-			f.relay, maxPacket = rp, relayedPacket
+			f.relay, tc.MaxPacket = rp, relayedPacket
+			// Paths through NATs are checked (deadPath) and kept open
+			// by keepalives; peers still count as unreachable after the
+			// usual time.
+			tc.KeepaliveInterval, tc.IdleTimeout = relayKeepalive, 15*time.Second
 			cfg.Paths = rp.describe
 			closeRest := cleanup
 			cleanup = func() { stopRelay(); closeRest() }
@@ -156,7 +160,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		if o.plain {
 			return plain.New(conn, h), nil
 		}
-		ep, err := transport.New(enc.conn, h, transport.Config{MaxPacket: maxPacket, Logger: log})
+		ep, err := transport.New(enc.conn, h, tc)
 		if err != nil {
 			return nil, err // not ep: a nil *Endpoint in a Link is not a nil Link
 		}

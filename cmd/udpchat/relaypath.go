@@ -52,11 +52,16 @@ const (
 	// after the burst: a path may open later (a NAT's mapping, the other
 	// side's probe).
 	probeSlow = 2 * time.Second
+	// relayKeepalive is the transport's keepalive with a relay: each side
+	// of a quiet session pings this often, and the other answers, so a
+	// path silent for longer is dead (deadPath). (It also keeps the NATs'
+	// mappings open.)
+	relayKeepalive = 2 * time.Second
 	// deadPath is how long a direct path may go unanswered while we send
-	// before the relay takes over: the transport acknowledges every packet
-	// within a round trip and pings every keepalive, so this is many round
-	// trips.
-	deadPath = 2 * time.Second
+	// before the relay takes over: the transport acknowledges every
+	// packet that asks within a round trip, and a quiet peer pings every
+	// relayKeepalive, so this is a keepalive and many round trips.
+	deadPath = relayKeepalive + time.Second
 	// relayQueue bounds the datagrams waiting to go through the relay.
 	relayQueue = 256
 )
@@ -343,12 +348,19 @@ func (r *relayPath) callMeMaybe(from keys.PublicKey, candidates []netip.AddrPort
 }
 
 // deliver reads a datagram the relay delivered as if it came from its
-// sender's handle.
+// sender's handle, so that it moves the sender back to the relay (roaming)
+// if their direct path is dead; but while datagrams still come on the
+// direct path it is read as if from there. It was sent before the sender
+// moved to the direct path too, and must not move us off it.
 func (r *relayPath) deliver(from keys.PublicKey, datagram []byte) {
 	r.mu.Lock()
 	h, _ := r.person(from)
 	r.mu.Unlock()
-	r.mux.inject(datagram, h)
+	at := h
+	if ep, ok := r.sec.Endpoint(h); ok && ep != h && r.mux.heardWithin(ep, deadPath) {
+		at = ep
+	}
+	r.mux.inject(datagram, at)
 }
 
 // forward sends what the mux queued for relayed people, off the secure
@@ -439,6 +451,7 @@ func (r *relayPath) choosePath(h netip.AddrPort, now time.Time) {
 		p.burstUntil = now.Add(punchBurst)
 	case ep != h:
 		report, p.reported = !p.reported, true
+		r.mux.watch(ep)
 	case now.Before(p.burstUntil) || now.Sub(p.lastProbe) >= probeSlow:
 		p.lastProbe = now
 		probe = p.candidates
@@ -511,6 +524,32 @@ type relayMux struct {
 
 	mu      sync.Mutex
 	pending []udp.Message
+	// heard is when a datagram last came from each direct path in use
+	// (watch), authentic or not: see deliver.
+	heard map[netip.AddrPort]time.Time
+}
+
+// watch notes when datagrams come from addr, a direct path in use, from
+// now on; the other addresses watched before are forgotten when there are
+// too many.
+func (m *relayMux) watch(addr netip.AddrPort) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.heard[addr]; ok {
+		return
+	}
+	if m.heard == nil || len(m.heard) >= relayQueue {
+		m.heard = make(map[netip.AddrPort]time.Time)
+	}
+	m.heard[addr] = time.Time{}
+}
+
+// heardWithin says whether a datagram came from addr within d.
+func (m *relayMux) heardWithin(addr netip.AddrPort, d time.Duration) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.heard[addr]
+	return ok && time.Since(at) < d
 }
 
 func (m *relayMux) inject(datagram []byte, from netip.AddrPort) {
@@ -530,7 +569,15 @@ func (m *relayMux) ReadFrom(b []byte) (int, netip.AddrPort, error) {
 		return copy(b, d.Buf[:d.N]), d.Addr, nil
 	}
 	m.mu.Unlock()
-	return m.Conn.ReadFrom(b)
+	n, from, err := m.Conn.ReadFrom(b)
+	if err == nil {
+		m.mu.Lock()
+		if _, ok := m.heard[udp.Unmap(from)]; ok {
+			m.heard[udp.Unmap(from)] = time.Now()
+		}
+		m.mu.Unlock()
+	}
+	return n, from, err
 }
 
 func (m *relayMux) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
