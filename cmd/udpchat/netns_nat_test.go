@@ -163,16 +163,40 @@ func (lab *natLab) chatIn(t *testing.T, ns, dir, name string, args ...string) *p
 	return start(t, "ip", cmd...)
 }
 
-// movedTo waits for p's move of peer to a path (a "moved" event).
-func movedTo(t *testing.T, p *proc, path string) {
+// pair starts alice and bob, who know each other's keys, behind the NATs
+// named (bob behind alice's if his is ""), bob first, and alice with
+// --peer bob.
+func (lab *natLab) pair(ctx context.Context, t *testing.T, aliceNAT, bobNAT string) (alice, bob *proc) {
 	t.Helper()
-	p.stdout.waitFor(t, "a move to the path "+path, func() bool {
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+	var aliceNS, bobNS string
+	if bobNAT == "" {
+		home := lab.addHome(ctx, t, aliceNAT, 2)
+		aliceNS, bobNS = home.hosts[0], home.hosts[1]
+	} else {
+		aliceNS = lab.addHome(ctx, t, aliceNAT, 1).hosts[0]
+		bobNS = lab.addHome(ctx, t, bobNAT, 1).hosts[0]
+	}
+	bob = lab.chatIn(t, bobNS, bobDir, "bob")
+	bob.listening(t)
+	alice = lab.chatIn(t, aliceNS, aliceDir, "alice", "-p", "bob")
+	alice.listening(t)
+	return alice, bob
+}
+
+// movedTo waits for p's nth move (from 1) of its peer to a path (a
+// "moved" event).
+func movedTo(t *testing.T, p *proc, path string, nth int) {
+	t.Helper()
+	p.stdout.waitFor(t, fmt.Sprintf("move %d to the path %s", nth, path), func() bool {
+		n := 0
 		for _, m := range jsonEvents(t, p.stdout, "moved") {
 			if m["path"] == path {
-				return true
+				n++
 			}
 		}
-		return false
+		return n >= nth
 	})
 }
 
@@ -197,27 +221,14 @@ func TestNATLab(t *testing.T) {
 		{"hairpin", "port-restricted", "", "direct (LAN)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			aliceDir, bobDir := privateDir(t), privateDir(t)
-			meetDirectly(t, aliceDir, bobDir)
-			var aliceNS, bobNS string
-			if tc.bob == "" {
-				home := lab.addHome(ctx, t, tc.alice, 2)
-				aliceNS, bobNS = home.hosts[0], home.hosts[1]
-			} else {
-				aliceNS = lab.addHome(ctx, t, tc.alice, 1).hosts[0]
-				bobNS = lab.addHome(ctx, t, tc.bob, 1).hosts[0]
-			}
-			bob := lab.chatIn(t, bobNS, bobDir, "bob")
-			bob.listening(t)
-			alice := lab.chatIn(t, aliceNS, aliceDir, "alice", "-p", "bob")
-			alice.listening(t)
+			alice, bob := lab.pair(ctx, t, tc.alice, tc.bob)
 			alice.say(t, "hello through the relay")
 			bob.stdout.waitFor(t, "alice's first message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
 			bob.say(t, "hello back")
 			alice.stdout.waitFor(t, "bob's first message", func() bool { return len(jsonEvents(t, alice.stdout, "message")) == 1 })
 			if tc.path != "" {
-				movedTo(t, alice, tc.path)
-				movedTo(t, bob, tc.path)
+				movedTo(t, alice, tc.path, 1)
+				movedTo(t, bob, tc.path, 1)
 			}
 			before := lab.relayed(ctx, t)
 			for i := range natMessages {
@@ -261,4 +272,62 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestNATLabFailover: alice and bob behind port-restricted cones chat on
+// a direct path; the internet then drops everything between their routers
+// (not to the relay) in the middle of a stream of messages: both go back
+// through the relay within seconds, and when the path is restored, direct
+// again. Every message arrives once, in order.
+func TestNATLabFailover(t *testing.T) {
+	requireRootNetns(t, "ip", "nft", "curl")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	lab := newNATLab(ctx, t)
+	alice, bob := lab.pair(ctx, t, "port-restricted", "port-restricted")
+	alice.say(t, "hello")
+	bob.stdout.waitFor(t, "alice's first message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
+	movedTo(t, alice, "direct", 1)
+	movedTo(t, bob, "direct", 1)
+
+	sent := 1
+	send := func(n int) {
+		for range n {
+			alice.say(t, fmt.Sprintf("m%03d", sent))
+			sent++
+		}
+	}
+	nft := func(args ...string) { labRun(ctx, t, "ip", append([]string{"netns", "exec", lab.inet, "nft"}, args...)...) }
+	send(20)
+	// The routers are 203.0.113.1 and .2; the relay .10 stays reachable.
+	nft("add", "table", "bridge", "cut")
+	nft("add", "chain", "bridge", "cut", "between", "{ type filter hook forward priority 0; }")
+	nft("add", "rule", "bridge", "cut", "between", "ip", "saddr", "203.0.113.1-203.0.113.2", "ip", "daddr", "203.0.113.1-203.0.113.2", "drop")
+	cut := time.Now()
+	send(20)
+	relayed := "relayed via " + labRelayIP + ":7477"
+	movedTo(t, alice, relayed, 1)
+	movedTo(t, bob, relayed, 1)
+	t.Logf("both on the relay %v after the cut", time.Since(cut).Round(100*time.Millisecond))
+	send(20)
+	bob.stdout.waitFor(t, "every message so far", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == sent })
+	nft("delete", "table", "bridge", "cut")
+	restored := time.Now()
+	movedTo(t, alice, "direct", 2)
+	movedTo(t, bob, "direct", 2)
+	t.Logf("both direct again %v after the path came back", time.Since(restored).Round(100*time.Millisecond))
+	before := lab.relayed(ctx, t)
+	send(20)
+	bob.stdout.waitFor(t, "every message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == sent })
+	alice.stdout.waitFor(t, "every message delivered", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == sent })
+	if after := lab.relayed(ctx, t); after != before {
+		t.Errorf("the relay forwarded %d datagrams after the direct path came back, want 0", after-before)
+	}
+	for i, m := range jsonEvents(t, bob.stdout, "message")[1:] {
+		if want := fmt.Sprintf("m%03d", i+1); m["text"] != want {
+			t.Errorf("bob's message %d: %v, want %q", i+1, m["text"], want)
+		}
+	}
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
 }
