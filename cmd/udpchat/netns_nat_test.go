@@ -297,7 +297,9 @@ func TestNATLabFailover(t *testing.T) {
 			sent++
 		}
 	}
-	nft := func(args ...string) { labRun(ctx, t, "ip", append([]string{"netns", "exec", lab.inet, "nft"}, args...)...) }
+	nft := func(args ...string) {
+		labRun(ctx, t, "ip", append([]string{"netns", "exec", lab.inet, "nft"}, args...)...)
+	}
 	send(20)
 	// The routers are 203.0.113.1 and .2; the relay .10 stays reachable.
 	nft("add", "table", "bridge", "cut")
