@@ -282,16 +282,19 @@ func (m *model) gotStats(msg statsMsg) {
 		m.transcript.block("No link statistics yet: nobody has been in touch.")
 		return
 	}
-	names := make(map[netip.AddrPort]string)
+	peers := make(map[netip.AddrPort]chat.PeerInfo)
 	for _, p := range msg.peers {
-		names[p.Addr] = p.Name
+		peers[p.Addr] = p
 	}
 	var b strings.Builder
 	b.WriteString(m.st.panelTitle.Render("Link statistics"))
 	for _, s := range msg.stats {
 		who := s.Addr.String()
-		if n := names[s.Addr]; n != "" {
-			who = m.st.peerStyle(s.Addr.String()).Render(termsafe.Line(n)) + " " + m.st.dim.Render("("+who+")")
+		if p, ok := peers[s.Addr]; ok {
+			who = p.Where()
+		}
+		if n := peers[s.Addr].Name; n != "" {
+			who = m.st.peerStyle(s.Addr.String()).Render(termsafe.Line(n)) + " " + m.st.dim.Render("("+termsafe.Line(who)+")")
 		}
 		fmt.Fprintf(&b, "\n  %s", who)
 		fmt.Fprintf(&b, "\n    rtt %s (min %s) · lost %d of %s (%.1f%%) · %d retransmits",
