@@ -7,7 +7,7 @@ import (
 )
 
 // Relay messages travel between a client and a udpchat relay (internal/relay,
-// docs/PROTOCOL.md sections RL1-RL6), each one a packet inside the client's Noise
+// docs/PROTOCOL.md sections RL1-RL7), each one a packet inside the client's Noise
 // session with the relay: a secure data datagram carries it, so the relay
 // knows who sent it by the session's key. They start, as every udpchat
 // datagram does, with the version byte (1) and a type byte; the relay types
