@@ -185,21 +185,6 @@ func (lab *natLab) pair(ctx context.Context, t *testing.T, aliceNAT, bobNAT stri
 	return alice, bob
 }
 
-// movedTo waits for p's nth move (from 1) of its peer to a path (a
-// "moved" event).
-func movedTo(t *testing.T, p *proc, path string, nth int) {
-	t.Helper()
-	p.stdout.waitFor(t, fmt.Sprintf("move %d to the path %s", nth, path), func() bool {
-		n := 0
-		for _, m := range jsonEvents(t, p.stdout, "moved") {
-			if m["path"] == path {
-				n++
-			}
-		}
-		return n >= nth
-	})
-}
-
 // TestNATLab: alice and bob, who know each other's keys, each behind a NAT,
 // chat through udpchat processes by name with the relay's help. Behind
 // cones the path goes direct and the relay forwards nothing after the
@@ -305,18 +290,20 @@ func TestNATLabFailover(t *testing.T) {
 	nft("add", "table", "bridge", "cut")
 	nft("add", "chain", "bridge", "cut", "between", "{ type filter hook forward priority 0; }")
 	nft("add", "rule", "bridge", "cut", "between", "ip", "saddr", "203.0.113.1-203.0.113.2", "ip", "daddr", "203.0.113.1-203.0.113.2", "drop")
+	relayed := "relayed via " + labRelayIP + ":7477"
+	aliceRelayed, bobRelayed := pathCount(alice, relayed), pathCount(bob, relayed)
 	cut := time.Now()
 	send(20)
-	relayed := "relayed via " + labRelayIP + ":7477"
-	movedTo(t, alice, relayed, 1)
-	movedTo(t, bob, relayed, 1)
+	movedTo(t, alice, relayed, aliceRelayed+1)
+	movedTo(t, bob, relayed, bobRelayed+1)
 	t.Logf("both on the relay %v after the cut", time.Since(cut).Round(100*time.Millisecond))
 	send(20)
 	bob.stdout.waitFor(t, "every message so far", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == sent })
+	aliceDirect, bobDirect := pathCount(alice, "direct"), pathCount(bob, "direct")
 	nft("delete", "table", "bridge", "cut")
 	restored := time.Now()
-	movedTo(t, alice, "direct", 2)
-	movedTo(t, bob, "direct", 2)
+	movedTo(t, alice, "direct", aliceDirect+1)
+	movedTo(t, bob, "direct", bobDirect+1)
 	t.Logf("both direct again %v after the path came back", time.Since(restored).Round(100*time.Millisecond))
 	before := lab.relayed(ctx, t)
 	send(20)
@@ -324,6 +311,11 @@ func TestNATLabFailover(t *testing.T) {
 	alice.stdout.waitFor(t, "every message delivered", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == sent })
 	if after := lab.relayed(ctx, t); after != before {
 		t.Errorf("the relay forwarded %d datagrams after the direct path came back, want 0", after-before)
+	}
+	for who, p := range map[string]*proc{"alice": alice, "bob": bob} {
+		if joined := jsonEvents(t, p.stdout, "joined"); len(joined) != 1 {
+			t.Errorf("%s saw %d peers join, want the other one, whichever path: %v", who, len(joined), joined)
+		}
 	}
 	for i, m := range jsonEvents(t, bob.stdout, "message")[1:] {
 		if want := fmt.Sprintf("m%03d", i+1); m["text"] != want {

@@ -64,6 +64,10 @@ const (
 	deadPath = relayKeepalive + time.Second
 	// relayQueue bounds the datagrams waiting to go through the relay.
 	relayQueue = 256
+	// maxRelayed bounds the people reached through the relay: anyone
+	// registered may write to us through it, and each is a lookup and an
+	// entry here (the secure layer's peer table holds as many).
+	maxRelayed = 1024
 )
 
 // relayedPacket is the largest transport packet that fits a datagram the
@@ -262,6 +266,17 @@ func (r *relayPath) start(ctx context.Context, sec *secure.Conn) error {
 	return nil
 }
 
+// handleFor is the secure layer's HandleFor: a handshake straight from a
+// relayed person (a rekey sent on the direct path) is theirs, not a new
+// peer's.
+func (r *relayPath) handleFor(_ netip.AddrPort, key keys.PublicKey) (netip.AddrPort, bool) {
+	h := relayHandle(key)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.people[h]
+	return h, p != nil && p.key == key
+}
+
 // intercept is the secure layer's Intercept: the relay's messages go to the
 // relay client.
 func (r *relayPath) intercept(pkt []byte, from netip.AddrPort) bool {
@@ -295,11 +310,12 @@ func (r *relayPath) register(ctx context.Context) {
 	}
 }
 
-// person returns the relayed person holding key, made if new.
+// person returns the relayed person holding key, made if new and there
+// is room (else nil). r.mu is held.
 func (r *relayPath) person(key keys.PublicKey) (netip.AddrPort, *relayedPerson) {
 	h := relayHandle(key)
 	p := r.people[h]
-	if p == nil {
+	if p == nil && len(r.people) < maxRelayed {
 		p = &relayedPerson{key: key}
 		r.people[h] = p
 	}
@@ -311,6 +327,9 @@ func (r *relayPath) learn(key keys.PublicKey, candidates []netip.AddrPort) netip
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	h, p := r.person(key)
+	if p == nil {
+		return h // no room: the session still goes through the relay, unpunched
+	}
 	if len(candidates) > 0 {
 		p.candidates = slices.Clone(candidates)
 	}
@@ -354,8 +373,11 @@ func (r *relayPath) callMeMaybe(from keys.PublicKey, candidates []netip.AddrPort
 // moved to the direct path too, and must not move us off it.
 func (r *relayPath) deliver(from keys.PublicKey, datagram []byte) {
 	r.mu.Lock()
-	h, _ := r.person(from)
+	h, p := r.person(from)
 	r.mu.Unlock()
+	if p == nil {
+		return // too many people through the relay: dropped, as a full socket buffer would
+	}
 	at := h
 	if ep, ok := r.sec.Endpoint(h); ok && ep != h && r.mux.heardWithin(ep, deadPath) {
 		at = ep

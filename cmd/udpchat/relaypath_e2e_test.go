@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -84,25 +85,38 @@ func TestRelayPunchesToDirect(t *testing.T) {
 	aliceDir, bobDir := privateDir(t), privateDir(t)
 	meetDirectly(t, aliceDir, bobDir)
 
-	bobAddr := loopback(t)
-	bob := chatAt(t, bobDir, bobAddr, "bob", "--json", "--relay", relayAddr)
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
 	bob.listening(t)
 	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob")
 	alice.listening(t)
 	alice.say(t, "first")
 	bob.stdout.waitFor(t, "alice's message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
-	alice.stdout.waitFor(t, "a move to the direct path", func() bool {
-		for _, m := range jsonEvents(t, alice.stdout, "moved") {
-			if m["path"] == "direct (LAN)" && m["to"] == bobAddr {
-				return true
-			}
-		}
-		return false
-	})
+	movedTo(t, alice, "direct (LAN)", 1)
 	for i := range 5 {
 		alice.say(t, fmt.Sprint("direct ", i))
 	}
 	bob.stdout.waitFor(t, "every message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 6 })
 	alice.wantExit(t, 0)
 	bob.wantExit(t, 0)
+}
+
+// pathCount is how many times p's peer has been on the path given: when
+// it joined (if the path was chosen by then) and at each move since
+// ("joined" and "moved" events).
+func pathCount(p *proc, path string) int {
+	n := 0
+	for _, l := range p.stdout.lines() {
+		var ev struct{ Type, Path string }
+		if json.Unmarshal([]byte(l), &ev) == nil && (ev.Type == "joined" || ev.Type == "moved") && ev.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// movedTo waits until p's peer has been on the path given nth times (from
+// 1): see pathCount.
+func movedTo(t *testing.T, p *proc, path string, nth int) {
+	t.Helper()
+	p.stdout.waitFor(t, fmt.Sprintf("the path %s for the %d. time", path, nth), func() bool { return pathCount(p, path) >= nth })
 }

@@ -81,7 +81,7 @@ func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger, rp *relayPa
 		Logger:      log,
 	}
 	if rp != nil {
-		cfg.Intercept = rp.intercept
+		cfg.Intercept, cfg.HandleFor = rp.intercept, rp.handleFor
 	}
 	e.conn, err = secure.NewConn(conn, cfg)
 	if err != nil {

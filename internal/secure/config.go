@@ -53,6 +53,14 @@ type Config struct {
 	// no lock held; it may write on the Conn. It must not keep pkt.
 	Intercept func(pkt []byte, peer netip.AddrPort) bool
 
+	// HandleFor, if set, names the peer a handshake with key completed
+	// from addr belongs to when addr is no peer's handle or endpoint: a
+	// peer known by a handle of its own (one a relay reaches by key) whose
+	// handshake came straight from it, a path punched meanwhile. The
+	// peer's endpoint moves to addr. ok false: a new peer at addr. Called
+	// from ReadFrom with no lock held; it must not call back into the Conn.
+	HandleFor func(addr netip.AddrPort, key keys.PublicKey) (handle netip.AddrPort, ok bool)
+
 	// Logger receives handshake events (Debug), refusals (Warn) and, at
 	// Debug and rate-limited, drops. Nil discards.
 	Logger *slog.Logger

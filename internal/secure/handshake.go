@@ -406,7 +406,7 @@ func (c *Conn) receiveFinish(b []byte, from netip.AddrPort, now time.Time) {
 	copy(rk[:], rh.state.PeerStatic())
 	kp := c.newKeypair(cs2, cs1, now)
 	kp.localIndex, kp.remoteIndex, kp.remoteKey = rh.localIndex, rh.remoteIndex, rk
-	handle := c.handleAt(from)
+	handle := c.handleAt(from, rk)
 	if err := c.verify(handle, rk); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, rk, err)

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/keys"
+
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -188,7 +190,7 @@ func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from
 		c.drop(reason, from, nil)
 		return nil, from
 	}
-	handle := c.handleAt(from)
+	handle := c.handleAt(from, kp.remoteKey)
 	if err := c.verify(handle, kp.remoteKey); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, kp.remoteKey, err)
@@ -202,17 +204,24 @@ func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from
 	return pkt, handle
 }
 
-// handleAt is the handle of the peer a handshake completed from addr
-// belongs to: the peer that moved to addr, else the one known by addr
-// (which may be away: the handshake brings it back), else a new peer's,
-// addr itself. Never by key alone: two processes of one user (the chat, and
+// handleAt is the handle of the peer a handshake with key completed from
+// addr belongs to: the peer that moved to addr, else the one known by addr
+// (which may be away: the handshake brings it back), else the one
+// Config.HandleFor names, else a new peer's, addr itself. Never by key
+// alone, but for HandleFor's: two processes of one user (the chat, and
 // udpchat send beside it) are two peers, and one must not take the other's
 // endpoint.
-func (c *Conn) handleAt(addr netip.AddrPort) netip.AddrPort {
+func (c *Conn) handleAt(addr netip.AddrPort, key keys.PublicKey) netip.AddrPort {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p := c.roamed[addr]; p != nil {
+	p, known := c.roamed[addr], c.peers[addr] != nil
+	c.mu.Unlock()
+	switch {
+	case p != nil:
 		return p.addr
+	case !known && c.cfg.HandleFor != nil:
+		if h, ok := c.cfg.HandleFor(addr, key); ok {
+			return h
+		}
 	}
 	return addr
 }

@@ -40,12 +40,13 @@ func FindPeer(peers []chat.PeerInfo, who string) (chat.PeerInfo, error) {
 }
 
 // PeerName is how a message names a peer: "bob (192.0.2.7:7475)", where
-// it is now, or the address alone while it has no name.
+// it is now (and how the path goes, if a relay is in use: see
+// chat.PeerInfo.Where), or the address alone while it has no name.
 func PeerName(p chat.PeerInfo) string {
 	if p.Name == "" {
 		return p.Addr.String()
 	}
-	return fmt.Sprintf("%s (%s)", termsafe.Line(p.Name), p.At())
+	return fmt.Sprintf("%s (%s)", termsafe.Line(p.Name), termsafe.Line(p.Where()))
 }
 
 // ForgotText says what /forget did.
