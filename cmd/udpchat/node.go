@@ -123,7 +123,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	var enc *encryption
 	tc := transport.Config{MaxPacket: secure.MaxPacket, Logger: log}
 	if !o.plain {
-		rp, under, err := openRelayPath(ctx, o.relay, conn, dataDir, log)
+		rp, under, err := openRelayPath(ctx, o.relay, o.sendOnly, conn, dataDir, log)
 		if err != nil {
 			conn.Close()
 			cleanup()

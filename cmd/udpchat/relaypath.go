@@ -622,8 +622,14 @@ func (m *relayMux) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
 
 // openRelayPath is the relay path --relay (or the data dir) names, and the
 // conn the secure layer is to run on: sock itself without a relay, else
-// the mux that reaches relayed people through it.
-func openRelayPath(ctx context.Context, given string, sock udp.Conn, dataDir string, log *slog.Logger) (*relayPath, udp.Conn, error) {
+// the mux that reaches relayed people through it. udpchat send (sendOnly)
+// uses only a relay it is given: the relay knows one address per key, so
+// its registration takes the chat's (on the same data dir) away from it
+// until the chat's next refresh.
+func openRelayPath(ctx context.Context, given string, sendOnly bool, sock udp.Conn, dataDir string, log *slog.Logger) (*relayPath, udp.Conn, error) {
+	if sendOnly && given == "" {
+		return nil, sock, nil
+	}
 	spec, ok, err := chooseRelay(given, dataDir)
 	if err != nil || !ok {
 		return nil, sock, err
