@@ -33,22 +33,29 @@ func meetDirectly(t *testing.T, aliceDir, bobDir string) {
 	bob.wantExit(t, 0)
 }
 
+// relayedPair starts a relay on loopback, and alice and bob, who know each
+// other's keys, with --relay and --json: bob, then alice with --peer bob.
+func relayedPair(t *testing.T) (alice, bob *proc, relayAddr, bobDir string) {
+	t.Helper()
+	relayAddr = startRelay(t)
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+	bob = chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
+	bob.listening(t)
+	alice = chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob")
+	alice.listening(t)
+	return alice, bob, relayAddr, bobDir
+}
+
 // TestRelayCarriesAChatByName: alice and bob know each other's keys from
 // an earlier chat; now at new addresses, with --relay and no punching,
 // alice reaches bob by his name: the relay carries the session both ways,
 // messages longer than one packet among them, and the peers' joined events
-// say "relayed via" the relay. The relay's address is remembered: bob's
-// second start needs no --relay.
+// say "relayed via" the relay. The relay is remembered in the data dir,
+// its key as learned on first use.
 func TestRelayCarriesAChatByName(t *testing.T) {
 	t.Setenv(noPunchEnv, "1")
-	relayAddr := startRelay(t)
-	aliceDir, bobDir := privateDir(t), privateDir(t)
-	meetDirectly(t, aliceDir, bobDir)
-
-	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
-	bob.listening(t)
-	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob")
-	alice.listening(t)
+	alice, bob, relayAddr, bobDir := relayedPair(t)
 	long := strings.Repeat("x", 3000)
 	alice.say(t, "through the relay", long)
 	bob.stdout.waitFor(t, "alice's two messages", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 2 })
@@ -81,14 +88,7 @@ func TestRelayCarriesAChatByName(t *testing.T) {
 // every candidate answers, so the path moves to direct at once, and the
 // chat goes on.
 func TestRelayPunchesToDirect(t *testing.T) {
-	relayAddr := startRelay(t)
-	aliceDir, bobDir := privateDir(t), privateDir(t)
-	meetDirectly(t, aliceDir, bobDir)
-
-	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
-	bob.listening(t)
-	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob")
-	alice.listening(t)
+	alice, bob, _, _ := relayedPair(t)
 	alice.say(t, "first")
 	bob.stdout.waitFor(t, "alice's message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
 	movedTo(t, alice, "direct (LAN)", 1)
