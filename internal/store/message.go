@@ -165,11 +165,23 @@ func newRowKind(fixed, values, onConflict string) rowKind {
 
 // insertMessage adds m as a row of kind k.
 func (s *MessageDB) insertMessage(ctx context.Context, k rowKind, m Message) (sql.Result, error) {
+	return s.insertMessageIn(ctx, s.db, k, m)
+}
+
+// querier is what a statement runs in: the database (its own commit) or
+// an open transaction (a commit shared with others, see CommitBurst).
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// insertMessageIn adds m as a row of kind k, in q.
+func (s *MessageDB) insertMessageIn(ctx context.Context, q querier, k rowKind, m Message) (sql.Result, error) {
 	at := s.unixNano(m.At)
 	if m.Person == ([32]byte{}) {
-		return s.db.ExecContext(ctx, k.byAddress, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, at)
+		return q.ExecContext(ctx, k.byAddress, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, at)
 	}
-	return s.db.ExecContext(ctx, k.withPerson, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, at, m.Person[:])
+	return q.ExecContext(ctx, k.withPerson, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, at, m.Person[:])
 }
 
 // unixNano is how times are stored: Unix nanoseconds, now for zero.

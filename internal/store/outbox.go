@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -63,23 +64,33 @@ func (s *MessageDB) MarkDeliveredBy(ctx context.Context, person [32]byte, id [16
 }
 
 func (s *MessageDB) markDelivered(ctx context.Context, op string, to recipient, id [16]byte) error {
-	res, err := s.db.ExecContext(ctx,
+	unmarked, err := s.markDeliveredIn(ctx, s.db, op, to, id)
+	return cmp.Or(err, unmarked)
+}
+
+// markDeliveredIn is markDelivered in q. It tells a message that cannot be
+// marked (unknown, or neither Pending, Cancelled nor Sent: unmarked) from
+// a database that failed (err), which a transaction must not commit past.
+func (s *MessageDB) markDeliveredIn(ctx context.Context, q querier, op string, to recipient, id [16]byte) (unmarked, err error) {
+	res, err := q.ExecContext(ctx,
 		`UPDATE messages SET state = 1, delivered_at = ?
 		 WHERE `+to.column+` = ? AND direction = 0 AND id = ? AND state IN (0, 2, 4)`,
 		s.now().UnixNano(), to.value, id[:])
 	if err != nil {
-		return s.wrap(op, err)
+		return nil, s.wrap(op, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return err
+		return nil, err
 	}
-	switch st, err := s.stateOf(ctx, to, id); {
+	switch st, err := s.stateOf(ctx, q, to, id); {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("store: %s: %w", op, err), nil
 	case err != nil:
-		return fmt.Errorf("store: %s: %w", op, err)
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	case st != Delivered:
-		return fmt.Errorf("store: %s %x to %s: is %v", op, id, to, st)
+		return fmt.Errorf("store: %s %x to %s: is %v", op, id, to, st), nil
 	}
-	return nil
+	return nil, nil
 }
 
 // recipient names the other side of our messages: by address (the peer
@@ -136,13 +147,13 @@ func (s *MessageDB) CancelPeer(ctx context.Context, peer string) (int, error) {
 
 // state is the state of our message id to peer, or ErrNotFound.
 func (s *MessageDB) state(ctx context.Context, peer string, id [16]byte) (State, error) {
-	return s.stateOf(ctx, byAddress(peer), id)
+	return s.stateOf(ctx, s.db, byAddress(peer), id)
 }
 
 // stateOf is the state of our message id to to, or ErrNotFound.
-func (s *MessageDB) stateOf(ctx context.Context, to recipient, id [16]byte) (State, error) {
+func (s *MessageDB) stateOf(ctx context.Context, q querier, to recipient, id [16]byte) (State, error) {
 	var st State
-	err := s.db.QueryRowContext(ctx,
+	err := q.QueryRowContext(ctx,
 		`SELECT state FROM messages WHERE `+to.column+` = ? AND direction = 0 AND id = ?`, to.value, id[:]).Scan(&st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%x to %s: %w", id, to, ErrNotFound)

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+// A burst is stored whole: new messages are told from retransmissions, and
+// a delivery that names no message of ours is reported without undoing the
+// rest.
+func TestCommitBurst(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	const bob = "127.0.0.1:9002"
+	if err := s.AddOutgoing(ctx, testMessage(bob, testID(100), "to bob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddIncoming(ctx, testMessage(bob, testID(2), "two")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.CommitBurst(ctx, Burst{
+		Incoming: []Message{
+			testMessage(bob, testID(1), "one"),
+			testMessage(bob, testID(2), "two"), // already stored
+			testMessage(bob, testID(3), "three"),
+		},
+		Delivered: []Delivery{{Peer: bob, ID: testID(100)}, {Peer: bob, ID: testID(101)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true}; !slices.Equal(r.IsNew, want) {
+		t.Errorf("IsNew = %v, want %v", r.IsNew, want)
+	}
+	if r.DeliveryErrs[0] != nil || !errors.Is(r.DeliveryErrs[1], ErrNotFound) {
+		t.Errorf("DeliveryErrs = %v, want [nil, ErrNotFound]", r.DeliveryErrs)
+	}
+	h, err := s.History(ctx, Query{Peers: []string{bob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := texts(h), []string{"to bob", "two", "one", "three"}; !slices.Equal(got, want) {
+		t.Errorf("history %q, want %q", got, want)
+	}
+	if h[0].State != Delivered {
+		t.Errorf("our message is %v, want Delivered", h[0].State)
+	}
+}
+
+// A burst whose commit fails stores none of it, and the same burst may be
+// committed again once the trouble is gone.
+func TestCommitBurstAllOrNothing(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	const bob = "127.0.0.1:9002"
+	if err := s.AddOutgoing(ctx, testMessage(bob, testID(100), "to bob")); err != nil {
+		t.Fatal(err)
+	}
+	// The disk "fails" at the burst's second message.
+	if _, err := s.db.ExecContext(ctx, `CREATE TEMP TRIGGER fail BEFORE INSERT ON messages
+		WHEN NEW.text = 'second' BEGIN SELECT RAISE(ABORT, 'the disk failed'); END`); err != nil {
+		t.Fatal(err)
+	}
+	b := Burst{
+		Incoming:  []Message{testMessage(bob, testID(1), "first"), testMessage(bob, testID(2), "second")},
+		Delivered: []Delivery{{Peer: bob, ID: testID(100)}},
+	}
+	if _, err := s.CommitBurst(ctx, b); err == nil {
+		t.Fatal("CommitBurst succeeded on a failing disk")
+	}
+	h, err := s.History(ctx, Query{Peers: []string{bob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(h); !slices.Equal(got, []string{"to bob"}) || h[0].State != Pending {
+		t.Fatalf("after a failed burst: %q, ours %v; want only ours, still Pending", got, h[0].State)
+	}
+	if _, err := s.db.ExecContext(ctx, `DROP TRIGGER fail`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.CommitBurst(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.IsNew, []bool{true, true}) || r.DeliveryErrs[0] != nil {
+		t.Errorf("the burst again: %+v", r)
+	}
+}
