@@ -68,6 +68,24 @@ type Handler interface {
 	PeerGone(peer netip.AddrPort)
 }
 
+// Syncer is a Handler that may hold what Receive and Delivered hand it, to
+// make a whole burst of it durable at once (one commit, not one a message).
+// A link that calls Sync (a SyncingLink) calls it after each burst, before
+// it tells any peer that a message of the burst was consumed: a message
+// counts as consumed once Receive returned nil for it and a Sync after
+// that returned nil. If Sync fails, the handler keeps what it holds, and
+// the link calls Sync again later and until then tells no peer more.
+type Syncer interface {
+	Sync() error
+}
+
+// SyncingLink is a Link that calls its Handler's Sync (transport.Endpoint
+// does). A handler on another link must not hold what it is handed: no one
+// would tell it when to make it durable.
+type SyncingLink interface {
+	CallsSync()
+}
+
 // Roamer is a Handler that wants to hear when a peer moves to another
 // address. A link that can tell a peer that moved from a stranger (the
 // transport over the secure layer: the peer's datagrams authenticate in its

@@ -149,6 +149,9 @@ type Endpoint struct {
 	// roamer is h if it wants to hear of peers' moves and conn reports
 	// them, else nil.
 	roamer link.Roamer
+	// syncer is h if it holds what it is handed until Sync (link.Syncer),
+	// else nil.
+	syncer link.Syncer
 
 	// Owned by run.
 	spareIncoming []sendRequest
@@ -162,6 +165,11 @@ type Endpoint struct {
 	tx      []udp.Message // with bc: packets built, for writeOut
 	txBufs  [][]byte      // with bc: tx's buffers, kept
 	leaving bool
+	// unsynced says the handler took messages or deliveries since the
+	// last Sync that returned nil; syncRetryAt, when to call Sync again
+	// after one failed (zero: at the end of the round).
+	unsynced    bool
+	syncRetryAt time.Time
 }
 
 type sendRequest struct {
@@ -171,6 +179,10 @@ type sendRequest struct {
 
 // roam is a move the conn reported (RoamingConn), for run to pass on.
 type roam struct{ peer, endpoint netip.AddrPort }
+
+// CallsSync says the endpoint calls its Handler's Sync, if it has one,
+// after each burst: see link.SyncingLink.
+func (e *Endpoint) CallsSync() {}
 
 // New starts an endpoint on conn that reports to h. The endpoint owns conn
 // from now on and closes it in Close. h's calls come from the endpoint's run
@@ -215,6 +227,7 @@ func newEndpoint(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 		e.rxPool = &rxPools[1]
 	}
 	e.rx = make(chan *rxBatch, rxQueue/size)
+	e.syncer, _ = h.(link.Syncer)
 	if r, ok := h.(link.Roamer); ok {
 		if rc, ok := conn.(RoamingConn); ok {
 			rc.OnRoam(func(peer, endpoint netip.AddrPort) {

@@ -112,12 +112,7 @@ func (x *bench) peerB() *peer { return x.b.peers[addrA] } // B's state for A
 
 // flush is the end of a round of e's run loop: every peer flushed, and
 // what that batched written.
-func (x *bench) flush(e *Endpoint) {
-	for _, p := range e.peers {
-		e.flush(p, x.now)
-	}
-	e.writeOut()
-}
+func (x *bench) flush(e *Endpoint) { e.endRound(x.now) }
 
 // move hands what t recorded to e, as e's reader would, one datagram at a
 // time, then lets e answer.
@@ -469,10 +464,7 @@ func heapPerPeer(tb testing.TB, n int) float64 {
 				to.handle(from.out[j], src, now)
 			}
 			from.n = 0
-			for _, p := range to.peers {
-				to.flush(p, now)
-			}
-			to.writeOut()
+			to.endRound(now)
 		}
 		for range 10 {
 			if _, err := e.Send(hubTap.local, msg100); err != nil {

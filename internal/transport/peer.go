@@ -103,8 +103,11 @@ type peer struct {
 	closeAcked   bool
 
 	// Receiving, in the current session.
-	received    receivedSet
-	reasm       reassembly
+	received receivedSet
+	reasm    reassembly
+	// synced is what we tell the peer we consumed (ACK Delivered): every
+	// message below it the handler took, and synced (see Endpoint.sync).
+	synced      uint64
 	ackPending  int // ack-eliciting packets not yet acknowledged
 	ackNow      bool
 	ackDeadline time.Time
@@ -231,6 +234,7 @@ func (p *peer) startSession(epoch uint64) {
 	p.closeAcked = false
 	p.received.reset()
 	p.reasm.reset()
+	p.synced = 0
 	p.ackPending = 0
 	p.ackNow = false
 	p.ackDeadline = time.Time{}

@@ -153,6 +153,7 @@ func (e *Endpoint) handleFrames(p *peer, pn uint64, frames []byte, now time.Time
 		p.ackDeadline = now.Add(ackDelay)
 	}
 	if closing {
+		e.sync(now)
 		e.flush(p, now) // the ACK goes now: we will not answer this session again
 		p.closed = true
 		e.h.PeerClosed(p.addr)

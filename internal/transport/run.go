@@ -139,16 +139,23 @@ func (e *Endpoint) run(readerDone <-chan struct{}) {
 			e.drainRx()
 			return
 		}
-		now = time.Now()
-		for _, p := range e.peers {
-			e.flush(p, now)
-		}
-		e.writeOut()
+		e.endRound(time.Now())
 		if e.leaving && e.everyoneHeardGoodbye() {
 			e.leaving = false
 			close(e.closed)
 		}
 	}
+}
+
+// endRound ends a round of the run loop: what the handler took is made
+// durable, then every peer is sent what it is due (ACKs saying so among
+// it), written in one batch where the conn can.
+func (e *Endpoint) endRound(now time.Time) {
+	e.sync(now)
+	for _, p := range e.peers {
+		e.flush(p, now)
+	}
+	e.writeOut()
 }
 
 // handleQueued handles every datagram already waiting, so that one ACK
@@ -190,6 +197,9 @@ func (e *Endpoint) nextDeadline() time.Time {
 		if !d.IsZero() && (t.IsZero() || d.Before(t)) {
 			t = d
 		}
+	}
+	if e.unsynced {
+		at(e.syncRetryAt)
 	}
 	for _, p := range e.peers {
 		at(p.nextDeadline(&e.cfg))
@@ -258,7 +268,7 @@ func (e *Endpoint) peer(addr netip.AddrPort, now time.Time) *peer {
 		e.forget(victim)
 		e.h.PeerGone(victim.addr)
 	}
-	p := newPeer(addr, e.h.Receive, e.onConsumed)
+	p := newPeer(addr, e.receive, e.onConsumed)
 	p.localEpoch = e.epoch + e.made
 	e.made++
 	p.contactDue, p.created = now, now
@@ -320,6 +330,51 @@ func (e *Endpoint) everyoneHeardGoodbye() bool {
 func (e *Endpoint) onConsumed(p *peer, m *outMessage) {
 	e.queued.Add(-int64(len(m.data)))
 	e.h.Delivered(p.addr, m.ref)
+	e.unsynced = true
+}
+
+// receive hands a message from peer to the handler. Taken, it counts as
+// consumed only after the next sync.
+func (e *Endpoint) receive(peer netip.AddrPort, msg []byte) error {
+	if err := e.h.Receive(peer, msg); err != nil {
+		return err
+	}
+	e.unsynced = true
+	return nil
+}
+
+// syncRetry is how long after a failed Sync the handler is asked again:
+// the peers' messages wait, acknowledged as held but not as consumed, so
+// they are neither lost nor sent again; a failing disk must not be asked
+// once a datagram.
+const syncRetry = 100 * time.Millisecond
+
+// sync makes what the handler took this round durable (link.Syncer),
+// before any ACK tells a peer it was consumed, and then lets the ACKs say
+// so: one commit for a burst, not one a message. If Sync fails, the peers
+// hear nothing new until a later Sync succeeds.
+func (e *Endpoint) sync(now time.Time) {
+	if !e.unsynced || now.Before(e.syncRetryAt) {
+		return
+	}
+	if e.syncer != nil {
+		if err := e.syncer.Sync(); err != nil {
+			e.count.syncFailures.Add(1)
+			e.log.Debug("sync failed: what arrived is held, not yet acknowledged as consumed", "err", err)
+			e.syncRetryAt = now.Add(syncRetry)
+			return
+		}
+		e.count.syncs.Add(1)
+	}
+	retried := !e.syncRetryAt.IsZero()
+	e.unsynced, e.syncRetryAt = false, time.Time{}
+	for _, p := range e.peers {
+		if p.synced != p.reasm.next {
+			p.synced = p.reasm.next
+			// After a failure, nothing else would tell the peer soon.
+			p.ackNow = p.ackNow || retried
+		}
+	}
 }
 
 func (e *Endpoint) onTimers(now time.Time) {

@@ -30,7 +30,7 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 			var a wire.AckFrame
 			p.received.fill(&a)
 			if a.NumRanges > 0 {
-				a.Delivered = p.reasm.next
+				a.Delivered = p.synced
 				a.DelayMicros = uint64(max(now.Sub(p.largestRecvAt), 0) / time.Microsecond)
 				b = a.Append(b)
 				withAck = true

@@ -39,6 +39,10 @@ type Stats struct {
 	// Forgotten counts peers forgotten for silence (Config.ForgetAfter),
 	// Evicted those that made room for a new address in a full table.
 	Forgotten, Evicted uint64
+	// Syncs counts the handler's Syncs that returned nil (link.Syncer:
+	// with the chat node on a store, one commit each), SyncFailures the
+	// others.
+	Syncs, SyncFailures uint64
 }
 
 // Dropped is the total of all drops.
@@ -50,6 +54,7 @@ type counters struct {
 	bytesIn, bytesOut         atomic.Uint64
 	drops                     [numDropReasons]atomic.Uint64
 	forgotten, evicted        atomic.Uint64
+	syncs, syncFailures       atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -57,6 +62,7 @@ func (c *counters) snapshot() Stats {
 		DatagramsIn: c.datagramsIn.Load(), DatagramsOut: c.datagramsOut.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		Forgotten: c.forgotten.Load(), Evicted: c.evicted.Load(),
+		Syncs: c.syncs.Load(), SyncFailures: c.syncFailures.Load(),
 	}
 	for i := range c.drops {
 		s.Drops[i] = c.drops[i].Load()
