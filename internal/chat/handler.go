@@ -38,46 +38,76 @@ func (n *Node) PeerUp(peer netip.AddrPort) {
 // it delivered in the store before anyone can see it delivered
 // (WaitDelivered included: a program that exits then must not leave it
 // pending, to be sent again at its next start).
+//
+// On a link that calls Sync, the mark waits for it (see burst.go): one
+// commit for a burst of acknowledgements.
 func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
 	r := sentRef{peer: peer, ref: ref}
+	if n.batching.Load() {
+		n.burst.delivered = append(n.burst.delivered, r)
+		return
+	}
 	n.outMu.Lock()
-	n.mu.Lock()
-	s, pending := n.pending[r]
-	if !pending {
-		var cancelled bool
-		if s, cancelled = n.cancelled[r]; !cancelled {
-			n.mu.Unlock()
-			n.outMu.Unlock()
-			return // a hello: not a message anyone waits for
-		}
+	d, ok := n.deliveryOf(r)
+	if !ok {
+		n.outMu.Unlock()
+		return // a hello: not a message anyone waits for
 	}
-	n.mu.Unlock()
-	id := s.ID
-	var evs []Event
+	var storeErr error
 	if n.store != nil {
-		if err := n.markDelivered(s); err != nil {
-			// The peer has it; our store still says pending, so the next
-			// start sends it again, and the peer, which has stored its
-			// ID, does not show it twice.
-			evs = append(evs, Error{Err: fmt.Errorf("%s was delivered to %s, but the store could not record it: %w", id, peer, err)})
-		}
+		storeErr = n.markDelivered(d.s)
 	}
 	n.mu.Lock()
-	if pending {
-		delete(n.pending, r)
-		if len(n.pending) == 0 {
-			close(n.drained)
-		}
-	} else {
-		delete(n.cancelled, r)
-	}
-	// Named as it was sent, wherever the person took it (follow.go):
-	// that is the Sent the UI shows.
-	evs = append(evs, Delivered{ID: id, To: s.To})
+	evs := n.deliveredLocked(d, storeErr)
 	t := n.takeTurnLocked()
 	n.mu.Unlock()
 	n.outMu.Unlock()
 	n.emit(t, evs)
+}
+
+// delivery is an acknowledged message, found by its ref: still pending,
+// or cancelled after it was sent.
+type delivery struct {
+	r       sentRef
+	s       pendingSent
+	pending bool
+}
+
+// deliveryOf finds the message r names; ok is false for one no one waits
+// for (a hello). n.outMu must be held.
+func (n *Node) deliveryOf(r sentRef) (d delivery, ok bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d.r = r
+	if d.s, d.pending = n.pending[r]; d.pending {
+		return d, true
+	}
+	d.s, ok = n.cancelled[r]
+	return d, ok
+}
+
+// deliveredLocked forgets d, which the store has marked delivered or
+// failed to (storeErr), and returns the events that say so. n.outMu and
+// n.mu must be held.
+func (n *Node) deliveredLocked(d delivery, storeErr error) []Event {
+	var evs []Event
+	if storeErr != nil {
+		// The peer has it; our store still says pending, so the next
+		// start sends it again, and the peer, which has stored its
+		// ID, does not show it twice.
+		evs = append(evs, Error{Err: fmt.Errorf("%s was delivered to %s, but the store could not record it: %w", d.s.ID, d.r.peer, storeErr)})
+	}
+	if d.pending {
+		delete(n.pending, d.r)
+		if len(n.pending) == 0 {
+			close(n.drained)
+		}
+	} else {
+		delete(n.cancelled, d.r)
+	}
+	// Named as it was sent, wherever the person took it (follow.go):
+	// that is the Sent the UI shows.
+	return append(evs, Delivered{ID: d.s.ID, To: d.s.To})
 }
 
 // markDelivered records in the store that the recipient of s has it: by

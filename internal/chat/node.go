@@ -122,6 +122,14 @@ type Node struct {
 	warned       warnings
 	rooms        roomCarrier // see CarryRooms
 
+	// batching says Receive and Delivered hold what they are handed for
+	// Sync, which stores it in one commit (see burst.go): the store can
+	// (burstStore) and the link calls Sync. It is set once, when New has
+	// the link; burst is touched only by the link's calls, one at a time.
+	batching   atomic.Bool
+	burstStore BurstStore
+	burst      heldBurst
+
 	// outMu orders the changes to the outbox: Send's writes before its
 	// link.Send, Delivered's and Cancel's updates, New's requeue. It is
 	// held across those store writes, and taken before mu, never while mu
@@ -264,6 +272,12 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	l, err := newLink(n)
 	if err != nil {
 		return nil, err
+	}
+	if bs, ok := n.store.(BurstStore); ok && !n.plain {
+		if _, ok := l.(link.SyncingLink); ok {
+			n.burstStore = bs
+			n.batching.Store(true)
+		}
 	}
 	if len(startEvents) > 0 {
 		// No one reads Events until New returns (see below).

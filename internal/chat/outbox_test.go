@@ -50,6 +50,13 @@ func (s *testStore) AddOutgoing(ctx context.Context, m store.Message) error {
 	return s.MessageDB.AddOutgoing(ctx, m)
 }
 
+func (s *testStore) CommitBurst(ctx context.Context, b store.Burst) (store.BurstResult, error) {
+	if err := s.failing(); err != nil {
+		return store.BurstResult{}, err
+	}
+	return s.MessageDB.CommitBurst(ctx, b)
+}
+
 func (s *testStore) AddIncoming(ctx context.Context, m store.Message) (bool, error) {
 	if err := s.failing(); err != nil {
 		return false, err

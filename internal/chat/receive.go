@@ -25,6 +25,8 @@ import (
 // is acknowledged and not shown again. One that cannot be stored is not
 // acknowledged: Receive returns the error, the link offers the message
 // again later, and the user hears of the trouble once, not once a retry.
+// On a link that calls Sync, all of this waits for it (burst.go): Receive
+// holds the message, and Sync stores a burst of them at once.
 func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	if n.plain {
 		n.receivePlain(from, msg)
@@ -49,6 +51,11 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	n.stats.received.Add(1)
 	now := time.Now()
 	person := n.personAt(from)
+	if n.batching.Load() {
+		// Every kind waits, so that what a burst says is told in order.
+		n.burst.in = append(n.burst.in, heldMessage{from: from, m: m, at: now, person: person})
+		return nil
+	}
 	if isMessage(m.Kind) && n.store != nil {
 		isNew, err := n.store.AddIncoming(storeCtx, store.Message{
 			ID: m.ID, Peer: PeerKey(from), Kind: int(m.Kind), Name: m.Name, Text: m.Text, At: now, Person: person,
@@ -64,6 +71,13 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 			return nil
 		}
 	}
+	n.show(from, m, now, person)
+	return nil
+}
+
+// show tells what m, which came from peer at now and is stored if it is to
+// be, says: a peer joined, renamed, its features, a message.
+func (n *Node) show(from netip.AddrPort, m wire.ChatMessage, now time.Time, person [32]byte) {
 	a := n.arrival(from)
 	var fp, given string
 	var seenErr error
@@ -130,7 +144,6 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 	if !a.joined {
 		n.roomsPersonUp(person)
 	}
-	return nil
 }
 
 // isMessage says whether a chat payload of kind is something a person said,

@@ -1,0 +1,110 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/udpchat/udpchat/internal/link"
+	"github.com/udpchat/udpchat/internal/store"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// Group commit: on a link that calls Sync after each burst (the transport
+// does: a burst is what one wake-up of its loop read), Receive and
+// Delivered only hold what they are handed, and Sync stores the whole
+// burst in one commit, then tells it (Events). The link tells no peer that
+// a message was consumed before Sync returned nil, so "delivered" still
+// means on the other side's disk, for an fsync a burst instead of one a
+// message. A lone message is a burst of one: nothing waits for company.
+
+var _ link.Syncer = (*Node)(nil)
+
+// BurstStore is a MessageStore that can store a burst in one transaction
+// (store.MessageDB can). With one, and a link that calls Sync, the node
+// commits once a burst.
+type BurstStore interface {
+	CommitBurst(ctx context.Context, b store.Burst) (store.BurstResult, error)
+}
+
+var _ BurstStore = (*store.MessageDB)(nil)
+
+// heldBurst is what the link handed the node since the last Sync that
+// worked, in order.
+type heldBurst struct {
+	in        []heldMessage
+	delivered []sentRef
+}
+
+// heldMessage is a chat payload Receive took, decoded, not yet stored or
+// told.
+type heldMessage struct {
+	from   netip.AddrPort
+	m      wire.ChatMessage
+	at     time.Time
+	person [32]byte
+}
+
+// Sync stores what the link handed over since the last Sync in one
+// commit, and then tells it, in the order it came: messages (those the
+// store already had, sent again, are not shown again), and deliveries.
+// If the commit fails, everything stays held for the next Sync, and the
+// link tells no peer it was consumed; the user hears of it once.
+func (n *Node) Sync() error {
+	b := &n.burst
+	if len(b.in) == 0 && len(b.delivered) == 0 {
+		return nil
+	}
+	var burst store.Burst
+	for _, h := range b.in {
+		if isMessage(h.m.Kind) {
+			burst.Incoming = append(burst.Incoming, store.Message{
+				ID: h.m.ID, Peer: PeerKey(h.from), Kind: int(h.m.Kind), Name: h.m.Name, Text: h.m.Text, At: h.at, Person: h.person,
+			})
+		}
+	}
+	n.outMu.Lock()
+	ds := make([]delivery, 0, len(b.delivered))
+	for _, r := range b.delivered {
+		if d, ok := n.deliveryOf(r); ok {
+			ds = append(ds, d)
+			to := store.Delivery{Peer: d.s.row, ID: [16]byte(d.s.ID)}
+			if n.people != nil {
+				to.Person = d.s.person
+			}
+			burst.Delivered = append(burst.Delivered, to)
+		}
+	}
+	res, err := n.burstStore.CommitBurst(storeCtx, burst)
+	if err != nil {
+		n.outMu.Unlock()
+		n.storeFailed(fmt.Errorf("%d messages received are not stored, so not yet accepted (they will be once the store works): %w", len(burst.Incoming), err))
+		return err
+	}
+	n.update(func() []Event {
+		var evs []Event
+		for i, d := range ds {
+			evs = append(evs, n.deliveredLocked(d, res.DeliveryErrs[i])...)
+		}
+		return evs
+	})
+	n.outMu.Unlock()
+	n.storeWorked()
+	stored := 0
+	for _, h := range b.in {
+		if isMessage(h.m.Kind) {
+			isNew := res.IsNew[stored]
+			stored++
+			if !isNew {
+				n.stats.duplicates.Add(1)
+				n.log.Debug("message already stored: not shown again", "peer", h.from, "id", MessageID(h.m.ID))
+				continue
+			}
+		}
+		n.show(h.from, h.m, h.at, h.person)
+	}
+	clear(b.in)
+	b.in, b.delivered = b.in[:0], b.delivered[:0]
+	return nil
+}
