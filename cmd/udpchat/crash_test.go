@@ -332,6 +332,55 @@ func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
 	}
 }
 
+// (2b) Group commit: the receiver stores a burst in one commit before it
+// acknowledges any of it. It is killed at random points of a 3,000-line
+// burst, several times, and restarted on its data dir: at each kill, every
+// line the sender was told was delivered is in the receiver's history, and
+// at the end the history has all of them exactly once, in order.
+func TestCrashReceiverMidBurst(t *testing.T) {
+	testenv.SkipInShort(t, "crash")
+	const n, kills = 3000, 3
+	aliceDir, bobDir := t.TempDir(), t.TempDir()
+	aliceAddr, bobAddr := loopback(t), loopback(t)
+	bob := chatAt(t, bobDir, bobAddr, "bob", "--json", "-p", aliceAddr)
+	bob.listening(t)
+	alice := chatAt(t, aliceDir, aliceAddr, "alice", "--json", "-p", bobAddr, "--timeout", streamTimeout.String())
+	alice.listening(t)
+	alice.say(t, numbered(n)...)
+	alice.stdin.Close() // alice exits once all is delivered
+	all := numbered(n)
+	for k := range kills {
+		killAt := 50 + rand.IntN(400) // of this run's messages
+		bob.stdout.waitWithin(t, streamTimeout, fmt.Sprintf("%d messages at bob", killAt), func() bool {
+			return len(jsonEvents(t, bob.stdout, "message")) >= killAt
+		})
+		bob.kill9(t)
+		acked := len(jsonEvents(t, alice.stdout, "delivered"))
+		stored := historyTexts(t, bobDir)
+		if i := slices.IndexFunc(all[:acked], func(s string) bool { return !slices.Contains(stored, s) }); i >= 0 {
+			t.Fatalf("kill %d: alice was told m%04d was delivered; bob's history does not have it", k, i)
+		}
+		if !slices.Equal(stored, all[:len(stored)]) {
+			t.Fatalf("kill %d: bob's history of %d messages is not alice's first %d once each, in order", k, len(stored), len(stored))
+		}
+		t.Logf("kill %d: bob killed after printing %d; alice had heard %d delivered, bob had stored %d", k, killAt, acked, len(stored))
+		bob = chatAt(t, bobDir, bobAddr, "bob", "--json", "-p", aliceAddr)
+	}
+	if code := alice.exitWithin(t, streamTimeout); code != 0 {
+		t.Errorf("alice exited %d, want 0; stderr:\n%s", code, alice.stderr)
+	}
+	bob.stdout.waitWithin(t, streamTimeout, "the last message at bob", func() bool {
+		return slices.Contains(texts(jsonEvents(t, bob.stdout, "message")), all[n-1])
+	})
+	bob.wantExit(t, 0)
+	if got := historyTexts(t, bobDir); !slices.Equal(got, all) {
+		t.Fatalf("bob's history has %d messages, want all %d exactly once in order", len(got), n)
+	}
+	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
+		t.Errorf("alice's outbox after she exited 0: %d pending", len(pending))
+	}
+}
+
 // (3) Messages sent while the peer is down wait, are listed as pending by
 // history while the sender runs, and are delivered in order when the peer
 // comes up: whether it greets the sender (-p) or the sender's contact
