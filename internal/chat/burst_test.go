@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -186,6 +187,7 @@ func TestBurstOfDeliveries(t *testing.T) {
 		ids = append(ids, sent[0].ID)
 		nextEvent(t, n) // Sent
 	}
+	s.bursts.Store(0) // the sends' commits
 	for _, f := range l.Take() {
 		n.Delivered(f.Peer, f.Ref)
 	}
@@ -202,5 +204,58 @@ func TestBurstOfDeliveries(t *testing.T) {
 	}
 	if b, one := s.bursts.Load(), s.single.Load(); b != 1 || one != 0 {
 		t.Errorf("3 deliveries took %d burst commits and %d single ones, want 1 and 0", b, one)
+	}
+}
+
+// TestSendLinesIsOneCommit: lines that came together are in the outbox in
+// one commit before any goes to the link, and go in order; a lone line is
+// stored and sent at once.
+func TestSendLinesIsOneCommit(t *testing.T) {
+	s := &countingStore{testStore: openTestStore(t, t.TempDir())}
+	n, l := newSyncingNode(t, s)
+	for _, p := range []netip.AddrPort{bob, carol} {
+		if err := n.Connect(p); err != nil {
+			t.Fatal(err)
+		}
+		n.PeerUp(p)
+	}
+	l.Take()
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, fmt.Sprint("line ", i))
+	}
+	l.OnSend(func(f linktest.Send) {
+		if p, err := s.Pending(context.Background()); err != nil || len(p) != 2*len(lines) {
+			t.Errorf("a line went to the link with %d in the outbox (%v), want all %d", len(p), err, 2*len(lines))
+		}
+	})
+	for i, r := range n.SendLines(lines) {
+		if r.Err != nil || len(r.Sent) != 2 {
+			t.Fatalf("line %d: sent %d, %v", i, len(r.Sent), r.Err)
+		}
+	}
+	if b := s.bursts.Load(); b != 1 {
+		t.Errorf("40 lines to 2 peers took %d commits, want 1", b)
+	}
+	var got []string
+	for _, f := range l.Take() {
+		if f.Peer == bob {
+			got = append(got, parseSend(t, f).Text)
+		}
+	}
+	if !slices.Equal(got, lines) {
+		t.Errorf("bob was sent %q, want the lines in order", got)
+	}
+	for range 2 * len(lines) {
+		if _, ok := nextEvent(t, n).(Sent); !ok {
+			t.Fatal("want a Sent event for each line and peer")
+		}
+	}
+	l.OnSend(func(linktest.Send) {})
+	if _, err := n.Send("lone"); err != nil {
+		t.Fatal(err)
+	}
+	if b, sent := s.bursts.Load(), len(l.Take()); b != 2 || sent != 2 {
+		t.Errorf("a lone line: %d commits in all, sent to %d peers; want 2 and 2", b, sent)
 	}
 }

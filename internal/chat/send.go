@@ -38,63 +38,63 @@ func (n *Node) send(kind wire.ChatKind, text string) ([]Sent, error) {
 
 // sendMessage sends one message to the peer to, or to every peer in the
 // conversation if to is the zero AddrPort, through the outbox: every send
-// of a chat message goes through here.
+// of a chat message goes through here or sendMessages.
 func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) ([]Sent, error) {
-	if err := ValidateText(text); err != nil {
-		return nil, err
+	r := n.sendMessages(kind, []string{text}, to)
+	return r[0].Sent, r[0].Err
+}
+
+// SendResult is what became of one line of SendLines: what Send would
+// have returned for it.
+type SendResult struct {
+	Sent []Sent
+	Err  error
+}
+
+// SendLines sends each of texts as Send does, in order, and says what
+// became of each. Lines that came together (a paste, lines piped in) are
+// written to the outbox in one commit, not one a line: with a store that
+// can (BurstStore), a burst of lines costs one fsync.
+func (n *Node) SendLines(texts []string) []SendResult {
+	return n.sendMessages(wire.ChatText, texts, netip.AddrPort{})
+}
+
+// outgoing is one of our messages on its way through sendMessages.
+type outgoing struct {
+	kind    wire.ChatKind
+	text    string
+	id      MessageID
+	now     time.Time
+	name    string
+	payload []byte
+	peers   []*peer
+	kept    map[netip.AddrPort]bool
+	persons map[netip.AddrPort][32]byte
+	failed  error   // why it went to no one, before anything was stored
+	errs    []error // for some peers
+	sent    []Sent
+	unsent  []netip.AddrPort // stored, then not sent: cancelled
+}
+
+// sendMessages sends each of texts as sendMessage does, storing them all
+// first (in one commit, where the store can), then queueing them on the
+// link, in order.
+func (n *Node) sendMessages(kind wire.ChatKind, texts []string, to netip.AddrPort) []SendResult {
+	out := make([]SendResult, len(texts))
+	os := make([]*outgoing, len(texts))
+	for i, text := range texts {
+		os[i] = &outgoing{kind: kind, text: text, failed: ValidateText(text)}
 	}
-	id := newID()
-	now := time.Now()
-	var sent []Sent
-	var errs []error
 	if err := n.lockOpen(); err != nil {
-		return nil, err
-	}
-	peers := n.membersLocked()
-	if n.plain && !to.IsValid() {
-		if err := n.plainSkippedLocked(len(peers) == 0); err != nil {
-			if len(peers) == 0 {
-				n.mu.Unlock()
-				n.outMu.Unlock()
-				return nil, err
-			}
-			errs = append(errs, err)
+		for i := range out {
+			out[i].Err = cmp.Or(os[i].failed, err)
 		}
+		return out
 	}
-	if len(peers) == 0 && !to.IsValid() {
-		n.mu.Unlock()
-		n.outMu.Unlock()
-		return nil, ErrNoPeers
-	}
-	name := n.name
-	payload, err := n.encodeLocked(kind, id, text)
-	if err != nil {
-		n.mu.Unlock()
-		n.outMu.Unlock()
-		return nil, err
-	}
-	if to.IsValid() {
-		p, err := n.recipientLocked(to)
-		if err != nil {
-			n.mu.Unlock()
-			n.outMu.Unlock()
-			return nil, err
+	for _, o := range os {
+		if o.failed == nil {
+			o.failed = n.prepareLocked(o, to)
 		}
-		peers = []*peer{p}
-		if kind == wire.ChatDirect && !p.direct {
-			// An older udpchat drops a kind it does not know: it gets
-			// the text unmarked. The outbox keeps the kind we meant.
-			if payload, err = n.encodeLocked(wire.ChatText, id, text); err != nil {
-				n.mu.Unlock()
-				n.outMu.Unlock()
-				return nil, err
-			}
-		}
-	}
-	kept := n.keepsLocked(peers)
-	persons := make(map[netip.AddrPort][32]byte, len(peers))
-	for _, p := range peers {
-		persons[p.addr] = p.person
 	}
 	n.mu.Unlock()
 
@@ -102,70 +102,177 @@ func (n *Node) sendMessage(kind wire.ChatKind, text string, to netip.AddrPort) (
 	// leaves. Where it cannot be written it is not sent, so that what a
 	// peer has is always in our history and a crash never forgets what
 	// was sent. (Plain mode only records, and sends regardless.)
-	peers = slices.DeleteFunc(peers, func(p *peer) bool {
-		err := n.record(kind, id, name, text, now, p.addr, persons[p.addr], kept[p.addr])
-		if err == nil {
-			return false
-		}
-		if n.plain {
-			errs = append(errs, fmt.Errorf("sent to %s, but not recorded in the history: %w", p.displayName(), err))
-			return false
-		}
-		errs = append(errs, fmt.Errorf("not sent to %s: it could not be stored: %w", p.displayName(), err))
-		return true
-	})
+	n.recordAll(os)
 
-	var unsent []netip.AddrPort // stored, then not sent: cancelled below
 	n.mu.Lock()
-	for _, p := range peers {
-		if n.closed {
-			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), ErrClosed))
-			unsent = append(unsent, p.addr)
-			continue
+	var evs []Event
+	for _, o := range os {
+		if o.failed == nil {
+			n.dispatchLocked(o)
+			for _, s := range o.sent {
+				evs = append(evs, s)
+			}
 		}
-		s := Sent{ID: id, To: p.addr, Text: text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: now, Kept: kept[p.addr]}
-		if err := n.sendLocked(p, payload, pendingSent{Sent: s, row: PeerKey(p.addr), person: persons[p.addr], name: name}); err != nil {
-			errs = append(errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
-			unsent = append(unsent, p.addr)
-			continue
-		}
-		sent = append(sent, s)
-	}
-	evs := make([]Event, len(sent))
-	for i, s := range sent {
-		evs[i] = s
 	}
 	t := n.takeTurnLocked()
 	n.mu.Unlock()
-	if n.store != nil && !n.plain {
-		// Send reported these as not sent, so they must not go at the
-		// next start either.
-		for _, addr := range unsent {
-			if !kept[addr] {
-				continue
-			}
-			if err := n.store.Cancel(storeCtx, PeerKey(addr), [16]byte(id)); err != nil {
-				errs = append(errs, fmt.Errorf("%s stays in the outbox for %s: %w", id, addr, err))
-			}
-		}
+	for _, o := range os {
+		n.cancelUnsent(o)
 	}
 	n.outMu.Unlock()
 	n.emit(t, evs)
-	return sent, errors.Join(errs...)
+	for i, o := range os {
+		out[i] = SendResult{Sent: o.sent, Err: cmp.Or(o.failed, errors.Join(o.errs...))}
+	}
+	return out
 }
 
-// record writes our message to person at to in the store, if there is
-// one: in the outbox if kept (see keepsLocked), else in the history only. n.outMu must be
-// held.
-func (n *Node) record(kind wire.ChatKind, id MessageID, name, text string, at time.Time, to netip.AddrPort, person [32]byte, kept bool) error {
+// prepareLocked picks o's recipients (to, or every member) and encodes it,
+// or says why it goes to no one. n.outMu and n.mu must be held.
+func (n *Node) prepareLocked(o *outgoing, to netip.AddrPort) error {
+	o.id = newID()
+	o.now = time.Now()
+	peers := n.membersLocked()
+	if n.plain && !to.IsValid() {
+		if err := n.plainSkippedLocked(len(peers) == 0); err != nil {
+			if len(peers) == 0 {
+				return err
+			}
+			o.errs = append(o.errs, err)
+		}
+	}
+	if len(peers) == 0 && !to.IsValid() {
+		return ErrNoPeers
+	}
+	o.name = n.name
+	var err error
+	if o.payload, err = n.encodeLocked(o.kind, o.id, o.text); err != nil {
+		return err
+	}
+	if to.IsValid() {
+		p, err := n.recipientLocked(to)
+		if err != nil {
+			return err
+		}
+		peers = []*peer{p}
+		if o.kind == wire.ChatDirect && !p.direct {
+			// An older udpchat drops a kind it does not know: it gets
+			// the text unmarked. The outbox keeps the kind we meant.
+			if o.payload, err = n.encodeLocked(wire.ChatText, o.id, o.text); err != nil {
+				return err
+			}
+		}
+	}
+	o.peers = peers
+	o.kept = n.keepsLocked(peers)
+	o.persons = make(map[netip.AddrPort][32]byte, len(peers))
+	for _, p := range peers {
+		o.persons[p.addr] = p.person
+	}
+	return nil
+}
+
+// recordAll writes os to the store, if there is one, and takes out of each
+// the peers it could not be stored for: in one commit if the store can,
+// else a write each. n.outMu must be held.
+func (n *Node) recordAll(os []*outgoing) {
+	if bs, ok := n.store.(BurstStore); ok && !n.plain {
+		var b store.Burst
+		for _, o := range os {
+			if o.failed != nil {
+				continue
+			}
+			for _, p := range o.peers {
+				m := n.row(o, p.addr)
+				if !o.kept[p.addr] {
+					m.State = store.Sent
+				}
+				b.Outgoing = append(b.Outgoing, m)
+			}
+		}
+		if _, err := bs.CommitBurst(storeCtx, b); err != nil {
+			for _, o := range os {
+				if o.failed != nil {
+					continue
+				}
+				for _, p := range o.peers {
+					o.errs = append(o.errs, fmt.Errorf("not sent to %s: it could not be stored: %w", p.displayName(), err))
+				}
+				o.peers = nil
+			}
+		}
+		return
+	}
+	for _, o := range os {
+		if o.failed != nil {
+			continue
+		}
+		o.peers = slices.DeleteFunc(o.peers, func(p *peer) bool {
+			err := n.record(o, p.addr)
+			if err == nil {
+				return false
+			}
+			if n.plain {
+				o.errs = append(o.errs, fmt.Errorf("sent to %s, but not recorded in the history: %w", p.displayName(), err))
+				return false
+			}
+			o.errs = append(o.errs, fmt.Errorf("not sent to %s: it could not be stored: %w", p.displayName(), err))
+			return true
+		})
+	}
+}
+
+// dispatchLocked queues o on the link for each of its peers (or holds it,
+// see sendLocked). n.outMu and n.mu must be held.
+func (n *Node) dispatchLocked(o *outgoing) {
+	for _, p := range o.peers {
+		if n.closed {
+			o.errs = append(o.errs, fmt.Errorf("send to %s: %w", p.displayName(), ErrClosed))
+			o.unsent = append(o.unsent, p.addr)
+			continue
+		}
+		s := Sent{ID: o.id, To: p.addr, Text: o.text, Action: o.kind == wire.ChatAction, Direct: o.kind == wire.ChatDirect, At: o.now, Kept: o.kept[p.addr]}
+		if err := n.sendLocked(p, o.payload, pendingSent{Sent: s, row: PeerKey(p.addr), person: o.persons[p.addr], name: o.name}); err != nil {
+			o.errs = append(o.errs, fmt.Errorf("send to %s: %w", p.displayName(), err))
+			o.unsent = append(o.unsent, p.addr)
+			continue
+		}
+		o.sent = append(o.sent, s)
+	}
+}
+
+// cancelUnsent takes out of the outbox what was stored for o and then not
+// sent: Send reported it as not sent, so it must not go at the next start
+// either. n.outMu must be held.
+func (n *Node) cancelUnsent(o *outgoing) {
+	if n.store == nil || n.plain {
+		return
+	}
+	for _, addr := range o.unsent {
+		if !o.kept[addr] {
+			continue
+		}
+		if err := n.store.Cancel(storeCtx, PeerKey(addr), [16]byte(o.id)); err != nil {
+			o.errs = append(o.errs, fmt.Errorf("%s stays in the outbox for %s: %w", o.id, addr, err))
+		}
+	}
+}
+
+// row is the store's row of o to to.
+func (n *Node) row(o *outgoing, to netip.AddrPort) store.Message {
+	return store.Message{ID: o.id, Peer: PeerKey(to), Kind: int(o.kind), Name: o.name, Text: o.text, At: o.now, Person: o.persons[to]}
+}
+
+// record writes o to to in the store, if there is one: in the outbox if
+// kept (see keepsLocked), else in the history only. n.outMu must be held.
+func (n *Node) record(o *outgoing, to netip.AddrPort) error {
 	if n.store == nil {
 		return nil
 	}
-	m := store.Message{ID: id, Peer: PeerKey(to), Kind: int(kind), Name: name, Text: text, At: at, Person: person}
-	if !kept {
-		return n.store.AddSent(storeCtx, m)
+	if !o.kept[to] {
+		return n.store.AddSent(storeCtx, n.row(o, to))
 	}
-	return n.store.AddOutgoing(storeCtx, m)
+	return n.store.AddOutgoing(storeCtx, n.row(o, to))
 }
 
 // encodeLocked builds the payload of one message from us. n.mu must be held

@@ -87,3 +87,34 @@ func TestCommitBurstAllOrNothing(t *testing.T) {
 		t.Errorf("the burst again: %+v", r)
 	}
 }
+
+// Our messages in a burst go to the outbox, or, marked Sent, to the
+// history only; an ID used twice for a peer stores none of the burst.
+func TestCommitBurstOutgoing(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	const bob = "127.0.0.1:9002"
+	kept, histOnly := testMessage(bob, testID(1), "kept"), testMessage(bob, testID(2), "history only")
+	histOnly.State = Sent
+	if _, err := s.CommitBurst(ctx, Burst{Outgoing: []Message{kept, histOnly}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(p); !slices.Equal(got, []string{"kept"}) {
+		t.Errorf("pending %q, want only the kept one", got)
+	}
+	again := []Message{testMessage(bob, testID(3), "new"), testMessage(bob, testID(1), "reused ID")}
+	if _, err := s.CommitBurst(ctx, Burst{Outgoing: again}); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("a reused ID: %v, want ErrDuplicate", err)
+	}
+	h, err := s.History(ctx, Query{Peers: []string{bob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(h); !slices.Equal(got, []string{"kept", "history only"}) {
+		t.Errorf("history %q: the failed burst left something", got)
+	}
+}
