@@ -2,6 +2,7 @@ package line
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 )
@@ -56,6 +57,13 @@ func (lr *lineReader) next() (string, error) {
 	return string(line), nil
 }
 
+// ready reports whether a whole line is already read and waiting in the
+// buffer: reading it will not wait for the input.
+func (lr *lineReader) ready() bool {
+	b, _ := lr.r.Peek(lr.r.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
 func trimEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]
@@ -70,6 +78,10 @@ func trimEOL(b []byte) []byte {
 type Input struct {
 	Line string
 	Err  error // ErrLineTooLong (and reading goes on), or what ended the input
+	// More says another whole line was already read when this one was
+	// handed over: they came together (a paste, a pipe), and may be sent
+	// together. Nothing waits to see if more will come.
+	More bool
 }
 
 // ReadLines reads in on its own goroutine, so that messages print while the
@@ -88,7 +100,7 @@ func ReadLines(in io.Reader, max int, stop <-chan struct{}) <-chan Input {
 				return
 			}
 			select {
-			case lines <- Input{line, err}:
+			case lines <- Input{Line: line, Err: err, More: lr.ready()}:
 			case <-stop:
 				return
 			}

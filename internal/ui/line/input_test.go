@@ -52,3 +52,26 @@ func TestReadLinesStopsAtReadErrors(t *testing.T) {
 		t.Fatal("lines still open after a read error")
 	}
 }
+
+// Lines that were read together say so (More), so that they can be sent
+// together; a line with nothing whole after it, as typed, does not.
+func TestReadLinesMore(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	pr, pw := io.Pipe()
+	lines := ReadLines(pr, 100, stop)
+	go pw.Write([]byte("one\ntwo\nthree\n"))
+	for _, want := range []Input{{Line: "one", More: true}, {Line: "two", More: true}, {Line: "three"}} {
+		if in := <-lines; in != want {
+			t.Fatalf("input %+v, want %+v", in, want)
+		}
+	}
+	go pw.Write([]byte("typed\n"))
+	if in := <-lines; in != (Input{Line: "typed"}) {
+		t.Fatalf("input %+v, want a lone line", in)
+	}
+	pw.Close()
+	if _, ok := <-lines; ok {
+		t.Fatal("lines still open at the end of input")
+	}
+}

@@ -109,26 +109,65 @@ type runner struct {
 	room string
 	// lastRoomMsg is our newest room message, for /info.
 	lastRoomMsg *chat.RoomMessage
+	// burst holds the messages of lines that came together (Input.More),
+	// to send in one SendLines; burstBytes is their size.
+	burst      []string
+	burstBytes int
+}
+
+// A burst of lines is sent once this many have come together, or this
+// many bytes of them: the memory a burst holds stays small.
+const (
+	maxBurstLines = 1024
+	maxBurstBytes = 1 << 20
+)
+
+// sendBurst sends the lines of the burst, if any, and reports each.
+func (r *runner) sendBurst() {
+	if len(r.burst) == 0 {
+		return
+	}
+	for _, res := range r.node.SendLines(r.burst) {
+		r.reportSend(res.Sent, res.Err)
+	}
+	clear(r.burst)
+	r.burst, r.burstBytes = r.burst[:0], 0
 }
 
 // chat handles input until it is time to leave, and says whether to wait
 // for delivery first (end of input, bye) or not (/quit, ctx).
+//
+// Lines of text that came together are sent together (SendLines: one
+// commit), in order with everything else: a line of another kind sends
+// the burst before it is handled.
 func (r *runner) chat(ctx context.Context, lines <-chan Input) (waitForDelivery bool, readErr error) {
+	defer r.sendBurst()
 	for {
 		select {
 		case <-ctx.Done():
 			return false, nil
 		case in, ok := <-lines:
-			switch {
-			case !ok:
+			if !ok {
 				return true, nil
+			}
+			cmd := command.Parse(in.Line)
+			if in.Err == nil && cmd.Kind == command.Say && r.room == "" && (in.More || len(r.burst) > 0) {
+				r.burst = append(r.burst, cmd.Arg)
+				r.burstBytes += len(cmd.Arg)
+				if !in.More || len(r.burst) >= maxBurstLines || r.burstBytes >= maxBurstBytes {
+					r.sendBurst()
+				}
+				continue
+			}
+			r.sendBurst()
+			switch {
 			case in.Err == ErrLineTooLong:
 				r.notSent++
 				r.out.error(fmt.Errorf("line not sent: it is longer than %d bytes (256 KiB), the most one message can hold", chat.MaxTextLen))
 			case in.Err != nil:
 				return true, in.Err
 			default:
-				if leave, wait := r.handle(ctx, command.Parse(in.Line)); leave {
+				if leave, wait := r.handle(ctx, cmd); leave {
 					return wait, nil
 				}
 			}
