@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Burst is what a node stores at once: for one burst of its link's work
@@ -64,27 +65,26 @@ func (s *MessageDB) CommitBurst(ctx context.Context, b Burst) (BurstResult, erro
 		return r, nil
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for _, m := range b.Outgoing {
+		for out := b.Outgoing; len(out) > 0; {
+			// A run of rows of one kind, in one statement.
+			sent := out[0].State == Sent
+			n := 1
+			for n < len(out) && (out[n].State == Sent) == sent {
+				n++
+			}
 			k := outgoingRow
-			if m.State == Sent {
+			if sent {
 				k = sentRow
 			}
-			if _, err := s.insertMessageIn(ctx, tx, k, m); isConstraint(err) {
-				return fmt.Errorf("store: CommitBurst %x to %s: %w", m.ID, m.Peer, ErrDuplicate)
+			if err := s.insertRows(ctx, tx, k, out[:n], nil); isConstraint(err) {
+				return fmt.Errorf("store: CommitBurst: %w", ErrDuplicate)
 			} else if err != nil {
 				return err
 			}
+			out = out[n:]
 		}
-		for i, m := range b.Incoming {
-			res, err := s.insertMessageIn(ctx, tx, incomingRow, m)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			r.IsNew[i] = n == 1
+		if err := s.insertRows(ctx, tx, incomingRow, b.Incoming, r.IsNew); err != nil {
+			return err
 		}
 		for i, d := range b.Delivered {
 			to, op := d.recipient()
@@ -103,4 +103,67 @@ func (s *MessageDB) CommitBurst(ctx context.Context, b Burst) (BurstResult, erro
 		return BurstResult{}, s.wrap("CommitBurst", err)
 	}
 	return r, nil
+}
+
+// rowsPerInsert bounds the rows of one INSERT: 7 parameters each, well
+// under SQLite's limit of 32,766.
+const rowsPerInsert = 500
+
+// insertRows adds ms as rows of kind k in tx, many a statement: a
+// statement costs a savepoint, at which the search index flushes what it
+// holds, so a row a statement would cost several times more. If isNew is
+// not nil, it says which of ms were added, not there already (k must then
+// skip conflicts): the first of two alike in ms is the one added.
+func (s *MessageDB) insertRows(ctx context.Context, tx *sql.Tx, k rowKind, ms []Message, isNew []bool) error {
+	for start := 0; start < len(ms); start += rowsPerInsert {
+		part := ms[start:min(start+rowsPerInsert, len(ms))]
+		var q strings.Builder
+		q.WriteString(k.head)
+		args := make([]any, 0, 7*len(part))
+		for i, m := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(k.row)
+			var person any
+			if m.Person != ([32]byte{}) {
+				person = m.Person[:]
+			}
+			args = append(args, m.Peer, m.ID[:], m.Kind, m.Name, m.Text, s.unixNano(m.At), person)
+		}
+		q.WriteString(k.onConflict)
+		if isNew == nil {
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			continue
+		}
+		q.WriteString(" RETURNING peer, id")
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		added := map[Key]bool{}
+		for rows.Next() {
+			var peer string
+			var id []byte
+			if err := rows.Scan(&peer, &id); err != nil {
+				rows.Close()
+				return err
+			}
+			added[Key{Peer: peer, ID: [16]byte(id)}] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, m := range part {
+			key := Key{Peer: m.Peer, ID: m.ID}
+			isNew[start+i] = added[key]
+			delete(added, key) // a second alike was not added
+		}
+	}
+	return nil
 }

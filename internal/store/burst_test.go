@@ -24,13 +24,14 @@ func TestCommitBurst(t *testing.T) {
 			testMessage(bob, testID(1), "one"),
 			testMessage(bob, testID(2), "two"), // already stored
 			testMessage(bob, testID(3), "three"),
+			testMessage(bob, testID(1), "one"), // twice in one burst
 		},
 		Delivered: []Delivery{{Peer: bob, ID: testID(100)}, {Peer: bob, ID: testID(101)}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []bool{true, false, true}; !slices.Equal(r.IsNew, want) {
+	if want := []bool{true, false, true, false}; !slices.Equal(r.IsNew, want) {
 		t.Errorf("IsNew = %v, want %v", r.IsNew, want)
 	}
 	if r.DeliveryErrs[0] != nil || !errors.Is(r.DeliveryErrs[1], ErrNotFound) {

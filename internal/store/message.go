@@ -143,6 +143,9 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 // person's key.
 type rowKind struct {
 	byAddress, withPerson string
+	// head, row and onConflict make an INSERT of many rows, each with
+	// its person or NULL: head, then row once for each, then onConflict.
+	head, row, onConflict string
 }
 
 var (
@@ -160,7 +163,12 @@ func newRowKind(fixed, values, onConflict string) rowKind {
 		return "INSERT INTO messages (peer, id, kind, name, text, at, " + fixed + cols +
 			") VALUES (?, ?, ?, ?, ?, ?, " + values + params + ")" + onConflict
 	}
-	return rowKind{byAddress: insert("", ""), withPerson: insert(", person", ", ?")}
+	return rowKind{
+		byAddress: insert("", ""), withPerson: insert(", person", ", ?"),
+		head:       "INSERT INTO messages (peer, id, kind, name, text, at, " + fixed + ", person) VALUES ",
+		row:        "(?, ?, ?, ?, ?, ?, " + values + ", ?)",
+		onConflict: onConflict,
+	}
 }
 
 // insertMessage adds m as a row of kind k.
