@@ -86,15 +86,7 @@ func (s *MessageDB) CommitBurst(ctx context.Context, b Burst) (BurstResult, erro
 		if err := s.insertRows(ctx, tx, incomingRow, b.Incoming, r.IsNew); err != nil {
 			return err
 		}
-		for i, d := range b.Delivered {
-			to, op := d.recipient()
-			unmarked, err := s.markDeliveredIn(ctx, tx, op, to, d.ID)
-			if err != nil {
-				return err // the database failed: the whole burst goes again
-			}
-			r.DeliveryErrs[i] = unmarked
-		}
-		return nil
+		return s.markDeliveries(ctx, tx, b.Delivered, r.DeliveryErrs)
 	})
 	if errors.Is(err, ErrDuplicate) {
 		return BurstResult{}, err
@@ -163,6 +155,75 @@ func (s *MessageDB) insertRows(ctx context.Context, tx *sql.Tx, k rowKind, ms []
 			key := Key{Peer: m.Peer, ID: m.ID}
 			isNew[start+i] = added[key]
 			delete(added, key) // a second alike was not added
+		}
+	}
+	return nil
+}
+
+// markDeliveries marks ds delivered in tx, as markDelivered would each,
+// and puts in unmarked why one could not be: an UPDATE for each recipient
+// and up to rowsPerInsert of its messages; markDelivered itself for each
+// message that UPDATE did not change (already Delivered, say), to learn
+// why.
+func (s *MessageDB) markDeliveries(ctx context.Context, tx *sql.Tx, ds []Delivery, unmarked []error) error {
+	// Who each goes to, as a map key: a person's key or an address.
+	type who struct {
+		person [32]byte
+		peer   string
+	}
+	byRecipient := map[who][]int{}
+	var order []who
+	for i, d := range ds {
+		w := who{person: d.Person}
+		if d.Person == ([32]byte{}) {
+			w.peer = d.Peer
+		}
+		if _, ok := byRecipient[w]; !ok {
+			order = append(order, w)
+		}
+		byRecipient[w] = append(byRecipient[w], i)
+	}
+	now := s.now().UnixNano()
+	for _, w := range order {
+		all := byRecipient[w]
+		to, _ := ds[all[0]].recipient()
+		for start := 0; start < len(all); start += rowsPerInsert {
+			part := all[start:min(start+rowsPerInsert, len(all))]
+			args := []any{now, to.value}
+			for _, i := range part {
+				args = append(args, ds[i].ID[:])
+			}
+			rows, err := tx.QueryContext(ctx, `UPDATE messages SET state = 1, delivered_at = ?
+				WHERE `+to.column+` = ? AND direction = 0 AND state IN (0, 2, 4)
+				AND id IN (?`+strings.Repeat(", ?", len(part)-1)+`) RETURNING id`, args...)
+			if err != nil {
+				return err
+			}
+			marked := map[[16]byte]bool{}
+			for rows.Next() {
+				var id []byte
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				marked[[16]byte(id)] = true
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, i := range part {
+				if marked[ds[i].ID] {
+					continue
+				}
+				to, op := ds[i].recipient()
+				var err error
+				if unmarked[i], err = s.markDeliveredIn(ctx, tx, op, to, ds[i].ID); err != nil {
+					return err // the database failed: the whole burst goes again
+				}
+			}
 		}
 	}
 	return nil

@@ -19,6 +19,11 @@ func TestCommitBurst(t *testing.T) {
 	if _, err := s.AddIncoming(ctx, testMessage(bob, testID(2), "two")); err != nil {
 		t.Fatal(err)
 	}
+	toCarol := testMessage("127.0.0.1:9003", testID(200), "to carol, by key")
+	toCarol.Person = [32]byte{7}
+	if err := s.AddOutgoing(ctx, toCarol); err != nil {
+		t.Fatal(err)
+	}
 	r, err := s.CommitBurst(ctx, Burst{
 		Incoming: []Message{
 			testMessage(bob, testID(1), "one"),
@@ -26,7 +31,10 @@ func TestCommitBurst(t *testing.T) {
 			testMessage(bob, testID(3), "three"),
 			testMessage(bob, testID(1), "one"), // twice in one burst
 		},
-		Delivered: []Delivery{{Peer: bob, ID: testID(100)}, {Peer: bob, ID: testID(101)}},
+		Delivered: []Delivery{
+			{Peer: bob, ID: testID(100)}, {Peer: bob, ID: testID(101)},
+			{Peer: "127.0.0.1:9004", Person: toCarol.Person, ID: testID(200)}, // from another of her addresses
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +42,11 @@ func TestCommitBurst(t *testing.T) {
 	if want := []bool{true, false, true, false}; !slices.Equal(r.IsNew, want) {
 		t.Errorf("IsNew = %v, want %v", r.IsNew, want)
 	}
-	if r.DeliveryErrs[0] != nil || !errors.Is(r.DeliveryErrs[1], ErrNotFound) {
-		t.Errorf("DeliveryErrs = %v, want [nil, ErrNotFound]", r.DeliveryErrs)
+	if r.DeliveryErrs[0] != nil || !errors.Is(r.DeliveryErrs[1], ErrNotFound) || r.DeliveryErrs[2] != nil {
+		t.Errorf("DeliveryErrs = %v, want [nil, ErrNotFound, nil]", r.DeliveryErrs)
+	}
+	if st, err := s.state(ctx, toCarol.Peer, toCarol.ID); err != nil || st != Delivered {
+		t.Errorf("the message to carol's key: %v, %v; want Delivered", st, err)
 	}
 	h, err := s.History(ctx, Query{Peers: []string{bob}})
 	if err != nil {
