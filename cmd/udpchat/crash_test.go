@@ -274,11 +274,17 @@ func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
 			if code := alice.exitWithin(t, streamTimeout); code != 0 {
 				t.Errorf("alice exited %d, want 0; stderr:\n%s", code, alice.stderr)
 			}
-			// Delivered means stored at bob; printed follows.
+			// Delivered means stored at bob; printed follows. Bursts are
+			// large (group commit), so the first run may have printed, and
+			// marked shown, the whole stream before the kill: then the
+			// second has nothing to print.
 			last := fmt.Sprintf("m%04d", n-1)
-			bob2.stdout.waitWithin(t, streamTimeout, "the last message at bob", func() bool {
-				return slices.Contains(texts(jsonEvents(t, bob2.stdout, "message")), last)
-			})
+			firstAll := len(first) == n
+			if !firstAll {
+				bob2.stdout.waitWithin(t, streamTimeout, "the last message at bob", func() bool {
+					return slices.Contains(texts(jsonEvents(t, bob2.stdout, "message")), last)
+				})
+			}
 			bob2.wantExit(t, 0)
 			second := jsonEvents(t, bob2.stdout, "message")
 
@@ -289,7 +295,7 @@ func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
 					t.Fatalf("bob's first run printed m%04d as its message %d: want 0, 1, 2… in order", idx, i)
 				}
 			}
-			if len(secondIdx) == 0 {
+			if len(secondIdx) == 0 && !firstAll {
 				t.Fatalf("bob's second run printed nothing")
 			}
 			for i := 1; i < len(secondIdx); i++ {
@@ -298,12 +304,15 @@ func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
 				}
 			}
 			// Across the runs: nothing lost (the second starts at or
-			// before where the first stopped), to the end.
-			if secondIdx[0] > len(first) {
+			// before where the first stopped), to the end. (A first
+			// run that printed everything leaves the second only what it
+			// had not yet marked shown, which it may not have finished
+			// printing when its input ended.)
+			if len(secondIdx) > 0 && secondIdx[0] > len(first) {
 				t.Fatalf("m%04d to m%04d were printed by neither run: the first stopped after %d, the second began at m%04d",
 					len(first), secondIdx[0]-1, len(first), secondIdx[0])
 			}
-			if secondIdx[len(secondIdx)-1] != n-1 {
+			if !firstAll && secondIdx[len(secondIdx)-1] != n-1 {
 				t.Fatalf("bob's second run ended at m%04d", secondIdx[len(secondIdx)-1])
 			}
 			// A message printed by both runs has the same ID in both, so
@@ -325,6 +334,10 @@ func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
 			}
 			if got, want := historyTexts(t, bobDir), numbered(n); !slices.Equal(got, want) {
 				t.Fatalf("bob's history has %d messages, want all %d exactly once in order", len(got), n)
+			}
+			if firstAll {
+				t.Logf("bob printed all %d before the kill at %d; the second run printed %d again (same IDs)", n, killAt, len(second))
+				return
 			}
 			t.Logf("bob killed after printing %d messages; the second run began at m%04d: %d printed again (same IDs), none lost",
 				len(first), secondIdx[0], len(first)-secondIdx[0])
@@ -349,13 +362,17 @@ func TestCrashReceiverMidBurst(t *testing.T) {
 	alice.say(t, numbered(n)...)
 	alice.stdin.Close() // alice exits once all is delivered
 	all := numbered(n)
+	acked := 0
 	for k := range kills {
-		killAt := 50 + rand.IntN(400) // of this run's messages
-		bob.stdout.waitWithin(t, streamTimeout, fmt.Sprintf("%d messages at bob", killAt), func() bool {
-			return len(jsonEvents(t, bob.stdout, "message")) >= killAt
+		// While bob receives: once alice has heard of more deliveries
+		// since the last kill (not while bob only shows again what it
+		// stored before it).
+		killAt := acked + 1 + rand.IntN(400)
+		alice.stdout.waitWithin(t, streamTimeout, fmt.Sprintf("%d delivered", killAt), func() bool {
+			return len(jsonEvents(t, alice.stdout, "delivered")) >= killAt
 		})
 		bob.kill9(t)
-		acked := len(jsonEvents(t, alice.stdout, "delivered"))
+		acked = len(jsonEvents(t, alice.stdout, "delivered"))
 		stored := historyTexts(t, bobDir)
 		if i := slices.IndexFunc(all[:acked], func(s string) bool { return !slices.Contains(stored, s) }); i >= 0 {
 			t.Fatalf("kill %d: alice was told m%04d was delivered; bob's history does not have it", k, i)
@@ -363,15 +380,15 @@ func TestCrashReceiverMidBurst(t *testing.T) {
 		if !slices.Equal(stored, all[:len(stored)]) {
 			t.Fatalf("kill %d: bob's history of %d messages is not alice's first %d once each, in order", k, len(stored), len(stored))
 		}
-		t.Logf("kill %d: bob killed after printing %d; alice had heard %d delivered, bob had stored %d", k, killAt, acked, len(stored))
+		t.Logf("kill %d: bob killed once alice had heard %d delivered; by then %d, and bob had stored %d", k, killAt, acked, len(stored))
 		bob = chatAt(t, bobDir, bobAddr, "bob", "--json", "-p", aliceAddr)
 	}
+	// Delivered means stored at bob: once alice is done, so is bob's
+	// history (what it shows, and shows again, TestCrashReceiverStream…
+	// checks).
 	if code := alice.exitWithin(t, streamTimeout); code != 0 {
 		t.Errorf("alice exited %d, want 0; stderr:\n%s", code, alice.stderr)
 	}
-	bob.stdout.waitWithin(t, streamTimeout, "the last message at bob", func() bool {
-		return slices.Contains(texts(jsonEvents(t, bob.stdout, "message")), all[n-1])
-	})
 	bob.wantExit(t, 0)
 	if got := historyTexts(t, bobDir); !slices.Equal(got, all) {
 		t.Fatalf("bob's history has %d messages, want all %d exactly once in order", len(got), n)
