@@ -79,7 +79,11 @@ func (n *Node) Sync() error {
 	res, err := n.burstStore.CommitBurst(storeCtx, burst)
 	if err != nil {
 		n.outMu.Unlock()
-		n.storeFailed(fmt.Errorf("%d messages received are not stored, so not yet accepted (they will be once the store works): %w", len(burst.Incoming), err))
+		what := fmt.Sprintf("a burst of %d messages", len(burst.Incoming))
+		if len(burst.Incoming) == 1 {
+			what = "a message from " + burst.Incoming[0].Peer
+		}
+		n.storeFailed(fmt.Errorf("%s is not stored, so not yet accepted (it will come again): %w", what, err))
 		return err
 	}
 	n.update(func() []Event {
