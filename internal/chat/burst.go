@@ -38,12 +38,14 @@ type heldBurst struct {
 }
 
 // heldMessage is a chat payload Receive took, decoded, not yet stored or
-// told.
+// told — or, if payload is set, a room or file payload (a copy), handed on
+// in its place in the burst.
 type heldMessage struct {
-	from   netip.AddrPort
-	m      wire.ChatMessage
-	at     time.Time
-	person [32]byte
+	from    netip.AddrPort
+	m       wire.ChatMessage
+	at      time.Time
+	person  [32]byte
+	payload []byte
 }
 
 // Sync stores what the link handed over since the last Sync in one
@@ -58,7 +60,7 @@ func (n *Node) Sync() error {
 	}
 	var burst store.Burst
 	for _, h := range b.in {
-		if isMessage(h.m.Kind) {
+		if h.payload == nil && isMessage(h.m.Kind) {
 			burst.Incoming = append(burst.Incoming, store.Message{
 				ID: h.m.ID, Peer: PeerKey(h.from), Kind: int(h.m.Kind), Name: h.m.Name, Text: h.m.Text, At: h.at, Person: h.person,
 			})
@@ -97,6 +99,12 @@ func (n *Node) Sync() error {
 	n.storeWorked()
 	stored := 0
 	for _, h := range b.in {
+		if h.payload != nil {
+			if err := n.receivePayload(h.from, h.payload); err != nil {
+				n.update(func() []Event { return []Event{Error{Err: fmt.Errorf("a message from %s: %w", h.from, err)}} })
+			}
+			continue
+		}
 		if isMessage(h.m.Kind) {
 			isNew := res.IsNew[stored]
 			stored++

@@ -3,6 +3,7 @@ package chat
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,12 +33,15 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		n.receivePlain(from, msg)
 		return nil
 	}
-	if wire.IsRoomPayload(msg) {
-		return n.receiveRoom(from, msg)
-	}
-	if len(msg) > 0 && wire.IsFileKind(msg[0]) {
-		n.receiveFile(from, msg)
-		return nil
+	if wire.IsRoomPayload(msg) || len(msg) > 0 && wire.IsFileKind(msg[0]) {
+		if n.batching.Load() {
+			// After what came before it in the burst: the hello that
+			// makes its sender someone in the conversation, say, which
+			// waits for Sync too. The link reuses msg's memory.
+			n.burst.in = append(n.burst.in, heldMessage{from: from, payload: slices.Clone(msg)})
+			return nil
+		}
+		return n.receivePayload(from, msg)
 	}
 	m, err := wire.ParseChat(msg)
 	if err != nil {
@@ -144,6 +148,16 @@ func (n *Node) show(from netip.AddrPort, m wire.ChatMessage, now time.Time, pers
 	if !a.joined {
 		n.roomsPersonUp(person)
 	}
+}
+
+// receivePayload hands a room or file payload from peer to what carries
+// rooms or files.
+func (n *Node) receivePayload(from netip.AddrPort, msg []byte) error {
+	if wire.IsRoomPayload(msg) {
+		return n.receiveRoom(from, msg)
+	}
+	n.receiveFile(from, msg)
+	return nil
 }
 
 // isMessage says whether a chat payload of kind is something a person said,

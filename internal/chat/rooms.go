@@ -3,6 +3,7 @@ package chat
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 
 	"github.com/udpchat/udpchat/internal/wire"
@@ -80,7 +81,7 @@ func (n *Node) receiveRoom(from netip.AddrPort, msg []byte) error {
 		n.log.Debug("dropped room payload", "peer", from, "len", len(msg))
 		return nil
 	}
-	c.RoomPayload(person, msg)
+	c.RoomPayload(person, slices.Clone(msg)) // the link reuses msg's memory
 	return nil
 }
 
