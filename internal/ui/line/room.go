@@ -3,7 +3,6 @@ package line
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/udpchat/udpchat/internal/chat"
@@ -13,31 +12,21 @@ import (
 // Rooms in line mode: --room NAME (Options.Room) or /room makes a room the
 // conversation, and each line goes to it; /part goes back to the peers.
 
-// errNoRooms is said when the node carries no rooms: plain mode, or a run
-// without a store.
-var errNoRooms = errors.New("rooms need encryption and the data dir's store (not --plain)")
-
 // openRoom makes the room name the conversation: one of ours, the one an
 // invitation offers (joining it), or else a new one we found.
 func (r *runner) openRoom(name string) error {
 	rs := r.node.Rooms()
 	if rs == nil {
-		return errNoRooms
+		return command.ErrNoRooms
 	}
-	if slices.ContainsFunc(rs.List(), func(i chat.RoomInfo) bool { return i.Name == name }) {
-		r.room = name
-		return nil
-	}
-	if err := rs.Join(name); err == nil {
-		r.room = name
-		return nil
-	}
-	info, err := rs.Create(name)
+	created, err := command.OpenRoom(rs, name)
 	if err != nil {
 		return err
 	}
-	r.room = info.Name
-	r.out.info("created room #%s; /invite PEER asks someone in", info.Name)
+	r.room = name
+	if created {
+		r.out.info("%s", command.CreatedText(name))
+	}
 	return nil
 }
 
@@ -45,7 +34,7 @@ func (r *runner) openRoom(name string) error {
 func (r *runner) roomCommand(cmd command.Command) error {
 	rs := r.node.Rooms()
 	if rs == nil {
-		return errNoRooms
+		return command.ErrNoRooms
 	}
 	switch cmd.Kind {
 	case command.Room:
@@ -100,11 +89,7 @@ func (r *runner) roomCommand(cmd command.Command) error {
 		if err != nil {
 			return err
 		}
-		if len(missing) == 0 {
-			r.out.info("every member has %q", r.lastRoomMsg.Text)
-		} else {
-			r.out.info("%q is not yet with: %s", r.lastRoomMsg.Text, strings.Join(missing, ", "))
-		}
+		r.out.info("%s", command.MissingText(r.lastRoomMsg.Text, missing))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
@@ -23,8 +24,7 @@ func roomEvent(stdout, stderr io.Writer, ev chat.Event) error {
 		_, err := fmt.Fprintf(stdout, "#%s %s: %s\n", termsafe.Line(ev.RoomName), termsafe.Line(ev.From), termsafe.Line(ev.Text))
 		return err
 	case chat.RoomInvite:
-		fmt.Fprintf(stderr, "* %s invites you to room #%s (members: %s); /join %s to join\n", termsafe.Line(ev.From),
-			termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", ")), termsafe.Line(ev.RoomName))
+		fmt.Fprintf(stderr, "* %s\n", command.InviteText(ev))
 	case chat.MembersChanged:
 		if ev.Removed {
 			fmt.Fprintf(stderr, "* you were removed from #%s\n", termsafe.Line(ev.RoomName))

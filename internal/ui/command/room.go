@@ -1,0 +1,52 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+)
+
+// ErrNoRooms is said when the node carries no rooms: plain mode, or a run
+// without a store.
+var ErrNoRooms = errors.New("rooms need encryption and the data dir's store (not --plain)")
+
+// OpenRoom finds the room name for /room NAME and --room: one of ours, the
+// one an invitation offers (joining it), or else a new one it founds
+// (created says so). Both UIs open rooms by it, so that they agree.
+func OpenRoom(rs chat.Rooms, name string) (created bool, err error) {
+	if slices.ContainsFunc(rs.List(), func(i chat.RoomInfo) bool { return i.Name == name }) {
+		return false, nil
+	}
+	if err := rs.Join(name); err == nil {
+		return false, nil
+	}
+	if _, err := rs.Create(name); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// CreatedText is the news that /room founded a room.
+func CreatedText(name string) string {
+	return fmt.Sprintf("created room #%s; /invite PEER asks someone in", termsafe.Line(name))
+}
+
+// InviteText is an invitation as both UIs show it: who, the room, its
+// members, and how to join.
+func InviteText(ev chat.RoomInvite) string {
+	return fmt.Sprintf("%s invites you to room #%s (members: %s); /join %s to join", termsafe.Line(ev.From),
+		termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", ")), termsafe.Line(ev.RoomName))
+}
+
+// MissingText is /info's answer for our message text: who does not have it
+// yet.
+func MissingText(text string, missing []string) string {
+	if len(missing) == 0 {
+		return fmt.Sprintf("every member has %q", text)
+	}
+	return fmt.Sprintf("%q is not yet with: %s", text, strings.Join(missing, ", "))
+}
