@@ -34,7 +34,16 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.input.complete(m.panel.names(), m.waiting)
 		return nil
 	case key.Matches(msg, m.keys.PageUp, m.keys.PageDown, m.keys.Bottom):
-		m.transcript.Update(msg)
+		m.shown().tr.Update(msg)
+		return nil
+	case key.Matches(msg, m.keys.NextConv):
+		m.switchTo((m.cur + 1) % len(m.convs))
+		return nil
+	case key.Matches(msg, m.keys.PrevConv):
+		m.switchTo((m.cur + len(m.convs) - 1) % len(m.convs))
+		return nil
+	case key.Matches(msg, m.keys.Conv):
+		m.switchTo(int(msg.Code - '1'))
 		return nil
 	}
 	return m.input.Update(msg)
@@ -85,7 +94,7 @@ func (m *model) forget(who string) tea.Cmd {
 	}
 	if m.input.confirmForget != p.Addr {
 		m.input.confirmForget = p.Addr
-		m.transcript.notice("forget %s, and cancel every message waiting for it? /forget %s again to confirm",
+		m.shown().tr.notice("forget %s, and cancel every message waiting for it? /forget %s again to confirm",
 			command.PeerName(p), termsafe.Line(who))
 		return nil
 	}
@@ -121,7 +130,7 @@ func (m *model) gotRename(msg renameMsg) tea.Cmd {
 		m.fail(msg.err)
 		return nil
 	}
-	m.transcript.notice("%s", command.RenamedText(msg.peer, msg.given))
+	m.shown().tr.notice("%s", command.RenamedText(msg.peer, msg.given))
 	return m.refreshCmd()
 }
 
@@ -132,7 +141,7 @@ func (m *model) gotForget(msg forgetMsg) {
 		m.fail(msg.err)
 		return
 	}
-	m.transcript.notice("%s", command.ForgotText(msg.peer, msg.cancelled))
+	m.shown().tr.notice("%s", command.ForgotText(msg.peer, msg.cancelled))
 }
 
 // submit is Enter: it carries out the line, a message or a command.
@@ -145,10 +154,13 @@ func (m *model) submit() tea.Cmd {
 	if cmd.Kind == command.Skip {
 		return nil
 	}
-	m.transcript.follow = true
-	m.transcript.dirty = true
+	m.shown().tr.follow = true
+	m.shown().tr.dirty = true
 	switch cmd.Kind {
 	case command.Say:
+		if m.cur != 0 {
+			return m.say(cmd.Arg)
+		}
 		return m.send(cmd.Arg, false, nil)
 	case command.Bye:
 		return m.leave(cmd.Arg)
@@ -187,7 +199,7 @@ func (m *model) submit() tea.Cmd {
 		return nil
 	case command.Nick:
 		if cmd.Arg == "" {
-			m.transcript.notice("%s", command.WhoAmI(m.name))
+			m.shown().tr.notice("%s", command.WhoAmI(m.name))
 			return nil
 		}
 		return m.nickCmd(cmd.Arg)
@@ -213,16 +225,16 @@ func (m *model) submit() tea.Cmd {
 	case command.Rename:
 		return m.rename(cmd.Arg)
 	case command.Peers:
-		m.transcript.block(m.panel.listText(m.st))
+		m.shown().tr.block(m.panel.listText(m.st))
 		return m.refreshCmd()
 	case command.Stats:
 		return m.statsCmd()
 	case command.Clear:
-		m.transcript.clear()
+		m.shown().tr.clear()
 	case command.Help:
-		m.transcript.block(m.helpText())
+		m.shown().tr.block(m.helpText())
 	case command.Room, command.Invite, command.Join, command.Part, command.Members, command.Info:
-		m.fail(errors.New("rooms are in line mode only so far: udpchat --line --room NAME"))
+		return m.roomCommand(cmd)
 	case command.Unknown:
 		m.fail(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))
 	}
@@ -236,7 +248,7 @@ var errPlainCancel = errors.New("nothing to cancel: plain mode acknowledges noth
 func (m *model) gotCancel(msg cancelMsg) {
 	m.transcript.trackCancelled(msg.cancelled)
 	if len(msg.cancelled) > 0 {
-		m.transcript.notice("%s", command.CancelledText(msg.p, msg.cancelled, msg.peers, msg.left))
+		m.shown().tr.notice("%s", command.CancelledText(msg.p, msg.cancelled, msg.peers, msg.left))
 	}
 	if msg.err != nil {
 		m.fail(msg.err)
@@ -279,7 +291,7 @@ func (m *model) gotStats(msg statsMsg) {
 		return
 	}
 	if len(msg.stats) == 0 {
-		m.transcript.block("No link statistics yet: nobody has been in touch.")
+		m.shown().tr.block("No link statistics yet: nobody has been in touch.")
 		return
 	}
 	peers := make(map[netip.AddrPort]chat.PeerInfo)
@@ -303,7 +315,7 @@ func (m *model) gotStats(msg statsMsg) {
 			command.Count(int(s.MessagesIn), "message"), byteSize(s.BytesIn))
 		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
 	}
-	m.transcript.block(b.String())
+	m.shown().tr.block(b.String())
 }
 
 // helpText is /help: the commands, the keys and the glyphs.
@@ -312,7 +324,7 @@ func (m *model) helpText() string {
 	b.WriteString(m.st.panelTitle.Render("Commands") + "  (a line without / is a message to everyone)\n")
 	b.WriteString(command.Usage(true))
 	b.WriteString(m.st.panelTitle.Render("Keys") + "\n")
-	for _, k := range m.keys.help() {
+	for _, k := range m.keys.help(m.node.Rooms() != nil) {
 		h := k.Help()
 		fmt.Fprintf(&b, "  %-15s %s\n", h.Key, h.Desc)
 	}

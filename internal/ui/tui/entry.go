@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ const (
 	entryError                    // something went wrong
 	entryBlock                    // preformatted lines: /help, /peers, /stats
 	entryEarlier                  // the line under the history shown at start
+	entryNew                      // "— new —": where the user left a conversation
 )
 
 // delivery is where one of our messages stands with one peer.
@@ -55,6 +57,11 @@ type entry struct {
 	id     chat.MessageID
 	peers  map[netip.AddrPort]delivery // what each peer has, once sent
 	failed bool
+	// Our room messages: room says so, roomID names it, and k of n
+	// members have it on disk (RoomDelivery).
+	room   bool
+	roomID chat.RoomMsgID
+	k, n   int
 
 	// rendered caches the lines for renderedW; nil when stale.
 	rendered  []string
@@ -68,6 +75,10 @@ func (e *entry) glyph(s styles) string {
 	switch {
 	case e.failed:
 		return s.fail.Render("✗ ")
+	case e.room && e.k == 0:
+		return s.sent.Render("✓ ")
+	case e.room:
+		return s.delivered.Render(fmt.Sprintf("✓✓ %d/%d", e.k, e.n))
 	case len(e.peers) == 0:
 		return s.pending.Render("○ ")
 	}
@@ -142,7 +153,7 @@ func (e *entry) render(s styles, w int) []string {
 			prefix = ts + mark + " " + s.dim.Render("* ") + name + " "
 		}
 		lines = hang(prefix, termsafe.Text(e.text), w, textStyle)
-	case entryEarlier:
+	case entryEarlier, entryNew:
 		// Centred, and subtle: what is above is history, what follows is
 		// now.
 		label := "— " + e.text + " —"

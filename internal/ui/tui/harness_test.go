@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -34,7 +35,8 @@ type harness struct {
 	msgs chan tea.Msg
 	done chan struct{}
 	wg   sync.WaitGroup
-	quit bool // the model asked to quit
+	quit bool     // the model asked to quit
+	raw  []string // what the model wrote to the terminal itself (tea.Raw): the bell
 }
 
 // newHarness starts a model on node in a w×h terminal. The node is closed
@@ -91,8 +93,12 @@ func (hs *harness) deliver(msg tea.Msg) {
 
 // update feeds msg to the model now.
 func (hs *harness) update(msg tea.Msg) {
-	if _, ok := msg.(tea.QuitMsg); ok {
+	switch msg := msg.(type) {
+	case tea.QuitMsg:
 		hs.quit = true
+		return
+	case tea.RawMsg:
+		hs.raw = append(hs.raw, fmt.Sprint(msg.Msg))
 		return
 	}
 	_, cmd := hs.m.Update(msg)

@@ -42,6 +42,10 @@ type model struct {
 	panel      peersPanel
 	input      input
 	files      transfers // the file transfers under way (files.go)
+	// convs are the conversations (rooms.go): the direct chat, whose
+	// transcript is transcript, then the rooms; cur is the one shown.
+	convs []*conversation
+	cur   int
 
 	leaving     bool
 	leaveWait   bool               // leaving waits for delivery
@@ -68,6 +72,7 @@ func newModel(ctx context.Context, node *chat.Node, opts Options, noColor bool) 
 		panel:        newPeersPanel(node.Plain(), node.Security()),
 		input:        newInput(keys),
 	}
+	m.convs = []*conversation{newConversation("", &m.transcript)}
 	m.setStyles()
 	m.layout()
 	return m
@@ -76,7 +81,14 @@ func newModel(ctx context.Context, node *chat.Node, opts Options, noColor bool) 
 func (m *model) setStyles() {
 	m.st = newStyles(m.dark, m.noColor)
 	m.input.setStyles(m.st, m.dark)
-	m.transcript.restyle()
+	m.restyle()
+}
+
+// restyle lays every conversation out again: the size or the styles changed.
+func (m *model) restyle() {
+	for _, c := range m.convs {
+		c.tr.restyle()
+	}
 }
 
 // Init asks for the terminal's background (to pick colours), our
@@ -96,12 +108,13 @@ func (m *model) Init() tea.Cmd {
 // anything that needs the node or the clock.
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
+	m.syncPanel()
 	if m.input.resized() {
 		// The input grew or shrank: the messages get what is left.
 		m.layout()
-		m.transcript.dirty = true
+		m.shown().tr.dirty = true
 	}
-	if m.transcript.dirty {
+	if m.shown().tr.dirty {
 		m.rebuild()
 	}
 	return m, cmd
@@ -112,7 +125,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case tea.WindowSizeMsg:
 		m.width, m.height = max(msg.Width, 1), max(msg.Height, 1)
 		m.layout()
-		m.transcript.restyle()
+		m.restyle()
 	case tea.BackgroundColorMsg:
 		m.dark = msg.IsDark()
 		m.setStyles()
@@ -121,16 +134,32 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case tea.PasteMsg:
 		return m.paste(msg)
 	case tea.MouseWheelMsg:
-		m.transcript.Update(msg)
+		m.shown().tr.Update(msg)
 	case eventsMsg:
-		peersChanged := false
+		peersChanged, bell := false, ""
 		for _, ev := range msg {
 			if m.fileEvent(ev) {
 				continue
 			}
+			switch ev := ev.(type) {
+			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
+				if b := m.roomEvent(ev); b != "" {
+					bell = b
+				}
+				continue
+			case chat.Message:
+				if m.cur != 0 && !ev.At.Before(m.transcript.started) {
+					// A message to the peers while a room is shown.
+					m.convs[0].arrived(mentions(ev.Text, m.name))
+					bell = ev.Name + " in the direct chat"
+				}
+			}
 			peersChanged = m.transcript.event(ev) || peersChanged
 		}
 		cmds := []tea.Cmd{m.eventsCmd(), m.markShownCmd(msg)}
+		if bell != "" {
+			cmds = append(cmds, m.bellCmd(bell))
+		}
 		if peersChanged {
 			cmds = append(cmds, m.refreshCmd())
 		}
@@ -147,6 +176,11 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			// /msg to someone nearby made them a peer.
 			return tea.Batch(m.input.doneInOrder(), m.refreshCmd())
 		}
+		return m.input.doneInOrder()
+	case roomDoneMsg:
+		m.gotRoomDone(msg)
+	case roomSaidMsg:
+		m.gotSaid(msg)
 		return m.input.doneInOrder()
 	case historyMsg:
 		m.transcript.gotHistory(msg)
@@ -198,7 +232,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 // layout sizes the parts to the terminal.
 func (m *model) layout() {
 	m.input.setSize(m.width, m.height)
-	m.transcript.setSize(m.transcriptWidth(), m.bodyHeight())
+	for _, c := range m.convs {
+		c.tr.setSize(m.transcriptWidth(), m.bodyHeight())
+	}
 }
 
 // bodyHeight is what the header, the status line and the input leave for
@@ -214,7 +250,7 @@ func (m *model) transcriptWidth() int { return max(1, m.width-m.panelWidth()) }
 // fail shows err in the transcript and, until the next key, under it: an
 // error is never a crash, and never goes unseen.
 func (m *model) fail(err error) {
-	m.transcript.addError(err.Error())
+	m.shown().tr.addError(err.Error())
 	m.input.setStatus(termsafe.Line(err.Error()), true)
 }
 
@@ -224,7 +260,7 @@ func (m *model) gotPeers(msg peersMsg) tea.Cmd {
 	again := m.panel.Update(msg)
 	if m.panelWidth() != hadPanel {
 		m.layout()
-		m.transcript.restyle()
+		m.restyle()
 	}
 	m.transcript.dirty = true // the welcome depends on the peers
 	if again {
@@ -240,10 +276,10 @@ func (m *model) rebuild() {
 		w-- // a column between the text and the panel's border
 	}
 	var welcome func(w, h int) []string
-	if m.welcoming() {
+	if m.cur == 0 && m.welcoming() {
 		welcome = m.welcomeLines
 	}
-	m.transcript.rebuild(m.st, w, m.bodyHeight(), welcome)
+	m.shown().tr.rebuild(m.st, w, m.bodyHeight(), welcome)
 }
 
 // sendDone binds a returned Send to its entry, and shows its error.
@@ -271,7 +307,7 @@ func (m *model) interrupt() tea.Cmd {
 		m.leaveCancel()
 		m.leaveCancel = nil
 		m.leaveWait = false
-		m.transcript.dirty = true
+		m.shown().tr.dirty = true
 		return nil
 	}
 	return tea.Quit
@@ -283,7 +319,7 @@ func (m *model) View() tea.View {
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "udpchat — " + termsafe.Line(m.name)
-	body := m.transcript.View()
+	body := m.shown().tr.View()
 	if pw := m.panelWidth(); pw > 0 {
 		body = lipgloss.JoinHorizontal(lipgloss.Top, body, m.panel.View(m.st, pw, m.bodyHeight()))
 	}

@@ -34,6 +34,17 @@ type peersPanel struct {
 	rtts         map[netip.AddrPort]time.Duration
 	refreshing   bool // a refresh Cmd is out
 	refreshAgain bool // and another is due when it is back
+
+	// convs are the conversations (rooms.go), shown when there is more
+	// than the direct chat.
+	convs []convItem
+}
+
+// convItem is a conversation as the panel lists it.
+type convItem struct {
+	label            string
+	unread           int
+	mention, current bool
 }
 
 func newPeersPanel(plain bool, sec chat.Security) peersPanel {
@@ -78,7 +89,7 @@ func notPeers(nearby []chat.Nearby, peers []chat.PeerInfo) []chat.Nearby {
 // width is how wide the panel is on a terminal termWidth wide: 0 (no
 // panel) while there is no one to show or the terminal is narrow.
 func (p *peersPanel) width(termWidth int) int {
-	if termWidth < narrowPanel || len(p.peers)+len(p.nearby) == 0 {
+	if termWidth < narrowPanel || len(p.peers)+len(p.nearby) == 0 && len(p.convs) < 2 {
 		return 0
 	}
 	return min(max(termWidth/4, 24), 32)
@@ -89,6 +100,14 @@ func (p *peersPanel) width(termWidth int) int {
 func (p *peersPanel) View(st styles, w, h int) string {
 	inner := w - 2 // the border and the padding
 	var lines []string
+	if len(p.convs) > 1 {
+		blocks := make([][]string, len(p.convs))
+		for i, c := range p.convs {
+			blocks[i] = []string{convLine(st, i, c)}
+		}
+		lines = appendSection(st, lines, "Conversations", blocks, h)
+		lines = append(lines, "")
+	}
 	if len(p.peers) > 0 || len(p.nearby) == 0 {
 		blocks := make([][]string, len(p.peers))
 		for i, peer := range p.peers {
@@ -110,6 +129,26 @@ func (p *peersPanel) View(st styles, w, h int) string {
 		lines[i] = truncate(l, inner)
 	}
 	return st.panel.Height(h).MaxHeight(h).Width(w).Render(strings.Join(lines, "\n"))
+}
+
+// convLine is a conversation's line: its number (Alt+N), a mark if shown,
+// its name, how many messages came unseen, and @ if one names us.
+func convLine(st styles, i int, c convItem) string {
+	mark := " "
+	if c.current {
+		mark = "▸"
+	}
+	line := fmt.Sprintf("%s%d %s", mark, i+1, c.label)
+	if c.current {
+		line = st.own.Render(line)
+	}
+	if c.unread > 0 {
+		line += " " + st.newBelow.Render(fmt.Sprintf("(%d)", c.unread))
+	}
+	if c.mention {
+		line += " " + st.warning.Render("@")
+	}
+	return line
 }
 
 // appendSection adds a section to lines: its title and as many of its

@@ -57,9 +57,14 @@ func (m *model) headerView() string {
 	segs := []segment{
 		{text: on(m.st.headerTitle).Render("udpchat"), drop: 3},
 		{text: on(m.st.own).Render(termsafe.Line(m.name)), drop: 1},
+	}
+	if m.cur != 0 {
+		segs = append(segs, segment{text: on(m.st.headerTitle).Render(m.shown().label()), drop: 0})
+	}
+	segs = append(segs, []segment{
 		{text: on(m.st.headerDim).Render(m.local.String()), drop: 2},
 		{text: security, drop: 0},
-	}
+	}...)
 	if fp := termsafe.Line(m.node.Security().Fingerprint); fp != "" {
 		// Whole when it fits, so that it can be read out and compared;
 		// else its first groups, enough to tell keys apart at a glance.
@@ -123,13 +128,13 @@ func (m *model) headerView() string {
 func (m *model) statusView() string {
 	var right string
 	switch {
-	case m.transcript.unseen > 0:
-		unseen := m.transcript.unseen
+	case m.shown().tr.unseen > 0:
+		unseen := m.shown().tr.unseen
 		right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %d new below ", unseen))
 		if m.width >= 60 {
 			right = m.st.newBelow.Render(fmt.Sprintf(" ↓ %s below (PgDn, Esc) ", command.Count(unseen, "new message")))
 		}
-	case !m.transcript.follow:
+	case !m.shown().tr.follow:
 		right = m.st.dim.Render("↑ scrolled (Esc: newest)")
 	}
 	var left string

@@ -1,0 +1,412 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/ui/command"
+	"github.com/udpchat/udpchat/internal/ui/termsafe"
+)
+
+// Conversations: the direct chat with the peers (the first, always there)
+// and each room, each with its own transcript. One is shown; the others
+// count what arrives unseen, note a mention of our name, and put a "— new
+// —" line where the user left off.
+
+// newLabel is the line above what arrived while the user was elsewhere.
+const newLabel = "new"
+
+// conversation is the direct chat (room "") or a room, with its transcript
+// and what the user has not seen of it.
+type conversation struct {
+	room    string
+	tr      *transcript
+	unread  int
+	mention bool   // an unseen message names us
+	marker  *entry // "— new —", above the first message that came while away
+
+	// A room's own messages by ID, for their ✓✓ k/n; early keeps delivery
+	// news that came before Say returned. lastOwn is the newest, for /info.
+	own     map[chat.RoomMsgID]*entry
+	early   map[chat.RoomMsgID]chat.RoomDelivery
+	lastOwn *entry
+}
+
+func newConversation(room string, tr *transcript) *conversation {
+	return &conversation{room: room, tr: tr, own: make(map[chat.RoomMsgID]*entry), early: make(map[chat.RoomMsgID]chat.RoomDelivery)}
+}
+
+// label is how the conversation is named in the panel and the header.
+func (c *conversation) label() string {
+	if c.room == "" {
+		return "direct chat"
+	}
+	return "#" + termsafe.Line(c.room)
+}
+
+// arrived notes a message that came while the conversation is not shown:
+// the "— new —" line goes above the first.
+func (c *conversation) arrived(mention bool) {
+	if c.marker == nil {
+		c.marker = &entry{kind: entryNew, at: time.Now(), text: newLabel}
+		c.tr.add(c.marker)
+	}
+	c.unread++
+	c.mention = c.mention || mention
+}
+
+// left is the user switching away: an old "— new —" line goes, since the
+// user has now seen what was under it.
+func (c *conversation) left() {
+	if c.marker == nil {
+		return
+	}
+	for i, e := range c.tr.entries {
+		if e == c.marker {
+			c.tr.entries = append(c.tr.entries[:i], c.tr.entries[i+1:]...)
+			break
+		}
+	}
+	c.marker = nil
+	c.tr.dirty = true
+}
+
+// deliver records that k of n members have our message id.
+func (c *conversation) deliver(ev chat.RoomDelivery) {
+	e := c.own[ev.ID]
+	if e == nil {
+		if len(c.early) >= maxOrphans {
+			clear(c.early)
+		}
+		c.early[ev.ID] = ev
+		return
+	}
+	if ev.K >= e.k {
+		e.k, e.n = ev.K, ev.N
+		e.rendered = nil
+		c.tr.dirty = true
+	}
+}
+
+// shown is the conversation on screen.
+func (m *model) shown() *conversation { return m.convs[m.cur] }
+
+// conversation returns the room's conversation, adding it if new.
+func (m *model) conversation(room string) *conversation {
+	for _, c := range m.convs {
+		if c.room == room {
+			return c
+		}
+	}
+	tr := newTranscript(m.keys)
+	tr.chatted = true // no welcome in a room
+	c := newConversation(room, &tr)
+	m.convs = append(m.convs, c)
+	m.layout()
+	return c
+}
+
+// switchTo shows the i-th conversation.
+func (m *model) switchTo(i int) {
+	if i < 0 || i >= len(m.convs) || i == m.cur {
+		return
+	}
+	m.shown().left()
+	m.cur = i
+	c := m.shown()
+	c.unread, c.mention = 0, false
+	m.layout()
+	c.tr.restyle()
+	c.tr.follow = true
+}
+
+// open shows the room's conversation.
+func (m *model) open(room string) { m.switchTo(m.index(m.conversation(room))) }
+
+func (m *model) index(c *conversation) int {
+	for i, o := range m.convs {
+		if o == c {
+			return i
+		}
+	}
+	return 0
+}
+
+// mentions says whether text names name as a word, in any case.
+func mentions(text, name string) bool {
+	if name == "" {
+		return false
+	}
+	lt, ln := strings.ToLower(text), strings.ToLower(name)
+	for i := 0; ; {
+		j := strings.Index(lt[i:], ln)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(ln)
+		if !wordRuneBefore(lt[:j]) && !wordRuneAfter(lt[end:]) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func wordRuneBefore(s string) bool {
+	r := []rune(s)
+	return len(r) > 0 && isWordRune(r[len(r)-1])
+}
+
+func wordRuneAfter(s string) bool {
+	for _, r := range s {
+		return isWordRune(r)
+	}
+	return false
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+
+// roomEvent shows a room's news, and says what calls for the bell, if
+// anything: a mention of us in a conversation not shown.
+func (m *model) roomEvent(ev chat.Event) (bell string) {
+	switch ev := ev.(type) {
+	case chat.RoomMessage:
+		c := m.conversation(ev.RoomName)
+		if ev.Own {
+			if c.own[ev.ID] == nil {
+				c.addOwn(ev)
+			}
+			return ""
+		}
+		mention := mentions(ev.Text, m.name)
+		if c != m.shown() && !ev.History {
+			c.arrived(mention)
+			if mention {
+				bell = ev.From + " in " + c.label()
+			}
+		}
+		c.tr.add(&entry{kind: entryMessage, at: ev.At, name: ev.From, text: ev.Text, past: ev.History})
+	case chat.RoomInvite:
+		m.shown().tr.notice("%s", command.InviteText(ev))
+	case chat.RoomDelivery:
+		m.conversation(ev.RoomName).deliver(ev)
+	case chat.MembersChanged:
+		if ev.Removed {
+			m.shown().tr.notice("you were removed from #%s", ev.RoomName)
+			break
+		}
+		m.conversation(ev.RoomName).tr.notice("#%s members: %s", ev.RoomName, strings.Join(ev.Members, ", "))
+	}
+	return bell
+}
+
+// addOwn shows our room message as sent: ✓, then ✓✓ k/n as members store it.
+func (c *conversation) addOwn(msg chat.RoomMessage) *entry {
+	e := &entry{kind: entryOwn, at: msg.At, name: msg.From, text: msg.Text, room: true, roomID: msg.ID}
+	c.own[msg.ID] = e
+	c.lastOwn = e
+	if d, ok := c.early[msg.ID]; ok {
+		delete(c.early, msg.ID)
+		e.k, e.n = d.K, d.N
+	}
+	c.tr.add(e)
+	return e
+}
+
+// roomDoneMsg is a room command done: a room to show, news, an error.
+type roomDoneMsg struct {
+	open   string
+	notice string
+	err    error
+}
+
+// roomSaidMsg is a line said in a room: the message as stored, or why not.
+type roomSaidMsg struct {
+	conv *conversation
+	msg  chat.RoomMessage
+	err  error
+}
+
+// roomCmd runs f on the node's rooms in a Cmd: they touch the disk.
+func (m *model) roomCmd(f func(rs chat.Rooms) roomDoneMsg) tea.Cmd {
+	rs := m.node.Rooms()
+	if rs == nil {
+		m.fail(command.ErrNoRooms)
+		return nil
+	}
+	return func() tea.Msg { return f(rs) }
+}
+
+// say sends text to the room shown.
+func (m *model) say(text string) tea.Cmd {
+	rs, c := m.node.Rooms(), m.shown()
+	if rs == nil {
+		m.fail(command.ErrNoRooms)
+		return nil
+	}
+	return m.input.inOrder(func() tea.Msg {
+		msg, err := rs.Say(c.room, text)
+		return roomSaidMsg{conv: c, msg: msg, err: err}
+	})
+}
+
+// gotSaid shows our room message, once stored (or why it was not).
+func (m *model) gotSaid(msg roomSaidMsg) {
+	if msg.err != nil {
+		m.fail(fmt.Errorf("line not sent to #%s: %w", msg.conv.room, msg.err))
+		return
+	}
+	if msg.conv.own[msg.msg.ID] == nil {
+		msg.conv.addOwn(msg.msg)
+	}
+}
+
+// gotRoomDone shows what a room command did.
+func (m *model) gotRoomDone(msg roomDoneMsg) {
+	if msg.open != "" {
+		m.open(msg.open)
+	}
+	if msg.notice != "" {
+		m.shown().tr.notice("%s", msg.notice)
+	}
+	if msg.err != nil {
+		m.fail(msg.err)
+	}
+}
+
+// roomCommand carries out /room, /join, /part, /invite, /members, /info.
+func (m *model) roomCommand(cmd command.Command) tea.Cmd {
+	c := m.shown()
+	switch cmd.Kind {
+	case command.Part:
+		m.switchTo(0)
+		return nil
+	case command.Room:
+		if name, ok := strings.CutPrefix(cmd.Arg, "create "); ok {
+			name = strings.TrimSpace(name)
+			return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+				info, err := rs.Create(name)
+				return roomDoneMsg{open: info.Name, err: err}
+			})
+		}
+		if cmd.Arg == "" {
+			return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+				var lines []string
+				for _, i := range rs.List() {
+					lines = append(lines, fmt.Sprintf("#%s: %s", i.Name, strings.Join(i.Members, ", ")))
+				}
+				if len(lines) == 0 {
+					return roomDoneMsg{notice: "you are in no room: /room create NAME founds one"}
+				}
+				return roomDoneMsg{notice: "your rooms: " + strings.Join(lines, "; ")}
+			})
+		}
+		name := cmd.Arg
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			created, err := command.OpenRoom(rs, name)
+			if err != nil {
+				return roomDoneMsg{err: err}
+			}
+			if created {
+				return roomDoneMsg{open: name, notice: command.CreatedText(name)}
+			}
+			return roomDoneMsg{open: name}
+		})
+	case command.Join:
+		name := cmd.Arg
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			if err := rs.Join(name); err != nil {
+				return roomDoneMsg{err: err}
+			}
+			return roomDoneMsg{open: name}
+		})
+	}
+	if c.room == "" {
+		m.fail(errors.New("no room is shown: /room NAME or /join NAME first (Ctrl+N/Ctrl+P switch)"))
+		return nil
+	}
+	switch cmd.Kind {
+	case command.Invite:
+		who := cmd.Arg
+		if who == "" {
+			m.fail(errors.New("/invite needs a peer, e.g. /invite bob or /invite 192.0.2.7:7475"))
+			return nil
+		}
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			err := rs.Invite(c.room, who)
+			if errors.Is(err, chat.ErrInviteWaits) {
+				return roomDoneMsg{notice: who + ": " + err.Error()}
+			}
+			return roomDoneMsg{err: err}
+		})
+	case command.Members:
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			for _, i := range rs.List() {
+				if i.Name == c.room {
+					return roomDoneMsg{notice: fmt.Sprintf("#%s members: %s", i.Name, strings.Join(i.Members, ", "))}
+				}
+			}
+			return roomDoneMsg{err: fmt.Errorf("you are not in #%s", c.room)}
+		})
+	case command.Info:
+		last := c.lastOwn
+		if last == nil {
+			m.fail(fmt.Errorf("you have said nothing in #%s in this run", c.room))
+			return nil
+		}
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			missing, err := rs.Missing(c.room, last.roomID)
+			if err != nil {
+				return roomDoneMsg{err: err}
+			}
+			return roomDoneMsg{notice: command.MissingText(last.text, missing)}
+		})
+	}
+	return nil
+}
+
+// bellCmd rings the terminal's bell for a mention, or a direct message
+// while a room is shown; and, on a terminal known to show it, puts up a
+// desktop notification (OSC 9) saying which conversation. Unknown
+// terminals get the bell alone: an OSC they do not know may print.
+func (m *model) bellCmd(about string) tea.Cmd {
+	s := "\a"
+	if notifies(m.opts.Env) {
+		s += ansi.Notify("udpchat: " + termsafe.Line(about))
+	}
+	return tea.Raw(s)
+}
+
+// notifies says whether the terminal of env shows OSC 9 notifications:
+// iTerm2, WezTerm and kitty say who they are and do.
+func notifies(env []string) bool {
+	for _, kv := range env {
+		switch kv {
+		case "TERM_PROGRAM=iTerm.app", "TERM_PROGRAM=WezTerm", "TERM=xterm-kitty":
+			return true
+		}
+	}
+	return false
+}
+
+// syncPanel hands the panel the conversations, and lays the screen out
+// again if the panel came or went.
+func (m *model) syncPanel() {
+	items := make([]convItem, len(m.convs))
+	for i, c := range m.convs {
+		items[i] = convItem{label: c.label(), unread: c.unread, mention: c.mention, current: i == m.cur}
+	}
+	had := m.panelWidth()
+	m.panel.convs = items
+	if m.panelWidth() != had {
+		m.layout()
+		m.restyle()
+	}
+}

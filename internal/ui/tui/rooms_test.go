@@ -1,0 +1,194 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// fakeRooms is a node's rooms kept in memory: what we say is stored at
+// once, and the test plays the other members through post.
+type fakeRooms struct {
+	node  *chat.Node
+	mu    sync.Mutex
+	rooms []chat.RoomInfo
+	seq   uint64
+	said  []string // "#room text", as Say got them
+}
+
+func carryRooms(node *chat.Node, rooms ...string) *fakeRooms {
+	f := &fakeRooms{node: node}
+	for i, r := range rooms {
+		f.rooms = append(f.rooms, chat.RoomInfo{ID: chat.RoomID{byte(i + 1)}, Name: r, Members: []string{"alice", "bob", "carol"}})
+	}
+	node.CarryRooms(f)
+	return f
+}
+
+func (f *fakeRooms) Create(name string) (chat.RoomInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := chat.RoomInfo{ID: chat.RoomID{byte(len(f.rooms) + 1)}, Name: name, Members: []string{"alice"}}
+	f.rooms = append(f.rooms, info)
+	return info, nil
+}
+
+func (f *fakeRooms) Invite(room, person string) error { return nil }
+func (f *fakeRooms) Join(room string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if slices.ContainsFunc(f.rooms, func(i chat.RoomInfo) bool { return i.Name == room }) {
+		return nil
+	}
+	return chat.ErrUnknownPeer // no invitation: any error will do
+}
+
+func (f *fakeRooms) Say(room, text string) (chat.RoomMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	f.said = append(f.said, "#"+room+" "+text)
+	return chat.RoomMessage{RoomName: room, ID: chat.RoomMsgID{Seq: f.seq}, From: "alice", Text: text, Own: true, At: time.Now()}, nil
+}
+
+func (f *fakeRooms) List() []chat.RoomInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rooms)
+}
+
+func (f *fakeRooms) History(string) ([]chat.RoomMessage, error) { return nil, nil }
+func (f *fakeRooms) Missing(string, chat.RoomMsgID) ([]string, error) {
+	return []string{"carol"}, nil
+}
+func (f *fakeRooms) RoomPayload([32]byte, []byte) {}
+func (f *fakeRooms) PersonUp([32]byte)            {}
+func (f *fakeRooms) PersonDown([32]byte)          {}
+
+// post plays a member saying text in room.
+func (f *fakeRooms) post(room, from, text string) {
+	f.node.Post(chat.RoomMessage{RoomName: room, From: from, Text: text, At: time.Now()})
+}
+
+// waitBells processes messages until the model has rung the bell n times.
+func (hs *harness) waitBells(n int) {
+	hs.t.Helper()
+	hs.waitUntil(fmt.Sprintf("%d bells", n), func(string) bool { return bells(hs) >= n })
+	if got := bells(hs); got != n {
+		hs.t.Errorf("the bell rang %d times, want %d", got, n)
+	}
+}
+
+func bells(hs *harness) int {
+	n := 0
+	for _, r := range hs.raw {
+		n += strings.Count(r, "\a")
+	}
+	return n
+}
+
+// Room commands in the TUI: /room opens a room as the conversation shown,
+// a line goes to it with ✓ and then ✓✓ k/n as members store it, /info says
+// who still lacks it, and an invitation says how to join.
+func TestRoomCommandsAndDelivery(t *testing.T) {
+	node, link := fakeNode(t, chat.Config{})
+	rooms := carryRooms(node, "ops")
+	hs := newHarness(t, node, 140, 30)
+	join(t, link, bob, "bob")
+	hs.waitFor("bob joined")
+	hs.enter("/room ops")
+	hs.waitFor("Conversations", "▸2 #ops")
+	hs.enter("deploy at five")
+	hs.waitFor("✓  alice: deploy at five")
+	node.Post(chat.RoomDelivery{RoomName: "ops", ID: chat.RoomMsgID{Seq: 1}, K: 1, N: 2})
+	hs.waitFor("✓✓ 1/2 alice: deploy at five")
+	hs.enter("/info")
+	hs.waitFor(`"deploy at five" is not yet with: carol`)
+	rooms.mu.Lock()
+	said := slices.Clone(rooms.said)
+	rooms.mu.Unlock()
+	if !slices.Equal(said, []string{"#ops deploy at five"}) {
+		t.Errorf("the rooms were told %q, want the line in #ops", said)
+	}
+	if sent := chatsSent(t, link); len(sent) != 0 {
+		t.Errorf("a line in a room went to the peers as well: %v", sent)
+	}
+	node.Post(chat.RoomInvite{RoomName: "dev", From: "carol", Members: []string{"carol", "alice"}})
+	hs.waitFor("carol invites you to room #dev (members: carol, alice); /join dev to join")
+	hs.enter("/part")
+	hs.waitFor("▸1 direct chat")
+	hs.waitGone("deploy at five")
+}
+
+// Each conversation counts what arrives while another is shown, marks a
+// mention of our name, and rings the bell for a mention or a direct
+// message; switching (Ctrl+N/P, Alt+N) shows its own transcript with
+// "— new —" where the user left off.
+func TestConversationsUnreadMentionBell(t *testing.T) {
+	node, link := fakeNode(t, chat.Config{})
+	rooms := carryRooms(node, "ops", "dev")
+	hs := newHarness(t, node, 100, 30)
+	join(t, link, bob, "bob")
+	hs.waitFor("bob joined")
+	hs.enter("/room ops")
+	hs.waitFor("▸2 #ops")
+	rooms.post("ops", "bob", "first in ops")
+	hs.waitFor("bob: first in ops")
+	hs.enter("/room dev")
+	hs.waitFor("▸3 #dev")
+
+	rooms.post("ops", "carol", "the build is green")
+	hs.waitFor("2 #ops (1)")
+	if n := bells(hs); n != 0 {
+		t.Errorf("%d bells for a message in another room that does not name us", n)
+	}
+	rooms.post("ops", "bob", "Alice, can you look?")
+	hs.waitFor("2 #ops (2) @")
+	hs.waitBells(1) // a mention in another room
+	say(t, link, bob, wire.ChatText, "bob", "psst, direct")
+	hs.waitFor("1 direct chat (1)")
+	hs.waitBells(2) // a direct message while in a room
+	rooms.post("dev", "bob", "alice here in dev")
+	hs.waitFor("bob: alice here in dev")
+
+	hs.press('p', tea.ModCtrl) // back to #ops
+	hs.waitFor("▸2 #ops", "— new —", "carol: the build is green")
+	if s := hs.screen(); strings.Contains(s, "(2)") || strings.Contains(s, "alice here in dev") {
+		t.Errorf("#ops shown still counts unread, or shows #dev's messages:\n%s", s)
+	}
+	if s := hs.screen(); strings.Index(s, "first in ops") > strings.Index(s, "— new —") ||
+		strings.Index(s, "— new —") > strings.Index(s, "the build is green") {
+		t.Errorf("— new — is not between what was seen and what came since:\n%s", s)
+	}
+	hs.press('1', tea.ModAlt)
+	hs.waitFor("▸1 direct chat", "bob: psst, direct")
+	hs.waitGone("the build is green")
+	hs.press('n', tea.ModCtrl)
+	hs.waitFor("▸2 #ops")
+	hs.waitGone("— new —") // seen: it went when we left
+	if n := bells(hs); n != 2 {
+		t.Errorf("the bell rang %d times; a mention in the room shown must not ring it", n)
+	}
+}
+
+func TestMentions(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"alice: look", true}, {"hi @Alice!", true}, {"ALICE", true},
+		{"malice aforethought", false}, {"alices", false}, {"", false},
+	} {
+		if got := mentions(c.text, "alice"); got != c.want {
+			t.Errorf("mentions(%q, alice) = %v, want %v", c.text, got, c.want)
+		}
+	}
+}
