@@ -42,7 +42,7 @@ func newChatFlags(o *options) *chatFlags {
 	o.addFlags(f.FlagSet, "[::]:7475")
 	f.BoolVar(&f.line, "line", false, "line mode even on a terminal")
 	f.BoolVar(&f.json, "json", false, "line mode, with every event as a JSON object a line on stdout")
-	f.StringVar(&f.room, "room", "", "make room `NAME` the conversation: yours, one you are invited to (joining it), or a new one (line mode for now)")
+	f.StringVar(&f.room, "room", "", "make room `NAME` the conversation: yours, one you are invited to (joining it), or a new one")
 	f.BoolVar(&f.noDiscovery, "no-discovery", false, "do not announce yourself on the LAN, nor show who is nearby")
 	f.BoolVarP(&f.version, "version", "v", false, "print the version (as udpchat version does)")
 	f.files.add(f.FlagSet)
@@ -141,11 +141,12 @@ func chatCommand(ctx context.Context, args []string, io stdio) int {
 	if f.room != "" && o.plain {
 		return fail(io, "", usagef("--room needs encryption: rooms are not for --plain"))
 	}
-	if !f.line && !f.json && f.room == "" && isTerminal(io.in) && isTerminal(io.out) && !dumbTerminal() {
+	if !f.line && !f.json && isTerminal(io.in) && isTerminal(io.out) && !dumbTerminal() {
 		return tui.Run(ctx, node, tui.Options{
 			Timeout: o.timeout,
 			Resolve: resolve,
 			Stderr:  io.err,
+			Room:    f.room,
 		})
 	}
 	ctx, interrupt := context.WithCancel(ctx)

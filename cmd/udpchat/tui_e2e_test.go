@@ -130,15 +130,27 @@ func (p *pane) capture() string { return p.tm.run("capture-pane", "-p", "-t", p.
 // short and the wait bounded.
 func (p *pane) waitScreen(re string) string {
 	p.tm.t.Helper()
+	return p.wait("screen", p.capture, re)
+}
+
+// waitStderr is waitScreen for what udpchat wrote to stderr: line mode's
+// notices.
+func (p *pane) waitStderr(re string) string {
+	p.tm.t.Helper()
+	return p.wait("stderr", p.stderr, re)
+}
+
+func (p *pane) wait(what string, read func() string, re string) string {
+	p.tm.t.Helper()
 	want := regexp.MustCompile(re)
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		screen := p.capture()
-		if want.MatchString(screen) {
-			return screen
+		text := read()
+		if want.MatchString(text) {
+			return text
 		}
 		if time.Now().After(deadline) {
-			p.tm.t.Fatalf("%s's screen never matched %q within %v; it shows:\n%s\nstderr:\n%s", p.name, re, waitTimeout, screen, p.stderr())
+			p.tm.t.Fatalf("%s's %s never matched %q within %v; screen:\n%s\nstderr:\n%s", p.name, what, re, waitTimeout, p.capture(), p.stderr())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -94,7 +94,12 @@ func (m *model) restyle() {
 // Init asks for the terminal's background (to pick colours), our
 // addresses (for the welcome), the recent history and the first events.
 func (m *model) Init() tea.Cmd {
+	var room tea.Cmd
+	if m.opts.Room != "" {
+		room = m.openRoomCmd(m.opts.Room)
+	}
 	return tea.Batch(
+		room,
 		tea.RequestBackgroundColor,
 		m.reachCmd(),
 		m.historyCmd(),

@@ -181,7 +181,7 @@ func (m *model) roomEvent(ev chat.Event) (bell string) {
 		c := m.conversation(ev.RoomName)
 		if ev.Own {
 			if c.own[ev.ID] == nil {
-				c.addOwn(ev)
+				c.addOwn(ev, m.name)
 			}
 			return ""
 		}
@@ -207,9 +207,11 @@ func (m *model) roomEvent(ev chat.Event) (bell string) {
 	return bell
 }
 
-// addOwn shows our room message as sent: ✓, then ✓✓ k/n as members store it.
-func (c *conversation) addOwn(msg chat.RoomMessage) *entry {
-	e := &entry{kind: entryOwn, at: msg.At, name: msg.From, text: msg.Text, room: true, roomID: msg.ID}
+// addOwn shows our room message as sent: ✓, then ✓✓ k/n as members store
+// it. The rooms call us "you"; the transcript shows our name, as for the
+// peers.
+func (c *conversation) addOwn(msg chat.RoomMessage, name string) {
+	e := &entry{kind: entryOwn, at: msg.At, name: name, text: msg.Text, room: true, roomID: msg.ID}
 	c.own[msg.ID] = e
 	c.lastOwn = e
 	if d, ok := c.early[msg.ID]; ok {
@@ -217,7 +219,6 @@ func (c *conversation) addOwn(msg chat.RoomMessage) *entry {
 		e.k, e.n = d.K, d.N
 	}
 	c.tr.add(e)
-	return e
 }
 
 // roomDoneMsg is a room command done: a room to show, news, an error.
@@ -264,7 +265,7 @@ func (m *model) gotSaid(msg roomSaidMsg) {
 		return
 	}
 	if msg.conv.own[msg.msg.ID] == nil {
-		msg.conv.addOwn(msg.msg)
+		msg.conv.addOwn(msg.msg, m.name)
 	}
 }
 
@@ -279,6 +280,21 @@ func (m *model) gotRoomDone(msg roomDoneMsg) {
 	if msg.err != nil {
 		m.fail(msg.err)
 	}
+}
+
+// openRoomCmd shows room name (/room NAME, --room): one of ours, the one
+// an invitation offers, or a new one.
+func (m *model) openRoomCmd(name string) tea.Cmd {
+	return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+		created, err := command.OpenRoom(rs, name)
+		if err != nil {
+			return roomDoneMsg{err: fmt.Errorf("room %s: %w", name, err)}
+		}
+		if created {
+			return roomDoneMsg{open: name, notice: command.CreatedText(name)}
+		}
+		return roomDoneMsg{open: name}
+	})
 }
 
 // roomCommand carries out /room, /join, /part, /invite, /members, /info.
@@ -308,17 +324,7 @@ func (m *model) roomCommand(cmd command.Command) tea.Cmd {
 				return roomDoneMsg{notice: "your rooms: " + strings.Join(lines, "; ")}
 			})
 		}
-		name := cmd.Arg
-		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
-			created, err := command.OpenRoom(rs, name)
-			if err != nil {
-				return roomDoneMsg{err: err}
-			}
-			if created {
-				return roomDoneMsg{open: name, notice: command.CreatedText(name)}
-			}
-			return roomDoneMsg{open: name}
-		})
+		return m.openRoomCmd(cmd.Arg)
 	case command.Join:
 		name := cmd.Arg
 		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {

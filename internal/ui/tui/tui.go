@@ -52,6 +52,9 @@ type Options struct {
 	// Stderr gets, once the screen is restored, what was not delivered and
 	// any error; nil means os.Stderr.
 	Stderr io.Writer
+	// Room, if not "", is the room to show at the start (--room): one of
+	// ours, an invitation's, or a new one, as /room NAME.
+	Room string
 	// Env is the environment (TERM, NO_COLOR, …); nil means os.Environ().
 	Env []string
 
