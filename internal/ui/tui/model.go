@@ -100,6 +100,7 @@ func (m *model) Init() tea.Cmd {
 	}
 	return tea.Batch(
 		room,
+		m.listRoomsCmd(),
 		tea.RequestBackgroundColor,
 		m.reachCmd(),
 		m.historyCmd(),
@@ -114,6 +115,9 @@ func (m *model) Init() tea.Cmd {
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
 	m.syncPanel()
+	if load := m.loadRooms(); load != nil {
+		cmd = tea.Batch(cmd, load)
+	}
 	if m.input.resized() {
 		// The input grew or shrank: the messages get what is left.
 		m.layout()
@@ -184,6 +188,12 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.input.doneInOrder()
 	case roomDoneMsg:
 		m.gotRoomDone(msg)
+	case roomsListedMsg:
+		for _, r := range msg {
+			m.conversation(r.Name)
+		}
+	case roomHistoryMsg:
+		m.gotRoomHistory(msg)
 	case roomSaidMsg:
 		m.gotSaid(msg)
 		return m.input.doneInOrder()

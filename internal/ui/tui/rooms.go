@@ -37,10 +37,17 @@ type conversation struct {
 	own     map[chat.RoomMsgID]*entry
 	early   map[chat.RoomMsgID]chat.RoomDelivery
 	lastOwn *entry
+
+	// A room's messages from before this run come from its history, read
+	// once (loading says it was asked for); shown notes what is on screen
+	// already, so that none shows twice.
+	loading bool
+	shown   map[chat.RoomMsgID]bool
 }
 
 func newConversation(room string, tr *transcript) *conversation {
-	return &conversation{room: room, tr: tr, own: make(map[chat.RoomMsgID]*entry), early: make(map[chat.RoomMsgID]chat.RoomDelivery)}
+	return &conversation{room: room, tr: tr, own: make(map[chat.RoomMsgID]*entry),
+		early: make(map[chat.RoomMsgID]chat.RoomDelivery), shown: make(map[chat.RoomMsgID]bool)}
 }
 
 // label is how the conversation is named in the panel and the header.
@@ -179,6 +186,10 @@ func (m *model) roomEvent(ev chat.Event) (bell string) {
 	switch ev := ev.(type) {
 	case chat.RoomMessage:
 		c := m.conversation(ev.RoomName)
+		if c.shown[ev.ID] {
+			break
+		}
+		c.shown[ev.ID] = true
 		if ev.Own {
 			if c.own[ev.ID] == nil {
 				c.addOwn(ev, m.name)
@@ -213,6 +224,7 @@ func (m *model) roomEvent(ev chat.Event) (bell string) {
 func (c *conversation) addOwn(msg chat.RoomMessage, name string) {
 	e := &entry{kind: entryOwn, at: msg.At, name: name, text: msg.Text, room: true, roomID: msg.ID}
 	c.own[msg.ID] = e
+	c.shown[msg.ID] = true
 	c.lastOwn = e
 	if d, ok := c.early[msg.ID]; ok {
 		delete(c.early, msg.ID)
@@ -415,4 +427,72 @@ func (m *model) syncPanel() {
 		m.layout()
 		m.restyle()
 	}
+}
+
+// roomHistory is the most a room shows of its history when the UI opens it.
+const roomHistory = 100
+
+// roomsListedMsg are the rooms we are in, at the start.
+type roomsListedMsg []chat.RoomInfo
+
+// roomHistoryMsg is a room's history, read for its conversation.
+type roomHistoryMsg struct {
+	conv *conversation
+	msgs []chat.RoomMessage
+	err  error
+}
+
+// listRoomsCmd asks for our rooms, for the conversations list at the start.
+func (m *model) listRoomsCmd() tea.Cmd {
+	rs := m.node.Rooms()
+	if rs == nil {
+		return nil
+	}
+	return func() tea.Msg { return roomsListedMsg(rs.List()) }
+}
+
+// loadRooms reads the history of each room not yet read.
+func (m *model) loadRooms() tea.Cmd {
+	rs := m.node.Rooms()
+	var cmds []tea.Cmd
+	for _, c := range m.convs {
+		if c.room == "" || c.loading || rs == nil {
+			continue
+		}
+		c.loading = true
+		cmds = append(cmds, func() tea.Msg {
+			msgs, err := rs.History(c.room)
+			return roomHistoryMsg{conv: c, msgs: msgs, err: err}
+		})
+	}
+	return tea.Batch(cmds...)
+}
+
+// gotRoomHistory puts a room's recent history, dimmed, above what came
+// since the UI opened it, under "— earlier —".
+func (m *model) gotRoomHistory(msg roomHistoryMsg) {
+	if msg.err != nil {
+		m.fail(fmt.Errorf("history of #%s: %w", msg.conv.room, msg.err))
+		return
+	}
+	c := msg.conv
+	var past []*entry
+	for _, rm := range msg.msgs[max(len(msg.msgs)-roomHistory, 0):] {
+		if c.shown[rm.ID] {
+			continue
+		}
+		c.shown[rm.ID] = true
+		name := rm.From
+		if rm.Own {
+			name = m.name
+		}
+		past = append(past, &entry{kind: entryMessage, at: rm.At, name: name, text: rm.Text, past: true, stamp: "Jan 2 15:04"})
+	}
+	if len(past) == 0 {
+		return
+	}
+	past = append(past, &entry{kind: entryEarlier, past: true, at: time.Now(), text: earlierLabel})
+	c.tr.entries = append(past, c.tr.entries...)
+	c.tr.trim()
+	c.tr.dirty = true
 }

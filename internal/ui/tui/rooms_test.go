@@ -21,7 +21,8 @@ type fakeRooms struct {
 	mu    sync.Mutex
 	rooms []chat.RoomInfo
 	seq   uint64
-	said  []string // "#room text", as Say got them
+	said  []string                      // "#room text", as Say got them
+	past  map[string][]chat.RoomMessage // History's answer, by room
 }
 
 func carryRooms(node *chat.Node, rooms ...string) *fakeRooms {
@@ -65,7 +66,11 @@ func (f *fakeRooms) List() []chat.RoomInfo {
 	return slices.Clone(f.rooms)
 }
 
-func (f *fakeRooms) History(string) ([]chat.RoomMessage, error) { return nil, nil }
+func (f *fakeRooms) History(room string) ([]chat.RoomMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.past[room]), nil
+}
 func (f *fakeRooms) Missing(string, chat.RoomMsgID) ([]string, error) {
 	return []string{"carol"}, nil
 }
@@ -75,7 +80,11 @@ func (f *fakeRooms) PersonDown([32]byte)          {}
 
 // post plays a member saying text in room.
 func (f *fakeRooms) post(room, from, text string) {
-	f.node.Post(chat.RoomMessage{RoomName: room, From: from, Text: text, At: time.Now()})
+	f.mu.Lock()
+	f.seq++
+	id := chat.RoomMsgID{Sender: [32]byte{1}, Seq: f.seq}
+	f.mu.Unlock()
+	f.node.Post(chat.RoomMessage{RoomName: room, ID: id, From: from, Text: text, At: time.Now()})
 }
 
 // waitBells processes messages until the model has rung the bell n times.
@@ -190,5 +199,24 @@ func TestMentions(t *testing.T) {
 		if got := mentions(c.text, "alice"); got != c.want {
 			t.Errorf("mentions(%q, alice) = %v, want %v", c.text, got, c.want)
 		}
+	}
+}
+
+// The rooms we are in are conversations from the start, each showing its
+// recent history, dimmed, above "— earlier —", and a message that comes
+// live is not shown again by the history.
+func TestRoomsAndTheirHistoryAtStart(t *testing.T) {
+	node, _ := fakeNode(t, chat.Config{})
+	rooms := carryRooms(node, "ops")
+	said := chat.RoomMessage{RoomName: "ops", ID: chat.RoomMsgID{Sender: [32]byte{2}, Seq: 1}, From: "bob", Text: "said last week", At: time.Now().Add(-7 * 24 * time.Hour)}
+	mine := chat.RoomMessage{RoomName: "ops", ID: chat.RoomMsgID{Seq: 9}, From: "you", Text: "mine of old", Own: true, At: said.At}
+	rooms.past = map[string][]chat.RoomMessage{"ops": {said, mine}}
+	node.Post(said) // as a member's repair might hand it over again
+	hs := newHarness(t, node, 100, 30)
+	hs.waitFor("Conversations", "2 #ops")
+	hs.press('2', tea.ModAlt)
+	hs.waitFor("▸2 #ops", "bob: said last week", "alice: mine of old", "— earlier —")
+	if n := strings.Count(hs.screen(), "said last week"); n != 1 {
+		t.Errorf("the message shows %d times, want once:\n%s", n, hs.screen())
 	}
 }
