@@ -171,6 +171,11 @@ func (m *model) submit() tea.Cmd {
 			m.fail(errors.New("/me needs an action, e.g. /me waves"))
 			return nil
 		}
+		if m.cur != 0 {
+			// Not to the peers behind the room's back.
+			m.fail(errors.New("rooms have no /me yet (nothing sent); /part goes back to the direct chat"))
+			return nil
+		}
 		return m.send(cmd.Arg, true, nil)
 	case command.Msg:
 		who, text := command.SplitPeer(cmd.Arg)
