@@ -115,7 +115,7 @@ func (m *model) Init() tea.Cmd {
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
 	m.syncPanel()
-	if load := m.loadRooms(); load != nil {
+	if load := tea.Batch(m.loadRooms(), m.askMissing()); load != nil {
 		cmd = tea.Batch(cmd, load)
 	}
 	if m.input.resized() {
@@ -192,6 +192,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		for _, r := range msg {
 			m.conversation(r.Name)
 		}
+	case missingMsg:
+		m.gotMissing(msg)
 	case roomHistoryMsg:
 		m.gotRoomHistory(msg)
 	case roomSaidMsg:

@@ -38,6 +38,9 @@ type peersPanel struct {
 	// convs are the conversations (rooms.go), shown when there is more
 	// than the direct chat.
 	convs []convItem
+	// missing are the members of the room shown who do not have our
+	// newest message there yet (/info says it too).
+	missing []string
 }
 
 // convItem is a conversation as the panel lists it.
@@ -106,6 +109,14 @@ func (p *peersPanel) View(st styles, w, h int) string {
 			blocks[i] = []string{convLine(st, i, c)}
 		}
 		lines = appendSection(st, lines, "Conversations", blocks, h)
+		lines = append(lines, "")
+	}
+	if len(p.missing) > 0 {
+		blocks := make([][]string, len(p.missing))
+		for i, name := range p.missing {
+			blocks[i] = []string{"  " + st.dim.Render(termsafe.Line(name))}
+		}
+		lines = appendSection(st, lines, "Missing your last line", blocks, h)
 		lines = append(lines, "")
 	}
 	if len(p.peers) > 0 || len(p.nearby) == 0 {

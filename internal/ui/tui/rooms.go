@@ -43,6 +43,12 @@ type conversation struct {
 	// already, so that none shows twice.
 	loading bool
 	shown   map[chat.RoomMsgID]bool
+
+	// missing are the members without lastOwn, as of its asked-th
+	// delivery news (askedK), for the panel.
+	missing []string
+	asked   *entry
+	askedK  int
 }
 
 func newConversation(room string, tr *transcript) *conversation {
@@ -423,6 +429,7 @@ func (m *model) syncPanel() {
 	}
 	had := m.panelWidth()
 	m.panel.convs = items
+	m.panel.missing = m.shown().missing
 	if m.panelWidth() != had {
 		m.layout()
 		m.restyle()
@@ -495,4 +502,34 @@ func (m *model) gotRoomHistory(msg roomHistoryMsg) {
 	c.tr.entries = append(past, c.tr.entries...)
 	c.tr.trim()
 	c.tr.dirty = true
+}
+
+// missingMsg is who lacks our newest message of a room.
+type missingMsg struct {
+	conv  *conversation
+	about *entry
+	names []string
+	err   error
+}
+
+// askMissing asks, for the room shown, who lacks our newest message there,
+// when that message or its ✓✓ k/n changed: the panel lists them.
+func (m *model) askMissing() tea.Cmd {
+	c, rs := m.shown(), m.node.Rooms()
+	e := c.lastOwn
+	if e == nil || rs == nil || c.asked == e && c.askedK == e.k {
+		return nil
+	}
+	c.asked, c.askedK = e, e.k
+	return func() tea.Msg {
+		names, err := rs.Missing(c.room, e.roomID)
+		return missingMsg{conv: c, about: e, names: names, err: err}
+	}
+}
+
+// gotMissing keeps who lacks our newest message, if it still is.
+func (m *model) gotMissing(msg missingMsg) {
+	if msg.err == nil && msg.conv.lastOwn == msg.about {
+		msg.conv.missing = msg.names
+	}
 }

@@ -118,7 +118,10 @@ func TestRoomCommandsAndDelivery(t *testing.T) {
 	hs.enter("deploy at five")
 	hs.waitFor("✓  alice: deploy at five")
 	node.Post(chat.RoomDelivery{RoomName: "ops", ID: chat.RoomMsgID{Seq: 1}, K: 1, N: 2})
-	hs.waitFor("✓✓ 1/2 alice: deploy at five")
+	hs.waitFor("✓✓ 1/2 alice: deploy at five", "Missing your last line")
+	if !strings.Contains(hs.screen(), "│   carol") {
+		t.Errorf("the panel does not list carol as missing the line:\n%s", hs.screen())
+	}
 	hs.enter("/info")
 	hs.waitFor(`"deploy at five" is not yet with: carol`)
 	rooms.mu.Lock()
