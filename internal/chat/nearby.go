@@ -102,6 +102,18 @@ func (n *Node) SawNearby(p Nearby) {
 	})
 }
 
+// heardNearby says whether someone with key is nearby now.
+func (n *Node) heardNearby(key [32]byte) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.nearby.people {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // NearbyGone tells the node that the person with the key of fingerprint
 // is no longer heard on the LAN. It emits Gone if they were nearby.
 func (n *Node) NearbyGone(fingerprint string) {

@@ -92,6 +92,11 @@ func (n *Node) sighted(key [32]byte, name string, addr netip.AddrPort, chosen bo
 	if err := n.people.ContactSeen(storeCtx, store.Sighting{Key: key, AnnouncedName: name, Address: PeerKey(addr), Source: src}); err != nil {
 		return "", fmt.Errorf("%s at %s is not in the contacts: %w", name, addr, err)
 	}
+	if n.heardNearby(key) { // heard before they became a contact: mark them now
+		if _, err := n.people.ContactNearby(storeCtx, key, time.Time{}); err != nil {
+			n.log.Debug("recording a contact heard nearby", "name", name, "err", err)
+		}
+	}
 	c, err := n.people.Contact(storeCtx, key)
 	if err != nil {
 		return "", err

@@ -374,9 +374,10 @@ func TestOutboxForAKnownAddressFollowsItsPerson(t *testing.T) {
 func TestNearbyMarksOnlyContacts(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	n, _, _ := newPeopleNode(t, s, Config{})
-	join(t, n, bob, "bob")
 	lan := netip.MustParseAddrPort("192.0.2.7:7475")
+	// Heard before he is a contact; marked when he joins.
 	n.SawNearby(Nearby{Name: "bob", Fingerprint: "BLAKE2s:BOB", Addr: lan, Key: bobPerson})
+	join(t, n, bob, "bob")
 	n.SawNearby(Nearby{Name: "carol", Fingerprint: "BLAKE2s:CAROL", Addr: lan, Key: carolPerson})
 	ctx := context.Background()
 	c, err := s.Contact(ctx, bobPerson)
