@@ -92,6 +92,9 @@ type Message struct {
 	// DeliveredAt is when an outgoing message was acknowledged; zero until
 	// then.
 	DeliveredAt time.Time
+	// HeldAt is when a relay said it holds a Pending outgoing message in
+	// the recipient's mailbox (schema 8); zero if none does.
+	HeldAt time.Time
 	// Person is the other side's public key (schema 5), zero where it is
 	// not known: rows stored by address only, before AssignPeople maps
 	// them or when their address maps to no key. No peer's key is all
@@ -100,7 +103,7 @@ type Message struct {
 }
 
 // columns are what scanMessage reads, in its order.
-const columns = "peer, id, direction, kind, name, text, at, state, delivered_at, person"
+const columns = "peer, id, direction, kind, name, text, at, state, delivered_at, person, held_at"
 
 func prefixColumns(p string) string {
 	return p + strings.ReplaceAll(columns, ", ", ", "+p)
@@ -115,9 +118,10 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 			id        []byte
 			at        int64
 			delivered sql.NullInt64
+			held      sql.NullInt64
 			person    []byte
 		)
-		if err := rows.Scan(&m.Peer, &id, &m.Direction, &m.Kind, &m.Name, &m.Text, &at, &m.State, &delivered, &person); err != nil {
+		if err := rows.Scan(&m.Peer, &id, &m.Direction, &m.Kind, &m.Name, &m.Text, &at, &m.State, &delivered, &person, &held); err != nil {
 			return nil, err
 		}
 		if len(id) != len(m.ID) {
@@ -131,6 +135,9 @@ func scanMessages(rows *sql.Rows) ([]Message, error) {
 		m.At = time.Unix(0, at)
 		if delivered.Valid {
 			m.DeliveredAt = time.Unix(0, delivered.Int64)
+		}
+		if held.Valid {
+			m.HeldAt = time.Unix(0, held.Int64)
 		}
 		ms = append(ms, m)
 	}

@@ -63,6 +63,27 @@ func (s *MessageDB) MarkDeliveredBy(ctx context.Context, person [32]byte, id [16
 	return s.markDelivered(ctx, "MarkDeliveredBy", byPerson(person), id)
 }
 
+// MarkHeldBy records that a relay holds our Pending message id to person in
+// their mailbox, now. It stays Pending; a message that is no longer (it was
+// delivered or cancelled meanwhile) is left as it is, and an unknown one is
+// ErrNotFound.
+func (s *MessageDB) MarkHeldBy(ctx context.Context, person [32]byte, id [16]byte) error {
+	to := byPerson(person)
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE messages SET held_at = ? WHERE person = ? AND direction = 0 AND id = ? AND state = 0`,
+		s.now().UnixNano(), to.value, id[:])
+	if err != nil {
+		return s.wrap("MarkHeldBy", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	if _, err := s.stateOf(ctx, s.db, to, id); err != nil {
+		return fmt.Errorf("store: MarkHeldBy: %w", err)
+	}
+	return nil
+}
+
 func (s *MessageDB) markDelivered(ctx context.Context, op string, to recipient, id [16]byte) error {
 	unmarked, err := s.markDeliveredIn(ctx, s.db, op, to, id)
 	return cmp.Or(err, unmarked)

@@ -430,3 +430,43 @@ func TestContactNearby(t *testing.T) {
 		t.Errorf("a stranger heard nearby became a contact (err %v)", err)
 	}
 }
+
+// A message a relay holds stays in the outbox, marked held, until it is
+// delivered; held changes nothing of one delivered already.
+func TestMarkHeldBy(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	bob := testKey(2)
+	for i := range 2 {
+		m := testMessage("[100::1]:7475", testID(i), "for bob, offline")
+		m.Person = bob
+		if err := s.AddOutgoing(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkDeliveredBy(ctx, bob, testID(1)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := s.MarkHeldBy(ctx, bob, testID(i)); err != nil {
+			t.Fatalf("MarkHeldBy %d: %v", i, err)
+		}
+	}
+	if err := s.MarkHeldBy(ctx, bob, testID(9)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("MarkHeldBy of an unknown message: %v, want ErrNotFound", err)
+	}
+	pending, err := s.PendingTo(ctx, bob)
+	if err != nil || len(pending) != 1 || pending[0].ID != testID(0) || pending[0].HeldAt.IsZero() {
+		t.Fatalf("PendingTo: %+v, %v; want message 0, held", pending, err)
+	}
+	if err := s.MarkDeliveredBy(ctx, bob, testID(0)); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := s.PendingTo(ctx, bob); err != nil || len(pending) != 0 {
+		t.Errorf("PendingTo after delivery: %+v, %v; want none", pending, err)
+	}
+	h, err := s.History(ctx, Query{})
+	if err != nil || len(h) != 2 || !h[1].HeldAt.IsZero() || h[1].State != Delivered {
+		t.Errorf("History: %+v, %v; want message 1 delivered and never held", h, err)
+	}
+}

@@ -34,10 +34,11 @@ func TestRoomsMigrationKeepsSchema5(t *testing.T) {
 	// migration: Contacts reads the columns of the latest schema).
 	wantContacts := []Contact{{Key: alice, AnnouncedName: "alice", FirstSeen: t0, LastSeen: t0,
 		Endpoints: []Endpoint{{Address: "127.0.0.1:9002", Source: FromPacket, LastSeen: t0}}}}
-	wantHistory, err := old.History(ctx, Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What schema 5 holds of the messages (History reads the columns of
+	// the latest schema, so it is not asked before the migration).
+	in.Direction, in.State = Incoming, Received
+	out.Direction, out.State = Outgoing, Pending
+	wantHistory := []Message{in, out}
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
