@@ -196,6 +196,8 @@ type pendingSent struct {
 	name string
 	// payload is a held message's, for the link once the peer joins.
 	payload []byte
+	// inMailbox says a relay holds it in the recipient's mailbox (mail.go).
+	inMailbox bool
 }
 
 // New returns a node that runs on the link newLink builds with the node as

@@ -24,6 +24,7 @@ type PeopleStore interface {
 	ContactSeen(ctx context.Context, sg store.Sighting) error
 	Contact(ctx context.Context, key [32]byte) (store.Contact, error)
 	MarkDeliveredBy(ctx context.Context, person [32]byte, id [16]byte) error
+	MarkHeldBy(ctx context.Context, person [32]byte, id [16]byte) error
 	// Forget drops the person and cancels what waits for them, at once.
 	Forget(ctx context.Context, key [32]byte) ([]store.Message, error)
 	Rename(ctx context.Context, key [32]byte, given string) error
