@@ -121,6 +121,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		}
 	}
 	var enc *encryption
+	var relayCtx context.Context // the relay path's, while it runs
 	tc := transport.Config{MaxPacket: secure.MaxPacket, Logger: log}
 	if !o.plain {
 		rp, under, err := openRelayPath(ctx, o.relay, o.sendOnly, conn, dataDir, log)
@@ -135,7 +136,8 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 			return nil, nil, nil, err
 		}
 		if rp != nil {
-			relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+			var stopRelay context.CancelFunc
+			relayCtx, stopRelay = context.WithCancel(context.WithoutCancel(ctx))
 			if err := rp.start(relayCtx, enc.conn); err != nil {
 				stopRelay()
 				conn.Close()
@@ -174,6 +176,9 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	f.node = node
 	if enc != nil {
 		enc.node.Store(node)
+	}
+	if rp := f.relay; rp != nil && rp.mail != nil {
+		go rp.runMail(relayCtx, node, enc.key)
 	}
 	fail := func(err error) (*chat.Node, *finder, func(), error) {
 		node.Leave(ctx)

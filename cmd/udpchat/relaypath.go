@@ -162,6 +162,10 @@ type relayPath struct {
 	// the chat's lock: no system call there).
 	nets []netip.Prefix
 
+	// mail is what the relay client fetched from our mailbox, for
+	// runMail; nil (nothing fetched) for udpchat send.
+	mail chan relay.Mail
+
 	mu     sync.Mutex
 	key    keys.PublicKey // the relay's: pinned, or learned on first use
 	people map[netip.AddrPort]*relayedPerson
@@ -247,13 +251,17 @@ func (r *relayPath) verify(addr netip.AddrPort, key keys.PublicKey) (err error, 
 // relay) and runs registration and path choice until ctx ends.
 func (r *relayPath) start(ctx context.Context, sec *secure.Conn) error {
 	r.sec = sec
-	c, err := relay.NewClient(relay.ClientConfig{
+	cfg := relay.ClientConfig{
 		Conn:          sec,
 		Relay:         r.addr,
 		Locals:        localCandidates(sec.LocalAddr()),
 		OnDeliver:     r.deliver,
 		OnCallMeMaybe: r.callMeMaybe,
-	})
+	}
+	if r.mail != nil {
+		cfg.OnMail = r.onMail
+	}
+	c, err := relay.NewClient(cfg)
 	if err != nil {
 		return err
 	}
@@ -637,6 +645,9 @@ func openRelayPath(ctx context.Context, given string, sendOnly bool, sock udp.Co
 	rp, err := newRelayPath(ctx, spec, sock, dataDir, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !sendOnly {
+		rp.mail = make(chan relay.Mail, mailQueue)
 	}
 	return rp, rp.mux, nil
 }

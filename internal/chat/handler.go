@@ -47,6 +47,13 @@ func (n *Node) Delivered(peer netip.AddrPort, ref uint64) {
 		n.burst.delivered = append(n.burst.delivered, r)
 		return
 	}
+	n.delivered(r)
+}
+
+// delivered is Delivered of r at once, not in a burst; r may also name a
+// message held for a peer that has not joined: a receipt mail delivered it
+// (mail.go).
+func (n *Node) delivered(r sentRef) {
 	n.outMu.Lock()
 	d, ok := n.deliveryOf(r)
 	if !ok {
@@ -99,6 +106,9 @@ func (n *Node) deliveredLocked(d delivery, storeErr error) []Event {
 	}
 	if d.pending {
 		delete(n.pending, d.r)
+		if d.r.held {
+			n.heldBytes -= len(d.s.payload)
+		}
 		if len(n.pending) == 0 {
 			close(n.drained)
 		}

@@ -116,13 +116,17 @@ func (n *Node) IsHeld(id MessageID, to netip.AddrPort) bool {
 // message is received as Receive does (stored once: a copy that came
 // first directly, or twice by the relay, is not shown again), and receipt
 // is the mail to send person back, saying it is on our disk. A receipt is
-// taken as delivery of the messages it names, and receipt is nil.
+// taken as delivery of the messages it names. Mail that does not decode,
+// or whose sender may not use the name in it, is dropped (counted,
+// warned): receipt and err are nil. An error means the message could not
+// be stored: the mail is to be kept, and taken again later.
 func (n *Node) ReceiveMail(from netip.AddrPort, person [32]byte, payload []byte) (receipt []byte, err error) {
 	if wire.IsMailReceipt(payload) {
 		ids, err := wire.ParseMailReceipt(payload)
 		if err != nil {
 			n.stats.undecodable.Add(1)
-			return nil, err
+			n.log.Debug("dropped an undecodable receipt", "peer", from, "err", err)
+			return nil, nil
 		}
 		for _, id := range ids {
 			n.deliveredBy(person, MessageID(id))
@@ -132,9 +136,16 @@ func (n *Node) ReceiveMail(from netip.AddrPort, person [32]byte, payload []byte)
 	m, err := wire.ParseChat(payload)
 	if err != nil || !isMessage(m.Kind) {
 		n.stats.undecodable.Add(1)
-		return nil, fmt.Errorf("mail from %s that is no chat message: %v", from, err)
+		n.log.Debug("dropped undecodable mail", "peer", from, "err", err)
+		return nil, nil
 	}
-	if err := n.Receive(from, payload); err != nil {
+	// Checked here too, so that a refusal drops the mail rather than
+	// keeping it to be refused again (it is idempotent: receive's check
+	// passes the same way).
+	if n.checkSender(from, &person, m.Name) != nil {
+		return nil, nil
+	}
+	if err := n.receive(from, payload, &person); err != nil {
 		return nil, err
 	}
 	return wire.AppendMailReceipt(nil, [][16]byte{m.ID})
@@ -153,7 +164,7 @@ func (n *Node) deliveredBy(person [32]byte, id MessageID) {
 	}
 	n.mu.Unlock()
 	for _, r := range refs {
-		n.Delivered(r.peer, r.ref)
+		n.delivered(r)
 	}
 	if len(refs) == 0 && n.people != nil {
 		err := n.people.MarkDeliveredBy(storeCtx, person, [16]byte(id))

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 )
@@ -71,6 +72,31 @@ func (n *Node) checkName(peer netip.AddrPort, name string) error {
 		return nil
 	}
 	err := n.peerCheck.CheckName(peer, name)
+	if err != nil {
+		n.stats.refused.Add(1)
+		n.Warn(peer, err)
+	}
+	return err
+}
+
+// MailCheck is a PeerCheck that also checks the name in a mail (mail.go)
+// against key, the one that sealed it: mail comes with no session.
+type MailCheck interface {
+	CheckMailName(peer netip.AddrPort, key [32]byte, name string) error
+}
+
+// checkSender is checkName for a message from a session, or (mail not nil)
+// sealed by the key *mail. Mail is refused by a PeerCheck that cannot
+// check it.
+func (n *Node) checkSender(peer netip.AddrPort, mail *[32]byte, name string) error {
+	if mail == nil || n.peerCheck == nil {
+		return n.checkName(peer, name)
+	}
+	mc, ok := n.peerCheck.(MailCheck)
+	if !ok {
+		return fmt.Errorf("mail from %s: this chat cannot check who sent it", peer)
+	}
+	err := mc.CheckMailName(peer, *mail, name)
 	if err != nil {
 		n.stats.refused.Add(1)
 		n.Warn(peer, err)

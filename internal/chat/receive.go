@@ -29,6 +29,12 @@ import (
 // On a link that calls Sync, all of this waits for it (burst.go): Receive
 // holds the message, and Sync stores a burst of them at once.
 func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
+	return n.receive(from, msg, nil)
+}
+
+// receive is Receive; mail, if not nil, is the key that sealed msg, a
+// mail out of our mailbox (which came with no session to vouch for it).
+func (n *Node) receive(from netip.AddrPort, msg []byte, mail *[32]byte) error {
 	if n.plain {
 		n.receivePlain(from, msg)
 		return nil
@@ -49,13 +55,17 @@ func (n *Node) Receive(from netip.AddrPort, msg []byte) error {
 		n.log.Debug("dropped undecodable chat message", "peer", from, "len", len(msg), "err", err)
 		return nil // resending it would not make it decodable
 	}
-	if err := n.checkName(from, m.Name); err != nil {
+	if err := n.checkSender(from, mail, m.Name); err != nil {
 		return err
 	}
 	n.stats.received.Add(1)
 	now := time.Now()
 	person := n.personAt(from)
-	if n.batching.Load() {
+	if mail != nil {
+		person = *mail
+	}
+	// Mail comes on its own goroutine, not the link's: never in a burst.
+	if mail == nil && n.batching.Load() {
 		// Every kind waits, so that what a burst says is told in order.
 		n.burst.in = append(n.burst.in, heldMessage{from: from, m: m, at: now, person: person})
 		return nil

@@ -175,7 +175,7 @@ func (o *output) event(ev chat.Event) error {
 	case chat.HistoryByAddress:
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", ev)
 	}
-	// Sent and Delivered are silent in text mode: no news is good news, and
+	// Sent, Held and Delivered are silent in text mode: no news is good news, and
 	// what is not delivered is reported when the program ends. Cancelled
 	// is too: /cancel, the only cause, says what it did.
 	return nil
@@ -222,6 +222,12 @@ func jsonEvent(ev chat.Event) any {
 			ID   string `json:"id"`
 			To   string `json:"to"`
 		}{"delivered", ev.ID.String(), ev.To.String()}
+	case chat.Held:
+		return struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+			To   string `json:"to"`
+		}{"held", ev.ID.String(), ev.To.String()}
 	case chat.Cancelled:
 		return struct {
 			Type string `json:"type"`

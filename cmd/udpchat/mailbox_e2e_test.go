@@ -1,0 +1,54 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestMailboxDeliversWhileTheSenderIsGone: alice sends bob three lines
+// while he is offline; they go to his mailbox at the relay (held), and
+// alice quits, exit 0 with a note that the relay holds them. Bob starts
+// later and gets them, once; alice's next start gets his receipts: they
+// are delivered, and her outbox is empty. (Her outbox sends them to his
+// mailbox again meanwhile, as bob is still not in session with her: he
+// shows them once all the same.)
+func TestMailboxDeliversWhileTheSenderIsGone(t *testing.T) {
+	t.Setenv(noPunchEnv, "1")
+	relayAddr := startRelay(t)
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr, "-p", "bob", "--timeout", "5s")
+	alice.listening(t)
+	lines := []string{"one", "two", "three"}
+	alice.say(t, lines...)
+	alice.stdout.waitFor(t, "three held", func() bool { return len(jsonEvents(t, alice.stdout, "held")) == 3 })
+	alice.wantExit(t, 0)
+	if !strings.Contains(alice.stderr.String(), "held by the relay until they come back: 3 messages") {
+		t.Errorf("alice's stderr does not say the relay holds her messages:\n%s", alice.stderr)
+	}
+
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
+	bob.listening(t)
+	bob.stdout.waitFor(t, "alice's three messages", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 3 })
+
+	alice = chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relayAddr)
+	alice.listening(t)
+	alice.stdout.waitFor(t, "three delivered", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == 3 })
+	alice.wantExit(t, 0)
+	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
+		t.Errorf("alice's outbox after bob's receipts: %q, want empty", pending)
+	}
+	bob.wantExit(t, 0)
+	var got []string
+	for _, m := range jsonEvents(t, bob.stdout, "message") {
+		got = append(got, m["text"].(string))
+	}
+	if !slices.Equal(got, lines) {
+		t.Errorf("bob got %q, want %q once each", got, lines)
+	}
+	if h := historyTexts(t, bobDir); !slices.Equal(h[len(h)-3:], lines) {
+		t.Errorf("bob's history ends %q, want %q", h, lines)
+	}
+}
