@@ -335,8 +335,8 @@ func (m *model) helpText() string {
 	}
 	fmt.Fprintf(&b, "  %-15s %s\n", "Shift+drag", "select text to copy (the mouse wheel scrolls)")
 	b.WriteString(m.st.panelTitle.Render("Your messages") + "\n")
-	fmt.Fprintf(&b, "  %s sending  %s sent  %s delivered  %s cancelled  %s failed", m.st.pending.Render("○"),
-		m.st.sent.Render("✓"), m.st.delivered.Render("✓✓"), m.st.cancelled.Render("⊘"), m.st.fail.Render("✗"))
+	fmt.Fprintf(&b, "  %s sending  %s sent  %s held by the relay  %s delivered  %s cancelled  %s failed", m.st.pending.Render("○"),
+		m.st.sent.Render("✓"), m.st.sent.Render("✓·"), m.st.delivered.Render("✓✓"), m.st.cancelled.Render("⊘"), m.st.fail.Render("✗"))
 	if m.node.Plain() {
 		b.WriteString("\n  (plain mode acknowledges nothing: ✓ is as far as it goes)")
 	} else {

@@ -33,6 +33,7 @@ type delivery uint8
 const (
 	pending   delivery = iota // Send has not returned yet
 	sent                      // queued on the link (or in the outbox), not yet acknowledged
+	held                      // in the peer's mailbox at the relay: it gets there without us
 	cancelled                 // given up on (/cancel): not sent again
 	delivered                 // the peer has it
 )
@@ -69,8 +70,10 @@ type entry struct {
 }
 
 // glyph is the state of an own message, as a small mark that changes in
-// place: ○ sending, ✓ sent (some peer has yet to get it), ⊘ cancelled (for
-// some peer, and none still waits), ✓✓ delivered to every peer, ✗ failed.
+// place: ○ sending, ✓ sent (some peer has yet to get it), ✓· held by the
+// relay (each peer who has yet to get it will, without us), ⊘ cancelled
+// (for some peer, and none still waits), ✓✓ delivered to every peer, ✗
+// failed.
 func (e *entry) glyph(s styles) string {
 	switch {
 	case e.failed:
@@ -82,16 +85,21 @@ func (e *entry) glyph(s styles) string {
 	case len(e.peers) == 0:
 		return s.pending.Render("○ ")
 	}
-	given := false
+	given, inMailbox := false, false
 	for _, d := range e.peers {
 		switch d {
 		case pending, sent:
 			return s.sent.Render("✓ ")
+		case held:
+			inMailbox = true
 		case cancelled:
 			given = true
 		}
 	}
-	if given {
+	switch {
+	case inMailbox:
+		return s.sent.Render("✓·")
+	case given:
 		return s.cancelled.Render("⊘ ")
 	}
 	return s.delivered.Render("✓✓")
@@ -104,7 +112,7 @@ func (e *entry) waiting() bool {
 		return false
 	}
 	for _, d := range e.peers {
-		if d == sent {
+		if d == sent || d == held {
 			return true
 		}
 	}

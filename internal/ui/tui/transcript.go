@@ -196,6 +196,8 @@ func (t *transcript) event(ev chat.Event) (peersChanged bool) {
 		t.add(messageEntry(ev))
 	case chat.Sent:
 		t.track(ev.ID, ev.To, sent)
+	case chat.Held:
+		t.track(ev.ID, ev.To, held)
 	case chat.Delivered:
 		t.track(ev.ID, ev.To, delivered)
 	case chat.Cancelled:
