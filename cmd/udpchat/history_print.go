@@ -49,10 +49,12 @@ func historyLine(m chat.HistoryMessage) string {
 	}
 	b.WriteString(termsafe.Line(m.Peer))
 	b.WriteString("  ")
-	switch m.State {
-	case chat.MessagePending, chat.MessageCancelled:
+	switch {
+	case m.State == chat.MessagePending && !m.HeldAt.IsZero():
+		fmt.Fprintf(&b, "[%v, held by the relay %s]  ", m.State, command.ShortID(m.ID))
+	case m.State == chat.MessagePending, m.State == chat.MessageCancelled:
 		fmt.Fprintf(&b, "[%v %s]  ", m.State, command.ShortID(m.ID))
-	case chat.MessageSent:
+	case m.State == chat.MessageSent:
 		b.WriteString("[plain]  ")
 	}
 	if m.Direct {
@@ -78,6 +80,7 @@ type historyJSON struct {
 	Direct      bool   `json:"direct,omitempty"` // sent to that peer alone (/msg)
 	State       string `json:"state"`            // pending, delivered, cancelled, received, sent
 	DeliveredAt string `json:"delivered_at,omitempty"`
+	HeldAt      string `json:"held_at,omitempty"` // a pending one the relay holds in the recipient's mailbox
 }
 
 func jsonHistory(m chat.HistoryMessage) historyJSON {
@@ -97,6 +100,9 @@ func jsonHistory(m chat.HistoryMessage) historyJSON {
 	}
 	if !m.DeliveredAt.IsZero() {
 		j.DeliveredAt = m.DeliveredAt.Format(time.RFC3339Nano)
+	}
+	if !m.HeldAt.IsZero() && m.State == chat.MessagePending {
+		j.HeldAt = m.HeldAt.Format(time.RFC3339Nano)
 	}
 	return j
 }

@@ -28,6 +28,9 @@ func TestMailboxDeliversWhileTheSenderIsGone(t *testing.T) {
 	if !strings.Contains(alice.stderr.String(), "held by the relay until they come back: 3 messages") {
 		t.Errorf("alice's stderr does not say the relay holds her messages:\n%s", alice.stderr)
 	}
+	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 3 || !strings.Contains(pending[0], "[pending, held by the relay ") {
+		t.Errorf("alice's outbox while bob is away: %q, want her three messages, held by the relay", pending)
+	}
 
 	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relayAddr)
 	bob.listening(t)

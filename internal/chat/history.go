@@ -46,6 +46,9 @@ type HistoryMessage struct {
 	State MessageState
 	// DeliveredAt is when our message was acknowledged; zero until then.
 	DeliveredAt time.Time
+	// HeldAt is when a relay took our pending message into its
+	// recipient's mailbox (mail.go); zero if none holds it.
+	HeldAt time.Time
 }
 
 // MessageState is where a stored message is in its life: ours start
@@ -110,7 +113,7 @@ func StoredMessage(m store.Message) HistoryMessage {
 		ID: m.ID, Peer: m.Peer, Outgoing: m.Direction == store.Outgoing,
 		Name: m.Name, Text: m.Text,
 		Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect,
-		At: m.At, State: messageState(m.State), DeliveredAt: m.DeliveredAt,
+		At: m.At, State: messageState(m.State), DeliveredAt: m.DeliveredAt, HeldAt: m.HeldAt,
 	}
 }
 
