@@ -10,9 +10,8 @@ import (
 // while he is offline; they go to his mailbox at the relay (held), and
 // alice quits, exit 0 with a note that the relay holds them. Bob starts
 // later and gets them, once; alice's next start gets his receipts: they
-// are delivered, and her outbox is empty. (Her outbox sends them to his
-// mailbox again meanwhile, as bob is still not in session with her: he
-// shows them once all the same.)
+// are delivered, and her outbox is empty. Bob stays up meanwhile: her
+// outbox, which had them held, does not mail them again.
 func TestMailboxDeliversWhileTheSenderIsGone(t *testing.T) {
 	t.Setenv(noPunchEnv, "1")
 	relayAddr := startRelay(t)
