@@ -424,21 +424,30 @@ func TestOfflinePeerGetsWhatWaited(t *testing.T) {
 			}
 			bob := chatAt(t, bobDir, bobAddr, "bob", args...)
 			bob.listening(t)
-			alice.stdout.waitFor(t, "every delivered event", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == n })
-			bob.stdout.waitFor(t, "every message at bob", func() bool { return len(bob.stdout.lines()) >= n })
-			alice.wantExit(t, 0)
-			bob.wantExit(t, 0)
-			want := make([]string, n)
-			for i, s := range numbered(n) {
-				want[i] = "alice: " + s
-			}
-			if got := bob.stdout.lines(); !slices.Equal(got, want) {
-				t.Errorf("bob showed %q, want alice's %d in order", got, n)
-			}
-			if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
-				t.Errorf("alice's outbox after delivery: %q", pending)
-			}
+			wantAllDelivered(t, alice, bob, aliceDir, n)
 		})
+	}
+}
+
+// wantAllDelivered waits until alice (--json, data dir aliceDir) has had n
+// lines delivered and bob has shown them, and checks that both exit 0, bob
+// showed alice's n numbered lines once each, in order, and alice's outbox
+// is empty.
+func wantAllDelivered(t *testing.T, alice, bob *proc, aliceDir string, n int) {
+	t.Helper()
+	alice.stdout.waitFor(t, "every delivered event", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == n })
+	bob.stdout.waitFor(t, "every message at bob", func() bool { return len(bob.stdout.lines()) >= n })
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+	want := make([]string, n)
+	for i, s := range numbered(n) {
+		want[i] = "alice: " + s
+	}
+	if got := bob.stdout.lines(); !slices.Equal(got, want) {
+		t.Errorf("bob showed %q, want alice's %d once each, in order", got, n)
+	}
+	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
+		t.Errorf("alice's outbox after delivery: %q", pending)
 	}
 }
 

@@ -40,20 +40,7 @@ func TestPeerBackFromAnotherPortGetsWhatWaited(t *testing.T) {
 
 	bob = chatAt(t, bobDir, bobSecond, "bob", "-p", aliceAddr)
 	bob.listening(t)
-	alice.stdout.waitFor(t, "every delivered event", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) == n })
-	bob.stdout.waitFor(t, "every message at bob", func() bool { return len(bob.stdout.lines()) >= n })
-	alice.wantExit(t, 0)
-	bob.wantExit(t, 0)
-	want := make([]string, n)
-	for i, s := range numbered(n) {
-		want[i] = "alice: " + s
-	}
-	if got := bob.stdout.lines(); !slices.Equal(got, want) {
-		t.Errorf("bob showed %q, want alice's %d once each, in order", got, n)
-	}
-	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
-		t.Errorf("alice's outbox after bob came back: %q", pending)
-	}
+	wantAllDelivered(t, alice, bob, aliceDir, n)
 }
 
 // A data dir of the schema before people (4), with a trust file that binds
