@@ -81,9 +81,7 @@ func (n *Node) SawNearby(p Nearby) {
 	}
 	p.Addr = Unmap(p.Addr)
 	if n.people != nil && p.Key != ([32]byte{}) && p.Fingerprint != n.security.Fingerprint {
-		if _, err := n.people.ContactNearby(storeCtx, p.Key, time.Time{}); err != nil {
-			n.log.Debug("recording a contact heard nearby", "name", p.Name, "err", err)
-		}
+		n.markNearby(p.Key, p.Name)
 	}
 	n.update(func() []Event {
 		if n.closed || p.Fingerprint == n.security.Fingerprint {
@@ -100,6 +98,14 @@ func (n *Node) SawNearby(p Nearby) {
 		s.notifyLocked()
 		return []Event{p}
 	})
+}
+
+// markNearby marks the contact with key, if there is one, as heard nearby
+// now. A store that fails costs only the mark: it is logged.
+func (n *Node) markNearby(key [32]byte, name string) {
+	if _, err := n.people.ContactNearby(storeCtx, key, time.Time{}); err != nil {
+		n.log.Debug("recording a contact heard nearby", "name", name, "err", err)
+	}
 }
 
 // heardNearby says whether someone with key is nearby now.

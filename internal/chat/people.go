@@ -94,9 +94,7 @@ func (n *Node) sighted(key [32]byte, name string, addr netip.AddrPort, chosen bo
 		return "", fmt.Errorf("%s at %s is not in the contacts: %w", name, addr, err)
 	}
 	if n.heardNearby(key) { // heard before they became a contact: mark them now
-		if _, err := n.people.ContactNearby(storeCtx, key, time.Time{}); err != nil {
-			n.log.Debug("recording a contact heard nearby", "name", name, "err", err)
-		}
+		n.markNearby(key, name)
 	}
 	c, err := n.people.Contact(storeCtx, key)
 	if err != nil {
