@@ -57,6 +57,14 @@ Messages are listed oldest first, one a line:
   2026-11-25 09:14:09  <- 127.0.0.1:9002  bob: hi alice
   2026-11-25 09:15:40  -> 127.0.0.1:9002  [pending 5f0c2a9e]  alice: still there?
 
+Files sent and received in a chat are listed among them, where each began:
+
+  2026-11-25 09:16:02  -> 127.0.0.1:9002  [file done c65a5efa]  report.pdf (1.0 MiB) to bob
+
+with its state (offered, accepted, done, declined, failed), and where it
+landed or why it failed; --search matches a file's name. With --json a
+file is an object of "type": "file".
+
 -> is a message you sent to that peer, <- one it sent you; then the name of
 the sender and the text (control characters escaped, as in the chat). A
 message you sent that is not delivered is marked [pending ID] or
@@ -145,6 +153,13 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "history", err)
 	}
+	var ts []store.Transfer
+	if !h.pending {
+		ts, err = transfersBeside(ctx, st, q, ms)
+	}
+	if err != nil {
+		return fail(io, "history", err)
+	}
 	var leftOut int
 	if !h.pending && len(ms) == q.Limit {
 		n, err := countOf(ctx, st, q)
@@ -153,7 +168,7 @@ func historyCommand(ctx context.Context, args []string, io stdio) int {
 		}
 		leftOut = n - len(ms)
 	}
-	if code := printHistory(io, ms, h.json); code != exitOK {
+	if code := printHistory(io, mergeHistory(ms, ts), h.json); code != exitOK {
 		return code
 	}
 	if leftOut > 0 {

@@ -7,26 +7,28 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
-	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/ui/command"
 	"github.com/udpchat/udpchat/internal/ui/termsafe"
 )
 
-// printHistory prints ms on io.out, as JSON or as lines, in the chat's
+// printHistory prints es on io.out, as JSON or as lines, in the chat's
 // terms as the chat's UIs show them.
-func printHistory(io stdio, ms []store.Message, asJSON bool) int {
-	if asJSON {
-		enc := json.NewEncoder(io.out)
-		enc.SetEscapeHTML(false)
-		for _, m := range ms {
-			if err := enc.Encode(jsonHistory(chat.StoredMessage(m))); err != nil {
-				return fail(io, "history", err)
-			}
+func printHistory(io stdio, es []historyEntry, asJSON bool) int {
+	enc := json.NewEncoder(io.out)
+	enc.SetEscapeHTML(false)
+	for _, e := range es {
+		var err error
+		switch {
+		case asJSON && e.message != nil:
+			err = enc.Encode(jsonHistory(chat.StoredMessage(*e.message)))
+		case asJSON:
+			err = enc.Encode(jsonTransfer(*e.transfer))
+		case e.message != nil:
+			_, err = fmt.Fprintln(io.out, historyLine(chat.StoredMessage(*e.message)))
+		default:
+			_, err = fmt.Fprintln(io.out, transferLine(*e.transfer))
 		}
-		return exitOK
-	}
-	for _, m := range ms {
-		if _, err := fmt.Fprintln(io.out, historyLine(chat.StoredMessage(m))); err != nil {
+		if err != nil {
 			return fail(io, "history", err)
 		}
 	}

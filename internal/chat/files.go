@@ -114,16 +114,21 @@ func (n *Node) newFiles(cfg FileConfig) *transfer.Engine {
 // fileEvents turns the engine's events into the node's, in order with
 // every other change's.
 func (n *Node) fileEvents(evs []transfer.Event) {
+	n.recordTransfers(evs)
 	n.update(func() []Event {
 		out := make([]Event, 0, len(evs))
 		for _, ev := range evs {
-			out = append(out, n.fileEventLocked(ev))
+			if ev, ok := n.fileEventLocked(ev); ok {
+				out = append(out, ev)
+			}
 		}
 		return out
 	})
 }
 
-func (n *Node) fileEventLocked(ev transfer.Event) Event {
+// fileEventLocked is the node's event for ev; none for our own offer
+// (Offering), which SendFile's caller knows of.
+func (n *Node) fileEventLocked(ev transfer.Event) (Event, bool) {
 	describe := func(i transfer.Info) FileTransfer {
 		ft := FileTransfer{ID: FileID(i.ID), Peer: i.Peer, Incoming: i.Incoming, Name: i.Name, Size: i.Size}
 		if p := n.peers[i.Peer]; p != nil {
@@ -132,17 +137,19 @@ func (n *Node) fileEventLocked(ev transfer.Event) Event {
 		return ft
 	}
 	switch ev := ev.(type) {
+	case transfer.Offering:
+		return nil, false
 	case transfer.Offered:
-		return FileOffer{FileTransfer: describe(ev.Info), Resumed: ev.Resumed}
+		return FileOffer{FileTransfer: describe(ev.Info), Resumed: ev.Resumed}, true
 	case transfer.Progress:
-		return FileProgress{FileTransfer: describe(ev.Info), Bytes: ev.Bytes, Rate: ev.Rate, Left: ev.Left}
+		return FileProgress{FileTransfer: describe(ev.Info), Bytes: ev.Bytes, Rate: ev.Rate, Left: ev.Left}, true
 	case transfer.Done:
-		return FileDone{FileTransfer: describe(ev.Info), Path: ev.Path, Blocks: ev.Fetched, Resumed: ev.Resumed, DuplicateBlocks: ev.Duplicates}
+		return FileDone{FileTransfer: describe(ev.Info), Path: ev.Path, Blocks: ev.Fetched, Resumed: ev.Resumed, DuplicateBlocks: ev.Duplicates}, true
 	case transfer.Failed:
 		declined := !ev.Info.Incoming && !ev.Info.Accepted
-		return FileFailed{FileTransfer: describe(ev.Info), Declined: declined, Err: ev.Err}
+		return FileFailed{FileTransfer: describe(ev.Info), Declined: declined, Err: ev.Err}, true
 	}
-	return Error{Err: fmt.Errorf("unknown file event %T", ev)}
+	return Error{Err: fmt.Errorf("unknown file event %T", ev)}, true
 }
 
 // SendFile offers the file at path to peer, which must be in session with
@@ -167,6 +174,7 @@ func (n *Node) SendFile(peer netip.AddrPort, path string) (FileTransfer, error) 
 	}
 	info, err := n.files.Offer(peer, n.personAt(peer), path)
 	if err != nil {
+		n.failedOffer(info, err)
 		return FileTransfer{}, err
 	}
 	return FileTransfer{ID: FileID(info.ID), Peer: peer, PeerName: name, Name: info.Name, Size: info.Size}, nil

@@ -172,6 +172,8 @@ type Node struct {
 
 	// files runs the file transfers (files.go); nil on the plain link.
 	files *transfer.Engine
+	// transfers records them in the store (transferlog.go).
+	transfers transferLog
 }
 
 // sentRef names one message on the link: the peer and the ref link.Send
@@ -236,6 +238,7 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	}
 	if !n.plain {
 		n.files = n.newFiles(cfg.Files)
+		n.transfers.st, _ = cfg.Store.(TransferStore)
 		n.people, _ = cfg.Store.(PeopleStore)
 		n.expected = make(map[netip.AddrPort][32]byte, len(cfg.KnownKeys))
 		for addr, key := range cfg.KnownKeys {

@@ -29,6 +29,12 @@ type Offered struct {
 	Resumed bool
 }
 
+// Offering says we offer a peer a file: emitted before the offer goes, so
+// that whoever records transfers has it before any answer can come.
+type Offering struct {
+	Info
+}
+
 // Progress says how far a transfer is: Bytes of Size, at Rate bytes a
 // second (over the last seconds), Left to go at that rate (0: unknown).
 type Progress struct {
@@ -60,6 +66,7 @@ type Failed struct {
 }
 
 func (Offered) isEvent()  {}
+func (Offering) isEvent() {}
 func (Progress) isEvent() {}
 func (Done) isEvent()     {}
 func (Failed) isEvent()   {}

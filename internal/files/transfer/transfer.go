@@ -183,7 +183,10 @@ func offerID(o wire.FileOfferMessage, to [32]byte) ID {
 }
 
 // Offer hashes the file at path and offers it to peer, the person of key
-// to (zero if not known). It returns the transfer, which Events name.
+// to (zero if not known). It returns the transfer, which Events name. An
+// Offering event goes up before the offer; if the offer then cannot be
+// sent, the error comes with that transfer's Info, so that whoever
+// recorded the Offering can record its end.
 func (e *Engine) Offer(peer netip.AddrPort, to [32]byte, path string) (Info, error) {
 	src, err := files.OpenSource(path, wire.DefaultFileBlockShift)
 	if err != nil {
@@ -210,13 +213,14 @@ func (e *Engine) Offer(peer netip.AddrPort, to [32]byte, path string) (Info, err
 	go e.serveOut(t)
 	info := t.info()
 	e.mu.Unlock()
+	e.flush([]Event{Offering{Info: info}}, nil)
 	if err := e.cfg.Send(peer, payload); err != nil {
 		e.mu.Lock()
 		if e.out[offer.ID] == t {
 			e.removeOutLocked(offer.ID)
 		}
 		e.mu.Unlock()
-		return Info{}, err
+		return info, err
 	}
 	return info, nil
 }
