@@ -3,6 +3,7 @@ package command
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,11 +77,7 @@ func RunFile(node *chat.Node, cmd Command) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ft, err := node.SendFile(peer.Addr, path)
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("offered %s (%s) to %s [%s]", ft.Name, humanize.IBytes(ft.Size), who(ft), short(ft.ID)), nil
+		return OfferFile(node, peer, path)
 	case Accept, Decline:
 		id, err := node.FindFile(cmd.Arg)
 		if err != nil {
@@ -98,6 +95,17 @@ func RunFile(node *chat.Node, cmd Command) (string, error) {
 		return fmt.Sprintf("stopped [%s]", short(id)), node.CancelFile(id)
 	}
 	return "", fmt.Errorf("not a file command")
+}
+
+// OfferFile offers the file at path to peer, and returns what to tell the
+// person. It hashes the file first: call it from another goroutine than
+// the one reading events.
+func OfferFile(node *chat.Node, peer chat.PeerInfo, path string) (string, error) {
+	ft, err := node.SendFile(peer.Addr, path)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("offered %s (%s) to %s [%s]", ft.Name, humanize.IBytes(ft.Size), who(ft), short(ft.ID)), nil
 }
 
 // IsFileCancel says whether /cancel's argument names a file transfer
@@ -121,16 +129,75 @@ func sendTarget(peers []chat.PeerInfo, arg string) (chat.PeerInfo, string, error
 			return p, expandHome(rest), nil
 		}
 	}
-	var joined []chat.PeerInfo
-	for _, p := range peers {
-		if p.Name != "" && p.State == chat.PeerOnline {
-			joined = append(joined, p)
+	p, n := FileTarget(peers)
+	if n != 1 {
+		return chat.PeerInfo{}, "", fmt.Errorf("%d peers are here: say which, /send PEER PATH", n)
+	}
+	return p, expandHome(arg), nil
+}
+
+// FileTarget is whom a file named without a peer goes to: the one peer in
+// the conversation. n is how many there are; p is theirs only if n is 1.
+func FileTarget(peers []chat.PeerInfo) (p chat.PeerInfo, n int) {
+	for _, q := range peers {
+		if q.Name != "" && q.State == chat.PeerOnline {
+			p, n = q, n+1
 		}
 	}
-	if len(joined) != 1 {
-		return chat.PeerInfo{}, "", fmt.Errorf("%d peers are here: say which, /send PEER PATH", len(joined))
+	if n != 1 {
+		return chat.PeerInfo{}, n
 	}
-	return joined[0], expandHome(arg), nil
+	return p, n
+}
+
+// PastedFile is the file a line names when the line is nothing but the
+// path of an existing regular file, as a terminal pastes one dropped on it
+// from a file manager, or a person types it: absolute or ~/..., whole in
+// quotes ('...' or "..."), with its spaces and other specials escaped by
+// backslashes (/tmp/my\ file.txt), or a file:// URL. ok is false for any
+// other line, which is a message.
+func PastedFile(line string) (path string, size int64, ok bool) {
+	s := strings.TrimSpace(line)
+	if s == "" || strings.ContainsAny(s, "\n\r") {
+		return "", 0, false
+	}
+	switch {
+	case len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0]:
+		s = s[1 : len(s)-1]
+	case strings.HasPrefix(s, "file://"):
+		u, err := url.Parse(s)
+		if err != nil || (u.Host != "" && u.Host != "localhost") {
+			return "", 0, false
+		}
+		s = u.Path
+	default:
+		s = unescapeShell(s)
+	}
+	if !filepath.IsAbs(s) && !strings.HasPrefix(s, "~/") {
+		return "", 0, false
+	}
+	s = expandHome(s)
+	fi, err := os.Stat(s)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", 0, false
+	}
+	return s, fi.Size(), true
+}
+
+// unescapeShell undoes a shell's backslash escapes (a backslash before a
+// space, a parenthesis, ...), as terminals escape a dropped file's path.
+func unescapeShell(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // expandHome turns a leading ~/ into the home dir, as a shell would.

@@ -27,6 +27,11 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	m.input.setStatus("", false)
+	if m.asked != nil {
+		if cmd, spent := m.answerPastedFile(msg); spent {
+			return cmd
+		}
+	}
 	switch {
 	case key.Matches(msg, m.keys.Send):
 		return m.submit()
@@ -53,6 +58,10 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *model) paste(msg tea.PasteMsg) tea.Cmd {
 	if m.leaving {
 		return nil
+	}
+	if q := m.asked; q != nil { // not an answer: the line is back
+		m.asked = nil
+		m.input.SetValue(q.line)
 	}
 	cmd, err := m.input.paste(msg)
 	if err != nil {
@@ -146,6 +155,9 @@ func (m *model) gotForget(msg forgetMsg) {
 
 // submit is Enter: it carries out the line, a message or a command.
 func (m *model) submit() tea.Cmd {
+	if m.askPastedFile(m.input.Value()) {
+		return nil
+	}
 	cmd, err := m.input.take()
 	if err != nil {
 		m.fail(err)

@@ -2,8 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/progress"
 	tea "charm.land/bubbletea/v2"
 	"github.com/dustin/go-humanize"
@@ -107,4 +109,63 @@ func (t *transfers) view(width int) string {
 		percent = float64(ev.Bytes) / float64(ev.Size)
 	}
 	return t.bar.ViewAs(percent) + text
+}
+
+// pastedFile is the question the UI asks when a line is nothing but the
+// path of an existing file (typed, pasted, or a file dropped on the
+// terminal): send it, as a file, to the one peer here? Enter does; Esc
+// gives the line back to edit, and sending it unchanged then sends it as
+// text; any other key gives it back too, and edits it.
+type pastedFile struct {
+	line string
+	path string
+	to   chat.PeerInfo
+}
+
+// askPastedFile asks about line if it names a file to offer, and says
+// whether it did.
+func (m *model) askPastedFile(line string) bool {
+	if line == m.notFile {
+		m.notFile = "" // said once: sent as text, once
+		return false
+	}
+	if m.cur != 0 || m.node.Plain() {
+		return false
+	}
+	path, size, ok := command.PastedFile(line)
+	if !ok {
+		return false
+	}
+	to, n := command.FileTarget(m.panel.peers)
+	if n != 1 {
+		return false // no one to ask about: /send PEER PATH says whom
+	}
+	m.input.remember(line)
+	m.input.Reset()
+	m.asked = &pastedFile{line: line, path: path, to: to}
+	m.input.setStatus(termsafe.Line(fmt.Sprintf("send %s (%s) to %s? Enter sends the file, Esc gives the line back",
+		filepath.Base(path), humanize.IBytes(uint64(size)), command.PeerName(to))), false)
+	return true
+}
+
+// answerPastedFile takes the key that answers the question asked, and
+// says whether the key is spent.
+func (m *model) answerPastedFile(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	q := m.asked
+	m.asked = nil
+	switch {
+	case key.Matches(msg, m.keys.Send):
+		m.transcript.chatted = true
+		node := m.node
+		return func() tea.Msg {
+			said, err := command.OfferFile(node, q.to, q.path)
+			return fileMsg{said: said, err: err}
+		}, true
+	case key.Matches(msg, m.keys.Bottom):
+		m.input.SetValue(q.line)
+		m.notFile = q.line
+		return nil, true
+	}
+	m.input.SetValue(q.line)
+	return nil, false
 }

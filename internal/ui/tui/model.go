@@ -42,6 +42,11 @@ type model struct {
 	panel      peersPanel
 	input      input
 	files      transfers // the file transfers under way (files.go)
+	// asked is the question about a line that names a file (files.go),
+	// until the next key answers it; notFile is a line the person said is
+	// not one.
+	asked   *pastedFile
+	notFile string
 	// convs are the conversations (rooms.go): the direct chat, whose
 	// transcript is transcript, then the rooms; cur is the one shown.
 	convs []*conversation
