@@ -1,6 +1,8 @@
 package chat_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -90,4 +92,52 @@ func median(ds []time.Duration) float64 {
 	}
 	slices.Sort(ds)
 	return float64(ds[len(ds)/2]) / float64(time.Millisecond)
+}
+
+// BenchmarkFileLoopback moves a 64 MiB file between two nodes of this
+// process over real UDP sockets on 127.0.0.1 (the transport, unencrypted):
+// the engine, the receiver's checks and writes, and the transport, without
+// the processes, the handshake and the hashing of the offer that
+// BenchmarkSendFile (cmd/udpchat) includes. For profiles of the path.
+func BenchmarkFileLoopback(b *testing.B) {
+	const size = 64 << 20
+	a := loopbackNode(b, "alice", chat.FileConfig{})
+	dir := b.TempDir()
+	bob := loopbackNode(b, "bob", chat.FileConfig{Dir: dir, AutoAccept: true})
+	a.ConnectKept(bob.LocalAddr())
+	joined := make(chan struct{})
+	go func() {
+		var once sync.Once
+		for ev := range a.Events() {
+			if _, ok := ev.(chat.Joined); ok {
+				once.Do(func() { close(joined) })
+			}
+		}
+	}()
+	ended := make(chan chat.Event, 1)
+	go func() {
+		for ev := range bob.Events() {
+			switch ev.(type) {
+			case chat.FileDone, chat.FileFailed:
+				ended <- ev
+			}
+		}
+	}()
+	if _, err := a.Send("hi"); err != nil {
+		b.Fatal(err)
+	}
+	<-joined
+	path, _ := randomFile(b, size)
+	b.SetBytes(size)
+	for b.Loop() {
+		if _, err := a.SendFile(bob.LocalAddr(), path); err != nil {
+			b.Fatal(err)
+		}
+		if ev, ok := (<-ended).(chat.FileFailed); ok {
+			b.Fatal(ev.Err)
+		}
+		b.StopTimer()
+		os.Remove(filepath.Join(dir, "photo.jpg")) // else the next is there already
+		b.StartTimer()
+	}
 }
