@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -394,20 +395,30 @@ func (r *Receiver) Finish() (string, error) {
 func (r *Receiver) damaged() ([]uint64, error) {
 	var bad []uint64
 	computed := make([]Hash, r.n)
-	buf := make([]byte, 1<<r.offer.BlockShift)
-	var recorded Hash
-	for i := range r.n {
-		b := buf[:r.blockLen(i)]
-		if err := readFull(r.part, b, int64(i)<<r.offer.BlockShift); err != nil {
+	batch := make([][]byte, min(r.n, hashBatch))
+	for i := range batch {
+		batch[i] = make([]byte, 1<<r.offer.BlockShift)
+	}
+	recorded := make([]byte, len(batch)*wire.FileHashLen)
+	for first := uint64(0); first < r.n; {
+		k := min(r.n-first, hashBatch)
+		for j := range k {
+			i := first + j
+			batch[j] = batch[j][:r.blockLen(i)]
+			if err := readFull(r.part, batch[j], int64(i)<<r.offer.BlockShift); err != nil {
+				return nil, err
+			}
+		}
+		if err := readFull(r.leaves, recorded[:k*wire.FileHashLen], int64(first)*wire.FileHashLen); err != nil {
 			return nil, err
 		}
-		if err := readFull(r.leaves, recorded[:], int64(i)*wire.FileHashLen); err != nil {
-			return nil, err
+		leafHashes(batch[:k], computed[first:first+k])
+		for j := range k {
+			if !bytes.Equal(computed[first+j][:], recorded[j*wire.FileHashLen:(j+1)*wire.FileHashLen]) {
+				bad = append(bad, first+j)
+			}
 		}
-		computed[i] = leafHash(b)
-		if computed[i] != recorded {
-			bad = append(bad, i)
-		}
+		first += k
 	}
 	if len(bad) == 0 && rootOf(computed) != r.offer.Root {
 		r.failed = fmt.Errorf("%w: %q as written does not hash to the offered root", ErrBadBlock, r.offer.Name)
@@ -486,7 +497,7 @@ func (r *Receiver) hasContent(p string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	leaves, err := hashLeaves(f, int64(r.offer.Size), r.offer.BlockShift)
+	leaves, err := hashLeaves(f, int64(r.offer.Size), r.offer.BlockShift, nil)
 	if errors.Is(err, ErrSourceChanged) { // shorter than it said: not it
 		return false, nil
 	}

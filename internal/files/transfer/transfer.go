@@ -535,31 +535,33 @@ func (e *Engine) requested(peer netip.AddrPort, r wire.FileRequestMessage) error
 	t.accepted = true
 	src, n := t.src, t.offer.Blocks()
 	e.mu.Unlock()
-	var sends []send
+	// Each block goes as soon as it is read, not once the whole request
+	// is: the path carries the first while the next is read and checked.
+	var sent uint64
+	var payload []byte
 	for _, rg := range r.Ranges {
 		for i := rg.First; i < rg.First+rg.Count && i < n; i++ {
 			b, err := src.ReadBlock(r.ID, i)
 			if err != nil {
-				e.flush(nil, sends)
 				return e.failOut(t, wire.FileReasonSourceChanged, err)
 			}
-			payload, err := wire.AppendFileBlock(nil, b)
-			if err != nil {
+			if payload, err = wire.AppendFileBlock(payload[:0], b); err != nil {
 				return err
 			}
-			sends = append(sends, send{peer, payload})
+			e.flush(nil, []send{{peer, payload}}) // Send copies it
+			sent++
 		}
 	}
 	e.mu.Lock()
 	var evs []Event
 	if e.out[r.ID] == t {
-		t.sent += uint64(len(sends))
+		t.sent += sent
 		if ev, ok := t.progress(time.Now(), false); ok {
 			evs = append(evs, ev)
 		}
 	}
 	e.mu.Unlock()
-	e.flush(evs, sends)
+	e.flush(evs, nil)
 	return nil
 }
 
