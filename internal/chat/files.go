@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/files/transfer"
+	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -98,17 +99,33 @@ func (n *Node) newFiles(cfg FileConfig) *transfer.Engine {
 		AutoAccept: cfg.AutoAccept,
 		Logger:     n.log,
 		Send: func(peer netip.AddrPort, payload []byte) error {
-			n.mu.Lock()
-			l, closed := n.link, n.closed
-			n.mu.Unlock()
-			if closed || l == nil {
-				return ErrClosed
-			}
-			_, err := l.Send(peer, payload)
-			return err
+			return n.sendFilePayload(peer, payload, false)
+		},
+		// Blocks yield to chat: a line typed during a transfer overtakes
+		// the blocks queued that have not begun to go.
+		SendBlock: func(peer netip.AddrPort, payload []byte) error {
+			return n.sendFilePayload(peer, payload, true)
 		},
 		Emit: n.fileEvents,
 	})
+}
+
+// sendFilePayload carries a file payload on the link, bulk (see
+// link.BulkSender) if the link can.
+func (n *Node) sendFilePayload(peer netip.AddrPort, payload []byte, bulk bool) error {
+	n.mu.Lock()
+	l, closed := n.link, n.closed
+	n.mu.Unlock()
+	if closed || l == nil {
+		return ErrClosed
+	}
+	var err error
+	if b, ok := l.(link.BulkSender); ok && bulk {
+		_, err = b.SendBulk(peer, payload)
+	} else {
+		_, err = l.Send(peer, payload)
+	}
+	return err
 }
 
 // fileEvents turns the engine's events into the node's, in order with

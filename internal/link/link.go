@@ -68,6 +68,14 @@ type Handler interface {
 	PeerGone(peer netip.AddrPort)
 }
 
+// BulkSender is a Link that can carry messages that may wait (SendBulk: a
+// file's blocks) behind the others: a message sent with Send overtakes the
+// bulk messages queued for the same peer that have not begun to go. Bulk
+// messages keep their order among themselves, and others among themselves.
+type BulkSender interface {
+	SendBulk(peer netip.AddrPort, msg []byte) (ref uint64, err error)
+}
+
 // Syncer is a Handler that may hold what Receive and Delivered hand it, to
 // make a whole burst of it durable at once (one commit, not one a message).
 // A link that calls Sync (a SyncingLink) calls it after each burst, before

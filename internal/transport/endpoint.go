@@ -258,7 +258,23 @@ func (e *Endpoint) Connect(peer netip.AddrPort) error {
 // Send queues msg for peer and returns the reference a later
 // link.Handler.Delivered names. The message waits, however long, until the peer
 // (or a later incarnation of it) has consumed it, or the endpoint closes.
+// It goes after every message sent to peer before it, except bulk ones
+// (SendBulk) that have not begun to go.
 func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
+	return e.send(peer, msg, false)
+}
+
+var _ link.BulkSender = (*Endpoint)(nil)
+
+// SendBulk is Send for a message that can wait (a file's block): a message
+// sent with Send after it goes first if it has not begun to go, so that a
+// line typed during a transfer waits for what is in flight, not for the
+// blocks queued behind it. Bulk messages keep their order among themselves.
+func (e *Endpoint) SendBulk(peer netip.AddrPort, msg []byte) (uint64, error) {
+	return e.send(peer, msg, true)
+}
+
+func (e *Endpoint) send(peer netip.AddrPort, msg []byte, bulk bool) (uint64, error) {
 	switch {
 	case len(msg) == 0:
 		return 0, ErrEmpty
@@ -269,6 +285,7 @@ func (e *Endpoint) Send(peer netip.AddrPort, msg []byte) (uint64, error) {
 	copy(m.data, msg)
 	m.ref = e.nextRef.Add(1)
 	m.chunks = (len(msg) + wire.ChunkSize - 1) / wire.ChunkSize
+	m.bulk = bulk
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closing {

@@ -18,6 +18,7 @@ type outMessage struct {
 	chunks    int
 	nextChunk int // chunks before it have been sent at least once
 	acked     chunkSet
+	bulk      bool // SendBulk's: other messages may overtake it until it begins to go
 }
 
 type chunkSet [wire.MaxMessageLen/wire.ChunkSize/64 + 1]uint64
@@ -241,11 +242,24 @@ func (p *peer) startSession(epoch uint64) {
 	p.retryAt, p.retryDelay = time.Time{}, 0
 }
 
-// enqueue adds a message to the current session.
+// enqueue adds a message to the current session: at the end, or, if it is
+// not bulk, before the bulk messages at the end that have not begun to go.
+// Those have sequence numbers the peer has never seen (none of their chunks
+// went), so they move up one, and the queue stays in sequence order.
 func (p *peer) enqueue(m *outMessage) {
-	m.seq = p.nextSeq
-	p.nextSeq++
 	p.queue.push(m)
+	i := p.queue.len() - 1
+	for ; !m.bulk && i > p.sendIdx; i-- {
+		prev := p.queue.at(i - 1)
+		if !prev.bulk || prev.nextChunk > 0 {
+			break
+		}
+		prev.seq++
+		p.queue.set(i, prev)
+	}
+	p.queue.set(i, m)
+	m.seq = p.delivered + uint64(i)
+	p.nextSeq++
 	p.wantContact = true
 }
 

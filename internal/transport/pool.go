@@ -99,6 +99,14 @@ func (r *ring[T]) at(i int) T {
 	return r.buf[(r.head+i)&(len(r.buf)-1)]
 }
 
+// set replaces the i-th element from the front.
+func (r *ring[T]) set(i int, v T) {
+	if uint(i) >= uint(r.n) {
+		panic("transport: ring index out of range")
+	}
+	r.buf[(r.head+i)&(len(r.buf)-1)] = v
+}
+
 func (r *ring[T]) push(v T) {
 	if r.n == len(r.buf) {
 		r.resize(max(16, 2*len(r.buf)))

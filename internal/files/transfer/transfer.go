@@ -72,6 +72,9 @@ type Config struct {
 	Window int
 	// Send carries a file payload to peer over its reliable session.
 	Send func(peer netip.AddrPort, payload []byte) error
+	// SendBlock carries a block, which may wait behind the peer's other
+	// messages (link.BulkSender); nil: Send.
+	SendBlock func(peer netip.AddrPort, payload []byte) error
 	// Emit hands events up, in order. It is called without the engine's
 	// lock, and may wait for the UI; so a UI calls the engine (through the
 	// chat) from another goroutine than the one reading events.
@@ -103,6 +106,9 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
+	}
+	if cfg.SendBlock == nil {
+		cfg.SendBlock = cfg.Send
 	}
 	if cfg.MaxSize == 0 {
 		cfg.MaxSize = files.DefaultMaxSize
@@ -548,7 +554,9 @@ func (e *Engine) requested(peer netip.AddrPort, r wire.FileRequestMessage) error
 			if payload, err = wire.AppendFileBlock(payload[:0], b); err != nil {
 				return err
 			}
-			e.flush(nil, []send{{peer, payload}}) // Send copies it
+			if err := e.cfg.SendBlock(peer, payload); err != nil { // it copies payload
+				e.log.Debug("file block not sent", "peer", peer, "err", err)
+			}
 			sent++
 		}
 	}
