@@ -44,7 +44,7 @@ type lossLab struct {
 // newLossLab creates the two namespaces and the link between them, and
 // registers their deletion with t.Cleanup. The link is up and usable when it
 // returns, with no loss yet (see dropUDP).
-func newLossLab(ctx context.Context, t *testing.T) *lossLab {
+func newLossLab(ctx context.Context, t testing.TB) *lossLab {
 	t.Helper()
 	removeStaleLabs(ctx, t)
 
@@ -90,14 +90,21 @@ func (lab *lossLab) peerOf(h labHost) labHost {
 // dropUDP makes each host drop percent of the UDP datagrams it sends, chosen
 // at random, so each direction loses that share once. The drop happens in
 // the output hook: the sender's sendto fails with EPERM for a dropped one.
-func (lab *lossLab) dropUDP(ctx context.Context, t *testing.T, percent int) {
+func (lab *lossLab) dropUDP(ctx context.Context, t testing.TB, percent int) {
+	t.Helper()
+	lab.drop(ctx, t, "udp", percent)
+}
+
+// drop makes each host drop percent of the packets of protocol proto ("udp",
+// "tcp") it sends, chosen at random.
+func (lab *lossLab) drop(ctx context.Context, t testing.TB, proto string, percent int) {
 	t.Helper()
 	for _, h := range lab.hosts() {
 		labRun(ctx, t, "ip", "netns", "exec", h.ns, "nft", "add", "table", "inet", "loss")
 		labRun(ctx, t, "ip", "netns", "exec", h.ns, "nft", "add", "chain", "inet", "loss", "out",
 			"{ type filter hook output priority 0; }")
 		labRun(ctx, t, "ip", "netns", "exec", h.ns, "nft", "add", "rule", "inet", "loss", "out",
-			"meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", strconv.Itoa(percent), "drop")
+			"meta", "l4proto", proto, "numgen", "random", "mod", "100", "<", strconv.Itoa(percent), "drop")
 	}
 }
 
@@ -125,7 +132,7 @@ func deleteNamespace(t testing.TB, ns string) {
 // removeStaleLabs deletes the namespaces that earlier runs left behind when
 // they were killed before their cleanup ran: those whose owner PID (the last
 // part of the name) no longer runs. A concurrent run's labs are left alone.
-func removeStaleLabs(ctx context.Context, t *testing.T) {
+func removeStaleLabs(ctx context.Context, t testing.TB) {
 	t.Helper()
 	for _, line := range strings.Split(labRun(ctx, t, "ip", "netns", "list"), "\n") {
 		name, _, _ := strings.Cut(strings.TrimSpace(line), " ") // "NAME (id: N)"
@@ -151,7 +158,7 @@ func processRunning(pid int) bool {
 // veth silently discards what is sent on it). The peer end's activation
 // happens asynchronously in the kernel's link watcher and there is no
 // event to wait on short of a netlink monitor, so this polls, boundedly.
-func waitLinkReady(ctx context.Context, t *testing.T, ns, dev string) {
+func waitLinkReady(ctx context.Context, t testing.TB, ns, dev string) {
 	t.Helper()
 	const (
 		interval = 10 * time.Millisecond
@@ -181,55 +188,58 @@ func waitLinkReady(ctx context.Context, t *testing.T, ns, dev string) {
 }
 
 // listenUDPIn opens a UDP socket bound to laddr inside network namespace ns.
-// A socket belongs to the namespace it was created in for its whole life,
-// whichever thread uses it later, so only its creation needs to happen there:
-// on a locked thread switched into ns and back.
 func listenUDPIn(ns string, laddr netip.AddrPort) (*net.UDPConn, error) {
-	type result struct {
-		conn *net.UDPConn
-		err  error
-	}
-	done := make(chan result, 1)
+	var conn *net.UDPConn
+	err := inNamespace(ns, func() (err error) {
+		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(laddr))
+		return err
+	})
+	return conn, err
+}
+
+// inNamespace runs open, which opens sockets, inside network namespace ns.
+// A socket belongs to the namespace it was created in for its whole life,
+// whichever thread uses it later, so only its creation needs to happen
+// there: on a locked thread switched into ns and back. open must close what
+// it opened if it fails.
+func inNamespace(ns string, open func() error) error {
+	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		conn, restored, err := listenUDPOnThreadIn(ns, laddr)
+		restored, err := onThreadIn(ns, open)
 		if restored {
 			runtime.UnlockOSThread()
 		} // else the thread stays locked and the runtime ends it with this goroutine
-		done <- result{conn, err}
+		done <- err
 	}()
-	r := <-done
-	return r.conn, r.err
+	return <-done
 }
 
-// listenUDPOnThreadIn does listenUDPIn's work on the locked current thread.
+// onThreadIn does inNamespace's work on the locked current thread.
 // restored reports whether the thread is back in its original namespace.
-func listenUDPOnThreadIn(ns string, laddr netip.AddrPort) (conn *net.UDPConn, restored bool, err error) {
+func onThreadIn(ns string, open func() error) (restored bool, err error) {
 	orig, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
-		return nil, true, err
+		return true, err
 	}
 	defer orig.Close()
 	target, err := os.Open("/run/netns/" + ns)
 	if err != nil {
-		return nil, true, err
+		return true, err
 	}
 	defer target.Close()
 
 	if err := setns(target); err != nil {
-		return nil, true, fmt.Errorf("entering namespace %s: %w", ns, err)
+		return true, fmt.Errorf("entering namespace %s: %w", ns, err)
 	}
-	conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(laddr))
+	err = open()
 	if err := setns(orig); err != nil {
-		if conn != nil {
-			conn.Close()
-		}
-		return nil, false, fmt.Errorf("leaving namespace %s: %w", ns, err)
+		return false, fmt.Errorf("leaving namespace %s: %w", ns, err)
 	}
 	if err != nil {
-		return nil, true, fmt.Errorf("in namespace %s: %w", ns, err)
+		return true, fmt.Errorf("in namespace %s: %w", ns, err)
 	}
-	return conn, true, nil
+	return true, nil
 }
 
 // setns moves the calling thread into the network namespace f refers to.

@@ -50,7 +50,7 @@ func TestKernelLossNamespaces(t *testing.T) {
 // requireRootNetns skips the test unless it can build network namespaces
 // (root, and tools on PATH) or, with UDPCHAT_REQUIRE_ALL=1 as in .ci/run,
 // fails it.
-func requireRootNetns(t *testing.T, tools ...string) {
+func requireRootNetns(t testing.TB, tools ...string) {
 	t.Helper()
 	testenv.SkipInShort(t, "network namespace")
 	testenv.RequireRoot(t, "network namespaces", tools...)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // benchFileSize is what the file benchmarks move: enough that starting the
@@ -23,12 +24,20 @@ func BenchmarkSendFile(b *testing.B) {
 	bob := udpchat(b, "-l", anyPort, "-n", "bob", "--json", "--no-discovery", "--accept-files", "--downloads", downloads)
 	addr := bob.listening(b)
 	alice := b.TempDir() // one identity: bob refuses another key under the same name
+	sendFileLoop(b, downloads, func() *proc {
+		return udpchat(b, "send", "-p", addr, "-n", "alice", "--data-dir", alice, "--file", path)
+	})
+}
+
+// sendFileLoop times send (a send --file of a benchFileSize file that
+// lands in downloads) b.N times.
+func sendFileLoop(b *testing.B, downloads string, send func() *proc) {
 	b.SetBytes(benchFileSize)
 	b.ResetTimer()
 	for b.Loop() {
-		send := udpchat(b, "send", "-p", addr, "-n", "alice", "--data-dir", alice, "--file", path)
-		if code := send.exit(b); code != 0 {
-			b.Fatalf("send --file exited %d: %s", code, send.stderr)
+		s := send()
+		if code := s.exitWithin(b, 10*time.Minute); code != 0 {
+			b.Fatalf("send --file exited %d: %s", code, s.stderr)
 		}
 		b.StopTimer()
 		os.Remove(filepath.Join(downloads, "bench.bin")) // else the next is there already
@@ -41,13 +50,20 @@ func BenchmarkSendFile(b *testing.B) {
 func BenchmarkTCPCopy(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "bench.bin")
 	writeRandom(b, path, benchFileSize)
-	dst := filepath.Join(b.TempDir(), "copy.bin")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ln.Close()
+	tcpCopyLoop(b, ln, path, func() (net.Conn, error) { return net.Dial("tcp", ln.Addr().String()) })
+}
+
+// tcpCopyLoop times b.N copies of the file at path over a connection that
+// dial opens to ln, into a file.
+func tcpCopyLoop(b *testing.B, ln net.Listener, path string, dial func() (net.Conn, error)) {
+	dst := filepath.Join(b.TempDir(), "copy.bin")
 	b.SetBytes(benchFileSize)
+	b.ResetTimer()
 	for b.Loop() {
 		done := make(chan error, 1)
 		go func() {
@@ -64,7 +80,7 @@ func BenchmarkTCPCopy(b *testing.B) {
 			}
 			done <- err
 		}()
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := dial()
 		if err != nil {
 			b.Fatal(err)
 		}
