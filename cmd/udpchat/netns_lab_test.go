@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -117,6 +118,19 @@ func labRun(ctx context.Context, t testing.TB, name string, args ...string) stri
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// nftCounter is how many packets the named nft counter object in namespace
+// ns has counted.
+func nftCounter(ctx context.Context, t testing.TB, ns, family, table, name string) int {
+	t.Helper()
+	out := labRun(ctx, t, "ip", "netns", "exec", ns, "nft", "list", "counter", family, table, name)
+	m := regexp.MustCompile(`packets (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no packets in the nft counter %s %s %s in %s:\n%s", family, table, name, ns, out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // deleteNamespace is a cleanup: it runs after the test's context may have

@@ -5,9 +5,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +27,10 @@ const (
 	labMetrics = labRelayIP + ":9476"
 	// natMessages are sent each way once the path is chosen.
 	natMessages = 20
+	// natProbes is how many datagrams must have crossed the internet
+	// between the routers before a case may conclude that no direct path
+	// opens: a few probes each way.
+	natProbes = 8
 )
 
 // natRecipes are the issue's NATs, as nft scripts; HOST is the home's
@@ -85,6 +91,11 @@ func newNATLab(ctx context.Context, t *testing.T) *natLab {
 	labRun(ctx, t, "ip", "-n", lab.inet, "addr", "add", labRelayIP+"/24", "dev", "br0")
 	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", "br0", "up")
 	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", "lo", "up")
+	loadNFT(ctx, t, lab.inet, `
+table bridge internet {
+	counter between {}
+	chain forward { type filter hook forward priority 0; meta l4proto udp counter name between; }
+}`)
 
 	dir := privateDir(t)
 	id := udpchat(t, "relay", "id", "--data-dir", dir)
@@ -98,6 +109,37 @@ func newNATLab(ctx context.Context, t *testing.T) *natLab {
 
 // relayFlag is --relay for the lab's relay, its key pinned.
 func (lab *natLab) relayFlag() string { return lab.relayKey + "@" + labRelayIP + ":7477" }
+
+// between is how many UDP datagrams the internet has carried between the
+// routers (the relay is the bridge's own address: what goes to it is not
+// forwarded).
+func (lab *natLab) between(ctx context.Context, t *testing.T) int {
+	t.Helper()
+	return nftCounter(ctx, t, lab.inet, "bridge", "internet", "between")
+}
+
+// waitBetween waits until the internet has carried n more datagrams
+// between the routers. It polls the counter: nft has no way to
+// wait on one.
+func (lab *natLab) waitBetween(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	const (
+		interval = 50 * time.Millisecond
+		attempts = 400 // 20 s
+	)
+	start := lab.between(ctx, t)
+	for range attempts {
+		if lab.between(ctx, t)-start >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %d datagrams between the routers: %v", n, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+	t.Fatalf("fewer than %d datagrams between the routers in %v", n, interval*attempts)
+}
 
 // relayed is how many datagrams the relay has forwarded by key.
 func (lab *natLab) relayed(ctx context.Context, t *testing.T) int {
@@ -142,16 +184,22 @@ func (lab *natLab) addHome(ctx context.Context, t *testing.T, nat string, n int)
 		labRun(ctx, t, "ip", "-n", host, "route", "add", "default", "via", fmt.Sprintf("192.168.%d.1", i))
 		h.hosts, h.addrs = append(h.hosts, host), append(h.addrs, addr)
 	}
-	script := filepath.Join(t.TempDir(), "nat.nft")
-	if err := os.WriteFile(script, []byte(strings.ReplaceAll(natRecipes[nat], "HOST", h.addrs[0])), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	labRun(ctx, t, "ip", "netns", "exec", h.router, "nft", "-f", script)
+	loadNFT(ctx, t, h.router, strings.ReplaceAll(natRecipes[nat], "HOST", h.addrs[0]))
 	for _, host := range h.hosts {
 		waitLinkReady(ctx, t, host, "eth0")
 	}
 	waitLinkReady(ctx, t, h.router, "wan0")
 	return h
+}
+
+// loadNFT loads an nft script into namespace ns.
+func loadNFT(ctx context.Context, t *testing.T, ns, script string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "rules.nft")
+	if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	labRun(ctx, t, "ip", "netns", "exec", ns, "nft", "-f", f)
 }
 
 // chatIn starts udpchat --line --json in namespace ns on the data dir dir,
@@ -163,21 +211,12 @@ func (lab *natLab) chatIn(t *testing.T, ns, dir, name string, args ...string) *p
 	return start(t, "ip", cmd...)
 }
 
-// pair starts alice and bob, who know each other's keys, behind the NATs
-// named (bob behind alice's if his is ""), bob first, and alice with
-// --peer bob.
-func (lab *natLab) pair(ctx context.Context, t *testing.T, aliceNAT, bobNAT string) (alice, bob *proc) {
+// pair starts alice and bob, who know each other's keys, in the host
+// namespaces named: bob first, and alice with --peer bob.
+func (lab *natLab) pair(t *testing.T, aliceNS, bobNS string) (alice, bob *proc) {
 	t.Helper()
 	aliceDir, bobDir := privateDir(t), privateDir(t)
 	meetDirectly(t, aliceDir, bobDir)
-	var aliceNS, bobNS string
-	if bobNAT == "" {
-		home := lab.addHome(ctx, t, aliceNAT, 2)
-		aliceNS, bobNS = home.hosts[0], home.hosts[1]
-	} else {
-		aliceNS = lab.addHome(ctx, t, aliceNAT, 1).hosts[0]
-		bobNS = lab.addHome(ctx, t, bobNAT, 1).hosts[0]
-	}
 	bob = lab.chatIn(t, bobNS, bobDir, "bob")
 	bob.listening(t)
 	alice = lab.chatIn(t, aliceNS, aliceDir, "alice", "-p", "bob")
@@ -185,37 +224,109 @@ func (lab *natLab) pair(ctx context.Context, t *testing.T, aliceNAT, bobNAT stri
 	return alice, bob
 }
 
+// natCase is one case of TestNATLab: where alice and bob live, and the
+// path they must end on.
+type natCase struct {
+	alice, bob string // NATs (natRecipes); bob "" for behind alice's
+	path       string // "direct", "direct (LAN)" or "relayed"
+}
+
+func (c natCase) name() string {
+	if c.bob == "" {
+		return "hairpin " + c.alice
+	}
+	return c.alice + " to " + c.bob
+}
+
+// natHomes is one topology for every case of TestNATLab, so the lab is
+// built once: two homes of each kind the cases name. Alice lives in the
+// first home of her kind, bob in the second of his, or in alice's (the
+// first home then has a second host).
+type natHomes map[string]*[2]*natHome
+
+func newNATHomes(ctx context.Context, t *testing.T, lab *natLab, cases []natCase) natHomes {
+	t.Helper()
+	hosts := map[string]*[2]int{} // by kind: the hosts each home needs
+	need := func(kind string) *[2]int {
+		if hosts[kind] == nil {
+			hosts[kind] = &[2]int{}
+		}
+		return hosts[kind]
+	}
+	for _, c := range cases {
+		if c.bob == "" {
+			need(c.alice)[0] = 2
+			continue
+		}
+		a := need(c.alice)
+		a[0] = max(a[0], 1)
+		need(c.bob)[1] = 1
+	}
+	homes := natHomes{}
+	for _, kind := range slices.Sorted(maps.Keys(hosts)) {
+		homes[kind] = &[2]*natHome{}
+		for i, n := range hosts[kind] {
+			if n > 0 {
+				homes[kind][i] = lab.addHome(ctx, t, kind, n)
+			}
+		}
+	}
+	return homes
+}
+
+// hosts are the namespaces of alice and bob in case c.
+func (h natHomes) hosts(c natCase) (alice, bob string) {
+	home := h[c.alice][0]
+	if c.bob == "" {
+		return home.hosts[0], home.hosts[1]
+	}
+	return home.hosts[0], h[c.bob][1].hosts[0]
+}
+
 // TestNATLab: alice and bob, who know each other's keys, each behind a NAT,
-// chat through udpchat processes by name with the relay's help. Behind
-// cones the path goes direct and the relay forwards nothing after the
-// switch; behind symmetric NATs it stays relayed; behind one NAT the two
-// find each other on their LAN. Nothing is lost in any case.
+// chat through udpchat processes by name with the relay's help, for every
+// pair of NAT kinds. Wherever a full cone or only cones are involved the
+// path goes direct: the internet carries the messages between the routers
+// and the relay forwards nothing after the switch. Behind symmetric NATs
+// it stays relayed; behind one NAT the two find each other on their LAN
+// and neither the internet nor the relay carries them. Nothing is lost in
+// any case.
 func TestNATLab(t *testing.T) {
 	requireRootNetns(t, "ip", "nft", "curl")
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
+	cases := []natCase{
+		{"full-cone", "full-cone", "direct"},
+		{"port-restricted", "port-restricted", "direct"},
+		{"symmetric", "symmetric", "relayed"},
+		{"full-cone", "port-restricted", "direct"},
+		{"port-restricted", "full-cone", "direct"},
+		{"full-cone", "symmetric", "direct"},
+		{"symmetric", "full-cone", "direct"},
+		{"port-restricted", "symmetric", "relayed"},
+		{"symmetric", "port-restricted", "relayed"},
+		{"port-restricted", "", "direct (LAN)"},
+	}
 	lab := newNATLab(ctx, t)
-	for _, tc := range []struct {
-		name       string
-		alice, bob string // NATs; bob "" for behind alice's
-		path       string // the path both end on; "" for relayed
-	}{
-		{"full cone", "full-cone", "full-cone", "direct"},
-		{"port-restricted cone", "port-restricted", "port-restricted", "direct"},
-		{"symmetric", "symmetric", "symmetric", ""},
-		{"hairpin", "port-restricted", "", "direct (LAN)"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			alice, bob := lab.pair(ctx, t, tc.alice, tc.bob)
+	homes := newNATHomes(ctx, t, lab, cases)
+	for _, tc := range cases {
+		t.Run(tc.name(), func(t *testing.T) {
+			aliceNS, bobNS := homes.hosts(tc)
+			alice, bob := lab.pair(t, aliceNS, bobNS)
 			alice.say(t, "hello through the relay")
 			bob.stdout.waitFor(t, "alice's first message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
 			bob.say(t, "hello back")
 			alice.stdout.waitFor(t, "bob's first message", func() bool { return len(jsonEvents(t, alice.stdout, "message")) == 1 })
-			if tc.path != "" {
+			if tc.path == "relayed" {
+				// Each side probes the one address it has for the other, so
+				// the first probes decide: once a few crossed the internet,
+				// a path that could open would have.
+				lab.waitBetween(ctx, t, natProbes)
+			} else {
 				movedTo(t, alice, tc.path, 1)
 				movedTo(t, bob, tc.path, 1)
 			}
-			before := lab.relayed(ctx, t)
+			relayedBefore, betweenBefore := lab.relayed(ctx, t), lab.between(ctx, t)
 			for i := range natMessages {
 				alice.say(t, fmt.Sprintf("a%02d", i))
 				bob.say(t, fmt.Sprintf("b%02d", i))
@@ -228,15 +339,26 @@ func TestNATLab(t *testing.T) {
 					return len(jsonEvents(t, p.stdout, "message")) == natMessages+1
 				})
 			}
-			after := lab.relayed(ctx, t)
-			t.Logf("%s: the relay forwarded %d datagrams after the path was chosen (%d in all)", tc.name, after-before, after)
-			switch {
-			case tc.path != "" && after != before:
-				t.Errorf("the relay forwarded %d datagrams after the switch to %s, want 0", after-before, tc.path)
-			case tc.path == "" && after == before:
-				t.Errorf("the relay forwarded nothing, yet no direct path was found")
-			case tc.path == "" && len(jsonEvents(t, alice.stdout, "moved")) > 0:
-				t.Errorf("alice moved through a symmetric NAT: %v", jsonEvents(t, alice.stdout, "moved"))
+			relayed, between := lab.relayed(ctx, t)-relayedBefore, lab.between(ctx, t)-betweenBefore
+			t.Logf("after the path was chosen: %d datagrams through the relay, %d between the routers", relayed, between)
+			switch tc.path {
+			case "direct":
+				if relayed != 0 || between == 0 {
+					t.Errorf("direct: %d datagrams through the relay and %d between the routers, want none and some", relayed, between)
+				}
+			case "direct (LAN)":
+				if relayed != 0 || between != 0 {
+					t.Errorf("on the LAN: %d datagrams through the relay and %d between the routers, want none and none", relayed, between)
+				}
+			case "relayed":
+				if relayed == 0 {
+					t.Errorf("relayed: nothing went through the relay")
+				}
+				for who, p := range map[string]*proc{"alice": alice, "bob": bob} {
+					if moved := jsonEvents(t, p.stdout, "moved"); len(moved) > 0 {
+						t.Errorf("%s's path moved, yet no direct path is possible here: %v", who, moved)
+					}
+				}
 			}
 			for who, p := range map[string]*proc{"alice": alice, "bob": bob} {
 				for i, m := range jsonEvents(t, p.stdout, "message")[1:] {
@@ -269,7 +391,7 @@ func TestNATLabFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	lab := newNATLab(ctx, t)
-	alice, bob := lab.pair(ctx, t, "port-restricted", "port-restricted")
+	alice, bob := lab.pair(t, lab.addHome(ctx, t, "port-restricted", 1).hosts[0], lab.addHome(ctx, t, "port-restricted", 1).hosts[0])
 	alice.say(t, "hello")
 	bob.stdout.waitFor(t, "alice's first message", func() bool { return len(jsonEvents(t, bob.stdout, "message")) == 1 })
 	movedTo(t, alice, "direct", 1)

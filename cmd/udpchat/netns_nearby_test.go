@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,13 +69,7 @@ func addNamespace(ctx context.Context, t *testing.T, ns string) {
 // beacons is how many beacons host i has sent.
 func (lab *lanLab) beacons(ctx context.Context, t *testing.T, i int) int {
 	t.Helper()
-	out := labRun(ctx, t, "ip", "netns", "exec", lab.sw, "nft", "list", "counter", "bridge", "lan", fmt.Sprintf("p%d", i+1))
-	m := regexp.MustCompile(`packets (\d+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no packets in the counter of host %d:\n%s", i+1, out)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	return nftCounter(ctx, t, lab.sw, "bridge", "lan", fmt.Sprintf("p%d", i+1))
 }
 
 // chat starts udpchat with args on host i with the lab's beacon interval,
