@@ -495,6 +495,10 @@ func (r *relayPath) choosePath(h netip.AddrPort, now time.Time) {
 	case report:
 		r.log.Debug("relay: a direct path", "peer", key.Fingerprint(), "at", ep)
 		r.client.ReportPunch(key, true)
+		// Answer on it at once: the peer's probe opened it, and the peer
+		// moves only when something authentic comes back that way, which
+		// would otherwise wait for a message or the next keepalive.
+		r.sec.Probe(h, ep)
 	}
 	for _, c := range probe {
 		r.sec.Probe(h, c)
