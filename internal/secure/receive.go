@@ -88,17 +88,18 @@ func (c *Conn) receiveData(b []byte, from netip.AddrPort, now time.Time) ([]byte
 		p, kp := s.peer, s.kp
 		c.mu.Unlock()
 		return c.openInstalled(p, kp, h, header, ct, from, now), p.addr
+	case s.hs != nil && s.hs.pending != nil && !s.hs.busy:
+		// The first packet of a session we answered with IK: it confirms
+		// the session. It may come from elsewhere than the initiation (see
+		// confirm).
+		rh, at := s.hs, s.addr
+		rh.busy = true
+		c.mu.Unlock()
+		return c.confirm(rh, at, h, header, ct, from, now)
 	case s.addr != from:
 		c.mu.Unlock()
 		c.drop(DropWrongAddress, from, nil)
 		return nil, from
-	case s.hs != nil && s.hs.pending != nil && !s.hs.busy:
-		// The first packet of a session we answered with IK: it confirms
-		// the session.
-		rh := s.hs
-		rh.busy = true
-		c.mu.Unlock()
-		return c.confirm(rh, h, header, ct, from, now)
 	default:
 		c.mu.Unlock()
 		c.drop(DropUnknownIndex, from, nil) // e.g. an XX session whose msg3 we have not seen
@@ -174,10 +175,15 @@ func (c *Conn) openSession(p *peer, kp *keypair, h wire.DataHeader, header, ct [
 	return pkt, elsewhere, true
 }
 
-// confirm opens the first packet of an IK session we answered, and installs
-// the session if it authenticates. rh has been claimed (busy). It returns
-// the packet and the handle of the peer it came from.
-func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) ([]byte, netip.AddrPort) {
+// confirm opens the first packet of an IK session we answered, whose
+// initiation came from at, and installs the session if it authenticates.
+// rh has been claimed (busy). It returns the packet and the handle of the
+// peer it came from: the initiator's, moved to from if the packet came from
+// elsewhere. The peer may have moved in between (its initiation went through
+// a relay, and a probe opened a direct path before its first packet), and
+// the first packet of a session is newer than every one accepted in it: as
+// roaming goes (openSession), it may move the peer.
+func (c *Conn) confirm(rh *handshake, at netip.AddrPort, h wire.DataHeader, header, ct []byte, from netip.AddrPort, now time.Time) ([]byte, netip.AddrPort) {
 	kp := rh.pending
 	if now.Sub(kp.created) >= halfOpenTimeout {
 		c.endHalfOpen(rh)
@@ -190,7 +196,7 @@ func (c *Conn) confirm(rh *handshake, h wire.DataHeader, header, ct []byte, from
 		c.drop(reason, from, nil)
 		return nil, from
 	}
-	handle := c.handleAt(from, kp.remoteKey)
+	handle := c.handleAt(at, kp.remoteKey)
 	if err := c.verify(handle, kp.remoteKey); err != nil {
 		c.endHalfOpen(rh)
 		c.refused(from, kp.remoteKey, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // moves records what a Conn's OnRoam reports, as "peer endpoint".
@@ -236,5 +237,74 @@ func TestRoamAfterCrossedHandshakes(t *testing.T) {
 			t.Errorf("B's endpoint for A: %v, want %v", e, addrA2)
 		}
 		securetest.CloseAll(t, []udp.Conn{a, b}, ra, rb)
+	})
+}
+
+// firstData is a conn that withholds the first data datagram written on
+// it: a test sends it itself, from elsewhere.
+type firstData struct {
+	udp.Conn
+	mu   sync.Mutex
+	held []byte
+}
+
+func (f *firstData) WriteTo(b []byte, addr netip.AddrPort) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held == nil && len(b) > 1 && b[1] == wire.TypeData {
+		f.held = slices.Clone(b)
+		return len(b), nil
+	}
+	return f.Conn.WriteTo(b, addr)
+}
+
+// TestFirstPacketFromElsewhere: A's IK initiation reaches B from one
+// address and its first data datagram, which confirms the session B
+// answered, from another: A moved in between, as a chat does when its
+// initiation went through a relay and a probe opened a direct path before
+// the first packet. B installs the session for the peer the initiation
+// came from and moves it to where the datagram came from; a forgery of it
+// from there is dropped and moves nothing.
+func TestFirstPacketFromElsewhere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := udptest.NewMemNetwork()
+		kB := securetest.MustKey(t)
+		innerA := &firstData{Conn: securetest.Listen(t, n, addrA)}
+		a := securetest.NewConn(t, secure.NewConn, innerA, secure.Config{Static: securetest.MustKey(t),
+			KnownKey: func(netip.AddrPort) (keys.PublicKey, bool) { return kB.Public(), true }})
+		b := securetest.NewConn(t, secure.NewConn, securetest.Listen(t, n, addrB), secure.Config{Static: kB})
+		var moved moves
+		b.OnRoam(moved.add)
+		ra, rb := securetest.StartReader(a), securetest.StartReader(b)
+		if _, err := a.WriteTo([]byte("hello"), addrB); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		innerA.mu.Lock()
+		first := innerA.held
+		innerA.mu.Unlock()
+		if first == nil {
+			t.Fatal("A sent no data datagram after the handshake")
+		}
+		other := securetest.Listen(t, n, addrC)
+		forged := slices.Clone(first)
+		forged[len(forged)-1] ^= 1
+		other.WriteTo(forged, addrB)
+		synctest.Wait()
+		rb.None(t)
+		other.WriteTo(first, addrB)
+		if p := rb.Next(t); p.From != addrA || string(p.Data) != "hello" {
+			t.Fatalf("B read %q from %v, want \"hello\" from A's handle %v", p.Data, p.From, addrA)
+		}
+		if e, ok := b.Endpoint(addrA); !ok || e != addrC {
+			t.Errorf("B's endpoint for A: %v, %v; want %v", e, ok, addrC)
+		}
+		if got, want := moved.all(), []string{addrA.String() + " " + addrC.String()}; !slices.Equal(got, want) {
+			t.Errorf("OnRoam heard %q, want %q", got, want)
+		}
+		if s := b.Stats(); s.Peers != 1 || s.HandshakesCompleted != 1 || s.Drops[secure.DropAuth] != 1 {
+			t.Errorf("B has %d peers (want 1), %d sessions (1), %d forgeries dropped (1)", s.Peers, s.HandshakesCompleted, s.Drops[secure.DropAuth])
+		}
+		securetest.CloseAll(t, []udp.Conn{a, b, other}, ra, rb)
 	})
 }
