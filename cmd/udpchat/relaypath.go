@@ -387,8 +387,14 @@ func (r *relayPath) deliver(from keys.PublicKey, datagram []byte) {
 		return // too many people through the relay: dropped, as a full socket buffer would
 	}
 	at := h
-	if ep, ok := r.sec.Endpoint(h); ok && ep != h && r.mux.heardWithin(ep, deadPath) {
-		at = ep
+	if ep, ok := r.sec.Endpoint(h); ok && ep != h {
+		// Watched here too, not only by choosePath's next look: a
+		// delivery right after the move (one of the many sent while the
+		// relay carried the session) must not move the sender back.
+		r.mux.watch(ep)
+		if r.mux.heardWithin(ep, deadPath) {
+			at = ep
+		}
 	}
 	r.mux.inject(datagram, at)
 }
@@ -565,7 +571,8 @@ type relayMux struct {
 
 // watch notes when datagrams come from addr, a direct path in use, from
 // now on; the other addresses watched before are forgotten when there are
-// too many.
+// too many. The path is in use because an authentic datagram just came on
+// it (the secure layer moved the peer there), so it counts as heard now.
 func (m *relayMux) watch(addr netip.AddrPort) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -575,7 +582,7 @@ func (m *relayMux) watch(addr netip.AddrPort) {
 	if m.heard == nil || len(m.heard) >= relayQueue {
 		m.heard = make(map[netip.AddrPort]time.Time)
 	}
-	m.heard[addr] = time.Time{}
+	m.heard[addr] = time.Now()
 }
 
 // heardWithin says whether a datagram came from addr within d.
