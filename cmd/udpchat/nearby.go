@@ -15,6 +15,7 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/discovery"
 	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/relay/relaypath"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/trust"
 )
@@ -152,7 +153,7 @@ type finder struct {
 	contacts contactBook       // nil without a store
 	known    *trust.KnownPeers // nil in plain mode, which has no keys
 	lan      *lan              // nil without discovery
-	relay    *relayPath        // nil without --relay
+	relay    *relaypath.Path   // nil without --relay
 }
 
 // contactBook is where the finder looks contacts up: the store.
@@ -173,7 +174,7 @@ type someone struct {
 // address, if any.
 func (f *finder) viaRelay(ctx context.Context, who string, e *someone) (netip.AddrPort, error) {
 	if f.relay != nil {
-		h, err := f.relay.reach(ctx, e.key)
+		h, err := f.relay.Reach(ctx, e.key)
 		if err == nil {
 			return h, nil
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/relay/mailclient"
+	"github.com/udpchat/udpchat/internal/relay/relaypath"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
@@ -122,9 +124,10 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	}
 	var enc *encryption
 	var relayCtx context.Context // the relay path's, while it runs
+	var mailbox *mailclient.Mailbox
 	tc := transport.Config{MaxPacket: secure.MaxPacket, Logger: log}
 	if !o.plain {
-		rp, under, err := openRelayPath(ctx, o.relay, o.sendOnly, conn, dataDir, log)
+		rp, mb, under, err := openRelayPath(ctx, o.relay, o.sendOnly, conn, dataDir, log)
 		if err != nil {
 			conn.Close()
 			cleanup()
@@ -138,18 +141,18 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		if rp != nil {
 			var stopRelay context.CancelFunc
 			relayCtx, stopRelay = context.WithCancel(context.WithoutCancel(ctx))
-			if err := rp.start(relayCtx, enc.conn); err != nil {
+			if err := rp.Start(relayCtx, enc.conn); err != nil {
 				stopRelay()
 				conn.Close()
 				cleanup()
 				return nil, nil, nil, err
 			}
-			f.relay, tc.MaxPacket = rp, relayedPacket
+			f.relay, tc.MaxPacket, mailbox = rp, relaypath.MaxPacket, mb
 			// Paths through NATs are checked (deadPath) and kept open
 			// by keepalives; peers still count as unreachable after the
 			// usual time.
-			tc.KeepaliveInterval, tc.IdleTimeout = relayKeepalive, 15*time.Second
-			cfg.Paths = rp.describe
+			tc.KeepaliveInterval, tc.IdleTimeout = relaypath.Keepalive, 15*time.Second
+			cfg.Paths = rp.Describe
 			closeRest := cleanup
 			cleanup = func() { stopRelay(); closeRest() }
 		}
@@ -177,8 +180,8 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	if enc != nil {
 		enc.node.Store(node)
 	}
-	if rp := f.relay; rp != nil && rp.mail != nil {
-		go rp.runMail(relayCtx, node, enc.key)
+	if mailbox != nil {
+		go mailbox.Run(relayCtx, f.relay, node, enc.key)
 	}
 	fail := func(err error) (*chat.Node, *finder, func(), error) {
 		node.Leave(ctx)

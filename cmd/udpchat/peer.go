@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/udpchat/udpchat/internal/relay/relaypath"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -25,7 +26,7 @@ import (
 //
 // local is this machine's networks (localNets).
 func checkPeer(text string, p, listen netip.AddrPort, local []netip.Prefix) error {
-	if isRelayHandle(p) {
+	if relaypath.IsHandle(p) {
 		return nil // someone the relay reaches: no address of ours
 	}
 	if err := checkFamily(text, p, listen); err != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/udpchat/udpchat/internal/relay/relaypath"
 )
 
 // startRelay runs udpchat relay on loopback and returns its address.
@@ -78,7 +80,7 @@ func TestRelayCarriesAChatByName(t *testing.T) {
 	alice.wantExit(t, 0)
 	bob.wantExit(t, 0)
 
-	saved, err := os.ReadFile(bobDir + "/" + relayFile)
+	saved, err := os.ReadFile(bobDir + "/" + relaypath.File)
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(saved)), "@"+relayAddr) {
 		t.Fatalf("bob's data dir remembers the relay as %q (%v), want KEY@%s", saved, err, relayAddr)
 	}

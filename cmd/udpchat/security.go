@@ -10,6 +10,7 @@ import (
 	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/identity"
 	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/relay/relaypath"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/trust"
 	"github.com/udpchat/udpchat/internal/udp"
@@ -25,17 +26,17 @@ type encryption struct {
 	// to go to (and none can come: nothing has been read yet).
 	node atomic.Pointer[chat.Node]
 	// relay is the relay path, or nil without --relay.
-	relay *relayPath
+	relay *relaypath.Path
 }
 
 // knownKey is the secure layer's KnownKey: the relay's pinned key and
 // relayed people's by rp, the rest by the known peers.
 func (e *encryption) knownKey(peer netip.AddrPort) (keys.PublicKey, bool) {
 	if e.relay != nil {
-		if k, decided, ok := e.relay.knownKey(peer); decided {
+		if k, decided, ok := e.relay.KnownKey(peer); decided {
 			return k, ok
 		}
-		if isRelayHandle(peer) {
+		if relaypath.IsHandle(peer) {
 			return e.relayedKnown(peer)
 		}
 	}
@@ -51,8 +52,8 @@ func (e *encryption) relayedKnown(h netip.AddrPort) (keys.PublicKey, bool) {
 		return keys.PublicKey{}, false
 	}
 	for _, en := range entries {
-		if !en.Key.IsZero() && relayHandle(en.Key) == h {
-			e.relay.introduce(en.Key)
+		if !en.Key.IsZero() && relaypath.Handle(en.Key) == h {
+			e.relay.Introduce(en.Key)
 			return en.Key, true
 		}
 	}
@@ -63,7 +64,7 @@ func (e *encryption) relayedKnown(h netip.AddrPort) (keys.PublicKey, bool) {
 // the secure layer, with trust on first use deciding whose keys to accept.
 // With rp, the relay and the people it reaches are verified by rp, and the
 // relay's messages go to its client.
-func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger, rp *relayPath) (*encryption, error) {
+func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger, rp *relaypath.Path) (*encryption, error) {
 	key, err := identity.Load(dataDir)
 	if err != nil {
 		return nil, err
@@ -81,7 +82,7 @@ func openEncryption(conn udp.Conn, dataDir string, log *slog.Logger, rp *relayPa
 		Logger:      log,
 	}
 	if rp != nil {
-		cfg.Intercept, cfg.HandleFor = rp.intercept, rp.handleFor
+		cfg.Intercept, cfg.HandleFor = rp.Intercept, rp.HandleFor
 	}
 	e.conn, err = secure.NewConn(conn, cfg)
 	if err != nil {
@@ -99,7 +100,7 @@ func (e *encryption) security() chat.Security {
 // address?", answered by the known peers; a refusal is shown to the user.
 func (e *encryption) verify(peer netip.AddrPort, key keys.PublicKey) error {
 	if e.relay != nil {
-		if err, decided := e.relay.verify(peer, key); decided {
+		if err, decided := e.relay.Verify(peer, key); decided {
 			if err != nil {
 				e.tell(peer, err)
 			}
@@ -225,4 +226,10 @@ func (e *encryption) CheckName(peer netip.AddrPort, name string) error {
 		e.conn.Refuse(peer) // so its user hears why nothing arrives
 	}
 	return err
+}
+
+// CheckMailName implements chat.MailCheck: a name in mail belongs to the
+// first key that used it, as in a session; key is the one that sealed it.
+func (e *encryption) CheckMailName(peer netip.AddrPort, key [32]byte, name string) error {
+	return e.known.Admit(peer, keys.PublicKey(key), name)
 }

@@ -59,9 +59,16 @@ var allowed = map[string][]string{
 	"internal/secure/securetest":       {"internal/keys", "internal/testenv", "internal/udp", "internal/udp/udptest", "internal/wire"},
 	"internal/secure/replay":           {},
 	// The relay server and the client side of its protocol: the server
-	// is a node of its own (cmd/udpchat wires it); the chat will use the
-	// client through its link.
+	// is a node of its own (cmd/udpchat wires it).
 	"internal/relay": {"internal/keys", "internal/secure", "internal/udp", "internal/wire"},
+	// The chat's path across the internet: the relay client on the chat's
+	// socket, relayed handles, punching and failover. Below chat: it knows
+	// keys and addresses, never messages.
+	"internal/relay/relaypath": {"internal/keys", "internal/relay", "internal/secure", "internal/udp", "internal/wire"},
+	// Offline mailboxes: the chat's messages sealed into a relay's
+	// mailboxes and back. It drives the chat (ToHold, ReceiveMail), and
+	// knows the relay path only as its small Relay interface.
+	"internal/relay/mailclient": {"internal/chat", "internal/keys", "internal/relay", "internal/wire"},
 
 	"internal/keys":        {},
 	"internal/store":       {"internal/safefile"},

@@ -14,7 +14,7 @@ import (
 
 // Mailboxes: a message for someone who is not reachable is handed to a
 // relay, sealed for them, and held in their mailbox until they come back
-// (the relay and the sealing are the caller's: cmd/udpchat). The node
+// (the relay and the sealing are the caller's: internal/relay/mailclient). The node
 // says which messages to hand over (ToHold), records that a relay holds
 // one (MarkHeld: a Held event, between Sent and Delivered), takes the
 // mail that comes out of our own mailbox (ReceiveMail) and answers it with
