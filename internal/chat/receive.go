@@ -85,8 +85,38 @@ func (n *Node) receive(from netip.AddrPort, msg []byte, mail *[32]byte) error {
 			return nil
 		}
 	}
+	if mail != nil {
+		if a := n.arrival(from); !a.joined {
+			n.showMail(from, m, now, person, a.chosen)
+			return nil
+		}
+	}
 	n.show(from, m, now, person)
 	return nil
+}
+
+// showMail tells of m, a message out of our mailbox from person, who has
+// no session with us (from is the handle they are known by): the message
+// alone, under the name the user gave them or the one it carries. Mail is
+// not presence: no Joined now, so no Left later, and nothing of ours is
+// sent to them because of it.
+func (n *Node) showMail(from netip.AddrPort, m wire.ChatMessage, now time.Time, person [32]byte, chosen bool) {
+	// Not under n.mu: a store write. They are a contact, as a sender.
+	given, seenErr := n.sighted(person, m.Name, from, chosen)
+	n.update(func() []Event {
+		var evs []Event
+		if seenErr != nil {
+			evs = append(evs, Error{Err: seenErr})
+		}
+		name := m.Name
+		if given != "" {
+			name = given
+		}
+		return append(evs, Message{
+			ID: m.ID, From: from, Name: name, Text: m.Text,
+			Action: m.Kind == wire.ChatAction, Direct: m.Kind == wire.ChatDirect, At: now,
+		})
+	})
 }
 
 // show tells what m, which came from peer at now and is stored if it is to

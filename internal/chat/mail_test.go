@@ -1,0 +1,131 @@
+package chat
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/udpchat/udpchat/internal/store"
+	"github.com/udpchat/udpchat/internal/wire"
+)
+
+// bobHandle is the address bob is known by through a relay.
+var bobHandle = netip.MustParseAddrPort("[100::b00b]:7477")
+
+// mailIdentities is keyedIdentities that also checks names in mail: every
+// one is accepted.
+type mailIdentities struct{ *keyedIdentities }
+
+func (mailIdentities) CheckMailName(netip.AddrPort, [32]byte, string) error { return nil }
+
+// newMailNode is alice's node with a store, on a fake link where bob's
+// session is keyed bobPerson.
+func newMailNode(t *testing.T) (*Node, *testStore) {
+	t.Helper()
+	s := openTestStore(t, t.TempDir())
+	ids := mailIdentities{&keyedIdentities{keys: map[netip.AddrPort][32]byte{bob: bobPerson}}}
+	n, _ := newFakeNode(t, Config{Name: "alice", Store: s, PeerCheck: ids})
+	return n, s
+}
+
+// mailID is the message ID in a chat payload.
+func mailID(t *testing.T, payload []byte) [16]byte {
+	t.Helper()
+	m, err := wire.ParseChat(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
+// A mail out of our mailbox is stored and shown once, under its sender's
+// name, and answered with a receipt naming it, every time it comes (the
+// sender may have lost the first receipt). It is not a session: its sender
+// does not join. The same message coming again through a direct session
+// is not shown again.
+func TestMailIsShownOnceAndAnsweredWithAReceipt(t *testing.T) {
+	n, s := newMailNode(t)
+	payload := chatPayload(t, wire.ChatText, "bob", "while you were out")
+	id := mailID(t, payload)
+	for range 2 {
+		receipt, err := n.ReceiveMail(bobHandle, bobPerson, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := wire.ParseMailReceipt(receipt); err != nil || !slices.Equal(ids, [][16]byte{id}) {
+			t.Fatalf("receipt %x (%v): want one naming %x", receipt, err, id)
+		}
+	}
+	wantEvents(t, n, Message{ID: id, From: bobHandle, Name: "bob", Text: "while you were out"})
+	if ps := n.Peers(); len(ps) != 0 {
+		t.Errorf("after mail, the peers are %+v: want none (mail is not a session)", ps)
+	}
+
+	join(t, n, bob, "bob")
+	if err := n.Receive(bob, payload); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range drain(n) {
+		if m, ok := ev.(Message); ok {
+			t.Errorf("the mailed message shown again when it came directly: %+v", m)
+		}
+	}
+	h, err := s.History(context.Background(), store.Query{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h[0].Text != "while you were out" || h[0].Person != bobPerson {
+		t.Errorf("history %+v: want the mail once, from bob's key", h)
+	}
+}
+
+// Mail that does not decode is dropped: no receipt, no error (keeping it
+// would not make it decodable).
+func TestUndecodableMailIsDropped(t *testing.T) {
+	n, _ := newMailNode(t)
+	for _, bad := range [][]byte{{0xff, 1, 2}, {wire.MailReceipt}} {
+		if receipt, err := n.ReceiveMail(bobHandle, bobPerson, bad); receipt != nil || err != nil {
+			t.Errorf("mail %x: receipt %x, err %v; want it dropped", bad, receipt, err)
+		}
+	}
+	wantEvents(t, n)
+}
+
+// A receipt delivers the messages it names that were sent to the person
+// who mailed it, wherever they were sent; one from someone else delivers
+// nothing.
+func TestReceiptMarksDeliveredByPerson(t *testing.T) {
+	n, s := newMailNode(t)
+	if err := n.ConnectKept(bob); err != nil {
+		t.Fatal(err)
+	}
+	join(t, n, bob, "bob")
+	sent, err := n.Send("see you")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := [16]byte(sent[0].ID)
+	receipt, err := wire.AppendMailReceipt(nil, [][16]byte{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain(n)
+
+	if _, err := n.ReceiveMail(netip.MustParseAddrPort("[100::ca20]:7477"), carolPerson, receipt); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Undelivered()) != 1 {
+		t.Fatalf("carol's receipt for bob's message delivered it: undelivered %+v", n.Undelivered())
+	}
+	if _, err := n.ReceiveMail(bobHandle, bobPerson, receipt); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, n, Delivered{ID: sent[0].ID, To: bob})
+	if u := n.Undelivered(); len(u) != 0 {
+		t.Errorf("undelivered after bob's receipt: %+v", u)
+	}
+	if p, err := s.Pending(context.Background()); err != nil || len(p) != 0 {
+		t.Errorf("the outbox after bob's receipt: %+v, %v; want empty", p, err)
+	}
+}
