@@ -54,3 +54,31 @@ func TestMailboxDeliversWhileTheSenderIsGone(t *testing.T) {
 		t.Errorf("bob's history ends %q, want %q", h, lines)
 	}
 }
+
+// TestMailboxHeldEndsTheWait: alice pipes one line to bob, who is away,
+// with an hour's --timeout: once the relay holds it there is nothing left
+// to wait for, so she exits 0 at once, saying so (not an hour later).
+// Bob, starting later, is shown her message under her name, and not that
+// she joined: mail is not a session.
+func TestMailboxHeldEndsTheWait(t *testing.T) {
+	t.Setenv(noPunchEnv, "1")
+	relayAddr := startRelay(t)
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--relay", relayAddr, "-p", "bob", "--timeout", "1h")
+	alice.listening(t)
+	alice.say(t, "are you there")
+	alice.wantExit(t, 0)
+	if !strings.Contains(alice.stderr.String(), "held by the relay until they come back: 1 message to ") {
+		t.Errorf("alice's stderr does not say the relay holds her message:\n%s", alice.stderr)
+	}
+
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--relay", relayAddr)
+	bob.listening(t)
+	bob.stdout.waitLine(t, `^alice: are you there$`)
+	bob.wantExit(t, 0)
+	if strings.Contains(bob.stdout.String(), "joined") {
+		t.Errorf("bob's output says alice joined, from her mail alone:\n%s", bob.stdout)
+	}
+}

@@ -104,20 +104,14 @@ func (n *Node) dropPeerLocked(p *peer) []Event {
 	var dropped []pendingSent
 	for r, s := range n.pending {
 		if r.peer == p.addr {
-			if r.held { // never given to the link
-				n.heldBytes -= len(s.payload)
-			}
 			dropped = append(dropped, s)
-			delete(n.pending, r)
+			n.removePendingLocked(r)
 		}
 	}
 	for r := range n.cancelled {
 		if r.peer == p.addr {
 			delete(n.cancelled, r)
 		}
-	}
-	if len(dropped) > 0 && len(n.pending) == 0 {
-		close(n.drained)
 	}
 	n.pendingDropped += len(dropped)
 	if n.pendingDropped > 2*len(n.pending)+1024 {

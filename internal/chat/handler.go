@@ -105,13 +105,7 @@ func (n *Node) deliveredLocked(d delivery, storeErr error) []Event {
 		evs = append(evs, Error{Err: fmt.Errorf("%s was delivered to %s, but the store could not record it: %w", d.s.ID, d.r.peer, storeErr)})
 	}
 	if d.pending {
-		delete(n.pending, d.r)
-		if d.r.held {
-			n.heldBytes -= len(d.s.payload)
-		}
-		if len(n.pending) == 0 {
-			close(n.drained)
-		}
+		n.removePendingLocked(d.r)
 	} else {
 		delete(n.cancelled, d.r)
 	}

@@ -91,9 +91,11 @@ func (n *Node) MarkHeld(m Mail) error {
 			if s.ID == m.ID && s.person == m.Person && !s.inMailbox {
 				s.inMailbox = true
 				n.pending[r] = s
+				n.inMailboxes++
 				evs = append(evs, Held{ID: m.ID, To: s.To})
 			}
 		}
+		n.settleLocked()
 		return evs
 	})
 	return nil

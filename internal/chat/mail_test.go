@@ -2,9 +2,11 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -127,5 +129,51 @@ func TestReceiptMarksDeliveredByPerson(t *testing.T) {
 	}
 	if p, err := s.Pending(context.Background()); err != nil || len(p) != 0 {
 		t.Errorf("the outbox after bob's receipt: %+v, %v; want empty", p, err)
+	}
+}
+
+// WaitSettled ends once all that is undelivered is held by a relay: the
+// relay gets it there without us.
+func TestWaitSettledOnceAllThatIsLeftIsHeld(t *testing.T) {
+	n, _ := newMailNode(t)
+	if err := n.ConnectKept(bob); err != nil {
+		t.Fatal(err)
+	}
+	join(t, n, bob, "bob")
+	for _, text := range []string{"one", "two"} {
+		if _, err := n.Send(text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.PeerClosed(bob)
+	drain(n)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	wantUnsettled := func(when string) {
+		t.Helper()
+		if err := n.WaitSettled(cancelled); !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: WaitSettled %v, want it waiting", when, err)
+		}
+	}
+	wantUnsettled("nothing held")
+
+	mail := n.ToHold(0)
+	if len(mail) != 2 || mail[0].Person != bobPerson {
+		t.Fatalf("to hold: %+v, want both messages, for bob", mail)
+	}
+	if err := n.MarkHeld(mail[0]); err != nil {
+		t.Fatal(err)
+	}
+	wantUnsettled("one of two held")
+	if err := n.MarkHeld(mail[1]); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.WaitSettled(ctx); err != nil {
+		t.Fatalf("both held: WaitSettled %v", err)
+	}
+	if err := n.WaitDelivered(cancelled); !errors.Is(err, context.Canceled) {
+		t.Errorf("held is not delivered: WaitDelivered %v", err)
 	}
 }

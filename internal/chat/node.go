@@ -157,11 +157,15 @@ type Node struct {
 	// pendingDropped counts entries dropPeerLocked took out of pending
 	// since pending was last made anew.
 	pendingDropped int
-	sendSeq        uint64          // orders pending by when it was sent
-	heldSeq        uint64          // numbers the refs of held messages (see holdLocked)
-	heldBytes      int             // of the payloads held, at most maxHeld
-	drained        chan struct{}   // closed whenever pending is empty
-	lastTurn       <-chan struct{} // the done channel of the latest turn
+	sendSeq        uint64        // orders pending by when it was sent
+	heldSeq        uint64        // numbers the refs of held messages (see holdLocked)
+	heldBytes      int           // of the payloads held, at most maxHeld
+	drained        chan struct{} // closed whenever pending is empty
+	// inMailboxes counts the pending messages a relay holds; settled is
+	// closed whenever that is all of them (none pending included).
+	inMailboxes int
+	settled     chan struct{}
+	lastTurn    <-chan struct{} // the done channel of the latest turn
 
 	// nearby is who LAN discovery hears (see nearby.go).
 	nearby nearbySet
@@ -234,6 +238,7 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 		store:     cfg.Store,
 		cancelled: make(map[sentRef]pendingSent),
 		drained:   closedChan,
+		settled:   closedChan,
 		lastTurn:  closedChan,
 	}
 	if !n.plain {

@@ -141,16 +141,11 @@ func (n *Node) Cancel(id MessageID) ([]Cancelled, error) {
 	var cancelled []Cancelled
 	n.mu.Lock()
 	for _, r := range done {
-		if r.held { // it never reached the link, so is never delivered
-			n.heldBytes -= len(n.pending[r].payload)
-		} else {
+		if !r.held { // a held one never reached the link, so is never delivered
 			n.cancelled[r] = n.pending[r]
 		}
-		delete(n.pending, r)
+		n.removePendingLocked(r)
 		cancelled = append(cancelled, Cancelled{ID: id, To: sent[r].To})
-	}
-	if len(done) > 0 && len(n.pending) == 0 {
-		close(n.drained)
 	}
 	evs := make([]Event, len(cancelled))
 	for i, c := range cancelled {

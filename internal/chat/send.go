@@ -330,6 +330,43 @@ func (n *Node) addPendingLocked(r sentRef, s pendingSent) {
 	n.sendSeq++
 	s.seq = n.sendSeq
 	n.pending[r] = s
+	if s.inMailbox {
+		n.inMailboxes++
+	}
+	n.settleLocked()
+}
+
+// removePendingLocked takes r out of pending: delivered, cancelled or
+// given up on.
+func (n *Node) removePendingLocked(r sentRef) {
+	s := n.pending[r]
+	delete(n.pending, r)
+	if r.held { // never given to the link
+		n.heldBytes -= len(s.payload)
+	}
+	if s.inMailbox {
+		n.inMailboxes--
+	}
+	if len(n.pending) == 0 {
+		close(n.drained)
+	}
+	n.settleLocked()
+}
+
+// settleLocked keeps settled closed while every pending message is held
+// by a relay, open while one is not.
+func (n *Node) settleLocked() {
+	all := n.inMailboxes == len(n.pending)
+	select {
+	case <-n.settled:
+		if !all {
+			n.settled = make(chan struct{})
+		}
+	default:
+		if all {
+			close(n.settled)
+		}
+	}
 }
 
 // Undelivered lists what was sent and not yet delivered (nor cancelled),
@@ -358,8 +395,22 @@ func (n *Node) WaitDelivered(ctx context.Context) error {
 	n.mu.Lock()
 	drained := n.drained
 	n.mu.Unlock()
+	return waitClosed(ctx, drained)
+}
+
+// WaitSettled returns nil once every message sent is delivered or held by
+// a relay (IsHeld), which gets it there without us, or ctx.Err() if ctx
+// ends first.
+func (n *Node) WaitSettled(ctx context.Context) error {
+	n.mu.Lock()
+	settled := n.settled
+	n.mu.Unlock()
+	return waitClosed(ctx, settled)
+}
+
+func waitClosed(ctx context.Context, c <-chan struct{}) error {
 	select {
-	case <-drained:
+	case <-c:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -361,13 +361,14 @@ var waitNoticeAfter = time.Second
 
 // leave waits for delivery if asked, bounded by the timeout and by ctx (so
 // Ctrl-C stops the wait), and closes the node. It reports whether the wait
-// ran out of time.
+// ran out of time. A message a relay holds needs us no longer: once all
+// that is left is held, the wait is over (reportUndelivered says so).
 func (r *runner) leave(ctx context.Context, waitForDelivery bool) (timedOut bool) {
 	if waitForDelivery {
 		deadline := time.Now().Add(r.opts.Timeout)
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		waited := make(chan error, 1)
-		go func() { waited <- r.node.WaitDelivered(wctx) }()
+		go func() { waited <- r.node.WaitSettled(wctx) }()
 		notice := time.NewTimer(waitNoticeAfter)
 		var err error
 		select {
