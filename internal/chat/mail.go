@@ -42,14 +42,17 @@ type Mail struct {
 }
 
 // ToHold lists our pending messages, oldest first, that are for a known
-// person who has not joined this session, not held by a relay yet, and
-// sent at least age ago: those to hand to a relay.
-func (n *Node) ToHold(age time.Duration) []Mail {
-	cutoff := time.Now().Add(-age)
+// person who has not joined this session and sent at least age ago, and
+// that no relay holds, or one last said it held again ago: those to hand
+// to a relay. Held ones go again because a relay may lose what it holds
+// (its data dir emptied, a mailbox older than its --mailbox-age), and
+// only a receipt says a message got there; the recipient drops copies.
+func (n *Node) ToHold(age, again time.Duration) []Mail {
+	now := time.Now()
 	n.mu.Lock()
 	var ps []pendingSent
 	for _, s := range n.pending {
-		if s.inMailbox || s.person == ([32]byte{}) || s.At.After(cutoff) {
+		if s.person == ([32]byte{}) || s.At.After(now.Add(-age)) || s.mailedAt.After(now.Add(-again)) {
 			continue
 		}
 		if p := n.peers[s.To]; p != nil && p.joined {
@@ -78,7 +81,8 @@ func (n *Node) ToHold(age time.Duration) []Mail {
 }
 
 // MarkHeld records that a relay holds m, in the store first, and emits
-// Held. A message delivered or cancelled meanwhile is left as it is.
+// Held, the first time. A message delivered or cancelled meanwhile is left
+// as it is.
 func (n *Node) MarkHeld(m Mail) error {
 	if n.people != nil {
 		if err := n.people.MarkHeldBy(storeCtx, m.Person, [16]byte(m.ID)); err != nil {
@@ -87,13 +91,17 @@ func (n *Node) MarkHeld(m Mail) error {
 	}
 	n.update(func() []Event {
 		var evs []Event
+		now := time.Now()
 		for r, s := range n.pending {
-			if s.ID == m.ID && s.person == m.Person && !s.inMailbox {
-				s.inMailbox = true
-				n.pending[r] = s
+			if s.ID != m.ID || s.person != m.Person {
+				continue
+			}
+			if !s.inMailbox() {
 				n.inMailboxes++
 				evs = append(evs, Held{ID: m.ID, To: s.To})
 			}
+			s.mailedAt = now
+			n.pending[r] = s
 		}
 		n.settleLocked()
 		return evs
@@ -107,7 +115,7 @@ func (n *Node) IsHeld(id MessageID, to netip.AddrPort) bool {
 	defer n.mu.Unlock()
 	for _, s := range n.pending {
 		if s.ID == id && s.To == to {
-			return s.inMailbox
+			return s.inMailbox()
 		}
 	}
 	return false

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -157,7 +158,7 @@ func TestWaitSettledOnceAllThatIsLeftIsHeld(t *testing.T) {
 	}
 	wantUnsettled("nothing held")
 
-	mail := n.ToHold(0)
+	mail := n.ToHold(0, time.Hour)
 	if len(mail) != 2 || mail[0].Person != bobPerson {
 		t.Fatalf("to hold: %+v, want both messages, for bob", mail)
 	}
@@ -175,5 +176,43 @@ func TestWaitSettledOnceAllThatIsLeftIsHeld(t *testing.T) {
 	}
 	if err := n.WaitDelivered(cancelled); !errors.Is(err, context.Canceled) {
 		t.Errorf("held is not delivered: WaitDelivered %v", err)
+	}
+}
+
+// A held message is handed to a relay again once it has been held for
+// the time asked, and not before: the relay may have lost it, and only a
+// receipt says it got there. Marking it held again says nothing new.
+func TestHeldMessagesAreMailedAgain(t *testing.T) {
+	n, _ := newMailNode(t)
+	if err := n.ConnectKept(bob); err != nil {
+		t.Fatal(err)
+	}
+	join(t, n, bob, "bob")
+	if _, err := n.Send("are you there"); err != nil {
+		t.Fatal(err)
+	}
+	n.PeerClosed(bob)
+	drain(n)
+	mail := n.ToHold(0, time.Hour)
+	if len(mail) != 1 {
+		t.Fatalf("to hold: %+v, want the message", mail)
+	}
+	if err := n.MarkHeld(mail[0]); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, n, Held{ID: mail[0].ID, To: bob})
+	if again := n.ToHold(0, time.Hour); len(again) != 0 {
+		t.Errorf("held a moment ago, to hold again within the hour: %+v", again)
+	}
+	again := n.ToHold(0, 0)
+	if len(again) != 1 || !bytes.Equal(again[0].Payload, mail[0].Payload) {
+		t.Fatalf("to hold again once the time is up: %+v, want the same mail", again)
+	}
+	if err := n.MarkHeld(again[0]); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, n)
+	if !n.IsHeld(mail[0].ID, bob) {
+		t.Error("not held after it was mailed again")
 	}
 }

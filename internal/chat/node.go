@@ -202,9 +202,13 @@ type pendingSent struct {
 	name string
 	// payload is a held message's, for the link once the peer joins.
 	payload []byte
-	// inMailbox says a relay holds it in the recipient's mailbox (mail.go).
-	inMailbox bool
+	// mailedAt is when a relay last said it holds it in the recipient's
+	// mailbox (mail.go); zero while none does.
+	mailedAt time.Time
 }
+
+// inMailbox says a relay holds s in its recipient's mailbox.
+func (s pendingSent) inMailbox() bool { return !s.mailedAt.IsZero() }
 
 // New returns a node that runs on the link newLink builds with the node as
 // its Handler. The link may call the node before newLink returns. The

@@ -208,7 +208,7 @@ func (n *Node) requeueLocked(pending []store.Message, lastSeen map[[32]byte]neti
 			}
 		}
 		s := Sent{ID: m.ID, To: addr, Text: m.Text, Action: kind == wire.ChatAction, Direct: kind == wire.ChatDirect, At: m.At, Kept: true}
-		if err := n.sendLocked(p, payload, pendingSent{Sent: s, row: m.Peer, person: m.Person, name: m.Name, inMailbox: !m.HeldAt.IsZero()}); err != nil {
+		if err := n.sendLocked(p, payload, pendingSent{Sent: s, row: m.Peer, person: m.Person, name: m.Name, mailedAt: m.HeldAt}); err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %x (from the outbox) to %s: %w; it stays in the outbox", m.ID, addr, err)})
 			continue
 		}

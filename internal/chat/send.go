@@ -330,7 +330,7 @@ func (n *Node) addPendingLocked(r sentRef, s pendingSent) {
 	n.sendSeq++
 	s.seq = n.sendSeq
 	n.pending[r] = s
-	if s.inMailbox {
+	if s.inMailbox() {
 		n.inMailboxes++
 	}
 	n.settleLocked()
@@ -344,7 +344,7 @@ func (n *Node) removePendingLocked(r sentRef) {
 	if r.held { // never given to the link
 		n.heldBytes -= len(s.payload)
 	}
-	if s.inMailbox {
+	if s.inMailbox() {
 		n.inMailboxes--
 	}
 	if len(n.pending) == 0 {

@@ -26,6 +26,13 @@ const (
 	holdAfter = 3 * time.Second
 	// holdEvery is how often the outbox is looked at for such messages.
 	holdEvery = time.Second
+	// remailAfter is how long a held message, with no receipt yet, waits
+	// before it is mailed again: the relay may have lost it (a data dir
+	// emptied, a mailbox older than --mailbox-age). A day keeps the copies
+	// a message that waits out a default --mailbox-age (7 days) leaves in
+	// the mailbox to 7, so that they do not crowd out the recipient's new
+	// mail (--mailbox-max, 256); the recipient drops the copies.
+	remailAfter = 24 * time.Hour
 	// mailTimeout bounds one mail put (its resends included).
 	mailTimeout = 5 * time.Second
 	// mailQueue bounds the mail fetched and not yet taken by the node.
@@ -73,7 +80,7 @@ func (b *Mailbox) Run(ctx context.Context, r Relay, node *chat.Node, key keys.Pr
 		case m := <-b.mail:
 			b.take(ctx, r, node, key, m)
 		case <-t.C:
-			for _, m := range node.ToHold(holdAfter) {
+			for _, m := range node.ToHold(holdAfter, remailAfter) {
 				b.hold(ctx, r, node, key, m)
 			}
 		}
