@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/udpchat/udpchat/internal/relay/relaypath"
 )
 
 // TestMailboxDeliversWhileTheSenderIsGone: alice sends bob three lines
@@ -81,4 +83,31 @@ func TestMailboxHeldEndsTheWait(t *testing.T) {
 	if strings.Contains(bob.stdout.String(), "joined") {
 		t.Errorf("bob's output says alice joined, from her mail alone:\n%s", bob.stdout)
 	}
+}
+
+// TestSendHoldsInTheRememberedRelay: alice's data dir remembers a relay;
+// udpchat send to bob, who is away, waits its --timeout, then leaves the
+// message in his mailbox and exits 0, saying the relay holds it. Bob gets
+// it when he next starts with the relay.
+func TestSendHoldsInTheRememberedRelay(t *testing.T) {
+	t.Setenv(noPunchEnv, "1")
+	relayAddr := startRelay(t)
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+	if err := relaypath.Save(aliceDir, relaypath.Spec{Host: relayAddr}); err != nil {
+		t.Fatal(err)
+	}
+
+	send := udpchat(t, "send", "--data-dir", aliceDir, "-l", "127.0.0.1:0", "-p", "bob", "--timeout", "1s", "left for you")
+	if code := send.exit(t); code != 0 {
+		t.Fatalf("send exited %d, want 0; stderr:\n%s", code, send.stderr)
+	}
+	if !strings.Contains(send.stderr.String(), "held by the relay until they come back: 1 message to ") {
+		t.Errorf("send's stderr does not say the relay holds the message:\n%s", send.stderr)
+	}
+
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--relay", relayAddr)
+	bob.listening(t)
+	bob.stdout.waitLine(t, `^alice: left for you$`)
+	bob.wantExit(t, 0)
 }

@@ -154,6 +154,10 @@ type finder struct {
 	known    *trust.KnownPeers // nil in plain mode, which has no keys
 	lan      *lan              // nil without discovery
 	relay    *relaypath.Path   // nil without --relay
+	// holdNow leaves what the node still has for people out of reach in
+	// their mailboxes at the relay now: udpchat send's last resort, as it
+	// keeps no outbox to wait in. Nil without a relay, and in the chat.
+	holdNow func(context.Context) error
 }
 
 // contactBook is where the finder looks contacts up: the store.

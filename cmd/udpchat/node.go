@@ -124,6 +124,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 	}
 	var enc *encryption
 	var relayCtx context.Context // the relay path's, while it runs
+	var relayPath *relaypath.Path
 	var mailbox *mailclient.Mailbox
 	tc := transport.Config{MaxPacket: secure.MaxPacket, Logger: log}
 	if !o.plain {
@@ -147,12 +148,15 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 				cleanup()
 				return nil, nil, nil, err
 			}
-			f.relay, tc.MaxPacket, mailbox = rp, relaypath.MaxPacket, mb
-			// Paths through NATs are checked (deadPath) and kept open
-			// by keepalives; peers still count as unreachable after the
-			// usual time.
-			tc.KeepaliveInterval, tc.IdleTimeout = relaypath.Keepalive, 15*time.Second
-			cfg.Paths = rp.Describe
+			relayPath, mailbox = rp, mb
+			if !relayOnDemand(o.relay, o.sendOnly) {
+				f.relay, tc.MaxPacket = rp, relaypath.MaxPacket
+				// Paths through NATs are checked (deadPath) and kept
+				// open by keepalives; peers still count as unreachable
+				// after the usual time.
+				tc.KeepaliveInterval, tc.IdleTimeout = relaypath.Keepalive, 15*time.Second
+				cfg.Paths = rp.Describe
+			}
 			closeRest := cleanup
 			cleanup = func() { stopRelay(); closeRest() }
 		}
@@ -181,7 +185,12 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		enc.node.Store(node)
 	}
 	if mailbox != nil {
-		go mailbox.Run(relayCtx, f.relay, node, enc.key)
+		go mailbox.Run(relayCtx, relayPath, node, enc.key)
+	}
+	if relayPath != nil && o.sendOnly {
+		f.holdNow = func(ctx context.Context) error {
+			return mailclient.HoldNow(ctx, relayPath, node, enc.key, log)
+		}
 	}
 	fail := func(err error) (*chat.Node, *finder, func(), error) {
 		node.Leave(ctx)

@@ -19,19 +19,16 @@ const noPunchEnv = "UDPCHAT_NO_PUNCH"
 // openRelayPath is the relay path --relay (or the data dir) names, the
 // mailbox that goes with it, and the conn the secure layer is to run on:
 // sock itself without a relay, else the path's, which reaches relayed
-// people through it. udpchat send (sendOnly) uses only a relay it is
-// given, and fetches no mail: the relay knows one address per key, so its
-// registration takes the chat's (on the same data dir) away from it until
-// the chat's next refresh.
+// people through it. udpchat send (sendOnly) reaches people through a
+// relay only if it is given one, and fetches no mail; a relay remembered
+// is for mailboxes alone (relayOnDemand).
 func openRelayPath(ctx context.Context, given string, sendOnly bool, sock udp.Conn, dataDir string, log *slog.Logger) (*relaypath.Path, *mailclient.Mailbox, udp.Conn, error) {
-	if sendOnly && given == "" {
-		return nil, nil, sock, nil
-	}
 	spec, ok, err := relaypath.Choose(given, dataDir)
 	if err != nil || !ok {
 		return nil, nil, sock, relaySpecUsage(err)
 	}
-	cfg := relaypath.Config{Spec: spec, Sock: sock, DataDir: dataDir, Log: log, Nets: localNets(), NoPunch: os.Getenv(noPunchEnv) == "1"}
+	cfg := relaypath.Config{Spec: spec, Sock: sock, DataDir: dataDir, Log: log, Nets: localNets(), NoPunch: os.Getenv(noPunchEnv) == "1",
+		OnDemand: relayOnDemand(given, sendOnly)}
 	var mb *mailclient.Mailbox
 	if !sendOnly {
 		mb = mailclient.New(log)
@@ -40,14 +37,28 @@ func openRelayPath(ctx context.Context, given string, sendOnly bool, sock udp.Co
 	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	rp, err := relaypath.New(rctx, cfg)
-	if err != nil {
-		return nil, nil, nil, relaySpecUsage(err)
+	if err == nil {
+		if ferr := checkFamily("--relay "+spec.Host, rp.Addr(), sock.LocalAddr()); ferr != nil {
+			err = usageError{ferr}
+		}
 	}
-	if err := checkFamily("--relay "+spec.Host, rp.Addr(), sock.LocalAddr()); err != nil {
-		return nil, nil, nil, usageError{err}
+	switch {
+	case err != nil && cfg.OnDemand:
+		// Not asked for: send goes on as without a relay.
+		log.Debug("relay: the one remembered cannot be used", "relay", spec.Host, "err", err)
+		return nil, nil, sock, nil
+	case err != nil:
+		return nil, nil, nil, relaySpecUsage(err)
 	}
 	return rp, mb, rp.Conn(), nil
 }
+
+// relayOnDemand says the relay is for mailboxes alone, registered with
+// only when a message is to be held: udpchat send with a relay it was not
+// given. The relay knows one address per key, so a registration takes the
+// chat's (on the same data dir) away from it until the chat's next refresh
+// or message to the relay.
+func relayOnDemand(given string, sendOnly bool) bool { return sendOnly && given == "" }
 
 // relaySpecUsage makes the relay path's mistakes in --relay usage errors.
 func relaySpecUsage(err error) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strings"
 	"sync"
@@ -35,7 +36,10 @@ The words of TEXT are joined with spaces into one message. With -, each line
 of the input is one message, sent as it is (no commands; blank lines are
 skipped). The exit status is 0 once every peer has every message, and 1,
 with the reason, if one does not within --timeout (after the end of the
-input). With --plain nothing is acknowledged, so 0 only means sent.
+input). With a relay (--relay, or the one the data dir remembers), what a
+known person has not acknowledged by then is left in their mailbox at the
+relay: it is held, said on stderr, and counts as delivered. With --plain
+nothing is acknowledged, so 0 only means sent.
 
 With --file, send offers the file to PEER, waits (without a limit) for the
 person there to accept it, and exits 0 once PEER has the whole file and has
@@ -87,7 +91,7 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if *room != "" {
 		return sendRoom(ctx, &o, *room, text, io)
 	}
-	node, _, closeLog, err := startNode(ctx, &o, io.err)
+	node, find, closeLog, err := startNode(ctx, &o, io.err)
 	if err != nil {
 		return fail(io, "send", err)
 	}
@@ -122,10 +126,13 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	switch {
 	case file != "":
 		err = sendFile(ctx, node, file, o.timeout, files)
-	case fromInput:
-		err = deliverLines(ctx, node, io, o.timeout, refused.by)
 	default:
-		err = deliver(ctx, node, text, o.timeout, refused.by)
+		w := deliveryWait{node: node, timeout: o.timeout, refusedBy: refused.by, holdNow: find.holdNow, stderr: io.err}
+		if fromInput {
+			err = w.deliverLines(ctx, io)
+		} else {
+			err = w.deliver(ctx, text)
+		}
 	}
 	node.Leave(ctx)
 	<-drained
@@ -196,20 +203,31 @@ func (r *refusals) by(peer netip.AddrPort) error {
 	return nil
 }
 
-// deliver sends text and waits until every peer has it, or timeout passes.
-// A peer that refused our key (refusedBy) is reported as such.
-func deliver(ctx context.Context, node *chat.Node, text string, timeout time.Duration, refusedBy func(netip.AddrPort) error) error {
-	if _, err := node.Send(text); err != nil {
+// deliveryWait is how send waits for delivery: up to timeout, naming a
+// peer that refused our key (refusedBy) as such, and then, with a relay,
+// leaving what is left in its recipients' mailboxes (holdNow, if not nil),
+// which stderr is told of.
+type deliveryWait struct {
+	node      *chat.Node
+	timeout   time.Duration
+	refusedBy func(netip.AddrPort) error
+	holdNow   func(context.Context) error
+	stderr    io.Writer
+}
+
+// deliver sends text and waits until every peer has it.
+func (w deliveryWait) deliver(ctx context.Context, text string) error {
+	if _, err := w.node.Send(text); err != nil {
 		return fmt.Errorf("message not sent: %w", err)
 	}
-	return waitDelivered(ctx, node, timeout, refusedBy)
+	return w.wait(ctx)
 }
 
 // deliverLines sends each line of the input as a message, as it comes, and
 // at the end of the input waits until every peer has them all, or timeout
 // passes. A line that cannot be sent (too long, not UTF-8) is reported and
 // the rest go on; it makes the result an error all the same.
-func deliverLines(ctx context.Context, node *chat.Node, io stdio, timeout time.Duration, refusedBy func(netip.AddrPort) error) error {
+func (w deliveryWait) deliverLines(ctx context.Context, io stdio) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	lines := line.ReadLines(io.in, chat.MaxTextLen, stop)
@@ -234,46 +252,65 @@ read:
 			return fmt.Errorf("reading the input: %w", in.Err)
 		case strings.TrimSpace(in.Line) == "":
 		default:
-			if _, err := node.Send(in.Line); err != nil {
+			if _, err := w.node.Send(in.Line); err != nil {
 				notSent++
 				fmt.Fprintf(io.err, "udpchat: line %d not sent: %s\n", n, termsafe.Line(err.Error()))
 			}
 		}
 	}
-	err := waitDelivered(ctx, node, timeout, refusedBy)
+	err := w.wait(ctx)
 	if notSent > 0 {
 		err = errors.Join(err, fmt.Errorf("%s of the input not sent (see above)", command.Count(notSent, "line")))
 	}
 	return err
 }
 
-// waitDelivered waits until every peer has everything sent, or timeout
-// passes, and says what was not delivered to whom.
-func waitDelivered(ctx context.Context, node *chat.Node, timeout time.Duration, refusedBy func(netip.AddrPort) error) error {
+// wait waits until every peer has everything sent, or timeout passes, and
+// says what was not delivered to whom. With a relay, what is left then for
+// people it knows goes to their mailboxes: held, as the chat has it, it
+// gets there without us, and counts as delivered for the exit status.
+func (w deliveryWait) wait(ctx context.Context) error {
+	node, timeout := w.node, w.timeout
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := node.WaitDelivered(wctx); err != nil {
 		if ctx.Err() != nil {
 			return errors.New("interrupted before everything was delivered")
 		}
+		var holdErr error
+		if w.holdNow != nil {
+			holdErr = w.holdNow(ctx)
+		}
 		// A peer that refused our key is the reason given for it; the
-		// rest did not answer.
-		var silent []chat.Sent
+		// rest did not answer, or the relay holds what is theirs.
+		var held, silent []chat.Sent
 		var why []string
 		refused := make(map[netip.AddrPort]bool)
 		for _, s := range node.Undelivered() {
-			err := refusedBy(s.To)
+			err := w.refusedBy(s.To)
 			switch {
-			case err == nil:
-				silent = append(silent, s)
-			case !refused[s.To]:
+			case err != nil && !refused[s.To]:
 				refused[s.To] = true
 				why = append(why, fmt.Sprintf("not delivered within %s: %v", timeout, err))
+			case err != nil:
+			case node.IsHeld(s.ID, s.To):
+				held = append(held, s)
+			default:
+				silent = append(silent, s)
 			}
+		}
+		if len(held) > 0 {
+			fmt.Fprintf(w.stderr, "udpchat: held by the relay until they come back: %s\n", termsafe.Line(command.Undelivered(held, node.Peers())))
 		}
 		if len(silent) > 0 {
 			why = append(why, fmt.Sprintf("not delivered within %s: %s: no acknowledgement; is udpchat running there, without --plain, and does the network let UDP through?",
 				timeout, command.Undelivered(silent, node.Peers())))
+			if holdErr != nil {
+				why = append(why, fmt.Sprintf("not held by the relay either: %v", holdErr))
+			}
+		}
+		if len(why) == 0 {
+			return nil // all held
 		}
 		return errors.New(termsafe.Line(strings.Join(why, "; ")))
 	}

@@ -10,6 +10,7 @@ package mailclient
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -80,28 +81,54 @@ func (b *Mailbox) Run(ctx context.Context, r Relay, node *chat.Node, key keys.Pr
 		case m := <-b.mail:
 			b.take(ctx, r, node, key, m)
 		case <-t.C:
-			for _, m := range node.ToHold(holdAfter, remailAfter) {
-				b.hold(ctx, r, node, key, m)
-			}
+			hold(ctx, r, node, key, b.log, node.ToHold(holdAfter, remailAfter))
 		}
 	}
 }
 
-// hold leaves m in its person's mailbox and marks it held.
-func (b *Mailbox) hold(ctx context.Context, r Relay, node *chat.Node, key keys.PrivateKey, m chat.Mail) {
-	blob, err := relay.SealMail(key, keys.PublicKey(m.Person), m.Payload)
-	if err != nil {
-		b.log.Debug("mailbox: too large for mail; it waits for a session", "id", m.ID, "err", err)
-		return
+// OnDemandRelay is a Relay registered with only when asked
+// (relaypath.Config.OnDemand).
+type OnDemandRelay interface {
+	Relay
+	Register(ctx context.Context) error
+}
+
+// HoldNow leaves every message node has for a known person out of
+// session in their mailbox at r now, whatever its age, and marks it held:
+// for udpchat send, which has no outbox to wait in, once its wait is over.
+// It registers with r first, if there is anything to hold; an error says
+// the relay did not answer.
+func HoldNow(ctx context.Context, r OnDemandRelay, node *chat.Node, key keys.PrivateKey, log *slog.Logger) error {
+	mail := node.ToHold(0, remailAfter)
+	if len(mail) == 0 {
+		return nil
 	}
-	status, err := put(ctx, r, keys.PublicKey(m.Person), blob)
-	if err != nil || status != wire.MailStored {
-		b.log.Debug("mailbox: not held by the relay", "id", m.ID, "status", status, "err", err)
-		return
+	rctx, cancel := context.WithTimeout(ctx, mailTimeout)
+	defer cancel()
+	if err := r.Register(rctx); err != nil {
+		return fmt.Errorf("the relay did not answer: %w", err)
 	}
-	b.log.Debug("mailbox: held by the relay", "id", m.ID, "to", keys.PublicKey(m.Person).Fingerprint())
-	if err := node.MarkHeld(m); err != nil {
-		b.log.Warn("mailbox: " + err.Error())
+	hold(ctx, r, node, key, log, mail)
+	return nil
+}
+
+// hold leaves each of mail in its person's mailbox and marks it held.
+func hold(ctx context.Context, r Relay, node *chat.Node, key keys.PrivateKey, log *slog.Logger, mail []chat.Mail) {
+	for _, m := range mail {
+		blob, err := relay.SealMail(key, keys.PublicKey(m.Person), m.Payload)
+		if err != nil {
+			log.Debug("mailbox: too large for mail; it waits for a session", "id", m.ID, "err", err)
+			continue
+		}
+		status, err := put(ctx, r, keys.PublicKey(m.Person), blob)
+		if err != nil || status != wire.MailStored {
+			log.Debug("mailbox: not held by the relay", "id", m.ID, "status", status, "err", err)
+			continue
+		}
+		log.Debug("mailbox: held by the relay", "id", m.ID, "to", keys.PublicKey(m.Person).Fingerprint())
+		if err := node.MarkHeld(m); err != nil {
+			log.Warn("mailbox: " + err.Error())
+		}
 	}
 }
 

@@ -78,6 +78,12 @@ type Config struct {
 	// OnMail hears each mail the relay holds for us (relay.ClientConfig's
 	// OnMail); nil: none is fetched.
 	OnMail func(relay.Mail)
+	// OnDemand registers only when Register is called, and carries no
+	// one: for udpchat send, which uses a remembered relay only for
+	// mailboxes. The relay knows one address per key, so a registration
+	// takes a chat's (on the same data dir) away from it until the chat's
+	// next refresh.
+	OnDemand bool
 }
 
 // Path is the chat's relay client and the paths of the people it reaches
@@ -194,11 +200,20 @@ func (r *Path) Start(ctx context.Context, sec *secure.Conn) error {
 	}
 	r.client = c
 	go r.forward(ctx)
+	if r.cfg.OnDemand {
+		return nil
+	}
 	go r.register(ctx)
 	if !r.cfg.NoPunch {
 		go r.choosePaths(ctx)
 	}
 	return nil
+}
+
+// Register registers with the relay now, within ctx (Config.OnDemand).
+func (r *Path) Register(ctx context.Context) error {
+	_, err := r.client.Register(ctx)
+	return err
 }
 
 // HandleFor is the secure layer's HandleFor: a handshake straight from a
