@@ -68,22 +68,44 @@ func (m *mux) inject(datagram []byte, from netip.AddrPort) {
 	}
 }
 
-func (m *mux) ReadFrom(b []byte) (int, netip.AddrPort, error) {
+// takePending moves the deliveries waiting to be read into ms, as many as
+// fit, and returns how many.
+func (m *mux) takePending(ms []udp.Message) int {
 	m.mu.Lock()
-	if len(m.pending) > 0 {
-		d := m.pending[0]
-		m.pending = m.pending[1:]
-		m.mu.Unlock()
-		return copy(b, d.Buf[:d.N]), d.Addr, nil
+	defer m.mu.Unlock()
+	k := min(len(ms), len(m.pending))
+	for i, d := range m.pending[:k] {
+		ms[i].N, ms[i].Addr = copy(ms[i].Buf, d.Buf[:d.N]), d.Addr
 	}
-	m.mu.Unlock()
+	m.pending = m.pending[k:]
+	return k
+}
+
+// noteHeard notes the datagrams ms read from the socket came now, for
+// those from a direct path watched.
+func (m *mux) noteHeard(ms []udp.Message) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.heard) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, d := range ms {
+		if _, ok := m.heard[udp.Unmap(d.Addr)]; ok {
+			m.heard[udp.Unmap(d.Addr)] = now
+		}
+	}
+}
+
+func (m *mux) ReadFrom(b []byte) (int, netip.AddrPort, error) {
+	d := [1]udp.Message{{Buf: b}}
+	if m.takePending(d[:]) == 1 {
+		return d[0].N, d[0].Addr, nil
+	}
 	n, from, err := m.Conn.ReadFrom(b)
 	if err == nil {
-		m.mu.Lock()
-		if _, ok := m.heard[udp.Unmap(from)]; ok {
-			m.heard[udp.Unmap(from)] = time.Now()
-		}
-		m.mu.Unlock()
+		d[0].Addr = from
+		m.noteHeard(d[:])
 	}
 	return n, from, err
 }

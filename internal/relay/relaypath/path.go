@@ -93,6 +93,7 @@ type Path struct {
 	addr   netip.AddrPort
 	log    *slog.Logger
 	mux    *mux
+	conn   udp.Conn // mux, or a batchMux over it
 	client *relay.Client
 	sec    *secure.Conn
 
@@ -126,6 +127,10 @@ func New(ctx context.Context, cfg Config) (*Path, error) {
 	r := &Path{cfg: cfg, addr: addr, log: cfg.Log, spec: cfg.Spec, key: cfg.Spec.Key,
 		people: make(map[netip.AddrPort]*relayedPerson)}
 	r.mux = &mux{Conn: cfg.Sock, path: r, out: make(chan relayedDatagram, relayQueue)}
+	r.conn = r.mux
+	if bc, ok := cfg.Sock.(udp.BatchConn); ok {
+		r.conn = &batchMux{mux: r.mux, bc: bc}
+	}
 	return r, nil
 }
 
@@ -133,8 +138,8 @@ func New(ctx context.Context, cfg Config) (*Path, error) {
 func (r *Path) Addr() netip.AddrPort { return r.addr }
 
 // Conn is the conn the secure layer is to run on: the socket, with the
-// relay as a way to relayed people.
-func (r *Path) Conn() udp.Conn { return r.mux }
+// relay as a way to relayed people; a udp.BatchConn if the socket is one.
+func (r *Path) Conn() udp.Conn { return r.conn }
 
 // KnownKey is the key the secure layer expects at addr, if the relay path
 // decides it: the relay's, or a relayed person's.
