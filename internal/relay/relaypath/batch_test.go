@@ -79,7 +79,7 @@ func (s fakeBatchSocket) WriteBatch(ms []udp.Message) (int, error) {
 	return len(ms), nil
 }
 
-func newTestPath(t *testing.T, sock udp.Conn) *Path {
+func newTestPath(t testing.TB, sock udp.Conn) *Path {
 	t.Helper()
 	p, err := New(context.Background(), Config{Spec: Spec{Host: "127.0.0.1:7477"}, Sock: sock})
 	if err != nil {
