@@ -72,3 +72,22 @@ func KeptNote(n int) string {
 	return fmt.Sprintf("%s %s in the outbox and %s when udpchat next starts (on the same data dir); "+
 		"'udpchat history --pending' lists %s, 'udpchat history --cancel ID' gives %s up", they, stay, go_, them, one)
 }
+
+// SplitHeld splits what is undelivered into what a relay holds in its
+// recipients' mailboxes (isHeld: Node.IsHeld), which gets there without
+// us, so is not lost, and the rest.
+func SplitHeld(undelivered []chat.Sent, isHeld func(chat.MessageID, netip.AddrPort) bool) (held, lost []chat.Sent) {
+	for _, s := range undelivered {
+		if isHeld(s.ID, s.To) {
+			held = append(held, s)
+		} else {
+			lost = append(lost, s)
+		}
+	}
+	return held, lost
+}
+
+// HeldText is what a UI says on leaving of held, what relays hold.
+func HeldText(held []chat.Sent, peers []chat.PeerInfo) string {
+	return "held by the relay until they come back: " + Undelivered(held, peers)
+}

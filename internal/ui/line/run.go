@@ -398,16 +398,9 @@ func (r *runner) leave(ctx context.Context, waitForDelivery bool) (timedOut bool
 // there without us, and the next start learns it did (a receipt). It is
 // reported, and counts as delivered for the exit status.
 func (r *runner) reportUndelivered(timedOut bool) bool {
-	var held []chat.Sent
-	lost := slices.DeleteFunc(r.node.Undelivered(), func(s chat.Sent) bool {
-		if r.node.IsHeld(s.ID, s.To) {
-			held = append(held, s)
-			return true
-		}
-		return false
-	})
+	held, lost := command.SplitHeld(r.node.Undelivered(), r.node.IsHeld)
 	if len(held) > 0 {
-		r.out.status("held by the relay until they come back: %s", command.Undelivered(held, r.node.Peers()))
+		r.out.status("%s", command.HeldText(held, r.node.Peers()))
 	}
 	if len(lost) == 0 {
 		return true

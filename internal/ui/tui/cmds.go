@@ -322,7 +322,7 @@ func (m *model) leaveCmd(wait bool, bye string) tea.Cmd {
 			r.send = &sendDoneMsg{seq: seq, sent: sent, err: err}
 		}
 		if wait {
-			err := node.WaitDelivered(wctx)
+			err := node.WaitSettled(wctx) // what a relay holds needs us no longer
 			r.timedOut = errors.Is(err, context.DeadlineExceeded)
 		}
 		// Leave says goodbye even once ctx has ended (Ctrl-C is how

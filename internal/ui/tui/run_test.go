@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/link/linktest"
 )
 
@@ -98,5 +99,30 @@ func TestRunReportsWhatWasNotDelivered(t *testing.T) {
 	}
 	if !link.Closed() {
 		t.Error("Run returned without closing the node")
+	}
+}
+
+// A message a relay holds in its recipient's mailbox is not lost: leaving
+// does not wait for it, says the relay holds it, and exits 0.
+func TestRunLeavesWhatTheRelayHolds(t *testing.T) {
+	node, link := chattest.PeopleNode(t, "alice", "10.0.0.1:7475")
+	join(t, link, bob, "bob")
+	s := startRun(t, context.Background(), node)
+	s.keys.WriteString("into the mailbox\r")
+	waitSends(t, link, 1)
+	link.H.PeerClosed(bob)
+	mail := node.ToHold(0, time.Hour)
+	if len(mail) != 1 {
+		t.Fatalf("to hold: %+v, want the message", mail)
+	}
+	if err := node.MarkHeld(mail[0]); err != nil {
+		t.Fatal(err)
+	}
+	s.keys.WriteString("/quit\r")
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit %d, want 0; stderr: %s", code, s.stderr)
+	}
+	if want := "udpchat: held by the relay until they come back: 1 message to bob (10.0.0.2:7475)\n"; !strings.Contains(s.stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", s.stderr, want)
 	}
 }

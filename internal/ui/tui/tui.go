@@ -119,7 +119,11 @@ func Run(ctx context.Context, node *chat.Node, opts Options) int {
 	if m.result.err != nil {
 		fmt.Fprintf(opts.Stderr, "udpchat: leaving: %v\n", m.result.err)
 	}
-	if lost := node.Undelivered(); len(lost) > 0 {
+	held, lost := command.SplitHeld(node.Undelivered(), node.IsHeld)
+	if len(held) > 0 {
+		fmt.Fprintf(opts.Stderr, "udpchat: %s\n", termsafe.Line(command.HeldText(held, node.Peers())))
+	}
+	if len(lost) > 0 {
 		when := "before leaving"
 		if m.result.timedOut {
 			when = "within " + opts.Timeout.String()
