@@ -339,7 +339,10 @@ func (n *Node) addPendingLocked(r sentRef, s pendingSent) {
 // removePendingLocked takes r out of pending: delivered, cancelled or
 // given up on.
 func (n *Node) removePendingLocked(r sentRef) {
-	s := n.pending[r]
+	s, ok := n.pending[r]
+	if !ok {
+		return // drained is closed already if pending is empty
+	}
 	delete(n.pending, r)
 	if r.held { // never given to the link
 		n.heldBytes -= len(s.payload)

@@ -74,7 +74,7 @@ func (s Spec) String() string {
 // remembered in dataDir, whose key is pinned if it was learned before; ok
 // is false for none.
 func Choose(given, dataDir string) (spec Spec, ok bool, err error) {
-	saved, _ := Remembered(dataDir)
+	saved, _ := remembered(dataDir)
 	if given == "" {
 		return saved, saved.Host != "", nil
 	}
@@ -87,9 +87,9 @@ func Choose(given, dataDir string) (spec Spec, ok bool, err error) {
 	return spec, true, Save(dataDir, spec)
 }
 
-// Remembered is the relay remembered in dataDir; ok is false for none (or
+// remembered is the relay remembered in dataDir; ok is false for none (or
 // a damaged file: the next --relay starts afresh).
-func Remembered(dataDir string) (spec Spec, ok bool) {
+func remembered(dataDir string) (spec Spec, ok bool) {
 	b, err := os.ReadFile(filepath.Join(dataDir, File))
 	if err != nil {
 		return spec, false
