@@ -18,6 +18,7 @@ const (
 	ctxLog     = "udpchat room log v1"
 	ctxKey     = "udpchat room key v1"
 	ctxMessage = "udpchat room message v1"
+	ctxLeave   = "udpchat room leave v1"
 )
 
 // BindingSig signs self's Noise key with sign: the proof, announced over the
@@ -34,6 +35,14 @@ func verifyBinding(signKey [32]byte, noise keys.PublicKey, sig []byte) bool {
 func logSigned(room RoomID, e *wire.RoomLogEntry) []byte {
 	b := append([]byte(ctxLog), room[:]...)
 	return wire.AppendRoomLogEntryBody(b, e)
+}
+
+// leaveSigned is what a member signs to ask to be removed: the room, itself
+// and the version that last added it.
+func leaveSigned(room RoomID, member keys.PublicKey, added uint64) []byte {
+	b := append([]byte(ctxLeave), room[:]...)
+	b = append(b, member[:]...)
+	return wire.AppendVarint(b, added)
 }
 
 func entryHash(raw []byte) [32]byte { return blake2b.Sum256(raw) }

@@ -72,6 +72,9 @@ func (n *Node) receive(from keys.PublicKey, d *wire.RoomDatagram, forwarded bool
 	case wire.RoomKey:
 		return n.onKey(r, d)
 	case wire.RoomLog:
+		if n.cfg.AskToJoin && !forwarded && !r.isMember(r.self, r.version()) {
+			return n.invited(from, d) // back into a room this user was removed from: it says yes first
+		}
 		if err := n.applyLog(r, d.Entries); err != nil {
 			if errors.Is(err, errFork) {
 				n.events = append(n.events, Event{Kind: EventFork, Room: r.id, Member: from})
@@ -109,6 +112,8 @@ func (n *Node) receive(from keys.PublicKey, d *wire.RoomDatagram, forwarded bool
 		return n.onHistoryRequest(r, fi, d)
 	case wire.RoomHistory:
 		return n.onHistory(r, d)
+	case wire.RoomLeave:
+		return n.onLeave(r, fi, d)
 	case wire.RoomForwardTo:
 		return n.onForwardTo(r, fi, d, forwarded)
 	case wire.RoomForwardedFrom:
@@ -151,8 +156,13 @@ func (n *Node) invited(from keys.PublicKey, d *wire.RoomDatagram) error {
 	return n.join(r)
 }
 
-// join makes r, a verified invitation, one of this user's rooms.
+// join makes r, a verified invitation, one of this user's rooms; for a
+// room this user was removed from (or left), the entries that add it back
+// go onto the log it has.
 func (n *Node) join(r *room) error {
+	if old := n.rooms[r.id]; old != nil {
+		return n.rejoin(old, r)
+	}
 	if err := n.cfg.Storage.AddRoom(r.rec, r.log); err != nil {
 		return err
 	}
@@ -162,6 +172,35 @@ func (n *Node) join(r *room) error {
 	n.afterLogChange(r)
 	n.requestHistory(r)
 	return nil
+}
+
+func (n *Node) rejoin(old, inv *room) error {
+	rec := old.rec
+	rec.Leaving = false
+	if err := n.cfg.Storage.PutRoom(rec); err != nil {
+		return err
+	}
+	old.rec = rec
+	if err := n.applyLog(old, inv.log); err != nil {
+		return err
+	}
+	delete(n.invites, old.id)
+	n.events = append(n.events, Event{Kind: EventJoined, Room: old.id})
+	return nil
+}
+
+// onLeave is the founder's answer to a member that asks to be removed: the
+// removal, if the request is signed by that member for the version that
+// last added it.
+func (n *Node) onLeave(r *room, from int, d *wire.RoomDatagram) error {
+	if r.self != 0 || from == 0 || d.Epoch != r.members[from].added() {
+		return n.drop(DropStale, errDropStale)
+	}
+	sign := r.members[from].sign
+	if !ed25519.Verify(sign[:], leaveSigned(r.id, r.roster[from], d.Epoch), d.Sig[:]) {
+		return n.drop(DropForged, ErrForged)
+	}
+	return n.changeMembersLocked(r, r.roster[from], wire.RoomOpRemove)
 }
 
 // Invitation returns a pending invitation's founder and members (founder
@@ -403,7 +442,7 @@ func (n *Node) onHistoryRequest(r *room, from int, d *wire.RoomDatagram) error {
 	if r.policy == wire.RoomHistoryNone {
 		return n.drop(DropNotMember, errDropNotMember)
 	}
-	added := r.members[from].added
+	added := r.members[from].added()
 	var owed []*Message
 	for _, m := range r.msgs {
 		if m.Epoch < added {
@@ -443,7 +482,7 @@ func (n *Node) onHistory(r *room, d *wire.RoomDatagram) error {
 	if r.rec.HistoryDone {
 		return n.drop(DropStale, errDropStale)
 	}
-	mine := r.members[r.self].added
+	mine := r.members[r.self].added()
 	cursor := r.rec.HistoryCursor
 	for i := range d.History {
 		it := &d.History[i]

@@ -94,12 +94,14 @@ const (
 
 // Errors.
 var (
-	ErrForged     = errors.New("rooms: forged or corrupted")
-	ErrNotMember  = errors.New("rooms: not a member of the room")
-	ErrNoRoom     = errors.New("rooms: no such room")
-	ErrNotFounder = errors.New("rooms: only the founder changes the membership")
-	ErrNoBinding  = errors.New("rooms: no signing key known for that person yet (they must be connected)")
-	ErrLogFull    = errors.New("rooms: the membership log is full")
+	ErrForged       = errors.New("rooms: forged or corrupted")
+	ErrNotMember    = errors.New("rooms: not a member of the room")
+	ErrNoRoom       = errors.New("rooms: no such room")
+	ErrNotFounder   = errors.New("rooms: only the founder changes the membership")
+	ErrNoBinding    = errors.New("rooms: no signing key known for that person yet (they must be connected)")
+	ErrLogFull      = errors.New("rooms: the membership log is full")
+	ErrRosterFull   = fmt.Errorf("rooms: the room has had %d members, its most", wire.MaxRoomMembers)
+	ErrFounderStays = errors.New("rooms: the founder cannot leave (only the founder changes the membership); remove the others instead")
 )
 
 // Config is what a Node needs.
@@ -297,6 +299,10 @@ func (n *Node) changeMembers(id RoomID, member keys.PublicKey, op wire.RoomOp) e
 	if r == nil {
 		return ErrNoRoom
 	}
+	return n.changeMembersLocked(r, member, op)
+}
+
+func (n *Node) changeMembersLocked(r *room, member keys.PublicKey, op wire.RoomOp) error {
 	if r.roster[0] != n.cfg.Self {
 		return ErrNotFounder
 	}
@@ -310,8 +316,12 @@ func (n *Node) changeMembers(id RoomID, member keys.PublicKey, op wire.RoomOp) e
 		if !ok {
 			return ErrNoBinding
 		}
-		if _, known := r.index[member]; known {
-			return fmt.Errorf("rooms: %s was already added (a removed member cannot come back yet)", member.Fingerprint())
+		i, known := r.index[member]
+		if known && r.isMember(i, r.version()) {
+			return fmt.Errorf("rooms: %s is a member already", member.Fingerprint())
+		}
+		if !known && len(r.roster) >= wire.MaxRoomMembers {
+			return ErrRosterFull
 		}
 		e.SignKey = sk
 	case wire.RoomOpRemove:
@@ -321,7 +331,7 @@ func (n *Node) changeMembers(id RoomID, member keys.PublicKey, op wire.RoomOp) e
 		}
 		e.SignKey = r.members[i].sign
 	}
-	raw := n.signEntry(id, &e)
+	raw := n.signEntry(r.id, &e)
 	if err := n.applyLog(r, [][]byte{raw}); err != nil {
 		return err
 	}
@@ -350,7 +360,7 @@ func (n *Node) Send(id RoomID, text []byte) (MessageID, error) {
 	if r == nil {
 		return MessageID{}, ErrNoRoom
 	}
-	if !r.isMember(r.self, r.version()) {
+	if !r.isMember(r.self, r.version()) || r.rec.Leaving {
 		return MessageID{}, ErrNotMember
 	}
 	if len(text) > wire.MaxRoomText {
@@ -506,6 +516,9 @@ func (n *Node) Tick() {
 			}
 		}
 		n.requestHistory(r)
+		if r.rec.Leaving {
+			n.sendTo(r, 0, n.leaveDatagram(r), true) // until the founder's removal arrives
+		}
 		if r.self == 0 {
 			for i := range r.roster {
 				if i != r.self && r.isMember(i, r.version()) && !r.heard[i] {
@@ -524,4 +537,51 @@ func (n *Node) roomOrder() []RoomID {
 	}
 	slices.SortFunc(ids, func(a, b RoomID) int { return bytes.Compare(a[:], b[:]) })
 	return ids
+}
+
+// Leave leaves the room for good: this member asks the founder, the only
+// writer of the log, to remove it, and asks again each StatusPeriod until
+// the removal arrives. From now on it sends nothing to the room and shows
+// nothing of it; the founder's removal makes every member's next key leave
+// it out. The founder cannot leave (ErrFounderStays).
+func (n *Node) Leave(id RoomID) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	switch {
+	case r == nil:
+		return ErrNoRoom
+	case !r.isMember(r.self, r.version()) || r.rec.Leaving:
+		return ErrNotMember
+	case r.self == 0:
+		return ErrFounderStays
+	}
+	rec := r.rec
+	rec.Leaving = true
+	if err := n.cfg.Storage.PutRoom(rec); err != nil {
+		return err
+	}
+	r.rec = rec
+	n.sendTo(r, 0, n.leaveDatagram(r), true)
+	return nil
+}
+
+// Leaving reports whether this user left the room (Leave) and the founder
+// has not yet removed it, or it was removed: the room is no longer one the
+// user is in.
+func (n *Node) Leaving(id RoomID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	return r != nil && (r.rec.Leaving || !r.isMember(r.self, r.version()))
+}
+
+// leaveDatagram is this member's signed request to be removed, tied to the
+// version that last added it, so that it cannot remove it again once it is
+// added back.
+func (n *Node) leaveDatagram(r *room) []byte {
+	d := wire.RoomDatagram{Type: wire.RoomLeave, Room: r.id, Epoch: r.members[r.self].added()}
+	copy(d.Sig[:], ed25519.Sign(n.cfg.Sign, leaveSigned(r.id, n.cfg.Self, d.Epoch)))
+	b, _ := wire.AppendRoom(nil, &d)
+	return b
 }

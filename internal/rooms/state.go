@@ -43,10 +43,23 @@ type room struct {
 	heard      []bool      // per member: a status came from it (the founder re-invites until one does)
 }
 
+// memberState is one roster member: its signing key and the stretches of
+// the log it was a member for. A removed member may be added again, which
+// opens a new stretch under the same roster index.
 type memberState struct {
-	sign           [32]byte
-	added, removed uint64 // log versions; removed 0 while a member
+	sign  [32]byte
+	spans []membership // in log order; only the last may be open
 }
+
+// membership is one stretch of membership: from the version that added the
+// member to the one that removed it (0 while it is a member).
+type membership struct{ added, removed uint64 }
+
+// added is the version that last added the member.
+func (m *memberState) added() uint64 { return m.spans[len(m.spans)-1].added }
+
+// removed is the version that last removed the member, 0 while a member.
+func (m *memberState) removed() uint64 { return m.spans[len(m.spans)-1].removed }
 
 type keyRef struct {
 	sender int
@@ -77,13 +90,20 @@ func (r *room) isMember(i int, v uint64) bool {
 	if i < 0 || i >= len(r.members) {
 		return false
 	}
-	m := r.members[i]
-	return m.added <= v && (m.removed == 0 || m.removed > v)
+	for _, sp := range r.members[i].spans {
+		if sp.added <= v && (sp.removed == 0 || sp.removed > v) {
+			return true
+		}
+	}
+	return false
 }
 
 // entitledFrom is the first epoch of sender s whose messages this member
-// gets live: from when both were members.
-func (r *room) entitledFrom(s int) uint64 { return max(r.members[r.self].added, r.members[s].added) }
+// gets live: from when both were last added. One added again gets nothing
+// said while it was out.
+func (r *room) entitledFrom(s int) uint64 {
+	return max(r.members[r.self].added(), r.members[s].added())
+}
 
 func (r *room) logDatagram(from int) []byte {
 	d := wire.RoomDatagram{Type: wire.RoomLog, Room: r.id, Entries: r.log[from:min(len(r.log), from+wire.MaxRoomBatch)]}
@@ -143,8 +163,10 @@ func (r *room) verifyEntry(e *wire.RoomLogEntry, raw []byte) error {
 		founderKey = r.members[0].sign
 		i, known := r.index[e.Member]
 		switch {
-		case e.Op == wire.RoomOpAdd && known:
+		case e.Op == wire.RoomOpAdd && known && r.isMember(i, r.version()):
 			return fmt.Errorf("%w: adds a member twice", wire.ErrMalformed)
+		case e.Op == wire.RoomOpAdd && !known && len(r.roster) >= wire.MaxRoomMembers:
+			return fmt.Errorf("%w: a member over the roster's %d", wire.ErrTooBig, wire.MaxRoomMembers)
 		case e.Op == wire.RoomOpRemove && (!known || i == 0 || !r.isMember(i, r.version())):
 			return fmt.Errorf("%w: removes a non-member", wire.ErrMalformed)
 		}
@@ -158,6 +180,10 @@ func (r *room) verifyEntry(e *wire.RoomLogEntry, raw []byte) error {
 func (r *room) applyEntry(e *wire.RoomLogEntry, raw []byte, self keys.PublicKey) {
 	r.log = append(r.log, raw)
 	r.hashes = append(r.hashes, entryHash(raw))
+	if i, known := r.index[e.Member]; known && e.Op == wire.RoomOpAdd {
+		r.readd(i, e)
+		return
+	}
 	switch e.Op {
 	case wire.RoomOpCreate, wire.RoomOpAdd:
 		if e.Op == wire.RoomOpCreate {
@@ -168,7 +194,7 @@ func (r *room) applyEntry(e *wire.RoomLogEntry, raw []byte, self keys.PublicKey)
 			r.self = len(r.roster)
 		}
 		r.roster = append(r.roster, e.Member)
-		r.members = append(r.members, memberState{sign: e.SignKey, added: e.Version})
+		r.members = append(r.members, memberState{sign: e.SignKey, spans: []membership{{added: e.Version}}})
 		r.senders = append(r.senders, senderState{})
 		r.reach = append(r.reach, nil)
 		r.gapAsked = append(r.gapAsked, time.Time{})
@@ -179,7 +205,25 @@ func (r *room) applyEntry(e *wire.RoomLogEntry, raw []byte, self keys.PublicKey)
 		}
 		r.acked = append(r.acked, make([]uint64, len(r.roster)))
 	case wire.RoomOpRemove:
-		r.members[r.index[e.Member]].removed = e.Version
+		m := &r.members[r.index[e.Member]]
+		m.spans[len(m.spans)-1].removed = e.Version
+	}
+}
+
+// readd opens a new stretch of membership for roster index i, removed
+// before. Where a share starts moves with it (entitledFrom): this member's
+// share of i, or, if i is this member, its share of everyone, is worked
+// out again from the keys made for the new version on.
+func (r *room) readd(i int, e *wire.RoomLogEntry) {
+	m := &r.members[i]
+	m.sign = e.SignKey
+	m.spans = append(m.spans, membership{added: e.Version})
+	r.heard[i] = false
+	for s := range r.senders {
+		if s != r.self && (i == r.self || s == i) {
+			r.senders[s].base = 0
+			r.senders[s].wanted = 0
+		}
 	}
 }
 
@@ -285,6 +329,9 @@ func (n *Node) accept(r *room, m *Message) error {
 
 // showMessage reports a stored message to the chat, as a copy.
 func (n *Node) showMessage(r *room, m *Message) {
+	if r.rec.Leaving {
+		return // this user left: nothing more of the room is news
+	}
 	c := m.clone()
 	n.events = append(n.events, Event{Kind: EventMessage, Room: r.id, Message: &c})
 }
@@ -354,7 +401,7 @@ func (n *Node) requestKey(r *room, to, s int, epoch uint64) {
 // member's share of a sender starts.
 func (n *Node) requestMissingKeys(r *room) {
 	for s := range r.roster {
-		if s == r.self || !r.isMember(s, r.version()) && r.members[s].removed <= r.entitledFrom(s) {
+		if s == r.self || !r.isMember(s, r.version()) && r.members[s].removed() <= r.entitledFrom(s) {
 			continue
 		}
 		epoch := n.findBase(r, s)

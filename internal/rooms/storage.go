@@ -53,6 +53,10 @@ type RoomRecord struct {
 	HistoryDone bool
 	// HistoryCursor is the last history item received (its order key).
 	HistoryCursor Order
+	// Leaving: this user left the room (Node.Leave); it asks the founder
+	// to remove it until the removal arrives, and a later invitation back
+	// clears it.
+	Leaving bool
 }
 
 // Delivery says member has sender's messages up to Head on disk.

@@ -34,6 +34,9 @@ type Room struct {
 	HistoryDone   bool
 	CursorLamport uint64
 	CursorSender  [32]byte
+	// Leaving (schema 9): the user left the room and waits for its
+	// founder's removal.
+	Leaving bool
 }
 
 // RoomKey is a member's sender key for one membership epoch, with its
@@ -72,8 +75,8 @@ type RoomDelivery struct {
 // made the user a member. A room added before is ErrRoomExists.
 func (s *MessageDB) AddRoom(ctx context.Context, r Room, log [][]byte) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO room_rooms (room, history_done, cursor_lamport, cursor_sender) VALUES (?, ?, ?, ?)`,
-			r.ID[:], r.HistoryDone, int64(r.CursorLamport), r.CursorSender[:])
+		_, err := tx.ExecContext(ctx, `INSERT INTO room_rooms (room, history_done, cursor_lamport, cursor_sender, leaving) VALUES (?, ?, ?, ?, ?)`,
+			r.ID[:], r.HistoryDone, int64(r.CursorLamport), r.CursorSender[:], r.Leaving)
 		if hasCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
 			return fmt.Errorf("%x: %w", r.ID, ErrRoomExists)
 		}
@@ -96,19 +99,19 @@ func (s *MessageDB) Rooms(ctx context.Context) ([]Room, error) {
 		var r Room
 		var id, cursor []byte
 		var lamport int64
-		err := rows.Scan(&id, &r.HistoryDone, &lamport, &cursor)
+		err := rows.Scan(&id, &r.HistoryDone, &lamport, &cursor, &r.Leaving)
 		copy(r.ID[:], id)
 		copy(r.CursorSender[:], cursor)
 		r.CursorLamport = uint64(lamport)
 		return r, err
-	}, `SELECT room, history_done, cursor_lamport, cursor_sender FROM room_rooms ORDER BY rowid`)
+	}, `SELECT room, history_done, cursor_lamport, cursor_sender, leaving FROM room_rooms ORDER BY rowid`)
 	return rooms, s.roomError("Rooms", err)
 }
 
 // PutRoom replaces a room's record.
 func (s *MessageDB) PutRoom(ctx context.Context, r Room) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE room_rooms SET history_done = ?, cursor_lamport = ?, cursor_sender = ? WHERE room = ?`,
-		r.HistoryDone, int64(r.CursorLamport), r.CursorSender[:], r.ID[:])
+	res, err := s.db.ExecContext(ctx, `UPDATE room_rooms SET history_done = ?, cursor_lamport = ?, cursor_sender = ?, leaving = ? WHERE room = ?`,
+		r.HistoryDone, int64(r.CursorLamport), r.CursorSender[:], r.Leaving, r.ID[:])
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n == 0 {

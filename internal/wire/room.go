@@ -49,6 +49,9 @@ const (
 	RoomForwardTo RoomType = 0x0c
 	// RoomForwardedFrom: original sender (32) | inner datagram (rest).
 	RoomForwardedFrom RoomType = 0x0d
+	// RoomLeave: added version | sig (64). A member asks the founder to
+	// remove it, signed so that any member may carry it there.
+	RoomLeave RoomType = 0x0e
 )
 
 // Room sizes.
@@ -114,7 +117,8 @@ type RoomDatagram struct {
 	// Epoch, Seq and Lamport of a message; Epoch, PrevEpoch and Seq (its
 	// first seq) of a key; Seq and To of a gap request (from, to); Epoch
 	// of a key request; Seq of an ack (the head); Epoch of a status or a
-	// log request (the log version); Lamport of a history request.
+	// log request (the log version); Lamport of a history request; Epoch
+	// of a leave (the version that added the leaver).
 	Epoch, PrevEpoch, Seq, To, Lamport uint64
 
 	Heads   []uint64 // a status's: per roster index
@@ -209,6 +213,9 @@ func AppendRoom(b []byte, d *RoomDatagram) ([]byte, error) {
 	case RoomForwardTo, RoomForwardedFrom:
 		b = append(b, d.Peer[:]...)
 		b = append(b, d.Body...)
+	case RoomLeave:
+		b = AppendVarint(b, d.Epoch)
+		b = append(b, d.Sig[:]...)
 	default:
 		return b, fmt.Errorf("%w: room datagram type 0x%02x", ErrType, d.Type)
 	}
@@ -352,6 +359,9 @@ func ParseRoom(b []byte) (RoomDatagram, error) {
 	case RoomForwardTo, RoomForwardedFrom:
 		r.bytes(d.Peer[:])
 		d.Body = r.slice(uint64(len(r.b)))
+	case RoomLeave:
+		d.Epoch = r.varint()
+		r.bytes(d.Sig[:])
 	default:
 		return RoomDatagram{}, fmt.Errorf("%w: room datagram type 0x%02x", ErrType, d.Type)
 	}

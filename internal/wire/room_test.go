@@ -28,6 +28,7 @@ func roomSamples() []RoomDatagram {
 		{Type: RoomHistory, Room: room, Done: true, History: []RoomHistoryItem{item, item}},
 		{Type: RoomForwardTo, Room: room, Peer: peer, Body: []byte{0x02, 1}},
 		{Type: RoomForwardedFrom, Room: room, Peer: peer, Body: []byte{0x06}},
+		{Type: RoomLeave, Room: room, Epoch: 9, Sig: sig},
 	}
 }
 

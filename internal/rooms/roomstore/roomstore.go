@@ -47,7 +47,7 @@ func (s *Storage) Rooms() ([]rooms.RoomRecord, error) {
 	rs, err := s.db.Rooms(ctx)
 	out := make([]rooms.RoomRecord, len(rs))
 	for i, r := range rs {
-		out[i] = rooms.RoomRecord{ID: r.ID, HistoryDone: r.HistoryDone,
+		out[i] = rooms.RoomRecord{ID: r.ID, HistoryDone: r.HistoryDone, Leaving: r.Leaving,
 			HistoryCursor: rooms.Order{Lamport: r.CursorLamport, Sender: r.CursorSender}}
 	}
 	return out, err
@@ -58,7 +58,7 @@ func (s *Storage) PutRoom(rec rooms.RoomRecord) error {
 }
 
 func toRoom(rec rooms.RoomRecord) store.Room {
-	return store.Room{ID: rec.ID, HistoryDone: rec.HistoryDone,
+	return store.Room{ID: rec.ID, HistoryDone: rec.HistoryDone, Leaving: rec.Leaving,
 		CursorLamport: rec.HistoryCursor.Lamport, CursorSender: rec.HistoryCursor.Sender}
 }
 

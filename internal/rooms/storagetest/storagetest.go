@@ -69,7 +69,7 @@ func testRoomsAndLog(t *testing.T, open Opener) {
 		t.Error("a second AddRoom of a room succeeded")
 	}
 	must(t, s.AppendLog(a, []byte("a3")))
-	recA := rooms.RoomRecord{ID: a, HistoryDone: true, HistoryCursor: rooms.Order{Lamport: 1 << 40, Sender: person(7)}}
+	recA := rooms.RoomRecord{ID: a, HistoryDone: true, Leaving: true, HistoryCursor: rooms.Order{Lamport: 1 << 40, Sender: person(7)}}
 	must(t, s.PutRoom(rooms.RoomRecord{ID: a, HistoryCursor: rooms.Order{Lamport: 3}}))
 	must(t, s.PutRoom(recA))
 	checkBothLives(t, s, reopen, func(s rooms.Storage) {
