@@ -35,6 +35,15 @@ type Rooms interface {
 	Invite(room, person string) error
 	// Join accepts the invitation to room.
 	Join(room string) error
+	// Leave leaves room for good: the founder removes this user when it
+	// hears; from now on nothing of the room is shown and nothing can be
+	// said in it. The
+	// founder cannot leave. Only a new invitation brings the user back.
+	Leave(room string) error
+	// Remove removes the member person (a name or key fingerprint of a
+	// member, or a connected peer) from room (founder only): it gets
+	// nothing said from then on.
+	Remove(room, person string) error
 	// Say sends text to room; it is stored before it goes.
 	Say(room, text string) (RoomMessage, error)
 	// List returns the rooms this user is in, in the order they were added.
@@ -88,12 +97,18 @@ type RoomDelivery struct {
 }
 
 // MembersChanged says a room's membership changed (this user joined it,
-// someone was added or removed); Removed says this user was.
+// someone was added or removed); Removed says this user was, by the
+// founder (a removal that answers this user's Leave is not news); Left,
+// that this user left (the UI that called Rooms.Leave says so itself).
+// Added and Gone name who came and went since the last change this run
+// saw.
 type MembersChanged struct {
-	Room     RoomID
-	RoomName string
-	Members  []string
-	Removed  bool
+	Room        RoomID
+	RoomName    string
+	Members     []string
+	Added, Gone []string
+	Removed     bool
+	Left        bool
 }
 
 func (RoomMessage) isEvent()    {}

@@ -541,8 +541,9 @@ func (n *Node) roomOrder() []RoomID {
 
 // Leave leaves the room for good: this member asks the founder, the only
 // writer of the log, to remove it, and asks again each StatusPeriod until
-// the removal arrives. From now on it sends nothing to the room and shows
-// nothing of it; the founder's removal makes every member's next key leave
+// the removal arrives. From now on it sends no message to the room and
+// shows nothing of it (it still stores, acknowledges and sends its status
+// until the removal, as a member); the founder's removal makes every member's next key leave
 // it out. The founder cannot leave (ErrFounderStays).
 func (n *Node) Leave(id RoomID) error {
 	n.mu.Lock()
@@ -566,14 +567,21 @@ func (n *Node) Leave(id RoomID) error {
 	return nil
 }
 
-// Leaving reports whether this user left the room (Leave) and the founder
-// has not yet removed it, or it was removed: the room is no longer one the
-// user is in.
+// Leaving reports whether this user left the room (Leave), until an
+// invitation back is accepted.
 func (n *Node) Leaving(id RoomID) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	r := n.rooms[id]
-	return r != nil && (r.rec.Leaving || !r.isMember(r.self, r.version()))
+	return r != nil && r.rec.Leaving
+}
+
+// In reports whether this user is in the room: a member that has not left.
+func (n *Node) In(id RoomID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	return r != nil && !r.rec.Leaving && r.isMember(r.self, r.version())
 }
 
 // leaveDatagram is this member's signed request to be removed, tied to the

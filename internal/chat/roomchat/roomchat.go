@@ -64,6 +64,9 @@ type Bridge struct {
 	// inviting are the rooms each person is invited to as soon as their
 	// room key (binding) arrives: one invited right after connecting.
 	inviting map[keys.PublicKey][]rooms.RoomID
+	// members are each room's members at its last change this run saw,
+	// to say who came and went.
+	members map[rooms.RoomID][]keys.PublicKey
 }
 
 type waitAt struct {
@@ -82,7 +85,8 @@ func Start(cfg Config) (*Bridge, error) {
 	b := &Bridge{node: cfg.Node, core: core, self: keys.PublicKey(cfg.Self), file: cfg.Labels, log: cfg.Logger,
 		stop: make(chan struct{}), done: make(chan struct{}),
 		labels: make(map[rooms.RoomID]string), offered: make(map[rooms.RoomID]string),
-		waiting: make(map[rooms.MessageID]waitAt), inviting: make(map[keys.PublicKey][]rooms.RoomID)}
+		waiting: make(map[rooms.MessageID]waitAt), inviting: make(map[keys.PublicKey][]rooms.RoomID),
+		members: make(map[rooms.RoomID][]keys.PublicKey)}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -204,10 +208,13 @@ func (b *Bridge) eventsLocked() []chat.Event {
 			}
 		case rooms.EventJoined:
 			b.setLabelLocked(e.Room, b.offerLabel(e.Room))
-		case rooms.EventMembers, rooms.EventRemoved:
-			if _, known := b.labels[e.Room]; known {
-				evs = append(evs, chat.MembersChanged{Room: chat.RoomID(e.Room), RoomName: b.labels[e.Room],
-					Members: b.names(b.core.Members(e.Room)), Removed: e.Kind == rooms.EventRemoved})
+		case rooms.EventMembers:
+			if _, known := b.labels[e.Room]; known && !b.core.Leaving(e.Room) {
+				evs = append(evs, b.membersChanged(e.Room))
+			}
+		case rooms.EventRemoved:
+			if !b.core.Leaving(e.Room) { // else the founder answered our Leave: no news
+				evs = append(evs, chat.MembersChanged{Room: chat.RoomID(e.Room), RoomName: b.labels[e.Room], Removed: true})
 			}
 		case rooms.EventFork:
 			evs = append(evs, chat.Error{Err: fmt.Errorf("room %s: %s showed a membership log that contradicts ours",
@@ -227,6 +234,27 @@ func (b *Bridge) eventsLocked() []chat.Event {
 		}
 	}
 	return evs
+}
+
+// membersChanged is the news of a room's new membership: who is in, and
+// who came and went since the last news of it.
+func (b *Bridge) membersChanged(id rooms.RoomID) chat.MembersChanged {
+	now := b.core.Members(id)
+	ev := chat.MembersChanged{Room: chat.RoomID(id), RoomName: b.labels[id], Members: b.names(now)}
+	if before, seen := b.members[id]; seen {
+		for _, k := range now {
+			if !slices.Contains(before, k) {
+				ev.Added = append(ev.Added, b.name(k))
+			}
+		}
+		for _, k := range before {
+			if !slices.Contains(now, k) {
+				ev.Gone = append(ev.Gone, b.name(k))
+			}
+		}
+	}
+	b.members[id] = now
+	return ev
 }
 
 func msgID(id rooms.MessageID) chat.RoomMsgID { return chat.RoomMsgID{Sender: id.Sender, Seq: id.Seq} }
@@ -405,6 +433,56 @@ func (b *Bridge) Join(label string) error {
 	return err
 }
 
+// Leave leaves room for good.
+func (b *Bridge) Leave(room string) error {
+	id, err := b.room(room)
+	if err != nil {
+		return err
+	}
+	b.do(func() {
+		if err = b.core.Leave(id); err == nil {
+			for mid, w := range b.waiting {
+				if w.room == id {
+					delete(b.waiting, mid) // no news of the room from now on
+				}
+			}
+		}
+	})
+	if errors.Is(err, rooms.ErrNotMember) {
+		return fmt.Errorf("you are no longer in #%s", room)
+	}
+	return err
+}
+
+// Remove removes person from room: a member named so (or by its key's
+// fingerprint), or else the connected peer named so.
+func (b *Bridge) Remove(room, person string) error {
+	id, err := b.room(room)
+	if err != nil {
+		return err
+	}
+	key, err := b.member(id, person)
+	if err != nil {
+		return err
+	}
+	b.do(func() { err = b.core.Remove(id, key) })
+	if errors.Is(err, rooms.ErrNotFounder) {
+		return fmt.Errorf("only the founder of #%s removes members", room)
+	}
+	return err
+}
+
+// member finds the member of room id that who names: by the name shown
+// for it or its key's fingerprint, else as a connected peer.
+func (b *Bridge) member(id rooms.RoomID, who string) (keys.PublicKey, error) {
+	for _, k := range b.core.Members(id) {
+		if k != b.self && (strings.EqualFold(b.name(k), who) || k.Fingerprint() == who) {
+			return k, nil
+		}
+	}
+	return b.person(who)
+}
+
 // Say sends text to room.
 func (b *Bridge) Say(room, text string) (chat.RoomMessage, error) {
 	id, err := b.room(room)
@@ -429,8 +507,9 @@ func (b *Bridge) List() []chat.RoomInfo {
 	defer b.mu.Unlock()
 	var out []chat.RoomInfo
 	for _, l := range b.labelsLocked() {
-		id, _ := b.byLabel(l)
-		out = append(out, b.info(id, l))
+		if id, _ := b.byLabel(l); b.core.In(id) {
+			out = append(out, b.info(id, l))
+		}
 	}
 	return out
 }

@@ -105,14 +105,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// A founder creates a room and invites two people, who see the invitation
-// (who, and the members) and join by choice; what each says reaches the
-// others once, in the same order everywhere, and the sender sees ✓✓ 2/2.
-func TestRoomAmongThree(t *testing.T) {
+// roomOfThree starts alice, bob and carol, connected to each other; alice
+// founds room ops and invites the others, who see the invitation (who, and
+// the members) and join by choice. It returns once every member sees three.
+func roomOfThree(t *testing.T) (alice, bob, carol *member) {
+	t.Helper()
 	mn := udptest.NewMemNetwork()
-	alice := start(t, mn, "alice", "10.0.0.1:7000")
-	bob := start(t, mn, "bob", "10.0.0.2:7000")
-	carol := start(t, mn, "carol", "10.0.0.3:7000")
+	alice = start(t, mn, "alice", "10.0.0.1:7000")
+	bob = start(t, mn, "bob", "10.0.0.2:7000")
+	carol = start(t, mn, "carol", "10.0.0.3:7000")
 	for _, pair := range [][2]*member{{alice, bob}, {alice, carol}, {bob, carol}} {
 		if err := pair[0].node.Connect(netip.MustParseAddrPort(pair[1].addr)); err != nil {
 			t.Fatal(err)
@@ -142,17 +143,25 @@ func TestRoomAmongThree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	all := []*member{alice, bob, carol}
 	// Everyone speaks once everyone knows everyone is in: what a member
 	// says under an older membership reaches a newcomer only as history.
 	eventually(t, "every member sees three members", func() bool {
-		for _, m := range all {
+		for _, m := range []*member{alice, bob, carol} {
 			if l := m.rooms.List(); len(l) != 1 || len(l[0].Members) != 3 {
 				return false
 			}
 		}
 		return true
 	})
+	return alice, bob, carol
+}
+
+// A founder creates a room and invites two people, who see the invitation
+// (who, and the members) and join by choice; what each says reaches the
+// others once, in the same order everywhere, and the sender sees ✓✓ 2/2.
+func TestRoomAmongThree(t *testing.T) {
+	alice, bob, carol := roomOfThree(t)
+	all := []*member{alice, bob, carol}
 	var said []string
 	for i := range 3 {
 		for _, m := range all {
@@ -215,4 +224,72 @@ func texts(t *testing.T, m *member) []string {
 		out = append(out, msg.Text)
 	}
 	return out
+}
+
+// Bob leaves: the others are told he is no longer a member, and he is shown
+// nothing more of the room. Alice removes carol, who is told so and gets
+// nothing said after. Invited back, bob joins again and gets what is said
+// from then on. A member who is not the founder cannot remove anyone.
+func TestLeaveRemoveAndComeBack(t *testing.T) {
+	alice, bob, carol := roomOfThree(t)
+	if err := bob.rooms.Remove("ops", "carol"); err == nil {
+		t.Fatal("bob, not the founder, removed carol")
+	}
+	if err := alice.rooms.Leave("ops"); err == nil {
+		t.Fatal("the founder left her own room")
+	}
+	if err := bob.rooms.Leave("ops"); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.rooms.List(); len(got) != 0 {
+		t.Fatalf("bob still lists %v after leaving", got)
+	}
+	news := func(m *member) chat.MembersChanged {
+		return await(t, m, func(e chat.MembersChanged) bool { return slices.Contains(e.Gone, "bob") })
+	}
+	for _, m := range []*member{alice, carol} {
+		if e := news(m); slices.Contains(e.Members, "bob") || len(e.Members) != 2 {
+			t.Fatalf("%s was told %+v, want bob gone and two members", m.name, e)
+		}
+	}
+	if err := alice.rooms.Remove("ops", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if e := await(t, carol, func(e chat.MembersChanged) bool { return e.Removed }); e.RoomName != "ops" {
+		t.Fatalf("carol was told %+v", e)
+	}
+	if _, err := carol.rooms.Say("ops", "still here?"); err == nil {
+		t.Fatal("carol spoke in the room she was removed from")
+	}
+	if _, err := alice.rooms.Say("ops", "just me now"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.rooms.Invite("ops", "bob"); err != nil {
+		t.Fatalf("inviting bob back: %v", err)
+	}
+	if inv := await(t, bob, func(chat.RoomInvite) bool { return true }); inv.RoomName != "ops" {
+		t.Fatalf("bob was invited to %q", inv.RoomName)
+	}
+	if err := bob.rooms.Join("ops"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob is back among two", func() bool {
+		l := bob.rooms.List()
+		return len(l) == 1 && len(l[0].Members) == 2
+	})
+	if _, err := alice.rooms.Say("ops", "welcome back"); err != nil {
+		t.Fatal(err)
+	}
+	if e := await(t, bob, func(e chat.RoomMessage) bool { return !e.Own }); e.Text != "welcome back" {
+		t.Fatalf("bob, back, was shown %q first; want the welcome, not what was said while he was out", e.Text)
+	}
+	if _, err := bob.rooms.Say("ops", "glad to be back"); err != nil {
+		t.Fatal(err)
+	}
+	await(t, alice, func(e chat.RoomMessage) bool { return e.Text == "glad to be back" })
+	for _, text := range texts(t, carol) {
+		if text == "just me now" || text == "welcome back" || text == "glad to be back" {
+			t.Fatalf("carol, removed, holds %q", text)
+		}
+	}
 }

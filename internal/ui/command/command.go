@@ -36,6 +36,8 @@ const (
 	Invite               // invite the peer Arg to the current room
 	Join                 // accept the invitation to the room Arg
 	Part                 // leave the current room's conversation
+	Leave                // leave the current room for good
+	Remove               // remove the member Arg from the current room (its founder)
 	Members              // list the current room's members
 	Info                 // who is still missing our newest room message
 	SendFile             // offer a file: Arg is "[PEER] PATH" (see RunFile)
@@ -70,7 +72,7 @@ func Parse(line string) Command {
 	arg = strings.TrimSpace(arg)
 	if s, ok := lookup(name); ok {
 		switch s.Kind {
-		case Quit, Help, Peers, Stats, Clear, Part, Members, Info:
+		case Quit, Help, Peers, Stats, Clear, Part, Leave, Members, Info:
 			arg = "" // they take no argument; the rest is ignored
 		}
 		return Command{Kind: s.Kind, Arg: arg}
@@ -124,6 +126,8 @@ var Specs = []Spec{
 	{Kind: Invite, Name: "invite", Args: "PEER", Help: "invite a connected peer (a name or IP:PORT) to the current room (its founder only)", LineOnly: true},
 	{Kind: Join, Name: "join", Args: "NAME", Help: "accept the invitation to room NAME, and make it the conversation", LineOnly: true},
 	{Kind: Part, Name: "part", Help: "leave the current room's conversation (lines go to the peers again)", LineOnly: true},
+	{Kind: Leave, Name: "leave", Help: "leave the current room for good: its founder removes you, and only a new invitation brings you back", LineOnly: true},
+	{Kind: Remove, Name: "remove", Args: "PERSON", Help: "remove a member (a name or key fingerprint) from the current room (its founder only)", LineOnly: true},
 	{Kind: Members, Name: "members", Help: "list the current room's members", LineOnly: true},
 	{Kind: Info, Name: "info", Help: "who does not yet have your newest message in the current room", LineOnly: true},
 	{Kind: Quit, Name: "quit", Help: "leave without sending anything more"},

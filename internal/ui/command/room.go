@@ -50,3 +50,27 @@ func MissingText(text string, missing []string) string {
 	}
 	return fmt.Sprintf("%q is not yet with: %s", text, strings.Join(missing, ", "))
 }
+
+// MembersText is a room's news of its membership as both UIs show it: that
+// this user was removed, or who is in now and who came and went.
+func MembersText(ev chat.MembersChanged) string {
+	room := termsafe.Line(ev.RoomName)
+	switch {
+	case ev.Removed:
+		return fmt.Sprintf("you were removed from #%s", room)
+	case ev.Left:
+		return fmt.Sprintf("you left #%s; only a new invitation brings you back", room)
+	}
+	s := fmt.Sprintf("#%s members: %s", room, termsafe.Line(strings.Join(ev.Members, ", ")))
+	var news []string
+	if len(ev.Added) > 0 {
+		news = append(news, termsafe.Line(strings.Join(ev.Added, ", "))+" added")
+	}
+	if len(ev.Gone) > 0 {
+		news = append(news, termsafe.Line(strings.Join(ev.Gone, ", "))+" no longer a member")
+	}
+	if len(news) > 0 {
+		s += " (" + strings.Join(news, "; ") + ")"
+	}
+	return s
+}

@@ -66,6 +66,17 @@ func (r *runner) roomCommand(cmd command.Command) error {
 		return errors.New("no room is the conversation: /room NAME or /join NAME first")
 	}
 	switch cmd.Kind {
+	case command.Leave:
+		if err := rs.Leave(r.room); err != nil {
+			return err
+		}
+		r.out.event(chat.MembersChanged{RoomName: r.room, Left: true})
+		r.room = ""
+	case command.Remove:
+		if cmd.Arg == "" {
+			return errors.New("/remove needs a member, e.g. /remove bob")
+		}
+		return rs.Remove(r.room, cmd.Arg)
 	case command.Invite:
 		if cmd.Arg == "" {
 			return errors.New("/invite needs a peer, e.g. /invite bob or /invite 192.0.2.7:7475")

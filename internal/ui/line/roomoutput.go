@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
@@ -26,11 +25,7 @@ func roomEvent(stdout, stderr io.Writer, ev chat.Event) error {
 	case chat.RoomInvite:
 		fmt.Fprintf(stderr, "* %s\n", command.InviteText(ev))
 	case chat.MembersChanged:
-		if ev.Removed {
-			fmt.Fprintf(stderr, "* you were removed from #%s\n", termsafe.Line(ev.RoomName))
-		} else {
-			fmt.Fprintf(stderr, "* #%s members: %s\n", termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", ")))
-		}
+		fmt.Fprintf(stderr, "* %s\n", command.MembersText(ev))
 	}
 	return nil
 }
@@ -78,8 +73,11 @@ func roomJSON(ev chat.Event) any {
 			Type    string   `json:"type"`
 			Room    string   `json:"room"`
 			Members []string `json:"members"`
+			Added   []string `json:"added,omitempty"`
+			Gone    []string `json:"gone,omitempty"`
 			Removed bool     `json:"removed,omitempty"`
-		}{"members", ev.RoomName, ev.Members, ev.Removed}
+			Left    bool     `json:"left,omitempty"`
+		}{"members", ev.RoomName, ev.Members, ev.Added, ev.Gone, ev.Removed, ev.Left}
 	}
 	return nil
 }

@@ -16,10 +16,16 @@ func TestRoomOutput(t *testing.T) {
 	o.event(chat.RoomMessage{RoomName: "ops", From: "bob", Text: "hi\x1b[2J"})
 	o.event(chat.RoomMessage{RoomName: "ops", From: "you", Text: "mine", Own: true})
 	o.event(chat.RoomInvite{RoomName: "ops", From: "alice", Members: []string{"alice", "you"}})
+	o.event(chat.MembersChanged{RoomName: "ops", Members: []string{"alice", "you"}, Added: []string{"dan"}, Gone: []string{"carol"}})
+	o.event(chat.MembersChanged{RoomName: "dev", Removed: true})
+	o.event(chat.MembersChanged{RoomName: "ops", Left: true})
 	if got, want := stdout.String(), "#ops bob: hi\\x1b[2J\n"; got != want {
 		t.Errorf("stdout %q, want %q", got, want)
 	}
-	if got, want := stderr.String(), "* alice invites you to room #ops (members: alice, you); /join ops to join\n"; got != want {
+	if got, want := stderr.String(), "* alice invites you to room #ops (members: alice, you); /join ops to join\n"+
+		"* #ops members: alice, you (dan added; carol no longer a member)\n"+
+		"* you were removed from #dev\n"+
+		"* you left #ops; only a new invitation brings you back\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
 	}
 

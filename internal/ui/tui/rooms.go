@@ -126,6 +126,19 @@ func (m *model) conversation(room string) *conversation {
 	return c
 }
 
+// close drops a room's conversation (the user left the room) and shows the
+// direct chat.
+func (m *model) close(room string) {
+	for i, c := range m.convs {
+		if i > 0 && c.room == room {
+			m.switchTo(0)
+			m.convs = append(m.convs[:i], m.convs[i+1:]...)
+			m.layout()
+			return
+		}
+	}
+}
+
 // switchTo shows the i-th conversation.
 func (m *model) switchTo(i int) {
 	if i < 0 || i >= len(m.convs) || i == m.cur {
@@ -215,11 +228,11 @@ func (m *model) roomEvent(ev chat.Event) (bell string) {
 	case chat.RoomDelivery:
 		m.conversation(ev.RoomName).deliver(ev)
 	case chat.MembersChanged:
-		if ev.Removed {
-			m.shown().tr.notice("you were removed from #%s", ev.RoomName)
-			break
+		c := m.conversation(ev.RoomName)
+		c.tr.notice("%s", command.MembersText(ev))
+		if ev.Removed && c != m.shown() {
+			m.shown().tr.notice("%s", command.MembersText(ev))
 		}
-		m.conversation(ev.RoomName).tr.notice("#%s members: %s", ev.RoomName, strings.Join(ev.Members, ", "))
 	}
 	return bell
 }
@@ -239,9 +252,11 @@ func (c *conversation) addOwn(msg chat.RoomMessage, name string) {
 	c.tr.add(e)
 }
 
-// roomDoneMsg is a room command done: a room to show, news, an error.
+// roomDoneMsg is a room command done: a room to show, a room left (its
+// conversation closes), news, an error.
 type roomDoneMsg struct {
 	open   string
+	left   string
 	notice string
 	err    error
 }
@@ -291,6 +306,9 @@ func (m *model) gotSaid(msg roomSaidMsg) {
 func (m *model) gotRoomDone(msg roomDoneMsg) {
 	if msg.open != "" {
 		m.open(msg.open)
+	}
+	if msg.left != "" {
+		m.close(msg.left)
 	}
 	if msg.notice != "" {
 		m.shown().tr.notice("%s", msg.notice)
@@ -357,6 +375,20 @@ func (m *model) roomCommand(cmd command.Command) tea.Cmd {
 		return nil
 	}
 	switch cmd.Kind {
+	case command.Leave:
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			if err := rs.Leave(c.room); err != nil {
+				return roomDoneMsg{err: err}
+			}
+			return roomDoneMsg{left: c.room, notice: command.MembersText(chat.MembersChanged{RoomName: c.room, Left: true})}
+		})
+	case command.Remove:
+		who := cmd.Arg
+		if who == "" {
+			m.fail(errors.New("/remove needs a member, e.g. /remove bob"))
+			return nil
+		}
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg { return roomDoneMsg{err: rs.Remove(c.room, who)} })
 	case command.Invite:
 		who := cmd.Arg
 		if who == "" {

@@ -52,6 +52,21 @@ func (f *fakeRooms) Join(room string) error {
 	return chat.ErrUnknownPeer // no invitation: any error will do
 }
 
+// Leave drops the room; Remove notes who was removed.
+func (f *fakeRooms) Leave(room string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rooms = slices.DeleteFunc(f.rooms, func(i chat.RoomInfo) bool { return i.Name == room })
+	return nil
+}
+
+func (f *fakeRooms) Remove(room, person string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.said = append(f.said, "#"+room+" removes "+person)
+	return nil
+}
+
 func (f *fakeRooms) Say(room, text string) (chat.RoomMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -223,5 +238,34 @@ func TestRoomsAndTheirHistoryAtStart(t *testing.T) {
 	hs.waitFor("▸2 #ops", "bob: said last week", "alice: mine of old", "— earlier —")
 	if n := strings.Count(hs.screen(), "said last week"); n != 1 {
 		t.Errorf("the message shows %d times, want once:\n%s", n, hs.screen())
+	}
+}
+
+// /leave closes the room's conversation and says the user left; /remove
+// asks the rooms to remove the member; membership news names who came and
+// went, and a removal by the founder is said where the user is.
+func TestLeaveRemoveAndMembershipNews(t *testing.T) {
+	node, _ := fakeNode(t, chat.Config{})
+	rooms := carryRooms(node, "ops", "dev")
+	hs := newHarness(t, node, 120, 30)
+	hs.waitFor("Conversations", "2 #ops", "3 #dev")
+	hs.enter("/room ops")
+	hs.waitFor("▸2 #ops")
+	hs.enter("/remove carol")
+	node.Post(chat.MembersChanged{RoomName: "ops", Members: []string{"you", "bob"}, Gone: []string{"carol"}})
+	hs.waitFor("#ops members: you, bob (carol no longer a member)")
+	hs.waitUntil("the rooms asked to remove carol from #ops", func(string) bool {
+		rooms.mu.Lock()
+		defer rooms.mu.Unlock()
+		return slices.Equal(rooms.said, []string{"#ops removes carol"})
+	})
+	hs.enter("/leave")
+	hs.waitFor("▸1 direct chat", "you left #ops; only a new invitation brings you back")
+	hs.waitFor(" 2 #dev")
+	hs.waitGone("#ops members") // its conversation closed
+	node.Post(chat.MembersChanged{RoomName: "dev", Removed: true})
+	hs.waitFor("you were removed from #dev")
+	if names := rooms.List(); len(names) != 1 || names[0].Name != "dev" {
+		t.Errorf("after /leave the rooms list %v, want #dev alone", names)
 	}
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// listed reports whether the list field key of a JSON event names who.
+func listed(ev map[string]any, key, who string) bool {
+	l, _ := ev[key].([]any)
+	return slices.ContainsFunc(l, func(v any) bool { return fmt.Sprint(v) == who })
+}
+
+// Three udpchats: bob /leave's #ops, and alice, its founder, /remove's
+// carol. bob is told he left, carol that she was removed, alice and carol
+// that bob is no longer a member. What alice says then reaches neither;
+// invited back, bob /join's again and gets what alice says next.
+func TestRoomLeaveRemoveAndBack(t *testing.T) {
+	alice := &roomMember{name: "alice", addr: loopback(t), dir: t.TempDir()}
+	bob := &roomMember{name: "bob", addr: loopback(t), dir: t.TempDir()}
+	carol := &roomMember{name: "carol", addr: loopback(t), dir: t.TempDir()}
+	startRoomMember(t, carol)
+	startRoomMember(t, bob, "-p", carol.addr)
+	startRoomMember(t, alice, "--room", "ops", "-p", bob.addr, "-p", carol.addr)
+	formRoom(t, "ops", []*roomMember{alice, bob, carol})
+
+	bob.say(t, "/leave")
+	bob.stdout.waitLine(t, `"type":"members","room":"ops","members":null,"left":true`)
+	for _, m := range []*roomMember{alice, carol} {
+		m.stdout.waitFor(t, m.name+" is told bob is out", func() bool {
+			return hasEvent(t, m.stdout, "members", func(ev map[string]any) bool {
+				return listed(ev, "gone", "bob") && !listed(ev, "members", "bob")
+			})
+		})
+	}
+	carol.say(t, "/remove alice")
+	carol.stdout.waitLine(t, `"type":"error".*only the founder of #ops removes members`)
+	alice.say(t, "/remove carol")
+	carol.stdout.waitFor(t, "carol is told she was removed", func() bool {
+		return hasEvent(t, carol.stdout, "members", func(ev map[string]any) bool { return ev["removed"] == true })
+	})
+	alice.say(t, "while they are out")
+	alice.say(t, "/invite bob")
+	bob.stdout.waitFor(t, "bob's second invitation", func() bool { return len(jsonEvents(t, bob.stdout, "invite")) == 2 })
+	bob.say(t, "/join ops")
+	alice.stdout.waitFor(t, "alice sees bob back", func() bool {
+		return hasEvent(t, alice.stdout, "members", func(ev map[string]any) bool { return listed(ev, "added", "bob") })
+	})
+	alice.say(t, "welcome back")
+	bob.stdout.waitFor(t, "bob gets the welcome", func() bool {
+		return slices.Contains(roomMessages(t, bob.stdout, "ops"), "welcome back")
+	})
+	bob.say(t, "glad to be back")
+	alice.stdout.waitFor(t, "alice gets bob's line", func() bool {
+		return slices.Contains(roomMessages(t, alice.stdout, "ops"), "glad to be back")
+	})
+	for _, m := range []*roomMember{bob, carol} {
+		if got := roomMessages(t, m.stdout, "ops"); slices.Contains(got, "while they are out") {
+			t.Errorf("%s, out of the room, was shown %q", m.name, "while they are out")
+		}
+	}
+	if got := roomMessages(t, carol.stdout, "ops"); slices.Contains(got, "welcome back") || slices.Contains(got, "glad to be back") {
+		t.Errorf("carol, removed, was shown %q", got)
+	}
+}
