@@ -12,7 +12,8 @@ func listed(ev map[string]any, key, who string) bool {
 	return slices.ContainsFunc(l, func(v any) bool { return fmt.Sprint(v) == who })
 }
 
-// Three udpchats: bob /leave's #ops, and alice, its founder, /remove's
+// Three udpchats: alice, the founder of #ops, sets its /topic, which bob
+// cannot, and every member is told. bob /leave's #ops, and alice /remove's
 // carol. bob is told he left, carol that she was removed, alice and carol
 // that bob is no longer a member. What alice says then reaches neither;
 // invited back, bob /join's again and gets what alice says next.
@@ -24,6 +25,13 @@ func TestRoomLeaveRemoveAndBack(t *testing.T) {
 	startRoomMember(t, bob, "-p", carol.addr)
 	startRoomMember(t, alice, "--room", "ops", "-p", bob.addr, "-p", carol.addr)
 	formRoom(t, "ops", []*roomMember{alice, bob, carol})
+
+	bob.say(t, "/topic mine now")
+	bob.stdout.waitLine(t, `"type":"error".*only the founder of #ops sets its topic`)
+	alice.say(t, "/topic deploy friday")
+	for _, m := range []*roomMember{bob, carol} {
+		m.stdout.waitLine(t, `"type":"topic","room":"ops","name":"alice","topic":"deploy friday"`)
+	}
 
 	bob.say(t, "/leave")
 	bob.stdout.waitLine(t, `"type":"members","room":"ops","members":null,"left":true`)

@@ -21,6 +21,7 @@ type RoomInfo struct {
 	Name    string   // this user's label for it
 	Members []string // display names, founder first
 	Founder bool     // this user founded it (and so may invite)
+	Topic   string   // "" if none was set
 }
 
 // Rooms is what a UI asks of the rooms (Node.Rooms): group conversations
@@ -44,6 +45,9 @@ type Rooms interface {
 	// member, or a connected peer) from room (founder only): it gets
 	// nothing said from then on.
 	Remove(room, person string) error
+	// SetTopic sets room's topic (founder only); every member is told
+	// (RoomTopic).
+	SetTopic(room, topic string) error
 	// Say sends text to room; it is stored before it goes.
 	Say(room, text string) (RoomMessage, error)
 	// List returns the rooms this user is in, in the order they were added.
@@ -111,6 +115,15 @@ type MembersChanged struct {
 	Left        bool
 }
 
+// RoomTopic says a room's topic was set (by its founder, From).
+type RoomTopic struct {
+	Room     RoomID
+	RoomName string
+	From     string
+	Topic    string
+}
+
+func (RoomTopic) isEvent()      {}
 func (RoomMessage) isEvent()    {}
 func (RoomInvite) isEvent()     {}
 func (RoomDelivery) isEvent()   {}

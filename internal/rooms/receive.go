@@ -169,7 +169,7 @@ func (n *Node) join(r *room) error {
 	delete(n.invites, r.id)
 	n.rooms[r.id] = r
 	n.events = append(n.events, Event{Kind: EventJoined, Room: r.id})
-	n.afterLogChange(r)
+	n.afterLogChange(r, true)
 	n.requestHistory(r)
 	return nil
 }

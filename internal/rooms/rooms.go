@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -135,6 +136,7 @@ const (
 	EventRemoved                      // this user was removed from a room
 	EventFork                         // a member showed a log that contradicts ours
 	EventInvited                      // an invitation waits for Accept (Config.AskToJoin)
+	EventTopic                        // the founder set the room's topic (Topic)
 )
 
 // Event is something the chat shows.
@@ -271,7 +273,7 @@ func (n *Node) Create(policy wire.RoomHistoryPolicy, keepN uint64) (RoomID, erro
 		return id, err
 	}
 	n.rooms[id] = r
-	n.afterLogChange(r)
+	n.afterLogChange(r, true)
 	return id, nil
 }
 
@@ -335,21 +337,59 @@ func (n *Node) changeMembersLocked(r *room, member keys.PublicKey, op wire.RoomO
 	if err := n.applyLog(r, [][]byte{raw}); err != nil {
 		return err
 	}
-	// Everyone at the new version, and the removed member, hears of it at
-	// once; the newcomer gets the whole log (its invitation). Status
-	// checksums repair what is lost.
-	logDgram := r.logDatagram(len(r.log) - 1)
-	for i := range r.roster {
-		if i == r.self || !(r.isMember(i, r.version()) || r.roster[i] == member) {
-			continue
-		}
-		if op == wire.RoomOpAdd && r.roster[i] == member {
-			n.sendTo(r, i, r.logDatagram(0), false)
-			continue
-		}
-		n.sendTo(r, i, logDgram, true)
+	if op == wire.RoomOpAdd {
+		n.sendTo(r, r.index[member], r.logDatagram(0), false) // its invitation: the whole log
+		member = keys.PublicKey{}
 	}
+	n.broadcastLog(r, member)
 	return nil
+}
+
+// broadcastLog sends the log's last entry to every member at its version
+// and to also (a member it removes), but for a newcomer (invited with the
+// whole log) and this one, at once. Status checksums repair what is lost.
+func (n *Node) broadcastLog(r *room, also keys.PublicKey) {
+	b := r.logDatagram(len(r.log) - 1)
+	for i := range r.roster {
+		if i != r.self && (r.isMember(i, r.version()) && r.members[i].added() != r.version() || r.roster[i] == also) {
+			n.sendTo(r, i, b, true)
+		}
+	}
+}
+
+// SetTopic sets the room's topic (founder only): a log entry, so every
+// member gets it, checked as the founder's, and keeps it.
+func (n *Node) SetTopic(id RoomID, topic string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	r := n.rooms[id]
+	switch {
+	case r == nil:
+		return ErrNoRoom
+	case r.roster[0] != n.cfg.Self:
+		return ErrNotFounder
+	case len(topic) > wire.MaxRoomTopic || !utf8.ValidString(topic):
+		return fmt.Errorf("%w: a topic is UTF-8 of at most %d bytes", wire.ErrTooBig, wire.MaxRoomTopic)
+	case len(r.log) >= wire.MaxRoomBatch:
+		return ErrLogFull
+	}
+	e := wire.RoomLogEntry{Version: r.version() + 1, PrevHash: r.hashes[len(r.hashes)-1], Op: wire.RoomOpTopic,
+		Member: n.cfg.Self, SignKey: n.signPub, Topic: topic}
+	if err := n.applyLog(r, [][]byte{n.signEntry(r.id, &e)}); err != nil {
+		return err
+	}
+	n.broadcastLog(r, keys.PublicKey{})
+	return nil
+}
+
+// Topic returns the room's topic, "" if none was set.
+func (n *Node) Topic(id RoomID) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if r := n.rooms[id]; r != nil {
+		return r.topic
+	}
+	return ""
 }
 
 // Send sends text to the room: stored first, then sealed to every member.

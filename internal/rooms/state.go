@@ -24,7 +24,8 @@ type room struct {
 	members []memberState
 	policy  wire.RoomHistoryPolicy
 	keepN   uint64
-	self    int // -1 until this user is in the roster
+	topic   string // the last topic entry's
+	self    int    // -1 until this user is in the roster
 
 	keys    map[keyRef]*SenderKey
 	myEpoch uint64
@@ -115,7 +116,7 @@ func (r *room) logDatagram(from int) []byte {
 // signed by the founder, chained by hash, versions in a row. Entries the
 // log already has are skipped; the first bad one stops it.
 func (n *Node) applyLog(r *room, raws [][]byte) error {
-	changed := false
+	changed, members := false, false
 	for _, raw := range raws {
 		e, err := wire.ParseRoomLogEntry(raw)
 		if err != nil {
@@ -138,9 +139,14 @@ func (n *Node) applyLog(r *room, raws [][]byte) error {
 		}
 		r.applyEntry(&e, raw, n.cfg.Self)
 		changed = true
+		if e.Op == wire.RoomOpTopic {
+			n.events = append(n.events, Event{Kind: EventTopic, Room: r.id})
+		} else {
+			members = true
+		}
 	}
 	if changed {
-		n.afterLogChange(r)
+		n.afterLogChange(r, members)
 	}
 	return nil
 }
@@ -169,6 +175,8 @@ func (r *room) verifyEntry(e *wire.RoomLogEntry, raw []byte) error {
 			return fmt.Errorf("%w: a member over the roster's %d", wire.ErrTooBig, wire.MaxRoomMembers)
 		case e.Op == wire.RoomOpRemove && (!known || i == 0 || !r.isMember(i, r.version())):
 			return fmt.Errorf("%w: removes a non-member", wire.ErrMalformed)
+		case e.Op == wire.RoomOpTopic && (i != 0 || !known || e.SignKey != founderKey):
+			return fmt.Errorf("%w: a topic not of the founder's", wire.ErrMalformed)
 		}
 	}
 	if !ed25519.Verify(founderKey[:], logSigned(r.id, e), e.Sig[:]) {
@@ -185,6 +193,8 @@ func (r *room) applyEntry(e *wire.RoomLogEntry, raw []byte, self keys.PublicKey)
 		return
 	}
 	switch e.Op {
+	case wire.RoomOpTopic:
+		r.topic = e.Topic
 	case wire.RoomOpCreate, wire.RoomOpAdd:
 		if e.Op == wire.RoomOpCreate {
 			r.policy, r.keepN = e.Policy, e.KeepN
@@ -228,9 +238,13 @@ func (r *room) readd(i int, e *wire.RoomLogEntry) {
 }
 
 // afterLogChange makes a new sender key for the new version, if this user
-// is still a member, and tells every member of it.
-func (n *Node) afterLogChange(r *room) {
-	n.events = append(n.events, Event{Kind: EventMembers, Room: r.id})
+// is still a member, and tells every member of it. Every entry makes a new
+// version, a topic too: keys follow versions, which keeps one rule. members
+// says the membership changed (news for the chat).
+func (n *Node) afterLogChange(r *room, members bool) {
+	if members {
+		n.events = append(n.events, Event{Kind: EventMembers, Room: r.id})
+	}
 	if r.self < 0 {
 		return
 	}
@@ -503,6 +517,6 @@ func (n *Node) load(rec RoomRecord) (*room, error) {
 			r.acked[mi][si] = max(r.acked[mi][si], d.Head)
 		}
 	}
-	n.afterLogChange(r) // a key the crash kept it from making
+	n.afterLogChange(r, false) // a key the crash kept it from making
 	return r, nil
 }

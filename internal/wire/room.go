@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+	"unicode/utf8"
 )
 
 // A room datagram is what the rooms core (internal/rooms) hands to the chat
@@ -70,6 +71,8 @@ const (
 	// MaxRoomBatch bounds the entries of a log batch and the items of a
 	// history batch.
 	MaxRoomBatch = 256
+	// MaxRoomTopic bounds a topic entry's text (UTF-8 bytes).
+	MaxRoomTopic = 256
 )
 
 // RoomMsgHeader is the clear part of a room message: who sent it, under
@@ -378,7 +381,7 @@ func ParseRoom(b []byte) (RoomDatagram, error) {
 // one before it by hash:
 //
 //	version | prev hash (32) | op (1) | member (32) | member sign key (32) |
-//	[op create: history policy (1) | keep N] | sig (64)
+//	[op create: history policy (1) | keep N] | [op topic: length | topic] | sig (64)
 //
 // The signature covers the domain string, the room ID and every byte before it.
 
@@ -390,6 +393,7 @@ const (
 	RoomOpCreate RoomOp = 1 // version 1: the founder (member) founds the room
 	RoomOpAdd    RoomOp = 2
 	RoomOpRemove RoomOp = 3
+	RoomOpTopic  RoomOp = 4 // the founder (member) sets the room's topic
 )
 
 // RoomHistoryPolicy says what history a newcomer gets.
@@ -411,6 +415,7 @@ type RoomLogEntry struct {
 	SignKey  [RoomKeyLen]byte
 	Policy   RoomHistoryPolicy // create only
 	KeepN    uint64            // create only, with RoomHistoryLast
+	Topic    string            // topic only: UTF-8, at most MaxRoomTopic bytes
 	Sig      [RoomSigLen]byte
 }
 
@@ -421,9 +426,13 @@ func AppendRoomLogEntryBody(b []byte, e *RoomLogEntry) []byte {
 	b = append(b, byte(e.Op))
 	b = append(b, e.Member[:]...)
 	b = append(b, e.SignKey[:]...)
-	if e.Op == RoomOpCreate {
+	switch e.Op {
+	case RoomOpCreate:
 		b = append(b, byte(e.Policy))
 		b = AppendVarint(b, e.KeepN)
+	case RoomOpTopic:
+		b = AppendVarint(b, uint64(len(e.Topic)))
+		b = append(b, e.Topic...)
 	}
 	return b
 }
@@ -454,6 +463,16 @@ func ParseRoomLogEntry(b []byte) (RoomLogEntry, error) {
 		e.KeepN = r.varint()
 		if r.err == nil && e.Policy > RoomHistoryAll {
 			r.err = fmt.Errorf("%w: history policy %d", ErrMalformed, e.Policy)
+		}
+	case e.Op == RoomOpTopic:
+		n := r.varint()
+		if r.err == nil && n > MaxRoomTopic {
+			r.err = fmt.Errorf("%w: a topic of %d bytes", ErrTooBig, n)
+			break
+		}
+		e.Topic = string(r.slice(n))
+		if r.err == nil && !utf8.ValidString(e.Topic) {
+			r.err = fmt.Errorf("%w: a topic that is not UTF-8", ErrMalformed)
 		}
 	case e.Op != RoomOpAdd && e.Op != RoomOpRemove:
 		r.err = fmt.Errorf("%w: log op %d", ErrType, e.Op)

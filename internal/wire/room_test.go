@@ -87,6 +87,7 @@ func TestRoomLogEntry(t *testing.T) {
 	for _, e := range []RoomLogEntry{
 		{Version: 1, Op: RoomOpCreate, Member: [32]byte{1}, SignKey: [32]byte{2}, Policy: RoomHistoryLast, KeepN: 50, Sig: [64]byte{3}},
 		{Version: 7, PrevHash: [32]byte{4}, Op: RoomOpRemove, Member: [32]byte{5}, SignKey: [32]byte{6}, Sig: [64]byte{7}},
+		{Version: 8, PrevHash: [32]byte{4}, Op: RoomOpTopic, Member: [32]byte{1}, SignKey: [32]byte{2}, Topic: "déploiement vendredi", Sig: [64]byte{7}},
 	} {
 		b := AppendRoomLogEntry(nil, &e)
 		got, err := ParseRoomLogEntry(b)
@@ -102,6 +103,14 @@ func TestRoomLogEntry(t *testing.T) {
 	bad := RoomLogEntry{Version: 2, Op: 9}
 	if _, err := ParseRoomLogEntry(AppendRoomLogEntry(nil, &bad)); !errors.Is(err, ErrType) {
 		t.Errorf("unknown op: %v", err)
+	}
+	long := RoomLogEntry{Version: 2, Op: RoomOpTopic, Topic: string(make([]byte, MaxRoomTopic+1))}
+	if _, err := ParseRoomLogEntry(AppendRoomLogEntry(nil, &long)); !errors.Is(err, ErrTooBig) {
+		t.Errorf("a topic over %d bytes: %v", MaxRoomTopic, err)
+	}
+	notUTF8 := RoomLogEntry{Version: 2, Op: RoomOpTopic, Topic: "\xff"}
+	if _, err := ParseRoomLogEntry(AppendRoomLogEntry(nil, &notUTF8)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a topic that is not UTF-8: %v", err)
 	}
 }
 

@@ -212,6 +212,10 @@ func (b *Bridge) eventsLocked() []chat.Event {
 			if _, known := b.labels[e.Room]; known && !b.core.Leaving(e.Room) {
 				evs = append(evs, b.membersChanged(e.Room))
 			}
+		case rooms.EventTopic:
+			if _, known := b.labels[e.Room]; known && !b.core.Leaving(e.Room) {
+				evs = append(evs, b.topic(e.Room, b.labels[e.Room]))
+			}
 		case rooms.EventRemoved:
 			if !b.core.Leaving(e.Room) { // else the founder answered our Leave: no news
 				evs = append(evs, chat.MembersChanged{Room: chat.RoomID(e.Room), RoomName: b.labels[e.Room], Removed: true})
@@ -360,7 +364,31 @@ func checkLabel(name string) error {
 
 func (b *Bridge) info(id rooms.RoomID, label string) chat.RoomInfo {
 	ms := b.core.Members(id)
-	return chat.RoomInfo{ID: chat.RoomID(id), Name: label, Members: b.names(ms), Founder: len(ms) > 0 && ms[0] == b.self}
+	return chat.RoomInfo{ID: chat.RoomID(id), Name: label, Members: b.names(ms), Founder: len(ms) > 0 && ms[0] == b.self,
+		Topic: b.core.Topic(id)}
+}
+
+// topic is the news of room id's topic, set by its founder.
+func (b *Bridge) topic(id rooms.RoomID, label string) chat.RoomTopic {
+	ms := b.core.Members(id)
+	from := ""
+	if len(ms) > 0 {
+		from = b.name(ms[0])
+	}
+	return chat.RoomTopic{Room: chat.RoomID(id), RoomName: label, From: from, Topic: b.core.Topic(id)}
+}
+
+// SetTopic sets room's topic.
+func (b *Bridge) SetTopic(room, topic string) error {
+	id, err := b.room(room)
+	if err != nil {
+		return err
+	}
+	b.do(func() { err = b.core.SetTopic(id, topic) })
+	if errors.Is(err, rooms.ErrNotFounder) {
+		return fmt.Errorf("only the founder of #%s sets its topic", room)
+	}
+	return err
 }
 
 // Invite adds the connected peer named person (a name or address) to room.

@@ -46,7 +46,7 @@ func start(t *testing.T, mn *udptest.MemNetwork, name, addr string) *member {
 	go func() {
 		for ev := range m.node.Events() {
 			switch ev.(type) {
-			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
+			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged, chat.RoomTopic:
 				m.events <- ev
 			}
 		}
@@ -290,6 +290,28 @@ func TestLeaveRemoveAndComeBack(t *testing.T) {
 	for _, text := range texts(t, carol) {
 		if text == "just me now" || text == "welcome back" || text == "glad to be back" {
 			t.Fatalf("carol, removed, holds %q", text)
+		}
+	}
+}
+
+// The founder sets the topic: every member is told who set it and what,
+// and lists it with the room; a member who is not the founder cannot set
+// it.
+func TestTopicReachesEveryMember(t *testing.T) {
+	alice, bob, carol := roomOfThree(t)
+	if err := bob.rooms.SetTopic("ops", "bob's now"); err == nil {
+		t.Fatal("bob, not the founder, set the topic")
+	}
+	if err := alice.rooms.SetTopic("ops", "deploy friday"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*member{alice, bob, carol} {
+		e := await(t, m, func(chat.RoomTopic) bool { return true })
+		if e.Topic != "deploy friday" || e.RoomName != "ops" || m != alice && e.From != "alice" {
+			t.Fatalf("%s was told %+v", m.name, e)
+		}
+		if l := m.rooms.List(); len(l) != 1 || l[0].Topic != "deploy friday" {
+			t.Fatalf("%s lists %+v", m.name, l)
 		}
 	}
 }

@@ -38,6 +38,7 @@ const (
 	Part                 // leave the current room's conversation
 	Leave                // leave the current room for good
 	Remove               // remove the member Arg from the current room (its founder)
+	Topic                // set the current room's topic to Arg (its founder), or show it ("")
 	Members              // list the current room's members
 	Info                 // who is still missing our newest room message
 	SendFile             // offer a file: Arg is "[PEER] PATH" (see RunFile)
@@ -128,6 +129,7 @@ var Specs = []Spec{
 	{Kind: Part, Name: "part", Help: "leave the current room's conversation (lines go to the peers again)", LineOnly: true},
 	{Kind: Leave, Name: "leave", Help: "leave the current room for good: its founder removes you, and only a new invitation brings you back", LineOnly: true},
 	{Kind: Remove, Name: "remove", Args: "PERSON", Help: "remove a member (a name or key fingerprint) from the current room (its founder only)", LineOnly: true},
+	{Kind: Topic, Name: "topic", Args: "[TEXT]", Help: "set the current room's topic (its founder only); alone: show it", LineOnly: true},
 	{Kind: Members, Name: "members", Help: "list the current room's members", LineOnly: true},
 	{Kind: Info, Name: "info", Help: "who does not yet have your newest message in the current room", LineOnly: true},
 	{Kind: Quit, Name: "quit", Help: "leave without sending anything more"},

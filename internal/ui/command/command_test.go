@@ -89,7 +89,7 @@ func TestComplete(t *testing.T) {
 		{"/m", true, []string{"/me", "/msg"}},
 		{"/m", false, []string{"/me", "/members"}},
 		{"/ST", true, []string{"/stats"}},
-		{"/", false, []string{"/me", "/cancel", "/send", "/accept", "/decline", "/nick", "/connect", "/forget", "/rename", "/room", "/invite", "/join", "/part", "/leave", "/remove", "/members", "/info", "/quit", "/help"}},
+		{"/", false, []string{"/me", "/cancel", "/send", "/accept", "/decline", "/nick", "/connect", "/forget", "/rename", "/room", "/invite", "/join", "/part", "/leave", "/remove", "/topic", "/members", "/info", "/quit", "/help"}},
 		{"/c", true, []string{"/cancel", "/connect", "/clear"}},
 		{"/x", true, nil},
 		{"m", true, nil},

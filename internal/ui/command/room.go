@@ -51,6 +51,30 @@ func MissingText(text string, missing []string) string {
 	return fmt.Sprintf("%q is not yet with: %s", text, strings.Join(missing, ", "))
 }
 
+// TopicText is a room's topic as both UIs show it when asked (/topic):
+// what it is and who set it, or that there is none.
+func TopicText(info chat.RoomInfo) string {
+	room := termsafe.Line(info.Name)
+	if info.Topic == "" {
+		return fmt.Sprintf("#%s has no topic; its founder sets one with /topic TEXT", room)
+	}
+	founder := ""
+	if len(info.Members) > 0 {
+		founder = " (set by " + termsafe.Line(info.Members[0]) + ")"
+	}
+	return fmt.Sprintf("#%s topic: %s%s", room, termsafe.Line(info.Topic), founder)
+}
+
+// FindRoom returns the room called name among those rs lists.
+func FindRoom(rs chat.Rooms, name string) (chat.RoomInfo, error) {
+	for _, i := range rs.List() {
+		if i.Name == name {
+			return i, nil
+		}
+	}
+	return chat.RoomInfo{}, fmt.Errorf("you are not in #%s", termsafe.Line(name))
+}
+
 // MembersText is a room's news of its membership as both UIs show it: that
 // this user was removed, or who is in now and who came and went.
 func MembersText(ev chat.MembersChanged) string {

@@ -166,7 +166,7 @@ func (o *output) event(ev chat.Event) error {
 		} else {
 			fmt.Fprintf(o.stderr, "* %s moved to %s\n", termsafe.Line(ev.Name), ev.To)
 		}
-	case chat.RoomMessage, chat.RoomInvite, chat.MembersChanged:
+	case chat.RoomMessage, chat.RoomInvite, chat.MembersChanged, chat.RoomTopic:
 		return roomEvent(o.stdout, o.stderr, ev)
 	case chat.Error:
 		fmt.Fprintf(o.stderr, "udpchat: %s\n", termsafe.Line(ev.Err.Error()))
@@ -268,7 +268,7 @@ func jsonEvent(ev chat.Event) any {
 			To   string `json:"to"`
 			Path string `json:"path,omitempty"`
 		}{"moved", ev.Peer.String(), ev.Name, ev.From.String(), ev.To.String(), ev.Path}
-	case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
+	case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged, chat.RoomTopic:
 		return roomJSON(ev)
 	case chat.Error:
 		return struct {

@@ -86,12 +86,21 @@ func (r *runner) roomCommand(cmd command.Command) error {
 		} else if err != nil {
 			return err
 		}
-	case command.Members:
-		for _, i := range rs.List() {
-			if i.Name == r.room {
-				r.out.info("#%s members: %s", i.Name, strings.Join(i.Members, ", "))
-			}
+	case command.Topic:
+		if cmd.Arg != "" {
+			return rs.SetTopic(r.room, cmd.Arg)
 		}
+		info, err := command.FindRoom(rs, r.room)
+		if err != nil {
+			return err
+		}
+		r.out.info("%s", command.TopicText(info))
+	case command.Members:
+		info, err := command.FindRoom(rs, r.room)
+		if err != nil {
+			return err
+		}
+		r.out.info("#%s members: %s", info.Name, strings.Join(info.Members, ", "))
 	case command.Info:
 		if r.lastRoomMsg == nil || r.lastRoomMsg.RoomName != r.room {
 			return fmt.Errorf("you have said nothing in #%s in this run", r.room)

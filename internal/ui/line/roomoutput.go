@@ -22,6 +22,9 @@ func roomEvent(stdout, stderr io.Writer, ev chat.Event) error {
 		}
 		_, err := fmt.Fprintf(stdout, "#%s %s: %s\n", termsafe.Line(ev.RoomName), termsafe.Line(ev.From), termsafe.Line(ev.Text))
 		return err
+	case chat.RoomTopic:
+		_, err := fmt.Fprintf(stdout, "#%s %s: * topic: %s\n", termsafe.Line(ev.RoomName), termsafe.Line(ev.From), termsafe.Line(ev.Topic))
+		return err
 	case chat.RoomInvite:
 		fmt.Fprintf(stderr, "* %s\n", command.InviteText(ev))
 	case chat.MembersChanged:
@@ -53,6 +56,13 @@ func roomJSON(ev chat.Event) any {
 			History bool   `json:"history,omitempty"`
 			Time    string `json:"time"`
 		}{typ, ev.RoomName, roomMsgID(ev.ID), ev.From, ev.Text, ev.History, ev.At.Format(time.RFC3339Nano)}
+	case chat.RoomTopic:
+		return struct {
+			Type  string `json:"type"`
+			Room  string `json:"room"`
+			Name  string `json:"name"`
+			Topic string `json:"topic"`
+		}{"topic", ev.RoomName, ev.From, ev.Topic}
 	case chat.RoomInvite:
 		return struct {
 			Type    string   `json:"type"`

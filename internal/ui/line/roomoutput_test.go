@@ -15,11 +15,12 @@ func TestRoomOutput(t *testing.T) {
 	o := newOutput(&stdout, &stderr, false)
 	o.event(chat.RoomMessage{RoomName: "ops", From: "bob", Text: "hi\x1b[2J"})
 	o.event(chat.RoomMessage{RoomName: "ops", From: "you", Text: "mine", Own: true})
+	o.event(chat.RoomTopic{RoomName: "ops", From: "alice", Topic: "deploy friday"})
 	o.event(chat.RoomInvite{RoomName: "ops", From: "alice", Members: []string{"alice", "you"}})
 	o.event(chat.MembersChanged{RoomName: "ops", Members: []string{"alice", "you"}, Added: []string{"dan"}, Gone: []string{"carol"}})
 	o.event(chat.MembersChanged{RoomName: "dev", Removed: true})
 	o.event(chat.MembersChanged{RoomName: "ops", Left: true})
-	if got, want := stdout.String(), "#ops bob: hi\\x1b[2J\n"; got != want {
+	if got, want := stdout.String(), "#ops bob: hi\\x1b[2J\n#ops alice: * topic: deploy friday\n"; got != want {
 		t.Errorf("stdout %q, want %q", got, want)
 	}
 	if got, want := stderr.String(), "* alice invites you to room #ops (members: alice, you); /join ops to join\n"+
@@ -36,11 +37,12 @@ func TestRoomOutput(t *testing.T) {
 		chat.RoomInvite{RoomName: "ops", From: "alice"},
 		chat.RoomDelivery{RoomName: "ops", K: 1, N: 2},
 		chat.MembersChanged{RoomName: "ops", Members: []string{"you"}},
+		chat.RoomTopic{RoomName: "ops", From: "alice", Topic: "deploy friday"},
 	} {
 		o.event(ev)
 	}
 	dec := json.NewDecoder(&stdout)
-	for _, typ := range []string{"message", "invite", "delivered", "members"} {
+	for _, typ := range []string{"message", "invite", "delivered", "members", "topic"} {
 		var ev map[string]any
 		if err := dec.Decode(&ev); err != nil {
 			t.Fatal(err)

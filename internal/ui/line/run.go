@@ -190,7 +190,7 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 			r.reportSend(r.node.Send(cmd.Arg))
 		}
 		return cmd.Kind == command.Bye, true
-	case command.Room, command.Invite, command.Join, command.Part, command.Leave, command.Remove, command.Members, command.Info:
+	case command.Room, command.Invite, command.Join, command.Part, command.Leave, command.Remove, command.Topic, command.Members, command.Info:
 		if err := r.roomCommand(cmd); err != nil {
 			r.out.error(err)
 		}

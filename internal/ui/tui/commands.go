@@ -250,7 +250,7 @@ func (m *model) submit() tea.Cmd {
 		m.shown().tr.clear()
 	case command.Help:
 		m.shown().tr.block(m.helpText())
-	case command.Room, command.Invite, command.Join, command.Part, command.Leave, command.Remove, command.Members, command.Info:
+	case command.Room, command.Invite, command.Join, command.Part, command.Leave, command.Remove, command.Topic, command.Members, command.Info:
 		return m.roomCommand(cmd)
 	case command.Unknown:
 		m.fail(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))

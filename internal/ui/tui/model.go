@@ -156,7 +156,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 				continue
 			}
 			switch ev := ev.(type) {
-			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged:
+			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged, chat.RoomTopic:
 				if b := m.roomEvent(ev); b != "" {
 					bell = b
 				}
@@ -195,7 +195,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		m.gotRoomDone(msg)
 	case roomsListedMsg:
 		for _, r := range msg {
-			m.conversation(r.Name)
+			m.conversation(r.Name).topic = r.Topic
 		}
 	case missingMsg:
 		m.gotMissing(msg)

@@ -27,6 +27,7 @@ const newLabel = "new"
 // and what the user has not seen of it.
 type conversation struct {
 	room    string
+	topic   string // a room's, for the header
 	tr      *transcript
 	unread  int
 	mention bool   // an unseen message names us
@@ -223,6 +224,10 @@ func (m *model) roomEvent(ev chat.Event) (bell string) {
 			}
 		}
 		c.tr.add(&entry{kind: entryMessage, at: ev.At, name: ev.From, text: ev.Text, past: ev.History})
+	case chat.RoomTopic:
+		c := m.conversation(ev.RoomName)
+		c.topic = ev.Topic
+		c.tr.notice("%s set the topic: %s", termsafe.Line(ev.From), termsafe.Line(ev.Topic))
 	case chat.RoomInvite:
 		m.shown().tr.notice("%s", command.InviteText(ev))
 	case chat.RoomDelivery:
@@ -402,14 +407,25 @@ func (m *model) roomCommand(cmd command.Command) tea.Cmd {
 			}
 			return roomDoneMsg{err: err}
 		})
+	case command.Topic:
+		topic := cmd.Arg
+		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			if topic != "" {
+				return roomDoneMsg{err: rs.SetTopic(c.room, topic)}
+			}
+			info, err := command.FindRoom(rs, c.room)
+			if err != nil {
+				return roomDoneMsg{err: err}
+			}
+			return roomDoneMsg{notice: command.TopicText(info)}
+		})
 	case command.Members:
 		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
-			for _, i := range rs.List() {
-				if i.Name == c.room {
-					return roomDoneMsg{notice: fmt.Sprintf("#%s members: %s", i.Name, strings.Join(i.Members, ", "))}
-				}
+			info, err := command.FindRoom(rs, c.room)
+			if err != nil {
+				return roomDoneMsg{err: err}
 			}
-			return roomDoneMsg{err: fmt.Errorf("you are not in #%s", c.room)}
+			return roomDoneMsg{notice: fmt.Sprintf("#%s members: %s", info.Name, strings.Join(info.Members, ", "))}
 		})
 	case command.Info:
 		last := c.lastOwn

@@ -67,6 +67,19 @@ func (f *fakeRooms) Remove(room, person string) error {
 	return nil
 }
 
+// SetTopic sets the topic and tells the UI, as the real rooms do.
+func (f *fakeRooms) SetTopic(room, topic string) error {
+	f.mu.Lock()
+	for i := range f.rooms {
+		if f.rooms[i].Name == room {
+			f.rooms[i].Topic = topic
+		}
+	}
+	f.mu.Unlock()
+	f.node.Post(chat.RoomTopic{RoomName: room, From: "alice", Topic: topic})
+	return nil
+}
+
 func (f *fakeRooms) Say(room, text string) (chat.RoomMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -268,4 +281,25 @@ func TestLeaveRemoveAndMembershipNews(t *testing.T) {
 	if names := rooms.List(); len(names) != 1 || names[0].Name != "dev" {
 		t.Errorf("after /leave the rooms list %v, want #dev alone", names)
 	}
+}
+
+// /topic TEXT sets the room's topic: every member's UI says so in the
+// room and shows it in the header beside the room's name; /topic alone
+// says what it is. A room's topic shows from the start.
+func TestTopicInHeader(t *testing.T) {
+	node, _ := fakeNode(t, chat.Config{})
+	rooms := carryRooms(node, "ops", "dev")
+	rooms.rooms[1].Topic = "release train"
+	hs := newHarness(t, node, 120, 30)
+	hs.waitFor("Conversations", "3 #dev")
+	hs.press('3', tea.ModAlt)
+	hs.waitFor("#dev · release train")
+	hs.press('2', tea.ModAlt)
+	hs.waitFor("▸2 #ops")
+	hs.enter("/topic")
+	hs.waitFor("#ops has no topic; its founder sets one with /topic TEXT")
+	hs.enter("/topic deploy friday")
+	hs.waitFor("alice set the topic: deploy friday", "#ops · deploy friday")
+	hs.enter("/topic")
+	hs.waitFor("#ops topic: deploy friday (set by alice)")
 }

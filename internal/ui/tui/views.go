@@ -60,6 +60,10 @@ func (m *model) headerView() string {
 	}
 	if m.cur != 0 {
 		segs = append(segs, segment{text: on(m.st.headerTitle).Render(m.shown().label()), drop: 0})
+		if topic := termsafe.Line(m.shown().topic); topic != "" {
+			segs = append(segs, segment{text: on(m.st.headerDim).Render(topic),
+				short: on(m.st.headerDim).Render(ansi.Truncate(topic, 24, "…")), drop: 3})
+		}
 	}
 	segs = append(segs, []segment{
 		{text: on(m.st.headerDim).Render(m.local.String()), drop: 2},
