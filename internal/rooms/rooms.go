@@ -100,7 +100,7 @@ var (
 	ErrNoRoom       = errors.New("rooms: no such room")
 	ErrNotFounder   = errors.New("rooms: only the founder changes the membership")
 	ErrNoBinding    = errors.New("rooms: no signing key known for that person yet (they must be connected)")
-	ErrLogFull      = errors.New("rooms: the membership log is full")
+	ErrLogFull      = errors.New("rooms: the room's log is full (it goes whole in one datagram: about 1,600 membership or topic changes); found a new room")
 	ErrRosterFull   = fmt.Errorf("rooms: the room has had %d members, its most", wire.MaxRoomMembers)
 	ErrFounderStays = errors.New("rooms: the founder cannot leave (only the founder changes the membership); remove the others instead")
 )
@@ -308,9 +308,6 @@ func (n *Node) changeMembersLocked(r *room, member keys.PublicKey, op wire.RoomO
 	if r.roster[0] != n.cfg.Self {
 		return ErrNotFounder
 	}
-	if len(r.log) >= wire.MaxRoomBatch {
-		return ErrLogFull
-	}
 	e := wire.RoomLogEntry{Version: r.version() + 1, PrevHash: r.hashes[len(r.hashes)-1], Op: op, Member: member}
 	switch op {
 	case wire.RoomOpAdd:
@@ -334,6 +331,9 @@ func (n *Node) changeMembersLocked(r *room, member keys.PublicKey, op wire.RoomO
 		e.SignKey = r.members[i].sign
 	}
 	raw := n.signEntry(r.id, &e)
+	if !r.fits(raw) {
+		return ErrLogFull
+	}
 	if err := n.applyLog(r, [][]byte{raw}); err != nil {
 		return err
 	}
@@ -370,12 +370,14 @@ func (n *Node) SetTopic(id RoomID, topic string) error {
 		return ErrNotFounder
 	case len(topic) > wire.MaxRoomTopic || !utf8.ValidString(topic):
 		return fmt.Errorf("%w: a topic is UTF-8 of at most %d bytes", wire.ErrTooBig, wire.MaxRoomTopic)
-	case len(r.log) >= wire.MaxRoomBatch:
-		return ErrLogFull
 	}
 	e := wire.RoomLogEntry{Version: r.version() + 1, PrevHash: r.hashes[len(r.hashes)-1], Op: wire.RoomOpTopic,
 		Member: n.cfg.Self, SignKey: n.signPub, Topic: topic}
-	if err := n.applyLog(r, [][]byte{n.signEntry(r.id, &e)}); err != nil {
+	raw := n.signEntry(r.id, &e)
+	if !r.fits(raw) {
+		return ErrLogFull
+	}
+	if err := n.applyLog(r, [][]byte{raw}); err != nil {
 		return err
 	}
 	n.broadcastLog(r, keys.PublicKey{})

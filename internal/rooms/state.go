@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/keys"
@@ -106,10 +107,21 @@ func (r *room) entitledFrom(s int) uint64 {
 	return max(r.members[r.self].added(), r.members[s].added())
 }
 
+// logDatagram carries the log's entries from index from on. The log always
+// fits one (the founder writes no entry that would not: ErrLogFull), so an
+// invitation carries the whole of it.
 func (r *room) logDatagram(from int) []byte {
-	d := wire.RoomDatagram{Type: wire.RoomLog, Room: r.id, Entries: r.log[from:min(len(r.log), from+wire.MaxRoomBatch)]}
+	d := wire.RoomDatagram{Type: wire.RoomLog, Room: r.id, Entries: r.log[from:]}
 	b, _ := wire.AppendRoom(nil, &d)
 	return b
+}
+
+// fits reports whether the log with raw after it still goes in one log
+// datagram.
+func (r *room) fits(raw []byte) bool {
+	d := wire.RoomDatagram{Type: wire.RoomLog, Room: r.id, Entries: append(slices.Clip(r.log), raw)}
+	_, err := wire.AppendRoom(nil, &d)
+	return err == nil
 }
 
 // applyLog verifies raw entries that follow the log and applies them:

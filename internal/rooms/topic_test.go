@@ -2,6 +2,7 @@ package rooms
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,4 +54,40 @@ func TestTopic(t *testing.T) {
 		s.step()
 	}
 	s.runUntil(300, "all have the 8", func() bool { return s.agreed(span(0, 4), 8) })
+}
+
+// The log goes past 256 entries (the old bound), an invitation carries it
+// whole, and a member that was away catches up on it in one log datagram;
+// it ends where the whole log no longer fits one datagram, with
+// ErrLogFull, which changes nothing.
+func TestLongLog(t *testing.T) {
+	s := newSim(t, 3, 41)
+	s.found(wire.RoomHistoryAll, 0, 2)
+	s.runUntil(100, "the two join", func() bool { return s.joined(span(0, 2), 2) })
+	s.blocked = func(from, to int) bool { return from == 1 || to == 1 } // away
+	for i := range 400 {
+		if err := s.nodes[0].SetTopic(s.room, fmt.Sprint("topic ", i)); err != nil {
+			t.Fatalf("topic %d: %v", i, err)
+		}
+	}
+	if err := s.nodes[0].Add(s.room, s.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	s.blocked = nil
+	s.runUntil(100, "the newcomer and the member away have all 403 entries", func() bool { return s.joined(span(0, 3), 403) })
+	var err error
+	for err == nil {
+		err = s.nodes[0].SetTopic(s.room, "a topic of some length, to fill the log sooner")
+	}
+	v, _ := s.nodes[0].Version(s.room)
+	if !errors.Is(err, ErrLogFull) || v < 1000 {
+		t.Fatalf("the log stopped at %d entries with %v; want ErrLogFull, past 1,000", v, err)
+	}
+	if err := s.nodes[0].Remove(s.room, s.ids[1]); !errors.Is(err, ErrLogFull) {
+		t.Fatalf("a removal into a full log: %v, want ErrLogFull", err)
+	}
+	if after, _ := s.nodes[0].Version(s.room); after != v {
+		t.Fatalf("a refused entry moved the log from %d to %d", v, after)
+	}
+	s.runUntil(100, "every member has the full log", func() bool { return s.joined(span(0, 3), v) })
 }

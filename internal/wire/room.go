@@ -71,6 +71,11 @@ const (
 	// MaxRoomBatch bounds the entries of a log batch and the items of a
 	// history batch.
 	MaxRoomBatch = 256
+	// MaxRoomLog bounds the entries of a log datagram. The whole log goes
+	// in one (an invitation), so it bounds the log too, but the datagram's
+	// bytes (MaxRoomDatagram) bind first: about 1,600 entries without
+	// topics.
+	MaxRoomLog = 4096
 	// MaxRoomTopic bounds a topic entry's text (UTF-8 bytes).
 	MaxRoomTopic = 256
 )
@@ -156,13 +161,17 @@ func AppendRoom(b []byte, d *RoomDatagram) ([]byte, error) {
 		b = append(b, d.Key[:]...)
 		b = append(b, d.Sig[:]...)
 	case RoomLog:
-		if len(d.Entries) > MaxRoomBatch {
+		if len(d.Entries) > MaxRoomLog {
 			return b, fmt.Errorf("%w: %d log entries", ErrTooBig, len(d.Entries))
 		}
+		start := len(b) - 1 - RoomIDLen
 		b = AppendVarint(b, uint64(len(d.Entries)))
 		for _, e := range d.Entries {
 			b = AppendVarint(b, uint64(len(e)))
 			b = append(b, e...)
+		}
+		if len(b)-start > MaxRoomDatagram {
+			return b[:start], fmt.Errorf("%w: a log of %d bytes", ErrTooBig, len(b)-start)
 		}
 	case RoomStatus:
 		if len(d.Heads) > MaxRoomMembers || len(d.Reach) != (len(d.Heads)+7)/8 {
@@ -310,7 +319,7 @@ func ParseRoom(b []byte) (RoomDatagram, error) {
 		r.bytes(d.Key[:])
 		r.bytes(d.Sig[:])
 	case RoomLog:
-		n := r.count(MaxRoomBatch)
+		n := r.count(MaxRoomLog)
 		for range n {
 			d.Entries = append(d.Entries, r.slice(r.varint()))
 		}

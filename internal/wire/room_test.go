@@ -77,9 +77,18 @@ func TestRoomRefusesUnknownAndOversized(t *testing.T) {
 	}
 	// A list length over the limit is refused before anything is allocated.
 	b := append([]byte{byte(RoomLog)}, make([]byte, RoomIDLen)...)
-	b = AppendVarint(b, MaxRoomBatch+1)
+	b = AppendVarint(b, MaxRoomLog+1)
 	if _, err := ParseRoom(b); !errors.Is(err, ErrTooBig) {
 		t.Errorf("log of too many entries: %v", err)
+	}
+	// A log whose entries would make a datagram over the bound is not made.
+	entry := make([]byte, 1000)
+	huge := RoomDatagram{Type: RoomLog, Entries: make([][]byte, MaxRoomDatagram/1000)}
+	for i := range huge.Entries {
+		huge.Entries[i] = entry
+	}
+	if out, err := AppendRoom([]byte("kept"), &huge); !errors.Is(err, ErrTooBig) || string(out) != "kept" {
+		t.Errorf("a log over %d bytes: %v, and %d bytes appended", MaxRoomDatagram, err, len(out)-4)
 	}
 }
 
