@@ -72,3 +72,27 @@ func TestRoomLeaveRemoveAndBack(t *testing.T) {
 		t.Errorf("carol, removed, was shown %q", got)
 	}
 }
+
+// An invitation outlives the invitee's restart: bob, invited to #ops and
+// killed, is offered it again when he starts with alice gone (so she cannot
+// send it again), and /join joins.
+func TestRoomInvitationOutlivesRestart(t *testing.T) {
+	alice := &roomMember{name: "alice", addr: loopback(t), dir: t.TempDir()}
+	bob := &roomMember{name: "bob", addr: loopback(t), dir: t.TempDir()}
+	startRoomMember(t, bob)
+	startRoomMember(t, alice, "--room", "ops", "-p", bob.addr)
+	alice.stdout.waitLine(t, `"type":"joined".*"name":"bob"`)
+	alice.say(t, "/invite bob")
+	bob.stdout.waitLine(t, `"type":"invite","room":"ops","name":"alice"`)
+	alice.kill9(t)
+	bob.kill9(t)
+	startRoomMember(t, bob)
+	bob.stdout.waitLine(t, `"type":"invite","room":"ops","name":"[^"]*","members":\["[^"]*","you"\]`)
+	bob.say(t, "/join ops")
+	bob.stdout.waitFor(t, "bob joins #ops", func() bool {
+		return hasEvent(t, bob.stdout, "members", func(ev map[string]any) bool { return ev["room"] == "ops" && listed(ev, "members", "you") })
+	})
+	if errs := jsonEvents(t, bob.stdout, "error"); len(errs) != 0 {
+		t.Fatalf("bob's /join after the restart: %v", errs)
+	}
+}

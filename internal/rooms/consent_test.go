@@ -49,3 +49,37 @@ func TestInvitationWaitsForAccept(t *testing.T) {
 		return s.joined(span(0, 3), 3) && len(s.nodes[1].Messages(s.room)) == 1 && len(s.nodes[2].Messages(s.room)) == 1
 	})
 }
+
+// An invitation outlives the invitee's restart, with its label: accepted
+// after it, with the founder away (so not sent again), it joins; a kept
+// invitation to a room already joined is dropped at the next start.
+func TestInvitationOutlivesRestart(t *testing.T) {
+	s := newSim(t, 2, 12)
+	s.askToJoin = true
+	s.start(1)
+	s.found(wire.RoomHistoryAll, 0, 1)
+	if err := s.nodes[0].Add(s.room, s.ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range s.nodes[0].Outbox() {
+		s.nodes[1].ReceiveLabeled(s.ids[0], o.Datagram, "ops") //nolint:errcheck // all but the invitation are for a room it is not in
+	}
+	s.start(1) // a restart, the founder away
+	if got := s.nodes[1].Invitations(); len(got) != 1 || got[s.room] != "ops" {
+		t.Fatalf("after a restart the invitations are %v, want the one to ops", got)
+	}
+	if err := s.nodes[1].Accept(s.room); err != nil {
+		t.Fatalf("accepting after a restart: %v", err)
+	}
+	s.start(1)
+	if got := s.nodes[1].Invitations(); len(got) != 0 {
+		t.Fatalf("after joining and a restart the invitations are %v, want none", got)
+	}
+	if invs, _ := s.stores[1].Invitations(); len(invs) != 0 {
+		t.Fatalf("the storage keeps %d invitations after the join", len(invs))
+	}
+	s.runUntil(100, "both are members", func() bool { return s.joined(span(0, 2), 2) })
+	if got := s.nodes[0].Members(s.room); len(got) != 2 {
+		t.Fatalf("the founder sees %d members", len(got))
+	}
+}

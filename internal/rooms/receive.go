@@ -14,7 +14,12 @@ import (
 // Receive handles a room datagram that arrived from peer over their
 // authenticated pairwise session. What does not parse or check out is
 // dropped and counted (Stats); the error says why, for logs.
-func (n *Node) Receive(from keys.PublicKey, b []byte) error {
+func (n *Node) Receive(from keys.PublicKey, b []byte) error { return n.ReceiveLabeled(from, b, "") }
+
+// ReceiveLabeled is Receive of a datagram that came with label, the
+// sender's name for the room (R0): an invitation waiting for consent keeps
+// it (Invitations), for the chat to offer the room by.
+func (n *Node) ReceiveLabeled(from keys.PublicKey, b []byte, label string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.stats.Received++
@@ -23,6 +28,8 @@ func (n *Node) Receive(from keys.PublicKey, b []byte) error {
 		n.stats.Drops[DropMalformed]++
 		return err
 	}
+	n.receivingLabel = label
+	defer func() { n.receivingLabel = "" }()
 	return n.receive(from, &d, false)
 }
 
@@ -130,30 +137,80 @@ func (n *Node) receive(from keys.PublicKey, d *wire.RoomDatagram, forwarded bool
 }
 
 // invited joins a room from its log, sent by its founder: the whole log,
-// verified, with this user in it.
+// verified, with this user in it. One that waits for consent is kept, so
+// that it outlives a restart.
 func (n *Node) invited(from keys.PublicKey, d *wire.RoomDatagram) error {
-	r := newRoom(RoomID(d.Room))
-	for _, raw := range d.Entries {
+	r, err := n.invitation(RoomID(d.Room), d.Entries)
+	if errors.Is(err, errDropNotMember) {
+		return n.drop(DropNotMember, err)
+	} else if err != nil {
+		return n.drop(DropForged, err)
+	}
+	if r.roster[0] != from {
+		return n.drop(DropNotMember, errDropNotMember)
+	}
+	if !n.cfg.AskToJoin {
+		return n.join(r)
+	}
+	if old := n.invites[r.id]; old != nil && old.version() >= r.version() {
+		return nil
+	}
+	r.offer = n.receivingLabel
+	if old := n.invites[r.id]; old != nil && r.offer == "" {
+		r.offer = old.offer
+	}
+	b, _ := wire.AppendRoom(nil, d)
+	if err := n.cfg.Storage.PutInvitation(Invitation{Room: r.id, Label: r.offer, Log: b}); err != nil {
+		return err
+	}
+	n.invites[r.id] = r
+	n.events = append(n.events, Event{Kind: EventInvited, Room: r.id})
+	return nil
+}
+
+// invitation verifies entries as a whole log, from the creation on, that
+// has this user as a member at its end.
+func (n *Node) invitation(id RoomID, entries [][]byte) (*room, error) {
+	r := newRoom(id)
+	for _, raw := range entries {
 		e, err := wire.ParseRoomLogEntry(raw)
 		if err != nil {
-			return n.drop(DropMalformed, err)
+			return nil, err
 		}
 		if err := r.verifyEntry(&e, raw); err != nil {
-			return n.drop(DropForged, err)
+			return nil, err
 		}
 		r.applyEntry(&e, raw, n.cfg.Self)
 	}
-	if len(r.roster) == 0 || r.roster[0] != from || r.self < 0 || !r.isMember(r.self, r.version()) {
-		return n.drop(DropNotMember, errDropNotMember)
+	if len(r.roster) == 0 || r.self < 0 || !r.isMember(r.self, r.version()) {
+		return nil, errDropNotMember
 	}
-	if n.cfg.AskToJoin {
-		if old := n.invites[r.id]; old == nil || old.version() < r.version() {
-			n.invites[r.id] = r
-			n.events = append(n.events, Event{Kind: EventInvited, Room: r.id})
+	return r, nil
+}
+
+// loadInvitations takes back the invitations kept, verified again, but for
+// rooms this user is in already (joined just before a crash).
+func (n *Node) loadInvitations() error {
+	invs, err := n.cfg.Storage.Invitations()
+	if err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		d, err := wire.ParseRoom(inv.Log)
+		var r *room
+		if err == nil {
+			r, err = n.invitation(inv.Room, d.Entries)
 		}
-		return nil
+		if old := n.rooms[inv.Room]; err != nil || d.Type != wire.RoomLog || old != nil && old.isMember(old.self, old.version()) && !old.rec.Leaving {
+			if err := n.cfg.Storage.DropInvitation(inv.Room); err != nil {
+				return err
+			}
+			continue
+		}
+		r.offer = inv.Label
+		n.invites[r.id] = r
 	}
-	return n.join(r)
+	return nil
 }
 
 // join makes r, a verified invitation, one of this user's rooms; for a
@@ -164,6 +221,9 @@ func (n *Node) join(r *room) error {
 		return n.rejoin(old, r)
 	}
 	if err := n.cfg.Storage.AddRoom(r.rec, r.log); err != nil {
+		return err
+	}
+	if err := n.cfg.Storage.DropInvitation(r.id); err != nil {
 		return err
 	}
 	delete(n.invites, r.id)
@@ -182,6 +242,9 @@ func (n *Node) rejoin(old, inv *room) error {
 	}
 	old.rec = rec
 	if err := n.applyLog(old, inv.log); err != nil {
+		return err
+	}
+	if err := n.cfg.Storage.DropInvitation(old.id); err != nil {
 		return err
 	}
 	delete(n.invites, old.id)
@@ -213,6 +276,18 @@ func (n *Node) Invitation(id RoomID) (founder keys.PublicKey, members []keys.Pub
 		return founder, nil, false
 	}
 	return r.roster[0], r.current(), true
+}
+
+// Invitations lists the rooms of the pending invitations, each with the
+// label it came with.
+func (n *Node) Invitations() map[RoomID]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[RoomID]string, len(n.invites))
+	for id, r := range n.invites {
+		out[id] = r.offer
+	}
+	return out
 }
 
 // Accept joins the room of a pending invitation (Config.AskToJoin).

@@ -113,10 +113,11 @@ type Config struct {
 	Now     func() time.Time // default time.Now
 	Rand    io.Reader        // default crypto/rand; tests seed it
 	// AskToJoin says an invitation waits for the user's consent: it is
-	// verified and kept in memory (EventInvited, Invitation), and only
-	// Accept joins the room. Without it a verified invitation joins at
-	// once. The founder sends the invitation again each StatusPeriod until
-	// the newcomer answers, so one forgotten at a restart comes back.
+	// verified and kept, in memory and in Storage, so that it outlives a
+	// restart (EventInvited, Invitation, Invitations), and only Accept
+	// joins the room. Without it a verified invitation joins at once. The
+	// founder also sends the invitation again each StatusPeriod until the
+	// newcomer answers.
 	AskToJoin bool
 }
 
@@ -176,9 +177,11 @@ type Node struct {
 	bindings  map[keys.PublicKey][32]byte // sign keys announced over pairwise sessions
 	unreached map[keys.PublicKey]bool     // members the chat cannot reach directly
 	invites   map[RoomID]*room            // verified invitations awaiting Accept
-	out       []Outgoing
-	events    []Event
-	stats     Stats
+	// receivingLabel is the label of the datagram ReceiveLabeled handles.
+	receivingLabel string
+	out            []Outgoing
+	events         []Event
+	stats          Stats
 }
 
 // New returns a Node with the rooms in cfg.Storage.
@@ -205,6 +208,9 @@ func New(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("rooms: loading room %x: %w", rec.ID, err)
 		}
 		n.rooms[rec.ID] = r
+	}
+	if err := n.loadInvitations(); err != nil {
+		return nil, fmt.Errorf("rooms: loading invitations: %w", err)
 	}
 	n.out, n.events = nil, nil // loading re-announces nothing
 	return n, nil

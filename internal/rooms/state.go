@@ -26,6 +26,7 @@ type room struct {
 	policy  wire.RoomHistoryPolicy
 	keepN   uint64
 	topic   string // the last topic entry's
+	offer   string // a pending invitation's label (R0)
 	self    int    // -1 until this user is in the roster
 
 	keys    map[keyRef]*SenderKey

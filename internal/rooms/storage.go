@@ -9,8 +9,8 @@ import (
 )
 
 // Storage is what the core keeps across restarts. The chat gives it one
-// backed by SQLite (internal/rooms/roomstore, over internal/store's schema
-// 6); MemStorage keeps it in memory.
+// backed by SQLite (internal/rooms/roomstore, over internal/store's schemas
+// 6 and 9); MemStorage keeps it in memory.
 //
 // Every write is durable when it returns: the core acknowledges a message
 // ("stored") only after PutMessage, and sends its own only after it. A room
@@ -44,6 +44,21 @@ type Storage interface {
 	// Heads only grow: a smaller one than that kept changes nothing.
 	PutDelivery(room RoomID, d Delivery) error
 	Deliveries(room RoomID) ([]Delivery, error)
+	// PutInvitation keeps a verified invitation waiting for the user's
+	// consent, replacing one to the same room; Invitations returns them in
+	// the order they first came; DropInvitation forgets one (joined).
+	PutInvitation(inv Invitation) error
+	Invitations() ([]Invitation, error)
+	DropInvitation(room RoomID) error
+}
+
+// Invitation is a pending invitation as kept: the room, the label it came
+// with (the founder's name for the room, R0) and its log datagram as it
+// came, which the core verifies again when it loads it.
+type Invitation struct {
+	Room  RoomID
+	Label string
+	Log   []byte
 }
 
 // RoomRecord is the per-room state that is not in the log, keys or messages.
@@ -68,9 +83,10 @@ type Delivery struct {
 // MemStorage is a Storage in memory: for tests, and for a chat that keeps
 // no history. Safe for concurrent use.
 type MemStorage struct {
-	mu    sync.Mutex
-	rooms map[RoomID]*memRoom
-	order []RoomID
+	mu      sync.Mutex
+	rooms   map[RoomID]*memRoom
+	order   []RoomID
+	invites []Invitation
 }
 
 type memRoom struct {
@@ -196,4 +212,29 @@ func (s *MemStorage) Deliveries(room RoomID) ([]Delivery, error) {
 		out = append(out, Delivery{Member: k[0], Sender: k[1], Head: h})
 	}
 	return out, nil
+}
+
+func (s *MemStorage) PutInvitation(inv Invitation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv.Log = slices.Clone(inv.Log)
+	if i := slices.IndexFunc(s.invites, func(o Invitation) bool { return o.Room == inv.Room }); i >= 0 {
+		s.invites[i] = inv
+	} else {
+		s.invites = append(s.invites, inv)
+	}
+	return nil
+}
+
+func (s *MemStorage) Invitations() ([]Invitation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.invites), nil
+}
+
+func (s *MemStorage) DropInvitation(room RoomID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invites = slices.DeleteFunc(s.invites, func(o Invitation) bool { return o.Room == room })
+	return nil
 }

@@ -10,7 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// The rooms' tables (schema 6) keep what the rooms core needs across
+// The rooms' tables (schemas 6 and 9) keep what the rooms core needs across
 // restarts, by value: the store interprets none of it. Each write is one
 // transaction, committed when it returns (so the core may then acknowledge
 // or send what it stored); AddRoom writes a room and its log in one.
@@ -262,4 +262,38 @@ func collect[T any](ctx context.Context, db *sql.DB, scan func(*sql.Rows) (T, er
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// RoomInvitation is an invitation waiting for the user's consent (schema
+// 9): the room, the label it came with, and its log datagram as it came.
+type RoomInvitation struct {
+	ID    [16]byte
+	Label string
+	Log   []byte
+}
+
+// PutRoomInvitation keeps an invitation, replacing one to the same room
+// (which keeps its place in the order).
+func (s *MessageDB) PutRoomInvitation(ctx context.Context, inv RoomInvitation) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO room_invitations (room, label, log) VALUES (?, ?, ?)
+		ON CONFLICT (room) DO UPDATE SET label = excluded.label, log = excluded.log`, inv.ID[:], inv.Label, nonNil(inv.Log))
+	return s.roomError("PutRoomInvitation", err)
+}
+
+// RoomInvitations returns the invitations kept, in the order they came.
+func (s *MessageDB) RoomInvitations(ctx context.Context) ([]RoomInvitation, error) {
+	invs, err := collect(ctx, s.db, func(rows *sql.Rows) (RoomInvitation, error) {
+		var inv RoomInvitation
+		var id []byte
+		err := rows.Scan(&id, &inv.Label, &inv.Log)
+		copy(inv.ID[:], id)
+		return inv, err
+	}, `SELECT room, label, log FROM room_invitations ORDER BY rowid`)
+	return invs, s.roomError("RoomInvitations", err)
+}
+
+// DropRoomInvitation forgets the invitation to room, if there is one.
+func (s *MessageDB) DropRoomInvitation(ctx context.Context, room [16]byte) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM room_invitations WHERE room = ?`, room[:])
+	return s.roomError("DropRoomInvitation", err)
 }

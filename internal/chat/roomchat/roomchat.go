@@ -93,7 +93,14 @@ func Start(cfg Config) (*Bridge, error) {
 	if err := b.loadLabels(); err != nil {
 		return nil, err
 	}
+	// The invitations kept from before are offered again.
+	var invites []chat.Event
+	for id, label := range core.Invitations() {
+		b.offered[id] = label
+		invites = append(invites, b.invite(id))
+	}
 	cfg.Node.CarryRooms(b)
+	cfg.Node.Post(invites...)
 	// Those who joined before the node carried rooms learn our key now.
 	for _, p := range cfg.Node.Peers() {
 		if p.Person != ([32]byte{}) && p.Name != "" && p.State == chat.PeerOnline {
@@ -168,7 +175,7 @@ func (b *Bridge) RoomPayload(person [32]byte, payload []byte) {
 				b.offered[id] = label
 			}
 		}
-		if err := b.core.Receive(person, d); err != nil {
+		if err := b.core.ReceiveLabeled(person, d, label); err != nil {
 			b.log.Debug("room datagram dropped", "from", keys.PublicKey(person).Fingerprint(), "err", err)
 		}
 		if d[0] == byte(wire.RoomBinding) {
@@ -201,11 +208,7 @@ func (b *Bridge) eventsLocked() []chat.Event {
 				evs = append(evs, b.message(e.Message))
 			}
 		case rooms.EventInvited:
-			founder, members, ok := b.core.Invitation(e.Room)
-			if ok {
-				evs = append(evs, chat.RoomInvite{Room: chat.RoomID(e.Room), RoomName: b.offerLabel(e.Room),
-					From: b.name(founder), Members: b.names(members)})
-			}
+			evs = append(evs, b.invite(e.Room))
 		case rooms.EventJoined:
 			b.setLabelLocked(e.Room, b.offerLabel(e.Room))
 		case rooms.EventMembers:
@@ -238,6 +241,12 @@ func (b *Bridge) eventsLocked() []chat.Event {
 		}
 	}
 	return evs
+}
+
+// invite is the news of the pending invitation to room id.
+func (b *Bridge) invite(id rooms.RoomID) chat.RoomInvite {
+	founder, members, _ := b.core.Invitation(id)
+	return chat.RoomInvite{Room: chat.RoomID(id), RoomName: b.offerLabel(id), From: b.name(founder), Members: b.names(members)}
 }
 
 // membersChanged is the news of a room's new membership: who is in, and

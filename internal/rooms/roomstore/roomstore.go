@@ -1,6 +1,6 @@
 // Package roomstore is the rooms core's Storage on udpchat's database: it
-// turns rooms.Storage's calls into internal/store's room methods (schema 6)
-// and back. It sits between the two because neither may know the other:
+// turns rooms.Storage's calls into internal/store's room methods (schemas 6
+// and 9) and back. It sits between the two because neither may know the other:
 // the store is below every layer that knows rooms, and the core does no
 // I/O.
 package roomstore
@@ -112,3 +112,18 @@ func (s *Storage) Deliveries(room rooms.RoomID) ([]rooms.Delivery, error) {
 	}
 	return out, err
 }
+
+func (s *Storage) PutInvitation(inv rooms.Invitation) error {
+	return s.db.PutRoomInvitation(ctx, store.RoomInvitation{ID: inv.Room, Label: inv.Label, Log: inv.Log})
+}
+
+func (s *Storage) Invitations() ([]rooms.Invitation, error) {
+	invs, err := s.db.RoomInvitations(ctx)
+	out := make([]rooms.Invitation, len(invs))
+	for i, inv := range invs {
+		out[i] = rooms.Invitation{Room: inv.ID, Label: inv.Label, Log: inv.Log}
+	}
+	return out, err
+}
+
+func (s *Storage) DropInvitation(room rooms.RoomID) error { return s.db.DropRoomInvitation(ctx, room) }

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"Messages", testMessages},
 		{"Deliveries", testDeliveries},
 		{"UnknownRoom", testUnknownRoom},
+		{"Invitations", testInvitations},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })
 	}
@@ -250,4 +251,29 @@ func diffMessages(got, want []rooms.Message) string {
 		}
 	}
 	return ""
+}
+
+// Invitations come back in the order they first came, one per room (a
+// later one replaces it, in its place), until dropped; dropping one never
+// kept is no error.
+func testInvitations(t *testing.T, open Opener) {
+	s, reopen := open(t)
+	a, b := roomID(1), roomID(2)
+	must(t, s.PutInvitation(rooms.Invitation{Room: a, Label: "ops", Log: []byte("log a v2")}))
+	must(t, s.PutInvitation(rooms.Invitation{Room: b, Label: "dev", Log: []byte("log b")}))
+	must(t, s.PutInvitation(rooms.Invitation{Room: a, Label: "ops", Log: []byte("log a v3")}))
+	must(t, s.DropInvitation(roomID(9)))
+	want := []rooms.Invitation{{Room: a, Label: "ops", Log: []byte("log a v3")}, {Room: b, Label: "dev", Log: []byte("log b")}}
+	checkBothLives(t, s, reopen, func(s rooms.Storage) {
+		if got, err := s.Invitations(); err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Invitations = %+v, %v; want %+v", got, err, want)
+		}
+	})
+	s = reopen()
+	must(t, s.DropInvitation(a))
+	checkBothLives(t, s, reopen, func(s rooms.Storage) {
+		if got, err := s.Invitations(); err != nil || !reflect.DeepEqual(got, want[1:]) {
+			t.Fatalf("after dropping one: %+v, %v; want %+v", got, err, want[1:])
+		}
+	})
 }
