@@ -446,26 +446,29 @@ func (m *model) roomCommand(cmd command.Command) tea.Cmd {
 
 // bellCmd rings the terminal's bell for a mention, or a direct message
 // while a room is shown; and, on a terminal known to show it, puts up a
-// desktop notification (OSC 9) saying which conversation. Unknown
-// terminals get the bell alone: an OSC they do not know may print.
+// desktop notification saying which conversation.
 func (m *model) bellCmd(about string) tea.Cmd {
-	s := "\a"
-	if notifies(m.opts.Env) {
-		s += ansi.Notify("udpchat: " + termsafe.Line(about))
-	}
-	return tea.Raw(s)
+	return tea.Raw("\a" + notification(m.opts.Env, about))
 }
 
-// notifies says whether the terminal of env shows OSC 9 notifications:
-// iTerm2, WezTerm and kitty say who they are and do.
-func notifies(env []string) bool {
+// notification is the desktop notification about what, in the form the
+// terminal of env shows, or "" for a terminal not known to show one: an
+// OSC it does not know may print. Those that say who they are: iTerm2,
+// WezTerm and kitty show OSC 9; foot and Ghostty show OSC 777 (rxvt-
+// unicode's notify, with a title), and rxvt-unicode itself, with its
+// notify extension (without it, it ignores the OSC).
+func notification(env []string, what string) string {
+	what = termsafe.Line(what)
 	for _, kv := range env {
-		switch kv {
-		case "TERM_PROGRAM=iTerm.app", "TERM_PROGRAM=WezTerm", "TERM=xterm-kitty":
-			return true
+		switch {
+		case kv == "TERM_PROGRAM=iTerm.app", kv == "TERM_PROGRAM=WezTerm", kv == "TERM=xterm-kitty":
+			return ansi.Notify("udpchat: " + what)
+		case kv == "TERM=foot", strings.HasPrefix(kv, "TERM=foot-"), kv == "TERM_PROGRAM=ghostty", kv == "TERM=xterm-ghostty",
+			strings.HasPrefix(kv, "TERM=rxvt-unicode"):
+			return ansi.URxvtExt("notify", "udpchat", strings.ReplaceAll(what, ";", ","))
 		}
 	}
-	return false
+	return ""
 }
 
 // syncPanel hands the panel the conversations, and lays the screen out

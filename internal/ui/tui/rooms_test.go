@@ -303,3 +303,30 @@ func TestTopicInHeader(t *testing.T) {
 	hs.enter("/topic")
 	hs.waitFor("#ops topic: deploy friday (set by alice)")
 }
+
+// The bell's desktop notification takes the form the terminal shows: OSC
+// 9 on iTerm2, WezTerm and kitty, OSC 777 (with a title; its fields are
+// split at ";") on foot, Ghostty and rxvt-unicode, none on a terminal not
+// known to show one; what it says has no control characters.
+func TestNotificationForm(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"TERM=xterm-256color", "TERM_PROGRAM=iTerm.app"}, "\x1b]9;udpchat: bob in #ops\x07"},
+		{[]string{"TERM=xterm-kitty"}, "\x1b]9;udpchat: bob in #ops\x07"},
+		{[]string{"TERM=foot"}, "\x1b]777;notify;udpchat;bob in #ops\x07"},
+		{[]string{"TERM=foot-extra"}, "\x1b]777;notify;udpchat;bob in #ops\x07"},
+		{[]string{"TERM=xterm-ghostty", "TERM_PROGRAM=ghostty"}, "\x1b]777;notify;udpchat;bob in #ops\x07"},
+		{[]string{"TERM=rxvt-unicode-256color"}, "\x1b]777;notify;udpchat;bob in #ops\x07"},
+		{[]string{"TERM=xterm-256color"}, ""},
+		{[]string{"TERM=linux"}, ""},
+	} {
+		if got := notification(c.env, "bob in #ops"); got != c.want {
+			t.Errorf("%v: %q, want %q", c.env, got, c.want)
+		}
+	}
+	if got := notification([]string{"TERM=foot"}, "a;b\x1b]0;x\x07"); strings.Count(got, ";") != 3 || strings.Count(got, "\x1b") != 1 {
+		t.Errorf("a notification of what holds ; and escapes: %q", got)
+	}
+}
