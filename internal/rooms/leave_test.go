@@ -81,7 +81,8 @@ func TestLeaveAndComeBack(t *testing.T) {
 		msgs, ks := messagesIn(t, b)
 		for _, e := range slices.Concat(msgs, ks) {
 			if e >= 5 && e < 6 && to == leaver {
-				t.Fatalf("member %d sent the member that left a datagram of epoch %d", from, e)
+				d, _ := wire.ParseRoom(b)
+				t.Fatalf("member %d sent the member that left a datagram (type %d) of epoch %d", from, d.Type, e)
 			}
 		}
 	}

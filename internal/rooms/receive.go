@@ -180,7 +180,7 @@ func (n *Node) invitation(id RoomID, entries [][]byte) (*room, error) {
 		if err := r.verifyEntry(&e, raw); err != nil {
 			return nil, err
 		}
-		r.applyEntry(&e, raw, n.cfg.Self)
+		r.applyEntry(&e, raw, n.cfg.Self, n.cfg.Now())
 	}
 	if len(r.roster) == 0 || r.self < 0 || !r.isMember(r.self, r.version()) {
 		return nil, errDropNotMember
@@ -448,7 +448,10 @@ func (n *Node) onStatus(r *room, from int, d *wire.RoomDatagram) error {
 	for s := range min(len(d.Heads), len(r.roster)) {
 		n.noteAck(r, from, s, d.Heads[s])
 		st := &r.senders[s]
-		if s != r.self && d.Heads[s] > st.wanted {
+		if s != r.self && d.Heads[s] >= st.wanted && d.Heads[s] > 0 {
+			// The latest to claim the highest head is asked: a newcomer
+			// claims the seqs before its share too, which it cannot give,
+			// so a member that stuck to one claimant could wait forever.
 			st.wanted, st.wantedFrom = d.Heads[s], from
 		}
 		if s != r.self && st.base != 0 && d.Heads[s] > st.head {
@@ -517,7 +520,14 @@ func (n *Node) onHistoryRequest(r *room, from int, d *wire.RoomDatagram) error {
 	if r.policy == wire.RoomHistoryNone {
 		return n.drop(DropNotMember, errDropNotMember)
 	}
-	added := r.members[from].added()
+	added := r.members[from].firstAdded()
+	if !n.historyComplete(r, added) && n.cfg.Now().Before(r.learned[added-1].Add(historyWait)) {
+		// Not yet: an empty batch, not done. The newcomer asks again at
+		// its next status period.
+		b, _ := wire.AppendRoom(nil, &wire.RoomDatagram{Type: wire.RoomHistory, Room: r.id})
+		n.sendTo(r, from, b, false)
+		return nil
+	}
 	var owed []*Message
 	for _, m := range r.msgs {
 		if m.Epoch < added {
@@ -557,7 +567,7 @@ func (n *Node) onHistory(r *room, d *wire.RoomDatagram) error {
 	if r.rec.HistoryDone {
 		return n.drop(DropStale, errDropStale)
 	}
-	mine := r.members[r.self].added()
+	mine := r.members[r.self].firstAdded()
 	cursor := r.rec.HistoryCursor
 	for i := range d.History {
 		it := &d.History[i]
@@ -593,10 +603,35 @@ func (n *Node) onHistory(r *room, d *wire.RoomDatagram) error {
 	if err := n.cfg.Storage.PutRoom(r.rec); err != nil {
 		return err
 	}
-	if !d.Done {
-		n.requestHistory(r)
+	if !d.Done && len(d.History) > 0 {
+		n.requestHistory(r) // the next batch; an empty one says "later"
 	}
 	return nil
+}
+
+// historyComplete reports whether this member holds all it ever will of
+// what a newcomer added at version added is owed: every other member that
+// may still speak under a membership before it has shown it knows of the
+// newcomer (it has that member's first key of a version from added on)
+// and this member has that member's messages up to that key's first seq.
+// Until then a line said under the older membership may still be on its
+// way, and a history said to be done would miss it for good.
+func (n *Node) historyComplete(r *room, added uint64) bool {
+	for s := range r.roster {
+		if s == r.self || !r.isMember(s, added-1) || !r.isMember(s, r.version()) {
+			continue
+		}
+		var first *SenderKey
+		for ref, k := range r.keys {
+			if ref.sender == s && k.Epoch >= added && (first == nil || k.Epoch < first.Epoch) {
+				first = k
+			}
+		}
+		if first == nil || r.senders[s].base == 0 || r.senders[s].head+1 < first.FirstSeq {
+			return false
+		}
+	}
+	return true
 }
 
 // onForwardTo passes a datagram on to the member it is for, once: the

@@ -91,6 +91,10 @@ const (
 	MaxPending    = 1024
 	// maxHistoryBytes bounds the texts of one history batch.
 	maxHistoryBytes = 64 << 10
+	// historyWait bounds how long a member holds back a newcomer's
+	// history while a member that may still speak under an older
+	// membership has not shown it learned of the newcomer (historyComplete).
+	historyWait = 3 * StatusPeriod
 )
 
 // Errors.
@@ -274,7 +278,7 @@ func (n *Node) Create(policy wire.RoomHistoryPolicy, keepN uint64) (RoomID, erro
 	e := wire.RoomLogEntry{Version: 1, Op: wire.RoomOpCreate, Member: n.cfg.Self, SignKey: n.signPub, Policy: policy, KeepN: keepN}
 	raw := n.signEntry(id, &e)
 	r := newRoom(id)
-	r.applyEntry(&e, raw, n.cfg.Self)
+	r.applyEntry(&e, raw, n.cfg.Self, n.cfg.Now())
 	if err := n.cfg.Storage.AddRoom(r.rec, r.log); err != nil {
 		return id, err
 	}

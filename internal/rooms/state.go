@@ -20,6 +20,7 @@ type room struct {
 
 	log     [][]byte
 	hashes  [][32]byte
+	learned []time.Time // when this node applied each entry (this run)
 	roster  []keys.PublicKey
 	index   map[keys.PublicKey]int
 	members []memberState
@@ -57,6 +58,10 @@ type memberState struct {
 // membership is one stretch of membership: from the version that added the
 // member to the one that removed it (0 while it is a member).
 type membership struct{ added, removed uint64 }
+
+// firstAdded is the version that first added the member: what was said
+// before it is its history, and nothing said while it was out is.
+func (m *memberState) firstAdded() uint64 { return m.spans[0].added }
 
 // added is the version that last added the member.
 func (m *memberState) added() uint64 { return m.spans[len(m.spans)-1].added }
@@ -150,7 +155,7 @@ func (n *Node) applyLog(r *room, raws [][]byte) error {
 		if err := n.cfg.Storage.AppendLog(r.id, raw); err != nil {
 			return err
 		}
-		r.applyEntry(&e, raw, n.cfg.Self)
+		r.applyEntry(&e, raw, n.cfg.Self, n.cfg.Now())
 		changed = true
 		if e.Op == wire.RoomOpTopic {
 			n.events = append(n.events, Event{Kind: EventTopic, Room: r.id})
@@ -198,9 +203,10 @@ func (r *room) verifyEntry(e *wire.RoomLogEntry, raw []byte) error {
 	return nil
 }
 
-func (r *room) applyEntry(e *wire.RoomLogEntry, raw []byte, self keys.PublicKey) {
+func (r *room) applyEntry(e *wire.RoomLogEntry, raw []byte, self keys.PublicKey, now time.Time) {
 	r.log = append(r.log, raw)
 	r.hashes = append(r.hashes, entryHash(raw))
+	r.learned = append(r.learned, now)
 	if i, known := r.index[e.Member]; known && e.Op == wire.RoomOpAdd {
 		r.readd(i, e)
 		return
@@ -483,7 +489,7 @@ func (n *Node) load(rec RoomRecord) (*room, error) {
 		if err := r.verifyEntry(&e, raw); err != nil {
 			return nil, err
 		}
-		r.applyEntry(&e, raw, n.cfg.Self)
+		r.applyEntry(&e, raw, n.cfg.Self, n.cfg.Now())
 	}
 	if r.self < 0 {
 		return nil, errors.New("the stored log does not have this user in it")
