@@ -72,3 +72,32 @@ func TestTUIRoomsInTmux(t *testing.T) {
 func bellFlag(p *pane) string {
 	return strings.TrimSpace(p.tm.run("display-message", "-p", "-t", p.name, "#{window_bell_flag}"))
 }
+
+// The topic and leaving in the terminal UI, for real: alice, the founder,
+// sets #ops's topic, which her header shows beside the room's name and bob,
+// in line mode, is told; bob leaves, and alice is told he is no longer a
+// member; alice, the founder, cannot leave.
+func TestTUIRoomTopicAndLeaveInTmux(t *testing.T) {
+	requireTmux(t)
+	tm := newTmux(t)
+	alicePort, bobPort := freeUDPPort(t), freeUDPPort(t)
+	alice := tm.start("alice", "--listen", "127.0.0.1:"+alicePort, "--peer", "127.0.0.1:"+bobPort, "--name", "alice", "--room", "ops")
+	bob := tm.start("bob", "--line", "--listen", "127.0.0.1:"+bobPort, "--peer", "127.0.0.1:"+alicePort, "--name", "bob")
+
+	alice.waitScreen(`● bob`)
+	alice.typeLine("/invite bob")
+	bob.waitStderr(`alice invites you to room #ops`)
+	bob.typeLine("/join ops")
+	alice.waitScreen(`#ops members: you, bob`)
+
+	alice.typeLine("/topic deploy friday")
+	alice.waitScreen(`#ops · deploy friday`)
+	alice.waitScreen(`you set the topic: deploy friday`)
+	bob.waitScreen(`#ops alice: \* topic: deploy friday`)
+
+	bob.typeLine("/leave")
+	bob.waitStderr(`you left #ops; only a new invitation brings you back`)
+	alice.waitScreen(`#ops members: you \(bob no longer a member\)`)
+	alice.typeLine("/leave")
+	alice.waitScreen(`the founder cannot leave`)
+}
