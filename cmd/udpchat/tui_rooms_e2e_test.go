@@ -11,11 +11,7 @@ import (
 // a mention of her name marked and ringing the bell (tmux's bell flag),
 // and Ctrl+P shows #ops with "— new —" above what came while she was away.
 func TestTUIRoomsInTmux(t *testing.T) {
-	requireTmux(t)
-	tm := newTmux(t)
-	alicePort, bobPort := freeUDPPort(t), freeUDPPort(t)
-	alice := tm.start("alice", "--listen", "127.0.0.1:"+alicePort, "--peer", "127.0.0.1:"+bobPort, "--name", "alice", "--room", "ops")
-	bob := tm.start("bob", "--line", "--listen", "127.0.0.1:"+bobPort, "--peer", "127.0.0.1:"+alicePort, "--name", "bob")
+	alice, bob := aliceTUIAndBobLine(t)
 
 	alice.waitScreen(`▸2 #ops`)
 	alice.waitScreen(`● bob`) // "bob joined" is news of the direct chat, not shown
@@ -67,6 +63,17 @@ func TestTUIRoomsInTmux(t *testing.T) {
 	}
 }
 
+// aliceTUIAndBobLine starts, in tmux, alice's terminal UI on room ops and
+// bob in line mode, each given the other as a peer.
+func aliceTUIAndBobLine(t *testing.T) (alice, bob *pane) {
+	requireTmux(t)
+	tm := newTmux(t)
+	alicePort, bobPort := freeUDPPort(t), freeUDPPort(t)
+	alice = tm.start("alice", "--listen", "127.0.0.1:"+alicePort, "--peer", "127.0.0.1:"+bobPort, "--name", "alice", "--room", "ops")
+	bob = tm.start("bob", "--line", "--listen", "127.0.0.1:"+bobPort, "--peer", "127.0.0.1:"+alicePort, "--name", "bob")
+	return alice, bob
+}
+
 // bellFlag is tmux's window_bell_flag of p's window: 1 once the program in
 // it rang the bell (the session is detached, so nothing clears it).
 func bellFlag(p *pane) string {
@@ -78,11 +85,7 @@ func bellFlag(p *pane) string {
 // in line mode, is told; bob leaves, and alice is told he is no longer a
 // member; alice, the founder, cannot leave.
 func TestTUIRoomTopicAndLeaveInTmux(t *testing.T) {
-	requireTmux(t)
-	tm := newTmux(t)
-	alicePort, bobPort := freeUDPPort(t), freeUDPPort(t)
-	alice := tm.start("alice", "--listen", "127.0.0.1:"+alicePort, "--peer", "127.0.0.1:"+bobPort, "--name", "alice", "--room", "ops")
-	bob := tm.start("bob", "--line", "--listen", "127.0.0.1:"+bobPort, "--peer", "127.0.0.1:"+alicePort, "--name", "bob")
+	alice, bob := aliceTUIAndBobLine(t)
 
 	alice.waitScreen(`● bob`)
 	alice.typeLine("/invite bob")

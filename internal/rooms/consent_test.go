@@ -8,17 +8,23 @@ import (
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
+// newConsentSim is newSim whose members' invitations wait for Accept.
+func newConsentSim(t *testing.T, n int, seed uint64) *sim {
+	s := newSim(t, n, seed)
+	s.askToJoin = true
+	for i := range n {
+		s.start(i)
+	}
+	s.bind()
+	return s
+}
+
 // With AskToJoin an invitation joins nothing until the invitee accepts:
 // it is an EventInvited naming the founder and the members, the founder's
 // messages do not reach the invitee meanwhile, and after Accept it joins
 // and gets them (history), in the room's one order.
 func TestInvitationWaitsForAccept(t *testing.T) {
-	s := newSim(t, 3, 11)
-	s.askToJoin = true
-	for i := range 3 {
-		s.start(i)
-	}
-	s.bind()
+	s := newConsentSim(t, 3, 11)
 	s.found(wire.RoomHistoryAll, 0, 3)
 	s.send(0, "before anyone joined")
 	for range 30 {

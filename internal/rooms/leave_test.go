@@ -33,12 +33,7 @@ func (s *sim) acceptAll(members []int) {
 // what is said from then on, but nothing said while it was out; its old
 // request to leave, replayed, does not remove it a second time.
 func TestLeaveAndComeBack(t *testing.T) {
-	s := newSim(t, 4, 21)
-	s.askToJoin = true
-	for i := range 4 {
-		s.start(i)
-	}
-	s.bind()
+	s := newConsentSim(t, 4, 21)
 	s.loss, s.dup = 0.1, 0.05
 	s.found(wire.RoomHistoryAll, 0, 4)
 	s.acceptAll(span(1, 4))
