@@ -89,3 +89,29 @@ func TestInvitationOutlivesRestart(t *testing.T) {
 		t.Fatalf("the founder sees %d members", len(got))
 	}
 }
+
+// A pending invitation follows its founder's news: a member added before
+// the invitee says yes shows in it, and a removal of the invitee before it
+// says yes takes it away, from memory and storage.
+func TestPendingInvitationFollowsTheLog(t *testing.T) {
+	s := newConsentSim(t, 3, 13)
+	s.found(wire.RoomHistoryAll, 0, 2)
+	s.runUntil(100, "the invitation arrives", func() bool { _, _, ok := s.nodes[1].Invitation(s.room); return ok })
+	if err := s.nodes[0].Add(s.room, s.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	s.runUntil(100, "the invitation shows the member added since", func() bool {
+		_, members, _ := s.nodes[1].Invitation(s.room)
+		return len(members) == 3
+	})
+	if err := s.nodes[0].Remove(s.room, s.ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	s.runUntil(100, "the invitation goes", func() bool { return len(s.nodes[1].Invitations()) == 0 })
+	if invs, _ := s.stores[1].Invitations(); len(invs) != 0 {
+		t.Fatalf("the storage still keeps %d invitations", len(invs))
+	}
+	if err := s.nodes[1].Accept(s.room); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("accepting an invitation taken back: %v, want ErrNoRoom", err)
+	}
+}

@@ -140,8 +140,16 @@ func (n *Node) receive(from keys.PublicKey, d *wire.RoomDatagram, forwarded bool
 // verified, with this user in it. One that waits for consent is kept, so
 // that it outlives a restart.
 func (n *Node) invited(from keys.PublicKey, d *wire.RoomDatagram) error {
-	r, err := n.invitation(RoomID(d.Room), d.Entries)
+	id := RoomID(d.Room)
+	r, err := n.invitation(id, n.onInvitation(id, d.Entries))
 	if errors.Is(err, errDropNotMember) {
+		if old := n.invites[id]; old != nil && old.roster[0] == from {
+			// Removed before saying yes: the invitation goes.
+			delete(n.invites, id)
+			if err := n.cfg.Storage.DropInvitation(id); err != nil {
+				return err
+			}
+		}
 		return n.drop(DropNotMember, err)
 	} else if err != nil {
 		return n.drop(DropForged, err)
@@ -166,6 +174,21 @@ func (n *Node) invited(from keys.PublicKey, d *wire.RoomDatagram) error {
 	n.invites[r.id] = r
 	n.events = append(n.events, Event{Kind: EventInvited, Room: r.id})
 	return nil
+}
+
+// onInvitation returns entries as a whole log: those that go on from a
+// pending invitation's log (its founder's news of a change since) after
+// the ones of it they follow, else entries as they are.
+func (n *Node) onInvitation(id RoomID, entries [][]byte) [][]byte {
+	old := n.invites[id]
+	if old == nil || len(entries) == 0 {
+		return entries
+	}
+	e, err := wire.ParseRoomLogEntry(entries[0])
+	if err != nil || e.Version < 2 || e.Version > old.version()+1 {
+		return entries
+	}
+	return append(slices.Clone(old.log[:e.Version-1]), entries...)
 }
 
 // invitation verifies entries as a whole log, from the creation on, that
