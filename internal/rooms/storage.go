@@ -10,7 +10,7 @@ import (
 
 // Storage is what the core keeps across restarts. The chat gives it one
 // backed by SQLite (internal/rooms/roomstore, over internal/store's schemas
-// 6 and 9); MemStorage keeps it in memory.
+// 6 and 10); MemStorage keeps it in memory.
 //
 // Every write is durable when it returns: the core acknowledges a message
 // ("stored") only after PutMessage, and sends its own only after it. A room

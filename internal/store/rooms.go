@@ -10,7 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// The rooms' tables (schemas 6 and 9) keep what the rooms core needs across
+// The rooms' tables (schemas 6 and 10) keep what the rooms core needs across
 // restarts, by value: the store interprets none of it. Each write is one
 // transaction, committed when it returns (so the core may then acknowledge
 // or send what it stored); AddRoom writes a room and its log in one.
@@ -34,7 +34,7 @@ type Room struct {
 	HistoryDone   bool
 	CursorLamport uint64
 	CursorSender  [32]byte
-	// Leaving (schema 9): the user left the room and waits for its
+	// Leaving (schema 10): the user left the room and waits for its
 	// founder's removal.
 	Leaving bool
 }
@@ -265,7 +265,7 @@ func collect[T any](ctx context.Context, db *sql.DB, scan func(*sql.Rows) (T, er
 }
 
 // RoomInvitation is an invitation waiting for the user's consent (schema
-// 9): the room, the label it came with, and its log datagram as it came.
+// 10): the room, the label it came with, and its log datagram as it came.
 type RoomInvitation struct {
 	ID    [16]byte
 	Label string

@@ -1,6 +1,6 @@
 // Package roomstore is the rooms core's Storage on udpchat's database: it
 // turns rooms.Storage's calls into internal/store's room methods (schemas 6
-// and 9) and back. It sits between the two because neither may know the other:
+// and 10) and back. It sits between the two because neither may know the other:
 // the store is below every layer that knows rooms, and the core does no
 // I/O.
 package roomstore

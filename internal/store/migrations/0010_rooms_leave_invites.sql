@@ -1,4 +1,4 @@
--- Schema 9: leaving a room, and invitations that outlive a restart.
+-- Schema 10: leaving a room, and invitations that outlive a restart.
 --
 -- room_rooms.leaving: the user left the room (/leave) and asks its founder to
 -- remove it until the removal arrives; an invitation back clears it.
