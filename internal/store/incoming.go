@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 )
 
 // AddIncoming stores m as a message Peer sent us (its Direction, State and
@@ -58,13 +59,16 @@ func (s *MessageDB) MarkShown(ctx context.Context, keys []Key) error {
 		return nil
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE messages SET shown = 1 WHERE peer = ? AND direction = 1 AND id = ? AND shown = 0`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, k := range keys {
-			if _, err := st.ExecContext(ctx, k.Peer, k.ID[:]); err != nil {
+		// One statement for up to rowsPerInsert keys, not one a key: a
+		// burst of a thousand lines is marked by two.
+		for start := 0; start < len(keys); start += rowsPerInsert {
+			part := keys[start:min(start+rowsPerInsert, len(keys))]
+			args := make([]any, 0, 2*len(part))
+			for _, k := range part {
+				args = append(args, k.Peer, k.ID[:])
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET shown = 1 WHERE direction = 1 AND shown = 0
+				AND (peer, id) IN (VALUES (?, ?)`+strings.Repeat(", (?, ?)", len(part)-1)+`)`, args...); err != nil {
 				return err
 			}
 		}

@@ -950,3 +950,29 @@ func TestUnshown(t *testing.T) {
 	}
 	unshown(s)
 }
+
+// TestMarkShownMany: a burst larger than one statement's worth of keys is
+// marked whole, and a key of another peer's message with the same ID is
+// not one of them.
+func TestMarkShownMany(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	const n = 2*rowsPerInsert + 7
+	var b Burst
+	var keys []Key
+	for i := range n {
+		b.Incoming = append(b.Incoming, testMessage("a:1", testID(i), fmt.Sprint("m", i)))
+		keys = append(keys, Key{"a:1", testID(i)})
+	}
+	b.Incoming = append(b.Incoming, testMessage("b:2", testID(0), "from b"))
+	if _, err := s.CommitBurst(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkShown(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.Unshown(ctx)
+	if got := texts(ms); err != nil || !slices.Equal(got, []string{"from b"}) {
+		t.Errorf("Unshown after marking %d of a:1's: %q, %v; want only b:2's", n, got, err)
+	}
+}
