@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/chat"
 	"github.com/udpchat/udpchat/internal/trust"
 )
 
@@ -100,6 +103,39 @@ func TestSendBesideARunningChat(t *testing.T) {
 	again := udpchat(t, "-l", anyPort, "--data-dir", aliceDir)
 	again.stderr.waitLine(t, `^udpchat: listening on \S+ as alicia$`)
 	again.wantExit(t, 0)
+}
+
+// send - with its input piped in at once: the lines arrive in order, each
+// once, though they are sent in bursts; a line too long to send is named by
+// its number, the lines around it go, and the exit status says one was not
+// sent.
+func TestSendPipedLinesInOrder(t *testing.T) {
+	bob := udpchat(t, "-l", anyPort, "-n", "bob")
+	bobAddr := bob.listening(t)
+	const n, tooLong = 1500, 700
+	var in strings.Builder
+	var want []string
+	for i := 1; i <= n; i++ {
+		if i == tooLong {
+			in.WriteString(strings.Repeat("x", chat.MaxTextLen+1) + "\n")
+			continue
+		}
+		fmt.Fprintf(&in, "line %d\n", i)
+		want = append(want, fmt.Sprintf("alice: line %d", i))
+	}
+	send := udpchat(t, "send", "-p", bobAddr, "--name", "alice", "-")
+	if _, err := io.WriteString(send.stdin, in.String()); err != nil {
+		t.Fatal(err)
+	}
+	send.wantExit(t, 1)
+	if got := send.stderr.lines(); len(got) != 2 || !strings.HasPrefix(got[0], fmt.Sprintf("udpchat: line %d not sent: it is longer than", tooLong)) {
+		t.Errorf("send's stderr %q, want line %d named, then the summary", got, tooLong)
+	}
+	bob.stdout.waitFor(t, "every line at bob", func() bool { return len(bob.stdout.lines()) >= len(want) })
+	if got := bob.stdout.lines(); !slices.Equal(got, want) {
+		t.Errorf("bob was shown %d lines, want the %d sent once each, in order", len(got), len(want))
+	}
+	bob.wantExit(t, 0)
 }
 
 // Line mode on a terminal: a message that arrives while the user types is

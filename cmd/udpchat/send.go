@@ -225,13 +225,29 @@ func (w deliveryWait) deliver(ctx context.Context, text string) error {
 
 // deliverLines sends each line of the input as a message, as it comes, and
 // at the end of the input waits until every peer has them all, or timeout
-// passes. A line that cannot be sent (too long, not UTF-8) is reported and
-// the rest go on; it makes the result an error all the same.
+// passes. Lines that came together (a pipe) are handed to the node together
+// (SendLines), as line mode hands them. A line that cannot be sent
+// (too long, not UTF-8) is reported and the rest go on; it makes the result
+// an error all the same.
 func (w deliveryWait) deliverLines(ctx context.Context, io stdio) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	lines := line.ReadLines(io.in, chat.MaxTextLen, stop)
 	notSent := 0
+	var burst line.Burst
+	var numbers []int // the input's line number of each line of burst
+	send := func() {
+		if burst.Len() == 0 {
+			return
+		}
+		for i, res := range w.node.SendLines(burst.Take()) {
+			if res.Err != nil {
+				notSent++
+				fmt.Fprintf(io.err, "udpchat: line %d not sent: %s\n", numbers[i], termsafe.Line(res.Err.Error()))
+			}
+		}
+		numbers = numbers[:0]
+	}
 read:
 	for n := 1; ; n++ {
 		var in line.Input
@@ -249,15 +265,21 @@ read:
 			notSent++
 			fmt.Fprintf(io.err, "udpchat: line %d not sent: it is longer than %d bytes (256 KiB), the most one message can hold\n", n, chat.MaxTextLen)
 		case in.Err != nil:
+			send()
 			return fmt.Errorf("reading the input: %w", in.Err)
 		case strings.TrimSpace(in.Line) == "":
 		default:
-			if _, err := w.node.Send(in.Line); err != nil {
-				notSent++
-				fmt.Fprintf(io.err, "udpchat: line %d not sent: %s\n", n, termsafe.Line(err.Error()))
+			numbers = append(numbers, n)
+			if burst.Add(in.Line, in.More) {
+				send()
 			}
+			continue
+		}
+		if !in.More && burst.Len() > 0 {
+			send()
 		}
 	}
+	send()
 	err := w.wait(ctx)
 	if notSent > 0 {
 		err = errors.Join(err, fmt.Errorf("%s of the input not sent (see above)", command.Count(notSent, "line")))

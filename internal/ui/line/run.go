@@ -110,28 +110,18 @@ type runner struct {
 	// lastRoomMsg is our newest room message, for /info.
 	lastRoomMsg *chat.RoomMessage
 	// burst holds the messages of lines that came together (Input.More),
-	// to send in one SendLines; burstBytes is their size.
-	burst      []string
-	burstBytes int
+	// to send in one SendLines.
+	burst Burst
 }
-
-// A burst of lines is sent once this many have come together, or this
-// many bytes of them: the memory a burst holds stays small.
-const (
-	maxBurstLines = 1024
-	maxBurstBytes = 1 << 20
-)
 
 // sendBurst sends the lines of the burst, if any, and reports each.
 func (r *runner) sendBurst() {
-	if len(r.burst) == 0 {
+	if r.burst.Len() == 0 {
 		return
 	}
-	for _, res := range r.node.SendLines(r.burst) {
+	for _, res := range r.node.SendLines(r.burst.Take()) {
 		r.reportSend(res.Sent, res.Err)
 	}
-	clear(r.burst)
-	r.burst, r.burstBytes = r.burst[:0], 0
 }
 
 // chat handles input until it is time to leave, and says whether to wait
@@ -151,10 +141,8 @@ func (r *runner) chat(ctx context.Context, lines <-chan Input) (waitForDelivery 
 				return true, nil
 			}
 			cmd := command.Parse(in.Line)
-			if in.Err == nil && cmd.Kind == command.Say && r.room == "" && (in.More || len(r.burst) > 0) {
-				r.burst = append(r.burst, cmd.Arg)
-				r.burstBytes += len(cmd.Arg)
-				if !in.More || len(r.burst) >= maxBurstLines || r.burstBytes >= maxBurstBytes {
+			if in.Err == nil && cmd.Kind == command.Say && r.room == "" && (in.More || r.burst.Len() > 0) {
+				if r.burst.Add(cmd.Arg, in.More) {
 					r.sendBurst()
 				}
 				continue
