@@ -145,12 +145,25 @@ func history(t *testing.T, args ...string) []string {
 func historyTexts(t *testing.T, dir string, args ...string) []string {
 	t.Helper()
 	var out []string
+	for _, m := range historyRows(t, dir, args...) {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// historyRow is a message as history --json lists it: what the tests look at.
+type historyRow struct{ ID, Text string }
+
+// historyRows is every message in the history of dir, oldest first.
+func historyRows(t *testing.T, dir string, args ...string) []historyRow {
+	t.Helper()
+	var out []historyRow
 	for _, l := range history(t, append([]string{"--data-dir", dir, "--json", "--limit", "0"}, args...)...) {
-		var m struct{ Text string }
+		var m historyRow
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("history --json line %q: %v", l, err)
 		}
-		out = append(out, m.Text)
+		out = append(out, m)
 	}
 	return out
 }
@@ -347,12 +360,12 @@ func TestCrashReceiverStreamCompletesOnce(t *testing.T) {
 
 // (2b) Group commit: the receiver stores a burst in one commit before it
 // acknowledges any of it. It is killed at random points of a 3,000-line
-// burst, several times, and restarted on its data dir: at each kill, every
+// burst (burstLinesVar sets another size), several times, and restarted on its data dir: at each kill, every
 // line the sender was told was delivered is in the receiver's history, and
 // at the end the history has all of them exactly once, in order.
 func TestCrashReceiverMidBurst(t *testing.T) {
 	testenv.SkipInShort(t, "crash")
-	const n, kills = 3000, 3
+	n, kills := burstLines(t), 3
 	aliceDir, bobDir := t.TempDir(), t.TempDir()
 	aliceAddr, bobAddr := loopback(t), loopback(t)
 	bob := chatAt(t, bobDir, bobAddr, "bob", "--json", "-p", aliceAddr)
@@ -392,6 +405,103 @@ func TestCrashReceiverMidBurst(t *testing.T) {
 	bob.wantExit(t, 0)
 	if got := historyTexts(t, bobDir); !slices.Equal(got, all) {
 		t.Fatalf("bob's history has %d messages, want all %d exactly once in order", len(got), n)
+	}
+	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
+		t.Errorf("alice's outbox after she exited 0: %d pending", len(pending))
+	}
+}
+
+// burstLinesVar sets the size of the mid-burst crash tests' burst, 3,000
+// lines unless it says otherwise: 100,000 is the size, a
+// benchmark-sized run of a few minutes (too long for every go test, under
+// -race on two cores).
+const burstLinesVar = "UDPCHAT_CRASH_BURST_LINES"
+
+// burstLines is the size of the mid-burst crash tests' burst.
+func burstLines(t *testing.T) int {
+	v := os.Getenv(burstLinesVar)
+	if v == "" {
+		return 3000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 10 {
+		t.Fatalf("%s=%q: want a number of lines, at least 10", burstLinesVar, v)
+	}
+	return n
+}
+
+// (2c) Group commit, the sender's side: alice is killed at random points
+// of a 3,000-line burst, several times, and restarted on her data dir
+// with the lines her outbox does not have yet as her input. At each kill
+// her outbox holds what she reported sent, and bob's history what she
+// heard delivered, each a prefix of the burst once each; at the end bob's
+// history has every line exactly once, in order (the restarted alice sent
+// her outbox's pending lines again, and bob, which had some, stored none
+// twice), and her outbox is empty.
+func TestCrashSenderMidBurst(t *testing.T) {
+	testenv.SkipInShort(t, "crash")
+	n, kills := burstLines(t), 3
+	all := numbered(n)
+	aliceDir, bobDir := t.TempDir(), t.TempDir()
+	aliceAddr, bobAddr := loopback(t), loopback(t)
+	bob := chatAt(t, bobDir, bobAddr, "bob", "-p", aliceAddr)
+	bob.listening(t)
+	startAlice := func(stored int) *proc {
+		alice := chatAt(t, aliceDir, aliceAddr, "alice", "--json", "-p", bobAddr, "--timeout", streamTimeout.String())
+		alice.listening(t)
+		alice.say(t, all[stored:]...)
+		alice.stdin.Close() // she exits once all is delivered
+		return alice
+	}
+	stored, atBob := 0, 0 // lines in alice's history, and in bob's
+	for k := range kills {
+		if atBob == n {
+			t.Logf("bob has every line after %d kills", k)
+			break
+		}
+		alice := startAlice(stored)
+		// While she delivers: once she has heard of some deliveries in
+		// this run, before all of those still to come.
+		killAt := 1 + rand.IntN(max(1, (n-atBob)/2))
+		alice.stdout.waitWithin(t, streamTimeout, fmt.Sprintf("%d delivered", killAt), func() bool {
+			return len(jsonEvents(t, alice.stdout, "delivered")) >= killAt
+		})
+		alice.kill9(t)
+		accepted := texts(jsonEvents(t, alice.stdout, "sent"))
+		delivered := jsonEvents(t, alice.stdout, "delivered")
+		outbox := historyTexts(t, aliceDir)
+		if !slices.Equal(outbox, all[:len(outbox)]) {
+			t.Fatalf("kill %d: alice's history of %d lines is not the burst's first %d once each, in order", k, len(outbox), len(outbox))
+		}
+		if i := slices.IndexFunc(accepted, func(s string) bool { return !slices.Contains(outbox, s) }); i >= 0 {
+			t.Fatalf("kill %d: alice reported %s sent; her history does not have it", k, accepted[i])
+		}
+		rows := historyRows(t, bobDir)
+		shown := make([]string, len(rows))
+		ids := make(map[string]bool)
+		for i, m := range rows {
+			shown[i] = m.Text
+			ids[m.ID] = true
+		}
+		if !slices.Equal(shown, all[:len(shown)]) {
+			t.Fatalf("kill %d: bob's history of %d lines is not the burst's first %d once each, in order", k, len(shown), len(shown))
+		}
+		for _, ev := range delivered {
+			if !ids[ev["id"].(string)] {
+				t.Fatalf("kill %d: alice heard message %s was delivered; bob's history does not have it", k, ev["id"])
+			}
+		}
+		t.Logf("kill %d: alice killed once she had heard %d delivered: %d lines in her history, %d sent and %d delivered events this run, %d lines at bob",
+			k, killAt, len(outbox), len(accepted), len(delivered), len(shown))
+		stored, atBob = len(outbox), len(shown)
+	}
+	alice := startAlice(stored)
+	if code := alice.exitWithin(t, streamTimeout); code != 0 {
+		t.Fatalf("alice exited %d, want 0; stderr:\n%s", code, alice.stderr)
+	}
+	bob.wantExit(t, 0)
+	if got := historyTexts(t, bobDir); !slices.Equal(got, all) {
+		t.Fatalf("bob's history has %d lines, want all %d exactly once in order", len(got), n)
 	}
 	if pending := history(t, "--data-dir", aliceDir, "--pending"); len(pending) != 0 {
 		t.Errorf("alice's outbox after she exited 0: %d pending", len(pending))
