@@ -236,3 +236,63 @@ func tableSizes(b *testing.B, s *MessageDB) map[string]int64 {
 	}
 	return sizes
 }
+
+// BenchmarkBurst is what group commit costs a message on each side, in
+// bursts of 256, in a store that grows as it runs (sync NORMAL, so that
+// the figure is the work, not the disk's fsync): the receiver stores a
+// burst and marks it shown; the sender writes a burst to its outbox and
+// marks it delivered. IDs grow, as the chat makes them.
+func BenchmarkBurst(b *testing.B) {
+	const size = 256
+	person := [32]byte{9}
+	burst := func(text *chatText, n int) []Message {
+		ms := make([]Message, size)
+		for i := range ms {
+			ms[i] = testMessage("127.0.0.1:9002", seqID(n+i), text.next())
+			ms[i].Person = person
+		}
+		return ms
+	}
+	b.Run("side=receiver", func(b *testing.B) {
+		ctx := context.Background()
+		s := benchOpen(b, b.TempDir(), syncNormal)
+		text := newChatText()
+		n := 0
+		for b.Loop() {
+			ms := burst(text, n)
+			n += size
+			if _, err := s.CommitBurst(ctx, Burst{Incoming: ms}); err != nil {
+				b.Fatal(err)
+			}
+			keys := make([]Key, len(ms))
+			for i, m := range ms {
+				keys[i] = Key{Peer: m.Peer, ID: m.ID}
+			}
+			if err := s.MarkShown(ctx, keys); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRate(b, n)
+	})
+	b.Run("side=sender", func(b *testing.B) {
+		ctx := context.Background()
+		s := benchOpen(b, b.TempDir(), syncNormal)
+		text := newChatText()
+		n := 0
+		for b.Loop() {
+			ms := burst(text, n)
+			n += size
+			if _, err := s.CommitBurst(ctx, Burst{Outgoing: ms}); err != nil {
+				b.Fatal(err)
+			}
+			ds := make([]Delivery, len(ms))
+			for i, m := range ms {
+				ds[i] = Delivery{Peer: m.Peer, Person: m.Person, ID: m.ID}
+			}
+			if _, err := s.CommitBurst(ctx, Burst{Delivered: ds}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRate(b, n)
+	})
+}
