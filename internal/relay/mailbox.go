@@ -17,6 +17,29 @@ import (
 // MailboxDBName is the relay's mailbox database in its data dir.
 const MailboxDBName = "relay.db"
 
+// MailStore holds sealed blobs for recipients who are offline: Mailboxes
+// (SQLite) for a relay on its own, a shared store (internal/relaycluster's,
+// in JetStream) for relays in a cluster, so that any of them delivers what
+// another took. The relay calls it from one goroutine of its own.
+type MailStore interface {
+	// Put stores blob for to and returns its id and wire.MailStored, or
+	// wire.MailBoxFull when to's mailbox is at its bound; it returns only
+	// once the blob is as safe as the store makes it.
+	Put(ctx context.Context, to keys.PublicKey, blob []byte, now time.Time) (id uint64, status uint8, err error)
+	// Fetch returns up to limit of to's blobs, oldest first, that have not
+	// expired. They stay until acknowledged.
+	Fetch(ctx context.Context, to keys.PublicKey, now time.Time, limit int) ([]Mail, error)
+	// Ack deletes blob id if it is to's, and says whether it did.
+	Ack(ctx context.Context, to keys.PublicKey, id uint64) (bool, error)
+	// Expire deletes the blobs past their age, if the store does not do
+	// that itself, and returns how many went.
+	Expire(ctx context.Context, now time.Time) (int64, error)
+	// Len is how many blobs the store holds, for every recipient.
+	Len(ctx context.Context) (int, error)
+}
+
+var _ MailStore = (*Mailboxes)(nil)
+
 // Mailboxes holds sealed blobs for recipients who are offline, in SQLite,
 // so that a restart loses none: a put is answered "stored" only once its
 // transaction has committed (synchronous FULL). The relay cannot open a

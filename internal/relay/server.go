@@ -51,7 +51,10 @@ type Config struct {
 	Static keys.PrivateKey
 	// Mailboxes holds mail for offline recipients; nil refuses every put
 	// (wire.MailRefused).
-	Mailboxes *Mailboxes
+	Mailboxes MailStore
+	// Cluster links the relay with others that share its registry and
+	// forward to each other's clients (RelayCluster); nil runs it alone.
+	Cluster Cluster
 	// Logger receives the relay's events. Nil discards.
 	Logger *slog.Logger
 
@@ -104,11 +107,15 @@ func (c *Config) setDefaults() {
 type Server struct {
 	cfg  Config
 	conn *secure.Conn
-	mail *Mailboxes
+	mail MailStore
+	peer Cluster
 	log  *slog.Logger
 	c    counters
 
-	// The reader's own (Serve's goroutine).
+	// The reader's own (Serve's goroutine), but for FromCluster, which
+	// reads clients and their expiry under regMu: the reader changes them
+	// under it.
+	regMu     sync.RWMutex
 	clients   map[keys.PublicKey]*client
 	byAddr    map[netip.AddrPort]*client
 	lastSweep time.Time
@@ -164,6 +171,7 @@ func NewServer(conn udp.Conn, cfg Config) (*Server, error) {
 		cfg:     cfg,
 		conn:    sec,
 		mail:    cfg.Mailboxes,
+		peer:    cfg.Cluster,
 		log:     cfg.Logger,
 		clients: make(map[keys.PublicKey]*client),
 		byAddr:  make(map[netip.AddrPort]*client),
@@ -258,14 +266,17 @@ func (s *Server) handleFrom(key keys.PublicKey, from netip.AddrPort, b []byte, n
 	case wire.TypeRelayLookup:
 		s.lookup(c, m.Key, m.ID, now)
 	case wire.TypeRelayForward:
-		dst := s.live(m.Key, now)
-		if dst == nil {
+		deliver := wire.RelayMessage{Type: wire.TypeRelayDeliver, Key: c.key, Payload: m.Payload}
+		switch d := s.where(m.Key, now); {
+		case d.local != nil:
+			s.enqueue(d.local, deliver, true)
+		case d.found():
+			s.toPeer(d.remote.Relay, m.Key, deliver)
+		default:
 			s.drop(DropNoDestination)
-			return
 		}
-		s.enqueue(dst, wire.RelayMessage{Type: wire.TypeRelayDeliver, Key: c.key, Payload: m.Payload}, true)
 	case wire.TypeRelayMailPut:
-		s.mailOp(mailOp{kind: m.Type, client: c, to: m.Key, toClient: s.live(m.Key, now), id: m.ID, blob: slices.Clone(m.Payload)})
+		s.mailOp(mailOp{kind: m.Type, client: c, to: m.Key, toDest: s.where(m.Key, now), id: m.ID, blob: slices.Clone(m.Payload)})
 	case wire.TypeRelayMailFetch, wire.TypeRelayMailAck:
 		s.mailOp(mailOp{kind: m.Type, client: c, id: m.ID})
 	case wire.TypeRelayPunchResult:
@@ -289,7 +300,9 @@ func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []neti
 			return
 		}
 		c = &client{key: key, limit: rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst), q: newQueue(s.cfg.QueueLen)}
+		s.regMu.Lock()
 		s.clients[key] = c
+		s.regMu.Unlock()
 		s.nclients.Store(int64(len(s.clients)))
 		s.log.Debug("relay: client registered", "key", key.Fingerprint(), "addr", from)
 	} else if !c.limit.AllowN(now, 1) {
@@ -299,7 +312,12 @@ func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []neti
 	s.move(c, from)
 	// The observed address goes first in candidates, so keep room for it.
 	c.locals = slices.Clone(locals[:min(len(locals), wire.MaxRelayAddrs-1)])
+	s.regMu.Lock()
 	c.expires = now.Add(s.cfg.TTL)
+	s.regMu.Unlock()
+	if s.peer != nil {
+		s.peer.Announce(key, c.candidates())
+	}
 	s.c.registrations.Add(1)
 	s.enqueue(c, wire.RelayMessage{
 		Type:    wire.TypeRelayRegistered,
@@ -314,9 +332,15 @@ func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []neti
 func (s *Server) lookup(c *client, key keys.PublicKey, nonce uint64, now time.Time) {
 	s.c.lookups.Add(1)
 	reply := wire.RelayMessage{Type: wire.TypeRelayCandidates, Key: key, ID: nonce}
-	if t := s.live(key, now); t != nil && t != c {
-		reply.Addrs = t.candidates()
-		s.enqueue(t, wire.RelayMessage{Type: wire.TypeRelayCallMeMaybe, Key: c.key, Addrs: c.candidates()}, false)
+	call := wire.RelayMessage{Type: wire.TypeRelayCallMeMaybe, Key: c.key, Addrs: c.candidates()}
+	switch d := s.where(key, now); {
+	case d.local == c:
+	case d.local != nil:
+		reply.Addrs = d.local.candidates()
+		s.enqueue(d.local, call, false)
+	case d.found():
+		reply.Addrs = d.remote.Candidates
+		s.toPeer(d.remote.Relay, key, call)
 	}
 	s.enqueue(c, reply, false)
 }
@@ -366,7 +390,9 @@ func (s *Server) move(c *client, addr netip.AddrPort) {
 // remove forgets c, and its session too when forget is set (it expired;
 // not when another key's session took its address).
 func (s *Server) remove(c *client, forget bool) {
+	s.regMu.Lock()
 	delete(s.clients, c.key)
+	s.regMu.Unlock()
 	if s.byAddr[c.addr] == c {
 		delete(s.byAddr, c.addr)
 		if forget {
@@ -506,6 +532,8 @@ func (s *Server) Stats() Stats {
 		MailStored:    s.c.mailStored.Load(),
 		MailSent:      s.c.mailSent.Load(),
 		MailAcked:     s.c.mailAcked.Load(),
+		PeerSent:      s.c.peerSent.Load(),
+		PeerReceived:  s.c.peerReceived.Load(),
 	}
 	for i := range st.Drops {
 		st.Drops[i] = s.c.drops[i].Load()
@@ -518,12 +546,12 @@ func (s *Server) Stats() Stats {
 
 // mailOp is a mailbox request, done on the store's goroutine.
 type mailOp struct {
-	kind     wire.RelayType
-	client   *client        // who asked; the answer goes to it
-	to       keys.PublicKey // put: the recipient
-	toClient *client        // put: the recipient, if registered now
-	id       uint64
-	blob     []byte
+	kind   wire.RelayType
+	client *client        // who asked; the answer goes to it
+	to     keys.PublicKey // put: the recipient
+	toDest dest           // put: where the recipient is registered now, if it is
+	id     uint64
+	blob   []byte
 }
 
 // mailOp hands op to the store's goroutine, or drops it if the store is
@@ -580,8 +608,12 @@ func (s *Server) doMail(ctx context.Context, op mailOp) error {
 			s.drop(DropMailboxFull)
 		case status == wire.MailStored:
 			s.c.mailStored.Add(1)
-			if op.toClient != nil { // online: it need not wait for its next fetch
-				s.sendMail(op.toClient, Mail{ID: id, StoredAt: now, Blob: op.blob})
+			// Online, here or at another relay: it need not wait for its
+			// next fetch.
+			if d := op.toDest; d.local != nil {
+				s.sendMail(d.local, Mail{ID: id, StoredAt: now, Blob: op.blob})
+			} else if d.found() {
+				s.toPeer(d.remote.Relay, op.to, mailMessage(Mail{ID: id, StoredAt: now, Blob: op.blob}))
 			}
 		}
 	case wire.TypeRelayMailFetch:
@@ -606,5 +638,9 @@ func (s *Server) doMail(ctx context.Context, op mailOp) error {
 
 func (s *Server) sendMail(c *client, ml Mail) {
 	s.c.mailSent.Add(1)
-	s.enqueue(c, wire.RelayMessage{Type: wire.TypeRelayMail, ID: ml.ID, StoredAt: uint64(max(0, ml.StoredAt.Unix())), Payload: ml.Blob}, false)
+	s.enqueue(c, mailMessage(ml), false)
+}
+
+func mailMessage(ml Mail) wire.RelayMessage {
+	return wire.RelayMessage{Type: wire.TypeRelayMail, ID: ml.ID, StoredAt: uint64(max(0, ml.StoredAt.Unix())), Payload: ml.Blob}
 }

@@ -26,12 +26,15 @@ const (
 	DropStore                                                     // the mailbox store failed
 	DropStale                                                     // a queued packet whose client left before it went
 	DropMailBusy                                                  // a mailbox request while the store is behind
+	DropPeerBusy                                                  // a message for another relay's client while the cluster link is down or behind
+	DropPeerMalformed                                             // a message from another relay that did not parse
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"malformed", "version", "type", "too_big", "unregistered", "rate_limited", "no_destination",
 	"queue_full", "table_full", "mailbox_full", "store", "stale", "mail_busy",
+	"peer_busy", "peer_malformed",
 }
 
 func (r DropReason) String() string {
@@ -53,7 +56,9 @@ type Stats struct {
 	MailStored    uint64
 	MailSent      uint64 // mails sent to recipients (a mail fetched twice counts twice)
 	MailAcked     uint64
-	Queued        int // packets waiting in the clients' queues now
+	PeerSent      uint64 // messages handed to other relays of the cluster for their clients
+	PeerReceived  uint64 // messages from other relays queued for a client here
+	Queued        int    // packets waiting in the clients' queues now
 	Drops         [numDropReasons]uint64
 }
 
@@ -66,6 +71,7 @@ type counters struct {
 	registrations, relayed, relayedBytes, lookups atomic.Uint64
 	punchDirect, punchFailed                      atomic.Uint64
 	mailStored, mailSent, mailAcked               atomic.Uint64
+	peerSent, peerReceived                        atomic.Uint64
 	drops                                         [numDropReasons]atomic.Uint64
 }
 
@@ -78,6 +84,7 @@ var (
 	descPunchOutcome  = prometheus.NewDesc("udpchat_relay_punch_outcomes_total", "Hole punching outcomes the clients reported.", []string{"outcome"}, nil)
 	descMail          = prometheus.NewDesc("udpchat_relay_mail_total", "Mailbox events.", []string{"event"}, nil)
 	descMailboxed     = prometheus.NewDesc("udpchat_relay_mailbox_blobs", "Sealed blobs held for offline recipients now.", nil, nil)
+	descPeer          = prometheus.NewDesc("udpchat_relay_cluster_messages_total", "Messages for clients exchanged with the other relays of the cluster.", []string{"direction"}, nil)
 	descQueued        = prometheus.NewDesc("udpchat_relay_queue_depth", "Packets waiting in the clients' queues now.", nil, nil)
 	descDrops         = prometheus.NewDesc("udpchat_relay_drops_total", "Messages thrown away, by reason.", []string{"reason"}, nil)
 	descSecureDrops   = prometheus.NewDesc("udpchat_relay_secure_drops_total", "Datagrams the Noise layer threw away (junk, forgeries, replays).", nil, nil)
@@ -90,7 +97,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descRegistrations, descRelayed, descRelayedBytes, descPunch,
-		descPunchOutcome, descMail, descMailboxed, descQueued, descDrops, descSecureDrops, descHandshakes} {
+		descPunchOutcome, descMail, descPeer, descMailboxed, descQueued, descDrops, descSecureDrops, descHandshakes} {
 		ch <- d
 	}
 }
@@ -114,6 +121,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMail, st.MailStored, "stored")
 	counter(descMail, st.MailSent, "sent")
 	counter(descMail, st.MailAcked, "acked")
+	counter(descPeer, st.PeerSent, "sent")
+	counter(descPeer, st.PeerReceived, "received")
 	gauge(descQueued, float64(st.Queued))
 	for r, n := range st.Drops {
 		counter(descDrops, n, DropReason(r).String())
