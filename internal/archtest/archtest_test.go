@@ -69,6 +69,10 @@ var allowed = map[string][]string{
 	// mailboxes and back. It drives the chat (ToHold, ReceiveMail), and
 	// knows the relay path only as its small Relay interface.
 	"internal/relay/mailclient": {"internal/chat", "internal/keys", "internal/relay", "internal/wire"},
+	// Relays in a cluster over NATS: the shared registry, the messages
+	// between relays and the mailboxes in JetStream, behind the relay's
+	// Cluster and MailStore; cmd/udpchat wires it in with --nats.
+	"internal/relaycluster": {"internal/keys", "internal/relay", "internal/wire"},
 
 	"internal/keys":        {},
 	"internal/store":       {"internal/safefile"},

@@ -1,0 +1,257 @@
+package relaycluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/secure"
+	"github.com/udpchat/udpchat/internal/udp"
+)
+
+// natsCluster is n nats-server nodes in this process, routed to each other
+// on loopback, with JetStream in temporary dirs: a NATS cluster as the
+// docs set one up, stopped when the test ends.
+type natsCluster struct {
+	nodes []*server.Server
+}
+
+func startNATSCluster(t *testing.T, n int) *natsCluster {
+	t.Helper()
+	// Each node is given every node's route, so that JetStream knows the
+	// cluster's size from the start: reserve the ports first.
+	routes := make([]*url.URL, n)
+	ports := make([]int, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		routes[i] = &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
+	}
+	c := &natsCluster{}
+	for i := range n {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("n%d", i),
+			Host:       "127.0.0.1",
+			Port:       server.RANDOM_PORT,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			Cluster:    server.ClusterOpts{Name: "udpchat-test", Host: "127.0.0.1", Port: ports[i]},
+			Routes:     routes,
+			NoLog:      true,
+			NoSigs:     true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		t.Cleanup(s.Shutdown)
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats node %d not ready", i)
+		}
+		c.nodes = append(c.nodes, s)
+	}
+	eventually(t, "the NATS nodes routed to each other", func() bool {
+		for _, s := range c.nodes {
+			if s.NumRoutes() < n-1 {
+				return false
+			}
+		}
+		return true
+	})
+	return c
+}
+
+// urls lists the nodes' client URLs, node first.
+func (c *natsCluster) urls(first int) string {
+	us := []string{c.nodes[first].ClientURL()}
+	for i, s := range c.nodes {
+		if i != first {
+			us = append(us, s.ClientURL())
+		}
+	}
+	return strings.Join(us, ",")
+}
+
+// connect is a NATS connection to node first, failing over to the others
+// in order, as `udpchat relay --nats` makes one.
+func (c *natsCluster) connect(t *testing.T, first int) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(c.urls(first), nats.DontRandomize(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// clusterRelay is a relay server in a cluster, on loopback UDP, with its
+// mailboxes in the cluster's stream.
+type clusterRelay struct {
+	*relay.Server
+	cluster *Cluster
+	mail    *Mailboxes
+	stop    func()
+}
+
+// relayKey is the key every relay of the tests' clusters holds: clients pin
+// one key and may register at any of them.
+var relayKey = func() keys.PrivateKey {
+	k, err := keys.GenerateKey()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+func startClusterRelay(t *testing.T, nc *nats.Conn) *clusterRelay {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	// Creating the stream waits for JetStream's cluster to have a leader.
+	var cl *Cluster
+	var mail *Mailboxes
+	eventually(t, "the relay joined the cluster", func() bool {
+		jctx, jcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer jcancel()
+		var err error
+		if cl == nil {
+			cl, err = Join(jctx, Config{Conn: nc, TTL: 75 * time.Second, Replicas: 3})
+		}
+		if err == nil {
+			mail, err = OpenMailboxes(jctx, MailConfig{Conn: nc, MaxPer: 32, MaxAge: time.Hour, Replicas: 3})
+		}
+		if err != nil {
+			t.Logf("joining: %v", err)
+		}
+		return err == nil
+	})
+	sock, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := relay.NewServer(sock, relay.Config{Static: relayKey, Mailboxes: mail, Cluster: cl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := cl.Run(ctx, s.FromCluster); err != nil {
+			t.Errorf("cluster Run: %v", err)
+		}
+	})
+	wg.Go(func() {
+		if err := s.Serve(ctx); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	var once sync.Once
+	r := &clusterRelay{Server: s, cluster: cl, mail: mail, stop: func() {
+		once.Do(func() { cancel(); wg.Wait() })
+	}}
+	t.Cleanup(r.stop)
+	return r
+}
+
+// testClient is a relay.Client on a loopback socket of its own, with a
+// Noise session with one relay, pinned by its key.
+type testClient struct {
+	*relay.Client
+	key       keys.PrivateKey
+	delivered chan []byte
+	calls     chan keys.PublicKey
+	mails     chan relay.Mail
+}
+
+func startClient(t *testing.T, r *clusterRelay, key keys.PrivateKey) *testClient {
+	t.Helper()
+	sock, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayAddr := r.Addr()
+	sec, err := secure.NewConn(sock, secure.Config{
+		Static:   key,
+		KnownKey: func(p netip.AddrPort) (keys.PublicKey, bool) { return relayKey.Public(), p == relayAddr },
+		Verify: func(p netip.AddrPort, k keys.PublicKey) error {
+			if p != relayAddr || k != relayKey.Public() {
+				return errors.New("not the relay")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testClient{key: key, delivered: make(chan []byte, 256), calls: make(chan keys.PublicKey, 16), mails: make(chan relay.Mail, 64)}
+	tc.Client, err = relay.NewClient(relay.ClientConfig{
+		Conn:          sec,
+		Relay:         relayAddr,
+		OnDeliver:     func(_ keys.PublicKey, d []byte) { tc.delivered <- bytes.Clone(d) },
+		OnCallMeMaybe: func(from keys.PublicKey, _ []netip.AddrPort) { tc.calls <- from },
+		OnMail:        func(m relay.Mail) { tc.mails <- m },
+		Retry:         100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { tc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); sec.Close(); <-done })
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	if _, err := tc.Register(rctx); err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
+
+func newKey(t *testing.T) keys.PrivateKey {
+	t.Helper()
+	k, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// eventually waits until cond holds: for what the cluster learns on its own
+// goroutines (a registration another relay made, a leader elected).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// receive waits for the next value on ch.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10 s", what)
+		panic("unreachable")
+	}
+}
