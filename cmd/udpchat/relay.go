@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/identity"
 	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/relaycluster"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -30,6 +32,10 @@ type relayOptions struct {
 	mailboxAge time.Duration
 	maxClients int
 	verbose    bool
+	// nats is --nats: the NATS servers of a relay cluster; empty runs the
+	// relay alone.
+	nats         string
+	natsReplicas int
 }
 
 func (o *relayOptions) addFlags(fs *pflag.FlagSet) {
@@ -40,6 +46,8 @@ func (o *relayOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.mailboxAge, "mailbox-age", 7*24*time.Hour, "how long a message waits for its recipient, as a Go `DURATION`")
 	fs.IntVar(&o.maxClients, "max-clients", 65536, "the most clients registered at once, as a `COUNT`")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log every registration and client gone (debug level)")
+	fs.StringVar(&o.nats, "nats", "", "join the relay cluster of the NATS servers at `URL[,URL...]` (nats://HOST:4222): its relays share one registry and, in JetStream, one set of mailboxes")
+	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "how many NATS servers hold the registry and each mail, as a `COUNT`: 3 in a NATS cluster of three or more")
 }
 
 func relayUsage(fs *pflag.FlagSet) string {
@@ -52,8 +60,13 @@ offline until they come back. It never sees a message's text: what it
 forwards and stores is sealed end to end.
 
 Usage:
-  udpchat relay [--listen IP:PORT] [--metrics IP:PORT] [--data-dir DIR]
+  udpchat relay [--listen IP:PORT] [--metrics IP:PORT] [--data-dir DIR] [--nats URL,...]
   udpchat relay id [--data-dir DIR]   print the relay's key, which clients pin
+
+With --nats, any number of relays share one registry and one set of
+mailboxes: a client registered at one reaches a person registered at
+another, and any of them delivers mail another took (docs/RELAY-CLUSTER.md).
+Without it the relay runs alone, its mailboxes in its data dir.
 
 The relay's port is ` + fmt.Sprint(relay.DefaultPort) + `/udp (the chat uses 7475, LAN discovery 7476).
 It logs to stderr (JSON lines); SIGINT or SIGTERM stops it.
@@ -78,8 +91,8 @@ func relayCommand(ctx context.Context, args []string, io stdio) int {
 	if err == nil && fs.NArg() > 0 {
 		err = usagef("unexpected argument %q: relay takes none but id", fs.Arg(0))
 	}
-	if err == nil && (o.mailboxMax <= 0 || o.mailboxAge <= 0 || o.maxClients <= 0) {
-		err = usagef("--mailbox-max, --mailbox-age and --max-clients must be more than zero")
+	if err == nil && (o.mailboxMax <= 0 || o.mailboxAge <= 0 || o.maxClients <= 0 || o.natsReplicas <= 0) {
+		err = usagef("--mailbox-max, --mailbox-age, --max-clients and --nats-replicas must be more than zero")
 	}
 	if err != nil {
 		return fail(io, "relay", err)
@@ -104,37 +117,112 @@ func runRelay(ctx context.Context, o relayOptions, io stdio) error {
 	if err != nil {
 		return err
 	}
-	mail, err := relay.OpenMailboxes(filepath.Join(dir, relay.MailboxDBName), o.mailboxMax, o.mailboxAge)
-	if err != nil {
-		return err
+	cfg := relay.Config{Static: key, Logger: log, MaxClients: o.maxClients}
+	var cluster *relaycluster.Cluster
+	if o.nats != "" {
+		nc, err := connectNATS(o.nats, log)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		if cluster, cfg.Mailboxes, err = joinCluster(ctx, nc, o, log); err != nil {
+			return err
+		}
+		cfg.Cluster = cluster
+	} else {
+		mail, err := relay.OpenMailboxes(filepath.Join(dir, relay.MailboxDBName), o.mailboxMax, o.mailboxAge)
+		if err != nil {
+			return err
+		}
+		defer mail.Close()
+		cfg.Mailboxes = mail
 	}
-	defer mail.Close()
 	sock, err := udp.Listen(o.listen)
 	if err != nil {
 		return usageError{err}
 	}
-	srv, err := relay.NewServer(sock, relay.Config{Static: key, Mailboxes: mail, Logger: log, MaxClients: o.maxClients})
+	srv, err := relay.NewServer(sock, cfg)
 	if err != nil {
 		sock.Close()
 		return err
 	}
 	if o.metrics != "" {
-		stop, err := serveMetrics(o.metrics, srv, log)
+		cols := []prometheus.Collector{srv.Collector()}
+		if cluster != nil {
+			cols = append(cols, cluster.Collector())
+		}
+		stop, err := serveMetrics(o.metrics, log, cols...)
 		if err != nil {
 			sock.Close()
 			return err
 		}
 		defer stop()
 	}
-	err = srv.Serve(ctx)
+	if cluster == nil {
+		err = srv.Serve(ctx)
+	} else {
+		err = serveInCluster(ctx, srv, cluster)
+	}
 	log.Info("relay stopped", "stats", fmt.Sprintf("%+v", srv.Stats()))
 	return err
 }
 
-// serveMetrics serves /metrics at addr until stop.
-func serveMetrics(addr string, srv *relay.Server, log *slog.Logger) (stop func(), err error) {
+// connectNATS connects to the NATS servers at urls (comma separated), and
+// reconnects to whichever of them (or of the servers they tell of) is up,
+// for as long as the relay runs.
+func connectNATS(urls string, log *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(urls,
+		nats.Name("udpchat relay"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("--nats %s: %w", urls, err)
+	}
+	log.Info("nats connected", "server", nc.ConnectedUrlRedacted())
+	return nc, nil
+}
+
+// joinCluster joins the relay cluster on nc: the registry and the mailboxes
+// in JetStream, with the relay's bounds.
+func joinCluster(ctx context.Context, nc *nats.Conn, o relayOptions, log *slog.Logger) (*relaycluster.Cluster, relay.MailStore, error) {
+	jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cluster, err := relaycluster.Join(jctx, relaycluster.Config{Conn: nc, TTL: 3 * relay.DefaultRefresh, Replicas: o.natsReplicas, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	mail, err := relaycluster.OpenMailboxes(jctx, relaycluster.MailConfig{Conn: nc, MaxPer: o.mailboxMax, MaxAge: o.mailboxAge, Replicas: o.natsReplicas})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cluster, mail, nil
+}
+
+// serveInCluster serves srv and its membership of cluster until ctx ends or
+// either fails, which stops both.
+func serveInCluster(ctx context.Context, srv *relay.Server, cluster *relaycluster.Cluster) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	clusterErr := make(chan error, 1)
+	go func() {
+		err := cluster.Run(ctx, srv.FromCluster)
+		cancel()
+		clusterErr <- err
+	}()
+	err := srv.Serve(ctx)
+	cancel()
+	return errors.Join(err, <-clusterErr)
+}
+
+// serveMetrics serves /metrics at addr, of cols and the process's, until
+// stop.
+func serveMetrics(addr string, log *slog.Logger, cols ...prometheus.Collector) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(cols...)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, usagef("--metrics %s: %v", addr, err)

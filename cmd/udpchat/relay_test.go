@@ -24,7 +24,7 @@ func TestRelayHelpListsEveryFlag(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"relay", "--help"}, []string{"--listen", "--metrics", "--data-dir", "--mailbox-max", "--mailbox-age", "--max-clients", "--verbose", "7477"}},
+		{[]string{"relay", "--help"}, []string{"--listen", "--metrics", "--data-dir", "--mailbox-max", "--mailbox-age", "--max-clients", "--verbose", "--nats", "--nats-replicas", "7477"}},
 		{[]string{"relay", "id", "-h"}, []string{"--data-dir"}},
 		{[]string{"--help"}, []string{"udpchat relay"}},
 	} {

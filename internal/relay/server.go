@@ -40,6 +40,11 @@ import (
 // 7476).
 const DefaultPort = 7477
 
+// DefaultRefresh is how often clients register again by default: under the
+// ~30 s in which NATs forget an idle UDP mapping. A registration lasts
+// three of them.
+const DefaultRefresh = 25 * time.Second
+
 // MailPerFetch is the most mails the relay sends for one fetch; a client
 // that got this many fetches again once it has acknowledged them.
 const MailPerFetch = 16
@@ -87,7 +92,7 @@ func (c *Config) setDefaults() {
 	def(&c.Burst, 2000)
 	def(&c.QueueLen, 32)
 	if c.Refresh <= 0 {
-		c.Refresh = 25 * time.Second
+		c.Refresh = DefaultRefresh
 	}
 	if c.TTL <= 0 {
 		c.TTL = 3 * c.Refresh

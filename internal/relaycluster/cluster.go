@@ -27,6 +27,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/relay"
@@ -75,8 +76,8 @@ type Cluster struct {
 	reg map[keys.PublicKey]entry
 
 	out       chan outMsg
-	announced atomic.Uint64 // registrations put in the registry
-	failed    atomic.Uint64 // puts the registry did not take
+	announced atomic.Uint64 // registrations sent to the registry
+	failed    atomic.Uint64 // registrations the registry did not take, or not sent for a full queue
 }
 
 // outMsg is something to publish.
@@ -249,7 +250,9 @@ func (c *Cluster) Announce(key keys.PublicKey, candidates []netip.AddrPort) {
 		c.log.Error("relay cluster: cannot encode an entry", "err", err)
 		return
 	}
-	c.enqueue(outMsg{subject: registrySubjectPrefix + hex.EncodeToString(key[:]), data: b})
+	if !c.enqueue(outMsg{subject: registrySubjectPrefix + hex.EncodeToString(key[:]), data: b}) {
+		c.failed.Add(1) // the next refresh tries again
+	}
 }
 
 // Locate says which other relay key registered at last, if not longer
@@ -289,3 +292,39 @@ func keyOf(s string) (keys.PublicKey, error) {
 	copy(k[:], b)
 	return k, nil
 }
+
+var (
+	descRegistryPuts = prometheus.NewDesc("udpchat_relay_registry_puts_total",
+		"Registrations sent to the cluster's registry, and those it did not take or that found the queue to NATS full.", []string{"result"}, nil)
+	descRegistryKeys = prometheus.NewDesc("udpchat_relay_registry_keys",
+		"Keys registered at any relay of the cluster, as this relay's copy of the registry holds them now.", nil, nil)
+	descNATSConnected = prometheus.NewDesc("udpchat_relay_nats_connected",
+		"1 while the relay is connected to NATS, else 0.", nil, nil)
+)
+
+type collector struct{ c *Cluster }
+
+func (col collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRegistryPuts
+	ch <- descRegistryKeys
+	ch <- descNATSConnected
+}
+
+func (col collector) Collect(ch chan<- prometheus.Metric) {
+	c := col.c
+	ch <- prometheus.MustNewConstMetric(descRegistryPuts, prometheus.CounterValue, float64(c.announced.Load()), "sent")
+	ch <- prometheus.MustNewConstMetric(descRegistryPuts, prometheus.CounterValue, float64(c.failed.Load()), "failed")
+	c.mu.RLock()
+	n := len(c.reg)
+	c.mu.RUnlock()
+	ch <- prometheus.MustNewConstMetric(descRegistryKeys, prometheus.GaugeValue, float64(n))
+	connected := 0.0
+	if c.cfg.Conn.IsConnected() {
+		connected = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descNATSConnected, prometheus.GaugeValue, connected)
+}
+
+// Collector exports the cluster's health to Prometheus, beside the relay's
+// own (relay.Server.Collector).
+func (c *Cluster) Collector() prometheus.Collector { return collector{c} }
