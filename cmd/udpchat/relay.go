@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,6 +36,7 @@ type relayOptions struct {
 	// nats is --nats: the NATS servers of a relay cluster; empty runs the
 	// relay alone.
 	nats         string
+	natsCreds    string
 	natsReplicas int
 }
 
@@ -47,6 +49,7 @@ func (o *relayOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.maxClients, "max-clients", 65536, "the most clients registered at once, as a `COUNT`")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log every registration and client gone (debug level)")
 	fs.StringVar(&o.nats, "nats", "", "join the relay cluster of the NATS servers at `URL[,URL...]` (nats://HOST:4222): its relays share one registry and, in JetStream, one set of mailboxes")
+	fs.StringVar(&o.natsCreds, "nats-creds", "", "log in to NATS with the credentials in `FILE`: a NATS .creds file, or one line USER:PASSWORD (kept out of the command line, which any local user can read)")
 	fs.IntVar(&o.natsReplicas, "nats-replicas", 1, "how many NATS servers hold the registry and each mail, as a `COUNT`: 3 in a NATS cluster of three or more")
 }
 
@@ -120,7 +123,7 @@ func runRelay(ctx context.Context, o relayOptions, io stdio) error {
 	cfg := relay.Config{Static: key, Logger: log, MaxClients: o.maxClients}
 	var cluster *relaycluster.Cluster
 	if o.nats != "" {
-		nc, err := connectNATS(o.nats, log)
+		nc, err := connectNATS(o.nats, o.natsCreds, log)
 		if err != nil {
 			return err
 		}
@@ -170,19 +173,44 @@ func runRelay(ctx context.Context, o relayOptions, io stdio) error {
 // connectNATS connects to the NATS servers at urls (comma separated), and
 // reconnects to whichever of them (or of the servers they tell of) is up,
 // for as long as the relay runs.
-func connectNATS(urls string, log *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(urls,
+func connectNATS(urls, creds string, log *slog.Logger) (*nats.Conn, error) {
+	auth, err := natsAuth(creds)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(urls, auth,
 		nats.Name("udpchat relay"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "server", nc.ConnectedUrlRedacted()) }),
 	)
-	if err != nil {
-		return nil, fmt.Errorf("--nats %s: %w", urls, err)
+	if err != nil { // not naming urls: they may hold a password
+		return nil, fmt.Errorf("--nats: %w", err)
 	}
 	log.Info("nats connected", "server", nc.ConnectedUrlRedacted())
 	return nc, nil
+}
+
+// natsAuth is the login --nats-creds names: a NATS credentials file (a
+// user JWT and its key's seed), or a file of one line USER:PASSWORD.
+func natsAuth(file string) (nats.Option, error) {
+	if file == "" {
+		return func(*nats.Options) error { return nil }, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usagef("--nats-creds: %v", err)
+	}
+	text := strings.TrimSpace(string(b))
+	if strings.Contains(text, "-----BEGIN NATS USER JWT-----") {
+		return nats.UserCredentials(file), nil
+	}
+	user, password, ok := strings.Cut(text, ":")
+	if !ok || user == "" || strings.ContainsAny(text, "\n") {
+		return nil, usagef("--nats-creds %s: neither a NATS .creds file nor one line USER:PASSWORD", file)
+	}
+	return nats.UserInfo(user, password), nil
 }
 
 // joinCluster joins the relay cluster on nc: the registry and the mailboxes

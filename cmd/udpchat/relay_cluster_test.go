@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,8 @@ import (
 // relay A for someone offline is fetched at relay B, and once he is online
 // at B, mail put at A reaches him at once, through B.
 func TestRelayClusterBinaries(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		Username: "relay", Password: "s3cret", NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +32,10 @@ func TestRelayClusterBinaries(t *testing.T) {
 	t.Cleanup(ns.Shutdown)
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats-server not ready")
+	}
+	creds := filepath.Join(t.TempDir(), "nats-auth")
+	if err := os.WriteFile(creds, []byte("relay:s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	start := func() (netip.AddrPort, keys.PublicKey, string) {
 		dir := t.TempDir()
@@ -38,7 +45,7 @@ func TestRelayClusterBinaries(t *testing.T) {
 		if err := key.UnmarshalText([]byte(strings.SplitN(id.stdout.String(), "\n", 2)[0])); err != nil {
 			t.Fatal(err)
 		}
-		srv := udpchat(t, "relay", "--listen", "127.0.0.1:0", "--data-dir", dir, "--nats", ns.ClientURL(), "--metrics", "127.0.0.1:0")
+		srv := udpchat(t, "relay", "--listen", "127.0.0.1:0", "--data-dir", dir, "--nats", ns.ClientURL(), "--nats-creds", creds, "--metrics", "127.0.0.1:0")
 		addr := netip.MustParseAddrPort(srv.stderr.waitLine(t, `"msg":"relay listening","addr":"([^"]+)"`)[1])
 		return addr, key, srv.stderr.waitLine(t, `"msg":"metrics listening","addr":"([^"]+)"`)[1]
 	}

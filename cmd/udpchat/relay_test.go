@@ -24,7 +24,7 @@ func TestRelayHelpListsEveryFlag(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"relay", "--help"}, []string{"--listen", "--metrics", "--data-dir", "--mailbox-max", "--mailbox-age", "--max-clients", "--verbose", "--nats", "--nats-replicas", "7477"}},
+		{[]string{"relay", "--help"}, []string{"--listen", "--metrics", "--data-dir", "--mailbox-max", "--mailbox-age", "--max-clients", "--verbose", "--nats", "--nats-creds", "--nats-replicas", "7477"}},
 		{[]string{"relay", "id", "-h"}, []string{"--data-dir"}},
 		{[]string{"--help"}, []string{"udpchat relay"}},
 	} {
@@ -50,6 +50,8 @@ func TestRelayUsageErrors(t *testing.T) {
 		{[]string{"relay", "--mailbox-max", "0"}, `must be more than zero`},
 		{[]string{"relay", "--listen", "localhost:7477"}, `bad address`},
 		{[]string{"relay", "id", "x"}, `unexpected argument "x": relay id takes none`},
+		{[]string{"relay", "--nats-replicas", "0"}, `must be more than zero`},
+		{[]string{"relay", "--nats", "nats://127.0.0.1:1", "--nats-creds", "/nonexistent/nats-auth"}, `--nats-creds: open /nonexistent/nats-auth`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			wantUsageError(t, tc.args, tc.want)

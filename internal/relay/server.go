@@ -1,5 +1,5 @@
 // Package relay is udpchat's rendezvous and relay server and the client side
-// of its protocol (docs/PROTOCOL.md sections RL1-RL7).
+// of its protocol (docs/PROTOCOL.md sections RL1-RL8).
 //
 // Clients hold a Noise session with the relay (internal/secure: the relay is
 // one more peer, pinned by its key), so the relay knows each by its public
@@ -9,7 +9,13 @@
 // punch through their NATs. Until then, or when punching fails, datagrams go
 // through the relay addressed by key: the relay forwards the peers' own
 // sealed Noise datagrams, which it cannot open. A message for someone
-// offline waits in a mailbox, sealed for its recipient (SealMail), in SQLite.
+// offline waits in a mailbox, sealed for its recipient (SealMail), in a
+// MailStore: SQLite (Mailboxes) for a relay alone.
+//
+// Relays may form a cluster (RL8): with a Cluster, they share a registry of
+// which relay each key registered at, and hand each other what is for their
+// clients (FromCluster); internal/relaycluster does it over NATS, with the
+// mailboxes in JetStream.
 //
 // The Server has two goroutines besides Serve's reader: a writer that drains
 // the clients' bounded queues (drop the oldest) round-robin, in batches, and
