@@ -127,7 +127,7 @@ func startClusterRelay(t *testing.T, nc *nats.Conn) *clusterRelay {
 	var cl *Cluster
 	var mail *Mailboxes
 	eventually(t, "the relay joined the cluster", func() bool {
-		jctx, jcancel := context.WithTimeout(ctx, 5*time.Second)
+		jctx, jcancel := context.WithTimeout(ctx, 2*time.Second)
 		defer jcancel()
 		var err error
 		if cl == nil {
