@@ -139,5 +139,8 @@ func (s *Server) FromCluster(b []byte) {
 		return
 	}
 	s.c.peerReceived.Add(1)
+	if m.Type == wire.TypeRelayMail {
+		s.c.mailSent.Add(1) // stored by the other relay, sent by this one
+	}
 	s.enqueue(c, m, m.Type == wire.TypeRelayDeliver)
 }
