@@ -17,9 +17,9 @@ import (
 // node of a three-node NATS cluster, and clients spread across them.
 func TestThreeRelaysShareOneRegistryAndMailboxes(t *testing.T) {
 	ns := startNATSCluster(t, 3)
-	a := startClusterRelay(t, ns.connect(t, 0))
-	b := startClusterRelay(t, ns.connect(t, 1))
-	c := startClusterRelay(t, ns.connect(t, 2))
+	a := startClusterRelay(t, ns.connect(t, 0), relay.Config{})
+	b := startClusterRelay(t, ns.connect(t, 1), relay.Config{})
+	c := startClusterRelay(t, ns.connect(t, 2), relay.Config{})
 
 	t.Run("chat across relays", func(t *testing.T) {
 		alice, bob := startClient(t, a, newKey(t)), startClient(t, b, newKey(t))
@@ -94,8 +94,8 @@ func TestThreeRelaysShareOneRegistryAndMailboxes(t *testing.T) {
 func TestNATSNodeKilledMidStream(t *testing.T) {
 	ns := startNATSCluster(t, 3)
 	ncA := ns.connect(t, 0)
-	a := startClusterRelay(t, ncA)
-	c := startClusterRelay(t, ns.connect(t, 2))
+	a := startClusterRelay(t, ncA, relay.Config{})
+	c := startClusterRelay(t, ns.connect(t, 2), relay.Config{})
 	alice, bobKey := startClient(t, a, newKey(t)), newKey(t)
 
 	const n = 24

@@ -29,7 +29,7 @@ type natsCluster struct {
 	nodes []*server.Server
 }
 
-func startNATSCluster(t *testing.T, n int) *natsCluster {
+func startNATSCluster(t testing.TB, n int) *natsCluster {
 	t.Helper()
 	// Each node is given every node's route, so that JetStream knows the
 	// cluster's size from the start: reserve the ports first.
@@ -91,7 +91,7 @@ func (c *natsCluster) urls(first int) string {
 
 // connect is a NATS connection to node first, failing over to the others
 // in order, as `udpchat relay --nats` makes one.
-func (c *natsCluster) connect(t *testing.T, first int) *nats.Conn {
+func (c *natsCluster) connect(t testing.TB, first int) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(c.urls(first), nats.DontRandomize(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
 	if err != nil {
@@ -120,7 +120,9 @@ var relayKey = func() keys.PrivateKey {
 	return k
 }()
 
-func startClusterRelay(t *testing.T, nc *nats.Conn) *clusterRelay {
+// startClusterRelay starts a relay of cfg (Static, Mailboxes and Cluster
+// set here) in the cluster nc is connected to.
+func startClusterRelay(t testing.TB, nc *nats.Conn, cfg relay.Config) *clusterRelay {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	// Creating the stream waits for JetStream's cluster to have a leader.
@@ -145,7 +147,8 @@ func startClusterRelay(t *testing.T, nc *nats.Conn) *clusterRelay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := relay.NewServer(sock, relay.Config{Static: relayKey, Mailboxes: mail, Cluster: cl})
+	cfg.Static, cfg.Mailboxes, cfg.Cluster = relayKey, mail, cl
+	s, err := relay.NewServer(sock, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +181,7 @@ type testClient struct {
 	mails     chan relay.Mail
 }
 
-func startClient(t *testing.T, r *clusterRelay, key keys.PrivateKey) *testClient {
+func startClient(t testing.TB, r *clusterRelay, key keys.PrivateKey) *testClient {
 	t.Helper()
 	sock, err := udp.Listen("127.0.0.1:0")
 	if err != nil {
@@ -222,7 +225,7 @@ func startClient(t *testing.T, r *clusterRelay, key keys.PrivateKey) *testClient
 	return tc
 }
 
-func newKey(t *testing.T) keys.PrivateKey {
+func newKey(t testing.TB) keys.PrivateKey {
 	t.Helper()
 	k, err := keys.GenerateKey()
 	if err != nil {
@@ -233,7 +236,7 @@ func newKey(t *testing.T) keys.PrivateKey {
 
 // eventually waits until cond holds: for what the cluster learns on its own
 // goroutines (a registration another relay made, a leader elected).
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -245,7 +248,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // receive waits for the next value on ch.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
+func receive[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
