@@ -64,7 +64,8 @@ type Config struct {
 	// (wire.MailRefused).
 	Mailboxes MailStore
 	// Cluster links the relay with others that share its registry and
-	// forward to each other's clients (RelayCluster); nil runs it alone.
+	// forward to each other's clients (internal/relaycluster's); nil runs
+	// it alone.
 	Cluster Cluster
 	// Logger receives the relay's events. Nil discards.
 	Logger *slog.Logger
@@ -345,7 +346,7 @@ func (s *Server) lookup(c *client, key keys.PublicKey, nonce uint64, now time.Ti
 	reply := wire.RelayMessage{Type: wire.TypeRelayCandidates, Key: key, ID: nonce}
 	call := wire.RelayMessage{Type: wire.TypeRelayCallMeMaybe, Key: c.key, Addrs: c.candidates()}
 	switch d := s.where(key, now); {
-	case d.local == c:
+	case d.local == c: // itself: no candidates
 	case d.local != nil:
 		reply.Addrs = d.local.candidates()
 		s.enqueue(d.local, call, false)

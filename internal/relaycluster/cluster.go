@@ -88,8 +88,9 @@ type Cluster struct {
 
 // outMsg is something to publish.
 type outMsg struct {
-	subject string
-	data    []byte
+	subject  string
+	data     []byte
+	registry bool // a put in the registry, which JetStream acknowledges
 }
 
 var _ relay.Cluster = (*Cluster)(nil)
@@ -150,7 +151,8 @@ func (c *Cluster) ID() string { return c.id }
 // Run serves the cluster until ctx ends: it hands the peer messages for
 // this relay's clients to deliver (relay.Server.FromCluster), keeps the
 // copy of the registry, and publishes what the relay sends. It returns nil
-// when ctx ends, or an error if it cannot subscribe or watch.
+// when ctx ends, or an error if it cannot subscribe or watch, or the watch
+// ends.
 func (c *Cluster) Run(ctx context.Context, deliver func([]byte)) error {
 	sub, err := c.cfg.Conn.Subscribe(relaySubjectPrefix+c.id, func(m *nats.Msg) { deliver(m.Data) })
 	if err != nil {
@@ -165,6 +167,8 @@ func (c *Cluster) Run(ctx context.Context, deliver func([]byte)) error {
 	c.log.Info("relay cluster joined", "id", c.id)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before the Wait: publish returns
 	wg.Go(func() { c.publish(ctx) })
 	prune := time.NewTicker(c.cfg.TTL)
 	defer prune.Stop()
@@ -174,7 +178,10 @@ func (c *Cluster) Run(ctx context.Context, deliver func([]byte)) error {
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("relaycluster: the registry's watch ended")
 			}
 			if e != nil { // nil: the bucket's values so far have all come
 				c.learn(e, time.Now())
@@ -192,7 +199,7 @@ func (c *Cluster) publish(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case m := <-c.out:
-			if m.subject[0] == '$' { // a registry put: JetStream acknowledges it
+			if m.registry {
 				if _, err := c.js.PublishAsync(m.subject, m.data); err != nil {
 					c.failed.Add(1)
 					c.log.Debug("relay cluster: registry put", "err", err)
@@ -271,7 +278,7 @@ func (c *Cluster) Announce(key keys.PublicKey, candidates []netip.AddrPort) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reg[key] = ent
-	if !c.enqueue(outMsg{subject: registrySubjectPrefix + hex.EncodeToString(key[:]), data: b}) {
+	if !c.enqueue(outMsg{subject: registrySubjectPrefix + hex.EncodeToString(key[:]), data: b, registry: true}) {
 		c.failed.Add(1) // the next refresh tries again
 		return
 	}
