@@ -15,6 +15,7 @@ import (
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -23,16 +24,7 @@ import (
 // relay A for someone offline is fetched at relay B, and once he is online
 // at B, mail put at A reaches him at once, through B.
 func TestRelayClusterBinaries(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		Username: "relay", Password: "s3cret", NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
+	ns := natstest.Start(t, func(o *server.Options) { o.Username, o.Password = "relay", "s3cret" })
 	creds := filepath.Join(t.TempDir(), "nats-auth")
 	if err := os.WriteFile(creds, []byte("relay:s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)

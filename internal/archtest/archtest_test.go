@@ -73,6 +73,8 @@ var allowed = map[string][]string{
 	// between relays and the mailboxes in JetStream, behind the relay's
 	// Cluster and MailStore; cmd/udpchat wires it in with --nats.
 	"internal/relaycluster": {"internal/keys", "internal/relay", "internal/wire"},
+	// Imported by tests only: nats-server in the test's process.
+	"internal/relaycluster/natstest": {},
 
 	"internal/keys":        {},
 	"internal/store":       {"internal/safefile"},

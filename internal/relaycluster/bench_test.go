@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
 )
 
 // BenchmarkForwardOneAtATime is the time one datagram takes from client to
@@ -13,10 +14,10 @@ import (
 // nodes, a delivery) on top. Side by side on one three-node NATS cluster in
 // this process, on loopback.
 func BenchmarkForwardOneAtATime(b *testing.B) {
-	ns := startNATSCluster(b, 3)
+	ns := natstest.StartCluster(b, 3)
 	unlimited := relay.Config{Rate: 1e9, Burst: 1 << 30} // no client's rate limit in the way
-	a := startClusterRelay(b, ns.connect(b, 0), unlimited)
-	c := startClusterRelay(b, ns.connect(b, 1), unlimited)
+	a := startClusterRelay(b, connect(b, ns, 0), unlimited)
+	c := startClusterRelay(b, connect(b, ns, 1), unlimited)
 	alice := startClient(b, a, newKey(b))
 	payload := make([]byte, 1000)
 	for _, tc := range []struct {

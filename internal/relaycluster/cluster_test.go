@@ -10,16 +10,17 @@ import (
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // TestThreeRelaysShareOneRegistryAndMailboxes runs three relays, each on a
 // node of a three-node NATS cluster, and clients spread across them.
 func TestThreeRelaysShareOneRegistryAndMailboxes(t *testing.T) {
-	ns := startNATSCluster(t, 3)
-	a := startClusterRelay(t, ns.connect(t, 0), relay.Config{})
-	b := startClusterRelay(t, ns.connect(t, 1), relay.Config{})
-	c := startClusterRelay(t, ns.connect(t, 2), relay.Config{})
+	ns := natstest.StartCluster(t, 3)
+	a := startClusterRelay(t, connect(t, ns, 0), relay.Config{})
+	b := startClusterRelay(t, connect(t, ns, 1), relay.Config{})
+	c := startClusterRelay(t, connect(t, ns, 2), relay.Config{})
 
 	t.Run("chat across relays", func(t *testing.T) {
 		alice, bob := startClient(t, a, newKey(t)), startClient(t, b, newKey(t))
@@ -92,17 +93,17 @@ func TestThreeRelaysShareOneRegistryAndMailboxes(t *testing.T) {
 // while alice, at A, sends bob, offline, a stream of mail: A fails over to
 // another node, and bob, at relay C, gets every mail exactly once.
 func TestNATSNodeKilledMidStream(t *testing.T) {
-	ns := startNATSCluster(t, 3)
-	ncA := ns.connect(t, 0)
+	ns := natstest.StartCluster(t, 3)
+	ncA := connect(t, ns, 0)
 	a := startClusterRelay(t, ncA, relay.Config{})
-	c := startClusterRelay(t, ns.connect(t, 2), relay.Config{})
+	c := startClusterRelay(t, connect(t, ns, 2), relay.Config{})
 	alice, bobKey := startClient(t, a, newKey(t)), newKey(t)
 
 	const n = 24
 	sent := make(map[string]bool)
 	for i := range n {
 		if i == n/2 {
-			ns.nodes[0].Shutdown()
+			ns.Nodes[0].Shutdown()
 		}
 		blob, err := relay.SealMail(alice.key, bobKey.Public(), fmt.Appendf(nil, "message %d", i))
 		if err != nil {

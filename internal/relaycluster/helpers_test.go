@@ -4,96 +4,25 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/netip"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
-// natsCluster is n nats-server nodes in this process, routed to each other
-// on loopback, with JetStream in temporary dirs: a NATS cluster as the
-// docs set one up, stopped when the test ends.
-type natsCluster struct {
-	nodes []*server.Server
-}
-
-func startNATSCluster(t testing.TB, n int) *natsCluster {
+// connect is a NATS connection to node first of c, failing over to the
+// others in order, as `udpchat relay --nats` makes one.
+func connect(t testing.TB, c *natstest.Cluster, first int) *nats.Conn {
 	t.Helper()
-	// Each node is given every node's route, so that JetStream knows the
-	// cluster's size from the start: reserve the ports first.
-	routes := make([]*url.URL, n)
-	ports := make([]int, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		routes[i] = &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
-	}
-	c := &natsCluster{}
-	for i := range n {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       server.RANDOM_PORT,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			Cluster:    server.ClusterOpts{Name: "udpchat-test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     routes,
-			NoLog:      true,
-			NoSigs:     true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats node %d not ready", i)
-		}
-		c.nodes = append(c.nodes, s)
-	}
-	eventually(t, "the NATS nodes routed to each other", func() bool {
-		for _, s := range c.nodes {
-			if s.NumRoutes() < n-1 {
-				return false
-			}
-		}
-		return true
-	})
-	return c
-}
-
-// urls lists the nodes' client URLs, node first.
-func (c *natsCluster) urls(first int) string {
-	us := []string{c.nodes[first].ClientURL()}
-	for i, s := range c.nodes {
-		if i != first {
-			us = append(us, s.ClientURL())
-		}
-	}
-	return strings.Join(us, ",")
-}
-
-// connect is a NATS connection to node first, failing over to the others
-// in order, as `udpchat relay --nats` makes one.
-func (c *natsCluster) connect(t testing.TB, first int) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect(c.urls(first), nats.DontRandomize(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(c.URLs(first), nats.DontRandomize(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
 	}

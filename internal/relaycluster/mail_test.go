@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/udpchat/udpchat/internal/relay"
+	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
 	"github.com/udpchat/udpchat/internal/wire"
 )
 
@@ -16,16 +16,7 @@ import (
 // in order, refuses a put over the recipient's bound (nothing held pushed
 // out), deletes only on its recipient's ack, and takes a resent put once.
 func TestMailboxesBoundsAndOwnership(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(natstest.Start(t).ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
