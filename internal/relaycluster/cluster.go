@@ -74,12 +74,6 @@ type Cluster struct {
 
 	mu  sync.RWMutex
 	reg map[keys.PublicKey]entry
-	// pending are the keys whose registration here has been sent to the
-	// registry but has not come back through the watch yet, until when we
-	// stop waiting for it (a put that failed never comes back). The watch
-	// delivers the bucket's puts in their order, so another relay's entry
-	// for such a key that comes first is older than ours: it is ignored.
-	pending map[keys.PublicKey]time.Time
 
 	out       chan outMsg
 	announced atomic.Uint64 // registrations sent to the registry
@@ -112,11 +106,10 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cluster{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		reg:     make(map[keys.PublicKey]entry),
-		pending: make(map[keys.PublicKey]time.Time),
-		out:     make(chan outMsg, cfg.Queue),
+		cfg: cfg,
+		log: cfg.Logger,
+		reg: make(map[keys.PublicKey]entry),
+		out: make(chan outMsg, cfg.Queue),
 	}
 	var idb [8]byte
 	rand.Read(idb[:])
@@ -237,17 +230,11 @@ func (c *Cluster) learn(e jetstream.KeyValueEntry, now time.Time) {
 	ent.at = now
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ent.relay == c.id {
-		delete(c.pending, key) // our put, back
-	} else if until, ok := c.pending[key]; ok && now.Before(until) {
-		return // put before ours: the key is here now
+	if cur, ok := c.reg[key]; ok && cur.relay != ent.relay && ent.since.Before(cur.since) && now.Sub(cur.at) <= c.cfg.TTL {
+		return // a registration older than the one we know: the key moved on since
 	}
 	c.reg[key] = ent
 }
-
-// echoWait is how long a registration put waits to come back through the
-// watch before other relays' entries for its key count again.
-const echoWait = 5 * time.Second
 
 // prune forgets the entries that have expired.
 func (c *Cluster) prune(now time.Time) {
@@ -258,31 +245,27 @@ func (c *Cluster) prune(now time.Time) {
 			delete(c.reg, k)
 		}
 	}
-	for k, until := range c.pending {
-		if now.After(until) {
-			delete(c.pending, k)
-		}
-	}
 }
 
 // Announce records key as registered here, at once in the relay's own copy
 // (so that its next lookup finds it here, not where it was) and then in the
 // shared registry.
 func (c *Cluster) Announce(key keys.PublicKey, candidates []netip.AddrPort) {
-	ent := entry{relay: c.id, candidates: slices.Clone(candidates), at: time.Now()}
+	now := time.Now()
+	// since as the entry carries it, to the millisecond, so that this
+	// relay compares its own with others' as they do.
+	ent := entry{relay: c.id, candidates: slices.Clone(candidates), since: time.UnixMilli(now.UnixMilli()), at: now}
 	b, err := encodeEntry(ent)
 	if err != nil { // the relay's own candidates always encode
 		c.log.Error("relay cluster: cannot encode an entry", "err", err)
 		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.reg[key] = ent
+	c.mu.Unlock()
 	if !c.enqueue(outMsg{subject: registrySubjectPrefix + hex.EncodeToString(key[:]), data: b, registry: true}) {
 		c.failed.Add(1) // the next refresh tries again
-		return
 	}
-	c.pending[key] = ent.at.Add(echoWait)
 }
 
 // Locate says which other relay key registered at last, if not longer

@@ -74,6 +74,19 @@ func TestThreeRelaysShareOneRegistryAndMailboxes(t *testing.T) {
 		}
 	})
 
+	t.Run("a client moves to another relay while its relay lives", func(t *testing.T) {
+		carol, bobKey := startClient(t, b, newKey(t)), newKey(t)
+		talk(t, carol, startClient(t, b, bobKey), "bob at B, as carol")
+		held := b.Stats().Clients
+		bob := startClient(t, c, bobKey) // the same key, now at C
+		// B still holds bob's registration, but the registry says he is
+		// at C since: B sends there, and forgets him.
+		talk(t, carol, bob, "bob at C")
+		if st := b.Stats(); st.Clients != held-1 {
+			t.Errorf("B holds %d registrations, want %d: bob's is over", st.Clients, held-1)
+		}
+	})
+
 	t.Run("a client fails over to another relay", func(t *testing.T) {
 		alice, bobKey := startClient(t, a, newKey(t)), newKey(t)
 		bob := startClient(t, b, bobKey)

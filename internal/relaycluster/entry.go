@@ -14,7 +14,13 @@ import (
 type entry struct {
 	relay      string
 	candidates []netip.AddrPort
-	at         time.Time // when this relay learned it; not in the value
+	// since is when the key registered, by the clock of the relay it
+	// registered at (to the millisecond): of two relays' entries for a key
+	// the later one holds it, whichever reached the bucket last.
+	since time.Time
+	// at is when this relay learned of it, by its own clock, from which
+	// the entry lives a TTL; it is not in the value.
+	at time.Time
 }
 
 // entryJSON is an entry's value in the bucket: JSON, so that an operator
@@ -22,6 +28,7 @@ type entry struct {
 type entryJSON struct {
 	Relay      string           `json:"relay"`
 	Candidates []netip.AddrPort `json:"candidates"`
+	Since      int64            `json:"since"` // Unix milliseconds
 }
 
 // maxRelayID bounds a relay's id in an entry (Join makes 16 hex digits).
@@ -31,7 +38,7 @@ func encodeEntry(e entry) ([]byte, error) {
 	if err := checkEntry(e); err != nil {
 		return nil, err
 	}
-	return json.Marshal(entryJSON{Relay: e.relay, Candidates: e.candidates})
+	return json.Marshal(entryJSON{Relay: e.relay, Candidates: e.candidates, Since: e.since.UnixMilli()})
 }
 
 // decodeEntry parses a registry value, which any client of the NATS
@@ -43,11 +50,14 @@ func decodeEntry(b []byte) (entry, error) {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return entry{}, fmt.Errorf("relaycluster: registry entry: %w", err)
 	}
-	e := entry{relay: j.Relay, candidates: j.Candidates}
+	e := entry{relay: j.Relay, candidates: j.Candidates, since: time.UnixMilli(j.Since)}
 	return e, checkEntry(e)
 }
 
 func checkEntry(e entry) error {
+	if e.since.UnixMilli() <= 0 {
+		return fmt.Errorf("relaycluster: registry entry: registered at %d ms", e.since.UnixMilli())
+	}
 	if e.relay == "" || len(e.relay) > maxRelayID {
 		return fmt.Errorf("relaycluster: registry entry: relay id of %d bytes", len(e.relay))
 	}

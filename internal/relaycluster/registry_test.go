@@ -23,45 +23,45 @@ func (e fakeEntry) Key() string                     { return e.key }
 func (e fakeEntry) Value() []byte                   { return e.value }
 func (e fakeEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
 
-// TestRegistryTakesPutsInTheBucketsOrder: the watch hands over the bucket's
-// puts in order, but this relay's own registration is in its copy before
-// its put is in the bucket. Another relay's entry that comes before ours
-// comes back is older than ours, and must not move the key away.
-func TestRegistryTakesPutsInTheBucketsOrder(t *testing.T) {
+// TestRegistryKeepsTheLatestRegistration: puts of two relays for one key
+// reach the bucket in the order their relays sent them, which need not be
+// the order in which the key registered (a relay's put may be slow); the
+// registration that came last, by the time in the entry, holds the key.
+func TestRegistryKeepsTheLatestRegistration(t *testing.T) {
 	c := &Cluster{
 		cfg: Config{TTL: time.Minute}, id: "aaaa", log: slog.New(slog.DiscardHandler),
-		reg: make(map[keys.PublicKey]entry), pending: make(map[keys.PublicKey]time.Time), out: make(chan outMsg, 8),
+		reg: make(map[keys.PublicKey]entry), out: make(chan outMsg, 8),
 	}
 	key := newKey(t).Public()
 	hexKey := hex.EncodeToString(key[:])
-	c.Announce(key, nil)
-	if put := <-c.out; put.subject != registrySubjectPrefix+hexKey {
+	c.Announce(key, nil) // the key registers here
+	if put := <-c.out; put.subject != registrySubjectPrefix+hexKey || !put.registry {
 		t.Fatalf("registration put on %s", put.subject)
 	}
-	at := func(relay string) []byte {
-		b, err := encodeEntry(entry{relay: relay, candidates: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:7475")}})
+	now := time.Now()
+	update := func(relay string, since time.Time) {
+		t.Helper()
+		b, err := encodeEntry(entry{relay: relay, since: since, candidates: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:7475")}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b
+		c.learn(fakeEntry{key: hexKey, value: b}, now)
 	}
-	now := time.Now()
 
-	c.learn(fakeEntry{key: hexKey, value: at("bbbb")}, now) // B's, put before ours
+	update("bbbb", now.Add(-time.Second)) // B's put from before the key came here, late
 	if r, ok := c.Locate(key); ok {
-		t.Fatalf("an entry older than our registration moved the key to %s", r.Relay)
+		t.Fatalf("a registration older than ours moved the key to %s", r.Relay)
 	}
-	c.learn(fakeEntry{key: hexKey, value: at("aaaa")}, now) // ours, back
-	c.learn(fakeEntry{key: hexKey, value: at("bbbb")}, now) // B's, put after ours: the key moved
+	update("bbbb", now.Add(time.Second)) // the key registered at B since
 	if r, ok := c.Locate(key); !ok || r.Relay != "bbbb" {
 		t.Fatalf("after the key registered at B it is at %q, %v; want bbbb", r.Relay, ok)
 	}
-
-	// A put of ours that never comes back stops holding others off.
-	c.Announce(key, nil)
-	<-c.out
-	c.learn(fakeEntry{key: hexKey, value: at("cccc")}, now.Add(echoWait+time.Second))
-	if r, ok := c.Locate(key); !ok || r.Relay != "cccc" {
-		t.Fatalf("after our put was lost the key is at %q, %v; want cccc", r.Relay, ok)
+	update("cccc", now.Add(500*time.Millisecond)) // C's, older than B's
+	if r, _ := c.Locate(key); r.Relay != "bbbb" {
+		t.Errorf("an older registration at C moved the key from B to %q", r.Relay)
+	}
+	update("bbbb", now.Add(time.Millisecond)) // a refresh at B: B's own entries always count
+	if r, _ := c.Locate(key); r.Relay != "bbbb" {
+		t.Errorf("B's refresh moved the key to %q", r.Relay)
 	}
 }
