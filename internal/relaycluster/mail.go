@@ -90,17 +90,42 @@ func mailSubject(to keys.PublicKey) string { return mailSubjectPrefix + hex.Enco
 // client resent, or that this relay sent again after NATS lost the answer,
 // is stored once (within the stream's duplicate window, 2 minutes) and
 // answered with the first one's id.
+//
+// A put that fails for NATS (the server it went to is gone, the stream is
+// electing a leader) is tried again for up to putRetry, which the
+// deduplication makes safe: a mail is refused only when NATS stays away.
 func (m *Mailboxes) Put(ctx context.Context, to keys.PublicKey, blob []byte, _ time.Time) (uint64, uint8, error) {
 	sum := sha256.Sum256(blob)
-	ack, err := m.js.Publish(ctx, mailSubject(to), blob, jetstream.WithMsgID(hex.EncodeToString(sum[:16])))
-	if isMailboxFull(err) {
-		return 0, wire.MailBoxFull, nil
+	id := hex.EncodeToString(sum[:16])
+	ctx, cancel := context.WithTimeout(ctx, putRetry)
+	defer cancel()
+	for {
+		try, cancelTry := context.WithTimeout(ctx, putAttempt)
+		ack, err := m.js.Publish(try, mailSubject(to), blob, jetstream.WithMsgID(id))
+		cancelTry()
+		switch {
+		case err == nil:
+			return ack.Sequence, wire.MailStored, nil
+		case isMailboxFull(err):
+			return 0, wire.MailBoxFull, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, wire.MailRefused, err
+		case <-time.After(putRetryWait):
+		}
 	}
-	if err != nil {
-		return 0, wire.MailRefused, err
-	}
-	return ack.Sequence, wire.MailStored, nil
 }
+
+// putRetry is how long Put tries: longer than a JetStream cluster takes to
+// elect a stream's leader when one of its servers goes (a few seconds).
+// Each try waits putAttempt for its answer (one sent to a server that died
+// gets none), then putRetryWait before the next.
+const (
+	putRetry     = 10 * time.Second
+	putAttempt   = 2 * time.Second
+	putRetryWait = 100 * time.Millisecond
+)
 
 // jsStreamStoreFailed is the error code of a publish the stream did not
 // store, with the store's reason (nats.go names no constant for it).
