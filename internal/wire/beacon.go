@@ -97,7 +97,7 @@ func AppendBeacon(b []byte, m Beacon) ([]byte, error) {
 // not start with BeaconMagic is ErrMalformed (not a beacon at all).
 func ParseBeacon(b []byte) (Beacon, error) {
 	if len(b) > MaxDatagram {
-		return Beacon{}, errTooBigDatagram(len(b))
+		return Beacon{}, errTooBigDatagram(len(b), MaxDatagram)
 	}
 	if len(b) < 4 {
 		return Beacon{}, ErrTruncated

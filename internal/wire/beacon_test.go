@@ -151,7 +151,7 @@ func FuzzBeacon(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseBeacon(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxDatagram)
 			return
 		}
 		enc, err := AppendBeacon(nil, m)

@@ -62,9 +62,9 @@ type userError struct {
 func (e *userError) Error() string { return e.msg }
 func (e *userError) Unwrap() error { return e.kind }
 
-// errTooBigDatagram is ErrTooBig for a datagram of n bytes. n may be short
-// of the real size: a reader sees the first MaxDatagram+1 bytes of an
-// oversized datagram and nothing of the rest, so the error says "over".
-func errTooBigDatagram(n int) error {
-	return fmt.Errorf("%w: a datagram of over %d bytes (%d read)", ErrTooBig, MaxDatagram, n)
+// errTooBigDatagram is ErrTooBig for a datagram of n bytes, over limit. n
+// may be short of the real size: a reader sees the first limit+1 bytes of
+// an oversized datagram and nothing of the rest, so the error says "over".
+func errTooBigDatagram(n, limit int) error {
+	return fmt.Errorf("%w: a datagram of over %d bytes (%d read)", ErrTooBig, limit, n)
 }

@@ -29,9 +29,19 @@ const (
 
 // Sizes.
 const (
-	// MaxDatagram is the largest datagram udpchat sends or accepts: it fits
-	// the IPv6 minimum MTU (1280) after IPv6 and UDP headers.
+	// MaxDatagram is the largest datagram udpchat sends before it knows the
+	// path carries more, and the largest it accepts of handshakes, beacons
+	// and relayed datagrams: it fits the IPv6 minimum MTU (1280) after IPv6
+	// and UDP headers. It is the base of path MTU discovery (RFC 8899's
+	// BASE_PLPMTU).
 	MaxDatagram = 1200
+	// MaxPathDatagram is the largest transport packet, or secure data
+	// datagram, udpchat sends once path MTU discovery has found a path that
+	// carries it, and so the largest it accepts of those. It bounds the
+	// search and every receive buffer: 16 KiB holds a jumbo frame's payload
+	// (9000-byte MTU) and, on loopback, 15 chunks a packet, while a
+	// receiver's queue of read buffers stays a few MiB.
+	MaxPathDatagram = 16 << 10
 	// HeaderLen is the length of a transport packet's header.
 	HeaderLen = 26
 	// MinInitialLen is the size a packet with no destination epoch is padded
@@ -63,8 +73,8 @@ func AppendHeader(b []byte, h Header) []byte {
 // ParseHeader decodes the header at the front of a transport datagram and
 // returns it with the frames that follow.
 func ParseHeader(b []byte) (Header, []byte, error) {
-	if len(b) > MaxDatagram {
-		return Header{}, nil, errTooBigDatagram(len(b))
+	if len(b) > MaxPathDatagram {
+		return Header{}, nil, errTooBigDatagram(len(b), MaxPathDatagram)
 	}
 	if len(b) < 2 {
 		return Header{}, nil, ErrTruncated

@@ -63,11 +63,12 @@ func TestParseHeader(t *testing.T) {
 	}
 }
 
-// TestParseHeaderMaxDatagram: MaxDatagram bytes is accepted, one more is not.
-func TestParseHeaderMaxDatagram(t *testing.T) {
-	b := AppendHeader(make([]byte, 0, MaxDatagram+1), Header{SrcEpoch: 1})
-	b = append(b, make([]byte, MaxDatagram-HeaderLen)...)
-	if _, rest, err := ParseHeader(b); err != nil || len(rest) != MaxDatagram-HeaderLen {
+// TestParseHeaderMaxPathDatagram: MaxPathDatagram bytes is accepted (path
+// MTU discovery may grow packets to it), one more is not.
+func TestParseHeaderMaxPathDatagram(t *testing.T) {
+	b := AppendHeader(make([]byte, 0, MaxPathDatagram+1), Header{SrcEpoch: 1})
+	b = append(b, make([]byte, MaxPathDatagram-HeaderLen)...)
+	if _, rest, err := ParseHeader(b); err != nil || len(rest) != MaxPathDatagram-HeaderLen {
 		t.Errorf("ParseHeader(%d bytes): %d bytes of frames, %v", len(b), len(rest), err)
 	}
 	b = append(b, 0)
@@ -89,7 +90,7 @@ func TestParseHeaderTruncated(t *testing.T) {
 
 func TestParseHeaderRejects(t *testing.T) {
 	tooBig := AppendHeader(nil, Header{SrcEpoch: 1})
-	tooBig = append(tooBig, make([]byte, MaxDatagram+1-HeaderLen)...)
+	tooBig = append(tooBig, make([]byte, MaxPathDatagram+1-HeaderLen)...)
 
 	for _, tc := range []struct {
 		name string
@@ -106,9 +107,9 @@ func TestParseHeaderRejects(t *testing.T) {
 		{"type ff", mustHex("01 ff 0000000000000001 0000000000000000 0000000000000000"), ErrType},
 		{"type 02, short", mustHex("01 02"), ErrType},
 		{"source epoch 0", mustHex("01 01 0000000000000000 0000000000000005 0000000000000007"), ErrMalformed},
-		{"over MaxDatagram", tooBig, ErrTooBig},
+		{"over MaxPathDatagram", tooBig, ErrTooBig},
 		// Size is checked first: nothing of an oversized datagram is read.
-		{"over MaxDatagram, bad version", bytes.Repeat([]byte{0xff}, MaxDatagram+1), ErrTooBig},
+		{"over MaxPathDatagram, bad version", bytes.Repeat([]byte{0xff}, MaxPathDatagram+1), ErrTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, rest, err := ParseHeader(tc.b)
@@ -152,12 +153,12 @@ func FuzzParseHeader(f *testing.F) {
 		h, rest, err := ParseHeader(b)
 		if err != nil {
 			checkSentinel(t, err)
-			if len(b) > MaxDatagram && !errors.Is(err, ErrTooBig) {
+			if len(b) > MaxPathDatagram && !errors.Is(err, ErrTooBig) {
 				t.Fatalf("ParseHeader(%d bytes): %v, want ErrTooBig", len(b), err)
 			}
 			return
 		}
-		if len(b) > MaxDatagram || len(b) < HeaderLen || h.SrcEpoch == 0 {
+		if len(b) > MaxPathDatagram || len(b) < HeaderLen || h.SrcEpoch == 0 {
 			t.Fatalf("ParseHeader(%x) accepted %+v", b, h)
 		}
 		if len(rest) != len(b)-HeaderLen || (len(rest) > 0 && &rest[0] != &b[HeaderLen]) {

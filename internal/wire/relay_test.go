@@ -132,7 +132,7 @@ func FuzzParseRelay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseRelay(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxDatagram)
 			return
 		}
 		enc, err := AppendRelay(nil, m)

@@ -209,7 +209,7 @@ func (m *Response) Append(b []byte) []byte {
 // ParseResponse decodes a response. Its Noise field aliases b.
 func ParseResponse(b []byte) (Response, error) {
 	if len(b) > MaxDatagram {
-		return Response{}, errTooBigDatagram(len(b))
+		return Response{}, errTooBigDatagram(len(b), MaxDatagram)
 	}
 	if len(b) < prefixLen {
 		return Response{}, ErrTruncated
@@ -319,8 +319,8 @@ func ParseRefused(b []byte) (DataHeader, []byte, error) {
 }
 
 func parseSealed(b []byte, t byte) (DataHeader, []byte, error) {
-	if len(b) > MaxDatagram {
-		return DataHeader{}, nil, errTooBigDatagram(len(b))
+	if len(b) > MaxPathDatagram {
+		return DataHeader{}, nil, errTooBigDatagram(len(b), MaxPathDatagram)
 	}
 	if err := checkPrefix(b, t); err != nil {
 		return DataHeader{}, nil, err
@@ -339,8 +339,8 @@ func parseSealed(b []byte, t byte) (DataHeader, []byte, error) {
 // version and that the type is one of the secure ones, so a receiver can
 // dispatch on it. Transport packets (TypeTransport) are not secure datagrams.
 func SecureType(b []byte) (byte, error) {
-	if len(b) > MaxDatagram {
-		return 0, errTooBigDatagram(len(b))
+	if len(b) > MaxPathDatagram {
+		return 0, errTooBigDatagram(len(b), MaxPathDatagram)
 	}
 	if len(b) < prefixLen {
 		return 0, ErrTruncated
@@ -374,7 +374,7 @@ func checkPrefix(b []byte, types ...byte) error {
 // it is exactly size bytes long, and returns the type.
 func parsePrefix(b []byte, size int, types ...byte) (byte, error) {
 	if len(b) > MaxDatagram {
-		return 0, errTooBigDatagram(len(b))
+		return 0, errTooBigDatagram(len(b), MaxDatagram)
 	}
 	if err := checkPrefix(b, types...); err != nil {
 		return 0, err

@@ -153,13 +153,14 @@ func TestDataGolden(t *testing.T) {
 		t.Errorf("ParseData = %+v, %x, %v", p, ct, err)
 	}
 	checkTruncated(t, d[:DataOverhead], func(b []byte) error { _, _, err := ParseData(b); return err })
-	// The largest: MaxDatagram; one more is too big.
-	big := append(AppendDataHeader(nil, h), make([]byte, MaxDatagram-DataHeaderLen)...)
-	if _, ct, err := ParseData(big); err != nil || len(ct) != MaxDatagram-DataHeaderLen {
-		t.Errorf("ParseData(MaxDatagram bytes): %v", err)
+	// The largest: MaxPathDatagram (path MTU discovery may grow data
+	// datagrams to it); one more is too big.
+	big := append(AppendDataHeader(nil, h), make([]byte, MaxPathDatagram-DataHeaderLen)...)
+	if _, ct, err := ParseData(big); err != nil || len(ct) != MaxPathDatagram-DataHeaderLen {
+		t.Errorf("ParseData(MaxPathDatagram bytes): %v", err)
 	}
 	if _, _, err := ParseData(append(big, 0)); !errors.Is(err, ErrTooBig) {
-		t.Errorf("ParseData(MaxDatagram+1 bytes): %v, want ErrTooBig", err)
+		t.Errorf("ParseData(MaxPathDatagram+1 bytes): %v, want ErrTooBig", err)
 	}
 }
 
@@ -210,7 +211,7 @@ func TestSecureRejects(t *testing.T) {
 		{"type: 0x0f", secureType, mustHex("01 0f"), ErrType},
 		{"type: version", secureType, mustHex("02 10"), ErrVersion},
 		{"type: empty", secureType, nil, ErrTruncated},
-		{"type: huge", secureType, make([]byte, MaxDatagram+1), ErrTooBig},
+		{"type: huge", secureType, make([]byte, MaxPathDatagram+1), ErrTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.parse(tc.b)
@@ -249,12 +250,12 @@ func TestSecureAllocs(t *testing.T) {
 	}
 }
 
-// checkFuzzErr: a parser's error always wraps a sentinel, and an oversized
-// datagram is always ErrTooBig.
-func checkFuzzErr(t *testing.T, b []byte, err error) {
+// checkFuzzErr: a parser's error always wraps a sentinel, and a datagram
+// over the parser's limit is always ErrTooBig.
+func checkFuzzErr(t *testing.T, b []byte, err error, limit int) {
 	t.Helper()
 	checkSentinel(t, err)
-	if len(b) > MaxDatagram && !errors.Is(err, ErrTooBig) {
+	if len(b) > limit && !errors.Is(err, ErrTooBig) {
 		t.Fatalf("%d bytes: %v, want ErrTooBig", len(b), err)
 	}
 }
@@ -267,7 +268,7 @@ func FuzzParseInitiation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseInitiation(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxDatagram)
 			return
 		}
 		if len(b) != InitiationLen {
@@ -286,7 +287,7 @@ func FuzzParseResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseResponse(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxDatagram)
 			return
 		}
 		if enc := m.Append(nil); !bytes.Equal(enc, b) {
@@ -300,7 +301,7 @@ func FuzzParseFinish(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseFinish(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxDatagram)
 			return
 		}
 		if enc := m.Append(nil); !bytes.Equal(enc, b) {
@@ -314,7 +315,7 @@ func FuzzParseCookieReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseCookieReply(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxDatagram)
 			return
 		}
 		if enc := m.Append(nil); !bytes.Equal(enc, b) {
@@ -329,7 +330,7 @@ func FuzzParseData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, ct, err := ParseData(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxPathDatagram)
 			return
 		}
 		if len(ct) < TagLen || len(ct) != len(b)-DataHeaderLen {
@@ -347,7 +348,7 @@ func FuzzSecureType(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ty, err := SecureType(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxPathDatagram)
 			return
 		}
 		if ty < TypeInitXX || ty > TypeRefused || b[0] != Version {
@@ -379,7 +380,7 @@ func FuzzParseRefused(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, tag, err := ParseRefused(b)
 		if err != nil {
-			checkFuzzErr(t, b, err)
+			checkFuzzErr(t, b, err, MaxPathDatagram)
 			return
 		}
 		if enc := append(AppendRefusedHeader(nil, h), tag...); !bytes.Equal(enc, b) {
