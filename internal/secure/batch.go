@@ -40,7 +40,7 @@ const (
 // datagram, so that an oversized one shows.
 type rxBatch struct {
 	ms   [readBatch]udp.Message
-	bufs [readBatch][wire.MaxDatagram + 1]byte
+	bufs [readBatch][wire.MaxPathDatagram + 1]byte
 }
 
 // txBatch is the datagrams a batch write has sealed, for one write of the
@@ -50,7 +50,7 @@ type rxBatch struct {
 type txBatch struct {
 	ms   []udp.Message // sealed so far; Buf in buf
 	used int           // bytes of buf they take
-	buf  [writeChunk * wire.MaxDatagram]byte
+	buf  [writeChunk * wire.MaxPathDatagram]byte
 	room [writeChunk]udp.Message // ms's backing array
 }
 
@@ -74,7 +74,7 @@ var (
 
 // next is the empty buffer the next datagram is sealed into, right after
 // the last, with room for the largest.
-func (t *txBatch) next() []byte { return t.buf[t.used : t.used : t.used+wire.MaxDatagram] }
+func (t *txBatch) next() []byte { return t.buf[t.used : t.used : t.used+wire.MaxPathDatagram] }
 
 // add appends datagram b, sealed into next, for addr.
 func (t *txBatch) add(b []byte, addr netip.AddrPort) {

@@ -185,7 +185,7 @@ func script(t *testing.T, m io) (outcome, *scriptConn, *scriptConn) {
 	// too big, one is for a peer a has no room for.
 	early := packets(inB, "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9",
 		"q10", "q11", "q12", "q13", "q14", "q15", "q16", "q17", "q18", "q19")
-	early = append(early, udp.Message{Buf: make([]byte, MaxPacket+1), Addr: inB}, udp.Message{Buf: []byte("c"), Addr: inC})
+	early = append(early, udp.Message{Buf: make([]byte, MaxPathPacket+1), Addr: inB}, udp.Message{Buf: []byte("c"), Addr: inC})
 	o.Writes = append(o.Writes, m.write(a, early))
 	forward(sa, sb, inA) // the initiation
 	read("b", b)         // answered
@@ -212,7 +212,7 @@ func script(t *testing.T, m io) (outcome, *scriptConn, *scriptConn) {
 		from netip.AddrPort
 	}{
 		{d[0], inA}, {d[1], inA}, {d[1], inA}, // a replay
-		{[]byte("\x01\x09junk"), inA}, {nil, inA}, {make([]byte, wire.MaxDatagram+1), inA},
+		{[]byte("\x01\x09junk"), inA}, {nil, inA}, {make([]byte, wire.MaxPathDatagram+1), inA},
 		{tampered, inA}, {d[2], inA}, // the original still opens
 		{d[3], inC}, // the newest yet, from another address: a moves there (roaming)
 		{ForgeInitiation(false, keys.PublicKey{}), inC}, // a stranger's XX initiation: answered

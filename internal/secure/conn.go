@@ -72,9 +72,15 @@ import (
 // datagram's header (version, type, receiver index, counter) and the AEAD tag.
 const Overhead = wire.DataOverhead
 
-// MaxPacket is the largest transport packet a Conn carries: a transport over
-// a secure.Conn must build packets of at most this many bytes.
+// MaxPacket is the largest transport packet that goes in a datagram of
+// wire.MaxDatagram, the size every path carries: a transport over a
+// secure.Conn builds packets of at most this many bytes until path MTU
+// discovery finds the path carries more.
 const MaxPacket = wire.MaxDatagram - Overhead
+
+// MaxPathPacket is the largest transport packet a Conn carries, in a
+// datagram of wire.MaxPathDatagram: the ceiling of path MTU discovery.
+const MaxPathPacket = wire.MaxPathDatagram - Overhead
 
 // prologue binds every handshake to this protocol and version.
 const prologue = "udpchat v1"
@@ -98,8 +104,8 @@ const (
 // Errors.
 var (
 	// ErrTooBig: a packet too large for a datagram after encryption.
-	ErrTooBig = fmt.Errorf("secure: packet over %d bytes (wire.MaxDatagram %d less the %d bytes of encryption "+
-		"overhead): the transport must build smaller packets", MaxPacket, wire.MaxDatagram, Overhead)
+	ErrTooBig = fmt.Errorf("secure: packet over %d bytes (wire.MaxPathDatagram %d less the %d bytes of encryption "+
+		"overhead): the transport must build smaller packets", MaxPathPacket, wire.MaxPathDatagram, Overhead)
 	// ErrTooManyPeers: a write to a new address with the peer table full.
 	ErrTooManyPeers = errors.New("secure: too many peers")
 )
@@ -124,7 +130,7 @@ type Conn struct {
 	unproven *ratelimit.Limiter // initiations without a valid mac2, per source
 	proven   *ratelimit.Limiter // initiations with one: a spoofer cannot drain these
 
-	rxBufs    sync.Pool // *[]byte of wire.MaxDatagram+1, for reading the inner conn
+	rxBufs    sync.Pool // *[]byte of wire.MaxPathDatagram+1, for reading the inner conn
 	closed    atomic.Bool
 	lastSweep atomic.Int64  // UnixNano of the last sweep
 	sweeping  atomic.Bool   // a sweep is running (one at a time: it owns sweepPeers)
@@ -195,7 +201,7 @@ func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
 	c.ikMAC1Key, c.xxMAC1Key = labelKey(labelMAC1, &pub), labelKey(labelMAC1, &zero)
 	c.ikCookieKey, c.xxCookieKey = labelKey(labelCookie, &pub), labelKey(labelCookie, &zero)
 	c.rxBufs.New = func() any {
-		b := make([]byte, wire.MaxDatagram+1) // one more, to see an oversized datagram
+		b := make([]byte, wire.MaxPathDatagram+1) // one more, to see an oversized datagram
 		return &b
 	}
 	c.lastSweep.Store(time.Now().UnixNano())
@@ -205,9 +211,10 @@ func NewConn(inner udp.Conn, cfg Config) (*Conn, error) {
 // PublicKey is our identity as peers see it.
 func (c *Conn) PublicKey() keys.PublicKey { return c.public }
 
-// MaxPacket is the largest packet WriteTo takes (the constant MaxPacket), so
-// a layer above can find its budget from the conn it is given.
-func (c *Conn) MaxPacket() int { return MaxPacket }
+// MaxPacket is the largest packet WriteTo takes (the constant
+// MaxPathPacket), so a layer above can find its budget from the conn it is
+// given.
+func (c *Conn) MaxPacket() int { return MaxPathPacket }
 
 // LocalAddr is the inner conn's.
 func (c *Conn) LocalAddr() netip.AddrPort { return c.inner.LocalAddr() }
@@ -294,7 +301,7 @@ func (c *Conn) openAll(in, out []udp.Message) int {
 // the peer's endpoint (addr itself, unless the peer moved); with no session
 // yet, it queues a copy (at most 16 per peer, the oldest dropped first) and
 // starts a handshake. It never waits for the network. A packet that would
-// not fit in a datagram once encrypted (over MaxPacket) is an error
+// not fit in a datagram once encrypted (over MaxPathPacket) is an error
 // wrapping ErrTooBig.
 func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
 	if c.closed.Load() {
@@ -312,7 +319,7 @@ func (c *Conn) WriteTo(pkt []byte, addr netip.AddrPort) (int, error) {
 // sealed datagram joins tx instead of going at once.
 func (c *Conn) send(pkt []byte, addr netip.AddrPort, now time.Time, tx *txBatch) error {
 	addr = udp.Unmap(addr)
-	if len(pkt) > MaxPacket {
+	if len(pkt) > MaxPathPacket {
 		c.count.drops[DropOversize].Add(1)
 		return fmt.Errorf("secure: write to %s: %d bytes: %w", addr, len(pkt), ErrTooBig)
 	}
@@ -356,7 +363,7 @@ func (c *Conn) peerFor(addr netip.AddrPort, create bool) *peer {
 		c.removeLocked(victim)
 		c.count.evicted.Add(1)
 	}
-	p := &peer{addr: addr, endpoint: addr}
+	p := &peer{addr: addr, endpoint: addr, buf: make([]byte, 0, wire.MaxDatagram)}
 	p.heard.Store(now.UnixNano())
 	c.peers[addr] = p
 	c.mu.Unlock()
@@ -515,7 +522,9 @@ func (c *Conn) writeData(p *peer, kp *keypair, pkt []byte, tx *txBatch) error {
 		c.count.datagramsOut.Add(1)
 		return nil
 	}
-	return c.write(kp.seal(p.buf[:0], pkt), p.endpoint)
+	b := kp.seal(p.buf[:0], pkt)
+	p.buf = b[:0] // keep it grown to the largest datagram sealed
+	return c.write(b, p.endpoint)
 }
 
 // write sends a datagram on the inner conn.

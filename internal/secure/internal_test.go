@@ -300,19 +300,21 @@ func TestQueueBounded(t *testing.T) {
 // an error that says what to do.
 func TestOversize(t *testing.T) {
 	p := established(t, true, nil)
-	if m, ok := any(p.a).(interface{ MaxPacket() int }); !ok || m.MaxPacket() != wire.MaxDatagram-Overhead {
+	if m, ok := any(p.a).(interface{ MaxPacket() int }); !ok || m.MaxPacket() != wire.MaxPathDatagram-Overhead {
 		t.Fatal("Conn does not tell its packet budget")
 	}
-	if _, err := p.a.WriteTo(make([]byte, MaxPacket+1), inB); err == nil {
+	if _, err := p.a.WriteTo(make([]byte, MaxPathPacket+1), inB); err == nil {
 		t.Fatal("an oversized packet accepted")
 	} else {
 		t.Log(err)
 	}
-	if n, err := p.a.WriteTo(make([]byte, MaxPacket), inB); err != nil || n != MaxPacket {
-		t.Fatalf("MaxPacket: %d, %v", n, err)
-	}
-	if d := p.pa.take(); len(d) != 1 || len(d[0].b) != wire.MaxDatagram {
-		t.Fatalf("MaxPacket became %d datagrams", len(d))
+	for _, size := range []int{MaxPacket, MaxPathPacket} {
+		if n, err := p.a.WriteTo(make([]byte, size), inB); err != nil || n != size {
+			t.Fatalf("%d bytes: %d, %v", size, n, err)
+		}
+		if d := p.pa.take(); len(d) != 1 || len(d[0].b) != size+Overhead {
+			t.Fatalf("%d bytes became %d datagrams", size, len(d))
+		}
 	}
 	if p.a.Stats().Drops[DropOversize] != 1 {
 		t.Error("not counted")

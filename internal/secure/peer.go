@@ -169,7 +169,10 @@ type peer struct {
 	// lastRefusal is when Refuse last sent the peer a refusal.
 	lastRefusal time.Time
 
-	buf [wire.MaxDatagram]byte // sealing scratch space
+	// buf is sealing scratch space: it starts at wire.MaxDatagram and grows
+	// to the largest datagram sealed for the peer, so that a peer whose
+	// path carries only the base size costs no more than that.
+	buf []byte
 }
 
 // enqueue keeps a copy of pkt for when a session exists, dropping the oldest

@@ -15,7 +15,7 @@ const (
 	DropMalformed                = DropReason(wire.DropMalformed) // did not parse: wrong length, bad padding
 	DropVersion                  = DropReason(wire.DropVersion)   // unknown protocol version
 	DropType                     = DropReason(wire.DropType)      // not a secure datagram (e.g. an unencrypted udpchat packet)
-	DropTooBig                   = DropReason(wire.DropTooBig)    // over wire.MaxDatagram
+	DropTooBig                   = DropReason(wire.DropTooBig)    // over wire.MaxPathDatagram (data), wire.MaxDatagram (handshakes)
 	DropMAC1          DropReason = iota                           // initiation with a wrong mac1: junk, or meant for another key
 	DropAuth                                                      // data that failed to authenticate: forged or corrupted
 	DropHandshakeAuth                                             // handshake message that failed Noise processing
@@ -29,7 +29,7 @@ const (
 	DropTooManyPeers                                              // a new peer while MaxPeers are in the table
 	DropBadCookie                                                 // cookie reply that did not decrypt for our initiation
 	DropQueueFull                                                 // outbound: a packet pushed out of a full handshake queue
-	DropOversize                                                  // outbound: packet + Overhead over wire.MaxDatagram
+	DropOversize                                                  // outbound: packet + Overhead over wire.MaxPathDatagram
 	DropHandshakeLost                                             // outbound: queued packets dropped with a handshake given up
 	numDropReasons
 )

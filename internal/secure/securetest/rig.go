@@ -85,7 +85,7 @@ func StartReader(c udp.Conn) *Reader {
 	r := &Reader{Packets: make(chan Packet, 1<<16), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		buf := make([]byte, wire.MaxDatagram+1)
+		buf := make([]byte, wire.MaxPathDatagram+1)
 		for {
 			n, from, err := c.ReadFrom(buf)
 			if err != nil {
