@@ -136,12 +136,18 @@ type PeerStats struct {
 	// the time the peer held its ACKs (up to a millisecond for a lone
 	// message): what a person asking "how far is the peer" means. All four
 	// are zero until a first sample.
-	PathRTT     time.Duration
-	PathMinRTT  time.Duration
-	Window      int // congestion window, bytes
-	InFlight    int // bytes sent and not yet acknowledged
-	Queued      int // messages not yet delivered
-	PacketsSent uint64
+	PathRTT    time.Duration
+	PathMinRTT time.Duration
+	Window     int // congestion window, bytes
+	InFlight   int // bytes sent and not yet acknowledged
+	Queued     int // messages not yet delivered
+	// MaxPacket is the largest packet the path is known to carry, bytes:
+	// the base size until path MTU discovery confirms more (0 before a
+	// session). It is the transport's packet, less what layers below add.
+	MaxPacket   int
+	ProbesLost  uint64 // path MTU probes lost (not in PacketsLost: they carry no data)
+	BlackHoles  uint64 // times the path stopped carrying the size found, and packets went back to the base size
+	PacketsSent uint64 // path MTU probes included
 	PacketsLost uint64 // declared lost
 	Retransmits uint64 // chunks sent again
 	MessagesIn  uint64 // received

@@ -21,8 +21,12 @@ type congestionControl interface {
 	onAcked(size int, sentAt, now time.Time, srtt time.Duration)
 	// onLost takes a lost packet sent at sentAt out of flight.
 	onLost(size int, sentAt, now time.Time)
-	// reset starts afresh, for a new session.
+	// reset starts afresh, for a new session, with packets of the base
+	// size.
 	reset()
+	// setMaxPacket tells the controller the largest packet the path now
+	// carries (path MTU discovery): windows count such packets.
+	setMaxPacket(size int)
 	// cwnd and bytesInFlight are the window and the flight, in bytes, for
 	// PeerStats.
 	cwnd() int
@@ -46,10 +50,14 @@ var _ congestionControl = (*cubic)(nil)
 // the Reno-friendly estimate is what grows the window: CUBIC there is
 // additive increase of 0.53 packets a round trip, multiplicative decrease
 // to 0.7, which takes the same share of a lossy path as Reno does.
+//
+// Windows count packets of the largest size the path carries (mss), which
+// starts at the base (basePacket) and grows with path MTU discovery; the
+// initial window stays what it was at the base size.
 const (
-	initialWindow = 10 * maxPacket
-	minimumWindow = 2 * maxPacket
-	maxPacket     = 1200
+	initialWindow = 10 * basePacket
+	minimumWindow = 2 * basePacket
+	basePacket    = 1200
 
 	cubicBeta = 0.7 // RFC 9438 section 4.6
 	cubicC    = 0.4 // RFC 9438 section 5: segments / second³
@@ -57,11 +65,13 @@ const (
 	// trip, that matches Reno's share at cubicBeta (RFC 9438 section 4.3).
 	cubicAlpha = 3 * (1 - cubicBeta) / (1 + cubicBeta)
 	// maxBurst is how far below the window the flight may be while the
-	// window still counts as used (RFC 9002 section 7.8; quic-go's 3).
-	maxBurst = 3 * maxPacket
+	// window still counts as used (RFC 9002 section 7.8; quic-go's 3), in
+	// packets.
+	maxBurst = 3
 )
 
 type cubic struct {
+	mss           int // bytes: the largest packet the path carries
 	window        int
 	ssthresh      int
 	inFlight      int
@@ -82,14 +92,26 @@ func newCubic() *cubic {
 	return c
 }
 
-func (c *cubic) reset() { *c = cubic{window: initialWindow, ssthresh: math.MaxInt} }
+func (c *cubic) reset() {
+	*c = cubic{mss: basePacket, window: initialWindow, ssthresh: math.MaxInt}
+}
+
+// setMaxPacket makes size the packet the window counts, and raises the
+// window to the minimum of two such packets (RFC 9002 section 7.2), so
+// that a full packet can always go.
+func (c *cubic) setMaxPacket(size int) {
+	c.mss = size
+	c.window = max(c.window, c.minWindow())
+}
+
+func (c *cubic) minWindow() int { return max(minimumWindow, 2*c.mss) }
 
 func (c *cubic) cwnd() int          { return c.window }
 func (c *cubic) bytesInFlight() int { return c.inFlight }
 
 // canSend reports whether a full packet more may go out, with extra bytes
 // allowed beyond the window.
-func (c *cubic) canSend(extra int) bool { return c.inFlight+maxPacket <= c.window+extra }
+func (c *cubic) canSend(extra int) bool { return c.inFlight+c.mss <= c.window+extra }
 
 func (c *cubic) onSent(size int) { c.inFlight += size }
 
@@ -99,7 +121,7 @@ func (c *cubic) limited(priorInFlight int) bool {
 	if c.window < c.ssthresh && priorInFlight > c.window/2 {
 		return true // slow start may double what it uses
 	}
-	return priorInFlight+maxBurst >= c.window
+	return priorInFlight+maxBurst*c.mss >= c.window
 }
 
 // onAcked takes an acknowledged packet sent at sentAt out of flight and
@@ -125,7 +147,7 @@ func (c *cubic) onAcked(size int, sentAt, now time.Time, srtt time.Duration) {
 		c.epochStart = now
 		c.wEst = w
 		if c.wMax > w {
-			c.k = math.Cbrt((c.wMax - w) / maxPacket / cubicC)
+			c.k = math.Cbrt((c.wMax - w) / float64(c.mss) / cubicC)
 		} else {
 			c.k, c.wMax = 0, w
 		}
@@ -134,7 +156,7 @@ func (c *cubic) onAcked(size int, sentAt, now time.Time, srtt time.Duration) {
 	if c.wEst >= c.cwndPrior {
 		alpha = 1 // RFC 9438 section 4.3: past the old window, grow as Reno
 	}
-	c.wEst += alpha * maxPacket * float64(size) / w
+	c.wEst += alpha * float64(c.mss) * float64(size) / w
 	t := now.Sub(c.epochStart).Seconds()
 	if c.wCubic(t) < c.wEst {
 		c.window = max(c.window, int(c.wEst)) // the Reno-friendly region
@@ -149,7 +171,7 @@ func (c *cubic) onAcked(size int, sentAt, now time.Time, srtt time.Duration) {
 // wCubic is the cubic curve, in bytes, t seconds into the epoch.
 func (c *cubic) wCubic(t float64) float64 {
 	d := t - c.k
-	return c.wMax + cubicC*d*d*d*maxPacket
+	return c.wMax + cubicC*d*d*d*float64(c.mss)
 }
 
 // onLost takes a lost packet out of flight and, once per round trip,
@@ -170,6 +192,6 @@ func (c *cubic) onLost(size int, sentAt, now time.Time) {
 	}
 	c.cwndPrior = w
 	c.epochStart = time.Time{}
-	c.ssthresh = max(int(w*cubicBeta), minimumWindow)
+	c.ssthresh = max(int(w*cubicBeta), c.minWindow())
 	c.window = c.ssthresh
 }

@@ -71,10 +71,17 @@ type Config struct {
 	// MaxQueued bounds the bytes of messages waiting for delivery, over all
 	// peers; Send fails with ErrQueueFull past it. Default 64 MiB.
 	MaxQueued int
-	// MaxPacket is the largest packet the endpoint writes: wire.MaxDatagram
-	// less what the layer below adds (encryption). Default wire.MaxDatagram;
-	// it must leave room for a whole chunk (wire.MinPacket).
+	// MaxPacket is the largest packet the endpoint writes to a peer before
+	// path MTU discovery finds the path carries more: wire.MaxDatagram less
+	// what the layer below adds (encryption). Default wire.MaxDatagram; it
+	// must leave room for a whole chunk (wire.MinPacket).
 	MaxPacket int
+	// MaxPathPacket is the largest packet path MTU discovery tries: a
+	// datagram of wire.MaxPathDatagram less what the layer below adds.
+	// Default MaxPacket + wire.MaxPathDatagram - wire.MaxDatagram (the same
+	// overhead); MaxPacket turns discovery off, for a layer below that
+	// carries no more (a relay).
+	MaxPathPacket int
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -100,6 +107,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPacket <= 0 {
 		c.MaxPacket = wire.MaxDatagram
+	}
+	if c.MaxPathPacket <= 0 {
+		c.MaxPathPacket = c.MaxPacket + wire.MaxPathDatagram - wire.MaxDatagram
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -206,6 +216,9 @@ func newEndpoint(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 	if cfg.MaxPacket < wire.MinPacket || cfg.MaxPacket > wire.MaxDatagram {
 		return nil, fmt.Errorf("transport: MaxPacket %d is outside [%d, %d]", cfg.MaxPacket, wire.MinPacket, wire.MaxDatagram)
 	}
+	if cfg.MaxPathPacket < cfg.MaxPacket || cfg.MaxPathPacket > wire.MaxPathDatagram {
+		return nil, fmt.Errorf("transport: MaxPathPacket %d is outside [MaxPacket %d, %d]", cfg.MaxPathPacket, cfg.MaxPacket, wire.MaxPathDatagram)
+	}
 	e := &Endpoint{
 		conn:    conn,
 		h:       h,
@@ -218,7 +231,7 @@ func newEndpoint(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
 		peers:   make(map[netip.AddrPort]*peer),
-		sendBuf: make([]byte, 0, cfg.MaxPacket),
+		sendBuf: make([]byte, 0, cfg.MaxPathPacket),
 	}
 	size := 1
 	e.rxPool = &rxPools[0]

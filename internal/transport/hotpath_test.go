@@ -26,7 +26,7 @@ type tap struct {
 
 func (t *tap) WriteTo(b []byte, _ netip.AddrPort) (int, error) {
 	if t.n == len(t.out) {
-		t.out = append(t.out, make([]byte, 0, wire.MaxDatagram))
+		t.out = append(t.out, make([]byte, 0, wire.MaxPathDatagram))
 	}
 	t.out[t.n] = append(t.out[t.n][:0], b...)
 	t.n++
@@ -101,6 +101,15 @@ func newBench(tb testing.TB, batch bool) *bench {
 		tb.Fatal("no session after the contact exchange")
 	}
 	x.roundTrip(msg100) // B's ACK covers A's PINGs too
+	// Path MTU discovery: a probe each way a round trip, until the search
+	// is done (on taps, which carry anything, at the ceiling).
+	for i := 0; x.peerA().pmtu.searching() || x.peerB().pmtu.searching(); i++ {
+		if i == 32 {
+			tb.Fatalf("path MTU search not done after %d round trips: %+v", i, x.peerA().pmtu)
+		}
+		x.roundTrip(msg100)
+	}
+	x.roundTrip(msg100) // the last probes' ACKs
 	if n := len(x.peerA().sent); n != 0 {
 		tb.Fatalf("%d packets in flight after a round trip", n)
 	}
@@ -340,7 +349,7 @@ func BenchmarkHandleAck(b *testing.B) {
 					sp.chunks = append(sp.chunks, chunkRef{seq: p.delivered, index: idx % 257})
 					idx++
 				}
-				sp.pn, sp.sentAt, sp.size = p.nextPN, x.now, maxPacket
+				sp.pn, sp.sentAt, sp.size = p.nextPN, x.now, basePacket
 				p.nextPN++
 				p.sent = append(p.sent, sp)
 				p.cc.onSent(sp.size)

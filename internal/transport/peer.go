@@ -93,6 +93,7 @@ type peer struct {
 	anyAcked     bool
 	rtt          rttStats
 	cc           congestionControl
+	pmtu         pathMTU
 	ptoCount     int
 	tailProbed   bool // the tail loss probe of this flight went; cleared by an ACK
 	lossTime     time.Time
@@ -202,8 +203,10 @@ func (p *peer) heard() time.Time {
 
 // startSession begins a session with a new incarnation of the peer.
 // Undelivered messages stay queued, renumbered from zero, and go out again
-// in full: the new incarnation has none of them.
-func (p *peer) startSession(epoch uint64) {
+// in full: the new incarnation has none of them. Packets start at base
+// bytes, and path MTU discovery searches up to ceiling from now: the new
+// incarnation may be a new program, which takes less.
+func (p *peer) startSession(epoch uint64, base, ceiling int, now time.Time) {
 	p.remoteEpoch = epoch
 	p.closed = false
 	p.unreachable = false
@@ -226,6 +229,8 @@ func (p *peer) startSession(epoch uint64) {
 	p.anyAcked = false
 	p.largestAcked = 0
 	p.cc.reset()
+	p.pmtu.reset(base, ceiling, now)
+	p.cc.setMaxPacket(base)
 	p.ptoCount = 0
 	p.tailProbed = false
 	p.lossTime = time.Time{}
@@ -284,14 +289,14 @@ func (p *peer) onDelivered(upTo uint64) {
 // waiting for a timer. This is Limited Transmit (RFC 3042) in RFC 9002's
 // terms; without it a small window (a lossy path) fills with suspects and
 // every loss costs a loss timer, which Go cannot arm for less than a
-// millisecond, however short the round trip.
-const limitedTransmit = 2 * maxPacket
+// millisecond, however short the round trip. In packets of the path's size.
+const limitedTransmit = 2
 
 // canSend reports whether the congestion window lets a full packet go.
 func (p *peer) canSend() bool {
 	extra := 0
 	if !p.lossTime.IsZero() {
-		extra = limitedTransmit
+		extra = limitedTransmit * p.pmtu.current
 	}
 	return p.cc.canSend(extra)
 }
@@ -323,6 +328,9 @@ func (p *peer) nextDeadline(cfg *Config) time.Time {
 		at(p.ptoDeadline())
 	}
 	at(p.retryAt)
+	if p.canSend() { // else an ACK opens the window, and flush sends the probe
+		at(p.pmtu.probeDeadline())
+	}
 	if !p.pingNeeded {
 		at(p.lastElicit.Add(cfg.KeepaliveInterval))
 	}

@@ -53,7 +53,7 @@ func (e *Endpoint) handle(b []byte, from netip.AddrPort, now time.Time) {
 	case h.SrcEpoch > p.remoteEpoch || p.unreachable:
 		// A new incarnation; or, from a peer gone silent, an older-looking
 		// one, which is a restart with its clock set back.
-		p.startSession(h.SrcEpoch)
+		p.startSession(h.SrcEpoch, e.cfg.MaxPacket, e.cfg.MaxPathPacket, now)
 		e.h.PeerUp(p.addr)
 	default:
 		e.drop(DropStale, from, nil)

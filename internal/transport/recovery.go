@@ -17,6 +17,10 @@ type sentPacket struct {
 	size     int
 	hasClose bool
 	chunks   []chunkRef
+	// probe marks a path MTU probe: a padded PING whose fate is the
+	// search's (pathMTU), kept out of the congestion controller and the
+	// loss count.
+	probe bool
 }
 
 func (p *peer) newSentPacket() *sentPacket {
@@ -125,7 +129,13 @@ func (p *peer) onAck(a *wire.AckFrame, now time.Time) bool {
 			kept++
 			continue
 		}
-		p.cc.onAcked(sp.size, sp.sentAt, now, p.rtt.srtt())
+		if sp.probe {
+			p.pmtu.onProbeAcked(sp.size, now)
+			p.cc.setMaxPacket(p.pmtu.current)
+		} else {
+			p.cc.onAcked(sp.size, sp.sentAt, now, p.rtt.srtt())
+			p.pmtu.onAcked(sp.size)
+		}
 		for _, c := range sp.chunks {
 			if m := p.msg(c.seq); m != nil {
 				m.acked.add(c.index)
@@ -192,8 +202,16 @@ func (p *peer) detectLosses(now time.Time) {
 }
 
 func (p *peer) onLost(sp *sentPacket, now time.Time) {
+	if sp.probe {
+		p.pmtu.onProbeLost(sp.size, now)
+		p.recycle(sp)
+		return
+	}
 	p.stats.PacketsLost++
 	p.cc.onLost(sp.size, sp.sentAt, now)
+	if p.pmtu.onLost(sp.size, now) {
+		p.cc.setMaxPacket(p.pmtu.current)
+	}
 	for _, c := range sp.chunks {
 		if p.needsSending(c) {
 			p.lost.push(c)

@@ -31,7 +31,7 @@ var rxPools = [2]sync.Pool{
 func newRxBatch(size int) *rxBatch {
 	b := &rxBatch{ms: make([]udp.Message, size)}
 	for i := range b.ms {
-		b.ms[i].Buf = make([]byte, wire.MaxDatagram+1) // one byte more, to see an oversized datagram
+		b.ms[i].Buf = make([]byte, wire.MaxPathDatagram+1) // one byte more, to see an oversized datagram
 	}
 	return b
 }
@@ -450,6 +450,9 @@ func (e *Endpoint) peerStats() []link.PeerStats {
 		s.Window = p.cc.cwnd()
 		s.InFlight = p.cc.bytesInFlight()
 		s.Queued = p.queue.len()
+		s.MaxPacket = p.pmtu.current
+		s.ProbesLost = p.pmtu.probesLost
+		s.BlackHoles = p.pmtu.blackHoles
 		out = append(out, s)
 	}
 	return out

@@ -19,6 +19,9 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 		}
 		return
 	}
+	if !p.closed && p.pmtu.probeDue(now) && p.canSend() {
+		e.sendProbe(p, now)
+	}
 	for {
 		b := wire.AppendHeader(e.packetBuf(), wire.Header{
 			SrcEpoch: p.localEpoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
@@ -86,7 +89,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			continue
 		}
 		f := m.chunk(c.index)
-		if len(b)+f.Len() > e.cfg.MaxPacket {
+		if len(b)+f.Len() > p.pmtu.current {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		b = f.Append(b)
@@ -102,7 +105,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			}
 		}
 		f := m.chunk(m.nextChunk)
-		if len(b)+f.Len() > e.cfg.MaxPacket {
+		if len(b)+f.Len() > p.pmtu.current {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		if m.nextChunk == 0 {
@@ -127,12 +130,31 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 
 // appendPaddedPing adds a PING and pads the packet to wire.MinInitialLen, so
 // that a peer answering it never sends more than it received.
-func appendPaddedPing(b []byte) []byte {
+func appendPaddedPing(b []byte) []byte { return appendPingPaddedTo(b, wire.MinInitialLen) }
+
+// appendPingPaddedTo adds a PING and pads the packet to size bytes.
+func appendPingPaddedTo(b []byte, size int) []byte {
 	b = append(b, wire.FramePing)
-	for len(b) < wire.MinInitialLen {
+	for len(b) < size {
 		b = append(b, wire.FramePadding)
 	}
 	return b
+}
+
+// sendProbe sends a path MTU probe (see pathMTU): a PING padded to the
+// size tried, remembered as a probe so that its loss is the search's, not
+// the congestion controller's.
+func (e *Endpoint) sendProbe(p *peer, now time.Time) {
+	size := p.pmtu.nextProbe()
+	b := wire.AppendHeader(e.packetBuf(), wire.Header{
+		SrcEpoch: p.localEpoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
+	})
+	b = appendPingPaddedTo(b, size)
+	e.write(p, b)
+	sp := p.newSentPacket()
+	sp.pn, sp.sentAt, sp.size, sp.probe = p.nextPN-1, now, len(b), true
+	p.sent = append(p.sent, sp)
+	p.lastElicit = now
 }
 
 // sendContact sends a PING with no destination epoch, to learn the peer's,
@@ -154,7 +176,7 @@ func (e *Endpoint) packetBuf() []byte {
 		e.writeOut()
 	}
 	if len(e.tx) == len(e.txBufs) {
-		e.txBufs = append(e.txBufs, make([]byte, 0, e.cfg.MaxPacket))
+		e.txBufs = append(e.txBufs, make([]byte, 0, e.cfg.MaxPathPacket))
 	}
 	return e.txBufs[len(e.tx)][:0]
 }

@@ -15,7 +15,7 @@ const (
 	DropMalformed               = DropReason(wire.DropMalformed) // did not parse
 	DropVersion                 = DropReason(wire.DropVersion)   // unknown protocol version
 	DropType                    = DropReason(wire.DropType)      // unknown datagram or frame type
-	DropTooBig                  = DropReason(wire.DropTooBig)    // over wire.MaxDatagram
+	DropTooBig                  = DropReason(wire.DropTooBig)    // over wire.MaxPathDatagram
 	DropStale        DropReason = iota                           // from a peer's earlier incarnation, or one that left
 	DropOtherEpoch                                               // addressed to an earlier incarnation of ours
 	DropOverWindow                                               // chunk past the receive window; the sender will resend

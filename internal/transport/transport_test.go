@@ -137,14 +137,15 @@ func TestExchangeImpaired(t *testing.T) {
 	}
 }
 
-// With the smallest packet size allowed (room for one chunk), nothing larger
-// is ever written, and everything still arrives.
+// With the smallest packet size allowed (room for one chunk) and path MTU
+// discovery off, nothing larger is ever written, and everything still
+// arrives.
 func TestExchangeSmallestPackets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := udptest.NewMemNetwork()
 		mtu := udptest.Impairment{MTU: wire.MinPacket}
 		ca, cb := udptest.Impair(listen(t, n, addrA), mtu), udptest.Impair(listen(t, n, addrB), mtu)
-		a, b := exchange(t, ca, cb, 600, Config{MaxPacket: wire.MinPacket})
+		a, b := exchange(t, ca, cb, 600, Config{MaxPacket: wire.MinPacket, MaxPathPacket: wire.MinPacket})
 		for _, c := range []*udptest.Impaired{ca, cb} {
 			if s := c.Stats(); s.Dropped != 0 {
 				t.Errorf("%d datagrams over %d bytes were written", s.Dropped, wire.MinPacket)
@@ -158,7 +159,9 @@ func TestExchangeSmallestPackets(t *testing.T) {
 // The congestion window is a real one: on a path that drops half of what
 // it is sent it shrinks to the minimum and stays near it, so a 256 KiB
 // paste does not flood a path that cannot carry it; on the same path
-// without loss it grows past the initial window.
+// without loss it grows past the initial window. Path MTU discovery is off,
+// so that the window is counted in packets of the base size the constants
+// are in (with larger packets the minimum is two of those).
 func TestWindowShrinksUnderHeavyLoss(t *testing.T) {
 	for _, loss := range []float64{0, 0.5} {
 		t.Run(fmt.Sprint("loss", loss), func(t *testing.T) {
@@ -168,7 +171,8 @@ func TestWindowShrinksUnderHeavyLoss(t *testing.T) {
 				ca := udptest.Impair(listen(t, n, addrA), path)
 				cb := udptest.Impair(listen(t, n, addrB), udptest.Impairment{Delay: 10 * time.Millisecond})
 				ra, rb := transporttest.NewRecorder(), transporttest.NewRecorder()
-				a, b := start(t, ca, ra, Config{}), start(t, cb, rb, Config{})
+				base := Config{MaxPathPacket: wire.MaxDatagram}
+				a, b := start(t, ca, ra, base), start(t, cb, rb, base)
 				defer closeNow(b)
 				defer closeNow(a)
 				if err := a.Connect(addrB); err != nil {

@@ -157,27 +157,27 @@ func TestCubicReducesOncePerRecovery(t *testing.T) {
 	c := newCubic()
 	t0 := time.Unix(0, 0)
 	for range 10 {
-		c.onSent(maxPacket)
+		c.onSent(basePacket)
 	}
 	if c.canSend(0) {
 		t.Fatal("can send past the initial window")
 	}
-	if !c.canSend(limitedTransmit) {
+	if !c.canSend(limitedTransmit * basePacket) {
 		t.Fatal("limited transmit does not let a packet go")
 	}
-	c.onLost(maxPacket, t0.Add(time.Millisecond), t0.Add(2*time.Millisecond))
+	c.onLost(basePacket, t0.Add(time.Millisecond), t0.Add(2*time.Millisecond))
 	w := c.window
 	if want := initialWindow * 7 / 10; w != want {
 		t.Errorf("window %d after a loss, want %d", w, want)
 	}
-	c.onLost(maxPacket, t0.Add(time.Millisecond), t0.Add(3*time.Millisecond))
+	c.onLost(basePacket, t0.Add(time.Millisecond), t0.Add(3*time.Millisecond))
 	if c.window != w {
 		t.Errorf("a second loss from the same flight shrank the window again to %d", c.window)
 	}
 	for i := range 8 {
-		c.onSent(maxPacket)
-		c.onAcked(maxPacket, t0.Add(4*time.Millisecond), t0.Add(time.Duration(5+i)*time.Millisecond), time.Millisecond)
-		c.onSent(maxPacket)
+		c.onSent(basePacket)
+		c.onAcked(basePacket, t0.Add(4*time.Millisecond), t0.Add(time.Duration(5+i)*time.Millisecond), time.Millisecond)
+		c.onSent(basePacket)
 	}
 	if c.window <= w {
 		t.Errorf("window %d did not grow after recovery", c.window)
@@ -185,7 +185,7 @@ func TestCubicReducesOncePerRecovery(t *testing.T) {
 	// A loss of a packet sent after the reduction is a new congestion
 	// event; the window never goes below the minimum.
 	for i := range 20 {
-		c.onLost(maxPacket, t0.Add(time.Duration(20+2*i)*time.Millisecond), t0.Add(time.Duration(21+2*i)*time.Millisecond))
+		c.onLost(basePacket, t0.Add(time.Duration(20+2*i)*time.Millisecond), t0.Add(time.Duration(21+2*i)*time.Millisecond))
 	}
 	if c.window != minimumWindow {
 		t.Errorf("window %d after many losses, want the minimum %d", c.window, minimumWindow)
@@ -199,8 +199,8 @@ func TestCubicDoesNotGrowUnused(t *testing.T) {
 	c := newCubic()
 	t0 := time.Unix(0, 0)
 	for i := range 1000 {
-		c.onSent(maxPacket) // one packet at a time: far below the window
-		c.onAcked(maxPacket, t0.Add(time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i+1)*time.Millisecond), time.Millisecond)
+		c.onSent(basePacket) // one packet at a time: far below the window
+		c.onAcked(basePacket, t0.Add(time.Duration(i)*time.Millisecond), t0.Add(time.Duration(i+1)*time.Millisecond), time.Millisecond)
 	}
 	if c.window != initialWindow {
 		t.Errorf("window %d after 1000 lone packets, want the initial %d", c.window, initialWindow)
@@ -212,25 +212,25 @@ func TestCubicDoesNotGrowUnused(t *testing.T) {
 // reduction (RFC 9438 section 4.3).
 func TestCubicRenoFriendlyGrowth(t *testing.T) {
 	c := newCubic()
-	c.window = 20 * maxPacket
+	c.window = 20 * basePacket
 	now := time.Unix(0, 0)
-	c.onLost(maxPacket, now.Add(time.Nanosecond), now.Add(time.Nanosecond)) // to 14 packets
+	c.onLost(basePacket, now.Add(time.Nanosecond), now.Add(time.Nanosecond)) // to 14 packets
 	start := c.window
 	rtt := 100 * time.Microsecond
 	c.inFlight = 0
 	for range 10 { // ten round trips of a sender that fills the window
 		for c.canSend(0) {
-			c.onSent(maxPacket)
+			c.onSent(basePacket)
 		}
 		now = now.Add(rtt)
-		for range c.window / maxPacket {
-			c.onAcked(maxPacket, now, now, rtt)
+		for range c.window / basePacket {
+			c.onAcked(basePacket, now, now, rtt)
 			for c.canSend(0) {
-				c.onSent(maxPacket)
+				c.onSent(basePacket)
 			}
 		}
 	}
-	got := float64(c.window-start) / maxPacket / 10
+	got := float64(c.window-start) / basePacket / 10
 	if got < 0.45 || got > 0.6 {
 		t.Errorf("grew %.2f packets a round trip, want about %.2f", got, cubicAlpha)
 	}
