@@ -1,9 +1,13 @@
 package udp
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/udpchat/udpchat/internal/testenv"
 )
@@ -52,8 +56,9 @@ func newAddrNamespace(t *testing.T, addrs ...string) *testenv.Namespace {
 // A run of datagrams larger than the path's MTU, which the kernel will not
 // segment (EMSGSIZE) but fragments one at a time, is sent again one a
 // header and arrives whole; GSO stays on for the paths that take it. A
-// namespace whose loopback MTU is below the datagrams' size is such a path.
-// Needs root and ip.
+// namespace whose loopback MTU is below the datagrams' size is such a path,
+// for a socket that lets the system fragment: a Socket sets Don't Fragment
+// (see TestSocketDontFragment), which this one clears. Needs root and ip.
 func TestSocketBatchGSOOverMTU(t *testing.T) {
 	ns := testenv.NewNamespace(t, "udpc-gso")
 	ns.IP(t, "link", "set", "lo", "mtu", "1000")
@@ -64,10 +69,42 @@ func TestSocketBatchGSOOverMTU(t *testing.T) {
 	if !a.batch.off.gsoOn() {
 		t.Skip("no GSO on this system: nothing to refuse")
 	}
+	var serr error
+	if err := a.batch.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT)
+	}); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
 	for round := range 2 {
 		checkRunDelivered(t, a, b, 1200)
 		if !a.batch.off.gsoOn() {
 			t.Fatalf("round %d: GSO off after one path's MTU refused it", round)
 		}
+	}
+}
+
+// A Socket sets Don't Fragment, so that path MTU discovery's probes are
+// honest: a datagram over the link's MTU is refused (EMSGSIZE), singly or
+// in a batch, and never arrives in fragments; one that fits goes. Needs
+// root and ip.
+func TestSocketDontFragment(t *testing.T) {
+	ns := testenv.NewNamespace(t, "udpc-df")
+	ns.IP(t, "link", "set", "lo", "mtu", "1400")
+	var a, b *Socket
+	ns.Do(t, func() {
+		a, b = listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
+	})
+	const fits = 1400 - 20 - 8 // IPv4 and UDP headers
+	if _, err := a.WriteTo(make([]byte, fits+1), b.LocalAddr()); !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("WriteTo %d bytes over an MTU of 1400: %v, want EMSGSIZE", fits+1, err)
+	}
+	if sent, err := a.WriteBatch([]Message{{Buf: make([]byte, fits+1), Addr: b.LocalAddr()}}); sent != 0 || !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("WriteBatch of %d bytes over an MTU of 1400: %d sent, %v; want EMSGSIZE", fits+1, sent, err)
+	}
+	if _, err := a.WriteTo(make([]byte, fits), b.LocalAddr()); err != nil {
+		t.Fatalf("WriteTo %d bytes: %v", fits, err)
+	}
+	if n, _ := readWithin(t, b, make([]byte, 2000)); n != fits {
+		t.Errorf("read %d bytes, want the %d that fit (nothing of the larger ones)", n, fits)
 	}
 }

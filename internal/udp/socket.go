@@ -83,6 +83,7 @@ func Listen(addr string) (*Socket, error) {
 		return nil, listenError(addr, ap, err)
 	}
 	setBuffers(conn)
+	setDontFragment(conn)
 	bound := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	s := &Socket{conn: conn, local: Unmap(bound)}
 	if bound.Addr().IsUnspecified() {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // setBuffers asks for SocketBufferSize in both directions, best effort.
@@ -24,4 +26,23 @@ func setBuffers(c *net.UDPConn) {
 	if werr != nil {
 		_ = c.SetWriteBuffer(SocketBufferSize)
 	}
+}
+
+// setDontFragment sets Don't Fragment on what the socket sends, both
+// families (a dual-stack socket sends IPv4 too), best effort: a datagram
+// larger than the path is then refused (EMSGSIZE, at once for the local
+// link) or dropped on the way, rather than cut into fragments that arrive
+// or not together. Path MTU discovery (internal/transport) relies on it: a
+// probe that arrives shows the path carries its size, not that the system
+// fragmented it. Without it (other systems) a probe may pass fragmented,
+// and packets then travel fragmented, as any UDP datagram over the MTU does.
+func setDontFragment(c *net.UDPConn) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO)
+	})
 }

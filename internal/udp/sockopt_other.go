@@ -10,3 +10,8 @@ func setBuffers(c *net.UDPConn) {
 	_ = c.SetReadBuffer(SocketBufferSize)
 	_ = c.SetWriteBuffer(SocketBufferSize)
 }
+
+// setDontFragment does nothing here: the Linux one (sockopt_linux.go) says
+// what it is for. Path MTU probes may then pass fragmented, which costs
+// efficiency on a path that fragments, never delivery.
+func setDontFragment(*net.UDPConn) {}
