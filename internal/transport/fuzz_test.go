@@ -16,9 +16,13 @@ import (
 // the bytes, nothing panics and the congestion state stays sane. (Whether
 // the session still works after forged frames is the secure layer's
 // business: nothing unauthenticated reaches the transport, which --plain
-// does not use.)
+// does not use.) The path MTU search goes up to a few hundred bytes over
+// the base only: a few probes, not the dozen a full search takes before
+// each input.
+var fuzzConfig = Config{MaxPathPacket: wire.MaxDatagram + 300}
+
 func FuzzHandle(f *testing.F) {
-	x := newBench(f, false)
+	x := newBenchWith(f, false, 0, fuzzConfig)
 	var b []byte
 	f.Add(true, uint64(100), x.dataPacket(b, 100, 0, [][]byte{msg100})[wire.HeaderLen:])
 	f.Add(true, uint64(100), x.ackPacket(b, 100, 0, 3, 1)[wire.HeaderLen:])
@@ -32,7 +36,7 @@ func FuzzHandle(f *testing.F) {
 			panic(fmt.Sprintf("handling framed=%v pn=%d data=%x did not end", framed, pn, data))
 		})
 		defer watchdog.Stop()
-		x := newBench(t, false)
+		x := newBenchWith(t, false, 0, fuzzConfig)
 		// A message in flight each way, so an ACK has something to
 		// acknowledge and a chunk something to join.
 		for _, e := range []*Endpoint{x.a, x.b} {

@@ -22,9 +22,17 @@ type tap struct {
 	local netip.AddrPort
 	out   [][]byte
 	n     int
+	// mtu, if set, is the largest datagram the path carries: a larger one
+	// is dropped on the way (and counted), as a router would.
+	mtu     int
+	dropped int
 }
 
 func (t *tap) WriteTo(b []byte, _ netip.AddrPort) (int, error) {
+	if t.mtu > 0 && len(b) > t.mtu {
+		t.dropped++
+		return len(b), nil
+	}
 	if t.n == len(t.out) {
 		t.out = append(t.out, make([]byte, 0, wire.MaxPathDatagram))
 	}
@@ -70,22 +78,32 @@ type bench struct {
 }
 
 // newBench makes the pair, on taps that batch writes if batch is set.
-func newBench(tb testing.TB, batch bool) *bench {
+func newBench(tb testing.TB, batch bool) *bench { return newBenchWith(tb, batch, 0, Config{}) }
+
+// newBenchMTU makes the pair on taps that carry datagrams of up to mtu
+// bytes (0: any).
+func newBenchMTU(tb testing.TB, batch bool, mtu int) *bench {
+	return newBenchWith(tb, batch, mtu, Config{})
+}
+
+// newBenchWith makes the pair with cfg, on taps that carry datagrams of up
+// to mtu bytes (0: any).
+func newBenchWith(tb testing.TB, batch bool, mtu int, cfg Config) *bench {
 	tb.Helper()
 	x := &bench{
-		ta: &tap{local: addrA}, tb: &tap{local: addrB},
+		ta: &tap{local: addrA, mtu: mtu}, tb: &tap{local: addrB, mtu: mtu},
 		ha: &nopHandler{}, hb: &nopHandler{},
 	}
 	var ca, cb udp.Conn = x.ta, x.tb
 	if batch {
-		ba, bb := &batchTap{tap{local: addrA}}, &batchTap{tap{local: addrB}}
+		ba, bb := &batchTap{tap{local: addrA, mtu: mtu}}, &batchTap{tap{local: addrB, mtu: mtu}}
 		x.ta, x.tb, ca, cb = &ba.tap, &bb.tap, ba, bb
 	}
 	var err error
-	if x.a, err = newEndpoint(ca, x.ha, Config{}); err != nil {
+	if x.a, err = newEndpoint(ca, x.ha, cfg); err != nil {
 		tb.Fatal(err)
 	}
-	if x.b, err = newEndpoint(cb, x.hb, Config{}); err != nil {
+	if x.b, err = newEndpoint(cb, x.hb, cfg); err != nil {
 		tb.Fatal(err)
 	}
 	// Contact and epochs: A's contact PING, B's answer, A's answer.
@@ -101,19 +119,43 @@ func newBench(tb testing.TB, batch bool) *bench {
 		tb.Fatal("no session after the contact exchange")
 	}
 	x.roundTrip(msg100) // B's ACK covers A's PINGs too
-	// Path MTU discovery: a probe each way a round trip, until the search
-	// is done (on taps, which carry anything, at the ceiling).
-	for i := 0; x.peerA().pmtu.searching() || x.peerB().pmtu.searching(); i++ {
-		if i == 32 {
-			tb.Fatalf("path MTU search not done after %d round trips: %+v", i, x.peerA().pmtu)
-		}
-		x.roundTrip(msg100)
-	}
-	x.roundTrip(msg100) // the last probes' ACKs
+	x.settle(tb)
 	if n := len(x.peerA().sent); n != 0 {
 		tb.Fatalf("%d packets in flight after a round trip", n)
 	}
 	return x
+}
+
+// settle runs round trips until neither side's path MTU search has a
+// size left to try or a probe in flight: on taps that carry anything, the
+// search ends at the ceiling. The clock moves on 20 ms a round, and the
+// timers run, so that a lost probe is declared lost (by the time
+// threshold, or after a probe timeout's PING).
+func (x *bench) settle(tb testing.TB) {
+	tb.Helper()
+	for i := 0; x.searching(); i++ {
+		if i == 200 {
+			tb.Fatalf("path MTU search not done after %d rounds: A %+v, B %+v", i, x.peerA().pmtu, x.peerB().pmtu)
+		}
+		x.roundTrip(msg100)
+		x.now = x.now.Add(20 * time.Millisecond)
+		x.a.onTimers(x.now)
+		x.b.onTimers(x.now)
+		x.flush(x.a)
+		x.flush(x.b)
+		x.move(x.ta, x.b, addrA)
+		x.move(x.tb, x.a, addrB)
+	}
+	x.roundTrip(msg100) // the last probes' ACKs
+}
+
+func (x *bench) searching() bool {
+	for _, p := range []*peer{x.peerA(), x.peerB()} {
+		if p.pmtu.searching() || p.pmtu.probing != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *bench) peerA() *peer { return x.a.peers[addrB] } // A's state for B
@@ -207,6 +249,21 @@ func testHotPathsDoNotAllocate(t *testing.T, batch bool) {
 		// receive and ACK; A's handling of the ACK.
 		if n := testing.AllocsPerRun(1000, func() { x.roundTrip(msg100) }); n != 0 {
 			t.Errorf("%v allocations per round trip of two messages, want 0", n)
+		}
+	})
+	t.Run("probe", func(t *testing.T) {
+		// A path MTU probe made due, sent, acknowledged and taken as a
+		// raise, alongside a round trip of two messages.
+		p := x.peerA()
+		n := testing.AllocsPerRun(1000, func() {
+			p.pmtu.searchAt = x.now
+			x.roundTrip(msg100)
+		})
+		if n != 0 {
+			t.Errorf("%v allocations per probe and round trip, want 0", n)
+		}
+		if p.pmtu.current <= wire.MaxDatagram {
+			t.Errorf("probes did not come back: %+v", p.pmtu)
 		}
 	})
 	t.Run("receive data", func(t *testing.T) {

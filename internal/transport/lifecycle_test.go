@@ -13,6 +13,7 @@ import (
 	"github.com/udpchat/udpchat/internal/transport/transporttest"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // cable is a Conn whose writes can be cut, as when a network goes down.
@@ -163,11 +164,11 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 		junk := listen(t, n, netip.MustParseAddrPort("127.0.0.1:6666"))
 		defer junk.Close()
 		for _, d := range [][]byte{
-			{},                 // empty
-			{1},                // truncated
-			{9, 1, 0, 0},       // unknown version
-			{1, 0x7f, 1, 2, 3}, // unknown type
-			make([]byte, 1300), // oversized (and version 0)
+			{},                                   // empty
+			{1},                                  // truncated
+			{9, 1, 0, 0},                         // unknown version
+			{1, 0x7f, 1, 2, 3},                   // unknown type
+			make([]byte, wire.MaxPathDatagram+1), // oversized (and version 0)
 			append([]byte{1, 1}, make([]byte, 24)...), // source epoch 0
 		} {
 			junk.WriteTo(d, addrA)
@@ -175,8 +176,8 @@ func TestGarbageIsDroppedAndCounted(t *testing.T) {
 		ra.WaitFor(t, "delivery", time.Hour, delivered(ra, sendAll(t, a, addrB, 1, 0, 100)))
 		transporttest.CheckStream(t, rb.Received(addrA), 1, 100, sizeOf)
 		s := a.Stats()
-		if s.Dropped() < 6 {
-			t.Errorf("dropped %d datagrams, want at least the 6 bad ones: %+v", s.Dropped(), s.Drops)
+		if s.Dropped() < 6 || s.Drops[DropTooBig] != 1 {
+			t.Errorf("dropped %d datagrams, want at least the 6 bad ones, one too big: %+v", s.Dropped(), s.Drops)
 		}
 	})
 }

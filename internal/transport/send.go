@@ -89,7 +89,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			continue
 		}
 		f := m.chunk(c.index)
-		if len(b)+f.Len() > p.pmtu.current {
+		if len(b)+f.Len() > p.maxPacket() {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		b = f.Append(b)
@@ -105,7 +105,7 @@ func (e *Endpoint) appendEliciting(p *peer, b []byte, sp *sentPacket) (_ []byte,
 			}
 		}
 		f := m.chunk(m.nextChunk)
-		if len(b)+f.Len() > p.pmtu.current {
+		if len(b)+f.Len() > p.maxPacket() {
 			return b, len(sp.chunks) > 0 || sp.hasClose, true
 		}
 		if m.nextChunk == 0 {
@@ -135,10 +135,7 @@ func appendPaddedPing(b []byte) []byte { return appendPingPaddedTo(b, wire.MinIn
 // appendPingPaddedTo adds a PING and pads the packet to size bytes.
 func appendPingPaddedTo(b []byte, size int) []byte {
 	b = append(b, wire.FramePing)
-	for len(b) < size {
-		b = append(b, wire.FramePadding)
-	}
-	return b
+	return append(b, make([]byte, max(size-len(b), 0))...) // FramePadding is 0
 }
 
 // sendProbe sends a path MTU probe (see pathMTU): a PING padded to the
