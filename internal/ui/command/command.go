@@ -121,7 +121,7 @@ var Specs = []Spec{
 	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it"},
 	{Kind: Rename, Name: "rename", Args: "PEER NAME", Help: "call a peer NAME here, whatever name it announces (no NAME: its own again)"},
 	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
-	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes", TerminalOnly: true},
+	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes, path MTU", TerminalOnly: true},
 	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true},
 	{Kind: Room, Name: "room", Args: "[create] NAME", Help: "make room NAME the conversation (create: found it); alone: list your rooms", LineOnly: true},
 	{Kind: Invite, Name: "invite", Args: "PEER", Help: "invite a connected peer (a name or IP:PORT) to the current room (its founder only)", LineOnly: true},

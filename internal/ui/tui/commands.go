@@ -330,7 +330,8 @@ func (m *model) gotStats(msg statsMsg) {
 			duration(s.PathRTT), duration(s.PathMinRTT), s.PacketsLost, command.Count(int(s.PacketsSent), "packet"), 100*s.LossRate(), s.Retransmits)
 		fmt.Fprintf(&b, "\n    sent %s, %s · received %s, %s", command.Count(int(s.MessagesOut), "message"), byteSize(s.BytesOut),
 			command.Count(int(s.MessagesIn), "message"), byteSize(s.BytesIn))
-		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s", s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)))
+		fmt.Fprintf(&b, "\n    queued %d · in flight %s · window %s · packets up to %d bytes (path MTU)",
+			s.Queued, byteSize(uint64(s.InFlight)), byteSize(uint64(s.Window)), s.MaxPacket)
 	}
 	m.shown().tr.block(b.String())
 }

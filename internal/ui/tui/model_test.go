@@ -458,7 +458,7 @@ func TestStatsOverTheTransport(t *testing.T) {
 	// The link's messages: alice's hello, features and text; bob's hello
 	// and features.
 	hs.waitFor("Link statistics", "bob (10.0.0.2:7475)", "rtt", "lost 0 of", "retransmits",
-		"sent 3 messages,", "received 2 messages,", "window")
+		"sent 3 messages,", "received 2 messages,", "window", "packets up to", "(path MTU)")
 }
 
 func TestPlainModeGlyphStopsAtSent(t *testing.T) {
