@@ -293,14 +293,14 @@ func (p *peer) onDelivered(upTo uint64) {
 const limitedTransmit = 2
 
 // maxPacket is the largest packet to build now: the size path MTU
-// discovery confirmed, but the base size for the packets a second probe
-// timeout in a row sends. A path that stopped carrying the size found
+// discovery confirmed, but the base size for the packets a probe timeout
+// sends (see onPTO). Besides, a path that stopped carrying the size found
 // loses every packet of it, acknowledges nothing, and so never declares
 // one lost; a small packet that gets through is acknowledged, which
 // declares the large ones before it lost, and that is a black hole
 // (pathMTU.onLost).
 func (p *peer) maxPacket() int {
-	if p.probes > 0 && p.ptoCount >= 2 {
+	if p.probes > 0 && p.ptoCount >= 1 {
 		return p.pmtu.base
 	}
 	return p.pmtu.current

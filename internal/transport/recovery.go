@@ -66,7 +66,11 @@ func (p *peer) tailProbeDue() bool {
 // onPTO arms probes. A tail loss probe is one packet (see tailProbeDue);
 // after it, at a probe timeout, the oldest unacknowledged chunks go out
 // again in two packets, or a PING if there are none (RFC 9002 section
-// 6.2.4).
+// 6.2.4). Those chunks are at most what a packet of the base size holds,
+// and the packets are of the base size (peer.maxPacket): the probe's work
+// is to draw an ACK, which declares what was lost lost; a large packet's
+// worth of chunks sent again on a timer that fired late (a busy machine)
+// would be that many spurious retransmissions.
 func (p *peer) onPTO() {
 	if p.tailProbeDue() {
 		p.tailProbed = true
@@ -79,8 +83,13 @@ func (p *peer) onPTO() {
 		return
 	}
 	for _, sp := range p.sent {
+		budget := p.pmtu.base - wire.HeaderLen // what one packet of the base size carries
 		for _, c := range sp.chunks {
-			if p.needsSending(c) {
+			if m := p.msg(c.seq); m != nil && !m.acked.has(c.index) {
+				f := m.chunk(c.index)
+				if budget -= f.Len(); budget < 0 && p.lost.len() > 0 {
+					break
+				}
 				p.lost.push(c)
 			}
 		}
