@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,25 +18,8 @@ import (
 // (ip addr flush, ip addr add), so the kernel sends A's datagrams from the
 // new one; B follows with no new handshake, and every message arrives once.
 func TestRoamNamespace(t *testing.T) {
-	nsA := testenv.NewNamespace(t, "udpc-roam-a")
-	nsB := testenv.NewNamespace(t, "udpc-roam-b")
-	nsA.IP(t, "link", "add", "roam0", "type", "veth", "peer", "name", "roam1", "netns", nsB.Name)
-	nsA.IP(t, "addr", "add", "10.199.76.1/24", "dev", "roam0")
-	nsB.IP(t, "addr", "add", "10.199.76.2/24", "dev", "roam1")
-	nsA.IP(t, "link", "set", "roam0", "up")
-	nsB.IP(t, "link", "set", "roam1", "up")
-
-	listen := func(ns *testenv.Namespace, addr string) udp.Conn {
-		t.Helper()
-		var c udp.Conn
-		var err error
-		ns.Do(t, func() { c, err = udp.Listen(addr) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	innerA, innerB := listen(nsA, "0.0.0.0:0"), listen(nsB, "10.199.76.2:0")
+	nsA, nsB := vethPair(t, "udpc-roam", "10.199.76", 0)
+	innerA, innerB := listenIn(t, nsA, "0.0.0.0:0"), listenIn(t, nsB, "10.199.76.2:0")
 	a := newChatter(t, innerA, secure.Config{Static: securetest.MustKey(t)})
 	b := newChatter(t, innerB, secure.Config{Static: securetest.MustKey(t)})
 	defer a.close()
@@ -48,9 +32,44 @@ func TestRoamNamespace(t *testing.T) {
 	s.queue(t, 200)
 	b.rec.WaitFor(t, "the first of A's messages at B", time.Minute, func() bool { return b.rec.Count(a.addr) >= 100 })
 	before := handshakesOf(a, b)
-	nsA.IP(t, "addr", "flush", "dev", "roam0")
-	nsA.IP(t, "addr", "add", addrA2.Addr().String()+"/24", "dev", "roam0")
+	nsA.IP(t, "addr", "flush", "dev", "veth-a")
+	nsA.IP(t, "addr", "add", addrA2.Addr().String()+"/24", "dev", "veth-a")
 	s.queue(t, 200)
 	s.wait(t, time.Minute)
 	checkFollowed(t, a, b, addrA2, before)
+}
+
+// vethPair is two namespaces, named after prefix, joined by a veth pair of
+// the given MTU (0: the default): veth-a with address net.1 in the first,
+// veth-b with net.2 in the second.
+func vethPair(t *testing.T, prefix, net string, mtu int) (a, b *testenv.Namespace) {
+	t.Helper()
+	a, b = testenv.NewNamespace(t, prefix+"-a"), testenv.NewNamespace(t, prefix+"-b")
+	devA, devB := "veth-a", "veth-b"
+	link := []string{"link", "add", devA}
+	if mtu > 0 {
+		link = append(link, "mtu", strconv.Itoa(mtu))
+	}
+	link = append(link, "type", "veth", "peer", "name", devB)
+	if mtu > 0 {
+		link = append(link, "mtu", strconv.Itoa(mtu))
+	}
+	a.IP(t, append(link, "netns", b.Name)...)
+	a.IP(t, "addr", "add", net+".1/24", "dev", devA)
+	b.IP(t, "addr", "add", net+".2/24", "dev", devB)
+	a.IP(t, "link", "set", devA, "up")
+	b.IP(t, "link", "set", devB, "up")
+	return a, b
+}
+
+// listenIn is a socket on addr in ns.
+func listenIn(t *testing.T, ns *testenv.Namespace, addr string) udp.Conn {
+	t.Helper()
+	var c udp.Conn
+	var err error
+	ns.Do(t, func() { c, err = udp.Listen(addr) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -3,6 +3,7 @@ package udp
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,12 +61,7 @@ func newAddrNamespace(t *testing.T, addrs ...string) *testenv.Namespace {
 // for a socket that lets the system fragment: a Socket sets Don't Fragment
 // (see TestSocketDontFragment), which this one clears. Needs root and ip.
 func TestSocketBatchGSOOverMTU(t *testing.T) {
-	ns := testenv.NewNamespace(t, "udpc-gso")
-	ns.IP(t, "link", "set", "lo", "mtu", "1000")
-	var a, b *Socket
-	ns.Do(t, func() {
-		a, b = listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
-	})
+	a, b := socketsOverMTU(t, "udpc-gso", 1000)
 	if !a.batch.off.gsoOn() {
 		t.Skip("no GSO on this system: nothing to refuse")
 	}
@@ -88,12 +84,7 @@ func TestSocketBatchGSOOverMTU(t *testing.T) {
 // in a batch, and never arrives in fragments; one that fits goes. Needs
 // root and ip.
 func TestSocketDontFragment(t *testing.T) {
-	ns := testenv.NewNamespace(t, "udpc-df")
-	ns.IP(t, "link", "set", "lo", "mtu", "1400")
-	var a, b *Socket
-	ns.Do(t, func() {
-		a, b = listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
-	})
+	a, b := socketsOverMTU(t, "udpc-df", 1400)
 	const fits = 1400 - 20 - 8 // IPv4 and UDP headers
 	if _, err := a.WriteTo(make([]byte, fits+1), b.LocalAddr()); !errors.Is(err, syscall.EMSGSIZE) {
 		t.Errorf("WriteTo %d bytes over an MTU of 1400: %v, want EMSGSIZE", fits+1, err)
@@ -107,4 +98,16 @@ func TestSocketDontFragment(t *testing.T) {
 	if n, _ := readWithin(t, b, make([]byte, 2000)); n != fits {
 		t.Errorf("read %d bytes, want the %d that fit (nothing of the larger ones)", n, fits)
 	}
+}
+
+// socketsOverMTU is two sockets on 127.0.0.1 in a namespace of their own
+// (named after prefix) whose loopback has the given MTU.
+func socketsOverMTU(t *testing.T, prefix string, mtu int) (a, b *Socket) {
+	t.Helper()
+	ns := testenv.NewNamespace(t, prefix)
+	ns.IP(t, "link", "set", "lo", "mtu", strconv.Itoa(mtu))
+	ns.Do(t, func() {
+		a, b = listen(t, "127.0.0.1:0"), listen(t, "127.0.0.1:0")
+	})
+	return a, b
 }
