@@ -342,7 +342,7 @@ func (p *peer) nextDeadline(cfg *Config) time.Time {
 		at(p.ptoDeadline())
 	}
 	at(p.retryAt)
-	if p.canSend() { // else an ACK opens the window, and flush sends the probe
+	if !p.closeWanted && p.canSend() { // else an ACK opens the window, and flush sends the probe
 		at(p.pmtu.probeDeadline())
 	}
 	if !p.pingNeeded {

@@ -19,7 +19,7 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 		}
 		return
 	}
-	if !p.closed && p.pmtu.probeDue(now) && p.canSend() {
+	if !p.closed && !p.closeWanted && p.pmtu.probeDue(now) && p.canSend() {
 		e.sendProbe(p, now)
 	}
 	for {
