@@ -176,7 +176,7 @@ func TestCapture(t *testing.T) {
 			if what, ok := headers.find(d.B); ok {
 				t.Fatalf("datagram %d (type 0x%02x) shows a %s", i, d.B[1], what)
 			}
-			if len(d.B) > wire.MaxDatagram || d.B[1] == wire.TypeTransport {
+			if len(d.B) > wire.MaxPathDatagram || d.B[1] == wire.TypeTransport {
 				t.Fatalf("datagram %d: %d bytes, type 0x%02x", i, len(d.B), d.B[1])
 			}
 		}
