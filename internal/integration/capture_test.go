@@ -165,8 +165,11 @@ func TestCapture(t *testing.T) {
 			tp.mu.Unlock()
 		}
 
+		// 120 messages, a long paste among them, and their ACKs: over a
+		// hundred datagrams even once packets have grown to 16 KiB (path MTU
+		// discovery packs a dozen chunks in one).
 		grams := rec.All()
-		if len(grams) < 200 {
+		if len(grams) < 100 {
 			t.Fatalf("only %d datagrams captured", len(grams))
 		}
 		for i, d := range grams {
