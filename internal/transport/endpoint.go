@@ -173,7 +173,10 @@ type Endpoint struct {
 	frame   wire.Frame
 	sendBuf []byte        // the packet being built, without bc
 	tx      []udp.Message // with bc: packets built, for writeOut
-	txBufs  [][]byte      // with bc: tx's buffers, kept
+	// txArena holds tx's packets end to end (with bc): a fixed buffer,
+	// however large the packets, and runs to one peer lie in one piece,
+	// which the socket can hand the system whole (GSO).
+	txArena []byte
 	leaving bool
 	// unsynced says the handler took messages or deliveries since the
 	// last Sync that returned nil; syncRetryAt, when to call Sync again
@@ -231,7 +234,7 @@ func newEndpoint(conn udp.Conn, h link.Handler, cfg Config) (*Endpoint, error) {
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
 		peers:   make(map[netip.AddrPort]*peer),
-		sendBuf: make([]byte, 0, cfg.MaxPathPacket),
+		sendBuf: make([]byte, 0, cfg.MaxPacket),
 	}
 	size := 1
 	e.rxPool = &rxPools[0]

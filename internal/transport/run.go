@@ -30,8 +30,13 @@ var rxPools = [2]sync.Pool{
 
 func newRxBatch(size int) *rxBatch {
 	b := &rxBatch{ms: make([]udp.Message, size)}
+	// One allocation for the batch's buffers, each one byte over the
+	// largest datagram, to see an oversized one: freed whole, with no size
+	// class rounding each up.
+	const n = wire.MaxPathDatagram + 1
+	slab := make([]byte, size*n)
 	for i := range b.ms {
-		b.ms[i].Buf = make([]byte, wire.MaxPathDatagram+1) // one byte more, to see an oversized datagram
+		b.ms[i].Buf = slab[i*n : (i+1)*n : (i+1)*n]
 	}
 	return b
 }

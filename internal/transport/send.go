@@ -23,7 +23,7 @@ func (e *Endpoint) flush(p *peer, now time.Time) {
 		e.sendProbe(p, now)
 	}
 	for {
-		b := wire.AppendHeader(e.packetBuf(), wire.Header{
+		b := wire.AppendHeader(e.packetBuf(p.pmtu.current), wire.Header{
 			SrcEpoch: p.localEpoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
 		})
 		withAck := false
@@ -143,7 +143,7 @@ func appendPingPaddedTo(b []byte, size int) []byte {
 // the congestion controller's.
 func (e *Endpoint) sendProbe(p *peer, now time.Time) {
 	size := p.pmtu.nextProbe()
-	b := wire.AppendHeader(e.packetBuf(), wire.Header{
+	b := wire.AppendHeader(e.packetBuf(size), wire.Header{
 		SrcEpoch: p.localEpoch, DstEpoch: p.remoteEpoch, PacketNumber: p.nextPN,
 	})
 	b = appendPingPaddedTo(b, size)
@@ -157,26 +157,36 @@ func (e *Endpoint) sendProbe(p *peer, now time.Time) {
 // sendContact sends a PING with no destination epoch, to learn the peer's,
 // and schedules the next with exponential backoff.
 func (e *Endpoint) sendContact(p *peer, now time.Time) {
-	b := wire.AppendHeader(e.packetBuf(), wire.Header{SrcEpoch: p.localEpoch, PacketNumber: p.nextPN})
+	b := wire.AppendHeader(e.packetBuf(wire.MinInitialLen), wire.Header{SrcEpoch: p.localEpoch, PacketNumber: p.nextPN})
 	e.write(p, appendPaddedPing(b))
 	p.contactDue = now.Add(p.contactDelay)
 	p.contactDelay = min(2*p.contactDelay, maxPTO)
 }
 
-// packetBuf is the empty buffer the next packet is built in: with a
-// batching conn, the next of the batch writeOut sends.
-func (e *Endpoint) packetBuf() []byte {
+// packetBuf is the empty buffer, with room for size bytes, the next
+// packet is built in: with a batching conn, at the end of the batch
+// writeOut sends, which it sends first if the packet would not fit.
+func (e *Endpoint) packetBuf(size int) []byte {
 	if e.bc == nil {
+		if cap(e.sendBuf) < size {
+			e.sendBuf = make([]byte, 0, size)
+		}
 		return e.sendBuf[:0]
 	}
-	if len(e.tx) == txBatchSize {
+	if e.txArena == nil {
+		e.txArena = make([]byte, 0, txArenaSize(e.cfg))
+	}
+	used := len(e.txArena)
+	if len(e.tx) == txBatchSize || used+size > cap(e.txArena) {
 		e.writeOut()
+		used = 0
 	}
-	if len(e.tx) == len(e.txBufs) {
-		e.txBufs = append(e.txBufs, make([]byte, 0, e.cfg.MaxPathPacket))
-	}
-	return e.txBufs[len(e.tx)][:0]
+	return e.txArena[used:used:min(used+size, cap(e.txArena))]
 }
+
+// txArenaSize is the room for a batch: txBatchSize packets of the base
+// size, or fewer larger ones, and always one of the largest.
+func txArenaSize(cfg Config) int { return txBatchSize*cfg.MaxPacket + cfg.MaxPathPacket }
 
 // write sends packet b, built in packetBuf, to p: at once, or with a
 // batching conn in the next writeOut, which run calls once it has flushed
@@ -188,6 +198,8 @@ func (e *Endpoint) write(p *peer, b []byte) {
 	e.count.bytesOut.Add(uint64(len(b)))
 	if e.bc != nil {
 		e.tx = append(e.tx, udp.Message{Buf: b, Addr: p.addr})
+		// b was built at the arena's end (packetBuf), within the room asked.
+		e.txArena = e.txArena[:min(len(e.txArena)+len(b), cap(e.txArena))]
 		return
 	}
 	if _, err := e.conn.WriteTo(b, p.addr); err != nil {
@@ -209,6 +221,7 @@ func (e *Endpoint) writeOut() {
 	}
 	clear(e.tx)
 	e.tx = e.tx[:0]
+	e.txArena = e.txArena[:0]
 	if err != nil {
 		e.writeFailed(err)
 	}
