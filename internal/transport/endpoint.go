@@ -23,6 +23,8 @@
 // writes packets; recovery.go is loss detection, the probe timeout and the
 // ACK handler (RFC 9002 section 6); rtt.go the RTT estimate (section 5);
 // cc.go congestion control, behind a small interface (section 7; CUBIC);
+// pmtu.go path MTU discovery (RFC 8899), which grows packets past the base
+// size to what each peer's path carries;
 // peer.go a peer's session state; reassembly.go and received.go the
 // receiving side's messages and packet numbers; pool.go recycled buffers.
 package transport
