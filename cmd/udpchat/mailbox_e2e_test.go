@@ -94,7 +94,7 @@ func TestSendHoldsInTheRememberedRelay(t *testing.T) {
 	relayAddr := startRelay(t)
 	aliceDir, bobDir := privateDir(t), privateDir(t)
 	meetDirectly(t, aliceDir, bobDir)
-	if err := relaypath.Save(aliceDir, relaypath.Spec{Host: relayAddr}); err != nil {
+	if err := relaypath.Save(aliceDir, []relaypath.Spec{{Host: relayAddr}}); err != nil {
 		t.Fatal(err)
 	}
 

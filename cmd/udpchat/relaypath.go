@@ -16,18 +16,19 @@ import (
 // machine, where every direct path works.
 const noPunchEnv = "UDPCHAT_NO_PUNCH"
 
-// openRelayPath is the relay path --relay (or the data dir) names, the
+// openRelayPath is the relay path --relay (or the data dir) names (one
+// relay or several, one in use at a time), the
 // mailbox that goes with it, and the conn the secure layer is to run on:
 // sock itself without a relay, else the path's, which reaches relayed
 // people through it. udpchat send (sendOnly) reaches people through a
 // relay only if it is given one, and fetches no mail; a relay remembered
 // is for mailboxes alone (relayOnDemand).
 func openRelayPath(ctx context.Context, given string, sendOnly bool, sock udp.Conn, dataDir string, log *slog.Logger) (*relaypath.Path, *mailclient.Mailbox, udp.Conn, error) {
-	spec, ok, err := relaypath.Choose(given, dataDir)
-	if err != nil || !ok {
+	specs, err := relaypath.Choose(given, dataDir)
+	if err != nil || len(specs) == 0 {
 		return nil, nil, sock, relaySpecUsage(err)
 	}
-	cfg := relaypath.Config{Spec: spec, Sock: sock, DataDir: dataDir, Log: log, Nets: localNets(), NoPunch: os.Getenv(noPunchEnv) == "1",
+	cfg := relaypath.Config{Relays: specs, Sock: sock, DataDir: dataDir, Log: log, Nets: localNets(), NoPunch: os.Getenv(noPunchEnv) == "1",
 		OnDemand: relayOnDemand(given, sendOnly)}
 	var mb *mailclient.Mailbox
 	if !sendOnly {
@@ -38,14 +39,16 @@ func openRelayPath(ctx context.Context, given string, sendOnly bool, sock udp.Co
 	defer cancel()
 	rp, err := relaypath.New(rctx, cfg)
 	if err == nil {
-		if ferr := checkFamily("--relay "+spec.Host, rp.Addr(), sock.LocalAddr()); ferr != nil {
-			err = usageError{ferr}
+		for i, addr := range rp.Addrs() {
+			if ferr := checkFamily("--relay "+specs[i].Host, addr, sock.LocalAddr()); ferr != nil {
+				err = usageError{ferr}
+			}
 		}
 	}
 	switch {
 	case err != nil && cfg.OnDemand:
 		// Not asked for: send goes on as without a relay.
-		log.Debug("relay: the one remembered cannot be used", "relay", spec.Host, "err", err)
+		log.Debug("relay: the one remembered cannot be used", "relay", specs, "err", err)
 		return nil, nil, sock, nil
 	case err != nil:
 		return nil, nil, nil, relaySpecUsage(err)

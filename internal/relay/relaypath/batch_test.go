@@ -81,7 +81,7 @@ func (s fakeBatchSocket) WriteBatch(ms []udp.Message) (int, error) {
 
 func newTestPath(t testing.TB, sock udp.Conn) *Path {
 	t.Helper()
-	p, err := New(context.Background(), Config{Spec: Spec{Host: "127.0.0.1:7477"}, Sock: sock})
+	p, err := New(context.Background(), Config{Relays: []Spec{{Host: "127.0.0.1:7477"}}, Sock: sock})
 	if err != nil {
 		t.Fatal(err)
 	}

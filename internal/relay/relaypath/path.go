@@ -51,6 +51,10 @@ const (
 	deadPath = Keepalive + time.Second
 	// relayQueue bounds the datagrams waiting to go through the relay.
 	relayQueue = 256
+	// maxMailNoted bounds the mails whose relay is noted for their ack
+	// (Path.mailFrom): far more than the mail in flight between a fetch
+	// and its acks.
+	maxMailNoted = 4 * relay.MailPerFetch
 	// maxRelayed bounds the people reached through the relay: anyone
 	// registered may write to us through it, and each is a lookup and an
 	// entry here (the secure layer's peer table holds as many).
@@ -61,12 +65,14 @@ const (
 // relay forwards: a secure datagram of at most wire.MaxRelayedDatagram.
 const MaxPacket = wire.MaxRelayedDatagram - secure.Overhead
 
-// Config sets up a Path. Spec and Sock are required.
+// Config sets up a Path. Relays and Sock are required.
 type Config struct {
-	Spec Spec
+	// Relays are --relay's, in the order they are tried: the chat is
+	// registered with one at a time (see registerRule).
+	Relays []Spec
 	// Sock is the chat's socket, which the Path wraps (Conn).
 	Sock udp.Conn
-	// DataDir is where the relay's key is remembered once learned.
+	// DataDir is where the relays' keys are remembered once learned.
 	DataDir string
 	Log     *slog.Logger
 	// Nets are this machine's networks: local candidates, and which
@@ -89,18 +95,26 @@ type Config struct {
 // Path is the chat's relay client and the paths of the people it reaches
 // through it.
 type Path struct {
-	cfg    Config
-	addr   netip.AddrPort
-	log    *slog.Logger
-	mux    *mux
-	conn   udp.Conn // mux, or a batchMux over it
-	client *relay.Client
-	sec    *secure.Conn
+	cfg  Config
+	log  *slog.Logger
+	mux  *mux
+	conn udp.Conn // mux, or a batchMux over it
+	sec  *secure.Conn
 
 	mu     sync.Mutex
-	spec   Spec
-	key    keys.PublicKey // the relay's: pinned, or learned on first use
-	people map[netip.AddrPort]*relayedPerson
+	relays []*relayEntry // Config.Relays, resolved
+	cur    int           // the relay in use: registered with, or being tried
+	// mailFrom is the relay each mail not yet acknowledged came from, by
+	// its ID: the ack goes there, whichever relay is in use by then.
+	mailFrom map[uint64]*relayEntry
+	people   map[netip.AddrPort]*relayedPerson
+}
+
+// relayEntry is one relay of Config.Relays.
+type relayEntry struct {
+	spec   Spec // its key: pinned, or learned on first use
+	addr   netip.AddrPort
+	client *relay.Client
 }
 
 // relayedPerson is someone reached through the relay.
@@ -113,18 +127,28 @@ type relayedPerson struct {
 	looked     bool // a lookup for its candidates was asked for
 }
 
-// New resolves cfg.Spec (within ctx) and wraps cfg.Sock in the mux that
+// New resolves cfg.Relays (within ctx) and wraps cfg.Sock in the mux that
 // sends to relayed people through the relay (Conn). Start completes it
 // once the secure conn on that exists.
 func New(ctx context.Context, cfg Config) (*Path, error) {
-	addr, err := udp.ResolvePeer(ctx, cfg.Spec.Host)
-	if err != nil {
-		return nil, usagef("--relay %s: %v", cfg.Spec.Host, err)
+	if len(cfg.Relays) == 0 {
+		return nil, errors.New("relay: a relay path needs a relay")
+	}
+	var relays []*relayEntry
+	for _, spec := range cfg.Relays {
+		addr, err := udp.ResolvePeer(ctx, spec.Host)
+		if err != nil {
+			return nil, usagef("--relay %s: %v", spec.Host, err)
+		}
+		if slices.ContainsFunc(relays, func(o *relayEntry) bool { return o.addr == addr }) {
+			return nil, usagef("--relay: %s is named twice (as %s)", addr, spec.Host)
+		}
+		relays = append(relays, &relayEntry{spec: spec, addr: addr})
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Path{cfg: cfg, addr: addr, log: cfg.Log, spec: cfg.Spec, key: cfg.Spec.Key,
+	r := &Path{cfg: cfg, log: cfg.Log, relays: relays, mailFrom: make(map[uint64]*relayEntry),
 		people: make(map[netip.AddrPort]*relayedPerson)}
 	r.mux = &mux{Conn: cfg.Sock, path: r, out: make(chan relayedDatagram, relayQueue)}
 	r.conn = r.mux
@@ -134,8 +158,37 @@ func New(ctx context.Context, cfg Config) (*Path, error) {
 	return r, nil
 }
 
-// Addr is the relay's address.
-func (r *Path) Addr() netip.AddrPort { return r.addr }
+// Addrs are the relays' addresses, in Config.Relays' order.
+func (r *Path) Addrs() []netip.AddrPort {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	addrs := make([]netip.AddrPort, len(r.relays))
+	for i, e := range r.relays {
+		addrs[i] = e.addr
+	}
+	return addrs
+}
+
+// relayAt is the relay at addr, or nil. r.mu is held.
+func (r *Path) relayAt(addr netip.AddrPort) *relayEntry {
+	for _, e := range r.relays {
+		if e.addr == addr {
+			return e
+		}
+	}
+	return nil
+}
+
+// current is the relay in use.
+func (r *Path) current() *relayEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.relays[r.cur]
+}
+
+// client is the relay client of the relay in use: lookups, relayed
+// datagrams and mail go through it.
+func (r *Path) client() *relay.Client { return r.current().client }
 
 // Conn is the conn the secure layer is to run on: the socket, with the
 // relay as a way to relayed people; a udp.BatchConn if the socket is one.
@@ -146,8 +199,8 @@ func (r *Path) Conn() udp.Conn { return r.conn }
 func (r *Path) KnownKey(addr netip.AddrPort) (k keys.PublicKey, decided, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if addr == r.addr {
-		return r.key, true, !r.key.IsZero()
+	if e := r.relayAt(addr); e != nil {
+		return e.spec.Key, true, !e.spec.Key.IsZero()
 	}
 	if p := r.people[addr]; p != nil {
 		return p.key, true, true
@@ -155,24 +208,23 @@ func (r *Path) KnownKey(addr netip.AddrPort) (k keys.PublicKey, decided, ok bool
 	return k, false, false
 }
 
-// Verify is the secure layer's Verify for the relay and relayed people:
-// the relay's key is pinned (learned and remembered on first use); a
+// Verify is the secure layer's Verify for the relays and relayed people:
+// each relay's key is pinned (learned and remembered on first use); a
 // relayed person must hold the key the handle was made for. decided is
 // false for any other address.
 func (r *Path) Verify(addr netip.AddrPort, key keys.PublicKey) (err error, decided bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if addr == r.addr {
+	if e := r.relayAt(addr); e != nil {
 		switch {
-		case r.key.IsZero():
-			r.key = key
-			r.spec.Key = key
-			if err := Save(r.cfg.DataDir, r.spec); err != nil {
+		case e.spec.Key.IsZero():
+			e.spec.Key = key
+			if err := Save(r.cfg.DataDir, r.specs()); err != nil {
 				r.log.Warn("relay: " + err.Error())
 			}
 			return nil, true
-		case r.key != key:
-			return fmt.Errorf("the relay %s answered with the key %s, not the one pinned (%s): refusing it", r.spec.Host, key.Fingerprint(), r.key.Fingerprint()), true
+		case e.spec.Key != key:
+			return fmt.Errorf("the relay %s answered with the key %s, not the one pinned (%s): refusing it", e.spec.Host, key.Fingerprint(), e.spec.Key.Fingerprint()), true
 		}
 		return nil, true
 	}
@@ -188,22 +240,37 @@ func (r *Path) Verify(addr netip.AddrPort, key keys.PublicKey) (err error, decid
 	return nil, false
 }
 
-// Start makes the relay client on sec (so what it sends is sealed for the
-// relay) and runs registration and path choice until ctx ends.
+// specs are the relays as given, with the keys learned. r.mu is held.
+func (r *Path) specs() []Spec {
+	specs := make([]Spec, len(r.relays))
+	for i, e := range r.relays {
+		specs[i] = e.spec
+	}
+	return specs
+}
+
+// Start makes a relay client for each relay on sec (so what it sends is
+// sealed for that relay) and runs registration and path choice until ctx
+// ends.
 func (r *Path) Start(ctx context.Context, sec *secure.Conn) error {
 	r.sec = sec
-	c, err := relay.NewClient(relay.ClientConfig{
-		Conn:          sec,
-		Relay:         r.addr,
-		Locals:        localCandidates(sec.LocalAddr(), r.cfg.Nets),
-		OnDeliver:     r.deliver,
-		OnCallMeMaybe: r.callMeMaybe,
-		OnMail:        r.cfg.OnMail,
-	})
-	if err != nil {
-		return err
+	for _, e := range r.relays {
+		cfg := relay.ClientConfig{
+			Conn:          sec,
+			Relay:         e.addr,
+			Locals:        localCandidates(sec.LocalAddr(), r.cfg.Nets),
+			OnDeliver:     r.deliver,
+			OnCallMeMaybe: r.callMeMaybe,
+		}
+		if r.cfg.OnMail != nil {
+			cfg.OnMail = func(m relay.Mail) { r.mailCame(m, e) }
+		}
+		c, err := relay.NewClient(cfg)
+		if err != nil {
+			return err
+		}
+		e.client = c
 	}
-	r.client = c
 	go r.forward(ctx)
 	if r.cfg.OnDemand {
 		return nil
@@ -215,9 +282,15 @@ func (r *Path) Start(ctx context.Context, sec *secure.Conn) error {
 	return nil
 }
 
-// Register registers with the relay now, within ctx (Config.OnDemand).
+// Register registers with the relay in use now, within ctx
+// (Config.OnDemand), or with the next that answers.
 func (r *Path) Register(ctx context.Context) error {
-	_, err := r.client.Register(ctx)
+	var err error
+	for range r.relays {
+		if _, err = r.registerOnce(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	return err
 }
 
@@ -234,29 +307,25 @@ func (r *Path) HandleFor(_ netip.AddrPort, key keys.PublicKey) (netip.AddrPort, 
 
 // Intercept is the secure layer's Intercept: the relay's messages go to
 // the relay client.
+// A relay no longer in use may still deliver what it had queued.
 func (r *Path) Intercept(pkt []byte, from netip.AddrPort) bool {
-	if from != r.addr || !wire.IsRelayMessage(pkt) || r.client == nil {
+	r.mu.Lock()
+	e := r.relayAt(from)
+	r.mu.Unlock()
+	if e == nil || !wire.IsRelayMessage(pkt) || e.client == nil {
 		return false
 	}
-	if err := r.client.Handle(pkt); err != nil {
+	if err := e.client.Handle(pkt); err != nil {
 		r.log.Debug("relay: a message from the relay dropped", "err", err)
 	}
 	return true
 }
 
-// register registers with the relay and refreshes as often as it asks.
+// register registers with the relay in use and refreshes as registerRule
+// says, moving on to the next relay when one stops answering.
 func (r *Path) register(ctx context.Context) {
 	for {
-		rctx, cancel := context.WithTimeout(ctx, r.client.Refresh())
-		observed, err := r.client.Register(rctx)
-		cancel()
-		wait := r.client.Refresh()
-		if err != nil {
-			r.log.Debug("relay: no answer to registration", "relay", r.addr, "err", err)
-			wait = time.Second
-		} else {
-			r.log.Debug("relay: registered", "relay", r.addr, "observed", observed)
-		}
+		wait, _ := r.registerOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -265,14 +334,72 @@ func (r *Path) register(ctx context.Context) {
 	}
 }
 
-// PutMail leaves blob, sealed for to, in their mailbox at the relay
-// (relay.Client's PutMail).
-func (r *Path) PutMail(ctx context.Context, to keys.PublicKey, blob []byte) (uint8, error) {
-	return r.client.PutMail(ctx, to, blob)
+// rule is the registerRule for r's relays.
+func (r *Path) rule() registerRule { return newRegisterRule(len(r.relays)) }
+
+// registerOnce registers with the relay in use, within ctx and the rule's
+// timeout, and returns how long until the next registration; if the relay
+// did not answer and the rule says so, the next relay is in use after it.
+func (r *Path) registerOnce(ctx context.Context) (time.Duration, error) {
+	e, rule := r.current(), r.rule()
+	refresh := e.client.Refresh()
+	rctx, cancel := context.WithTimeout(ctx, rule.timeout(refresh))
+	observed, err := e.client.Register(rctx)
+	cancel()
+	if err == nil {
+		r.log.Debug("relay: registered", "relay", e.addr, "observed", observed)
+		return rule.wait(refresh), nil
+	}
+	r.log.Debug("relay: no answer to registration", "relay", e.addr, "err", err)
+	if ctx.Err() == nil && rule.moveOn() {
+		r.moveOn(e)
+	}
+	return registerRetry, err
 }
 
-// Ack tells the relay the mail id is stored (relay.Client's Ack).
-func (r *Path) Ack(id uint64) error { return r.client.Ack(id) }
+// moveOn puts the relay after e in use, if e is still the one in use
+// (the register loop and an on-demand Register may both find it dead).
+func (r *Path) moveOn(e *relayEntry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.relays[r.cur] != e {
+		return
+	}
+	r.cur = (r.cur + 1) % len(r.relays)
+	r.log.Info("relay: no answer: trying the next", "relay", e.spec.Host, "next", r.relays[r.cur].spec.Host)
+}
+
+// PutMail leaves blob, sealed for to, in their mailbox at the relay in
+// use (relay.Client's PutMail).
+func (r *Path) PutMail(ctx context.Context, to keys.PublicKey, blob []byte) (uint8, error) {
+	return r.client().PutMail(ctx, to, blob)
+}
+
+// mailCame notes the relay a mail came from, for its Ack, and passes the
+// mail on (Config.OnMail). The notes are bounded: a mail that is never
+// acknowledged (it could not be stored) comes again, and is noted again.
+func (r *Path) mailCame(m relay.Mail, from *relayEntry) {
+	r.mu.Lock()
+	if len(r.mailFrom) >= maxMailNoted {
+		clear(r.mailFrom)
+	}
+	r.mailFrom[m.ID] = from
+	r.mu.Unlock()
+	r.cfg.OnMail(m)
+}
+
+// Ack tells the relay the mail id came from that it is stored
+// (relay.Client's Ack); the relay in use if that is not known.
+func (r *Path) Ack(id uint64) error {
+	r.mu.Lock()
+	e := r.mailFrom[id]
+	delete(r.mailFrom, id)
+	if e == nil {
+		e = r.relays[r.cur]
+	}
+	r.mu.Unlock()
+	return e.client.Ack(id)
+}
 
 // person returns the relayed person holding key, made if new and there
 // is room (else nil). r.mu is held.
@@ -317,12 +444,13 @@ func (r *Path) Introduce(key keys.PublicKey) netip.AddrPort {
 func (r *Path) Reach(ctx context.Context, key keys.PublicKey) (netip.AddrPort, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	candidates, err := r.client.Lookup(ctx, key)
+	e := r.current()
+	candidates, err := e.client.Lookup(ctx, key)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
 	if len(candidates) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%s is not registered with the relay %s now", key.Fingerprint(), r.cfg.Spec.Host)
+		return netip.AddrPort{}, fmt.Errorf("%s is not registered with the relay %s now", key.Fingerprint(), e.spec.Host)
 	}
 	return r.learn(key, candidates), nil
 }
@@ -364,7 +492,7 @@ func (r *Path) forward(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case d := <-r.mux.out:
-			if err := r.client.Forward(d.to, d.datagram); err != nil {
+			if err := r.client().Forward(d.to, d.datagram); err != nil {
 				r.log.Debug("relay: forward", "err", err)
 			}
 		}
@@ -372,14 +500,14 @@ func (r *Path) forward(ctx context.Context) {
 }
 
 // Describe says how the path to peer (a handle) at endpoint goes, for the
-// peers panel: "relayed via HOST", "direct (LAN)" or "direct"; "" for a
-// peer the relay never carried.
+// peers panel: "relayed via HOST" (the relay in use), "direct (LAN)" or
+// "direct"; "" for a peer the relay never carried.
 func (r *Path) Describe(peer, endpoint netip.AddrPort) string {
 	if !IsHandle(peer) {
 		return ""
 	}
 	if !endpoint.IsValid() || endpoint == peer {
-		return "relayed via " + r.cfg.Spec.Host
+		return "relayed via " + r.current().spec.Host
 	}
 	if ip := endpoint.Addr(); ip.IsLoopback() || slices.ContainsFunc(r.cfg.Nets, func(n netip.Prefix) bool { return n.Contains(ip) }) {
 		return "direct (LAN)"

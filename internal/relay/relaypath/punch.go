@@ -94,7 +94,7 @@ func (r *Path) choosePath(h netip.AddrPort, now time.Time) {
 		r.sec.SetEndpoint(h, h)
 	case report:
 		r.log.Debug("relay: a direct path", "peer", key.Fingerprint(), "at", ep)
-		r.client.ReportPunch(key, true)
+		r.client().ReportPunch(key, true)
 		// Answer on it at once: the peer's probe opened it, and the peer
 		// moves only when something authentic comes back that way, which
 		// would otherwise wait for a message or the next keepalive.

@@ -6,13 +6,15 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/relay"
 )
 
-// File, in the data dir, remembers the relay: KEY@HOST:PORT.
+// File, in the data dir, remembers the relays as --relay takes them:
+// KEY@HOST:PORT, or several separated by commas.
 const File = "relay"
 
 // handlePrefix is RFC 6666's discard-only prefix, 100::/64.
@@ -70,40 +72,73 @@ func (s Spec) String() string {
 	return string(k) + "@" + s.Host
 }
 
-// Choose is the relay to use: given (and then remembered) or the one
-// remembered in dataDir, whose key is pinned if it was learned before; ok
-// is false for none.
-func Choose(given, dataDir string) (spec Spec, ok bool, err error) {
-	saved, _ := remembered(dataDir)
-	if given == "" {
-		return saved, saved.Host != "", nil
+// ParseList parses --relay: one relay or several, each [KEY@]HOST[:PORT],
+// separated by commas, in the order they are to be tried.
+func ParseList(s string) ([]Spec, error) {
+	var specs []Spec
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, usagef("--relay %q: an empty relay in the list", s)
+		}
+		spec, err := ParseSpec(part)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(specs, func(o Spec) bool { return o.Host == spec.Host }) {
+			return nil, usagef("--relay %q: %s is named twice", s, spec.Host)
+		}
+		specs = append(specs, spec)
 	}
-	if spec, err = ParseSpec(given); err != nil {
-		return spec, false, err
-	}
-	if spec.Key.IsZero() && spec.Host == saved.Host {
-		spec.Key = saved.Key // pinned on first use, like a peer's
-	}
-	return spec, true, Save(dataDir, spec)
+	return specs, nil
 }
 
-// remembered is the relay remembered in dataDir; ok is false for none (or
-// a damaged file: the next --relay starts afresh).
-func remembered(dataDir string) (spec Spec, ok bool) {
+// listString is specs as --relay takes them.
+func listString(specs []Spec) string {
+	parts := make([]string, len(specs))
+	for i, s := range specs {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// Choose is the relays to use, in order: given (and then remembered) or
+// those remembered in dataDir, each with its key pinned if it was learned
+// before; none for none.
+func Choose(given, dataDir string) ([]Spec, error) {
+	saved := remembered(dataDir)
+	if given == "" {
+		return saved, nil
+	}
+	specs, err := ParseList(given)
+	if err != nil {
+		return nil, err
+	}
+	for i, spec := range specs {
+		if j := slices.IndexFunc(saved, func(o Spec) bool { return o.Host == spec.Host }); spec.Key.IsZero() && j >= 0 {
+			specs[i].Key = saved[j].Key // pinned on first use, like a peer's
+		}
+	}
+	return specs, Save(dataDir, specs)
+}
+
+// remembered is the relays remembered in dataDir; none for none (or a
+// damaged file: the next --relay starts afresh).
+func remembered(dataDir string) []Spec {
 	b, err := os.ReadFile(filepath.Join(dataDir, File))
 	if err != nil {
-		return spec, false
+		return nil
 	}
-	spec, err = ParseSpec(strings.TrimSpace(string(b)))
+	specs, err := ParseList(strings.TrimSpace(string(b)))
 	if err != nil {
-		return Spec{}, false
+		return nil
 	}
-	return spec, spec.Host != ""
+	return specs
 }
 
-// Save remembers spec in dataDir.
-func Save(dataDir string, spec Spec) error {
-	if err := os.WriteFile(filepath.Join(dataDir, File), []byte(spec.String()+"\n"), 0o600); err != nil {
+// Save remembers specs in dataDir, as --relay would give them.
+func Save(dataDir string, specs []Spec) error {
+	if err := os.WriteFile(filepath.Join(dataDir, File), []byte(listString(specs)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("cannot remember the relay: %v", err)
 	}
 	return nil
