@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/udpchat/udpchat/internal/relay/relaypath"
 )
@@ -14,8 +15,16 @@ import (
 // startRelay runs udpchat relay on loopback and returns its address.
 func startRelay(t *testing.T) string {
 	t.Helper()
-	srv := udpchat(t, "relay", "--listen", "127.0.0.1:0", "--data-dir", privateDir(t))
-	return srv.stderr.waitLine(t, `"msg":"relay listening","addr":"([^"]+)"`)[1]
+	_, addr := startRelayProc(t)
+	return addr
+}
+
+// startRelayProc runs udpchat relay on loopback, with args, and returns it
+// and its address.
+func startRelayProc(t *testing.T, args ...string) (*proc, string) {
+	t.Helper()
+	srv := udpchat(t, append([]string{"relay", "--listen", "127.0.0.1:0", "--data-dir", privateDir(t)}, args...)...)
+	return srv, srv.stderr.waitLine(t, `"msg":"relay listening","addr":"([^"]+)"`)[1]
 }
 
 // meetDirectly has alice and bob chat once at their addresses, so each
@@ -121,4 +130,63 @@ func pathCount(p *proc, path string) int {
 func movedTo(t *testing.T, p *proc, path string, nth int) {
 	t.Helper()
 	p.stdout.waitFor(t, fmt.Sprintf("the path %s for the %d. time", path, nth), func() bool { return pathCount(p, path) >= nth })
+}
+
+// TestRelayFailover: alice and bob both name two standalone relays,
+// --relay A,B; they register with A, the first, and chat through it (no
+// punching). A dies (SIGKILL) with alice's lines streaming; both move on to
+// B within seconds (B logs each one registering), and the chat goes on
+// through B: every line arrives once, in order. Both relays are
+// remembered, each with its key as learned on first use.
+func TestRelayFailover(t *testing.T) {
+	t.Setenv(noPunchEnv, "1")
+	relayA, addrA := startRelayProc(t)
+	relayB, addrB := startRelayProc(t, "--verbose")
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+	relays := addrA + "," + addrB
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relays)
+	bob.listening(t)
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relays, "-p", "bob")
+	alice.listening(t)
+
+	const half = 20
+	var want []string
+	for i := range 2 * half {
+		want = append(want, fmt.Sprint("line ", i))
+	}
+	received := func() []string {
+		var texts []string
+		for _, m := range jsonEvents(t, bob.stdout, "message") {
+			texts = append(texts, m["text"].(string))
+		}
+		return texts
+	}
+	alice.say(t, want[:half]...)
+	bob.stdout.waitFor(t, "a few of alice's lines through A", func() bool { return len(received()) >= 3 })
+	if j := jsonLine(t, bob.stdout, "joined"); j["path"] != "relayed via "+addrA {
+		t.Errorf("bob's joined event %v: want the path relayed via %s, the first relay", j, addrA)
+	}
+	relayA.kill9(t)
+	killed := time.Now()
+	alice.say(t, want[half:]...)
+	relayB.stderr.waitFor(t, "alice and bob registering with B", func() bool {
+		return strings.Count(relayB.stderr.String(), `"msg":"relay: client registered"`) >= 2
+	})
+	t.Logf("both registered with B %v after A died", time.Since(killed).Round(100*time.Millisecond))
+	bob.stdout.waitFor(t, "every line", func() bool { return len(received()) >= len(want) })
+	alice.stdout.waitFor(t, "every line delivered", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) >= len(want) })
+	if got := received(); !slices.Equal(got, want) {
+		t.Errorf("bob got %q,\nwant %q", got, want)
+	}
+	alice.wantExit(t, 0)
+	bob.wantExit(t, 0)
+
+	for who, dir := range map[string]string{"alice": aliceDir, "bob": bobDir} {
+		saved, err := os.ReadFile(dir + "/" + relaypath.File)
+		specs, perr := relaypath.ParseList(strings.TrimSpace(string(saved)))
+		if err != nil || perr != nil || len(specs) != 2 || specs[0].Host != addrA || specs[1].Host != addrB || specs[0].Key.IsZero() || specs[1].Key.IsZero() {
+			t.Errorf("%s's data dir remembers the relays as %q (%v, %v), want KEY@%s,KEY@%s", who, saved, err, perr, addrA, addrB)
+		}
+	}
 }
