@@ -26,7 +26,8 @@ type options struct {
 	timeout  time.Duration
 	logFile  string
 	// relay is --relay: [KEY@]HOST:PORT of a relay to reach people across
-	// the internet through ("" for the one remembered in the data dir).
+	// the internet through, or several separated by commas, one in use at
+	// a time ("" for those remembered in the data dir).
 	relay string
 	// nameSet says --name was given, so an invalid one is an error rather
 	// than a login name to sanitise.
@@ -69,7 +70,7 @@ func (o *options) addFlags(fs *pflag.FlagSet, listen string) {
 	fs.StringVar(&o.dataDir, "data-dir", "", "`DIR` for identity, known peers and history (default: the user config dir + /udpchat)")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for delivery, as a Go `DURATION` (2s, 1m)")
 	fs.StringVar(&o.logFile, "log", "", "append a debug log to `FILE`")
-	fs.StringVar(&o.relay, "relay", "", "reach people across the internet through the relay at `[KEY@]HOST:PORT` (its key pinned on first use; remembered in the data dir)")
+	fs.StringVar(&o.relay, "relay", "", "reach people across the internet through the relay at `[KEY@]HOST:PORT`, or the first of several that answers (a,b,...: the next when it stops answering); each key pinned on first use; remembered in the data dir")
 }
 
 // flagUsages lists fs's flags, one a line, for --help. (pflag's own list
