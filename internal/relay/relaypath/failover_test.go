@@ -3,6 +3,7 @@ package relaypath
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/secure/securetest"
 	"github.com/udpchat/udpchat/internal/udp"
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // TestRegisterRule: with one relay, registration is as it always was — a
@@ -45,13 +47,24 @@ type testRelay struct {
 	stop func()
 }
 
-func startTestRelay(t *testing.T) *testRelay {
+// startTestRelay starts a relay with no mailboxes, or with mailboxes in a
+// temporary dir.
+func startTestRelay(t *testing.T, mailboxes bool) *testRelay {
 	t.Helper()
 	sock, err := udp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := relay.NewServer(sock, relay.Config{Static: mustKey(t)})
+	cfg := relay.Config{Static: mustKey(t)}
+	if mailboxes {
+		mb, err := relay.OpenMailboxes(filepath.Join(t.TempDir(), relay.MailboxDBName), 16, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mb.Close() })
+		cfg.Mailboxes = mb
+	}
+	s, err := relay.NewServer(sock, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +78,9 @@ func startTestRelay(t *testing.T) *testRelay {
 }
 
 // startTestPath is a chat's relay path to relays, in that order, with no
-// punching, on a secure conn on loopback that a reader drains.
-func startTestPath(t *testing.T, relays ...*testRelay) (*Path, *secure.Conn, *securetest.Reader, string) {
+// punching, on a secure conn on loopback that a reader drains; its mail
+// goes to onMail (nil: none is fetched).
+func startTestPath(t *testing.T, onMail func(relay.Mail), relays ...*testRelay) (*Path, *secure.Conn, *securetest.Reader, string) {
 	t.Helper()
 	dir := t.TempDir()
 	var specs []Spec
@@ -74,7 +88,7 @@ func startTestPath(t *testing.T, relays ...*testRelay) (*Path, *secure.Conn, *se
 		specs = append(specs, Spec{Host: r.Addr().String()})
 	}
 	sock := securetest.ListenLoopback(t, netip.MustParseAddr("127.0.0.1"))
-	p, err := New(context.Background(), Config{Relays: specs, Sock: sock, DataDir: dir, NoPunch: true})
+	p, err := New(context.Background(), Config{Relays: specs, Sock: sock, DataDir: dir, NoPunch: true, OnMail: onMail})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +136,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // through B, from alice's handle. Each relay's key is pinned as learned and
 // both are remembered.
 func TestPathMovesOnWhenTheRelayDies(t *testing.T) {
-	a, b := startTestRelay(t), startTestRelay(t)
-	alice, aliceSec, _, aliceDir := startTestPath(t, a, b)
-	_, bobSec, bobReader, _ := startTestPath(t, a, b)
+	a, b := startTestRelay(t, false), startTestRelay(t, false)
+	alice, aliceSec, _, aliceDir := startTestPath(t, nil, a, b)
+	_, bobSec, bobReader, _ := startTestPath(t, nil, a, b)
 	waitUntil(t, "alice and bob registered with A", func() bool { return a.Stats().Clients == 2 })
 	if n := b.Stats().Clients; n != 0 {
 		t.Fatalf("%d registered with B while A answers, want none", n)
@@ -161,5 +175,38 @@ func TestPathMovesOnWhenTheRelayDies(t *testing.T) {
 	want := []Spec{{Host: a.Addr().String(), Key: a.PublicKey()}, {Host: b.Addr().String(), Key: b.PublicKey()}}
 	if got := remembered(aliceDir); !slices.Equal(got, want) {
 		t.Errorf("alice remembers the relays as %+v, want both with their keys %+v", got, want)
+	}
+}
+
+// TestAckGoesWhereTheMailCameFrom: alice, on relays A,B, fetches a mail bob
+// left at A; she moves on to B before she has stored it, and her ack still
+// goes to A, which then holds the mail no more; B is told nothing.
+func TestAckGoesWhereTheMailCameFrom(t *testing.T) {
+	a, b := startTestRelay(t, true), startTestRelay(t, true)
+	mail := make(chan relay.Mail, 1)
+	alice, aliceSec, _, _ := startTestPath(t, func(m relay.Mail) { mail <- m }, a, b)
+	bob, _, _, _ := startTestPath(t, nil, a)
+	waitUntil(t, "alice and bob registered with A", func() bool { return a.Stats().Clients == 2 })
+	blob, err := relay.SealMail(mustKey(t), aliceSec.PublicKey(), []byte("left at A"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, err := bob.PutMail(context.Background(), aliceSec.PublicKey(), blob); err != nil || status != wire.MailStored {
+		t.Fatalf("bob's mail to alice at A: status %d, %v", status, err)
+	}
+	var m relay.Mail
+	select {
+	case m = <-mail:
+	case <-time.After(30 * time.Second):
+		t.Fatal("alice never got bob's mail from A")
+	}
+	alice.moveOn(alice.current())
+	waitUntil(t, "alice registered with B", func() bool { return b.Stats().Clients == 1 })
+	if err := alice.Ack(m.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "A took alice's ack", func() bool { return a.Stats().MailAcked == 1 })
+	if st := b.Stats(); st.MailAcked != 0 || st.Dropped() != 0 {
+		t.Errorf("B acked %d mails and dropped %d messages, want nothing: the ack is A's", st.MailAcked, st.Dropped())
 	}
 }

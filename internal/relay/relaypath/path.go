@@ -9,6 +9,9 @@
 // the rest: the first authentic datagram from a direct address (a probe,
 // once a hole is punched) moves the person's endpoint there, and when the
 // direct path goes silent the endpoint goes back to the handle, the relay.
+// Given several relays, the chat uses one at a time and moves on to the
+// next when it stops answering (registerRule); handles are made from the
+// people's keys, not the relay's, so their sessions carry on through it.
 package relaypath
 
 import (
@@ -101,9 +104,10 @@ type Path struct {
 	conn udp.Conn // mux, or a batchMux over it
 	sec  *secure.Conn
 
-	mu     sync.Mutex
-	relays []*relayEntry // Config.Relays, resolved
-	cur    int           // the relay in use: registered with, or being tried
+	relays []*relayEntry // Config.Relays, resolved; fixed from New on
+
+	mu  sync.Mutex
+	cur int // the relay in use: registered with, or being tried
 	// mailFrom is the relay each mail not yet acknowledged came from, by
 	// its ID: the ack goes there, whichever relay is in use by then.
 	mailFrom map[uint64]*relayEntry
@@ -112,9 +116,9 @@ type Path struct {
 
 // relayEntry is one relay of Config.Relays.
 type relayEntry struct {
-	spec   Spec // its key: pinned, or learned on first use
+	spec   Spec // its key (under Path.mu): pinned, or learned on first use
 	addr   netip.AddrPort
-	client *relay.Client
+	client *relay.Client // made in Start
 }
 
 // relayedPerson is someone reached through the relay.
@@ -160,8 +164,6 @@ func New(ctx context.Context, cfg Config) (*Path, error) {
 
 // Addrs are the relays' addresses, in Config.Relays' order.
 func (r *Path) Addrs() []netip.AddrPort {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	addrs := make([]netip.AddrPort, len(r.relays))
 	for i, e := range r.relays {
 		addrs[i] = e.addr
@@ -169,7 +171,9 @@ func (r *Path) Addrs() []netip.AddrPort {
 	return addrs
 }
 
-// relayAt is the relay at addr, or nil. r.mu is held.
+// relayAt is the relay at addr, or nil. The relays and their addresses
+// are fixed in New, so r.mu is not needed: Intercept asks for every
+// packet read.
 func (r *Path) relayAt(addr netip.AddrPort) *relayEntry {
 	for _, e := range r.relays {
 		if e.addr == addr {
@@ -309,9 +313,7 @@ func (r *Path) HandleFor(_ netip.AddrPort, key keys.PublicKey) (netip.AddrPort, 
 // the relay client.
 // A relay no longer in use may still deliver what it had queued.
 func (r *Path) Intercept(pkt []byte, from netip.AddrPort) bool {
-	r.mu.Lock()
 	e := r.relayAt(from)
-	r.mu.Unlock()
 	if e == nil || !wire.IsRelayMessage(pkt) || e.client == nil {
 		return false
 	}
