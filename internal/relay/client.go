@@ -64,6 +64,7 @@ type Client struct {
 	waiters    map[waitKey][]chan wire.RelayMessage
 	unacked    map[uint64]bool
 	sinceFetch int
+	lastFetch  time.Time
 	// acked are the mails acknowledged lately, oldest first: a fetch the
 	// relay answered before our ack reached it (two registrations each
 	// fetch, say) hands one over again, and that one is acknowledged
@@ -202,11 +203,13 @@ func (c *Client) PutMail(ctx context.Context, peer keys.PublicKey, blob []byte) 
 }
 
 // Fetch asks the relay for our mail; it comes to OnMail. The Client
-// fetches by itself after each registration and after acknowledging a full
-// fetch, so a caller needs this only to ask sooner.
+// fetches by itself after a registration (but at most twice a refresh: a
+// caller that registers more often, to learn the relay still answers,
+// does not make the relay read its mailboxes each time) and after
+// acknowledging a full fetch, so a caller needs this only to ask sooner.
 func (c *Client) Fetch() error {
 	c.mu.Lock()
-	c.sinceFetch = 0
+	c.sinceFetch, c.lastFetch = 0, time.Now()
 	c.mu.Unlock()
 	return c.send(wire.RelayMessage{Type: wire.TypeRelayMailFetch})
 }
@@ -252,11 +255,14 @@ func (c *Client) Handle(pkt []byte) error {
 	case wire.TypeRelayRegistered:
 		c.mu.Lock()
 		c.observed, c.refresh = m.Addrs[0], time.Duration(m.Refresh)*time.Second
+		fetch := c.cfg.OnMail != nil && time.Since(c.lastFetch) >= c.refresh/2
 		c.mu.Unlock()
-		c.answer(waitKey{typ: m.Type, id: m.ID}, m)
-		if c.cfg.OnMail != nil {
-			return c.Fetch()
+		var err error
+		if fetch { // before the answer: a fetch a registration asks for has gone when Register returns
+			err = c.Fetch()
 		}
+		c.answer(waitKey{typ: m.Type, id: m.ID}, m)
+		return err
 	case wire.TypeRelayCandidates:
 		c.answer(waitKey{typ: m.Type, key: m.Key, id: m.ID}, m)
 	case wire.TypeRelayMailStored:

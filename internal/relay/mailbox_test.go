@@ -83,6 +83,41 @@ func TestMailOnlineRecipientGetsItAtOnce(t *testing.T) {
 	}
 }
 
+// TestClientFetchesAtMostTwiceARefresh: a client fetches its mail after
+// registering, but one that registers again and again within half a
+// refresh (as a chat with several relays does, to learn its relay still
+// answers) does not make the relay read its mailbox each time; a fetch
+// asked for still goes.
+func TestClientFetchesAtMostTwiceARefresh(t *testing.T) {
+	mail := openMailboxes(t, t.TempDir())
+	defer mail.Close()
+	r := startRelay(t, Config{Mailboxes: mail})
+	alice, bobKey := startClient(t, r, newKey(t)), newKey(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if status, err := alice.PutMail(ctx, bobKey.Public(), []byte("x")); err != nil || status != wire.MailStored {
+		t.Fatalf("PutMail: status %d, %v", status, err)
+	}
+	bob := startClient(t, r, bobKey) // registers, and fetches: the mail comes
+	receive(t, bob.mails, "mail")
+	for range 3 {
+		if _, err := bob.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bob.Fetch(); err != nil { // not acked: the relay sends it again
+		t.Fatal(err)
+	}
+	// The relay does a client's mail requests in order: once this put is
+	// answered, every fetch bob sent before it is done.
+	if _, err := bob.PutMail(ctx, newKey(t).Public(), []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if sent := r.Stats().MailSent; sent != 2 {
+		t.Errorf("the relay sent bob's mail %d times, want 2: at his first registration and when he asked", sent)
+	}
+}
+
 func TestMailboxBounds(t *testing.T) {
 	mail := openMailboxes(t, t.TempDir()) // 4 a recipient, a day
 	defer mail.Close()
