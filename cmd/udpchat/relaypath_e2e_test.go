@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/relay/relaypath"
+	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
 )
 
 // startRelay runs udpchat relay on loopback and returns its address.
@@ -139,15 +140,44 @@ func movedTo(t *testing.T, p *proc, path string, nth int) {
 // through B: every line arrives once, in order. Both relays are
 // remembered, each with its key as learned on first use.
 func TestRelayFailover(t *testing.T) {
-	t.Setenv(noPunchEnv, "1")
 	relayA, addrA := startRelayProc(t)
 	relayB, addrB := startRelayProc(t, "--verbose")
-	aliceDir, bobDir := privateDir(t), privateDir(t)
-	meetDirectly(t, aliceDir, bobDir)
 	relays := addrA + "," + addrB
-	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", relays)
+	aliceDir, bobDir := failoverChat(t, relayA, relayB, relays, relays)
+	for who, dir := range map[string]string{"alice": aliceDir, "bob": bobDir} {
+		saved, err := os.ReadFile(dir + "/" + relaypath.File)
+		specs, perr := relaypath.ParseList(strings.TrimSpace(string(saved)))
+		if err != nil || perr != nil || len(specs) != 2 || specs[0].Host != addrA || specs[1].Host != addrB || specs[0].Key.IsZero() || specs[1].Key.IsZero() {
+			t.Errorf("%s's data dir remembers the relays as %q (%v, %v), want KEY@%s,KEY@%s", who, saved, err, perr, addrA, addrB)
+		}
+	}
+}
+
+// TestRelayClusterFailover: relays A and B in a cluster (one NATS server
+// in the test's process); alice names A,B and bob B,A, so the chat crosses
+// from one relay to the other. A dies mid-stream; alice moves on to B, the
+// registry follows her there, and every line arrives once, in order.
+func TestRelayClusterFailover(t *testing.T) {
+	ns := natstest.Start(t)
+	relayA, addrA := startRelayProc(t, "--nats", ns.ClientURL())
+	relayB, addrB := startRelayProc(t, "--nats", ns.ClientURL(), "--verbose")
+	failoverChat(t, relayA, relayB, addrA+","+addrB, addrB+","+addrA)
+}
+
+// failoverChat has alice and bob, who know each other's keys, chat with
+// --relay aliceRelays and bobRelays (no punching): alice streams lines to
+// bob, and relay a, the first of alice's, is killed (SIGKILL) once a few
+// have arrived. Both must then be registered with relay b, which runs with
+// --verbose and so logs each client's first registration; every line
+// arrives once, in order. It returns their data dirs.
+func failoverChat(t *testing.T, a, b *proc, aliceRelays, bobRelays string) (aliceDir, bobDir string) {
+	t.Helper()
+	t.Setenv(noPunchEnv, "1")
+	aliceDir, bobDir = privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--json", "--relay", bobRelays)
 	bob.listening(t)
-	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", relays, "-p", "bob")
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--json", "--relay", aliceRelays, "-p", "bob")
 	alice.listening(t)
 
 	const half = 20
@@ -163,17 +193,18 @@ func TestRelayFailover(t *testing.T) {
 		return texts
 	}
 	alice.say(t, want[:half]...)
-	bob.stdout.waitFor(t, "a few of alice's lines through A", func() bool { return len(received()) >= 3 })
-	if j := jsonLine(t, bob.stdout, "joined"); j["path"] != "relayed via "+addrA {
-		t.Errorf("bob's joined event %v: want the path relayed via %s, the first relay", j, addrA)
+	bob.stdout.waitFor(t, "a few of alice's lines", func() bool { return len(received()) >= 3 })
+	bobFirst, _, _ := strings.Cut(bobRelays, ",")
+	if j := jsonLine(t, bob.stdout, "joined"); j["path"] != "relayed via "+bobFirst {
+		t.Errorf("bob's joined event %v: want the path relayed via %s, his first relay", j, bobFirst)
 	}
-	relayA.kill9(t)
+	a.kill9(t)
 	killed := time.Now()
 	alice.say(t, want[half:]...)
-	relayB.stderr.waitFor(t, "alice and bob registering with B", func() bool {
-		return strings.Count(relayB.stderr.String(), `"msg":"relay: client registered"`) >= 2
+	b.stderr.waitFor(t, "alice and bob registered with the relay left", func() bool {
+		return strings.Count(b.stderr.String(), `"msg":"relay: client registered"`) >= 2
 	})
-	t.Logf("both registered with B %v after A died", time.Since(killed).Round(100*time.Millisecond))
+	t.Logf("both registered with the relay left %v after the other died", time.Since(killed).Round(100*time.Millisecond))
 	bob.stdout.waitFor(t, "every line", func() bool { return len(received()) >= len(want) })
 	alice.stdout.waitFor(t, "every line delivered", func() bool { return len(jsonEvents(t, alice.stdout, "delivered")) >= len(want) })
 	if got := received(); !slices.Equal(got, want) {
@@ -181,12 +212,5 @@ func TestRelayFailover(t *testing.T) {
 	}
 	alice.wantExit(t, 0)
 	bob.wantExit(t, 0)
-
-	for who, dir := range map[string]string{"alice": aliceDir, "bob": bobDir} {
-		saved, err := os.ReadFile(dir + "/" + relaypath.File)
-		specs, perr := relaypath.ParseList(strings.TrimSpace(string(saved)))
-		if err != nil || perr != nil || len(specs) != 2 || specs[0].Host != addrA || specs[1].Host != addrB || specs[0].Key.IsZero() || specs[1].Key.IsZero() {
-			t.Errorf("%s's data dir remembers the relays as %q (%v, %v), want KEY@%s,KEY@%s", who, saved, err, perr, addrA, addrB)
-		}
-	}
+	return aliceDir, bobDir
 }
