@@ -309,9 +309,9 @@ func (r *Path) HandleFor(_ netip.AddrPort, key keys.PublicKey) (netip.AddrPort, 
 	return h, p != nil && p.key == key
 }
 
-// Intercept is the secure layer's Intercept: the relay's messages go to
-// the relay client.
-// A relay no longer in use may still deliver what it had queued.
+// Intercept is the secure layer's Intercept: each relay's messages go to
+// its relay client, the relay in use or not (one left may still deliver
+// what it had queued).
 func (r *Path) Intercept(pkt []byte, from netip.AddrPort) bool {
 	e := r.relayAt(from)
 	if e == nil || !wire.IsRelayMessage(pkt) || e.client == nil {
