@@ -104,3 +104,33 @@ func TestTUIRoomTopicAndLeaveInTmux(t *testing.T) {
 	alice.typeLine("/leave")
 	alice.waitScreen(`the founder cannot leave`)
 }
+
+// The terminal UI's /help lists the room commands and fits an 80x24
+// terminal, from its title to the last line about your messages; Tab
+// completes a room command, and /help NAME says what one does.
+func TestTUIHelpListsRoomsInTmux(t *testing.T) {
+	requireTmux(t)
+	alice := newTmux(t).start("alice", "--listen", "127.0.0.1:"+freeUDPPort(t), "--name", "alice")
+	alice.resize(80, 24)
+	alice.waitScreen(`Nobody is here yet`)
+	alice.typeLine("/help")
+	screen := alice.waitScreen(`/cancel gives up on one not yet delivered`)
+	for _, want := range []string{"Commands", "rooms   /room [create] NAME  /invite PEER  /join NAME", "/members  /info", "Keys", "Your messages"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("/help at 80x24 does not show %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(screen, "scrolled") {
+		t.Errorf("/help at 80x24 does not fit the screen:\n%s", screen)
+	}
+	alice.keys("-l", "/memb")
+	alice.keys("Tab")
+	alice.waitScreen(`> /members`)
+	alice.keys("C-u")
+	alice.typeLine("/help leave")
+	alice.waitScreen(`/leave +leave the current room for good`)
+	alice.typeLine("/quit")
+	if code := alice.exitCode(); code != 0 {
+		t.Errorf("alice exited %d after /quit, want 0; stderr:\n%s", code, alice.stderr())
+	}
+}

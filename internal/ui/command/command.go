@@ -73,7 +73,7 @@ func Parse(line string) Command {
 	arg = strings.TrimSpace(arg)
 	if s, ok := lookup(name); ok {
 		switch s.Kind {
-		case Quit, Help, Peers, Stats, Clear, Part, Leave, Members, Info:
+		case Quit, Peers, Stats, Clear, Part, Leave, Members, Info:
 			arg = "" // they take no argument; the rest is ignored
 		}
 		return Command{Kind: s.Kind, Arg: arg}
@@ -103,37 +103,36 @@ type Spec struct {
 	// TerminalOnly says only the terminal UI has it: line mode's output is
 	// for scripts, and a listing or a cleared screen means nothing there.
 	TerminalOnly bool
-	// LineOnly says only line mode has it so far: rooms, until the
-	// terminal UI has its conversation list.
-	LineOnly bool
+	// Group is the heading Brief lists it under.
+	Group string
 }
 
 // Specs are the slash commands, in the order /help lists them.
 var Specs = []Spec{
-	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`},
-	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT; or someone known or nearby, who becomes a peer), marked as for them alone", TerminalOnly: true},
-	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID), or stop the file transfer ID"},
-	{Kind: SendFile, Name: "send", Args: "[PEER] PATH", Help: "offer the file at PATH to PEER (or to the one peer there is)"},
-	{Kind: Accept, Name: "accept", Args: "[ID]", Help: "take the file offered (the one whose ID starts with ID) into the downloads dir"},
-	{Kind: Decline, Name: "decline", Args: "[ID]", Help: "refuse the file offered (the one whose ID starts with ID)"},
-	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name"},
-	{Kind: Connect, Name: "connect", Args: "PEER", Help: "add a peer: HOST:PORT, or the name or key of someone known or nearby"},
-	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it"},
-	{Kind: Rename, Name: "rename", Args: "PEER NAME", Help: "call a peer NAME here, whatever name it announces (no NAME: its own again)"},
-	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true},
-	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes, path MTU", TerminalOnly: true},
-	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true},
-	{Kind: Room, Name: "room", Args: "[create] NAME", Help: "make room NAME the conversation (create: found it); alone: list your rooms", LineOnly: true},
-	{Kind: Invite, Name: "invite", Args: "PEER", Help: "invite a connected peer (a name or IP:PORT) to the current room (its founder only)", LineOnly: true},
-	{Kind: Join, Name: "join", Args: "NAME", Help: "accept the invitation to room NAME, and make it the conversation", LineOnly: true},
-	{Kind: Part, Name: "part", Help: "leave the current room's conversation (lines go to the peers again)", LineOnly: true},
-	{Kind: Leave, Name: "leave", Help: "leave the current room for good: its founder removes you, and only a new invitation brings you back", LineOnly: true},
-	{Kind: Remove, Name: "remove", Args: "PERSON", Help: "remove a member (a name or key fingerprint) from the current room (its founder only)", LineOnly: true},
-	{Kind: Topic, Name: "topic", Args: "[TEXT]", Help: "set the current room's topic (its founder only); alone: show it", LineOnly: true},
-	{Kind: Members, Name: "members", Help: "list the current room's members", LineOnly: true},
-	{Kind: Info, Name: "info", Help: "who does not yet have your newest message in the current room", LineOnly: true},
-	{Kind: Quit, Name: "quit", Help: "leave without sending anything more"},
-	{Kind: Help, Name: "help", Help: "show this help"},
+	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`, Group: "say"},
+	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT; or someone known or nearby, who becomes a peer), marked as for them alone", TerminalOnly: true, Group: "say"},
+	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID), or stop the file transfer ID", Group: "say"},
+	{Kind: SendFile, Name: "send", Args: "[PEER] PATH", Help: "offer the file at PATH to PEER (or to the one peer there is)", Group: "files"},
+	{Kind: Accept, Name: "accept", Args: "[ID]", Help: "take the file offered (the one whose ID starts with ID) into the downloads dir", Group: "files"},
+	{Kind: Decline, Name: "decline", Args: "[ID]", Help: "refuse the file offered (the one whose ID starts with ID)", Group: "files"},
+	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name", Group: "you"},
+	{Kind: Connect, Name: "connect", Args: "PEER", Help: "add a peer: HOST:PORT, or the name or key of someone known or nearby", Group: "peers"},
+	{Kind: Forget, Name: "forget", Args: "PEER", Help: "drop a peer (a name or IP:PORT) and cancel what waits for it", Group: "peers"},
+	{Kind: Rename, Name: "rename", Args: "PEER NAME", Help: "call a peer NAME here, whatever name it announces (no NAME: its own again)", Group: "peers"},
+	{Kind: Peers, Name: "peers", Help: "list the peers: state, round trip, encryption", TerminalOnly: true, Group: "peers"},
+	{Kind: Stats, Name: "stats", Help: "per peer: round trip, loss, retransmits, bytes, path MTU", TerminalOnly: true, Group: "peers"},
+	{Kind: Clear, Name: "clear", Help: "clear the messages on the screen", TerminalOnly: true, Group: "you"},
+	{Kind: Room, Name: "room", Args: "[create] NAME", Help: "make room NAME the conversation (create: found it); alone: list your rooms", Group: "rooms"},
+	{Kind: Invite, Name: "invite", Args: "PEER", Help: "invite a connected peer (a name or IP:PORT) to the current room (its founder only)", Group: "rooms"},
+	{Kind: Join, Name: "join", Args: "NAME", Help: "accept the invitation to room NAME, and make it the conversation", Group: "rooms"},
+	{Kind: Part, Name: "part", Help: "leave the current room's conversation (lines go to the peers again)", Group: "rooms"},
+	{Kind: Leave, Name: "leave", Help: "leave the current room for good: its founder removes you, and only a new invitation brings you back", Group: "rooms"},
+	{Kind: Remove, Name: "remove", Args: "PERSON", Help: "remove a member (a name or key fingerprint) from the current room (its founder only)", Group: "rooms"},
+	{Kind: Topic, Name: "topic", Args: "[TEXT]", Help: "set the current room's topic (its founder only); alone: show it", Group: "rooms"},
+	{Kind: Members, Name: "members", Help: "list the current room's members", Group: "rooms"},
+	{Kind: Info, Name: "info", Help: "who does not yet have your newest message in the current room", Group: "rooms"},
+	{Kind: Quit, Name: "quit", Help: "leave without sending anything more", Group: "you"},
+	{Kind: Help, Name: "help", Args: "[NAME]", Help: "show this help (NAME: what the command /NAME does)", Group: "you"},
 }
 
 func lookup(name string) (Spec, bool) {
@@ -153,20 +152,57 @@ func Lookup(k Kind) (Spec, bool) {
 	return Specs[i], true
 }
 
-// Usage lists the commands, one a line, as /help shows them: those of the
-// terminal UI if terminal, else those of line mode.
-func Usage(terminal bool) string {
+// Usage lists line mode's commands, one a line with what it does, as its
+// /help shows them.
+func Usage() string {
 	var b strings.Builder
-	row := func(left, right string) { fmt.Fprintf(&b, "  %-15s %s\n", left, right) }
 	for _, s := range Specs {
-		if s.TerminalOnly && !terminal || s.LineOnly && terminal {
+		if s.TerminalOnly {
 			continue
 		}
-		row(strings.TrimSpace("/"+s.Name+" "+s.Args), s.Help)
+		b.WriteString(usageRow(s))
 	}
-	row("bye, exit", "send it, wait until it is delivered, and leave")
-	row("//TEXT", "send /TEXT")
+	fmt.Fprintf(&b, "  %-15s %s\n  %-15s %s\n", "bye, exit", "send it, wait until it is delivered, and leave", "//TEXT", "send /TEXT")
 	return b.String()
+}
+
+// Brief lists the terminal UI's commands by group, a line a group, with
+// their arguments but not what they do: the terminal UI's /help, which
+// shares the screen with the peers and should fit it, where Usage would run
+// to three screens. /help NAME (Explain) says what one command does.
+func Brief() string {
+	var groups []string // in the order they first come in Specs
+	items := map[string][]string{}
+	for _, s := range Specs {
+		if items[s.Group] == nil {
+			groups = append(groups, s.Group)
+		}
+		items[s.Group] = append(items[s.Group], strings.TrimSpace("/"+s.Name+" "+s.Args))
+	}
+	var b strings.Builder
+	for _, g := range groups {
+		fmt.Fprintf(&b, "  %-6s  %s\n", g, strings.Join(items[g], "  "))
+	}
+	b.WriteString("  bye, exit: sent, then you leave once delivered · //TEXT sends /TEXT\n")
+	return b.String()
+}
+
+// Explain is /help NAME: Usage's line for the command /NAME (the slash may
+// be given or not), or an error if there is none.
+func Explain(name string, terminal bool) (string, error) {
+	name = strings.TrimPrefix(name, "/")
+	s, ok := lookup(name)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("no command /%s; /help lists them", name)
+	case s.TerminalOnly && !terminal:
+		return "", fmt.Errorf("/%s works in the terminal UI only; /help lists the commands of line mode", s.Name)
+	}
+	return usageRow(s), nil
+}
+
+func usageRow(s Spec) string {
+	return fmt.Sprintf("  %-15s %s\n", strings.TrimSpace("/"+s.Name+" "+s.Args), s.Help)
 }
 
 // Complete returns the commands (with their slash) whose names start with
@@ -178,7 +214,7 @@ func Complete(prefix string, terminal bool) []string {
 	}
 	var out []string
 	for _, s := range Specs {
-		if (!s.TerminalOnly || terminal) && (!s.LineOnly || !terminal) && strings.HasPrefix(s.Name, strings.ToLower(name)) {
+		if (!s.TerminalOnly || terminal) && strings.HasPrefix(s.Name, strings.ToLower(name)) {
 			out = append(out, "/"+s.Name)
 		}
 	}

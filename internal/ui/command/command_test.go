@@ -39,6 +39,7 @@ func TestParse(t *testing.T) {
 		"/stats now":         {Kind: Stats},
 		"/clear":             {Kind: Clear},
 		"/help":              {Kind: Help},
+		"/help  room ":       {Kind: Help, Arg: "room"},
 		"//etc/passwd":       {Kind: Say, Arg: "/etc/passwd"},
 		"/bye":               {Kind: Unknown, Arg: "bye"},
 		"/":                  {Kind: Unknown},
@@ -64,18 +65,40 @@ func TestSplitPeer(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	line, term := Usage(false), Usage(true)
+	line, term := Usage(), Brief()
 	for _, s := range Specs {
-		if listed := strings.Contains(term, "  /"+s.Name+" "); listed == s.LineOnly {
-			t.Errorf("terminal usage lists /%s: %v, want %v", s.Name, listed, !s.LineOnly)
+		if !strings.Contains(term, "  /"+s.Name) {
+			t.Errorf("the terminal UI's help does not list /%s:\n%s", s.Name, term)
 		}
 		if listed := strings.Contains(line, "  /"+s.Name+" "); listed == s.TerminalOnly {
 			t.Errorf("line mode usage lists /%s: %v, want %v", s.Name, listed, !s.TerminalOnly)
 		}
 	}
+	if !strings.Contains(term, "  rooms   /room [create] NAME  /invite PEER  /join NAME  /part  /leave") {
+		t.Errorf("the terminal UI's help does not list the room commands under rooms:\n%s", term)
+	}
 	for _, u := range []string{line, term} {
-		if !strings.Contains(u, "bye, exit") || !strings.Contains(u, "//TEXT") {
+		if !strings.Contains(u, "bye") || !strings.Contains(u, "exit") || !strings.Contains(u, "//TEXT") {
 			t.Errorf("usage lacks bye/exit or //TEXT:\n%s", u)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		terminal bool
+		want     string // in the row; "" for an error
+	}{
+		{"room", true, "make room NAME the conversation"},
+		{"/Leave", false, "only a new invitation brings you back"},
+		{"peers", true, "list the peers"},
+		{"peers", false, ""},
+		{"meow", true, ""},
+	} {
+		row, err := Explain(tc.name, tc.terminal)
+		if tc.want == "" && err == nil || tc.want != "" && !strings.Contains(row, tc.want) {
+			t.Errorf("Explain(%q, %v) = %q, %v; want %q", tc.name, tc.terminal, row, err, tc.want)
 		}
 	}
 }
@@ -86,7 +109,8 @@ func TestComplete(t *testing.T) {
 		terminal bool
 		want     []string
 	}{
-		{"/m", true, []string{"/me", "/msg"}},
+		{"/m", true, []string{"/me", "/msg", "/members"}},
+		{"/r", true, []string{"/rename", "/room", "/remove"}},
 		{"/m", false, []string{"/me", "/members"}},
 		{"/ST", true, []string{"/stats"}},
 		{"/", false, []string{"/me", "/cancel", "/send", "/accept", "/decline", "/nick", "/connect", "/forget", "/rename", "/room", "/invite", "/join", "/part", "/leave", "/remove", "/topic", "/members", "/info", "/quit", "/help"}},

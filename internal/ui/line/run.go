@@ -164,7 +164,7 @@ func (r *runner) chat(ctx context.Context, lines <-chan Input) (waitForDelivery 
 }
 
 // help is what /help prints.
-var help = "Each line you type is sent to everyone in the conversation.\n" + command.Usage(false)
+var help = "Each line you type is sent to everyone in the conversation.\n" + command.Usage()
 
 // handle carries out one command and says whether to leave, and if so
 // whether to wait for delivery first.
@@ -221,7 +221,16 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 	case command.Rename:
 		r.rename(cmd.Arg)
 	case command.Help:
-		r.out.raw(help)
+		if cmd.Arg == "" {
+			r.out.raw(help)
+			break
+		}
+		row, err := command.Explain(cmd.Arg, false)
+		if err != nil {
+			r.out.error(err)
+			break
+		}
+		r.out.raw(row)
 	case command.Unknown:
 		r.out.error(fmt.Errorf("unknown command /%s (nothing sent); /help lists the commands, and //%[1]s sends the text /%[1]s", cmd.Arg))
 	default: // a command of the terminal UI

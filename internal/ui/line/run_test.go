@@ -216,7 +216,7 @@ func TestCommands(t *testing.T) {
 	startRelay(t, aliceLink, bobLink)
 
 	alice.send(t, "/me waves", "/ME", "/nick", "/nick alicia", "/nick a:b", "//slash", "/bogus x", "/help",
-		"/connect 10.0.0.3:7475", "/connect nowhere")
+		"/help part", "/help /PEERS", "/help meow", "/connect 10.0.0.3:7475", "/connect nowhere")
 	alice.stderr.waitFor(t, "udpchat: /connect nowhere: want IP:PORT, e.g. 192.0.2.7:7475")
 	for _, want := range []chat.Event{
 		chat.Joined{Peer: aliceLink.Addr, Name: "alice"},
@@ -256,6 +256,9 @@ func TestCommands(t *testing.T) {
 		"udpchat: unknown command /bogus (nothing sent); /help lists the commands, and //bogus sends the text /bogus",
 	}
 	want = append(want, strings.Split(strings.TrimSuffix(help, "\n"), "\n")...)
+	want = append(want, "  /part           leave the current room's conversation (lines go to the peers again)",
+		"udpchat: /peers works in the terminal UI only; /help lists the commands of line mode",
+		"udpchat: no command /meow; /help lists them")
 	want = append(want, "udpchat: /connect nowhere: want IP:PORT, e.g. 192.0.2.7:7475")
 	// Bob introduced himself when alice's first message reached him.
 	got := slices.DeleteFunc(alice.stderr.snapshot(), func(l string) bool { return l == "* bob joined (10.0.0.2:7475)" })

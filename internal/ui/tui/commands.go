@@ -249,7 +249,16 @@ func (m *model) submit() tea.Cmd {
 	case command.Clear:
 		m.shown().tr.clear()
 	case command.Help:
-		m.shown().tr.block(m.helpText())
+		if cmd.Arg == "" {
+			m.shown().tr.block(m.helpText())
+			break
+		}
+		row, err := command.Explain(cmd.Arg, true)
+		if err != nil {
+			m.fail(err)
+			break
+		}
+		m.shown().tr.block(strings.TrimSuffix(row, "\n"))
 	case command.Room, command.Invite, command.Join, command.Part, command.Leave, command.Remove, command.Topic, command.Members, command.Info:
 		return m.roomCommand(cmd)
 	case command.Unknown:
@@ -339,8 +348,8 @@ func (m *model) gotStats(msg statsMsg) {
 // helpText is /help: the commands, the keys and the glyphs.
 func (m *model) helpText() string {
 	var b strings.Builder
-	b.WriteString(m.st.panelTitle.Render("Commands") + "  (a line without / is a message to everyone)\n")
-	b.WriteString(command.Usage(true))
+	b.WriteString(m.st.panelTitle.Render("Commands") + "  (a line without / is to everyone; /help NAME says more)\n")
+	b.WriteString(command.Brief())
 	b.WriteString(m.st.panelTitle.Render("Keys") + "\n")
 	for _, k := range m.keys.help(m.node.Rooms() != nil) {
 		h := k.Help()

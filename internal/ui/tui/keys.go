@@ -16,7 +16,7 @@ func defaultKeys() keyMap {
 	return keyMap{
 		Send:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("Enter", "send")),
 		Newline:     key.NewBinding(key.WithKeys("alt+enter", "shift+enter", "ctrl+j"), key.WithHelp("Alt+Enter", "new line (also Ctrl+J)")),
-		Complete:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("Tab", "complete a /command, a peer's name, or what /cancel can cancel")),
+		Complete:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("Tab", "complete a /command, a name, or what /cancel takes")),
 		HistoryPrev: key.NewBinding(key.WithKeys("up"), key.WithHelp("Up/Down", "what you typed before")),
 		HistoryNext: key.NewBinding(key.WithKeys("down")),
 		NextConv:    key.NewBinding(key.WithKeys("ctrl+n"), key.WithHelp("Ctrl+N/P Alt+N", "next/previous conversation, or the Nth")),
