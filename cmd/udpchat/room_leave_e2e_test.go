@@ -42,12 +42,18 @@ func TestRoomLeaveRemoveAndBack(t *testing.T) {
 			})
 		})
 	}
+	// /room ops (which founds a room of a name one does not have) says how
+	// to get back in.
+	bob.say(t, "/room ops")
+	bob.stdout.waitLine(t, `"type":"error".*you left #ops: only a new invitation from its founder brings you back`)
 	carol.say(t, "/remove alice")
 	carol.stdout.waitLine(t, `"type":"error".*only the founder of #ops removes members`)
 	alice.say(t, "/remove carol")
 	carol.stdout.waitFor(t, "carol is told she was removed", func() bool {
 		return hasEvent(t, carol.stdout, "members", func(ev map[string]any) bool { return ev["removed"] == true })
 	})
+	carol.say(t, "/room create ops")
+	carol.stdout.waitLine(t, `"type":"error".*you were removed from #ops: only a new invitation from its founder brings you back`)
 	alice.say(t, "while they are out")
 	alice.say(t, "/invite bob")
 	bob.stdout.waitFor(t, "bob's second invitation", func() bool { return len(jsonEvents(t, bob.stdout, "invite")) == 2 })

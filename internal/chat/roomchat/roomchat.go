@@ -348,9 +348,9 @@ func (b *Bridge) Create(name string) (chat.RoomInfo, error) {
 	var id rooms.RoomID
 	var err error
 	b.mu.Lock()
-	if _, taken := b.byLabel(name); taken {
+	if old, taken := b.byLabel(name); taken {
 		b.mu.Unlock()
-		return chat.RoomInfo{}, fmt.Errorf("you already have a room called %q", name)
+		return chat.RoomInfo{}, b.takenErr(old, name)
 	}
 	b.mu.Unlock()
 	b.do(func() {
@@ -362,6 +362,21 @@ func (b *Bridge) Create(name string) (chat.RoomInfo, error) {
 		return chat.RoomInfo{}, err
 	}
 	return b.info(id, name), nil
+}
+
+// takenErr says why a room cannot be founded under name, the name of room
+// id. A room left or removed from keeps its name, and under it its history
+// (udpchat history --room), so the name is not free again: say how to get
+// back in rather than that the name is taken.
+func (b *Bridge) takenErr(id rooms.RoomID, name string) error {
+	switch {
+	case b.core.In(id):
+		return fmt.Errorf("you already have a room called %q", name)
+	case b.core.Leaving(id):
+		return fmt.Errorf("you left #%s: only a new invitation from its founder brings you back (a new room needs another name)", name)
+	default:
+		return fmt.Errorf("you were removed from #%s: only a new invitation from its founder brings you back (a new room needs another name)", name)
+	}
 }
 
 func checkLabel(name string) error {
