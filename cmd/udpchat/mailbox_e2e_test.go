@@ -72,7 +72,7 @@ func TestMailboxHeldEndsTheWait(t *testing.T) {
 	alice.listening(t)
 	alice.say(t, "are you there")
 	alice.wantExit(t, 0)
-	if !strings.Contains(alice.stderr.String(), "held by the relay until they come back: 1 message to ") {
+	if !strings.Contains(alice.stderr.String(), "held by the relay until they come back: 1 message to bob (") {
 		t.Errorf("alice's stderr does not say the relay holds her message:\n%s", alice.stderr)
 	}
 
@@ -102,7 +102,7 @@ func TestSendHoldsInTheRememberedRelay(t *testing.T) {
 	if code := send.exit(t); code != 0 {
 		t.Fatalf("send exited %d, want 0; stderr:\n%s", code, send.stderr)
 	}
-	if !strings.Contains(send.stderr.String(), "held by the relay until they come back: 1 message to ") {
+	if !strings.Contains(send.stderr.String(), "held by the relay until they come back: 1 message to bob (") {
 		t.Errorf("send's stderr does not say the relay holds the message:\n%s", send.stderr)
 	}
 

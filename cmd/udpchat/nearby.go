@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -277,6 +278,27 @@ func (f *finder) whoIs(ctx context.Context, who string) (*someone, error) {
 		return &someone{fingerprint: fp, key: keys.PublicKey(c.Key)}, nil
 	}
 	return nil, nil
+}
+
+// knownName is what the user knows person by: its contact's name (the one
+// given it, else the one it last announced), else the trust file's; "" if
+// neither knows it (chat.Config.KnownName).
+func (f *finder) knownName(person [32]byte) string {
+	if f.contacts != nil {
+		if cs, err := f.contacts.Contacts(context.Background()); err == nil {
+			if i := slices.IndexFunc(cs, func(c store.Contact) bool { return c.Key == person }); i >= 0 && cs[i].Name() != "" {
+				return cs[i].Name()
+			}
+		}
+	}
+	if f.known != nil {
+		if es, err := f.known.Entries(); err == nil {
+			if i := slices.IndexFunc(es, func(e trust.Entry) bool { return e.Key == keys.PublicKey(person) }); i >= 0 {
+				return es[i].Name
+			}
+		}
+	}
+	return ""
 }
 
 // contactAs is the contact who is: the one the user named so (udpchat

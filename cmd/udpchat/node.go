@@ -105,6 +105,9 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		}
 	}
 	cfg := chat.Config{Name: name, Plain: o.plain, PlainMax: o.plainMax, Logger: log, SendOnly: o.sendOnly, Files: o.files}
+	if !o.plain {
+		cfg.KnownName = f.knownName
+	}
 	if !o.noStore {
 		cfg.SaveName = func(name string) error {
 			f.lan.setName(name)

@@ -322,11 +322,11 @@ func (w deliveryWait) wait(ctx context.Context) error {
 			}
 		}
 		if len(held) > 0 {
-			fmt.Fprintf(w.stderr, "udpchat: held by the relay until they come back: %s\n", termsafe.Line(command.Undelivered(held, node.Peers())))
+			fmt.Fprintf(w.stderr, "udpchat: held by the relay until they come back: %s\n", termsafe.Line(command.Undelivered(held, node.PeersKnown())))
 		}
 		if len(silent) > 0 {
 			why = append(why, fmt.Sprintf("not delivered within %s: %s: no acknowledgement; is udpchat running there, without --plain, and does the network let UDP through?",
-				timeout, command.Undelivered(silent, node.Peers())))
+				timeout, command.Undelivered(silent, node.PeersKnown())))
 			if holdErr != nil {
 				why = append(why, fmt.Sprintf("not held by the relay either: %v", holdErr))
 			}

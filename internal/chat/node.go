@@ -64,6 +64,10 @@ type Config struct {
 	SaveName func(name string) error
 	// Files says whether and where files offered to us land (files.go).
 	Files FileConfig
+	// KnownName, if not nil, is the name the user knows a person by (a
+	// contact's, the trust file's), "" for none: what PeersKnown calls a
+	// peer that has not introduced itself in this run.
+	KnownName func(person [32]byte) string
 }
 
 // Security describes how the node's link protects what it carries.
@@ -111,6 +115,8 @@ type Node struct {
 	// the person a new record of the address is for, until one joins
 	// there (see peer.person). Read-only once New returns.
 	expected map[netip.AddrPort][32]byte
+	// knownName is Config.KnownName, for PeersKnown.
+	knownName func(person [32]byte) string
 	// storeFailing says the last message Receive tried to store could not
 	// be, and the user has been told; it is reset by the next success,
 	// which is announced too (StoreRecovered), so that a store that keeps
@@ -228,6 +234,7 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	n := &Node{
 		plain:     cfg.Plain,
 		sendOnly:  cfg.SendOnly,
+		knownName: cfg.KnownName,
 		plainMax:  cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
 		security:  cfg.Security,
 		peerCheck: cfg.PeerCheck,

@@ -70,6 +70,23 @@ func (n *Node) Peers() []PeerInfo {
 	return infos
 }
 
+// PeersKnown is Peers, with a peer that has not introduced itself in this
+// run named as the user knows its person (Config.KnownName): for the
+// reports of who something is for, where a chosen peer who has not joined
+// yet (the relay holds what is theirs) would otherwise be a bare address.
+func (n *Node) PeersKnown() []PeerInfo {
+	infos := n.Peers()
+	if n.knownName == nil {
+		return infos
+	}
+	for i, p := range infos {
+		if p.Name == "" && p.Person != ([32]byte{}) {
+			infos[i].Name = n.knownName(p.Person)
+		}
+	}
+	return infos
+}
+
 func (n *Node) sortedPeersLocked() []*peer {
 	ps := make([]*peer, 0, len(n.peers))
 	for _, p := range n.peers {

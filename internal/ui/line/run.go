@@ -373,7 +373,7 @@ func (r *runner) leave(ctx context.Context, waitForDelivery bool) (timedOut bool
 		case <-notice.C:
 			if lost := r.node.Undelivered(); len(lost) > 0 {
 				r.out.status("waiting up to %s for delivery: %s (Ctrl+C stops waiting)",
-					time.Until(deadline).Round(time.Second), termsafe.Line(command.Undelivered(lost, r.node.Peers())))
+					time.Until(deadline).Round(time.Second), termsafe.Line(command.Undelivered(lost, r.node.PeersKnown())))
 			}
 			err = <-waited
 		}
@@ -397,7 +397,7 @@ func (r *runner) leave(ctx context.Context, waitForDelivery bool) (timedOut bool
 func (r *runner) reportUndelivered(timedOut bool) bool {
 	held, lost := command.SplitHeld(r.node.Undelivered(), r.node.IsHeld)
 	if len(held) > 0 {
-		r.out.status("%s", command.HeldText(held, r.node.Peers()))
+		r.out.status("%s", command.HeldText(held, r.node.PeersKnown()))
 	}
 	if len(lost) == 0 {
 		return true
@@ -415,7 +415,7 @@ func (r *runner) reportUndelivered(timedOut bool) bool {
 	if timedOut {
 		when = "within " + r.opts.Timeout.String()
 	}
-	r.out.error(fmt.Errorf("not delivered %s: %s", when, command.Undelivered(lost, r.node.Peers())))
+	r.out.error(fmt.Errorf("not delivered %s: %s", when, command.Undelivered(lost, r.node.PeersKnown())))
 	if r.node.Durable() {
 		kept := slices.DeleteFunc(slices.Clone(lost), func(s chat.Sent) bool { return !s.Kept })
 		if len(kept) > 0 {

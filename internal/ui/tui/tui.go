@@ -121,14 +121,14 @@ func Run(ctx context.Context, node *chat.Node, opts Options) int {
 	}
 	held, lost := command.SplitHeld(node.Undelivered(), node.IsHeld)
 	if len(held) > 0 {
-		fmt.Fprintf(opts.Stderr, "udpchat: %s\n", termsafe.Line(command.HeldText(held, node.Peers())))
+		fmt.Fprintf(opts.Stderr, "udpchat: %s\n", termsafe.Line(command.HeldText(held, node.PeersKnown())))
 	}
 	if len(lost) > 0 {
 		when := "before leaving"
 		if m.result.timedOut {
 			when = "within " + opts.Timeout.String()
 		}
-		fmt.Fprintf(opts.Stderr, "udpchat: not delivered %s: %s\n", when, termsafe.Line(command.Undelivered(lost, node.Peers())))
+		fmt.Fprintf(opts.Stderr, "udpchat: not delivered %s: %s\n", when, termsafe.Line(command.Undelivered(lost, node.PeersKnown())))
 		if node.Durable() {
 			fmt.Fprintf(opts.Stderr, "udpchat: %s\n", command.KeptNote(len(command.PendingMessages(lost))))
 		}
