@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	"internal/chat/roomchat": {"internal/chat", "internal/keys", "internal/rooms", "internal/safefile", "internal/wire"},
 	"internal/identity":      {"internal/keys", "internal/safefile"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},
-	"internal/chat/chattest": {"internal/chat", "internal/link", "internal/link/linktest", "internal/plain", "internal/store", "internal/transport", "internal/udp/udptest"},
+	"internal/chat/chattest": {"internal/chat", "internal/keys", "internal/link", "internal/link/linktest", "internal/plain", "internal/secure", "internal/store", "internal/transport", "internal/udp", "internal/udp/udptest"},
 
 	// The rooms core's Storage on the database: it knows both, so that
 	// neither knows the other (store is below rooms; rooms does no I/O).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -130,7 +131,7 @@ func BenchmarkFileLoopback(b *testing.B) {
 	<-joined
 	path, _ := randomFile(b, size)
 	b.SetBytes(size)
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for b.Loop() {
 		if _, err := a.SendFile(bob.LocalAddr(), path); err != nil {
 			b.Fatal(err)
@@ -144,5 +145,5 @@ func BenchmarkFileLoopback(b *testing.B) {
 	}
 	// Both nodes' CPU, per MiB moved: on a busy machine the wall time is
 	// the load's as much as ours.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N)/(size>>20), "cpu-ms/MiB")
+	b.ReportMetric(float64(testenv.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N)/(size>>20), "cpu-ms/MiB")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/chat/chattest"
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/secure"
@@ -102,22 +103,12 @@ func (c *cutConn) WriteTo(b []byte, to netip.AddrPort) (int, error) {
 // the node closes (wait for done).
 func secureNode(t *testing.T, mn *udptest.MemNetwork, addr, name string, table int, st chat.MessageStore, onEvent func(chat.Event)) (n *chat.Node, sec *secure.Conn, done <-chan struct{}) {
 	t.Helper()
-	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := keys.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sec, err = secure.NewConn(conn, secure.Config{Static: key, MaxPeers: table}); err != nil {
-		t.Fatal(err)
-	}
+	sec = chattest.SecureConn(t, mn, addr, table)
 	cfg := chat.Config{Name: name}
 	if st != nil {
 		cfg.Store = st
 	}
-	n, err = chat.New(cfg, func(h link.Handler) (link.Link, error) {
+	n, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {
 		ep, err := transport.New(sec, h, transport.Config{MaxPacket: secure.MaxPacket, MaxPeers: table})
 		if err != nil {
 			return nil, err

@@ -5,11 +5,12 @@ import (
 	"net/netip"
 	"runtime"
 	"sync/atomic"
-	"syscall"
+
 	"testing"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/keys"
+	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/wire"
 )
@@ -104,7 +105,7 @@ func (c *counter) add() {
 func runWindowed(b *testing.B, got *counter, send func()) {
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	b.ResetTimer()
 	start := time.Now()
 	var lost int64
@@ -131,15 +132,8 @@ func runWindowed(b *testing.B, got *counter, send func()) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(got.n.Load())/elapsed.Seconds(), "delivered/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testenv.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(int64(b.N)-got.n.Load())/float64(b.N)*100, "lost-%")
-}
-
-// cpuTime is the CPU this process has used, user and system, in ns.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // BenchmarkRegisteredClient registers b.N clients and measures the relay's

@@ -1,7 +1,8 @@
 // Package chattest holds what the tests of the chat node and of the UIs on
 // it share: a node on a fake link (linktest) through which a test plays the
 // network, nodes on the plain link and on the reliable transport over
-// udptest's in-memory network, and waiting for events. A UI's tests build
+// udptest's in-memory network (in the clear or over Noise sessions), and
+// waiting for events. A UI's tests build
 // their nodes here, so that they need not know the link layer any more
 // than the UI does.
 package chattest
@@ -14,11 +15,14 @@ import (
 	"time"
 
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/link/linktest"
 	"github.com/udpchat/udpchat/internal/plain"
+	"github.com/udpchat/udpchat/internal/secure"
 	"github.com/udpchat/udpchat/internal/store"
 	"github.com/udpchat/udpchat/internal/transport"
+	"github.com/udpchat/udpchat/internal/udp"
 	"github.com/udpchat/udpchat/internal/udp/udptest"
 )
 
@@ -77,14 +81,47 @@ func PersonKey(addr string) [32]byte {
 	return k
 }
 
+// SecureNode starts a node named name on the whole stack at addr on mn:
+// the reliable transport over a Noise session (SecureConn). Nothing closes
+// it: the test does.
+func SecureNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *chat.Node {
+	t.Helper()
+	return nodeOver(t, SecureConn(t, mn, addr, 0), chat.Config{Name: name}, transport.Config{MaxPacket: secure.MaxPacket})
+}
+
+// SecureConn is the secure layer, with a key of its own and room for
+// maxPeers sessions (0: the default), over a socket at addr on mn.
+func SecureConn(t testing.TB, mn *udptest.MemNetwork, addr string, maxPeers int) *secure.Conn {
+	t.Helper()
+	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := secure.NewConn(conn, secure.Config{Static: key, MaxPeers: maxPeers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec
+}
+
 func transportNode(t testing.TB, mn *udptest.MemNetwork, addr string, cfg chat.Config) *chat.Node {
 	t.Helper()
 	conn, err := mn.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return nodeOver(t, conn, cfg, transport.Config{})
+}
+
+// nodeOver starts a node on the reliable transport over conn.
+func nodeOver(t testing.TB, conn udp.Conn, cfg chat.Config, tc transport.Config) *chat.Node {
+	t.Helper()
 	n, err := chat.New(cfg, func(h link.Handler) (link.Link, error) {
-		ep, err := transport.New(conn, h, transport.Config{})
+		ep, err := transport.New(conn, h, tc)
 		if err != nil {
 			return nil, err // not ep: a nil *Endpoint in a Link is not a nil Link
 		}
