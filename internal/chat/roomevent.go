@@ -56,6 +56,23 @@ type Rooms interface {
 	History(room string) ([]RoomMessage, error)
 	// Missing lists the members that do not have the message yet.
 	Missing(room string, msg RoomMsgID) ([]string, error)
+	// SendFile offers the file at path to every other member of room,
+	// each a transfer of its own (File* events, per member): those
+	// connected now, and each other member when it next connects while
+	// this node runs. A member removed from the room gets no more offers,
+	// and its transfer under way stops. It hashes the file once per
+	// member now: call it from another goroutine than the one reading
+	// Events.
+	SendFile(room, path string) (RoomFileOffer, error)
+}
+
+// RoomFileOffer says what Rooms.SendFile did: the transfers offered now,
+// and the members (Later) offered it when they connect.
+type RoomFileOffer struct {
+	Room     RoomID
+	RoomName string
+	Offered  []FileTransfer
+	Later    []string
 }
 
 // ErrInviteWaits is Rooms.Invite's news that the invitation is made as soon

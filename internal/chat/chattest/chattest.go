@@ -71,7 +71,13 @@ func TransportNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *cha
 // each peer's key is made from its address (PersonKey), as PeopleNode's.
 func KeyedTransportNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *chat.Node {
 	t.Helper()
-	return transportNode(t, mn, addr, chat.Config{Name: name, PeerCheck: addressKeys{}})
+	return KeyedFilesNode(t, mn, addr, name, chat.FileConfig{})
+}
+
+// KeyedFilesNode is KeyedTransportNode taking files as files says.
+func KeyedFilesNode(t testing.TB, mn *udptest.MemNetwork, addr, name string, files chat.FileConfig) *chat.Node {
+	t.Helper()
+	return transportNode(t, mn, addr, chat.Config{Name: name, PeerCheck: addressKeys{}, Files: files})
 }
 
 // PersonKey is the key a keyed node (PeopleNode, KeyedTransportNode) knows

@@ -67,6 +67,10 @@ type Bridge struct {
 	// members are each room's members at its last change this run saw,
 	// to say who came and went.
 	members map[rooms.RoomID][]keys.PublicKey
+	// shared are the files sent to rooms this run (files.go); cancel, the
+	// transfers to members who left, stopped once mu is let go.
+	shared []*sharedFile
+	cancel []chat.FileID
 }
 
 type waitAt struct {
@@ -137,7 +141,14 @@ func (b *Bridge) do(fn func()) {
 	fn()
 	b.sendLocked()
 	evs := b.eventsLocked()
+	cancel := b.cancel
+	b.cancel = nil
 	b.mu.Unlock()
+	for _, id := range cancel {
+		if err := b.node.CancelFile(id); err != nil {
+			b.log.Debug("room file to a member gone not stopped", "err", err)
+		}
+	}
 	if len(evs) > 0 {
 		b.node.Post(evs...)
 	}
@@ -192,6 +203,7 @@ func (b *Bridge) PersonUp(person [32]byte) {
 		b.log.Debug("binding not sent", "to", keys.PublicKey(person).Fingerprint(), "err", err)
 	}
 	b.do(func() {}) // what waited for it
+	go b.offerShared(person)
 }
 
 // PersonDown reaches person through other members until it is back.
@@ -212,6 +224,7 @@ func (b *Bridge) eventsLocked() []chat.Event {
 		case rooms.EventJoined:
 			b.setLabelLocked(e.Room, b.offerLabel(e.Room))
 		case rooms.EventMembers:
+			b.cancel = append(b.cancel, b.dropGoneLocked(e.Room, b.core.Members(e.Room))...)
 			if _, known := b.labels[e.Room]; known && !b.core.Leaving(e.Room) {
 				evs = append(evs, b.membersChanged(e.Room))
 			}
@@ -220,6 +233,7 @@ func (b *Bridge) eventsLocked() []chat.Event {
 				evs = append(evs, b.topic(e.Room, b.labels[e.Room]))
 			}
 		case rooms.EventRemoved:
+			b.cancel = append(b.cancel, b.dropGoneLocked(e.Room, nil)...)
 			if !b.core.Leaving(e.Room) { // else the founder answered our Leave: no news
 				evs = append(evs, chat.MembersChanged{Room: chat.RoomID(e.Room), RoomName: b.labels[e.Room], Removed: true})
 			}

@@ -32,8 +32,14 @@ type member struct {
 
 func start(t *testing.T, mn *udptest.MemNetwork, name, addr string) *member {
 	t.Helper()
+	return startWithFiles(t, mn, name, addr, chat.FileConfig{})
+}
+
+// startWithFiles is start for a member that takes files as files says.
+func startWithFiles(t *testing.T, mn *udptest.MemNetwork, name, addr string, files chat.FileConfig) *member {
+	t.Helper()
 	m := &member{name: name, addr: addr, events: make(chan chat.Event, 4096), shown: map[string]int{}}
-	m.node = chattest.KeyedTransportNode(t, mn, addr, name)
+	m.node = chattest.KeyedFilesNode(t, mn, addr, name, files)
 	_, sign, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +52,8 @@ func start(t *testing.T, mn *udptest.MemNetwork, name, addr string) *member {
 	go func() {
 		for ev := range m.node.Events() {
 			switch ev.(type) {
-			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged, chat.RoomTopic:
+			case chat.RoomMessage, chat.RoomInvite, chat.RoomDelivery, chat.MembersChanged, chat.RoomTopic,
+				chat.FileOffer, chat.FileDone, chat.FileFailed:
 				m.events <- ev
 			}
 		}
@@ -114,27 +121,37 @@ func roomOfThree(t *testing.T) (alice, bob, carol *member) {
 	alice = start(t, mn, "alice", "10.0.0.1:7000")
 	bob = start(t, mn, "bob", "10.0.0.2:7000")
 	carol = start(t, mn, "carol", "10.0.0.3:7000")
-	for _, pair := range [][2]*member{{alice, bob}, {alice, carol}, {bob, carol}} {
+	formRoom(t, [][2]*member{{alice, bob}, {alice, carol}, {bob, carol}}, alice, bob, carol)
+	return alice, bob, carol
+}
+
+// formRoom connects each pair; all[0] founds room ops and invites the
+// others (each connected to it), who see the invitation (who, and the
+// members) and join by choice. It returns once every member sees them all.
+func formRoom(t *testing.T, pairs [][2]*member, all ...*member) {
+	t.Helper()
+	for _, pair := range pairs {
 		if err := pair[0].node.Connect(netip.MustParseAddrPort(pair[1].addr)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := alice.rooms.Create("ops"); err != nil {
+	founder := all[0]
+	if _, err := founder.rooms.Create("ops"); err != nil {
 		t.Fatal(err)
 	}
-	for _, who := range []string{"bob", "carol"} {
-		eventually(t, "alice sees "+who+" join", func() bool {
-			return slices.ContainsFunc(alice.node.Peers(), func(p chat.PeerInfo) bool { return p.Name == who })
+	for _, m := range all[1:] {
+		eventually(t, founder.name+" sees "+m.name+" join", func() bool {
+			return slices.ContainsFunc(founder.node.Peers(), func(p chat.PeerInfo) bool { return p.Name == m.name })
 		})
 		// If their room key is still on its way, the invitation waits for it.
-		if err := alice.rooms.Invite("ops", who); err != nil && !errors.Is(err, chat.ErrInviteWaits) {
+		if err := founder.rooms.Invite("ops", m.name); err != nil && !errors.Is(err, chat.ErrInviteWaits) {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range []*member{bob, carol} {
+	for _, m := range all[1:] {
 		inv := await(t, m, func(chat.RoomInvite) bool { return true })
-		if inv.RoomName != "ops" || inv.From != "alice" || !slices.Contains(inv.Members, "alice") || !slices.Contains(inv.Members, "you") {
-			t.Fatalf("%s was shown the invitation %+v; want ops, from alice, with alice and you as members", m.name, inv)
+		if inv.RoomName != "ops" || inv.From != founder.name || !slices.Contains(inv.Members, founder.name) || !slices.Contains(inv.Members, "you") {
+			t.Fatalf("%s was shown the invitation %+v; want ops, from %s, with %[3]s and you as members", m.name, inv, founder.name)
 		}
 		if got := m.rooms.List(); len(got) != 0 {
 			t.Fatalf("%s is in %v before joining", m.name, got)
@@ -145,15 +162,14 @@ func roomOfThree(t *testing.T) (alice, bob, carol *member) {
 	}
 	// Everyone speaks once everyone knows everyone is in: what a member
 	// says under an older membership reaches a newcomer only as history.
-	eventually(t, "every member sees three members", func() bool {
-		for _, m := range []*member{alice, bob, carol} {
-			if l := m.rooms.List(); len(l) != 1 || len(l[0].Members) != 3 {
+	eventually(t, "every member sees them all", func() bool {
+		for _, m := range all {
+			if l := m.rooms.List(); len(l) != 1 || len(l[0].Members) != len(all) {
 				return false
 			}
 		}
 		return true
 	})
-	return alice, bob, carol
 }
 
 // A founder creates a room and invites two people, who see the invitation

@@ -102,6 +102,9 @@ func (f *fakeRooms) History(room string) ([]chat.RoomMessage, error) {
 func (f *fakeRooms) Missing(string, chat.RoomMsgID) ([]string, error) {
 	return []string{"carol"}, nil
 }
+func (f *fakeRooms) SendFile(room, path string) (chat.RoomFileOffer, error) {
+	return chat.RoomFileOffer{RoomName: room, Later: []string{"bob"}}, nil
+}
 func (f *fakeRooms) RoomPayload([32]byte, []byte) {}
 func (f *fakeRooms) PersonUp([32]byte)            {}
 func (f *fakeRooms) PersonDown([32]byte)          {}

@@ -1,0 +1,75 @@
+package roomchat_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/udp/udptest"
+)
+
+// bob sends a file to room ops of four. alice and carol are connected to
+// him: carol declines, alice takes it; dave, a member not connected to bob
+// when he sends, is offered it once they connect, and takes it. Each who
+// took it has the very bytes; bob hears of each member alone.
+func TestFileToARoom(t *testing.T) {
+	mn := udptest.NewMemNetwork()
+	takes := func() chat.FileConfig { return chat.FileConfig{Dir: t.TempDir(), AutoAccept: true} }
+	alice := startWithFiles(t, mn, "alice", "10.0.0.1:7000", takes())
+	bob := startWithFiles(t, mn, "bob", "10.0.0.2:7000", chat.FileConfig{Dir: t.TempDir()})
+	carol := startWithFiles(t, mn, "carol", "10.0.0.3:7000", chat.FileConfig{Dir: t.TempDir()})
+	dave := startWithFiles(t, mn, "dave", "10.0.0.4:7000", takes())
+	formRoom(t, [][2]*member{{alice, bob}, {alice, carol}, {alice, dave}, {bob, carol}}, alice, bob, carol, dave)
+
+	content := make([]byte, 300<<10) // five blocks
+	rand.Read(content)
+	path := filepath.Join(t.TempDir(), "photo.jpg")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := bob.rooms.SendFile("ops", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offered []string
+	for _, ft := range sent.Offered {
+		offered = append(offered, ft.PeerName)
+	}
+	slices.Sort(offered)
+	// bob knows dave only by key: they have not met.
+	if !slices.Equal(offered, []string{"alice", "carol"}) || len(sent.Later) != 1 {
+		t.Fatalf("bob's file went to %q, later to %q; want alice and carol now, dave later", offered, sent.Later)
+	}
+
+	offer := await(t, carol, func(e chat.FileOffer) bool { return true })
+	if offer.Name != "photo.jpg" || offer.Size != uint64(len(content)) || offer.PeerName != "bob" {
+		t.Fatalf("carol was offered %+v", offer)
+	}
+	if err := carol.node.DeclineFile(offer.ID); err != nil {
+		t.Fatal(err)
+	}
+	if e := await(t, bob, func(e chat.FileFailed) bool { return true }); e.PeerName != "carol" || !e.Declined {
+		t.Fatalf("bob was told %+v; want carol's decline", e)
+	}
+	verify := func(m *member) {
+		t.Helper()
+		done := await(t, m, func(e chat.FileDone) bool { return e.Incoming })
+		if got, err := os.ReadFile(done.Path); err != nil || !bytes.Equal(got, content) {
+			t.Fatalf("%s's %s: %d bytes (%v); want the %d sent", m.name, done.Path, len(got), err, len(content))
+		}
+		if e := await(t, bob, func(e chat.FileDone) bool { return true }); e.PeerName != m.name {
+			t.Fatalf("bob was told %s has it; want %s", e.PeerName, m.name)
+		}
+	}
+	verify(alice)
+
+	if err := bob.node.Connect(netip.MustParseAddrPort(dave.addr)); err != nil {
+		t.Fatal(err)
+	}
+	verify(dave)
+}
