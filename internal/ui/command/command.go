@@ -112,7 +112,7 @@ var Specs = []Spec{
 	{Kind: Me, Name: "me", Args: "ACTION", Help: `send an action, shown as "* NAME ACTION"`, Group: "say"},
 	{Kind: Msg, Name: "msg", Args: "PEER TEXT", Help: "send TEXT to one peer only (a name or IP:PORT; or someone known or nearby, who becomes a peer), marked as for them alone", TerminalOnly: true, Group: "say"},
 	{Kind: Cancel, Name: "cancel", Args: "[ID]", Help: "give up on your newest undelivered message (or the one whose ID starts with ID), or stop the file transfer ID", Group: "say"},
-	{Kind: SendFile, Name: "send", Args: "[PEER] PATH", Help: "offer the file at PATH to PEER (or to the one peer there is)", Group: "files"},
+	{Kind: SendFile, Name: "send", Args: "[PEER] PATH", Help: "offer the file at PATH to PEER (or the one peer there; in a room, its members)", Group: "files"},
 	{Kind: Accept, Name: "accept", Args: "[ID]", Help: "take the file offered (the one whose ID starts with ID) into the downloads dir", Group: "files"},
 	{Kind: Decline, Name: "decline", Args: "[ID]", Help: "refuse the file offered (the one whose ID starts with ID)", Group: "files"},
 	{Kind: Nick, Name: "nick", Args: "NAME", Help: "change your name", Group: "you"},

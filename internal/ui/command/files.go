@@ -68,11 +68,16 @@ func direction(t chat.FileTransfer) string {
 func short(id chat.FileID) string { return id.String()[:8] }
 
 // RunFile carries out /send, /accept or /decline on node, or /cancel of a
-// file transfer, and returns what to tell the person. /send hashes the
-// file first: call it from another goroutine than the one reading events.
-func RunFile(node *chat.Node, cmd Command) (string, error) {
+// file transfer, and returns what to tell the person. /send offers the
+// file to room's members if room is not "" (the room is the
+// conversation), else to a peer. It hashes the file first: call it from
+// another goroutine than the one reading events.
+func RunFile(node *chat.Node, room string, cmd Command) (string, error) {
 	switch cmd.Kind {
 	case SendFile:
+		if room != "" {
+			return OfferRoomFile(node, room, cmd.Arg)
+		}
 		peer, path, err := sendTarget(node.Peers(), cmd.Arg)
 		if err != nil {
 			return "", err
@@ -106,6 +111,41 @@ func OfferFile(node *chat.Node, peer chat.PeerInfo, path string) (string, error)
 		return "", err
 	}
 	return fmt.Sprintf("offered %s (%s) to %s [%s]", ft.Name, humanize.IBytes(ft.Size), who(ft), short(ft.ID)), nil
+}
+
+// OfferRoomFile offers the file at path to every other member of room,
+// and returns what to tell the person: to whom it went, and who gets it
+// when they connect.
+func OfferRoomFile(node *chat.Node, room, path string) (string, error) {
+	rs := node.Rooms()
+	if rs == nil {
+		return "", errors.New("rooms need encryption (not --plain)")
+	}
+	if path == "" {
+		return "", errors.New("/send needs a file, e.g. /send ~/photo.jpg: it goes to every member of the room")
+	}
+	sent, err := rs.SendFile(room, expandHome(path))
+	if err != nil {
+		return "", err
+	}
+	if len(sent.Offered) == 0 && len(sent.Later) == 0 {
+		return "", fmt.Errorf("#%s has no other member to send it to", room)
+	}
+	said := fmt.Sprintf("offered %s to #%s", filepath.Base(path), room)
+	var to []string
+	for i, ft := range sent.Offered {
+		if i == 0 {
+			said = fmt.Sprintf("offered %s (%s) to #%s", ft.Name, humanize.IBytes(ft.Size), room)
+		}
+		to = append(to, fmt.Sprintf("%s [%s]", who(ft), short(ft.ID)))
+	}
+	if len(to) > 0 {
+		said += ": " + strings.Join(to, ", ")
+	}
+	if len(sent.Later) > 0 {
+		said += "; " + strings.Join(sent.Later, ", ") + " when they connect"
+	}
+	return said, nil
 }
 
 // IsFileCancel says whether /cancel's argument names a file transfer

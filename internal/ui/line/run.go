@@ -242,7 +242,7 @@ func (r *runner) handle(ctx context.Context, cmd command.Command) (leave, waitFo
 
 // file carries out a file command and says what came of it on stderr.
 func (r *runner) file(cmd command.Command) {
-	said, err := command.RunFile(r.node, cmd)
+	said, err := command.RunFile(r.node, r.room, cmd)
 	if err != nil {
 		r.out.error(err)
 		return

@@ -24,6 +24,7 @@ import (
 type fileMsg struct {
 	said string
 	err  error
+	room string // the room a file was sent to, whose conversation says so
 }
 
 // transfers are the bars of the transfers under way, oldest first.
@@ -35,10 +36,13 @@ type transfers struct {
 
 // fileCmd runs a file command off the UI's goroutine.
 func (m *model) fileCmd(cmd command.Command) tea.Cmd {
-	node := m.node
+	node, room := m.node, m.shown().room
 	return func() tea.Msg {
-		said, err := command.RunFile(node, cmd)
-		return fileMsg{said: said, err: err}
+		said, err := command.RunFile(node, room, cmd)
+		if cmd.Kind != command.SendFile {
+			room = ""
+		}
+		return fileMsg{said: said, err: err, room: room}
 	}
 }
 
@@ -47,7 +51,11 @@ func (m *model) gotFile(msg fileMsg) {
 		m.fail(msg.err)
 		return
 	}
-	m.transcript.notice("%s", msg.said)
+	tr := &m.transcript
+	if msg.room != "" {
+		tr = m.conversation(msg.room).tr
+	}
+	tr.notice("%s", msg.said)
 }
 
 // fileEvent shows a file event, and says whether ev was one.

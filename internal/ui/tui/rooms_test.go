@@ -102,7 +102,11 @@ func (f *fakeRooms) History(room string) ([]chat.RoomMessage, error) {
 func (f *fakeRooms) Missing(string, chat.RoomMsgID) ([]string, error) {
 	return []string{"carol"}, nil
 }
+// SendFile notes the file as "file #room path"; bob gets it later.
 func (f *fakeRooms) SendFile(room, path string) (chat.RoomFileOffer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.said = append(f.said, "file #"+room+" "+path)
 	return chat.RoomFileOffer{RoomName: room, Later: []string{"bob"}}, nil
 }
 func (f *fakeRooms) RoomPayload([32]byte, []byte) {}
@@ -133,6 +137,26 @@ func bells(hs *harness) int {
 		n += strings.Count(r, "\a")
 	}
 	return n
+}
+
+// /send in a room offers the file to the room, not to the peer there is,
+// and the room's conversation says so.
+func TestSendFileToTheRoomShown(t *testing.T) {
+	node, link := fakeNode(t, chat.Config{})
+	rooms := carryRooms(node, "ops")
+	hs := newHarness(t, node, 140, 30)
+	join(t, link, bob, "bob")
+	hs.waitFor("bob joined")
+	hs.enter("/room ops")
+	hs.waitFor("▸2 #ops")
+	hs.enter("/send /tmp/photo.jpg")
+	hs.waitFor("offered photo.jpg to #ops; bob when they connect")
+	rooms.mu.Lock()
+	said := slices.Clone(rooms.said)
+	rooms.mu.Unlock()
+	if !slices.Equal(said, []string{"file #ops /tmp/photo.jpg"}) {
+		t.Errorf("the rooms were asked %q, want the file sent to #ops", said)
+	}
 }
 
 // Room commands in the TUI: /room opens a room as the conversation shown,
