@@ -102,6 +102,7 @@ func (f *fakeRooms) History(room string) ([]chat.RoomMessage, error) {
 func (f *fakeRooms) Missing(string, chat.RoomMsgID) ([]string, error) {
 	return []string{"carol"}, nil
 }
+
 // SendFile notes the file as "file #room path"; bob gets it later.
 func (f *fakeRooms) SendFile(room, path string) (chat.RoomFileOffer, error) {
 	f.mu.Lock()
