@@ -118,6 +118,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"send", "hello"}, `no peer to send to: give one with -p ADDR \(see 'udpchat send --help'\)`},
 		{[]string{"send", "-p", "127.0.0.1:9"}, `nothing to send`},
 		{[]string{"send", "-p", "127.0.0.1:9", "--timeout", "0s", "x"}, `--timeout 0s: must be more than zero`},
+		{[]string{"send", "--room", "ops", "-p", "127.0.0.1:9", "--file", "x"}, `--file does not go to a room: .* /send PATH offers it to every member`},
 		{[]string{"version", "now"}, `unexpected argument "now"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -77,7 +77,11 @@ func sendCommand(ctx context.Context, args []string, io stdio) int {
 	if err == nil {
 		err = o.check(fs)
 	}
-	if err == nil && file != "" {
+	if err == nil && file != "" && *room != "" {
+		// send --room reaches the room through one member, and a file goes
+		// to each member over a session of its own (PROTOCOL F7).
+		err = usagef("--file does not go to a room: send --room reaches one member, a file goes to each over their own session; in udpchat chat --room %s, /send PATH offers it to every member", *room)
+	} else if err == nil && file != "" {
 		err = checkSendFile(&o, text)
 	} else if err == nil {
 		err = checkSend(&o, text, fromInput)
