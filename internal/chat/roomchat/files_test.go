@@ -73,3 +73,49 @@ func TestFileToARoom(t *testing.T) {
 	}
 	verify(dave)
 }
+
+// A member removed from the room while its offer waits for an answer is
+// told the transfer stopped, and is offered nothing more.
+func TestRemovedMemberGetsNoMore(t *testing.T) {
+	mn := udptest.NewMemNetwork()
+	alice := startWithFiles(t, mn, "alice", "10.0.0.1:7000", chat.FileConfig{Dir: t.TempDir()})
+	bob := startWithFiles(t, mn, "bob", "10.0.0.2:7000", chat.FileConfig{Dir: t.TempDir()})
+	carol := startWithFiles(t, mn, "carol", "10.0.0.3:7000", chat.FileConfig{Dir: t.TempDir()})
+	formRoom(t, [][2]*member{{alice, bob}, {alice, carol}, {bob, carol}}, alice, bob, carol)
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, []byte("for members only"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.rooms.SendFile("ops", path); err != nil {
+		t.Fatal(err)
+	}
+	offer := await(t, carol, func(chat.FileOffer) bool { return true })
+	if err := alice.rooms.Remove("ops", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if e := await(t, carol, func(e chat.FileFailed) bool { return true }); e.ID != offer.ID {
+		t.Fatalf("carol was told %+v; want the end of %s", e, offer.ID)
+	}
+	more := filepath.Join(t.TempDir(), "more.txt")
+	if err := os.WriteFile(more, []byte("for members only, again"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := alice.rooms.SendFile("ops", more)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent.Offered) != 1 || sent.Offered[0].PeerName != "bob" || len(sent.Later) != 0 {
+		t.Fatalf("alice's second file went to %+v, later to %q; want bob alone", sent.Offered, sent.Later)
+	}
+	// bob has both offers; carol nothing more.
+	await(t, bob, func(e chat.FileOffer) bool { return e.Name == "notes.txt" })
+	if err := bob.node.DeclineFile(await(t, bob, func(e chat.FileOffer) bool { return e.Name == "more.txt" }).ID); err != nil {
+		t.Fatal(err)
+	}
+	await(t, alice, func(e chat.FileFailed) bool { return e.PeerName == "bob" && e.Name == "more.txt" })
+	for _, ev := range carol.backlog {
+		if o, ok := ev.(chat.FileOffer); ok {
+			t.Fatalf("carol, removed, was offered %+v", o)
+		}
+	}
+}
