@@ -76,9 +76,9 @@ func roomHistoryCommand(ctx context.Context, dir, room string, asJSON bool, io s
 				Name    string `json:"name"`
 				Text    string `json:"text"`
 				History bool   `json:"history,omitempty"`
-			}{room, keys.PublicKey(m.Sender).String(), m.Seq, name(m.Sender), string(m.Text), m.History})
+			}{room, keys.PublicKey(m.Sender).String(), m.Seq, name(m.Sender), roomchat.MessageText(m.Text), m.History})
 		} else {
-			_, err = fmt.Fprintf(io.out, "#%s %s: %s\n", termsafe.Line(room), termsafe.Line(name(m.Sender)), termsafe.Line(string(m.Text)))
+			_, err = fmt.Fprintf(io.out, "#%s %s: %s\n", termsafe.Line(room), termsafe.Line(name(m.Sender)), termsafe.Line(roomchat.MessageText(m.Text)))
 		}
 		if err != nil {
 			return fail(io, "history", err)

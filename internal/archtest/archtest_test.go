@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	// branches in it. It carries the core's datagrams as room payloads
 	// over the chat's sessions and keeps the rooms' labels; the chat knows
 	// it only as a RoomCarrier, the UIs only as chat.Rooms.
-	"internal/chat/roomchat": {"internal/chat", "internal/keys", "internal/rooms", "internal/safefile", "internal/wire"},
+	"internal/chat/roomchat": {"internal/chat", "internal/files", "internal/files/transfer", "internal/keys", "internal/rooms", "internal/safefile", "internal/wire"},
 	"internal/identity":      {"internal/keys", "internal/safefile"},
 	"internal/trust":         {"internal/keys", "internal/safefile"},
 	"internal/chat/chattest": {"internal/chat", "internal/keys", "internal/link", "internal/link/linktest", "internal/plain", "internal/secure", "internal/store", "internal/transport", "internal/udp", "internal/udp/udptest"},

@@ -45,6 +45,8 @@ type FileTransfer struct {
 	// made safe, before any " (k)" that keeps it from overwriting another.
 	Name string
 	Size uint64
+	// Root is the content hash offered (docs/PROTOCOL.md F2).
+	Root [32]byte
 }
 
 // FileOffer says a peer offers us a file: AcceptFile or DeclineFile. One
@@ -147,7 +149,7 @@ func (n *Node) fileEvents(evs []transfer.Event) {
 // (Offering), which SendFile's caller knows of.
 func (n *Node) fileEventLocked(ev transfer.Event) (Event, bool) {
 	describe := func(i transfer.Info) FileTransfer {
-		ft := FileTransfer{ID: FileID(i.ID), Peer: i.Peer, Incoming: i.Incoming, Name: i.Name, Size: i.Size}
+		ft := FileTransfer{ID: FileID(i.ID), Peer: i.Peer, Incoming: i.Incoming, Name: i.Name, Size: i.Size, Root: i.Root}
 		if p := n.peers[i.Peer]; p != nil {
 			ft.PeerName = p.displayName()
 		}
@@ -194,7 +196,7 @@ func (n *Node) SendFile(peer netip.AddrPort, path string) (FileTransfer, error) 
 		n.failedOffer(info, err)
 		return FileTransfer{}, err
 	}
-	return FileTransfer{ID: FileID(info.ID), Peer: peer, PeerName: name, Name: info.Name, Size: info.Size}, nil
+	return FileTransfer{ID: FileID(info.ID), Peer: peer, PeerName: name, Name: info.Name, Size: info.Size, Root: info.Root}, nil
 }
 
 // AcceptFile takes a file offered to us (FileOffer) into the downloads dir.

@@ -223,3 +223,13 @@ func FuzzParseFileControl(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRoomFileWant(f *testing.F) {
+	f.Add(mustHex("0f 000102030405060708090a0b0c0d0e0f" + root32ab))
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzRoundTrip(t, b, ParseRoomFileWant, AppendRoomFileWant) })
+}
+
+func FuzzParseRoomFileNote(f *testing.F) {
+	f.Add(mustHex("00 01" + root32ab + " 800186a0 10 05 612e747874"))
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzRoundTrip(t, b, ParseRoomFileNote, AppendRoomFileNote) })
+}

@@ -4,20 +4,29 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/udpchat/udpchat/internal/chat"
+	"github.com/udpchat/udpchat/internal/files"
+	"github.com/udpchat/udpchat/internal/files/transfer"
 	"github.com/udpchat/udpchat/internal/keys"
 	"github.com/udpchat/udpchat/internal/rooms"
+	"github.com/udpchat/udpchat/internal/wire"
 )
 
 // Files to a room (docs/PROTOCOL.md F7): the file goes to each other member
 // as a 1:1 transfer over their pairwise session; the bridge only says whom,
 // and when: every member at once if connected, else when it connects, and
-// never again once it is out of the room.
+// never again once it is out of the room. A note in the room (a message
+// whose content is wire.RoomNoteFile) tells every member, and those who
+// join later, that the file was shared; a member that sees it and has no
+// offer asks the sender for one (a want).
 
 // sharedFile is a file this user sent to a room while this node runs.
 type sharedFile struct {
 	room rooms.RoomID
 	path string
+	root [wire.FileHashLen]byte
 	// to are the members offered it, by their transfer's ID (zero while
 	// the offer is being made): each is offered it once.
 	to map[keys.PublicKey]chat.FileID
@@ -29,7 +38,11 @@ func (b *Bridge) SendFile(room, path string) (chat.RoomFileOffer, error) {
 	if err != nil {
 		return chat.RoomFileOffer{}, err
 	}
-	f := &sharedFile{room: id, path: path, to: make(map[keys.PublicKey]chat.FileID)}
+	note, err := fileNote(path)
+	if err != nil {
+		return chat.RoomFileOffer{}, err
+	}
+	f := &sharedFile{room: id, path: path, root: note.Root, to: make(map[keys.PublicKey]chat.FileID)}
 	b.mu.Lock()
 	if !b.core.In(id) || b.core.Leaving(id) {
 		b.mu.Unlock()
@@ -61,7 +74,91 @@ func (b *Bridge) SendFile(room, path string) (chat.RoomFileOffer, error) {
 	b.mu.Lock()
 	b.shared = append(b.shared, f)
 	b.mu.Unlock()
+	// The note goes after the offers, so that a member connected now has
+	// its offer when the note comes, and does not ask for it.
+	text, err := wire.AppendRoomFileNote(nil, note)
+	if err == nil {
+		b.do(func() { _, err = b.core.Send(id, text) })
+	}
+	if err != nil {
+		b.log.Debug("room file note not sent", "room", room, "err", err)
+	}
 	return out, nil
+}
+
+// fileNote hashes the file at path as an offer of it does: what the room's
+// note says of it.
+func fileNote(path string) (wire.FileOfferMessage, error) {
+	src, err := files.OpenSource(path, wire.DefaultFileBlockShift)
+	if err != nil {
+		return wire.FileOfferMessage{}, err
+	}
+	defer src.Close()
+	return src.Offer([wire.FileIDLen]byte{}), nil
+}
+
+// MessageText is how a UI shows a room message's text: as it is, or, for a
+// note (text starting with NUL), what it says: a file shared, or that this
+// udpchat does not know the note.
+func MessageText(text []byte) string {
+	if !wire.IsRoomNote(text) {
+		return string(text)
+	}
+	o, err := wire.ParseRoomFileNote(text)
+	if err != nil {
+		return "(a note this udpchat cannot show)"
+	}
+	return fmt.Sprintf("shared the file %s (%s)", o.Name, humanize.IBytes(o.Size))
+}
+
+// wantLocked asks the sender of m, a note that a file was shared, to offer
+// it, if it is someone else's, this user has no offer of it under way and
+// the sender is connected. (One not connected offers it when it connects,
+// if it still runs; a want goes only directly, never through a member.)
+func (b *Bridge) wantLocked(m *rooms.Message) {
+	o, err := wire.ParseRoomFileNote(m.Text)
+	if err != nil || m.ID.Sender == b.self {
+		return
+	}
+	id := chat.FileID(transfer.OfferID(o, b.self))
+	if _, err := b.node.FindFile(id.String()); err == nil {
+		return // offered already
+	}
+	want, _ := wire.AppendRoomFileWant(nil, wire.RoomFileWantMessage{Room: m.Room, Root: o.Root})
+	p, err := wire.AppendRoomPayload(nil, "", want)
+	if err == nil {
+		err = b.node.SendRoom(m.ID.Sender, p)
+	}
+	if err != nil {
+		b.log.Debug("room file want not sent", "to", m.ID.Sender.Fingerprint(), "err", err)
+	}
+}
+
+// fileWant answers person's want: an offer of the file if this user shared
+// it in that room this run, person is a member now, and it was not
+// offered it yet.
+func (b *Bridge) fileWant(person keys.PublicKey, d []byte) {
+	w, err := wire.ParseRoomFileWant(d)
+	if err != nil {
+		b.log.Debug("room file want dropped", "from", person.Fingerprint(), "err", err)
+		return
+	}
+	b.mu.Lock()
+	var due *sharedFile
+	for _, f := range b.shared {
+		if f.room == rooms.RoomID(w.Room) && f.root == w.Root && b.claimLocked(f, person) {
+			due = f
+			break
+		}
+	}
+	b.mu.Unlock()
+	if due != nil {
+		go func() {
+			if _, _, err := b.offer(due, person); err != nil {
+				b.log.Debug("room file not offered", "to", person.Fingerprint(), "err", err)
+			}
+		}()
+	}
 }
 
 // claimLocked marks member as being offered f, if it is another member of

@@ -3,6 +3,7 @@ package roomchat_test
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -117,5 +118,51 @@ func TestRemovedMemberGetsNoMore(t *testing.T) {
 		if o, ok := ev.(chat.FileOffer); ok {
 			t.Fatalf("carol, removed, was offered %+v", o)
 		}
+	}
+}
+
+// The room hears of a file in a note: bob sees alice shared it. erin,
+// who joins later while connected to alice, has the note as history,
+// asks alice for the file (a want), and gets it.
+func TestNewcomerWantsASharedFile(t *testing.T) {
+	mn := udptest.NewMemNetwork()
+	takes := func() chat.FileConfig { return chat.FileConfig{Dir: t.TempDir(), AutoAccept: true} }
+	alice := startWithFiles(t, mn, "alice", "10.0.0.1:7000", chat.FileConfig{Dir: t.TempDir()})
+	bob := startWithFiles(t, mn, "bob", "10.0.0.2:7000", takes())
+	erin := startWithFiles(t, mn, "erin", "10.0.0.5:7000", takes())
+	formRoom(t, [][2]*member{{alice, bob}}, alice, bob)
+	content := []byte("the minutes of the meeting")
+	path := filepath.Join(t.TempDir(), "minutes.txt")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.rooms.SendFile("ops", path); err != nil {
+		t.Fatal(err)
+	}
+	note := await(t, bob, func(chat.RoomMessage) bool { return true })
+	if note.From != "alice" || note.Text != "shared the file minutes.txt (26 B)" {
+		t.Fatalf("bob was shown %q from %s; want alice's note of minutes.txt", note.Text, note.From)
+	}
+	await(t, bob, func(e chat.FileDone) bool { return e.Incoming })
+
+	if err := erin.node.Connect(netip.MustParseAddrPort(alice.addr)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alice sees erin join", func() bool {
+		return slices.ContainsFunc(alice.node.Peers(), func(p chat.PeerInfo) bool { return p.Name == "erin" })
+	})
+	if err := alice.rooms.Invite("ops", "erin"); err != nil && !errors.Is(err, chat.ErrInviteWaits) {
+		t.Fatal(err)
+	}
+	await(t, erin, func(chat.RoomInvite) bool { return true })
+	if err := erin.rooms.Join("ops"); err != nil {
+		t.Fatal(err)
+	}
+	if h := await(t, erin, func(m chat.RoomMessage) bool { return m.History }); h.Text != note.Text {
+		t.Fatalf("erin's history has %q; want the note %q", h.Text, note.Text)
+	}
+	done := await(t, erin, func(e chat.FileDone) bool { return e.Incoming })
+	if got, err := os.ReadFile(done.Path); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("erin's %s: %q (%v); want %q", done.Path, got, err, content)
 	}
 }

@@ -180,6 +180,10 @@ func (b *Bridge) RoomPayload(person [32]byte, payload []byte) {
 	if err != nil {
 		return
 	}
+	if d[0] == byte(wire.RoomFileWant) {
+		b.fileWant(person, d)
+		return
+	}
 	b.do(func() {
 		if label != "" && d[0] == byte(wire.RoomLog) && len(d) > wire.RoomIDLen {
 			if id := rooms.RoomID(d[1 : 1+wire.RoomIDLen]); b.offered[id] == "" {
@@ -218,6 +222,7 @@ func (b *Bridge) eventsLocked() []chat.Event {
 		case rooms.EventMessage:
 			if e.Message.ID.Sender != b.self {
 				evs = append(evs, b.message(e.Message))
+				b.wantLocked(e.Message)
 			}
 		case rooms.EventInvited:
 			evs = append(evs, b.invite(e.Room))
@@ -288,7 +293,7 @@ func msgID(id rooms.MessageID) chat.RoomMsgID { return chat.RoomMsgID{Sender: id
 
 func (b *Bridge) message(m *rooms.Message) chat.RoomMessage {
 	return chat.RoomMessage{Room: chat.RoomID(m.Room), RoomName: b.labels[m.Room], ID: msgID(m.ID),
-		From: b.name(m.ID.Sender), Text: string(m.Text), Own: m.ID.Sender == b.self, History: m.History, At: time.Now()}
+		From: b.name(m.ID.Sender), Text: MessageText(m.Text), Own: m.ID.Sender == b.self, History: m.History, At: time.Now()}
 }
 
 // offerLabel is the label an invitation came with, made unique here.
@@ -554,6 +559,9 @@ func (b *Bridge) Say(room, text string) (chat.RoomMessage, error) {
 	id, err := b.room(room)
 	if err != nil {
 		return chat.RoomMessage{}, err
+	}
+	if wire.IsRoomNote([]byte(text)) {
+		return chat.RoomMessage{}, errors.New("a line cannot begin with a NUL byte: that marks a note (a file shared)")
 	}
 	var mid rooms.MessageID
 	b.do(func() {

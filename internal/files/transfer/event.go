@@ -19,6 +19,7 @@ type Info struct {
 	Incoming bool   // offered to us
 	Name     string // incoming: the sanitized name it lands under (before any " (k)")
 	Size     uint64
+	Root     [32]byte // the content hash offered
 	Accepted bool
 }
 
@@ -107,7 +108,7 @@ func ParseID(s string, ids []ID) (ID, error) {
 }
 
 func (t *outgoing) info() Info {
-	return Info{ID: t.offer.ID, Peer: t.peer, Name: t.offer.Name, Size: t.offer.Size, Accepted: t.accepted}
+	return Info{ID: t.offer.ID, Peer: t.peer, Name: t.offer.Name, Size: t.offer.Size, Root: t.offer.Root, Accepted: t.accepted}
 }
 
 func (t *outgoing) failed(r wire.FileCancelReason, err error) Event {
@@ -129,7 +130,7 @@ func (t *incoming) info() Info {
 	if t.r != nil {
 		name = t.r.Name()
 	}
-	return Info{ID: t.offer.ID, Peer: t.peer, Incoming: true, Name: name, Size: t.offer.Size, Accepted: t.r != nil}
+	return Info{ID: t.offer.ID, Peer: t.peer, Incoming: true, Name: name, Size: t.offer.Size, Root: t.offer.Root, Accepted: t.r != nil}
 }
 
 func (t *incoming) offered(resumed bool) Event { return Offered{Info: t.info(), Resumed: resumed} }

@@ -172,11 +172,11 @@ type incoming struct {
 	meter       meter
 }
 
-// offerID is the transfer ID of a file offered to a person: the same
-// content under the same name to the same key is the same transfer, so a
-// sender that restarts (or a user who sends it again) resumes it and the
-// receiver fetches only what it lacks.
-func offerID(o wire.FileOfferMessage, to [32]byte) ID {
+// OfferID is the transfer ID of the file o offers (its ID aside) to the
+// person of key to: the same content under the same name to the same key
+// is the same transfer, so a sender that restarts (or a user who sends it
+// again) resumes it and the receiver fetches only what it lacks.
+func OfferID(o wire.FileOfferMessage, to [32]byte) ID {
 	h, _ := blake2b.New256([]byte("udpchat file transfer id"))
 	h.Write(o.Root[:])
 	h.Write(binary.BigEndian.AppendUint64(nil, o.Size))
@@ -199,7 +199,7 @@ func (e *Engine) Offer(peer netip.AddrPort, to [32]byte, path string) (Info, err
 		return Info{}, err
 	}
 	offer := src.Offer(ID{})
-	offer.ID = offerID(offer, to)
+	offer.ID = OfferID(offer, to)
 	payload, err := wire.AppendFileOffer(nil, offer)
 	if err != nil {
 		src.Close()
