@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
 // Three udpchats on loopback: alice founds #ops, bob and carol join, both
 // taking files with --accept-files. alice's /send in the room offers the
 // file to each of them; each verifies it, lands it in its downloads, and
-// alice is told of each.
+// alice is told of each; each is shown alice's note in the room.
 func TestFileToARoomOfThreeProcesses(t *testing.T) {
 	alice := &roomMember{name: "alice", addr: loopback(t), dir: t.TempDir()}
 	bob := &roomMember{name: "bob", addr: loopback(t), dir: t.TempDir()}
@@ -39,5 +40,8 @@ func TestFileToARoomOfThreeProcesses(t *testing.T) {
 				len(content), sha256.Sum256(content))
 		}
 		alice.stdout.waitLine(t, fmt.Sprintf(`"type":"file_done".*"peer_name":"%s","incoming":false,"name":"report.pdf"`, m.name))
+		m.stdout.waitFor(t, m.name+" is shown the room's note", func() bool {
+			return slices.Contains(roomMessages(t, m.stdout, "ops"), "shared the file report.pdf (700 KiB)")
+		})
 	}
 }
