@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"internal/ui/command":  {"internal/chat", "internal/ui/termsafe"},
 	"internal/ui/termsafe": {},
 
-	"internal/chat":  {"internal/files/transfer", "internal/link", "internal/store", "internal/wire"},
+	"internal/chat":  {"internal/files", "internal/files/transfer", "internal/link", "internal/store", "internal/wire"},
 	"internal/files": {"internal/safefile", "internal/wire"},
 	// The transfer engine: files between people, driven by the chat.
 	"internal/files/transfer": {"internal/files", "internal/wire"},

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/udpchat/udpchat/internal/files"
 	"github.com/udpchat/udpchat/internal/files/transfer"
 	"github.com/udpchat/udpchat/internal/link"
 	"github.com/udpchat/udpchat/internal/wire"
@@ -176,6 +177,27 @@ func (n *Node) fileEventLocked(ev transfer.Event) (Event, bool) {
 // while: call it from another goroutine than the one reading Events. What
 // follows comes as events: FileProgress, then FileDone or FileFailed.
 func (n *Node) SendFile(peer netip.AddrPort, path string) (FileTransfer, error) {
+	return n.sendFile(peer, func(e *transfer.Engine, to [32]byte) (transfer.Info, error) {
+		return e.Offer(peer, to, path)
+	})
+}
+
+// SendSource is SendFile of a file hashed already (files.OpenSource),
+// which the transfer closes when it ends, or at once if it cannot begin:
+// one file offered to several people is hashed once (Source.Share).
+func (n *Node) SendSource(peer netip.AddrPort, src *files.Source) (FileTransfer, error) {
+	ft, err := n.sendFile(peer, func(e *transfer.Engine, to [32]byte) (transfer.Info, error) {
+		return e.OfferSource(peer, to, src)
+	})
+	if errors.Is(err, ErrNoFiles) || errors.Is(err, errNotJoined) {
+		src.Close()
+	}
+	return ft, err
+}
+
+var errNotJoined = errors.New("not in the conversation (yet)")
+
+func (n *Node) sendFile(peer netip.AddrPort, offer func(e *transfer.Engine, to [32]byte) (transfer.Info, error)) (FileTransfer, error) {
 	if n.files == nil {
 		return FileTransfer{}, ErrNoFiles
 	}
@@ -189,9 +211,9 @@ func (n *Node) SendFile(peer netip.AddrPort, path string) (FileTransfer, error) 
 	}
 	n.mu.Unlock()
 	if !joined {
-		return FileTransfer{}, fmt.Errorf("send a file to %s: not in the conversation (yet)", peer)
+		return FileTransfer{}, fmt.Errorf("send a file to %s: %w", peer, errNotJoined)
 	}
-	info, err := n.files.Offer(peer, n.personAt(peer), path)
+	info, err := offer(n.files, n.personAt(peer))
 	if err != nil {
 		n.failedOffer(info, err)
 		return FileTransfer{}, err

@@ -560,3 +560,26 @@ func TestRenameNoReplace(t *testing.T) {
 		t.Fatalf("renaming to a free name: %v", err)
 	}
 }
+
+// A source shared by several transfers serves blocks until the last of
+// them lets it go.
+func TestSharedSourceClosesWithItsLastUser(t *testing.T) {
+	path, _ := writeFile(t, t.TempDir(), "shared.bin", 3<<12, 1)
+	s, err := OpenSource(path, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := s.Share()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ReadBlock([wire.FileIDLen]byte{}, 1); err != nil {
+		t.Fatalf("a block of a source one user still holds: %v", err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ReadBlock([wire.FileIDLen]byte{}, 1); err == nil {
+		t.Fatal("a block was read from a source every user let go")
+	}
+}

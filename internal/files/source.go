@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/udpchat/udpchat/internal/wire"
@@ -32,6 +33,9 @@ type Source struct {
 	// sums are the blocks' CRC-32C, taken as they were hashed: what
 	// ReadBlock checks a block against before it goes (see there).
 	sums []uint32
+	// users counts who hold the source (Share): the file is closed when
+	// the last lets go.
+	users atomic.Int64
 }
 
 // OpenSource hashes the file at path into blocks of 2^blockShift bytes
@@ -59,6 +63,7 @@ func OpenSource(path string, blockShift uint8) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{path: path, f: f, info: info, shift: blockShift, tree: newTree(leaves), sums: sums}
+	s.users.Store(1)
 	if err := s.unchanged(); err != nil { // written to while we read it
 		f.Close()
 		return nil, err
@@ -207,5 +212,17 @@ func (s *Source) unchanged() error {
 	return nil
 }
 
-// Close closes the file.
-func (s *Source) Close() error { return s.f.Close() }
+// Share gives the source to one more user, which closes it when done: a
+// file sent to several people is hashed, and held open, once.
+func (s *Source) Share() *Source {
+	s.users.Add(1)
+	return s
+}
+
+// Close lets the source go; the last user to let go closes the file.
+func (s *Source) Close() error {
+	if s.users.Add(-1) > 0 {
+		return nil
+	}
+	return s.f.Close()
+}

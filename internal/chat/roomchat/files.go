@@ -25,7 +25,9 @@ import (
 // sharedFile is a file this user sent to a room while this node runs.
 type sharedFile struct {
 	room rooms.RoomID
-	path string
+	// src is the file, hashed once and shared by every member's transfer;
+	// the bridge holds it open until it closes.
+	src  *files.Source
 	root [wire.FileHashLen]byte
 	// to are the members offered it, by their transfer's ID (zero while
 	// the offer is being made): each is offered it once.
@@ -38,14 +40,16 @@ func (b *Bridge) SendFile(room, path string) (chat.RoomFileOffer, error) {
 	if err != nil {
 		return chat.RoomFileOffer{}, err
 	}
-	note, err := fileNote(path)
+	src, err := files.OpenSource(path, wire.DefaultFileBlockShift)
 	if err != nil {
 		return chat.RoomFileOffer{}, err
 	}
-	f := &sharedFile{room: id, path: path, root: note.Root, to: make(map[keys.PublicKey]chat.FileID)}
+	note := src.Offer([wire.FileIDLen]byte{})
+	f := &sharedFile{room: id, src: src, root: note.Root, to: make(map[keys.PublicKey]chat.FileID)}
 	b.mu.Lock()
 	if !b.core.In(id) || b.core.Leaving(id) {
 		b.mu.Unlock()
+		src.Close()
 		return chat.RoomFileOffer{}, fmt.Errorf("you are no longer in #%s", room)
 	}
 	var members []keys.PublicKey
@@ -60,7 +64,8 @@ func (b *Bridge) SendFile(room, path string) (chat.RoomFileOffer, error) {
 		ft, connected, err := b.offer(f, k)
 		switch {
 		case err != nil && len(out.Offered) == 0:
-			// The file itself is at fault (missing, unreadable): no one gets it.
+			// The file itself is at fault (changed since hashed): no one gets it.
+			src.Close()
 			return out, err
 		case err != nil:
 			b.log.Debug("room file not offered", "to", k.Fingerprint(), "err", err)
@@ -86,15 +91,15 @@ func (b *Bridge) SendFile(room, path string) (chat.RoomFileOffer, error) {
 	return out, nil
 }
 
-// fileNote hashes the file at path as an offer of it does: what the room's
-// note says of it.
-func fileNote(path string) (wire.FileOfferMessage, error) {
-	src, err := files.OpenSource(path, wire.DefaultFileBlockShift)
-	if err != nil {
-		return wire.FileOfferMessage{}, err
+// closeShared lets go of the files shared this run: their transfers under
+// way hold them open until they end.
+func (b *Bridge) closeShared() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, f := range b.shared {
+		f.src.Close()
 	}
-	defer src.Close()
-	return src.Offer([wire.FileIDLen]byte{}), nil
+	b.shared = nil
 }
 
 // MessageText is how a UI shows a room message's text: as it is, or, for a
@@ -180,7 +185,7 @@ func (b *Bridge) claimLocked(f *sharedFile, member keys.PublicKey) bool {
 func (b *Bridge) offer(f *sharedFile, member keys.PublicKey) (ft chat.FileTransfer, connected bool, err error) {
 	for _, p := range b.node.Peers() {
 		if p.Person == member && p.Name != "" && p.State == chat.PeerOnline {
-			ft, err = b.node.SendFile(p.Addr, f.path)
+			ft, err = b.node.SendSource(p.Addr, f.src.Share())
 			connected = true
 			break
 		}

@@ -115,9 +115,12 @@ func Start(cfg Config) (*Bridge, error) {
 	return b, nil
 }
 
-// Close stops the ticker.
+// Close stops the ticker, and lets go of the files shared this run.
 func (b *Bridge) Close() {
-	b.closer.Do(func() { close(b.stop) })
+	b.closer.Do(func() {
+		close(b.stop)
+		b.closeShared()
+	})
 	<-b.done
 }
 

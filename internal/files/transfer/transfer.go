@@ -198,6 +198,12 @@ func (e *Engine) Offer(peer netip.AddrPort, to [32]byte, path string) (Info, err
 	if err != nil {
 		return Info{}, err
 	}
+	return e.OfferSource(peer, to, src)
+}
+
+// OfferSource is Offer of a file hashed already: src, which the transfer
+// closes when it ends (Share it first to offer it to several people).
+func (e *Engine) OfferSource(peer netip.AddrPort, to [32]byte, src *files.Source) (Info, error) {
 	offer := src.Offer(ID{})
 	offer.ID = OfferID(offer, to)
 	payload, err := wire.AppendFileOffer(nil, offer)
