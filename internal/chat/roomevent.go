@@ -60,9 +60,9 @@ type Rooms interface {
 	// each a transfer of its own (File* events, per member): those
 	// connected now, and each other member when it next connects while
 	// this node runs. A member removed from the room gets no more offers,
-	// and its transfer under way stops. It hashes the file once per
-	// member now: call it from another goroutine than the one reading
-	// Events.
+	// and its transfer under way stops. The room gets a note that the
+	// file was shared. It hashes the file first (once, for every member):
+	// call it from another goroutine than the one reading Events.
 	SendFile(room, path string) (RoomFileOffer, error)
 }
 
