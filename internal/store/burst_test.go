@@ -130,3 +130,38 @@ func TestCommitBurstOutgoing(t *testing.T) {
 		t.Errorf("history %q: the failed burst left something", got)
 	}
 }
+
+// A burst keeps every byte of what it stores: text that is not UTF-8,
+// NULs, quotes and backslashes, an empty name, as the statements of one
+// message at a time would; and its text is searchable at once.
+func TestCommitBurstKeepsBytes(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, t.TempDir())
+	const bob = "127.0.0.1:9002"
+	odd := []string{"caf\xe9 \xff\xfe", "nul\x00inside", `"quoted" \ back\slash ]],[`, "école ✓", ""}
+	var b Burst
+	for i, text := range odd {
+		m := testMessage(bob, testID(i), text)
+		m.Name = ""
+		b.Incoming = append(b.Incoming, m)
+	}
+	if _, err := s.CommitBurst(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.History(ctx, Query{Peers: []string{bob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(h); !slices.Equal(got, odd) {
+		t.Errorf("history %q, want %q", got, odd)
+	}
+	for _, m := range h {
+		if m.Name != "" || m.Peer != bob {
+			t.Errorf("message %q: name %q, peer %q; want \"\", %q", m.Text, m.Name, m.Peer, bob)
+		}
+	}
+	found, err := s.History(ctx, Query{Search: "ecole"})
+	if got := texts(found); err != nil || !slices.Equal(got, []string{"école ✓"}) {
+		t.Errorf("search ecole: %q, %v; want the one message", got, err)
+	}
+}
