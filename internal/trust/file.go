@@ -33,6 +33,7 @@ const (
 type table struct {
 	entries []Entry
 	byFP    map[string]int
+	byKey   map[keys.PublicKey]int // entries whose key is known
 	byAddr  map[netip.AddrPort]int
 	byName  map[string]int // names and aliases
 }
@@ -43,11 +44,15 @@ func newTable(entries []Entry) *table {
 	t := &table{
 		entries: entries,
 		byFP:    make(map[string]int, len(entries)),
+		byKey:   make(map[keys.PublicKey]int, len(entries)),
 		byAddr:  make(map[netip.AddrPort]int, len(entries)),
 		byName:  make(map[string]int, len(entries)),
 	}
 	for i, e := range entries {
 		t.byFP[e.Fingerprint] = i
+		if !e.Key.IsZero() {
+			t.byKey[e.Key] = i
+		}
 		if e.Addr.IsValid() {
 			if _, ok := t.byAddr[e.Addr]; !ok {
 				t.byAddr[e.Addr] = i
@@ -87,6 +92,17 @@ func (t *table) check(addr netip.AddrPort, fp, name string) error {
 		return &KeyChangedError{Peer: addr.String(), Name: t.entries[j].Name, Known: t.entries[j].Fingerprint, Presented: fp}
 	}
 	return nil
+}
+
+// fingerprint is key's fingerprint, from the entry that has key if there
+// is one: hashing the key (BLAKE2s, then base32) was most of what checking
+// a known peer's message cost. An entry's key and fingerprint always match
+// (parseEntry checks a file's, Admit writes both from the key).
+func (t *table) fingerprint(key keys.PublicKey) string {
+	if i, ok := t.byKey[key]; ok {
+		return t.entries[i].Fingerprint
+	}
+	return key.Fingerprint()
 }
 
 // upToDate says the table already has key at addr (or addr is another's)

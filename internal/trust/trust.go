@@ -187,10 +187,10 @@ func (s *KnownPeers) Known(addr netip.AddrPort) (keys.PublicKey, bool) {
 // another is known at addr (*KeyChangedError). It writes nothing: a key is
 // remembered only when its peer joins (Admit).
 func (s *KnownPeers) Verify(addr netip.AddrPort, key keys.PublicKey) error {
-	fp := key.Fingerprint()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
+	fp := s.tab.fingerprint(key)
 	if err := s.tab.check(addr, fp, ""); err != nil {
 		return err
 	}
@@ -205,9 +205,9 @@ func (s *KnownPeers) Verify(addr netip.AddrPort, key keys.PublicKey) error {
 // bound to the key (a name it used before stays bound to it too). A name
 // or address bound to another key gets a *KeyChangedError.
 func (s *KnownPeers) Admit(addr netip.AddrPort, key keys.PublicKey, name string) error {
-	fp := key.Fingerprint()
 	s.mu.Lock()
 	s.refreshLocked()
+	fp := s.tab.fingerprint(key)
 	err := s.tab.check(addr, fp, name)
 	upToDate := s.tab.upToDate(addr, key, fp, name)
 	bad := s.bad

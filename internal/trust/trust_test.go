@@ -374,6 +374,23 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkAdmitKnown is what a chat message from a known peer costs the
+// check of its name: Admit of the key, address and name the file has.
+func BenchmarkAdmitKnown(b *testing.B) {
+	s, _ := bigFile(b, 1058)
+	entries, err := s.Entries()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		e := entries[i%len(entries)]
+		if err := s.Admit(e.Addr, e.Key, e.Name); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // bigFile returns a store over a file of n peers, and their addresses.
 func bigFile(t testing.TB, n int) (*KnownPeers, []netip.AddrPort) {
 	dir := t.TempDir()
