@@ -32,6 +32,9 @@ import (
 //	0x3a mail          relay → client  id (8) | stored at, Unix seconds (8) | sealed blob (1 or more)
 //	0x3b mail ack      client → relay  id (8)
 //	0x3c punch result  client → relay  key (32): the peer | outcome (1): 0 failed, 1 direct
+//	0x3d room subscribe client → relay room (16) | on (1): 1 subscribe, 0 unsubscribe
+//	0x3e room post     client → relay  room (16) | datagram (1 or more)
+//	0x3f room deliver  relay → client  key (32): from whom | room (16) | datagram (1 or more)
 //
 // An address list is a count (1 byte, at most MaxRelayAddrs) and that many
 // addresses; an address is a family byte (4 or 6), the IP (4 or 16 bytes)
@@ -54,6 +57,12 @@ const (
 	TypeRelayMail        RelayType = 0x3a
 	TypeRelayMailAck     RelayType = 0x3b
 	TypeRelayPunchResult RelayType = 0x3c
+	// The room fan-out (RL9): a room's members subscribe to its ID at
+	// their relay; one post reaches every subscriber, at every relay of a
+	// cluster.
+	TypeRelayRoomSubscribe RelayType = 0x3d
+	TypeRelayRoomPost      RelayType = 0x3e
+	TypeRelayRoomDeliver   RelayType = 0x3f
 )
 
 // RelayType is a relay message's type.
@@ -73,6 +82,12 @@ const (
 	PunchDirect = 1 // a direct path carries the traffic
 )
 
+// Room subscribe's on.
+const (
+	RoomUnsubscribe = 0
+	RoomSubscribe   = 1
+)
+
 // Relay sizes.
 const (
 	// MaxRelayAddrs bounds an address list: what a host has on its
@@ -87,6 +102,9 @@ const (
 	MaxRelayedDatagram = MaxRelayMessage - 2 - 32
 	// MaxMailBlob is the largest sealed blob a mail put carries.
 	MaxMailBlob = MaxRelayMessage - 2 - 32 - 8
+	// MaxRoomFanout is the largest room datagram a room post carries:
+	// what a room deliver, which adds the sender's key, has room for.
+	MaxRoomFanout = MaxRelayMessage - 2 - 32 - RoomIDLen
 )
 
 // RelayMessage is a decoded relay message. Which fields a type uses is in
@@ -96,6 +114,8 @@ type RelayMessage struct {
 	// Key is the peer the message is about (lookup, candidates, call me
 	// maybe, forward, deliver, mail put, punch result).
 	Key [32]byte
+	// Room is the room a room subscribe, post or deliver is for.
+	Room [RoomIDLen]byte
 	// Addrs: a register's local addresses; registered's observed address
 	// (exactly one); candidates and call me maybe's candidates.
 	Addrs []netip.AddrPort
@@ -109,33 +129,38 @@ type RelayMessage struct {
 	ID uint64
 	// StoredAt is when the relay stored a mail, in Unix seconds.
 	StoredAt uint64
-	// Status is mail stored's status or punch result's outcome.
+	// Status is mail stored's status, punch result's outcome or room
+	// subscribe's on.
 	Status uint8
-	// Payload is a forward's or deliver's datagram, or a mail's sealed blob.
+	// Payload is a forward's, deliver's or room post's and deliver's
+	// datagram, or a mail's sealed blob.
 	// ParseRelay returns a slice of its input, not a copy.
 	Payload []byte
 }
 
 // relayLayout says which fields a type carries, in order.
 type relayLayout struct {
-	key, addrs, observed, refresh, id, storedAt, status, payload bool
-	maxPayload                                                   int
+	key, room, addrs, observed, refresh, id, storedAt, status, payload bool
+	maxPayload                                                         int
 }
 
 var relayLayouts = map[RelayType]relayLayout{
-	TypeRelayRegister:    {addrs: true, id: true},
-	TypeRelayRegistered:  {observed: true, refresh: true, id: true},
-	TypeRelayLookup:      {key: true, id: true},
-	TypeRelayCandidates:  {key: true, addrs: true, id: true},
-	TypeRelayCallMeMaybe: {key: true, addrs: true},
-	TypeRelayForward:     {key: true, payload: true, maxPayload: MaxRelayedDatagram},
-	TypeRelayDeliver:     {key: true, payload: true, maxPayload: MaxRelayedDatagram},
-	TypeRelayMailPut:     {key: true, id: true, payload: true, maxPayload: MaxMailBlob},
-	TypeRelayMailStored:  {id: true, status: true},
-	TypeRelayMailFetch:   {},
-	TypeRelayMail:        {id: true, storedAt: true, payload: true, maxPayload: MaxMailBlob},
-	TypeRelayMailAck:     {id: true},
-	TypeRelayPunchResult: {key: true, status: true},
+	TypeRelayRegister:      {addrs: true, id: true},
+	TypeRelayRegistered:    {observed: true, refresh: true, id: true},
+	TypeRelayLookup:        {key: true, id: true},
+	TypeRelayCandidates:    {key: true, addrs: true, id: true},
+	TypeRelayCallMeMaybe:   {key: true, addrs: true},
+	TypeRelayForward:       {key: true, payload: true, maxPayload: MaxRelayedDatagram},
+	TypeRelayDeliver:       {key: true, payload: true, maxPayload: MaxRelayedDatagram},
+	TypeRelayMailPut:       {key: true, id: true, payload: true, maxPayload: MaxMailBlob},
+	TypeRelayMailStored:    {id: true, status: true},
+	TypeRelayMailFetch:     {},
+	TypeRelayMail:          {id: true, storedAt: true, payload: true, maxPayload: MaxMailBlob},
+	TypeRelayMailAck:       {id: true},
+	TypeRelayPunchResult:   {key: true, status: true},
+	TypeRelayRoomSubscribe: {room: true, status: true},
+	TypeRelayRoomPost:      {room: true, payload: true, maxPayload: MaxRoomFanout},
+	TypeRelayRoomDeliver:   {key: true, room: true, payload: true, maxPayload: MaxRoomFanout},
 }
 
 // IsRelayMessage reports whether b looks like a relay message (its version
@@ -158,6 +183,9 @@ func AppendRelay(b []byte, m RelayMessage) ([]byte, error) {
 	out := append(b, Version, byte(m.Type))
 	if l.key {
 		out = append(out, m.Key[:]...)
+	}
+	if l.room {
+		out = append(out, m.Room[:]...)
 	}
 	if l.observed {
 		out = appendAddr(out, m.Addrs[0])
@@ -216,6 +244,12 @@ func ParseRelay(b []byte) (RelayMessage, error) {
 			return RelayMessage{}, ErrTruncated
 		}
 		copy(m.Key[:], f)
+	}
+	if l.room {
+		if f, ok = take(RoomIDLen); !ok {
+			return RelayMessage{}, ErrTruncated
+		}
+		copy(m.Room[:], f)
 	}
 	if l.observed {
 		a, rest, err := parseAddr(r)
@@ -301,6 +335,10 @@ func (m RelayMessage) validate() (relayLayout, error) {
 		return l, fmt.Errorf("%w: mail status %d", ErrMalformed, m.Status)
 	case m.Type == TypeRelayPunchResult && m.Status > PunchDirect:
 		return l, fmt.Errorf("%w: punch outcome %d", ErrMalformed, m.Status)
+	case m.Type == TypeRelayRoomSubscribe && m.Status > RoomSubscribe:
+		return l, fmt.Errorf("%w: room subscribe %d", ErrMalformed, m.Status)
+	case !l.room && m.Room != [RoomIDLen]byte{}:
+		return l, fmt.Errorf("%w: relay message type 0x%02x carries no room", ErrMalformed, byte(m.Type))
 	case !l.status && m.Status != 0, !l.id && m.ID != 0, !l.storedAt && m.StoredAt != 0, !l.refresh && m.Refresh != 0,
 		!l.key && m.Key != [32]byte{}:
 		return l, fmt.Errorf("%w: relay message type 0x%02x with a field it does not carry", ErrMalformed, byte(m.Type))

@@ -35,7 +35,15 @@ var relayGolden = []struct {
 	{"mail", RelayMessage{Type: TypeRelayMail, ID: 9, StoredAt: 1_700_000_000, Payload: []byte{0xbb}}, "01 3a 0000000000000009 000000006553f100 bb"},
 	{"mail ack", RelayMessage{Type: TypeRelayMailAck, ID: 9}, "01 3b 0000000000000009"},
 	{"punch result", RelayMessage{Type: TypeRelayPunchResult, Key: relayKey, Status: PunchDirect}, "01 3c" + beaconKeyHex + "01"},
+	{"room subscribe", RelayMessage{Type: TypeRelayRoomSubscribe, Room: relayRoom, Status: RoomSubscribe}, "01 3d" + relayRoomHex + "01"},
+	{"room unsubscribe", RelayMessage{Type: TypeRelayRoomSubscribe, Room: relayRoom}, "01 3d" + relayRoomHex + "00"},
+	{"room post", RelayMessage{Type: TypeRelayRoomPost, Room: relayRoom, Payload: []byte{0xcc, 0xdd}}, "01 3e" + relayRoomHex + "ccdd"},
+	{"room deliver", RelayMessage{Type: TypeRelayRoomDeliver, Key: relayKey, Room: relayRoom, Payload: []byte{0xcc}}, "01 3f" + beaconKeyHex + relayRoomHex + "cc"},
 }
+
+const relayRoomHex = "00112233445566778899aabbccddeeff"
+
+var relayRoom = [RoomIDLen]byte(mustHex(relayRoomHex))
 
 func TestRelayGolden(t *testing.T) {
 	for _, tc := range relayGolden {
@@ -69,7 +77,11 @@ func TestRelayRefusesWhatItCannotCarry(t *testing.T) {
 		m    RelayMessage
 		want error
 	}{
-		{"unknown type", RelayMessage{Type: 0x3f}, ErrType},
+		{"unknown type", RelayMessage{Type: 0x40}, ErrType},
+		{"room subscribe 2", RelayMessage{Type: TypeRelayRoomSubscribe, Room: relayRoom, Status: 2}, ErrMalformed},
+		{"empty room post", RelayMessage{Type: TypeRelayRoomPost, Room: relayRoom}, ErrMalformed},
+		{"room post too big", RelayMessage{Type: TypeRelayRoomPost, Room: relayRoom, Payload: make([]byte, MaxRoomFanout+1)}, ErrTooBig},
+		{"room on a forward", RelayMessage{Type: TypeRelayForward, Key: relayKey, Room: relayRoom, Payload: []byte{1}}, ErrMalformed},
 		{"zero key", RelayMessage{Type: TypeRelayLookup}, ErrMalformed},
 		{"empty forward", RelayMessage{Type: TypeRelayForward, Key: relayKey}, ErrMalformed},
 		{"forward too big", RelayMessage{Type: TypeRelayForward, Key: relayKey, Payload: make([]byte, MaxRelayedDatagram+1)}, ErrTooBig},
