@@ -236,7 +236,7 @@ func serveInCluster(ctx context.Context, srv *relay.Server, cluster *relaycluste
 	defer cancel()
 	clusterErr := make(chan error, 1)
 	go func() {
-		err := cluster.Run(ctx, srv.FromCluster)
+		err := cluster.Run(ctx, srv)
 		cancel()
 		clusterErr <- err
 	}()

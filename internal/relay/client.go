@@ -44,6 +44,11 @@ type ClientConfig struct {
 	// hears of it again, and so may one whose ack was lost: the chat drops
 	// a message it already has. Nil: the Client never fetches.
 	OnMail func(m Mail)
+	// OnRoomDeliver hears each room datagram a member of room posted
+	// (RL9), as from's session with the relay carried it: the room's own
+	// keys seal and sign it, and the room checks them. Called from Handle;
+	// it must not keep datagram.
+	OnRoomDeliver func(from keys.PublicKey, room RoomID, datagram []byte)
 
 	// Retry is how long a request waits for its answer before it is sent
 	// again. Default 1 s.
@@ -191,6 +196,26 @@ func (c *Client) Forward(peer keys.PublicKey, datagram []byte) error {
 	return c.send(wire.RelayMessage{Type: wire.TypeRelayForward, Key: peer, Payload: datagram})
 }
 
+// SubscribeRoom asks the relay for the datagrams members post to room (on),
+// or to stop (off). It is a datagram: a caller that must be sure sends it
+// again (the chat does, at every registration, since a relay that forgot
+// the registration forgot the subscriptions too).
+func (c *Client) SubscribeRoom(room RoomID, on bool) error {
+	var status uint8 = wire.RoomUnsubscribe
+	if on {
+		status = wire.RoomSubscribe
+	}
+	return c.send(wire.RelayMessage{Type: wire.TypeRelayRoomSubscribe, Room: room, Status: status})
+}
+
+// PostRoom has the relay deliver datagram, sealed by the room's keys, to
+// every other subscriber of room, at every relay of its cluster. We must
+// be subscribed to it. It is a datagram: it may be lost, and nothing
+// answers.
+func (c *Client) PostRoom(room RoomID, datagram []byte) error {
+	return c.send(wire.RelayMessage{Type: wire.TypeRelayRoomPost, Room: room, Payload: datagram})
+}
+
 // PutMail leaves blob (SealMail's, for peer) in peer's mailbox and returns
 // the relay's answer: wire.MailStored, MailBoxFull, MailTooLarge or
 // MailRefused. A put resent because its answer was lost may be stored
@@ -274,6 +299,10 @@ func (c *Client) Handle(pkt []byte) error {
 	case wire.TypeRelayDeliver:
 		if c.cfg.OnDeliver != nil {
 			c.cfg.OnDeliver(m.Key, m.Payload)
+		}
+	case wire.TypeRelayRoomDeliver:
+		if c.cfg.OnRoomDeliver != nil {
+			c.cfg.OnRoomDeliver(m.Key, m.Room, m.Payload)
 		}
 	case wire.TypeRelayMail:
 		if c.cfg.OnMail != nil {

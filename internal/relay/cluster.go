@@ -29,6 +29,15 @@ type Cluster interface {
 	// queues it for its client; false if it was dropped (the link to the
 	// cluster is down or backed up). It must not keep msg past returning.
 	Send(relay string, msg []byte) bool
+	// JoinRoom says this relay has subscribers of room now (its first
+	// came): from now on the cluster hands it the room's posts at other
+	// relays (Server.FromClusterRoom). LeaveRoom says its last left.
+	JoinRoom(room RoomID)
+	LeaveRoom(room RoomID)
+	// PublishRoom hands msg, a room deliver as it goes on the wire, to
+	// every other relay that joined room; false if it was dropped. It must
+	// not keep msg past returning.
+	PublishRoom(room RoomID, msg []byte) bool
 }
 
 // Remote is a key registered at another relay of the cluster.

@@ -16,6 +16,7 @@ type queue struct {
 type outPacket struct {
 	buf     *[]byte // from bufPool
 	relayed bool    // a deliver: counted as relayed when it goes
+	room    bool    // a room deliver: counted as delivered when it goes
 }
 
 func newQueue(size int) queue { return queue{items: make([]outPacket, size)} }

@@ -82,6 +82,11 @@ type Config struct {
 	// token bucket). Defaults 1000 and 2000.
 	Rate  float64
 	Burst int
+	// RoomRate and RoomBurst limit each client's room posts a second
+	// apart (each one goes to every member of a room). Defaults 100 and
+	// 200.
+	RoomRate  float64
+	RoomBurst int
 	// QueueLen bounds each client's queue of packets waiting to go to it
 	// (the oldest is dropped for a new one). Default 32.
 	QueueLen int
@@ -98,6 +103,10 @@ func (c *Config) setDefaults() {
 	def(&c.MaxClients, 65536)
 	def(&c.Burst, 2000)
 	def(&c.QueueLen, 32)
+	def(&c.RoomBurst, 200)
+	if c.RoomRate <= 0 {
+		c.RoomRate = 100
+	}
 	if c.Refresh <= 0 {
 		c.Refresh = DefaultRefresh
 	}
@@ -132,6 +141,9 @@ type Server struct {
 	byAddr    map[netip.AddrPort]*client
 	lastSweep time.Time
 	nclients  atomic.Int64
+	// rooms are the subscribers of each room here (RL9): changed by the
+	// reader under regMu, read by fanOut under it.
+	rooms map[RoomID]map[*client]struct{}
 
 	mailOps chan mailOp
 
@@ -152,6 +164,11 @@ type client struct {
 	locals  []netip.AddrPort
 	expires time.Time
 	limit   *rate.Limiter
+	// roomLimit bounds the client's room posts, each of which goes to many.
+	roomLimit *rate.Limiter
+	// rooms are the rooms it subscribes to; the reader changes them under
+	// Server.regMu.
+	rooms map[RoomID]struct{}
 
 	// Under Server.qmu: the writer reads them.
 	addr  netip.AddrPort
@@ -187,6 +204,7 @@ func NewServer(conn udp.Conn, cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		clients: make(map[keys.PublicKey]*client),
 		byAddr:  make(map[netip.AddrPort]*client),
+		rooms:   make(map[RoomID]map[*client]struct{}),
 		mailOps: make(chan mailOp, 256),
 	}
 	s.cond = sync.NewCond(&s.qmu)
@@ -291,6 +309,10 @@ func (s *Server) handleFrom(key keys.PublicKey, from netip.AddrPort, b []byte, n
 		s.mailOp(mailOp{kind: m.Type, client: c, to: m.Key, toDest: s.where(m.Key, now), id: m.ID, blob: slices.Clone(m.Payload)})
 	case wire.TypeRelayMailFetch, wire.TypeRelayMailAck:
 		s.mailOp(mailOp{kind: m.Type, client: c, id: m.ID})
+	case wire.TypeRelayRoomSubscribe:
+		s.subscribe(c, m.Room, m.Status == wire.RoomSubscribe)
+	case wire.TypeRelayRoomPost:
+		s.post(c, m.Room, m.Payload)
 	case wire.TypeRelayPunchResult:
 		if m.Status == wire.PunchDirect {
 			s.c.punchDirect.Add(1)
@@ -311,7 +333,12 @@ func (s *Server) register(key keys.PublicKey, from netip.AddrPort, locals []neti
 			s.drop(DropTableFull)
 			return
 		}
-		c = &client{key: key, limit: rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst), q: newQueue(s.cfg.QueueLen)}
+		c = &client{
+			key:       key,
+			limit:     rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
+			roomLimit: rate.NewLimiter(rate.Limit(s.cfg.RoomRate), s.cfg.RoomBurst),
+			q:         newQueue(s.cfg.QueueLen),
+		}
 		s.regMu.Lock()
 		s.clients[key] = c
 		s.regMu.Unlock()
@@ -404,6 +431,9 @@ func (s *Server) move(c *client, addr netip.AddrPort) {
 func (s *Server) remove(c *client, forget bool) {
 	s.regMu.Lock()
 	delete(s.clients, c.key)
+	for room := range c.rooms {
+		s.leaveLocked(c, room)
+	}
 	s.regMu.Unlock()
 	if s.byAddr[c.addr] == c {
 		delete(s.byAddr, c.addr)
@@ -455,12 +485,18 @@ func (s *Server) enqueue(c *client, m wire.RelayMessage, relayed bool) {
 	*bp = b
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
+	s.pushLocked(c, outPacket{buf: bp, relayed: relayed})
+}
+
+// pushLocked queues p for c, pushing out c's oldest packet if its queue is
+// full; qmu is held.
+func (s *Server) pushLocked(c *client, p outPacket) {
 	if c.gone {
-		bufPool.Put(bp)
+		bufPool.Put(p.buf)
 		s.drop(DropStale)
 		return
 	}
-	if old, ok := c.q.push(outPacket{buf: bp, relayed: relayed}); ok {
+	if old, ok := c.q.push(p); ok {
 		bufPool.Put(old.buf)
 		s.drop(DropQueueFull)
 	} else {
@@ -518,9 +554,12 @@ func (s *Server) writeLoop() {
 		}
 		s.writeGate.Unlock()
 		for _, p := range sent {
-			if p.relayed {
+			switch {
+			case p.relayed:
 				s.c.relayed.Add(1)
 				s.c.relayedBytes.Add(uint64(len(*p.buf)))
+			case p.room:
+				s.c.roomDelivered.Add(1)
 			}
 			bufPool.Put(p.buf)
 		}
@@ -546,7 +585,15 @@ func (s *Server) Stats() Stats {
 		MailAcked:     s.c.mailAcked.Load(),
 		PeerSent:      s.c.peerSent.Load(),
 		PeerReceived:  s.c.peerReceived.Load(),
+
+		RoomPosts:        s.c.roomPosts.Load(),
+		RoomDelivered:    s.c.roomDelivered.Load(),
+		RoomPeerSent:     s.c.roomPeerSent.Load(),
+		RoomPeerReceived: s.c.roomPeerReceived.Load(),
 	}
+	s.regMu.RLock()
+	st.Rooms = len(s.rooms)
+	s.regMu.RUnlock()
 	for i := range st.Drops {
 		st.Drops[i] = s.c.drops[i].Load()
 	}

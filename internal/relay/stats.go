@@ -28,13 +28,15 @@ const (
 	DropMailBusy                                                  // a mailbox request while the store is behind
 	DropPeerBusy                                                  // a message for another relay's client while the cluster link is down or behind
 	DropPeerMalformed                                             // a message from another relay that did not parse
+	DropNotSubscribed                                             // a room post from a client not subscribed to the room
+	DropRoomsFull                                                 // a room subscribe from a client with MaxRoomsPerClient rooms
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"malformed", "version", "type", "too_big", "unregistered", "rate_limited", "no_destination",
 	"queue_full", "table_full", "mailbox_full", "store", "stale", "mail_busy",
-	"peer_busy", "peer_malformed",
+	"peer_busy", "peer_malformed", "not_subscribed", "rooms_full",
 }
 
 func (r DropReason) String() string {
@@ -59,7 +61,13 @@ type Stats struct {
 	PeerSent      uint64 // messages handed to other relays of the cluster for their clients
 	PeerReceived  uint64 // messages from other relays queued for a client here
 	Queued        int    // packets waiting in the clients' queues now
-	Drops         [numDropReasons]uint64
+
+	Rooms            int    // rooms with subscribers here now
+	RoomPosts        uint64 // room posts taken from clients here
+	RoomDelivered    uint64 // room delivers sent to clients here
+	RoomPeerSent     uint64 // posts published to the cluster
+	RoomPeerReceived uint64 // posts from other relays of the cluster
+	Drops            [numDropReasons]uint64
 }
 
 // Dropped totals Drops.
@@ -72,6 +80,8 @@ type counters struct {
 	punchDirect, punchFailed                      atomic.Uint64
 	mailStored, mailSent, mailAcked               atomic.Uint64
 	peerSent, peerReceived                        atomic.Uint64
+	roomPosts, roomDelivered                      atomic.Uint64
+	roomPeerSent, roomPeerReceived                atomic.Uint64
 	drops                                         [numDropReasons]atomic.Uint64
 }
 
@@ -85,6 +95,8 @@ var (
 	descMail          = prometheus.NewDesc("udpchat_relay_mail_total", "Mailbox events.", []string{"event"}, nil)
 	descMailboxed     = prometheus.NewDesc("udpchat_relay_mailbox_blobs", "Sealed blobs held for offline recipients now.", nil, nil)
 	descPeer          = prometheus.NewDesc("udpchat_relay_cluster_messages_total", "Messages for clients exchanged with the other relays of the cluster.", []string{"direction"}, nil)
+	descRooms         = prometheus.NewDesc("udpchat_relay_rooms", "Rooms with subscribers at this relay now.", nil, nil)
+	descRoomMsgs      = prometheus.NewDesc("udpchat_relay_room_datagrams_total", "Room fan-out: posts taken from clients, delivers sent to clients, posts published to and received from the cluster.", []string{"event"}, nil)
 	descQueued        = prometheus.NewDesc("udpchat_relay_queue_depth", "Packets waiting in the clients' queues now.", nil, nil)
 	descDrops         = prometheus.NewDesc("udpchat_relay_drops_total", "Messages thrown away, by reason.", []string{"reason"}, nil)
 	descSecureDrops   = prometheus.NewDesc("udpchat_relay_secure_drops_total", "Datagrams the Noise layer threw away (junk, forgeries, replays).", nil, nil)
@@ -97,7 +109,7 @@ type collector struct{ s *Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descClients, descRegistrations, descRelayed, descRelayedBytes, descPunch,
-		descPunchOutcome, descMail, descPeer, descMailboxed, descQueued, descDrops, descSecureDrops, descHandshakes} {
+		descPunchOutcome, descMail, descPeer, descRooms, descRoomMsgs, descMailboxed, descQueued, descDrops, descSecureDrops, descHandshakes} {
 		ch <- d
 	}
 }
@@ -123,6 +135,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMail, st.MailAcked, "acked")
 	counter(descPeer, st.PeerSent, "sent")
 	counter(descPeer, st.PeerReceived, "received")
+	gauge(descRooms, float64(st.Rooms))
+	counter(descRoomMsgs, st.RoomPosts, "posted")
+	counter(descRoomMsgs, st.RoomDelivered, "delivered")
+	counter(descRoomMsgs, st.RoomPeerSent, "published")
+	counter(descRoomMsgs, st.RoomPeerReceived, "received")
 	gauge(descQueued, float64(st.Queued))
 	for r, n := range st.Drops {
 		counter(descDrops, n, DropReason(r).String())

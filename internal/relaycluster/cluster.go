@@ -75,6 +75,12 @@ type Cluster struct {
 	mu  sync.RWMutex
 	reg map[keys.PublicKey]entry
 
+	// relay takes the messages that come for this relay (set by Run).
+	relay atomic.Pointer[Relay]
+	// rooms are this relay's subscriptions to rooms' subjects.
+	roomsMu sync.Mutex
+	rooms   map[relay.RoomID]*nats.Subscription
+
 	out       chan outMsg
 	announced atomic.Uint64 // registrations sent to the registry
 	failed    atomic.Uint64 // registrations the registry did not take, or not sent for a full queue
@@ -85,6 +91,7 @@ type outMsg struct {
 	subject  string
 	data     []byte
 	registry bool // a put in the registry, which JetStream acknowledges
+	room     bool // a room post, which carries its origin
 }
 
 var _ relay.Cluster = (*Cluster)(nil)
@@ -106,10 +113,11 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cluster{
-		cfg: cfg,
-		log: cfg.Logger,
-		reg: make(map[keys.PublicKey]entry),
-		out: make(chan outMsg, cfg.Queue),
+		cfg:   cfg,
+		log:   cfg.Logger,
+		reg:   make(map[keys.PublicKey]entry),
+		rooms: make(map[relay.RoomID]*nats.Subscription),
+		out:   make(chan outMsg, cfg.Queue),
 	}
 	var idb [8]byte
 	rand.Read(idb[:])
@@ -142,12 +150,14 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 func (c *Cluster) ID() string { return c.id }
 
 // Run serves the cluster until ctx ends: it hands the peer messages for
-// this relay's clients to deliver (relay.Server.FromCluster), keeps the
+// this relay's clients and the posts to rooms it joined to r, keeps the
 // copy of the registry, and publishes what the relay sends. It returns nil
 // when ctx ends, or an error if it cannot subscribe or watch, or the watch
 // ends.
-func (c *Cluster) Run(ctx context.Context, deliver func([]byte)) error {
-	sub, err := c.cfg.Conn.Subscribe(relaySubjectPrefix+c.id, func(m *nats.Msg) { deliver(m.Data) })
+func (c *Cluster) Run(ctx context.Context, r Relay) error {
+	c.relay.Store(&r)
+	defer c.relay.Store(nil)
+	sub, err := c.cfg.Conn.Subscribe(relaySubjectPrefix+c.id, func(m *nats.Msg) { r.FromCluster(m.Data) })
 	if err != nil {
 		return fmt.Errorf("relaycluster: subscribe: %w", err)
 	}
@@ -201,7 +211,11 @@ func (c *Cluster) publish(ctx context.Context) {
 				}
 				continue
 			}
-			if err := c.cfg.Conn.Publish(m.subject, m.data); err != nil {
+			msg := &nats.Msg{Subject: m.subject, Data: m.data}
+			if m.room {
+				msg.Header = nats.Header{originHeader: []string{c.id}}
+			}
+			if err := c.cfg.Conn.PublishMsg(msg); err != nil {
 				c.log.Debug("relay cluster: publish", "err", err)
 			}
 		}

@@ -83,7 +83,7 @@ func startClusterRelay(t testing.TB, nc *nats.Conn, cfg relay.Config) *clusterRe
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := cl.Run(ctx, s.FromCluster); err != nil {
+		if err := cl.Run(ctx, s); err != nil {
 			t.Errorf("cluster Run: %v", err)
 		}
 	})
