@@ -1,5 +1,5 @@
 // Package relay is udpchat's rendezvous and relay server and the client side
-// of its protocol (docs/PROTOCOL.md sections RL1-RL8).
+// of its protocol (docs/PROTOCOL.md sections RL1-RL9).
 //
 // Clients hold a Noise session with the relay (internal/secure: the relay is
 // one more peer, pinned by its key), so the relay knows each by its public
