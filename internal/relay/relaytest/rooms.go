@@ -74,11 +74,16 @@ func LoopbackIP(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, 0, byte(n >> 8), byte(n)})
 }
 
+// Sink takes the room datagrams the members get: a Tally or a Counter.
+type Sink interface {
+	add(member int, datagram []byte)
+}
+
 // Join starts member i at r, registers it and subscribes it to room, and
-// has the room datagrams it gets counted by tally. It stops when the test
+// hands the datagrams of room it gets to sink. It stops when the test
 // ends. The subscription is a datagram: wait for the relay to have it
 // (relay.Server.RoomSubscribers).
-func Join(t testing.TB, r Relay, room relay.RoomID, i int, tally *Tally) *Member {
+func Join(t testing.TB, r Relay, room relay.RoomID, i int, sink Sink) *Member {
 	t.Helper()
 	key, err := keys.GenerateKey()
 	if err != nil {
@@ -107,7 +112,7 @@ func Join(t testing.TB, r Relay, room relay.RoomID, i int, tally *Tally) *Member
 		Relay: r.Addr,
 		OnRoomDeliver: func(_ keys.PublicKey, got relay.RoomID, d []byte) {
 			if got == room {
-				tally.add(i, d)
+				sink.add(i, d)
 			}
 		},
 		Retry: 100 * time.Millisecond,
@@ -136,6 +141,42 @@ func Datagram(id uint64, size int) []byte {
 	b := make([]byte, max(size, 8))
 	binary.BigEndian.PutUint64(b, id)
 	return b
+}
+
+// Counter counts the room datagrams the members get, all together: for
+// benchmarks, where a Tally's bookkeeping would weigh.
+type Counter struct {
+	n    atomic.Int64
+	more chan struct{}
+}
+
+// NewCounter is a counter at 0.
+func NewCounter() *Counter { return &Counter{more: make(chan struct{}, 1)} }
+
+func (c *Counter) add(int, []byte) {
+	c.n.Add(1)
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+// Count counts one datagram that arrived some other way (a baseline's).
+func (c *Counter) Count() { c.add(0, nil) }
+
+// N is how many datagrams arrived.
+func (c *Counter) N() int64 { return c.n.Load() }
+
+// Wait waits for the next arrival, or until timeout; false if none came.
+func (c *Counter) Wait(timeout time.Duration) bool {
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	select {
+	case <-c.more:
+		return true
+	case <-tm.C:
+		return false
+	}
 }
 
 // Tally counts the room datagrams each member got, by message id.
