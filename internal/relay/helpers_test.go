@@ -97,6 +97,7 @@ type testClient struct {
 	delivered chan delivery
 	calls     chan delivery
 	mails     chan Mail
+	rooms     chan delivery
 	stop      func()
 }
 
@@ -117,6 +118,7 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 		delivered: make(chan delivery, 1024),
 		calls:     make(chan delivery, 16),
 		mails:     make(chan Mail, 64),
+		rooms:     make(chan delivery, 64),
 	}
 	cfg := ClientConfig{
 		Conn:  sec,
@@ -128,7 +130,10 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 			tc.calls <- delivery{from: from, addrs: addrs}
 		},
 		OnMail: func(m Mail) { tc.mails <- m },
-		Retry:  100 * time.Millisecond,
+		OnRoomDeliver: func(from keys.PublicKey, _ RoomID, d []byte) {
+			tc.rooms <- delivery{from: from, data: bytes.Clone(d)}
+		},
+		Retry: 100 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&cfg)
