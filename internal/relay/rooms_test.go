@@ -26,8 +26,9 @@ func TestRoomFanOutDeliversEveryPostOnceToEveryOtherSubscriber(t *testing.T) {
 	for i := range members {
 		members[i] = relaytest.Join(t, r, room, i, tally)
 	}
-	relaytest.Join(t, r, other, n, otherTally) // a subscriber of another room
-	waitSubscribers(t, s, room, n)
+	outsider := relaytest.Join(t, r, other, n, otherTally) // a subscriber of another room
+	relaytest.SubscribeAll(t, members, room, map[*relay.Server]int{s: n})
+	relaytest.SubscribeAll(t, []*relaytest.Member{outsider}, other, map[*relay.Server]int{s: 1})
 
 	// Three members post in turn; each post reaches the other n-1 once.
 	const posts = 6
@@ -56,7 +57,7 @@ func TestRoomFanOutDeliversEveryPostOnceToEveryOtherSubscriber(t *testing.T) {
 	if err := members[n-1].SubscribeRoom(room, false); err != nil {
 		t.Fatal(err)
 	}
-	waitSubscribers(t, s, room, n-1)
+	eventually(t, "the unsubscribe taken", func() bool { return s.RoomSubscribers(room) == n-1 })
 	if err := members[n-1].PostRoom(room, relaytest.Datagram(100, 200)); err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +80,6 @@ func TestRoomFanOutDeliversEveryPostOnceToEveryOtherSubscriber(t *testing.T) {
 	eventually(t, "the delivers counted", func() bool {
 		return s.Stats().RoomDelivered == uint64(posts*(n-1)+n-2)
 	})
-}
-
-func waitSubscribers(t *testing.T, s *relay.Server, room relay.RoomID, n int) {
-	t.Helper()
-	eventually(t, "the relay has every subscription", func() bool { return s.RoomSubscribers(room) == n })
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

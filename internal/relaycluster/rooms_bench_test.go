@@ -31,9 +31,11 @@ func BenchmarkRoomFanOut(b *testing.B) {
 	ns := natstest.StartCluster(b, 3)
 	cfg := relay.Config{Rate: 1e9, Burst: 1 << 30, RoomRate: 1e9, RoomBurst: 1 << 30, QueueLen: 4 * roomBenchWindow}
 	var relays []relaytest.Relay
+	var servers []*relay.Server
 	for i := range 3 {
 		r := startClusterRelay(b, connect(b, ns, i), cfg)
 		relays = append(relays, relaytest.Relay{Addr: r.Addr(), Key: r.PublicKey()})
+		servers = append(servers, r.Server)
 	}
 	got := relaytest.NewCounter()
 	// The members at each relay, made as a room needs them and each joining
@@ -43,20 +45,19 @@ func BenchmarkRoomFanOut(b *testing.B) {
 	for _, nrelays := range []int{1, 2, 3} {
 		for _, nmembers := range []int{10, 100, 1000} {
 			room := relay.RoomID{byte(nrelays), byte(nmembers >> 8), byte(nmembers)}
-			var sender *relaytest.Member
+			var members []*relaytest.Member
+			want := make(map[*relay.Server]int)
 			for j := range nmembers {
-				r := j % nrelays
-				k := j / nrelays
+				r, k := j%nrelays, j/nrelays
 				if k == len(atRelay[r]) {
 					atRelay[r] = append(atRelay[r], relaytest.Join(b, relays[r], room, made, got))
 					made++
-				} else if err := atRelay[r][k].SubscribeRoom(room, true); err != nil {
-					b.Fatal(err)
 				}
-				if j == 0 {
-					sender = atRelay[r][k]
-				}
+				members = append(members, atRelay[r][k])
+				want[servers[r]]++
 			}
+			relaytest.SubscribeAll(b, members, room, want)
+			sender := members[0]
 			b.Run(fmt.Sprintf("relays=%d/members=%d", nrelays, nmembers), func(b *testing.B) {
 				warmUp(b, got, nmembers-1, func() error { return sender.PostRoom(room, make([]byte, roomBenchSize)) })
 				payload := make([]byte, roomBenchSize)

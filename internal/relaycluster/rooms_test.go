@@ -31,9 +31,11 @@ func TestRoomAcrossThreeRelaysReachesEveryMemberOnce(t *testing.T) {
 		r := relays[i%3]
 		members = append(members, relaytest.Join(t, relaytest.Relay{Addr: r.Addr(), Key: r.PublicKey()}, room, i, tally))
 	}
+	want := make(map[*relay.Server]int)
 	for _, r := range relays {
-		eventually(t, "every relay has its subscribers", func() bool { return r.RoomSubscribers(room) == perRelay })
+		want[r.Server] = perRelay
 	}
+	relaytest.SubscribeAll(t, members, room, want)
 
 	// NATS tells the other nodes of a relay's subscription to the room's
 	// subject on its own time: until a round of posts, one from each

@@ -241,3 +241,34 @@ func (t *Tally) WaitDistinct(want int, timeout time.Duration) error {
 	}
 	return nil
 }
+
+// SubscribeAll subscribes members to room, and again until each relay in
+// want has its number of subscribers of it: a subscribe is a datagram, and
+// a busy relay's socket may drop it.
+func SubscribeAll(t testing.TB, members []*Member, room relay.RoomID, want map[*relay.Server]int) {
+	t.Helper()
+	for range 20 {
+		for _, m := range members {
+			if err := m.SubscribeRoom(room, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(time.Second)
+		for !haveSubscribers(room, want) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if haveSubscribers(room, want) {
+			return
+		}
+	}
+	t.Fatal("20 rounds of subscribes, and a relay still misses some")
+}
+
+func haveSubscribers(room relay.RoomID, want map[*relay.Server]int) bool {
+	for s, n := range want {
+		if s.RoomSubscribers(room) != n {
+			return false
+		}
+	}
+	return true
+}
