@@ -2,13 +2,13 @@ package relaycluster
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/udpchat/udpchat/internal/relay"
 	"github.com/udpchat/udpchat/internal/relay/relaytest"
 	"github.com/udpchat/udpchat/internal/relaycluster/natstest"
+	"github.com/udpchat/udpchat/internal/testenv"
 	"github.com/udpchat/udpchat/internal/udp"
 )
 
@@ -126,7 +126,7 @@ func benchRawFanOut(b *testing.B, n int) {
 func runFanOut(b *testing.B, got *relaytest.Counter, fanout int, post func() error) {
 	b.SetBytes(int64(roomBenchSize * fanout))
 	start0 := got.N()
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	b.ResetTimer()
 	start := time.Now()
 	var lost int64
@@ -149,13 +149,6 @@ func runFanOut(b *testing.B, got *relaytest.Counter, fanout int, post func() err
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(arrived())/elapsed.Seconds(), "delivered/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(max(arrived(), 1)), "cpu-ns/delivered")
+	b.ReportMetric(float64(testenv.CPUTime()-cpu0)/float64(max(arrived(), 1)), "cpu-ns/delivered")
 	b.ReportMetric(float64(int64(b.N*fanout)-arrived())/float64(b.N*fanout)*100, "lost-%")
-}
-
-// cpuTime is the CPU this process has used, user and system, in ns.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
