@@ -108,10 +108,10 @@ func Join(t testing.TB, r Relay, room relay.RoomID, i int, sink Sink) *Member {
 	}
 	m := &Member{Index: i, Key: key.Public()}
 	m.Client, err = relay.NewClient(relay.ClientConfig{
-		Conn:  sec,
-		Relay: r.Addr,
+		Conn:          sec,
+		Relay:         r.Addr,
 		OnRoomDeliver: func(_ keys.PublicKey, _ relay.RoomID, d []byte) { sink.add(i, d) },
-		Retry: 100 * time.Millisecond,
+		Retry:         100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
