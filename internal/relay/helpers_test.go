@@ -110,7 +110,24 @@ type delivery struct {
 // clientOpts change a test client's config before it starts.
 type clientOpts func(*ClientConfig)
 
+// startClient starts a client that Runs: it registers, refreshes and
+// fetches its mail by itself, as the chat's does.
 func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...clientOpts) *testClient {
+	t.Helper()
+	return runClient(t, r, key, (*Client).Run, opts...)
+}
+
+// startQuietClient starts a client that registers once and then sends only
+// what the test has it send: it reads, but Run's own registrations, whose
+// number and timing are Run's, never go.
+func startQuietClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...clientOpts) *testClient {
+	t.Helper()
+	return runClient(t, r, key, func(c *Client, _ context.Context) error { return c.readLoop() }, opts...)
+}
+
+// runClient starts a client on a session of its own with r, running run
+// until the test ends, and registers it.
+func runClient(t testing.TB, r *testRelay, key keys.PrivateKey, run func(*Client, context.Context) error, opts ...clientOpts) *testClient {
 	t.Helper()
 	sec := dialRelay(t, r, key, netip.MustParseAddr("127.0.0.1"))
 	tc := &testClient{
@@ -145,7 +162,7 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- tc.Run(ctx) }()
+	go func() { done <- run(tc.Client, ctx) }()
 	var once sync.Once
 	tc.stop = func() {
 		once.Do(func() {
@@ -155,7 +172,8 @@ func startClient(t testing.TB, r *testRelay, key keys.PrivateKey, opts ...client
 		})
 	}
 	t.Cleanup(tc.stop)
-	// Registered once Register returns, as Run's first registration is.
+	// Registered once Register returns, as Run's first registration is
+	// (and Run's may still be under way).
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer rcancel()
 	if _, err := tc.Register(rctx); err != nil {

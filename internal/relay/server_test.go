@@ -129,25 +129,43 @@ func TestLookupGivesCandidatesAndCallsBack(t *testing.T) {
 }
 
 func TestRateLimitDropsCounted(t *testing.T) {
-	r := startRelay(t, Config{Rate: 0.001, Burst: 3})
-	noMail := func(c *ClientConfig) { c.OnMail = nil } // no fetches to spend tokens on
-	alice, bob := startClient(t, r, newKey(t), noMail), startClient(t, r, newKey(t), noMail)
+	// Tokens come back only when the test moves the clock.
+	clock := newFakeClock()
+	r := startRelay(t, Config{Now: clock.Now, Rate: 1, Burst: 3})
+	// Quiet clients without mail: nothing but what the test sends spends
+	// a token (no refresh, no fetch).
+	noMail := func(c *ClientConfig) { c.OnMail = nil }
+	alice, bob := startQuietClient(t, r, newKey(t), noMail), startQuietClient(t, r, newKey(t), noMail)
+	// A registration resent while its answer was on its way spent a token
+	// too. Each client's packets are handled in order: once a malformed one
+	// from each is counted, their registrations are all handled; then
+	// alice's bucket fills again to its burst.
+	for _, c := range []*testClient{alice, bob} {
+		if _, err := c.cfg.Conn.WriteTo([]byte{1}, r.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the registrations handled", func() bool { return r.Stats().Drops[DropMalformed] == 2 })
+	before := r.Stats().Drops[DropRateLimited]
+	clock.Advance(3 * time.Second)
+
 	for i := range 10 {
 		if err := alice.Forward(bob.public(), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Alice's first registration is free, the second (Run's or
-	// startClient's) takes one token of three: two forwards at most go.
-	eventually(t, "rate limit drops", func() bool {
+	eventually(t, "all ten forwards handled", func() bool {
 		st := r.Stats()
-		return st.Relayed >= 1 && st.Relayed+st.Drops[DropRateLimited] >= 10
+		return st.Relayed+st.Drops[DropRateLimited]-before >= 10
 	})
-	if st := r.Stats(); st.Relayed > 2 {
-		t.Errorf("%d forwards relayed, over the burst", st.Relayed)
+	if st := r.Stats(); st.Relayed != 3 || st.Drops[DropRateLimited]-before != 7 {
+		t.Errorf("%d forwards relayed, %d dropped for the rate; want the burst, 3, relayed and 7 dropped",
+			st.Relayed, st.Drops[DropRateLimited]-before)
 	}
-	if d := receive(t, bob.delivered, "a forward within the burst"); d.data[0] != 0 {
-		t.Errorf("bob got forward %d first, want 0", d.data[0])
+	for want := range byte(3) {
+		if d := receive(t, bob.delivered, "a forward within the burst"); d.data[0] != want {
+			t.Errorf("bob got forward %d, want %d: the first ones go", d.data[0], want)
+		}
 	}
 }
 
