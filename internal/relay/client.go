@@ -218,8 +218,8 @@ func (c *Client) PostRoom(room RoomID, datagram []byte) error {
 
 // PutMail leaves blob (SealMail's, for peer) in peer's mailbox and returns
 // the relay's answer: wire.MailStored, MailBoxFull, MailTooLarge or
-// MailRefused. A put resent because its answer was lost may be stored
-// twice; the recipient drops the copy.
+// MailRefused. A put resent because its answer was slow or lost carries the
+// same blob, which the relay does not store again while it holds the first.
 func (c *Client) PutMail(ctx context.Context, peer keys.PublicKey, blob []byte) (uint8, error) {
 	id := newNonce()
 	m, err := c.request(ctx, wire.RelayMessage{Type: wire.TypeRelayMailPut, Key: peer, ID: id, Payload: blob},

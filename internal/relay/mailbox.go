@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -24,7 +25,9 @@ const MailboxDBName = "relay.db"
 type MailStore interface {
 	// Put stores blob for to and returns its id and wire.MailStored, or
 	// wire.MailBoxFull when to's mailbox is at its bound; it returns only
-	// once the blob is as safe as the store makes it.
+	// once the blob is as safe as the store makes it. A blob it holds for
+	// to already (a client's resent put) is not stored again: Put returns
+	// the held one's id, stored.
 	Put(ctx context.Context, to keys.PublicKey, blob []byte, now time.Time) (id uint64, status uint8, err error)
 	// Fetch returns up to limit of to's blobs, oldest first, that have not
 	// expired. They stay until acknowledged.
@@ -102,12 +105,26 @@ func (m *Mailboxes) Close() error { return m.db.Close() }
 // Put stores blob for to and returns its id and wire.MailStored, or
 // wire.MailBoxFull when to's mailbox is at its bound (the sender hears of it
 // and may try again later; nothing already held is pushed out).
+//
+// A blob to's mailbox holds already is a put the client resent because its
+// answer was slow or lost (no two sealed blobs are alike: each has an
+// ephemeral key of its own): it is answered with the held blob's id, not
+// stored again, so that a resend neither takes a second place in the
+// bounded mailbox nor reaches the recipient twice.
 func (m *Mailboxes) Put(ctx context.Context, to keys.PublicKey, blob []byte, now time.Time) (uint64, uint8, error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, wire.MailRefused, err
 	}
 	defer tx.Rollback()
+	var held uint64
+	switch err := tx.QueryRowContext(ctx, `SELECT id FROM mail WHERE recipient = ? AND stored_at > ? AND blob = ? LIMIT 1`,
+		to[:], m.oldest(now), blob).Scan(&held); {
+	case err == nil:
+		return held, wire.MailStored, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, wire.MailRefused, err
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM mail WHERE recipient = ? AND stored_at > ?`,
 		to[:], m.oldest(now)).Scan(&n); err != nil {

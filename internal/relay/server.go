@@ -659,21 +659,27 @@ func (s *Server) doMail(ctx context.Context, op mailOp) error {
 	switch op.kind {
 	case wire.TypeRelayMailPut:
 		id, status, err := s.mail.Put(ctx, op.to, op.blob, now)
-		s.enqueue(op.client, wire.RelayMessage{Type: wire.TypeRelayMailStored, ID: op.id, Status: status}, false)
-		switch {
-		case err != nil:
-			return fmt.Errorf("put: %w", err)
-		case status == wire.MailBoxFull:
+		// Counted before the sender hears: whoever has its answer sees
+		// the put in the stats.
+		switch status {
+		case wire.MailBoxFull:
 			s.drop(DropMailboxFull)
-		case status == wire.MailStored:
+		case wire.MailStored:
 			s.c.mailStored.Add(1)
-			// Online, here or at another relay: it need not wait for its
-			// next fetch.
-			if d := op.toDest; d.local != nil {
-				s.sendMail(d.local, Mail{ID: id, StoredAt: now, Blob: op.blob})
-			} else if d.found() {
-				s.toPeer(d.remote.Relay, op.to, mailMessage(Mail{ID: id, StoredAt: now, Blob: op.blob}))
-			}
+		}
+		s.enqueue(op.client, wire.RelayMessage{Type: wire.TypeRelayMailStored, ID: op.id, Status: status}, false)
+		if err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
+		if status != wire.MailStored {
+			return nil
+		}
+		// Online, here or at another relay: it need not wait for its next
+		// fetch.
+		if d := op.toDest; d.local != nil {
+			s.sendMail(d.local, Mail{ID: id, StoredAt: now, Blob: op.blob})
+		} else if d.found() {
+			s.toPeer(d.remote.Relay, op.to, mailMessage(Mail{ID: id, StoredAt: now, Blob: op.blob}))
 		}
 	case wire.TypeRelayMailFetch:
 		mails, err := s.mail.Fetch(ctx, op.client.key, now, MailPerFetch)
