@@ -170,9 +170,12 @@ func (c *Cluster) Run(ctx context.Context, r Relay) error {
 	c.log.Info("relay cluster joined", "id", c.id)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
+	// publish has a context of its own, not one that shadows ctx: when ctx
+	// ends, the watch's updates may close before ctx's end has reached a
+	// context made from it, and the check below must see ctx itself.
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel() // before the Wait: publish returns
-	wg.Go(func() { c.publish(ctx) })
+	wg.Go(func() { c.publish(pctx) })
 	prune := time.NewTicker(c.cfg.TTL)
 	defer prune.Stop()
 	for {
@@ -181,7 +184,7 @@ func (c *Cluster) Run(ctx context.Context, r Relay) error {
 			return nil
 		case e, ok := <-w.Updates():
 			if !ok {
-				if ctx.Err() != nil {
+				if ctx.Err() != nil { // ctx's end closes the watch
 					return nil
 				}
 				return errors.New("relaycluster: the registry's watch ended")
