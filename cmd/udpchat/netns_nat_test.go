@@ -84,6 +84,20 @@ type natHome struct {
 
 func newNATLab(ctx context.Context, t *testing.T) *natLab {
 	t.Helper()
+	lab := newInternet(ctx, t)
+	dir := privateDir(t)
+	id := udpchat(t, "relay", "id", "--data-dir", dir)
+	id.wantExit(t, 0)
+	lab.relayKey = strings.SplitN(id.stdout.String(), "\n", 2)[0]
+	srv := start(t, "ip", "netns", "exec", lab.inet, udpchatBinary, "relay", "--listen", labRelayIP+":7477",
+		"--data-dir", dir, "--metrics", labMetrics)
+	srv.stderr.waitLine(t, `"msg":"metrics listening"`)
+	return lab
+}
+
+// newInternet makes the lab's internet, with no relay on it yet.
+func newInternet(ctx context.Context, t *testing.T) *natLab {
+	t.Helper()
 	removeStaleLabs(ctx, t)
 	lab := &natLab{inet: fmt.Sprintf("%snet-%d", labNamePrefix, os.Getpid())}
 	addNamespace(ctx, t, lab.inet)
@@ -96,14 +110,6 @@ table bridge internet {
 	counter between {}
 	chain forward { type filter hook forward priority 0; meta l4proto udp counter name between; }
 }`)
-
-	dir := privateDir(t)
-	id := udpchat(t, "relay", "id", "--data-dir", dir)
-	id.wantExit(t, 0)
-	lab.relayKey = strings.SplitN(id.stdout.String(), "\n", 2)[0]
-	srv := start(t, "ip", "netns", "exec", lab.inet, udpchatBinary, "relay", "--listen", labRelayIP+":7477",
-		"--data-dir", dir, "--metrics", labMetrics)
-	srv.stderr.waitLine(t, `"msg":"metrics listening"`)
 	return lab
 }
 
@@ -161,13 +167,10 @@ func (lab *natLab) addHome(ctx context.Context, t *testing.T, nat string, n int)
 	i, pid := lab.homes, os.Getpid()
 	h := &natHome{router: fmt.Sprintf("%sr%d-%d", labNamePrefix, i, pid), wan: fmt.Sprintf("203.0.113.%d", i)}
 	addNamespace(ctx, t, h.router)
-	port := fmt.Sprintf("w%d", i)
-	labRun(ctx, t, "ip", "link", "add", port, "netns", lab.inet, "type", "veth", "peer", "name", "wan0", "netns", h.router)
-	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", port, "master", "br0", "up")
-	labRun(ctx, t, "ip", "-n", h.router, "addr", "add", h.wan+"/24", "dev", "wan0")
+	lab.plug(ctx, t, h.router, fmt.Sprintf("w%d", i), h.wan)
 	labRun(ctx, t, "ip", "-n", h.router, "link", "add", "lan0", "type", "bridge", "stp_state", "0")
 	labRun(ctx, t, "ip", "-n", h.router, "addr", "add", fmt.Sprintf("192.168.%d.1/24", i), "dev", "lan0")
-	for _, dev := range []string{"lo", "wan0", "lan0"} {
+	for _, dev := range []string{"lo", "lan0"} {
 		labRun(ctx, t, "ip", "-n", h.router, "link", "set", dev, "up")
 	}
 	labRun(ctx, t, "ip", "netns", "exec", h.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -192,6 +195,16 @@ func (lab *natLab) addHome(ctx context.Context, t *testing.T, nat string, n int)
 	return h
 }
 
+// plug connects namespace ns to the internet: its wan0 at addr, the
+// bridge's end named port.
+func (lab *natLab) plug(ctx context.Context, t *testing.T, ns, port, addr string) {
+	t.Helper()
+	labRun(ctx, t, "ip", "link", "add", port, "netns", lab.inet, "type", "veth", "peer", "name", "wan0", "netns", ns)
+	labRun(ctx, t, "ip", "-n", lab.inet, "link", "set", port, "master", "br0", "up")
+	labRun(ctx, t, "ip", "-n", ns, "addr", "add", addr+"/24", "dev", "wan0")
+	labRun(ctx, t, "ip", "-n", ns, "link", "set", "wan0", "up")
+}
+
 // loadNFT loads an nft script into namespace ns.
 func loadNFT(ctx context.Context, t *testing.T, ns, script string) {
 	t.Helper()
@@ -206,8 +219,15 @@ func loadNFT(ctx context.Context, t *testing.T, ns, script string) {
 // with the lab's relay.
 func (lab *natLab) chatIn(t *testing.T, ns, dir, name string, args ...string) *proc {
 	t.Helper()
+	return chatInNS(t, ns, dir, name, lab.relayFlag(), args...)
+}
+
+// chatInNS starts udpchat --line --json in namespace ns on the data dir
+// dir, with --relay relays.
+func chatInNS(t *testing.T, ns, dir, name, relays string, args ...string) *proc {
+	t.Helper()
 	cmd := append([]string{"netns", "exec", ns, udpchatBinary, "--line", "--json", "--no-discovery", "-n", name,
-		"--data-dir", dir, "-l", "0.0.0.0:7475", "--relay", lab.relayFlag(), "--timeout", "20s"}, args...)
+		"--data-dir", dir, "-l", "0.0.0.0:7475", "--relay", relays, "--timeout", "20s"}, args...)
 	return start(t, "ip", cmd...)
 }
 
