@@ -75,6 +75,15 @@ func FindRoom(rs chat.Rooms, name string) (chat.RoomInfo, error) {
 	return chat.RoomInfo{}, fmt.Errorf("you are not in #%s", termsafe.Line(name))
 }
 
+// verb is the tail that reads right after names: "bob added", but "you
+// were added" when the news is this user's own.
+func verb(names []string, others, you string) string {
+	if len(names) == 1 && names[0] == "you" {
+		return you
+	}
+	return others
+}
+
 // MembersText is a room's news of its membership as both UIs show it: that
 // this user was removed, or who is in now and who came and went.
 func MembersText(ev chat.MembersChanged) string {
@@ -88,10 +97,10 @@ func MembersText(ev chat.MembersChanged) string {
 	s := fmt.Sprintf("#%s members: %s", room, termsafe.Line(strings.Join(ev.Members, ", ")))
 	var news []string
 	if len(ev.Added) > 0 {
-		news = append(news, termsafe.Line(strings.Join(ev.Added, ", "))+" added")
+		news = append(news, termsafe.Line(strings.Join(ev.Added, ", "))+verb(ev.Added, " added", " were added"))
 	}
 	if len(ev.Gone) > 0 {
-		news = append(news, termsafe.Line(strings.Join(ev.Gone, ", "))+" no longer a member")
+		news = append(news, termsafe.Line(strings.Join(ev.Gone, ", "))+verb(ev.Gone, " no longer a member", " are no longer a member"))
 	}
 	if len(news) > 0 {
 		s += " (" + strings.Join(news, "; ") + ")"
