@@ -22,6 +22,9 @@ type RoomInfo struct {
 	Members []string // display names, founder first
 	Founder bool     // this user founded it (and so may invite)
 	Topic   string   // "" if none was set
+	// Fanout: its messages go once through a relay's fan-out, not to every
+	// member over the pairwise sessions (docs/PROTOCOL.md RL9).
+	Fanout bool
 }
 
 // Rooms is what a UI asks of the rooms (Node.Rooms): group conversations

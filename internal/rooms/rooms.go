@@ -123,11 +123,17 @@ type Config struct {
 	// founder also sends the invitation again each StatusPeriod until the
 	// newcomer answers.
 	AskToJoin bool
+	// FanoutAbove is the room size above which messages go through a
+	// relay's fan-out, when there is one (SetFanout); 0 is FanoutMembers.
+	FanoutAbove int
 }
 
-// Outgoing is a datagram for the chat to carry to member To.
+// Outgoing is a datagram for the chat to carry to member To, or, when Post
+// is set, to post once to the relay fan-out of Room (RL9).
 type Outgoing struct {
 	To       keys.PublicKey
+	Post     bool
+	Room     RoomID
 	Datagram []byte
 }
 
@@ -183,6 +189,7 @@ type Node struct {
 	invites   map[RoomID]*room            // verified invitations awaiting Accept
 	// receivingLabel is the label of the datagram ReceiveLabeled handles.
 	receivingLabel string
+	fanout         bool // the chat can post to a relay's room fan-out (SetFanout)
 	out            []Outgoing
 	events         []Event
 	stats          Stats
@@ -432,6 +439,9 @@ func (n *Node) Send(id RoomID, text []byte) (MessageID, error) {
 	}
 	if err := n.accept(r, &m); err != nil {
 		return MessageID{}, err
+	}
+	if n.post(r, sealed) {
+		return m.ID, nil
 	}
 	for i := range r.roster {
 		if i != r.self && r.isMember(i, m.Epoch) {

@@ -41,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the core's clock; nil is time.Now.
 	Now func() time.Time
+	// FanoutAbove is the room size above which messages go through a
+	// relay's fan-out (SetFanout); 0 is rooms.FanoutMembers. Tests lower it.
+	FanoutAbove int
 }
 
 // Bridge is a chat node's rooms.
@@ -71,6 +74,10 @@ type Bridge struct {
 	// transfers to members who left, stopped once mu is let go.
 	shared []*sharedFile
 	cancel []chat.FileID
+	// fanout is the relay's room fan-out, nil if there is none (SetFanout).
+	fanout Fanout
+	// subscribed are the rooms subscribed to at the fan-out.
+	subscribed map[rooms.RoomID]bool
 }
 
 type waitAt struct {
@@ -82,7 +89,8 @@ var _ chat.RoomCarrier = (*Bridge)(nil)
 
 // Start loads the rooms, makes them cfg.Node's and starts the ticker.
 func Start(cfg Config) (*Bridge, error) {
-	core, err := rooms.New(rooms.Config{Self: keys.PublicKey(cfg.Self), Sign: cfg.Sign, Storage: cfg.Storage, Now: cfg.Now, AskToJoin: true})
+	core, err := rooms.New(rooms.Config{Self: keys.PublicKey(cfg.Self), Sign: cfg.Sign, Storage: cfg.Storage, Now: cfg.Now, AskToJoin: true,
+		FanoutAbove: cfg.FanoutAbove})
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +169,12 @@ func (b *Bridge) do(fn func()) {
 // this user's label for the room, which the invitee takes as its default.
 func (b *Bridge) sendLocked() {
 	for _, o := range b.core.Outbox() {
+		if o.Post {
+			if err := b.fanout.PostRoom(o.Room, o.Datagram); err != nil {
+				b.log.Debug("room post not sent", "err", err)
+			}
+			continue
+		}
 		label := ""
 		if o.Datagram[0] == byte(wire.RoomLog) && len(o.Datagram) > wire.RoomIDLen {
 			label = b.labels[rooms.RoomID(o.Datagram[1:1+wire.RoomIDLen])]
@@ -231,7 +245,9 @@ func (b *Bridge) eventsLocked() []chat.Event {
 			evs = append(evs, b.invite(e.Room))
 		case rooms.EventJoined:
 			b.setLabelLocked(e.Room, b.offerLabel(e.Room))
+			b.subscribeLocked(e.Room)
 		case rooms.EventMembers:
+			b.subscribeLocked(e.Room)
 			b.cancel = append(b.cancel, b.dropGoneLocked(e.Room, b.core.Members(e.Room))...)
 			if _, known := b.labels[e.Room]; known && !b.core.Leaving(e.Room) {
 				evs = append(evs, b.membersChanged(e.Room))
@@ -241,6 +257,7 @@ func (b *Bridge) eventsLocked() []chat.Event {
 				evs = append(evs, b.topic(e.Room, b.labels[e.Room]))
 			}
 		case rooms.EventRemoved:
+			b.subscribeLocked(e.Room)
 			b.cancel = append(b.cancel, b.dropGoneLocked(e.Room, nil)...)
 			if !b.core.Leaving(e.Room) { // else the founder answered our Leave: no news
 				evs = append(evs, chat.MembersChanged{Room: chat.RoomID(e.Room), RoomName: b.labels[e.Room], Removed: true})
@@ -411,7 +428,7 @@ func checkLabel(name string) error {
 func (b *Bridge) info(id rooms.RoomID, label string) chat.RoomInfo {
 	ms := b.core.Members(id)
 	return chat.RoomInfo{ID: chat.RoomID(id), Name: label, Members: b.names(ms), Founder: len(ms) > 0 && ms[0] == b.self,
-		Topic: b.core.Topic(id)}
+		Topic: b.core.Topic(id), Fanout: b.core.Fanout(id)}
 }
 
 // topic is the news of room id's topic, set by its founder.

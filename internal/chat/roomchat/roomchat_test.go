@@ -38,6 +38,13 @@ func start(t *testing.T, mn *udptest.MemNetwork, name, addr string) *member {
 // startWithFiles is start for a member that takes files as files says.
 func startWithFiles(t *testing.T, mn *udptest.MemNetwork, name, addr string, files chat.FileConfig) *member {
 	t.Helper()
+	return startMember(t, mn, name, addr, files, 0)
+}
+
+// startMember is startWithFiles for a member whose rooms go through a
+// relay's fan-out above fanoutAbove members (0: the default).
+func startMember(t *testing.T, mn *udptest.MemNetwork, name, addr string, files chat.FileConfig, fanoutAbove int) *member {
+	t.Helper()
 	m := &member{name: name, addr: addr, events: make(chan chat.Event, 4096), shown: map[string]int{}}
 	m.node = chattest.KeyedFilesNode(t, mn, addr, name, files)
 	_, sign, err := ed25519.GenerateKey(rand.Reader)
@@ -45,7 +52,7 @@ func startWithFiles(t *testing.T, mn *udptest.MemNetwork, name, addr string, fil
 		t.Fatal(err)
 	}
 	m.rooms, err = roomchat.Start(roomchat.Config{Node: m.node, Self: chattest.PersonKey(addr), Sign: sign,
-		Storage: rooms.NewMemStorage(), Labels: filepath.Join(t.TempDir(), "rooms.json")})
+		Storage: rooms.NewMemStorage(), Labels: filepath.Join(t.TempDir(), "rooms.json"), FanoutAbove: fanoutAbove})
 	if err != nil {
 		t.Fatal(err)
 	}
