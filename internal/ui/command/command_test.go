@@ -191,3 +191,20 @@ func TestCompletePath(t *testing.T) {
 		}
 	}
 }
+
+// /info says how the room's messages travel: a big room with a relay goes
+// through the relay's fan-out, any other is a mesh.
+func TestMissingTextSaysTheMode(t *testing.T) {
+	for _, c := range []struct {
+		info    chat.RoomInfo
+		missing []string
+		want    string
+	}{
+		{chat.RoomInfo{Name: "ops", Fanout: true}, nil, `every member has "hi" (#ops: via relay fan-out)`},
+		{chat.RoomInfo{Name: "ops"}, []string{"bob", "carol"}, `"hi" is not yet with: bob, carol (#ops: mesh)`},
+	} {
+		if got := MissingText("hi", c.missing, c.info); got != c.want {
+			t.Errorf("MissingText = %q, want %q", got, c.want)
+		}
+	}
+}

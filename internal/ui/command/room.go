@@ -43,12 +43,16 @@ func InviteText(ev chat.RoomInvite) string {
 }
 
 // MissingText is /info's answer for our message text: who does not have it
-// yet.
-func MissingText(text string, missing []string) string {
-	if len(missing) == 0 {
-		return fmt.Sprintf("every member has %q", text)
+// yet, and how the room's messages travel (docs/PROTOCOL.md RL9).
+func MissingText(text string, missing []string, info chat.RoomInfo) string {
+	mode := "mesh"
+	if info.Fanout {
+		mode = "via relay fan-out"
 	}
-	return fmt.Sprintf("%q is not yet with: %s", text, strings.Join(missing, ", "))
+	if len(missing) == 0 {
+		return fmt.Sprintf("every member has %q (#%s: %s)", text, termsafe.Line(info.Name), mode)
+	}
+	return fmt.Sprintf("%q is not yet with: %s (#%s: %s)", text, strings.Join(missing, ", "), termsafe.Line(info.Name), mode)
 }
 
 // TopicText is a room's topic as both UIs show it when asked (/topic):

@@ -105,11 +105,15 @@ func (r *runner) roomCommand(cmd command.Command) error {
 		if r.lastRoomMsg == nil || r.lastRoomMsg.RoomName != r.room {
 			return fmt.Errorf("you have said nothing in #%s in this run", r.room)
 		}
+		info, err := command.FindRoom(rs, r.room)
+		if err != nil {
+			return err
+		}
 		missing, err := rs.Missing(r.room, r.lastRoomMsg.ID)
 		if err != nil {
 			return err
 		}
-		r.out.info("%s", command.MissingText(r.lastRoomMsg.Text, missing))
+		r.out.info("%s", command.MissingText(r.lastRoomMsg.Text, missing, info))
 	}
 	return nil
 }

@@ -434,11 +434,15 @@ func (m *model) roomCommand(cmd command.Command) tea.Cmd {
 			return nil
 		}
 		return m.roomCmd(func(rs chat.Rooms) roomDoneMsg {
+			info, err := command.FindRoom(rs, c.room)
+			if err != nil {
+				return roomDoneMsg{err: err}
+			}
 			missing, err := rs.Missing(c.room, last.roomID)
 			if err != nil {
 				return roomDoneMsg{err: err}
 			}
-			return roomDoneMsg{notice: command.MissingText(last.text, missing)}
+			return roomDoneMsg{notice: command.MissingText(last.text, missing, info)}
 		})
 	}
 	return nil

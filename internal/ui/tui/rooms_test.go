@@ -179,7 +179,7 @@ func TestRoomCommandsAndDelivery(t *testing.T) {
 		t.Errorf("the panel does not list carol as missing the line:\n%s", hs.screen())
 	}
 	hs.enter("/info")
-	hs.waitFor(`"deploy at five" is not yet with: carol`)
+	hs.waitFor(`"deploy at five" is not yet with: carol (#ops: mesh)`)
 	rooms.mu.Lock()
 	said := slices.Clone(rooms.said)
 	rooms.mu.Unlock()
