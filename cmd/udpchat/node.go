@@ -206,6 +206,14 @@ func startNode(ctx context.Context, o *options, stderr io.Writer) (*chat.Node, *
 		if err != nil {
 			return fail(err)
 		}
+		if relayPath != nil && !relayOnDemand(o.relay, o.sendOnly) {
+			// Big rooms go through the relay's fan-out (RL9), subscribed
+			// again at every registration.
+			relayPath.CarryRooms(relaypath.RoomsHook{
+				Registered: func() { rooms.SetFanout(relayPath) },
+				Deliver:    rooms.FanoutDeliver,
+			})
+		}
 		closeRest := cleanup
 		cleanup = func() {
 			rooms.Close()

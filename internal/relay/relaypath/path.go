@@ -112,6 +112,12 @@ type Path struct {
 	// its ID: the ack goes there, whichever relay is in use by then.
 	mailFrom map[uint64]*relayEntry
 	people   map[netip.AddrPort]*relayedPerson
+	// roomsHook is the rooms' (CarryRooms); registered, that a
+	// registration succeeded already, for a hook that comes after it.
+	roomsHook  RoomsHook
+	registered bool
+
+	roomIn chan roomDeliver // room delivers for the rooms (deliverRooms)
 }
 
 // relayEntry is one relay of Config.Relays.
@@ -153,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*Path, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	r := &Path{cfg: cfg, log: cfg.Log, relays: relays, mailFrom: make(map[uint64]*relayEntry),
-		people: make(map[netip.AddrPort]*relayedPerson)}
+		people: make(map[netip.AddrPort]*relayedPerson), roomIn: make(chan roomDeliver, roomQueue)}
 	r.mux = &mux{Conn: cfg.Sock, path: r, out: make(chan relayedDatagram, relayQueue)}
 	r.conn = r.mux
 	if bc, ok := cfg.Sock.(udp.BatchConn); ok {
@@ -265,6 +271,7 @@ func (r *Path) Start(ctx context.Context, sec *secure.Conn) error {
 			Locals:        localCandidates(sec.LocalAddr(), r.cfg.Nets),
 			OnDeliver:     r.deliver,
 			OnCallMeMaybe: r.callMeMaybe,
+			OnRoomDeliver: func(_ keys.PublicKey, room relay.RoomID, d []byte) { r.roomCame(room, d) },
 		}
 		if r.cfg.OnMail != nil {
 			cfg.OnMail = func(m relay.Mail) { r.mailCame(m, e) }
@@ -276,6 +283,7 @@ func (r *Path) Start(ctx context.Context, sec *secure.Conn) error {
 		e.client = c
 	}
 	go r.forward(ctx)
+	go r.deliverRooms(ctx)
 	if r.cfg.OnDemand {
 		return nil
 	}
@@ -350,6 +358,7 @@ func (r *Path) registerOnce(ctx context.Context) (time.Duration, error) {
 	cancel()
 	if err == nil {
 		r.log.Debug("relay: registered", "relay", e.addr, "observed", observed)
+		r.afterRegistration()
 		return rule.wait(refresh), nil
 	}
 	r.log.Debug("relay: no answer to registration", "relay", e.addr, "err", err)
