@@ -85,6 +85,17 @@ type Sink interface {
 // (relay.Server.RoomSubscribers).
 func Join(t testing.TB, r Relay, room relay.RoomID, i int, sink Sink) *Member {
 	t.Helper()
+	m := Connect(t, r, i, func(_ relay.RoomID, d []byte) { sink.add(i, d) })
+	if err := m.SubscribeRoom(room, true); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Connect starts member i at r and registers it; deliver hears each room
+// datagram it gets (it must not keep it). It stops when the test ends.
+func Connect(t testing.TB, r Relay, i int, deliver func(room relay.RoomID, datagram []byte)) *Member {
+	t.Helper()
 	key, err := keys.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +121,7 @@ func Join(t testing.TB, r Relay, room relay.RoomID, i int, sink Sink) *Member {
 	m.Client, err = relay.NewClient(relay.ClientConfig{
 		Conn:          sec,
 		Relay:         r.Addr,
-		OnRoomDeliver: func(_ keys.PublicKey, _ relay.RoomID, d []byte) { sink.add(i, d) },
+		OnRoomDeliver: func(_ keys.PublicKey, room relay.RoomID, d []byte) { deliver(room, d) },
 		Retry:         100 * time.Millisecond,
 	})
 	if err != nil {
@@ -123,9 +134,6 @@ func Join(t testing.TB, r Relay, room relay.RoomID, i int, sink Sink) *Member {
 	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer rcancel()
 	if _, err := m.Register(rctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.SubscribeRoom(room, true); err != nil {
 		t.Fatal(err)
 	}
 	return m
