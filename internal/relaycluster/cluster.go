@@ -98,7 +98,9 @@ var _ relay.Cluster = (*Cluster)(nil)
 
 // Join makes (or binds) the registry bucket and names this relay with a
 // random id of its own: a restarted relay is a new member, and the entries
-// of its last life expire. Run serves it.
+// of its last life expire. Run serves it. It tries until ctx ends (retry),
+// so that the relays of a new cluster may start with their NATS servers,
+// at the same moment.
 func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Conn == nil || cfg.TTL <= 0 {
 		return nil, errors.New("relaycluster: a NATS connection and a positive TTL are required")
@@ -132,13 +134,17 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("relaycluster: %w", err)
 	}
 	c.js = js
-	c.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kvCfg := jetstream.KeyValueConfig{
 		Bucket:      RegistryBucket,
 		Description: "udpchat relay registrations: which relay each key registered at last",
 		History:     1,
 		TTL:         cfg.TTL,
 		Storage:     jetstream.MemoryStorage, // it lasts one TTL: a refresh makes it again
 		Replicas:    cfg.Replicas,
+	}
+	err = retry(ctx, createAttempt, transient, func(ctx context.Context) (err error) {
+		c.kv, err = js.CreateOrUpdateKeyValue(ctx, kvCfg)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relaycluster: registry bucket: %w", err)

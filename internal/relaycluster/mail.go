@@ -52,7 +52,8 @@ type Mailboxes struct {
 
 var _ relay.MailStore = (*Mailboxes)(nil)
 
-// OpenMailboxes makes (or updates to cfg) the mailbox stream.
+// OpenMailboxes makes (or updates to cfg) the mailbox stream, trying until
+// ctx ends, as Join does.
 func OpenMailboxes(ctx context.Context, cfg MailConfig) (*Mailboxes, error) {
 	if cfg.Conn == nil || cfg.MaxPer <= 0 || cfg.MaxAge <= 0 {
 		return nil, fmt.Errorf("relaycluster: mailboxes need a NATS connection and positive bounds (%d blobs, %v)", cfg.MaxPer, cfg.MaxAge)
@@ -61,7 +62,7 @@ func OpenMailboxes(ctx context.Context, cfg MailConfig) (*Mailboxes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relaycluster: %w", err)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	streamCfg := jetstream.StreamConfig{
 		Name:                 MailStream,
 		Description:          "udpchat relay mailboxes: sealed blobs for offline recipients",
 		Subjects:             []string{mailSubjectPrefix + "*"},
@@ -73,6 +74,11 @@ func OpenMailboxes(ctx context.Context, cfg MailConfig) (*Mailboxes, error) {
 		MaxMsgSize:           wire.MaxMailBlob,
 		Storage:              jetstream.FileStorage,
 		Replicas:             max(1, cfg.Replicas),
+	}
+	var st jetstream.Stream
+	err = retry(ctx, createAttempt, transient, func(ctx context.Context) (err error) {
+		st, err = js.CreateOrUpdateStream(ctx, streamCfg)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("relaycluster: mailbox stream: %w", err)
