@@ -54,24 +54,18 @@ var relayKey = func() keys.PrivateKey {
 func startClusterRelay(t testing.TB, nc *nats.Conn, cfg relay.Config) *clusterRelay {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	// Creating the stream waits for JetStream's cluster to have a leader.
-	var cl *Cluster
-	var mail *Mailboxes
-	eventually(t, "the relay joined the cluster", func() bool {
-		jctx, jcancel := context.WithTimeout(ctx, 2*time.Second)
-		defer jcancel()
-		var err error
-		if cl == nil {
-			cl, err = Join(jctx, Config{Conn: nc, TTL: 75 * time.Second, Replicas: 3})
-		}
-		if err == nil {
-			mail, err = OpenMailboxes(jctx, MailConfig{Conn: nc, MaxPer: 32, MaxAge: time.Hour, Replicas: 3})
-		}
-		if err != nil {
-			t.Logf("joining: %v", err)
-		}
-		return err == nil
-	})
+	// Join and OpenMailboxes try until JetStream's cluster has a leader
+	// and answers.
+	jctx, jcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer jcancel()
+	cl, err := Join(jctx, Config{Conn: nc, TTL: 75 * time.Second, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := OpenMailboxes(jctx, MailConfig{Conn: nc, MaxPer: 32, MaxAge: time.Hour, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sock, err := udp.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

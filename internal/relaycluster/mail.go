@@ -105,32 +105,30 @@ func (m *Mailboxes) Put(ctx context.Context, to keys.PublicKey, blob []byte, _ t
 	id := hex.EncodeToString(sum[:16])
 	ctx, cancel := context.WithTimeout(ctx, putRetry)
 	defer cancel()
-	for {
-		try, cancelTry := context.WithTimeout(ctx, putAttempt)
-		ack, err := m.js.Publish(try, mailSubject(to), blob, jetstream.WithMsgID(id))
-		cancelTry()
-		switch {
-		case err == nil:
-			return ack.Sequence, wire.MailStored, nil
-		case isMailboxFull(err):
-			return 0, wire.MailBoxFull, nil
+	var seq uint64
+	err := retry(ctx, putAttempt, func(err error) bool { return !isMailboxFull(err) }, func(ctx context.Context) error {
+		ack, err := m.js.Publish(ctx, mailSubject(to), blob, jetstream.WithMsgID(id))
+		if err == nil {
+			seq = ack.Sequence
 		}
-		select {
-		case <-ctx.Done():
-			return 0, wire.MailRefused, err
-		case <-time.After(putRetryWait):
-		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return seq, wire.MailStored, nil
+	case isMailboxFull(err):
+		return 0, wire.MailBoxFull, nil
 	}
+	return 0, wire.MailRefused, err
 }
 
 // putRetry is how long Put tries: longer than a JetStream cluster takes to
 // elect a stream's leader when one of its servers goes (a few seconds).
 // Each try waits putAttempt for its answer (one sent to a server that died
-// gets none), then putRetryWait before the next.
+// gets none).
 const (
-	putRetry     = 10 * time.Second
-	putAttempt   = 2 * time.Second
-	putRetryWait = 100 * time.Millisecond
+	putRetry   = 10 * time.Second
+	putAttempt = 2 * time.Second
 )
 
 // jsStreamStoreFailed is the error code of a publish the stream did not
