@@ -35,9 +35,11 @@ func (r *clusterRelay) addr() string { return r.ip + ":7477" }
 
 // startRelayCluster puts the three relay hosts on the lab's internet at
 // 203.0.113.21-23 and starts their nats-servers, then, once JetStream has
-// a leader, their relays, which share one key (as the docs say, so a
-// client may register at any of them) and keep everything on all three
-// NATS nodes (--nats-replicas 3). It returns the relays and their key.
+// a leader, their relays, all three at the same moment, as a new
+// deployment's hosts start them, each making the registry and the mailbox
+// stream. The relays share one key (as the docs say, so a client may
+// register at any of them) and keep everything on all three NATS nodes
+// (--nats-replicas 3). It returns the relays and their key.
 func startRelayCluster(ctx context.Context, t *testing.T, lab *natLab) ([]*clusterRelay, string) {
 	t.Helper()
 	natsServer := buildNATSServer(ctx, t)
@@ -95,6 +97,8 @@ func startRelayCluster(ctx context.Context, t *testing.T, lab *natLab) ([]*clust
 		// --verbose: the relay logs each client's first registration.
 		r.relay = start(t, "ip", "netns", "exec", r.ns, udpchatBinary, "relay", "--listen", r.addr(), "--data-dir", dir,
 			"--nats", strings.Join(natsURLs(r, "nats", "4222"), ","), "--nats-replicas", "3", "--verbose")
+	}
+	for _, r := range relays {
 		r.relay.stderr.waitWithin(t, time.Minute, "relay "+r.name+" listening", func() bool { return strings.Contains(r.relay.stderr.String(), `"msg":"relay listening"`) })
 	}
 	return relays, key
