@@ -111,3 +111,40 @@ func TestSendHoldsInTheRememberedRelay(t *testing.T) {
 	bob.stdout.waitLine(t, `^alice: left for you$`)
 	bob.wantExit(t, 0)
 }
+
+// TestMailboxForAStaleHandle: bob was registered with the relay and
+// crashed (SIGKILL) just before, so the relay still has him when alice
+// starts: --peer bob resolves to his relay handle, where no one answers.
+// Her line still goes to his mailbox: she exits 0, saying the relay holds
+// it for bob (by name, not by handle). Bob, starting later, gets it once.
+func TestMailboxForAStaleHandle(t *testing.T) {
+	t.Setenv(noPunchEnv, "1")
+	relay, relayAddr := startRelayProc(t, "--verbose") // logs bob's registration
+	aliceDir, bobDir := privateDir(t), privateDir(t)
+	meetDirectly(t, aliceDir, bobDir)
+	bob := chatAt(t, bobDir, loopback(t), "bob", "--relay", relayAddr)
+	bob.listening(t)
+	relay.stderr.waitFor(t, "bob registered", func() bool {
+		return strings.Contains(relay.stderr.String(), `"msg":"relay: client registered"`)
+	})
+	bob.kill9(t)
+
+	alice := chatAt(t, aliceDir, loopback(t), "alice", "--relay", relayAddr, "-p", "bob", "--timeout", "10s")
+	alice.listening(t)
+	alice.say(t, "are you there")
+	alice.stdin.Close()
+	if code := alice.exit(t); code != 0 {
+		t.Fatalf("alice exited %d, want 0; stderr:\n%s", code, alice.stderr)
+	}
+	if !strings.Contains(alice.stderr.String(), "held by the relay until they come back: 1 message to bob (") {
+		t.Errorf("alice's stderr does not say the relay holds her message for bob:\n%s", alice.stderr)
+	}
+
+	bob = chatAt(t, bobDir, loopback(t), "bob", "--relay", relayAddr)
+	bob.listening(t)
+	bob.stdout.waitLine(t, `^alice: are you there$`)
+	bob.wantExit(t, 0)
+	if n := strings.Count(bob.stdout.String(), "alice: are you there"); n != 1 {
+		t.Errorf("bob was shown alice's line %d times, want once:\n%s", n, bob.stdout)
+	}
+}

@@ -186,6 +186,14 @@ func (e *encryption) PeerKey(peer netip.AddrPort) ([32]byte, bool) {
 	return k, ok
 }
 
+// KnownKey implements chat.KnownKeys: the key known for peer before any
+// session there, as the secure layer would expect it (a relay handle's
+// included), so that what is sent to someone who does not answer can
+// still go to their mailbox.
+func (e *encryption) KnownKey(peer netip.AddrPort) ([32]byte, bool) {
+	return e.knownKey(udp.Unmap(peer))
+}
+
 // knownKeys are the keys the known peers bind to addresses, for the node's
 // one-time move of a history kept by address to people
 // (chat.Config.KnownKeys). A file that cannot be read maps nothing: the

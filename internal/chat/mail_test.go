@@ -216,3 +216,42 @@ func TestHeldMessagesAreMailedAgain(t *testing.T) {
 		t.Error("not held after it was mailed again")
 	}
 }
+
+// handleIdentities is mailIdentities that also knows whose relay handle
+// bobHandle is, before any session there (KnownKeys).
+type handleIdentities struct{ mailIdentities }
+
+func (handleIdentities) KnownKey(peer netip.AddrPort) ([32]byte, bool) {
+	return bobPerson, peer == bobHandle
+}
+
+// A peer chosen at a relay handle that never answers (the relay still
+// listed someone who has just gone) is the person the handle stands for:
+// what is sent to them is to hand to a relay, sealed for them, and the
+// reports name them as the user knows them, not by the handle.
+func TestAHandleThatNeverAnswersIsItsPerson(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	ids := handleIdentities{mailIdentities{&keyedIdentities{keys: map[netip.AddrPort][32]byte{}}}}
+	knownName := func(person [32]byte) string {
+		if person == bobPerson {
+			return "bob"
+		}
+		return ""
+	}
+	n, _ := newFakeNode(t, Config{Name: "alice", Store: s, PeerCheck: ids, KnownName: knownName})
+	if err := n.ConnectKept(bobHandle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Send("are you there"); err != nil {
+		t.Fatal(err)
+	}
+	drain(n)
+	mail := n.ToHold(0, time.Hour)
+	if len(mail) != 1 || mail[0].Person != bobPerson || mail[0].To != bobHandle {
+		t.Fatalf("to hold: %+v, want the message, for bob at his handle", mail)
+	}
+	peers := n.PeersKnown()
+	if len(peers) != 1 || peers[0].Name != "bob" {
+		t.Errorf("peers known: %+v, want bob, by name", peers)
+	}
+}

@@ -91,8 +91,10 @@ type peer struct {
 	state PeerState
 	// person is the key of who is at addr, zero if not known: the verified
 	// key of the session that joined last, or, before one has, the key
-	// that answered there in an earlier run (Config.KnownKeys) or that the
-	// outbox has messages waiting at addr for (see Node.requeueLocked).
+	// that answered there in an earlier run (Config.KnownKeys), that the
+	// PeerCheck knows there when the user chooses it (see KnownKeys: a
+	// relay handle's), or that the outbox has messages waiting at addr for
+	// (see Node.requeueLocked).
 	person [32]byte
 	// given is the name the user gave the person (Node.Rename), "" for
 	// none: what the UIs call them, while name is what they announce.

@@ -128,3 +128,29 @@ func (n *Node) personAt(peer netip.AddrPort) [32]byte {
 	}
 	return key
 }
+
+// KnownKeys is a PeerCheck that also knows whose an address is before any
+// session there: the key that answered at it before, or the one a relay
+// handle was made from (cmd/udpchat: the known peers and the relay path).
+// With it a peer the user chooses is a person from the start, so what
+// waits for them can go to their mailbox (see ToHold), and the reports name
+// them, even if no one answers there: a handle the relay still lists for
+// someone who has just gone, say.
+type KnownKeys interface {
+	KnownKey(peer netip.AddrPort) (key [32]byte, ok bool)
+}
+
+// knownPersonAt is the key known for peer before any session there, zero
+// if none or the PeerCheck cannot tell. Like PeerCheck's methods it must
+// not be called under n.mu (see Peers about lock order).
+func (n *Node) knownPersonAt(peer netip.AddrPort) [32]byte {
+	k, ok := n.peerCheck.(KnownKeys)
+	if !ok {
+		return [32]byte{}
+	}
+	key, ok := k.KnownKey(peer)
+	if !ok {
+		return [32]byte{}
+	}
+	return key
+}

@@ -33,12 +33,16 @@ func (n *Node) connect(addr netip.AddrPort, keep bool) error {
 		return fmt.Errorf("connect to %s: not a peer address", addr)
 	}
 	addr = Unmap(addr)
+	known := n.knownPersonAt(addr) // not under mu: see PeerCheck
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
 		return ErrClosed
 	}
 	p := n.peerLocked(addr)
+	if p.person == ([32]byte{}) {
+		p.person = known
+	}
 	p.member, p.chosen = true, true
 	p.kept = p.kept || keep
 	// One already in session (it contacted us first) hears our name now.
