@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -71,11 +72,13 @@ func (n *Node) Sync() error {
 	for _, r := range b.delivered {
 		if d, ok := n.deliveryOf(r); ok {
 			ds = append(ds, d)
-			to := store.Delivery{Peer: d.s.row, ID: [16]byte(d.s.ID)}
-			if n.people != nil {
-				to.Person = d.s.person
+			for _, s := range d.all() {
+				to := store.Delivery{Peer: s.row, ID: [16]byte(s.ID)}
+				if n.people != nil {
+					to.Person = s.person
+				}
+				burst.Delivered = append(burst.Delivered, to)
 			}
-			burst.Delivered = append(burst.Delivered, to)
 		}
 	}
 	res, err := n.burstStore.CommitBurst(storeCtx, burst)
@@ -90,8 +93,11 @@ func (n *Node) Sync() error {
 	}
 	n.update(func() []Event {
 		var evs []Event
-		for i, d := range ds {
-			evs = append(evs, n.deliveredLocked(d, res.DeliveryErrs[i])...)
+		errs := res.DeliveryErrs
+		for _, d := range ds {
+			k := 1 + len(d.copies)
+			evs = append(evs, n.deliveredLocked(d, errors.Join(errs[:k]...))...)
+			errs = errs[k:]
 		}
 		return evs
 	})

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -62,7 +63,9 @@ func (n *Node) delivered(r sentRef) {
 	}
 	var storeErr error
 	if n.store != nil {
-		storeErr = n.markDelivered(d.s)
+		for _, s := range d.all() {
+			storeErr = errors.Join(storeErr, n.markDelivered(s))
+		}
 	}
 	n.mu.Lock()
 	evs := n.deliveredLocked(d, storeErr)
@@ -78,7 +81,13 @@ type delivery struct {
 	r       sentRef
 	s       pendingSent
 	pending bool
+	// copies are the other copies of the message still pending for the
+	// same person (see copiesLocked): they are delivered with it.
+	copies []pendingSent
 }
+
+// all is the message delivered and its copies, each to mark in the store.
+func (d delivery) all() []pendingSent { return append([]pendingSent{d.s}, d.copies...) }
 
 // deliveryOf finds the message r names; ok is false for one no one waits
 // for (a hello). n.outMu must be held.
@@ -86,11 +95,50 @@ func (n *Node) deliveryOf(r sentRef) (d delivery, ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	d.r = r
-	if d.s, d.pending = n.pending[r]; d.pending {
-		return d, true
+	if d.s, d.pending = n.pending[r]; !d.pending {
+		if d.s, ok = n.cancelled[r]; !ok {
+			return d, false
+		}
 	}
-	d.s, ok = n.cancelled[r]
-	return d, ok
+	for _, c := range n.copiesLocked(r, d.s) {
+		d.copies = append(d.copies, n.pending[c])
+	}
+	return d, true
+}
+
+// copiesLocked lists the other pending copies of s, ours at r, that are for
+// the same person: one message to a person is delivered once, whichever
+// copy gets there. There are copies when a line went to two addresses
+// before they were known to be one person's (their last-known one and a
+// relayed session, say) and the person then joined at one of them, which
+// the other's copy followed (follow.go); the person has the message once
+// either is acknowledged, or named in a mailed receipt. n.mu must be held.
+func (n *Node) copiesLocked(r sentRef, s pendingSent) []sentRef {
+	person := n.recipientOfLocked(r.peer, s)
+	if person == ([32]byte{}) {
+		return nil
+	}
+	var copies []sentRef
+	for c, cs := range n.pending {
+		if c != r && cs.ID == s.ID && n.recipientOfLocked(c.peer, cs) == person {
+			copies = append(copies, c)
+		}
+	}
+	return copies
+}
+
+// recipientOfLocked is the person our message s, pending at addr, is for:
+// the one it was sent to, else, if that was not known then, the person
+// who has joined at addr since; zero if neither is known. n.mu must be
+// held.
+func (n *Node) recipientOfLocked(addr netip.AddrPort, s pendingSent) [32]byte {
+	if s.person != ([32]byte{}) {
+		return s.person
+	}
+	if p := n.peers[addr]; p != nil && p.joined {
+		return p.person
+	}
+	return [32]byte{}
 }
 
 // deliveredLocked forgets d, which the store has marked delivered or
@@ -104,10 +152,14 @@ func (n *Node) deliveredLocked(d delivery, storeErr error) []Event {
 		// ID, does not show it twice.
 		evs = append(evs, Error{Err: fmt.Errorf("%s was delivered to %s, but the store could not record it: %w", d.s.ID, d.r.peer, storeErr)})
 	}
+	copies := n.copiesLocked(d.r, d.s) // again: one may have followed its person meanwhile
 	if d.pending {
 		n.removePendingLocked(d.r)
 	} else {
 		delete(n.cancelled, d.r)
+	}
+	for _, c := range copies {
+		n.removePendingLocked(c)
 	}
 	// Named as it was sent, wherever the person took it (follow.go):
 	// that is the Sent the UI shows.

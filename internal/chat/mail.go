@@ -168,7 +168,7 @@ func (n *Node) deliveredBy(person [32]byte, id MessageID) {
 	n.mu.Lock()
 	var refs []sentRef
 	for r, s := range n.pending {
-		if s.ID == id && s.person == person {
+		if s.ID == id && n.recipientOfLocked(r.peer, s) == person {
 			refs = append(refs, r)
 		}
 	}
