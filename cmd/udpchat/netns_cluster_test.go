@@ -155,12 +155,16 @@ func TestRelayClusterLab(t *testing.T) {
 		}
 		return texts
 	}
-	// delivered is how many of p's messages are delivered: each id once,
-	// though a line typed before the relayed session joined is reported
-	// for the address it was first sent to and again for the session.
+	// delivered is how many of p's messages are delivered, each id once:
+	// a line that went both to bob's last-known address (held by the
+	// relay) and to his relayed session is still one delivery.
 	delivered := func(t *testing.T, p *proc) int {
+		t.Helper()
 		ids := map[any]bool{}
 		for _, d := range jsonEvents(t, p.stdout, "delivered") {
+			if ids[d["id"]] {
+				t.Fatalf("%v delivered twice", d)
+			}
 			ids[d["id"]] = true
 		}
 		return len(ids)
