@@ -54,12 +54,11 @@ func (n *Node) followLocked(p *peer) []Event {
 			continue
 		}
 		olds[r.peer] = true
-		delete(n.pending, r)
 		if r.held {
 			n.heldBytes -= len(payload)
 		}
 		s.payload = nil
-		n.pending[sentRef{peer: p.addr, ref: ref}] = s
+		n.rekeyLocked(r, sentRef{peer: p.addr, ref: ref}, s)
 	}
 	for addr := range olds {
 		if q := n.peers[addr]; q != nil && q.person == p.person && !n.waitsAtLocked(addr) {

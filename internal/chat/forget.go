@@ -120,6 +120,7 @@ func (n *Node) dropPeerLocked(p *peer) []Event {
 		// its size, so that memory returns to what the living need.
 		// Amortised: at most once per as many drops as are left.
 		n.pending = maps.Collect(maps.All(n.pending))
+		n.pendingByID = maps.Collect(maps.All(n.pendingByID))
 		n.cancelled = maps.Collect(maps.All(n.cancelled))
 		n.pendingDropped = 0
 	}

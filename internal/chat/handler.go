@@ -119,8 +119,8 @@ func (n *Node) copiesLocked(r sentRef, s pendingSent) []sentRef {
 		return nil
 	}
 	var copies []sentRef
-	for c, cs := range n.pending {
-		if c != r && cs.ID == s.ID && n.recipientOfLocked(c.peer, cs) == person {
+	for _, c := range n.pendingByID[s.ID] {
+		if c != r && n.recipientOfLocked(c.peer, n.pending[c]) == person {
 			copies = append(copies, c)
 		}
 	}

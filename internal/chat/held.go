@@ -65,10 +65,9 @@ func (n *Node) releaseLocked(p *peer) []Event {
 			p.held = append(p.held, h)
 			continue
 		}
-		delete(n.pending, r)
 		n.heldBytes -= len(ps.payload)
 		ps.payload = nil
-		n.pending[sentRef{peer: p.addr, ref: ref}] = ps
+		n.rekeyLocked(r, sentRef{peer: p.addr, ref: ref}, ps)
 	}
 	return evs
 }

@@ -157,6 +157,9 @@ type Node struct {
 	closed  bool
 	peers   map[netip.AddrPort]*peer
 	pending map[sentRef]pendingSent // sent and not yet delivered
+	// pendingByID indexes pending by message ID: the copies of one
+	// message, to its recipients or to one person at two addresses.
+	pendingByID map[MessageID][]sentRef
 	// cancelled are the messages Cancel took out of pending, which the
 	// link may still deliver.
 	cancelled map[sentRef]pendingSent
@@ -232,25 +235,26 @@ func New(cfg Config, newLink func(link.Handler) (link.Link, error)) (*Node, erro
 	closedChan := make(chan struct{})
 	close(closedChan)
 	n := &Node{
-		plain:     cfg.Plain,
-		sendOnly:  cfg.SendOnly,
-		knownName: cfg.KnownName,
-		plainMax:  cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
-		security:  cfg.Security,
-		peerCheck: cfg.PeerCheck,
-		paths:     cfg.Paths,
-		saveName:  cfg.SaveName,
-		log:       log,
-		events:    make(chan Event, eventBuffer),
-		closing:   make(chan struct{}),
-		name:      cfg.Name,
-		peers:     make(map[netip.AddrPort]*peer),
-		pending:   make(map[sentRef]pendingSent),
-		store:     cfg.Store,
-		cancelled: make(map[sentRef]pendingSent),
-		drained:   closedChan,
-		settled:   closedChan,
-		lastTurn:  closedChan,
+		plain:       cfg.Plain,
+		sendOnly:    cfg.SendOnly,
+		knownName:   cfg.KnownName,
+		plainMax:    cmp.Or(cfg.PlainMax, wire.DefaultPlainMax),
+		security:    cfg.Security,
+		peerCheck:   cfg.PeerCheck,
+		paths:       cfg.Paths,
+		saveName:    cfg.SaveName,
+		log:         log,
+		events:      make(chan Event, eventBuffer),
+		closing:     make(chan struct{}),
+		name:        cfg.Name,
+		peers:       make(map[netip.AddrPort]*peer),
+		pending:     make(map[sentRef]pendingSent),
+		pendingByID: make(map[MessageID][]sentRef),
+		store:       cfg.Store,
+		cancelled:   make(map[sentRef]pendingSent),
+		drained:     closedChan,
+		settled:     closedChan,
+		lastTurn:    closedChan,
 	}
 	if !n.plain {
 		n.files = n.newFiles(cfg.Files)

@@ -330,6 +330,7 @@ func (n *Node) addPendingLocked(r sentRef, s pendingSent) {
 	n.sendSeq++
 	s.seq = n.sendSeq
 	n.pending[r] = s
+	n.pendingByID[s.ID] = append(n.pendingByID[s.ID], r)
 	if s.inMailbox() {
 		n.inMailboxes++
 	}
@@ -343,7 +344,7 @@ func (n *Node) removePendingLocked(r sentRef) {
 	if !ok {
 		return // drained is closed already if pending is empty
 	}
-	delete(n.pending, r)
+	n.unindexLocked(r, s.ID)
 	if r.held { // never given to the link
 		n.heldBytes -= len(s.payload)
 	}
@@ -354,6 +355,26 @@ func (n *Node) removePendingLocked(r sentRef) {
 		close(n.drained)
 	}
 	n.settleLocked()
+}
+
+// rekeyLocked moves s, pending at r, to to: the link took it again under
+// another ref. n.mu must be held.
+func (n *Node) rekeyLocked(r, to sentRef, s pendingSent) {
+	n.unindexLocked(r, s.ID)
+	n.pending[to] = s
+	n.pendingByID[s.ID] = append(n.pendingByID[s.ID], to)
+}
+
+// unindexLocked takes r, pending with id, out of pending and its index.
+// n.mu must be held.
+func (n *Node) unindexLocked(r sentRef, id MessageID) {
+	delete(n.pending, r)
+	refs := slices.DeleteFunc(n.pendingByID[id], func(c sentRef) bool { return c == r })
+	if len(refs) == 0 {
+		delete(n.pendingByID, id)
+	} else {
+		n.pendingByID[id] = refs
+	}
 }
 
 // settleLocked keeps settled closed while every pending message is held
