@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,5 +230,37 @@ func TestSealedMailOpensOnlyForItsRecipient(t *testing.T) {
 	big, err := SealMail(alice, bob.Public(), make([]byte, MaxMailMessage))
 	if err != nil || len(big) != wire.MaxMailBlob {
 		t.Errorf("the largest mail seals to %d bytes, %v; want wire.MaxMailBlob %d", len(big), err, wire.MaxMailBlob)
+	}
+}
+
+// countingMail counts the store's expiry rounds.
+type countingMail struct {
+	*Mailboxes
+	expired atomic.Int32
+}
+
+func (c *countingMail) Expire(ctx context.Context, now time.Time) (int64, error) {
+	c.expired.Add(1)
+	return c.Mailboxes.Expire(ctx, now)
+}
+
+// A relay without mailboxes lives through its expiry rounds (it called
+// the missing store's Expire and crashed a minute after its start): once a
+// relay with a store has seen three rounds, the one without still answers.
+func TestNoMailboxesOutlivesExpiry(t *testing.T) {
+	was := expireEvery
+	expireEvery = time.Millisecond
+	t.Cleanup(func() { expireEvery = was })
+	bare := startRelay(t, Config{})
+	mail := &countingMail{Mailboxes: openMailboxes(t, t.TempDir())}
+	defer mail.Close()
+	stop := startRelay(t, Config{Mailboxes: mail}).stop
+	defer stop() // before the store closes
+	eventually(t, "three expiry rounds", func() bool { return mail.expired.Load() >= 3 })
+	alice := startClient(t, bare, newKey(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := alice.Register(ctx); err != nil {
+		t.Fatalf("the relay without mailboxes stopped answering: %v", err)
 	}
 }
