@@ -23,7 +23,8 @@ var _ link.Handler = (*Node)(nil)
 func (n *Node) PeerUp(peer netip.AddrPort) {
 	n.update(func() []Event {
 		p := n.peerLocked(peer)
-		p.joined, p.direct, p.state = false, false, PeerOnline
+		p.joined, p.state = false, PeerOnline
+		n.newSessionFeaturesLocked(p)
 		p.answered, p.inSession, p.greeted = true, true, false
 		if err := n.greetLocked(p); err != nil {
 			return []Event{Error{Err: err}}

@@ -47,7 +47,8 @@ func (n *Node) releaseLocked(p *peer) []Event {
 	held := p.held
 	p.held = nil
 	var evs []Event
-	for _, h := range held {
+	p.awaitsFeatures = false
+	for i, h := range held {
 		if h.hello != nil {
 			if _, err := n.link.Send(p.addr, h.hello); err != nil {
 				evs = append(evs, Error{Err: fmt.Errorf("introduce ourselves to %s: %w", p.addr, err)})
@@ -59,7 +60,13 @@ func (n *Node) releaseLocked(p *peer) []Event {
 		if !ok {
 			continue
 		}
-		ref, err := n.link.Send(p.addr, ps.payload)
+		if n.awaitsFeaturesLocked(p, ps) {
+			// It and all after it wait for p's features.
+			p.held = append(p.held, held[i:]...)
+			n.awaitFeaturesLocked(p)
+			return evs
+		}
+		ref, err := n.sendHeldLocked(p, ps)
 		if err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("send %s to %s: %w; it waits", ps.ID, p.displayName(), err)})
 			p.held = append(p.held, h)
@@ -70,4 +77,14 @@ func (n *Node) releaseLocked(p *peer) []Event {
 		n.rekeyLocked(r, sentRef{peer: p.addr, ref: ref}, ps)
 	}
 	return evs
+}
+
+// sendHeldLocked gives the link ps, held for p, as p is to get it. n.mu
+// must be held.
+func (n *Node) sendHeldLocked(p *peer, ps pendingSent) (uint64, error) {
+	payload, err := n.payloadForLocked(p, ps.payload, ps)
+	if err != nil {
+		return 0, err
+	}
+	return n.link.Send(p.addr, payload)
 }

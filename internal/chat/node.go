@@ -382,6 +382,9 @@ func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		n.mu.Lock()
 		n.closed = true
+		for _, p := range n.peers {
+			p.stopFeatureWait()
+		}
 		l := n.link
 		n.mu.Unlock()
 		close(n.closing)

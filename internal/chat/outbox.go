@@ -181,11 +181,8 @@ func (n *Node) requeueLocked(pending []store.Message, lastSeen map[[32]byte]neti
 			addr = seen // the person moved since it was written
 		}
 		kind := wire.ChatKind(m.Kind)
-		sendKind := kind
-		if kind == wire.ChatDirect && !n.peerLocked(addr).direct {
-			sendKind = wire.ChatText // see sendMessage
-		}
-		payload, err := wire.AppendChat(nil, wire.ChatMessage{Kind: sendKind, ID: m.ID, Name: m.Name, Text: m.Text})
+		// As kind 4 to a peer that shows it as such (see sendLocked).
+		payload, err := wire.AppendChat(nil, wire.ChatMessage{Kind: kind, ID: m.ID, Name: m.Name, Text: m.Text})
 		if err != nil {
 			evs = append(evs, Error{Err: fmt.Errorf("message %x in the outbox for %s cannot be sent: %w", m.ID, addr, err)})
 			continue

@@ -1,6 +1,9 @@
 package chat
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // PeerState is where a peer stands, as far as this node knows.
 type PeerState uint8
@@ -124,6 +127,13 @@ type peer struct {
 	// direct says the peer's features, in this session, say it shows a
 	// message to it alone as such (wire.FeatureDirect).
 	direct bool
+	// featuresKnown says its features message arrived in this session;
+	// featuresLate that a direct message waited featuresWait for it in
+	// vain (an older udpchat), so direct messages go as plain text without
+	// waiting. awaitsFeatures says a direct message is held for them, and
+	// featuresTimer bounds that wait (featurewait.go).
+	featuresKnown, featuresLate, awaitsFeatures bool
+	featuresTimer                               *time.Timer
 	// chosen says the user asked for this address: --peer, /connect, or
 	// a message waiting in the outbox for it. It is what a plain datagram
 	// from another port of its host may be (see plainPeerLocked), and what

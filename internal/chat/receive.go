@@ -164,7 +164,7 @@ func (n *Node) show(from netip.AddrPort, m wire.ChatMessage, now time.Time, pers
 			p.name = m.Name
 		}
 		if m.Kind == wire.ChatFeatures {
-			p.direct = wire.HasFeature(m.Text, wire.FeatureDirect)
+			evs = append(evs, n.featuresArrivedLocked(p, m.Text)...)
 			p.sendOnly = wire.HasFeature(m.Text, wire.FeatureSendOnly)
 			if p.sendOnly && !p.chosen {
 				// Its features come after its hello, and may come after

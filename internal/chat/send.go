@@ -155,13 +155,6 @@ func (n *Node) prepareLocked(o *outgoing, to netip.AddrPort) error {
 			return err
 		}
 		peers = []*peer{p}
-		if o.kind == wire.ChatDirect && !p.direct {
-			// An older udpchat drops a kind it does not know: it gets
-			// the text unmarked. The outbox keeps the kind we meant.
-			if o.payload, err = n.encodeLocked(wire.ChatText, o.id, o.text); err != nil {
-				return err
-			}
-		}
 	}
 	o.peers = peers
 	o.kept = n.keepsLocked(peers)
@@ -295,9 +288,24 @@ func (n *Node) encodeLocked(kind wire.ChatKind, id MessageID, text string) ([]by
 // impostor at a new address under a known peer's name would otherwise get
 // — and acknowledge — what we sent before its hello was refused. A held
 // message waits, pending, as it would for an unreachable peer.
+//
+// A direct message is sent as direct text only to a peer whose features
+// say it shows it so, and waits for the peer's features until they are
+// known (featurewait.go); what we send the peer after it waits behind it.
 func (n *Node) sendLocked(p *peer, payload []byte, s pendingSent) error {
-	if n.peerCheck != nil && !p.joined {
+	if n.peerCheck != nil && !p.joined || p.awaitsFeatures {
 		return n.holdLocked(p, payload, s)
+	}
+	if n.awaitsFeaturesLocked(p, s) {
+		if err := n.holdLocked(p, payload, s); err != nil {
+			return err
+		}
+		n.awaitFeaturesLocked(p)
+		return nil
+	}
+	payload, err := n.payloadForLocked(p, payload, s)
+	if err != nil {
+		return err
 	}
 	ref, err := n.link.Send(p.addr, payload)
 	if err != nil {

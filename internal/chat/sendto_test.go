@@ -25,6 +25,9 @@ func TestSendToOnePeer(t *testing.T) {
 		t.Fatalf("SendTo returned %+v", s)
 	}
 	wantEvents(t, n, Sent{ID: s.ID, To: carol, Text: "psst", Direct: true})
+	// carol's features never come (it is not even up): after the wait for
+	// them, it gets the message as text.
+	n.featuresWaitOver(carol)
 	sends := link.Take()
 	if len(sends) != 1 || sends[0].Peer != carol {
 		t.Fatalf("sends %+v, want one to carol", sends)
@@ -103,6 +106,12 @@ func TestDirectMessagesAreMarked(t *testing.T) {
 			t.Fatalf("SendTo(%s) = %+v, %v; want it marked Direct", tc.to, s, err)
 		}
 		wantEvents(t, n, Sent{ID: s.ID, To: tc.to, Text: "psst", Direct: true})
+		if tc.to == carol { // it waits for features carol never sends
+			if sends := link.Take(); len(sends) != 0 {
+				t.Fatalf("/msg to carol went before the wait for its features was over: %+v", sends)
+			}
+			n.featuresWaitOver(carol)
+		}
 		if m := parseSend(t, link.Take()[0]); m.Kind != tc.kind || m.Text != "psst" {
 			t.Errorf("/msg to %s went as %+v, want kind %d", tc.to, m, tc.kind)
 		}
@@ -120,5 +129,40 @@ func TestDirectMessagesAreMarked(t *testing.T) {
 	}
 	if len(got) != 1 || !got[0].Direct || got[0].Text != "just you" {
 		t.Errorf("a direct message arrived as %+v, want one Message marked Direct", got)
+	}
+}
+
+// A /msg to a peer whose features have not arrived yet waits for them, and
+// what we send that peer after it waits behind it: sent as plain text, a
+// peer of this version would show a message for it alone as one to everyone.
+func TestDirectMessageWaitsForFeatures(t *testing.T) {
+	n, link := newFakeNode(t, Config{Name: "alice"})
+	n.Connect(bob)
+	n.PeerUp(bob)
+	n.Receive(bob, chatPayload(t, wire.ChatHello, "bob", ""))
+	wantEvents(t, n, Joined{Peer: bob, Name: "bob"})
+	link.Take() // our hello and features
+
+	direct, err := n.SendTo(bob, "psst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := n.Send("everyone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sends := link.Take(); len(sends) != 0 {
+		t.Fatalf("sent before bob's features arrived: %+v", sends)
+	}
+	n.Receive(bob, chatPayload(t, wire.ChatFeatures, "bob", wire.FeatureDirect))
+	sends := link.Take()
+	if len(sends) != 2 {
+		t.Fatalf("after bob's features: sends %+v, want the /msg and the message after it", sends)
+	}
+	if m := parseSend(t, sends[0]); m.Kind != wire.ChatDirect || m.ID != direct.ID {
+		t.Errorf("first send %+v, want the /msg as direct text", m)
+	}
+	if m := parseSend(t, sends[1]); m.Kind != wire.ChatText || m.ID != after[0].ID {
+		t.Errorf("second send %+v, want the message sent after the /msg", m)
 	}
 }
