@@ -226,12 +226,13 @@ var (
 	carol = netip.MustParseAddrPort("10.0.0.3:7475")
 )
 
-// join plays peer introducing itself as name (a session starts, a hello
-// arrives), as the link would.
+// join plays a peer of this version introducing itself as name (a session
+// starts, a hello and its features arrive), as the link would.
 func join(t *testing.T, link *linktest.Link, peer netip.AddrPort, name string) {
 	t.Helper()
 	link.H.PeerUp(peer)
 	say(t, link, peer, wire.ChatHello, name, "")
+	say(t, link, peer, wire.ChatFeatures, name, wire.FeatureDirect) // a peer of this version
 }
 
 // say plays peer sending a chat message.
