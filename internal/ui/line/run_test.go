@@ -357,6 +357,14 @@ func TestDirectMessageIsMarked(t *testing.T) {
 	bob.Connect(aliceLink.Addr)
 	bob.Send("to all")
 	alice.stdout.waitFor(t, "bob: to all")
+	alice.send(t, "hi bob")
+	// The relay keeps order: bob has alice's features, sent before her
+	// message, so his /msg goes marked at once rather than waiting for them.
+	for {
+		if m, ok := nextEvent(t, bob).(chat.Message); ok && m.Text == "hi bob" {
+			break
+		}
+	}
 	bob.SendTo(aliceLink.Addr, "just you")
 	alice.stdout.waitFor(t, "bob → you: just you")
 	alice.eof(t)
