@@ -104,11 +104,14 @@ type RoomMessage struct {
 }
 
 // RoomInvite says someone invited this user to a room; Rooms.Join accepts.
+// It comes again only when the invitation's members change before this
+// user says yes (Changed).
 type RoomInvite struct {
 	Room     RoomID
 	RoomName string // the founder's name for it, this user's until changed
 	From     string // the founder
 	Members  []string
+	Changed  bool // an invitation shown before, whose members changed since
 }
 
 // RoomDelivery says K of the N members one of our room messages was for

@@ -178,7 +178,7 @@ func fanoutMembers(t *testing.T, mn *udptest.MemNetwork, join func(*member)) []*
 	t.Helper()
 	var all []*member
 	for i, name := range []string{"alice", "bob", "carol"} {
-		m := startMember(t, mn, name, fmt.Sprintf("10.0.0.%d:7000", i+1), chat.FileConfig{}, 2)
+		m := startMember(t, mn, name, fmt.Sprintf("10.0.0.%d:7000", i+1), memberOptions{fanoutAbove: 2})
 		join(m)
 		all = append(all, m)
 	}

@@ -70,6 +70,11 @@ type Bridge struct {
 	// members are each room's members at its last change this run saw,
 	// to say who came and went.
 	members map[rooms.RoomID][]keys.PublicKey
+	// invited are the members each pending invitation listed when last
+	// shown: its founder sends it again, and tells of changes to the room
+	// (a topic, say) that the invitation does not show, and the user is
+	// told only of what is new to them.
+	invited map[rooms.RoomID][]keys.PublicKey
 	// shared are the files sent to rooms this run (files.go); cancel, the
 	// transfers to members who left, stopped once mu is let go.
 	shared []*sharedFile
@@ -98,7 +103,7 @@ func Start(cfg Config) (*Bridge, error) {
 		stop: make(chan struct{}), done: make(chan struct{}),
 		labels: make(map[rooms.RoomID]string), offered: make(map[rooms.RoomID]string),
 		waiting: make(map[rooms.MessageID]waitAt), inviting: make(map[keys.PublicKey][]rooms.RoomID),
-		members: make(map[rooms.RoomID][]keys.PublicKey)}
+		members: make(map[rooms.RoomID][]keys.PublicKey), invited: make(map[rooms.RoomID][]keys.PublicKey)}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,7 +114,9 @@ func Start(cfg Config) (*Bridge, error) {
 	var invites []chat.Event
 	for id, label := range core.Invitations() {
 		b.offered[id] = label
-		invites = append(invites, b.invite(id))
+		if ev, news := b.inviteNewsLocked(id); news {
+			invites = append(invites, ev)
+		}
 	}
 	cfg.Node.CarryRooms(b)
 	cfg.Node.Post(invites...)
@@ -234,6 +241,7 @@ func (b *Bridge) PersonDown(person [32]byte) { b.core.SetReachable(person, false
 // delivery, into chat Events.
 func (b *Bridge) eventsLocked() []chat.Event {
 	var evs []chat.Event
+	b.forgetInvitesLocked()
 	for _, e := range b.core.Events() {
 		switch e.Kind {
 		case rooms.EventMessage:
@@ -242,7 +250,9 @@ func (b *Bridge) eventsLocked() []chat.Event {
 				b.wantLocked(e.Message)
 			}
 		case rooms.EventInvited:
-			evs = append(evs, b.invite(e.Room))
+			if ev, news := b.inviteNewsLocked(e.Room); news {
+				evs = append(evs, ev)
+			}
 		case rooms.EventJoined:
 			b.setLabelLocked(e.Room, b.offerLabel(e.Room))
 			b.subscribeLocked(e.Room)
@@ -282,10 +292,32 @@ func (b *Bridge) eventsLocked() []chat.Event {
 	return evs
 }
 
-// invite is the news of the pending invitation to room id.
-func (b *Bridge) invite(id rooms.RoomID) chat.RoomInvite {
+// inviteNewsLocked is the news of the pending invitation to room id: news if
+// it was not shown yet, or its members changed since (Changed).
+func (b *Bridge) inviteNewsLocked(id rooms.RoomID) (chat.RoomInvite, bool) {
 	founder, members, _ := b.core.Invitation(id)
-	return chat.RoomInvite{Room: chat.RoomID(id), RoomName: b.offerLabel(id), From: b.name(founder), Members: b.names(members)}
+	before, shown := b.invited[id]
+	if shown && slices.Equal(before, members) {
+		return chat.RoomInvite{}, false
+	}
+	b.invited[id] = members
+	return chat.RoomInvite{Room: chat.RoomID(id), RoomName: b.offerLabel(id), From: b.name(founder),
+		Members: b.names(members), Changed: shown}, true
+}
+
+// forgetInvitesLocked forgets what was shown of invitations no longer
+// pending (accepted, or taken back by the founder), so that one made
+// again is shown as new.
+func (b *Bridge) forgetInvitesLocked() {
+	if len(b.invited) == 0 {
+		return
+	}
+	pending := b.core.Invitations()
+	for id := range b.invited {
+		if _, ok := pending[id]; !ok {
+			delete(b.invited, id)
+		}
+	}
 }
 
 // membersChanged is the news of a room's new membership: who is in, and

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,27 +33,35 @@ type member struct {
 
 func start(t *testing.T, mn *udptest.MemNetwork, name, addr string) *member {
 	t.Helper()
-	return startWithFiles(t, mn, name, addr, chat.FileConfig{})
+	return startMember(t, mn, name, addr, memberOptions{})
 }
 
 // startWithFiles is start for a member that takes files as files says.
 func startWithFiles(t *testing.T, mn *udptest.MemNetwork, name, addr string, files chat.FileConfig) *member {
 	t.Helper()
-	return startMember(t, mn, name, addr, files, 0)
+	return startMember(t, mn, name, addr, memberOptions{files: files})
 }
 
-// startMember is startWithFiles for a member whose rooms go through a
-// relay's fan-out above fanoutAbove members (0: the default).
-func startMember(t *testing.T, mn *udptest.MemNetwork, name, addr string, files chat.FileConfig, fanoutAbove int) *member {
+// memberOptions are how a member of a test differs from start's: the
+// files it takes, the size above which its rooms go through a relay's
+// fan-out (0: the default), and its rooms' clock (nil: time.Now).
+type memberOptions struct {
+	files       chat.FileConfig
+	fanoutAbove int
+	now         func() time.Time
+}
+
+// startMember is start for a member as opt says.
+func startMember(t *testing.T, mn *udptest.MemNetwork, name, addr string, opt memberOptions) *member {
 	t.Helper()
 	m := &member{name: name, addr: addr, events: make(chan chat.Event, 4096), shown: map[string]int{}}
-	m.node = chattest.KeyedFilesNode(t, mn, addr, name, files)
+	m.node = chattest.KeyedFilesNode(t, mn, addr, name, opt.files)
 	_, sign, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.rooms, err = roomchat.Start(roomchat.Config{Node: m.node, Self: chattest.PersonKey(addr), Sign: sign,
-		Storage: rooms.NewMemStorage(), Labels: filepath.Join(t.TempDir(), "rooms.json"), FanoutAbove: fanoutAbove})
+		Storage: rooms.NewMemStorage(), Labels: filepath.Join(t.TempDir(), "rooms.json"), FanoutAbove: opt.fanoutAbove, Now: opt.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,4 +346,57 @@ func TestTopicReachesEveryMember(t *testing.T) {
 			t.Fatalf("%s lists %+v", m.name, l)
 		}
 	}
+}
+
+// An invitation bob has not answered is shown once: its founder sending it
+// again, or setting the room's topic, shows him nothing new; carol added
+// before he says yes is shown as the invitation now listing her.
+func TestPendingInvitationShownOnceAndOnChange(t *testing.T) {
+	mn := udptest.NewMemNetwork()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	alice := startMember(t, mn, "alice", "10.0.0.1:7000", memberOptions{now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	bob := start(t, mn, "bob", "10.0.0.2:7000")
+	carol := start(t, mn, "carol", "10.0.0.3:7000")
+	for _, pair := range [][2]*member{{alice, bob}, {alice, carol}, {bob, carol}} {
+		if err := pair[0].node.Connect(netip.MustParseAddrPort(pair[1].addr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "bob knows carol by name", func() bool {
+		return slices.ContainsFunc(bob.node.Peers(), func(p chat.PeerInfo) bool { return p.Name == "carol" })
+	})
+	if _, err := alice.rooms.Create("ops"); err != nil {
+		t.Fatal(err)
+	}
+	invite := func(who string) {
+		t.Helper()
+		eventually(t, "alice sees "+who+" join", func() bool {
+			return slices.ContainsFunc(alice.node.Peers(), func(p chat.PeerInfo) bool { return p.Name == who })
+		})
+		if err := alice.rooms.Invite("ops", who); err != nil && !errors.Is(err, chat.ErrInviteWaits) {
+			t.Fatal(err)
+		}
+	}
+	invite("bob")
+	if inv := await(t, bob, func(chat.RoomInvite) bool { return true }); inv.Changed || len(inv.Members) != 2 {
+		t.Fatalf("bob was shown %+v, want a new invitation from alice listing two", inv)
+	}
+	// Bob has not said yes: each status period alice sends the invitation
+	// again.
+	received := bob.rooms.Stats().Received
+	clock.Add(int64(rooms.StatusPeriod))
+	eventually(t, "alice's invitation comes again", func() bool { return bob.rooms.Stats().Received >= received+2 })
+	if err := alice.rooms.SetTopic("ops", "deploy friday"); err != nil {
+		t.Fatal(err)
+	}
+	invite("carol")
+	inv := await(t, bob, func(chat.RoomInvite) bool { return true })
+	if !inv.Changed || !slices.Equal(inv.Members, []string{"alice", "you", "carol"}) || inv.From != "alice" || inv.RoomName != "ops" {
+		t.Fatalf("bob was shown %+v next; want alice's invitation to ops changed, now listing carol", inv)
+	}
+	if err := bob.rooms.Join("ops"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob is in ops", func() bool { return len(bob.rooms.List()) == 1 })
 }

@@ -36,10 +36,13 @@ func CreatedText(name string) string {
 }
 
 // InviteText is an invitation as both UIs show it: who, the room, its
-// members, and how to join.
+// members, and how to join; one shown before, as its new members.
 func InviteText(ev chat.RoomInvite) string {
-	return fmt.Sprintf("%s invites you to room #%s (members: %s); /join %s to join", termsafe.Line(ev.From),
-		termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", ")), termsafe.Line(ev.RoomName))
+	from, room, members := termsafe.Line(ev.From), termsafe.Line(ev.RoomName), termsafe.Line(strings.Join(ev.Members, ", "))
+	if ev.Changed {
+		return fmt.Sprintf("%s's invitation to room #%s now lists: %s; /join %s to join", from, room, members, room)
+	}
+	return fmt.Sprintf("%s invites you to room #%s (members: %s); /join %s to join", from, room, members, room)
 }
 
 // MissingText is /info's answer for our message text: who does not have it

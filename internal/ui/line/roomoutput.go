@@ -69,7 +69,8 @@ func roomJSON(ev chat.Event) any {
 			Room    string   `json:"room"`
 			Name    string   `json:"name"`
 			Members []string `json:"members"`
-		}{"invite", ev.RoomName, ev.From, ev.Members}
+			Changed bool     `json:"changed,omitempty"`
+		}{"invite", ev.RoomName, ev.From, ev.Members, ev.Changed}
 	case chat.RoomDelivery:
 		return struct {
 			Type string `json:"type"`

@@ -17,6 +17,7 @@ func TestRoomOutput(t *testing.T) {
 	o.event(chat.RoomMessage{RoomName: "ops", From: "you", Text: "mine", Own: true})
 	o.event(chat.RoomTopic{RoomName: "ops", From: "alice", Topic: "deploy friday"})
 	o.event(chat.RoomInvite{RoomName: "ops", From: "alice", Members: []string{"alice", "you"}})
+	o.event(chat.RoomInvite{RoomName: "ops", From: "alice", Members: []string{"alice", "carol", "you"}, Changed: true})
 	o.event(chat.MembersChanged{RoomName: "ops", Members: []string{"alice", "you"}, Added: []string{"dan"}, Gone: []string{"carol"}})
 	o.event(chat.MembersChanged{RoomName: "dev", Removed: true})
 	o.event(chat.MembersChanged{RoomName: "ops", Left: true})
@@ -24,6 +25,7 @@ func TestRoomOutput(t *testing.T) {
 		t.Errorf("stdout %q, want %q", got, want)
 	}
 	if got, want := stderr.String(), "* alice invites you to room #ops (members: alice, you); /join ops to join\n"+
+		"* alice's invitation to room #ops now lists: alice, carol, you; /join ops to join\n"+
 		"* #ops members: alice, you (dan added; carol no longer a member)\n"+
 		"* you were removed from #dev\n"+
 		"* you left #ops; only a new invitation brings you back\n"; got != want {
