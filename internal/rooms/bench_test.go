@@ -81,19 +81,30 @@ func BenchmarkVerifyBaseline(b *testing.B) {
 	b.ReportMetric(float64(testenv.CPUTime()-cpu0)/1e3/float64(b.N), "cpu-µs/verify")
 }
 
-// BenchmarkChatBaseline is the 1:1 chat beside BenchmarkRoomMessage, so
-// that BENCHMARKS.md can give a room's cost as a ratio to it: alice's chat
-// node sends messages of 100 bytes to bob's over the whole stack (the chat,
-// the reliable transport, a Noise session) on the in-memory network, each
-// delivered and acknowledged before the next. One op is one delivery. The
-// nodes run goroutines of their own, so cpu-µs/delivery is the process's
-// CPU time over the deliveries; msgs/s is wall time, and bounded by the
-// transport's acknowledgement delay (1 ms), which the room's has no clock
-// for.
+// BenchmarkChatBaseline is the 1:1 chat beside BenchmarkRoomMessage and
+// BenchmarkRoomLoopback, so that BENCHMARKS.md can give a room's cost as a
+// ratio to it: alice's chat node sends messages of 100 bytes to bob's over
+// the whole stack (the chat, the reliable transport, a Noise session), on
+// the in-memory network and on real sockets on loopback, each delivered
+// and acknowledged before the next. One op is one delivery. The nodes run
+// goroutines of their own, so cpu-µs/delivery is the process's CPU time
+// over the deliveries; msgs/s is wall time, and bounded by the transport's
+// acknowledgement delay (1 ms), which the room core has no clock for.
 func BenchmarkChatBaseline(b *testing.B) {
-	mn := udptest.NewMemNetwork()
-	alice := benchChatNode(b, mn, "10.0.0.1:7475", "alice")
-	bob := benchChatNode(b, mn, "10.0.0.2:7475", "bob")
+	b.Run("net=memory", func(b *testing.B) {
+		mn := udptest.NewMemNetwork()
+		chatBaseline(b, benchChatNode(b, chattest.SecureNode(b, mn, "10.0.0.1:7475", "alice")),
+			benchChatNode(b, chattest.SecureNode(b, mn, "10.0.0.2:7475", "bob")))
+	})
+	b.Run("net=loopback", func(b *testing.B) {
+		alice, _ := chattest.LoopbackNode(b, "alice")
+		bob, _ := chattest.LoopbackNode(b, "bob")
+		chatBaseline(b, benchChatNode(b, alice), benchChatNode(b, bob))
+	})
+}
+
+// chatBaseline is BenchmarkChatBaseline between alice and bob.
+func chatBaseline(b *testing.B, alice, bob *chat.Node) {
 	if err := alice.Connect(bob.LocalAddr()); err != nil {
 		b.Fatal(err)
 	}
@@ -120,11 +131,9 @@ func BenchmarkChatBaseline(b *testing.B) {
 	b.ReportMetric(float64(testenv.CPUTime()-cpu0)/1e3/float64(b.N), "cpu-µs/delivery")
 }
 
-// benchChatNode is chattest's node over Noise sessions, whose events are
-// read and dropped; it is closed when b ends.
-func benchChatNode(b *testing.B, mn *udptest.MemNetwork, addr, name string) *chat.Node {
+// benchChatNode reads and drops n's events, and closes n when b ends.
+func benchChatNode(b *testing.B, n *chat.Node) *chat.Node {
 	b.Helper()
-	n := chattest.SecureNode(b, mn, addr, name)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -95,6 +95,43 @@ func SecureNode(t testing.TB, mn *udptest.MemNetwork, addr, name string) *chat.N
 	return nodeOver(t, SecureConn(t, mn, addr, 0), chat.Config{Name: name}, transport.Config{MaxPacket: secure.MaxPacket})
 }
 
+// LoopbackNode starts a node named name on the whole stack as udpchat runs
+// it, over a real UDP socket on 127.0.0.1 (a port of its own): the reliable
+// transport over Noise sessions, each peer known by its session's key. It
+// returns the node and its own key, as its peers know it. Nothing closes
+// the node: the test does.
+func LoopbackNode(t testing.TB, name string) (*chat.Node, keys.PublicKey) {
+	t.Helper()
+	sock, err := udp.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := secure.NewConn(sock, secure.Config{Static: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodeOver(t, sec, chat.Config{Name: name, PeerCheck: sessionKeys{sec}}, transport.Config{MaxPacket: secure.MaxPacket}), key.Public()
+}
+
+// sessionKeys is a PeerCheck that knows each peer by its session's key, as
+// udpchat's does; every name is accepted.
+type sessionKeys struct{ conn *secure.Conn }
+
+func (s sessionKeys) Fingerprint(peer netip.AddrPort) string {
+	if k, ok := s.conn.PeerKey(peer); ok {
+		return k.Fingerprint()
+	}
+	return ""
+}
+
+func (sessionKeys) CheckName(netip.AddrPort, string) error { return nil }
+
+func (s sessionKeys) PeerKey(peer netip.AddrPort) ([32]byte, bool) { return s.conn.PeerKey(peer) }
+
 // SecureConn is the secure layer, with a key of its own and room for
 // maxPeers sessions (0: the default), over a socket at addr on mn.
 func SecureConn(t testing.TB, mn *udptest.MemNetwork, addr string, maxPeers int) *secure.Conn {
