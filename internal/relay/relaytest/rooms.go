@@ -105,8 +105,17 @@ func Connect(t testing.TB, r Relay, i int, deliver func(room relay.RoomID, datag
 		t.Fatal(err)
 	}
 	sec, err := secure.NewConn(sock, secure.Config{
-		Static:   key,
-		KnownKey: func(p netip.AddrPort) (keys.PublicKey, bool) { return r.Key, p == r.Addr },
+		Static: key,
+		// The relay answers only a client's requests (its registration,
+		// every Refresh), never a subscribe or a post: at the default 3 s,
+		// every member that posts or subscribes would take the silence for
+		// a lost session and handshake again, all 300 of them at once,
+		// retrying each second while a loaded relay answers slower than
+		// that, until they fell back to sessions the relay never finished
+		// and their posts were dropped. A member hears the relay at least
+		// every refresh, so only a longer silence is one.
+		RekeyAfterSilence: 2 * relay.DefaultRefresh,
+		KnownKey:          func(p netip.AddrPort) (keys.PublicKey, bool) { return r.Key, p == r.Addr },
 		Verify: func(p netip.AddrPort, k keys.PublicKey) error {
 			if p != r.Addr || k != r.Key {
 				return errors.New("not the relay")
