@@ -156,6 +156,7 @@ func (n *Node) prepareLocked(o *outgoing, to netip.AddrPort) error {
 		}
 		peers = []*peer{p}
 	}
+	peers = onePerPerson(peers)
 	o.peers = peers
 	o.kept = n.keepsLocked(peers)
 	o.persons = make(map[netip.AddrPort][32]byte, len(peers))
@@ -163,6 +164,42 @@ func (n *Node) prepareLocked(o *outgoing, to netip.AddrPort) error {
 		o.persons[p.addr] = p.person
 	}
 	return nil
+}
+
+// onePerPerson keeps, of peers that are known as the same person, the
+// one best placed to get a message now: a line goes to each person once,
+// since the outbox keeps one row per message and person, and one copy is
+// delivered for all (see Node.followLocked). The best placed is the one
+// that joined this session, else one in session, else one that answered
+// in this run, else the first. Peers whose person is not known stay, one
+// an address.
+func onePerPerson(peers []*peer) []*peer {
+	best := make(map[[32]byte]*peer, len(peers))
+	for _, p := range peers {
+		if p.person == ([32]byte{}) {
+			continue
+		}
+		if b, ok := best[p.person]; !ok || readiness(p) > readiness(b) {
+			best[p.person] = p
+		}
+	}
+	return slices.DeleteFunc(peers, func(p *peer) bool {
+		return p.person != ([32]byte{}) && best[p.person] != p
+	})
+}
+
+// readiness ranks how soon p gets what is sent to it: joined (it gets it
+// now), in session, answered in this run, or not heard from.
+func readiness(p *peer) int {
+	switch {
+	case p.joined:
+		return 3
+	case p.inSession:
+		return 2
+	case p.answered:
+		return 1
+	}
+	return 0
 }
 
 // recordAll writes os to the store, if there is one, and takes out of each
