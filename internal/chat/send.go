@@ -19,7 +19,9 @@ import (
 // joined (held.go). What is queued stays pending until Delivered.
 
 // Send sends text as one message to every peer in the conversation, and
-// returns (and emits as Sent events) one Sent per peer it was queued for.
+// returns (and emits as Sent events) one Sent per peer it was queued for:
+// one per person, where several chosen addresses are known as one person's
+// (see onePerPerson).
 // Text that ValidateText refuses, or that plain mode cannot fit in one
 // datagram, is not sent to anyone. With a store, each Sent is in the
 // outbox (committed to disk) before its first datagram leaves, and stays
