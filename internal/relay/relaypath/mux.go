@@ -91,8 +91,9 @@ func (m *mux) noteHeard(ms []udp.Message) {
 	}
 	now := time.Now()
 	for _, d := range ms {
-		if _, ok := m.heard[udp.Unmap(d.Addr)]; ok {
-			m.heard[udp.Unmap(d.Addr)] = now
+		addr := udp.Unmap(d.Addr)
+		if _, ok := m.heard[addr]; ok {
+			m.heard[addr] = now
 		}
 	}
 }
